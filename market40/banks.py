@@ -1,0 +1,224 @@
+"""The NAPAS 247 participant directory: banks, e-wallets and finance companies by BIN.
+
+The data ships inside the package (``market40/data/napas-participants.csv`` plus the
+hand-kept ``bank-aliases.csv``; provenance in ``market40/data/README.md``) and is
+loaded lazily, once. Look-ups work by BIN, by code and by name typed without
+diacritics or case:
+
+>>> lookup("970436").short_name
+'Vietcombank'
+>>> lookup("ngoai thuong").code
+'VCB'
+>>> lookup("vcb").bin, lookup("MoMo").kind
+('970436', 'ewallet')
+>>> by_bin("970459").short_name          # CIMB's alternate BIN, accepted when reading
+'CIMB'
+>>> lookup("LienVietPostBank").short_name  # a former name
+'LPBank'
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from .exceptions import InvalidComponent, InvalidFormat, NotFound
+from .text import search_key
+
+__all__ = ["Bank", "KINDS", "all_banks", "by_bin", "by_code", "search", "lookup", "require_bin",
+           "suggest", "provenance"]
+
+KINDS = ("bank", "ewallet", "other")
+_BIN = re.compile(r"[0-9]{6}")
+
+
+@dataclass(frozen=True)
+class Bank:
+    """One NAPAS participant."""
+
+    bin: str
+    code: str
+    short_name: str
+    name: str
+    swift: str | None
+    kind: str
+    aliases: tuple[str, ...] = ()
+    alternate_bins: tuple[str, ...] = ()
+    _keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """``Vietcombank (VCB, 970436)``: what a person recognises in a list."""
+        return f"{self.short_name} ({self.code}, {self.bin})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"bin": self.bin, "code": self.code, "short_name": self.short_name, "name": self.name,
+                "swift": self.swift, "kind": self.kind, "aliases": list(self.aliases),
+                "alternate_bins": list(self.alternate_bins)}
+
+
+class _Directory:
+    def __init__(self, banks: list[Bank]) -> None:
+        self.banks = banks
+        self.by_bin = {b.bin: b for b in banks}
+        for bank in banks:
+            for alt in bank.alternate_bins:
+                self.by_bin.setdefault(alt, bank)
+        self.by_code = {search_key(b.code).replace(" ", ""): b for b in banks}
+
+
+_lock = threading.Lock()
+_directory: _Directory | None = None
+
+
+def _load() -> _Directory:
+    global _directory
+    if _directory is None:
+        with _lock:
+            if _directory is None:
+                _directory = _read()
+    return _directory
+
+
+def _read() -> _Directory:
+    data = resources.files("market40") / "data"
+    aliases: dict[str, list[str]] = {}
+    alternates: dict[str, list[str]] = {}
+    with (data / "bank-aliases.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            target = alternates if row["kind"] == "alternate_bin" else aliases
+            target.setdefault(row["bin"], []).append(row["alias"])
+    banks = []
+    with (data / "napas-participants.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            names = aliases.get(row["bin"], [])
+            keys = tuple(dict.fromkeys(search_key(n) for n in
+                                       [row["short_name"], row["code"], *names] if search_key(n)))
+            banks.append(Bank(row["bin"], row["code"], row["short_name"], row["name"],
+                              row["swift_code"] or None, row["kind"], tuple(names),
+                              tuple(alternates.get(row["bin"], [])), keys))
+    return _Directory(banks)
+
+
+def all_banks(kind: str | None = None) -> list[Bank]:
+    """Every participant (of one ``kind``: bank, ewallet, other), in file order."""
+    banks = _load().banks
+    return [b for b in banks if b.kind == kind] if kind else list(banks)
+
+
+def by_bin(bin: str) -> Bank | None:
+    """The participant with this BIN (alternate BINs included), or None."""
+    return _load().by_bin.get(bin.strip()) if isinstance(bin, str) else None
+
+
+def by_code(code: str) -> Bank | None:
+    """The participant with this code (``VCB``, ``ICB``…; case and spaces ignored), or None."""
+    return _load().by_code.get(search_key(code).replace(" ", ""))
+
+
+def search(query: str, *, limit: int | None = None) -> list[Bank]:
+    """Participants matching ``query``, best first.
+
+    A BIN, a code, a short or former name match exactly; otherwise a name (short,
+    former or full Vietnamese) that starts with, or contains every word of, the query.
+    Diacritics and case do not matter: ``ngan hang ngoai thuong`` finds Vietcombank.
+    """
+    key = search_key(query)
+    if not key:
+        return []
+    directory = _load()
+    if _BIN.fullmatch(key):
+        bank = directory.by_bin.get(key)
+        return [bank] if bank else []
+    compact = key.replace(" ", "")
+    words = key.split()
+    scored = []
+    for bank in directory.banks:
+        compact_keys = [k.replace(" ", "") for k in bank._keys]
+        full = search_key(bank.name)
+        if compact in compact_keys:
+            score = 0
+        elif any(k.startswith(compact) for k in compact_keys):
+            score = 1
+        elif all(re.search(rf"\b{re.escape(w)}", full) for w in words) or \
+                any(all(w in k for w in words) for k in bank._keys):
+            score = 2
+        elif any(compact in k for k in compact_keys) or compact in full.replace(" ", ""):
+            score = 3
+        else:
+            continue
+        scored.append((score, bank))
+    scored.sort(key=lambda item: item[0])
+    found = [bank for _, bank in scored]
+    return found[:limit] if limit else found
+
+
+def suggest(query: str, n: int = 3) -> list[str]:
+    """Labels of the participants whose names or BINs are closest to ``query``."""
+    directory = _load()
+    key = search_key(query).replace(" ", "")
+    if _BIN.fullmatch(key):
+        close = difflib.get_close_matches(key, list(directory.by_bin), n=n, cutoff=0.5)
+        return list(dict.fromkeys(directory.by_bin[b].label for b in close))
+    index: dict[str, Bank] = {}
+    for bank in directory.banks:
+        for k in bank._keys:
+            index.setdefault(k.replace(" ", ""), bank)
+    close = difflib.get_close_matches(key, list(index), n=n * 2, cutoff=0.6)
+    return list(dict.fromkeys(index[k].label for k in close))[:n]
+
+
+def lookup(query: str) -> Bank:
+    """The one participant ``query`` names (BIN, code or name).
+
+    Raises :class:`NotFound` with the closest names when nothing matches, and
+    :class:`InvalidComponent` when the query fits several participants equally well.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidFormat("bank: give a BIN, a bank code or a name", field="bank", value=query,
+                            limit="BIN, code or name")
+    found = search(query)
+    if not found:
+        hints = suggest(query)
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+        raise NotFound(f"bank: no NAPAS participant matches {query!r}{hint}")
+    key = search_key(query).replace(" ", "")
+    exact = [b for b in found if key in (k.replace(" ", "") for k in b._keys)]
+    if len(exact) == 1:
+        return exact[0]
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(b.label for b in found[:5])
+    raise InvalidComponent(f"bank: {query!r} matches several participants: {names}; be more precise "
+                           "or give the BIN", field="bank", value=query, limit="one participant",
+                           suggestions=[b.label for b in found[:5]])
+
+
+def require_bin(bin: str, *, allow_unknown: bool = False) -> Bank | None:
+    """Check a BIN for building a payload: 6 digits and in the directory.
+
+    An unknown but well-formed BIN is refused, with the nearest BINs suggested,
+    unless ``allow_unknown`` (a bank newer than this directory must not block
+    anyone); then None is returned.
+    """
+    if not isinstance(bin, str) or not _BIN.fullmatch(bin):
+        raise InvalidFormat(f"bin: must be 6 digits, got {bin!r}", field="bin", value=bin,
+                            limit="6 digits")
+    bank = by_bin(bin)
+    if bank is None and not allow_unknown:
+        hints = suggest(bin)
+        raise InvalidComponent(
+            f"bin: {bin} is not in the NAPAS participant directory"
+            + (f" (nearest: {', '.join(hints)})" if hints else "")
+            + "; if the bank is newer than the directory, allow unknown BINs explicitly",
+            field="bin", value=bin, limit="a NAPAS participant BIN", suggestions=hints)
+    return bank
+
+
+def provenance() -> str:
+    """Where the shipped directory comes from (``market40/data/README.md``)."""
+    return (resources.files("market40") / "data" / "README.md").read_text(encoding="utf-8")
