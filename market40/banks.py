@@ -22,6 +22,7 @@ import csv
 import difflib
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -98,6 +99,7 @@ def _read() -> _Directory:
             names = aliases.get(row["bin"], [])
             keys = tuple(dict.fromkeys(search_key(n) for n in
                                        [row["short_name"], row["code"], *names] if search_key(n)))
+            row = {k: unicodedata.normalize("NFC", v) for k, v in row.items()}
             banks.append(Bank(row["bin"], row["code"], row["short_name"], row["name"],
                               row["swift_code"] or None, row["kind"], tuple(names),
                               tuple(alternates.get(row["bin"], [])), keys))

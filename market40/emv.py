@@ -30,7 +30,9 @@ MAX_VALUE_LENGTH = 99  # LEN is two digits and "00" is not allowed (NAPAS-VN §5
 
 def crc16(data: str) -> str:
     """CRC-16/CCITT-FALSE of the UTF-8 bytes of ``data``, as 4 upper-case hex digits."""
-    return "%04X" % crc_hqx(data.encode("utf-8"), 0xFFFF)
+    # "surrogatepass": a lone surrogate (from a broken decoder upstream) must give a CRC
+    # mismatch, not a UnicodeEncodeError.
+    return "%04X" % crc_hqx(data.encode("utf-8", "surrogatepass"), 0xFFFF)
 
 
 def tlv(tag: str, value: str) -> str:
