@@ -1,0 +1,1 @@
+"""Alembic migrations of the market40 registry (run through market40.db)."""

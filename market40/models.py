@@ -1,0 +1,394 @@
+"""The market40 registry as SQLModel tables.
+
+Localities (versioned, with an old→new mapping), markets, stalls, the payment
+accounts customers pay into, users and what they may see, the audit trail and
+stall enrollment codes.
+
+House rules kept here:
+
+* Only data models are inherited from, never table models (SQLModel's rule):
+  ``MarketBase`` holds the fields people type, ``Market`` adds the key, the
+  links and the timestamps.
+* Fixed vocabularies (statuses, kinds, roles) are checked by the database;
+  tiers are data (a market's tier comes with its source and date), so they are
+  not.
+* Timestamps are timezone-aware UTC on every backend (:class:`UTCDateTime`).
+* Phone and account numbers are text: leading zeros are part of the number.
+* No behaviour: verifying, revoking, masking and auditing belong to the
+  services, which also keep the audit trail free of plain account numbers.
+
+The schema itself is created by the Alembic migrations in
+``market40/migrations`` (see :mod:`market40.db`); a test checks that they and
+these models agree.
+
+>>> sorted(SQLModel.metadata.tables)  # doctest: +NORMALIZE_WHITESPACE
+['app_user', 'audit_event', 'enrollment_code', 'locality', 'locality_link',
+ 'market', 'payment_account', 'stall', 'user_scope']
+>>> utcnow().tzinfo
+datetime.timezone.utc
+"""
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import CheckConstraint, DateTime, Index, Text, UniqueConstraint, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Relationship, SQLModel
+
+__all__ = [
+    "ACCOUNT_KINDS",
+    "ACCOUNT_STATUSES",
+    "CURRENT_ACCOUNT_STATUSES",
+    "LOCALITY_KINDS",
+    "ROLES",
+    "STALL_STATUSES",
+    "NAMING_CONVENTION",
+    "UTCDateTime",
+    "utcnow",
+    "LocalityBase",
+    "Locality",
+    "LocalityLink",
+    "MarketBase",
+    "Market",
+    "StallBase",
+    "Stall",
+    "PaymentAccountBase",
+    "PaymentAccount",
+    "UserBase",
+    "User",
+    "UserScope",
+    "AuditEvent",
+    "EnrollmentCode",
+]
+
+# Fixed vocabularies. Changing one needs a migration (the CHECK constraints
+# in the database spell them out too).
+LOCALITY_KINDS = ("district", "commune")
+STALL_STATUSES = ("operating", "closed")
+ACCOUNT_KINDS = ("bank_account", "card", "ewallet")
+ACCOUNT_STATUSES = ("pending", "verified", "rejected", "revoked")
+#: A stall has at most one account in these statuses (enforced by an index).
+CURRENT_ACCOUNT_STATUSES = ("pending", "verified")
+ROLES = ("owner", "staff", "officer", "admin")
+
+#: Deterministic constraint names, so later migrations can alter them
+#: (SQLite's batch mode cannot drop a constraint that has no name).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+# Must be set before the first table below is declared.
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (UTC).
+
+    PostgreSQL gets ``timestamp with time zone``; SQLite, which has no time
+    zones, gets the UTC wall-clock time, so text order is time order there too.
+    Naive datetimes are refused: they are the bug this type exists to stop.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def __repr__(self) -> str:
+        return "UTCDateTime()"
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: use an aware one, e.g. market40.models.utcnow()")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Optional[datetime], dialect: Dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({listed})"
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _updated() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False,
+                 sa_column_kwargs={"onupdate": utcnow})
+
+
+# --- localities -----------------------------------------------------------
+
+
+class LocalityBase(SQLModel):
+    """An administrative unit, valid over ``[valid_from, valid_to)``."""
+
+    code: str = Field(max_length=16)  # GSO unit code, e.g. "193"
+    name: str = Field(max_length=120)  # with diacritics: "Hạ Long"
+    kind: str = Field(max_length=16)  # "district" (before 1 July 2025) or "commune"
+    unit_type: str = Field(max_length=32)  # "thành phố", "huyện", "phường", "xã", "đặc khu"...
+    province: str = Field(max_length=120)  # "Quảng Ninh"
+    valid_from: date
+    valid_to: Optional[date] = None  # first day it no longer exists; None = still exists
+
+
+class Locality(LocalityBase, table=True):
+    """A district-level or commune-level unit in one version of the map.
+
+    The same code may come back in a later version of the map, so a unit is
+    identified by its code *and* the day that version starts.
+    """
+
+    __tablename__ = "locality"
+    __table_args__ = (
+        UniqueConstraint("code", "valid_from"),
+        CheckConstraint(_one_of("kind", LOCALITY_KINDS), name="kind"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+
+    markets: list["Market"] = Relationship(back_populates="locality", passive_deletes="all")
+
+
+class LocalityLink(SQLModel, table=True):
+    """``old`` (wholly or partly) became ``new``: many-to-many, both ways.
+
+    Reports roll figures up along these links, from communes to the former
+    districts or the other way round.
+    """
+
+    __tablename__ = "locality_link"
+    __table_args__ = (CheckConstraint("old_id <> new_id", name="distinct"),)
+
+    old_id: int = Field(foreign_key="locality.id", ondelete="CASCADE", primary_key=True)
+    new_id: int = Field(foreign_key="locality.id", ondelete="CASCADE", primary_key=True, index=True)
+
+
+# --- markets and stalls ---------------------------------------------------
+
+
+class MarketBase(SQLModel):
+    code: str = Field(max_length=16)  # short and unique: "HL1"
+    name: str = Field(max_length=200)  # with diacritics: "Chợ Hạ Long I"
+    tier: Optional[str] = Field(default=None, max_length=32)  # "I", "II", "III": data, not an enum
+    tier_source: Optional[str] = Field(default=None, max_length=200)  # the decision or list it comes from
+    tier_date: Optional[date] = None
+    is_central: bool = False  # chợ trung tâm
+    locality_id: int = Field(foreign_key="locality.id", ondelete="RESTRICT", index=True)
+    address: Optional[str] = Field(default=None, max_length=300)
+    board_contact_name: Optional[str] = Field(default=None, max_length=120)
+    board_contact_phone: Optional[str] = Field(default=None, max_length=20)
+
+
+class Market(MarketBase, table=True):
+    __tablename__ = "market"
+    __table_args__ = (UniqueConstraint("code"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _updated()
+
+    locality: Optional[Locality] = Relationship(back_populates="markets")
+    # A market with stalls cannot be deleted (RESTRICT): never null their market_id.
+    stalls: list["Stall"] = Relationship(back_populates="market", passive_deletes="all")
+
+
+class StallBase(SQLModel):
+    market_id: int = Field(foreign_key="market.id", ondelete="RESTRICT")
+    code: str = Field(max_length=32)  # unique within the market: "A-12"
+    shop_name: Optional[str] = Field(default=None, max_length=200)
+    goods_category: Optional[str] = Field(default=None, max_length=120)
+    owner_name: str = Field(max_length=200)  # the business household (hộ kinh doanh)
+    owner_phone: Optional[str] = Field(default=None, max_length=20)  # text: "0912..." keeps its 0
+    status: str = Field(default="operating", max_length=16)
+    opened_on: Optional[date] = None
+    closed_on: Optional[date] = None
+
+
+class Stall(StallBase, table=True):
+    __tablename__ = "stall"
+    __table_args__ = (
+        # Also serves lookups by market_id (leading column).
+        UniqueConstraint("market_id", "code"),
+        CheckConstraint(_one_of("status", STALL_STATUSES), name="status"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _updated()
+
+    market: Optional[Market] = Relationship(back_populates="stalls")
+    # Accounts go with their stall (ON DELETE CASCADE in the database).
+    accounts: list["PaymentAccount"] = Relationship(
+        back_populates="stall", passive_deletes="all",
+        sa_relationship_kwargs={"order_by": "PaymentAccount.id"},
+    )
+
+
+# --- payment accounts -----------------------------------------------------
+
+
+class PaymentAccountBase(SQLModel):
+    """What the owner gives: where customers' money goes, and their consent."""
+
+    kind: str = Field(max_length=16)  # bank_account (QRIBFTTA), card (QRIBFTTC), ewallet
+    bin: str = Field(max_length=6)  # NAPAS participant code, 6 digits
+    number: str = Field(max_length=19)  # account or card number: text, never an int
+    holder_name: str = Field(max_length=100)  # upper-case ASCII, exactly as the bank shows it
+    reference_label: Optional[str] = Field(default=None, max_length=25)  # 62.05 (MoMo needs it)
+    # Consent of the owner for this purpose (Law 91/2025 Art. 9: silence is not consent).
+    consent_purpose: str = Field(max_length=200)
+    consent_at: datetime = Field(sa_type=UTCDateTime)
+    consent_channel: str = Field(max_length=32)  # how it was given: "paper", "web", ...
+
+
+class PaymentAccount(PaymentAccountBase, table=True):
+    """One registration of an account for a stall; the history is kept.
+
+    ``pending`` → ``verified`` or ``rejected`` (with a reason); a pending or
+    verified account may later be ``revoked`` (reason and time).  At most one
+    account per stall is *current* (pending or verified): the database
+    refuses a second one.
+    """
+
+    __tablename__ = "payment_account"
+    __table_args__ = (
+        Index(
+            "uq_payment_account_current_stall",
+            "stall_id",
+            unique=True,
+            sqlite_where=text(_one_of("status", CURRENT_ACCOUNT_STATUSES)),
+            postgresql_where=text(_one_of("status", CURRENT_ACCOUNT_STATUSES)),
+        ),
+        CheckConstraint(_one_of("kind", ACCOUNT_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", ACCOUNT_STATUSES), name="status"),
+        CheckConstraint("status <> 'verified' OR verified_at IS NOT NULL", name="verified"),
+        CheckConstraint(
+            "status <> 'rejected' OR (rejected_at IS NOT NULL AND status_reason IS NOT NULL)",
+            name="rejected",
+        ),
+        CheckConstraint(
+            "status <> 'revoked' OR (revoked_at IS NOT NULL AND status_reason IS NOT NULL)",
+            name="revoked",
+        ),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    stall_id: int = Field(foreign_key="stall.id", ondelete="CASCADE", index=True)
+    purpose: str = Field(max_length=25)  # the stall reference placed in 62.08: "HL1 A12"
+    payload: str = Field(max_length=512, index=True)  # the built VietQR string, for the inspector
+    status: str = Field(default="pending", max_length=16)
+    status_reason: Optional[str] = Field(default=None, max_length=500)  # why rejected or revoked
+    verified_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    verified_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    rejected_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _created()
+    created_by: str = Field(max_length=64)  # actor, as in the audit trail: "user:12", "cli:alice"
+
+    stall: Optional[Stall] = Relationship(back_populates="accounts")
+
+
+# --- users ----------------------------------------------------------------
+
+
+class UserBase(SQLModel):
+    username: str = Field(max_length=64)
+    display_name: str = Field(max_length=120)
+    role: str = Field(max_length=16)  # owner, staff, officer, admin
+    is_active: bool = True
+    phone: Optional[str] = Field(default=None, max_length=20)
+    stall_id: Optional[int] = Field(default=None, foreign_key="stall.id", ondelete="SET NULL", index=True)
+
+
+class User(UserBase, table=True):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    __table_args__ = (
+        UniqueConstraint("username"),
+        CheckConstraint(_one_of("role", ROLES), name="role"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    password_hash: Optional[str] = Field(default=None, max_length=255)  # see market40.passwords
+    session_epoch: int = 0  # bumped to log the user out everywhere
+    created_at: datetime = _created()
+    last_login_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+    scopes: list["UserScope"] = Relationship(back_populates="user", passive_deletes="all")
+
+
+class UserScope(SQLModel, table=True):
+    """One market, or one locality, that a user may see (exactly one of the two)."""
+
+    __tablename__ = "user_scope"
+    __table_args__ = (
+        CheckConstraint("(market_id IS NULL) <> (locality_id IS NULL)", name="one_target"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", ondelete="CASCADE", index=True)
+    market_id: Optional[int] = Field(default=None, foreign_key="market.id", ondelete="CASCADE")
+    locality_id: Optional[int] = Field(default=None, foreign_key="locality.id", ondelete="CASCADE")
+
+    user: Optional[User] = Relationship(back_populates="scopes")
+
+
+# --- audit trail and enrollment -------------------------------------------
+
+
+class AuditEvent(SQLModel, table=True):
+    """One read or change of registry data (Decree 356/2025: log all processing).
+
+    ``before``/``after`` are JSON text written by the services, with account
+    numbers already masked.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    actor: str = Field(max_length=64)  # "user:12", "cli:alice"
+    action: str = Field(max_length=64)  # "stall.update", "account.verify", "account.reveal"
+    entity: str = Field(max_length=32)  # "stall", "payment_account", ...
+    entity_id: Optional[str] = Field(default=None, max_length=64)
+    before: Optional[str] = Field(default=None, sa_type=Text)
+    after: Optional[str] = Field(default=None, sa_type=Text)
+    note: Optional[str] = Field(default=None, sa_type=Text)
+
+
+class EnrollmentCode(SQLModel, table=True):
+    """A one-time code letting a stall owner enrol; only its keyed hash is kept."""
+
+    __tablename__ = "enrollment_code"
+    __table_args__ = (UniqueConstraint("code_hash"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    stall_id: int = Field(foreign_key="stall.id", ondelete="CASCADE", index=True)
+    code_hash: str = Field(max_length=64)  # market40.passwords.hash_enrollment_code
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    created_by: str = Field(max_length=64)  # actor: "user:12", "cli:alice"

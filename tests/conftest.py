@@ -1,0 +1,198 @@
+"""Database fixtures shared by the whole test suite: real SQLite and PostgreSQL.
+
+``engine``
+    A migrated, empty registry; the test runs once per backend
+    (ids ``sqlite`` and ``postgresql``). SQLite: a fresh file per test, copied
+    from a database migrated once per session. PostgreSQL: one database per
+    test session (``market40_test_<hex>``, dropped at the end), migrated once
+    and emptied before each test with ``TRUNCATE ... RESTART IDENTITY CASCADE``.
+``session``
+    A session on ``engine`` (closed after the test; nothing is committed
+    unless the test commits).
+``empty_db_url``
+    The URL of an empty database (no tables), per backend, for migration tests.
+``locality``, ``market``, ``stall``
+    A small committed registry: Phường Hạ Long, Chợ Hạ Long I (HL1), stall A-12.
+
+The PostgreSQL server is ``$MARKET40_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); the user needs
+CREATEDB. If it cannot be reached, its tests are skipped, except in CI
+(``$CI`` set), where they fail. Deselect them with ``-m "not postgres"``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from datetime import date
+from typing import Any, Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from market40 import db
+from market40.models import Locality, Market, Stall
+
+POSTGRES_URL_VAR = "MARKET40_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: needs the PostgreSQL server (deselect with -m 'not postgres')")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+class PostgresServer:
+    """Creates and drops throw-away databases on the test server."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = make_url(db.database_url(admin_url))
+        self._created: list[str] = []
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conninfo = self.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+
+    def check(self) -> None:
+        with self._connect() as conn:
+            conn.execute("SELECT 1")
+
+    def create_database(self) -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        name = f"market40_test_{uuid.uuid4().hex[:12]}"
+        with self._connect() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self._created.append(name)
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_database(self, url: str) -> None:
+        name = make_url(url).database
+        with self._connect() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if name in self._created:
+            self._created.remove(name)
+
+    def drop_all(self) -> None:
+        for name in list(self._created):
+            self.drop_database(self.admin_url.set(database=name).render_as_string(hide_password=False))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL test server, or a skip (a failure in CI) if it is down."""
+    server = PostgresServer(os.environ.get(POSTGRES_URL_VAR) or DEFAULT_POSTGRES_URL)
+    try:
+        server.check()
+    except psycopg.Error as exc:
+        shown = server.admin_url.render_as_string(hide_password=True)
+        reason = " ".join(str(exc).split())
+        message = f"PostgreSQL not reachable at {shown} (set {POSTGRES_URL_VAR}): {reason}"
+        if _in_ci():
+            pytest.fail(f"CI is set, so PostgreSQL tests must run: {message}", pytrace=False)
+        pytest.skip(message)
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def _postgres_engine(postgres_server: PostgresServer) -> Iterator[Engine]:
+    url = postgres_server.create_database()
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "market40.db"
+    db.upgrade(str(path))
+    return path
+
+
+def _truncate_all(engine: Engine) -> None:
+    with engine.begin() as conn:
+        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+        if tables:
+            names = ", ".join(conn.dialect.identifier_preparer.quote(t) for t in tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a migrated, empty registry (once per backend)."""
+    if request.param == "sqlite":
+        path = tmp_path / "market40.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        engine = db.make_engine(str(path))
+        yield engine
+        engine.dispose()
+    else:
+        engine = request.getfixturevalue("_postgres_engine")
+        _truncate_all(engine)
+        yield engine
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on ``engine``; rolled back and closed after the test."""
+    with Session(engine) as session:
+        yield session
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database with no tables (once per backend)."""
+    if request.param == "sqlite":
+        yield db.database_url(str(tmp_path / "empty.db"))
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database()
+        yield url
+        server.drop_database(url)
+
+
+# --- a small registry: Hạ Long, Chợ Hạ Long I, stall A-12 ---------------------
+
+
+@pytest.fixture
+def locality(session: Session) -> Locality:
+    """Phường Hạ Long, a commune-level unit since 1 July 2025 (committed)."""
+    row = Locality(code="06649", name="Phường Hạ Long", kind="commune", unit_type="phường",
+                   province="Quảng Ninh", valid_from=date(2025, 7, 1))
+    session.add(row)
+    session.commit()
+    return row
+
+
+@pytest.fixture
+def market(session: Session, locality: Locality) -> Market:
+    """Chợ Hạ Long I, code HL1, tier I (committed)."""
+    row = Market(code="HL1", name="Chợ Hạ Long I", tier="I", tier_source="QĐ UBND tỉnh Quảng Ninh",
+                 tier_date=date(2020, 1, 1), is_central=True, locality_id=locality.id)
+    session.add(row)
+    session.commit()
+    return row
+
+
+@pytest.fixture
+def stall(session: Session, market: Market) -> Stall:
+    """Stall A-12 of HL1, operating (committed)."""
+    row = Stall(market_id=market.id, code="A-12", shop_name="Hải sản Cô Lan", goods_category="hải sản",
+                owner_name="Nguyễn Thị Lan", owner_phone="0912345678")
+    session.add(row)
+    session.commit()
+    return row
