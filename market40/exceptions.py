@@ -10,6 +10,7 @@
     │   ├── InvalidChecksum                    CRC mismatch (carries the parsed payload)
     │   └── InvalidComponent                   unknown BIN, tag, tier, ...
     ├── NotFound (also LookupError)            a record or bank that does not exist
+    ├── Forbidden (also PermissionError)       outside what this user may see or do
     └── Conflict                               a state change that is not allowed now
 
 A ``ValidationError`` may bundle several problems (``errors``): builders and
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidComponent",
     "NotVietQR",
     "NotFound",
+    "Forbidden",
     "Conflict",
 ]
 
@@ -153,6 +155,12 @@ class NotFound(Market40Error, LookupError):
     """A record, bank or file that does not exist."""
 
     message = "not found"
+
+
+class Forbidden(Market40Error, PermissionError):
+    """The user's role or scope (their markets, localities or stall) does not cover this."""
+
+    message = "not allowed"
 
 
 class Conflict(Market40Error):

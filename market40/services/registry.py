@@ -1,0 +1,797 @@
+"""The registry's use cases: markets, stalls, payment accounts, users, enrollment codes.
+
+One :class:`Registry` per unit of work (a database session) and per :class:`Actor` (who
+is acting, and what they may see). The CLI and the web app both go through here:
+
+* every change writes an :class:`~market40.models.AuditEvent` (who, what, when, before
+  and after, with account numbers and phones masked), and so does every reveal of a full
+  account number;
+* every read and write is scoped: staff reach their markets, officers their localities
+  (read only), an owner their own stall; the local operator of the CLI reaches everything;
+* account changes keep the history: registering a new account revokes the current one.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from .. import accounts, banks, passwords, vietqr
+from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound,
+                          ValidationError)
+from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEvent, EnrollmentCode, Locality,
+                      LocalityLink, Market, PaymentAccount, Stall, User, UserScope, utcnow)
+
+__all__ = ["Actor", "Registry", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",
+           "EnrollmentSlip", "CONSENT_PURPOSE", "parse_stall_ref"]
+
+#: What the owner consents to when registering an account (Law 91/2025: consent per purpose).
+CONSENT_PURPOSE = ("Hiển thị mã VietQR và số tài khoản trên biển tại sạp để khách thanh toán; đối soát "
+                   "giao dịch chuyển khoản và báo cáo tỷ lệ thanh toán không dùng tiền mặt của chợ.")
+MOMO_BIN = "971025"
+_SPREADSHEET_FIELDS = ("shop_name", "goods_category", "owner_name", "owner_phone", "status")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting. ``markets``/``localities`` of None mean no limit (the local operator, admins)."""
+
+    name: str
+    role: str = "operator"
+    user_id: int | None = None
+    markets: frozenset[int] | None = None
+    localities: frozenset[int] | None = None
+    stall_id: int | None = None
+
+    @classmethod
+    def operator(cls, name: str) -> "Actor":
+        """The person at the command line of this deployment: full access, audited by name."""
+        return cls(name=f"cli:{name}", role="operator")
+
+    @classmethod
+    def for_user(cls, session: Session, user: User) -> "Actor":
+        scopes = session.exec(select(UserScope).where(UserScope.user_id == user.id)).all()
+        unlimited = user.role == "admin"
+        return cls(
+            name=f"user:{user.id}", role=user.role, user_id=user.id,
+            markets=None if unlimited else frozenset(s.market_id for s in scopes if s.market_id),
+            localities=None if unlimited else frozenset(s.locality_id for s in scopes if s.locality_id),
+            stall_id=user.stall_id)
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in ("operator", "admin", "staff")
+
+
+def parse_stall_ref(ref: str) -> tuple[str, str]:
+    """``HL1/A-12`` → (``HL1``, ``A-12``)."""
+    if not isinstance(ref, str) or "/" not in ref:
+        raise InvalidFormat(f"stall: write it as MARKET/STALL, e.g. HL1/A-12, got {ref!r}", field="stall",
+                            value=ref, limit="MARKET/STALL")
+    market, stall = ref.split("/", 1)
+    return accounts.clean_market_code(market, field="stall"), accounts.clean_stall_code(stall, field="stall")
+
+
+# ------------------------------------------------------------------ plain records for listings
+
+@dataclass
+class MarketSummary:
+    code: str
+    name: str
+    tier: str | None
+    locality: str
+    is_central: bool
+    stalls: int
+    operating: int
+    verified: int
+    pending: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AccountSummary:
+    stall: str
+    kind: str
+    bank: str
+    bin: str
+    number: str  # masked unless revealed
+    holder_name: str
+    status: str
+    status_reason: str | None
+    created_at: datetime
+    verified_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StallSummary:
+    ref: str
+    market: str
+    code: str
+    shop_name: str | None
+    goods_category: str | None
+    owner_name: str
+    owner_phone: str | None
+    status: str
+    account: AccountSummary | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class UserSummary:
+    username: str
+    display_name: str
+    role: str
+    is_active: bool
+    scopes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EnrollmentSlip:
+    """What is printed for one owner: the code appears here once, and is stored only hashed."""
+
+    stall: str
+    market_name: str
+    shop_name: str | None
+    owner_name: str
+    code: str
+    expires_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------ the registry
+
+class Registry:
+    """The registry seen by one actor within one session (the caller commits)."""
+
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+
+    # -------------------------------------------------------------- audit and scope
+
+    def audit(self, action: str, entity: str, entity_id: Any, *, before: dict | None = None,
+              after: dict | None = None, note: str | None = None) -> None:
+        """Record one change or read of personal data (Decree 356/2025: log all processing)."""
+        self.session.add(AuditEvent(
+            actor=self.actor.name, action=action, entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            before=None if before is None else json.dumps(before, ensure_ascii=False, default=str),
+            after=None if after is None else json.dumps(after, ensure_ascii=False, default=str), note=note))
+
+    def _require_write(self) -> None:
+        if not self.actor.can_write:
+            raise Forbidden(f"{self.actor.role} accounts can only read")
+
+    def _market_allowed(self, market: Market) -> bool:
+        actor = self.actor
+        if actor.role == "owner":
+            return False
+        if actor.markets is None and actor.localities is None:
+            return True
+        return (market.id in (actor.markets or ())) or (market.locality_id in (actor.localities or ()))
+
+    def _check_market(self, market: Market) -> Market:
+        if not self._market_allowed(market):
+            self.audit("access.denied", "market", market.code)
+            raise Forbidden(f"market {market.code}: outside your markets")
+        return market
+
+    def _check_stall(self, stall: Stall, market: Market) -> Stall:
+        if self.actor.role == "owner":
+            if stall.id != self.actor.stall_id:
+                self.audit("access.denied", "stall", stall.id)
+                raise Forbidden("this is not your stall")
+            return stall
+        self._check_market(market)
+        return stall
+
+    def _scoped_markets(self):
+        query = select(Market)
+        actor = self.actor
+        if actor.role == "owner":
+            stall = self.session.get(Stall, actor.stall_id) if actor.stall_id else None
+            return query.where(Market.id == (stall.market_id if stall else -1))
+        if actor.markets is not None or actor.localities is not None:
+            query = query.where(or_(Market.id.in_(actor.markets or ()),  # type: ignore[union-attr]
+                                    Market.locality_id.in_(actor.localities or ())))  # type: ignore[attr-defined]
+        return query
+
+    # -------------------------------------------------------------- localities
+
+    def locality(self, code: str, *, on: date | None = None) -> Locality:
+        """The unit with this code (the version valid ``on`` a day, default: the latest)."""
+        query = select(Locality).where(Locality.code == code)
+        if on is not None:
+            query = query.where(Locality.valid_from <= on).where(
+                or_(Locality.valid_to.is_(None), Locality.valid_to > on))  # type: ignore[union-attr]
+        found = self.session.exec(query.order_by(Locality.valid_from.desc())).first()  # type: ignore[attr-defined]
+        if found is None:
+            raise NotFound(f"locality {code!r} not found")
+        return found
+
+    def add_locality(self, *, code: str, name: str, kind: str, unit_type: str, province: str,
+                     valid_from: date, valid_to: date | None = None) -> Locality:
+        self._require_write()
+        existing = self.session.exec(select(Locality).where(Locality.code == code,
+                                                            Locality.valid_from == valid_from)).first()
+        if existing is not None:
+            return existing
+        locality = Locality(code=code, name=name, kind=kind, unit_type=unit_type, province=province,
+                            valid_from=valid_from, valid_to=valid_to)
+        self.session.add(locality)
+        self.session.flush()
+        self.audit("locality.create", "locality", locality.id, after={"code": code, "name": name})
+        return locality
+
+    def link_localities(self, old_code: str, new_code: str) -> None:
+        self._require_write()
+        old, new = self.locality(old_code), self.locality(new_code)
+        if self.session.get(LocalityLink, (old.id, new.id)) is None:
+            self.session.add(LocalityLink(old_id=old.id, new_id=new.id))
+
+    # -------------------------------------------------------------- markets
+
+    def market(self, code: str) -> Market:
+        found = self.session.exec(select(Market).where(Market.code == accounts.clean_market_code(code))).first()
+        if found is None:
+            raise NotFound(f"market {code!r} not found")
+        if self.actor.role == "owner":
+            stall = self.session.get(Stall, self.actor.stall_id) if self.actor.stall_id else None
+            if stall is None or stall.market_id != found.id:
+                raise Forbidden(f"market {found.code}: not your market")
+            return found
+        return self._check_market(found)
+
+    def save_market(self, **fields: Any) -> tuple[Market, str]:
+        """Create a market or update it by code; returns it and ``created``/``updated``/``unchanged``."""
+        self._require_write()
+        data = self.clean_market(fields)
+        existing = self.session.exec(select(Market).where(Market.code == data["code"])).first()
+        if existing is None:
+            market = Market(**data)
+            self.session.add(market)
+            self.session.flush()
+            self.audit("market.create", "market", market.code, after=_snapshot(market))
+            return market, "created"
+        self._check_market(existing)
+        before = _snapshot(existing)
+        changed = {k: v for k, v in data.items() if getattr(existing, k) != v}
+        if not changed:
+            return existing, "unchanged"
+        for key, value in changed.items():
+            setattr(existing, key, value)
+        self.session.add(existing)
+        self.session.flush()
+        self.audit("market.update", "market", existing.code, before=before, after=_snapshot(existing))
+        return existing, "updated"
+
+    def clean_market(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Validate market fields (all problems at once); resolves the locality code."""
+        errors: list[ValidationError] = []
+        out: dict[str, Any] = {}
+
+        def attempt(name: str, check):
+            try:
+                out[name] = check()
+            except ValidationError as error:
+                errors.append(error)
+            except NotFound as error:
+                errors.append(InvalidComponent(str(error), field=name, value=fields.get(name),
+                                               limit="a known locality code"))
+
+        attempt("code", lambda: accounts.clean_market_code(fields.get("code")))
+        attempt("name", lambda: _required_text(fields.get("name"), "name", 200))
+        attempt("tier", lambda: _optional_text(fields.get("tier"), "tier", 32))
+        attempt("tier_source", lambda: _optional_text(fields.get("tier_source"), "tier_source", 200))
+        attempt("tier_date", lambda: _optional_date(fields.get("tier_date"), "tier_date"))
+        attempt("is_central", lambda: _boolean(fields.get("is_central"), "is_central"))
+        attempt("locality_id", lambda: self.locality(_required_text(fields.get("locality"), "locality", 16)).id)
+        attempt("address", lambda: _optional_text(fields.get("address"), "address", 300))
+        attempt("board_contact_name", lambda: _optional_text(fields.get("board_contact_name"),
+                                                             "board_contact_name", 120))
+        attempt("board_contact_phone", lambda: None if not fields.get("board_contact_phone") else
+                accounts.clean_phone(fields.get("board_contact_phone"), field="board_contact_phone"))
+        if errors:
+            raise ValidationError.combine(errors)
+        return out
+
+    def markets(self, *, locality: str | None = None, tier: str | None = None) -> list[MarketSummary]:
+        """Markets this actor may see, with stall and account counts."""
+        query = self._scoped_markets()
+        if tier:
+            query = query.where(Market.tier == tier)
+        if locality:
+            query = query.where(Market.locality_id == self.locality(locality).id)
+        found = self.session.exec(query.order_by(Market.code)).all()
+        ids = [m.id for m in found]
+        stalls = dict(self.session.exec(
+            select(Stall.market_id, func.count()).where(Stall.market_id.in_(ids))  # type: ignore[attr-defined]
+            .group_by(Stall.market_id)).all())
+        operating = dict(self.session.exec(
+            select(Stall.market_id, func.count()).where(Stall.market_id.in_(ids),  # type: ignore[attr-defined]
+                                                        Stall.status == "operating").group_by(Stall.market_id)).all())
+        by_status: dict[tuple[int, str], int] = {}
+        for market_id, status, count in self.session.exec(
+                select(Stall.market_id, PaymentAccount.status, func.count())
+                .join(PaymentAccount, PaymentAccount.stall_id == Stall.id)
+                .where(Stall.market_id.in_(ids),  # type: ignore[attr-defined]
+                       PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))  # type: ignore[attr-defined]
+                .group_by(Stall.market_id, PaymentAccount.status)).all():
+            by_status[(market_id, status)] = count
+        localities = {loc.id: loc.name for loc in self.session.exec(
+            select(Locality).where(Locality.id.in_({m.locality_id for m in found}))).all()}  # type: ignore[attr-defined]
+        return [MarketSummary(m.code, m.name, m.tier, localities.get(m.locality_id, ""), m.is_central,
+                              stalls.get(m.id, 0), operating.get(m.id, 0), by_status.get((m.id, "verified"), 0),
+                              by_status.get((m.id, "pending"), 0)) for m in found]
+
+    # -------------------------------------------------------------- stalls
+
+    def stall(self, ref: str) -> Stall:
+        """One stall by ``MARKET/STALL`` reference, within this actor's scope."""
+        market_code, stall_code = parse_stall_ref(ref)
+        row = self.session.exec(select(Stall, Market).join(Market, Market.id == Stall.market_id)
+                                .where(Market.code == market_code, Stall.code == stall_code)).first()
+        if row is None:
+            raise NotFound(f"stall {market_code}/{stall_code} not found")
+        stall, market = row
+        return self._check_stall(stall, market)
+
+    def clean_stall(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Validate the stall's own fields (all problems at once)."""
+        errors: list[ValidationError] = []
+        out: dict[str, Any] = {}
+        checks = {
+            "code": lambda: accounts.clean_stall_code(fields.get("code"), field="stall_code"),
+            "shop_name": lambda: _optional_text(fields.get("shop_name"), "shop_name", 200),
+            "goods_category": lambda: _optional_text(fields.get("goods_category"), "category", 120),
+            "owner_name": lambda: _required_text(fields.get("owner_name"), "owner_name", 200),
+            "owner_phone": lambda: None if not fields.get("owner_phone") else
+            accounts.clean_phone(fields.get("owner_phone")),
+            "status": lambda: accounts.clean_stall_status(fields.get("status")),
+        }
+        for name, check in checks.items():
+            if name == "code" or name in fields:
+                try:
+                    out[name] = check()
+                except ValidationError as error:
+                    errors.append(error)
+        if errors:
+            raise ValidationError.combine(errors)
+        return out
+
+    def save_stall(self, market_code: str, **fields: Any) -> tuple[Stall, str]:
+        """Create a stall or update the given fields; returns it and created/updated/unchanged."""
+        self._require_write()
+        market = self.market(market_code)
+        data = self.clean_stall(fields)
+        existing = self.session.exec(select(Stall).where(Stall.market_id == market.id,
+                                                         Stall.code == data["code"])).first()
+        today = date.today()
+        if existing is None:
+            stall = Stall(market_id=market.id, **data)
+            if stall.status == "closed":
+                stall.closed_on = today
+            self.session.add(stall)
+            self.session.flush()
+            self.audit("stall.create", "stall", stall.id, after=_snapshot(stall))
+            return stall, "created"
+        before = _snapshot(existing)
+        changed = {k: v for k, v in data.items() if getattr(existing, k) != v}
+        if not changed:
+            return existing, "unchanged"
+        for key, value in changed.items():
+            setattr(existing, key, value)
+        if changed.get("status") == "closed":
+            existing.closed_on = today
+        elif changed.get("status") == "operating":
+            existing.closed_on = None
+        self.session.add(existing)
+        self.session.flush()
+        self.audit("stall.update", "stall", existing.id, before=before, after=_snapshot(existing))
+        return existing, "updated"
+
+    def stalls(self, market_code: str, *, status: str | None = None, search: str | None = None,
+               reveal: bool = False) -> list[StallSummary]:
+        """The stalls of one market, sorted by code, with their current account (masked)."""
+        market = self.market(market_code)
+        query = select(Stall).where(Stall.market_id == market.id)
+        if status:
+            query = query.where(Stall.status == accounts.clean_stall_status(status))
+        if self.actor.role == "owner":
+            query = query.where(Stall.id == self.actor.stall_id)
+        found = self.session.exec(query).all()
+        if search:
+            from ..text import search_key
+            key = search_key(search)
+            found = [s for s in found if key in search_key(" ".join(filter(None, (
+                s.code, s.shop_name, s.owner_name, s.owner_phone))))]
+        current = self._current_accounts([s.id for s in found])
+        return sorted((self._summary(market, s, current.get(s.id), reveal) for s in found),
+                      key=lambda row: _natural(row.code))
+
+    def _current_accounts(self, stall_ids: Sequence[int]) -> dict[int, PaymentAccount]:
+        out: dict[int, PaymentAccount] = {}
+        for chunk in _chunks(list(stall_ids), 900):
+            for account in self.session.exec(select(PaymentAccount).where(
+                    PaymentAccount.stall_id.in_(chunk),  # type: ignore[attr-defined]
+                    PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))).all():  # type: ignore[attr-defined]
+                out[account.stall_id] = account
+        return out
+
+    def _summary(self, market: Market, stall: Stall, account: PaymentAccount | None,
+                 reveal: bool) -> StallSummary:
+        return StallSummary(f"{market.code}/{stall.code}", market.code, stall.code, stall.shop_name,
+                            stall.goods_category, stall.owner_name, stall.owner_phone, stall.status,
+                            None if account is None else self._account_summary(market, stall, account, reveal))
+
+    def _account_summary(self, market: Market, stall: Stall, account: PaymentAccount,
+                         reveal: bool) -> AccountSummary:
+        bank = banks.by_bin(account.bin)
+        return AccountSummary(f"{market.code}/{stall.code}", account.kind, bank.short_name if bank else account.bin,
+                              account.bin, account.number if reveal else accounts.mask(account.number),
+                              account.holder_name, account.status, account.status_reason, account.created_at,
+                              account.verified_at)
+
+    # -------------------------------------------------------------- payment accounts
+
+    def current_account(self, stall: Stall) -> PaymentAccount | None:
+        return self.session.exec(select(PaymentAccount).where(
+            PaymentAccount.stall_id == stall.id,
+            PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))).first()  # type: ignore[attr-defined]
+
+    def prepare_account(self, market_code: str, stall_code: str, *, bank: str, number: str, holder_name: str,
+                        kind: str | None = None, reference_label: str | None = None,
+                        allow_unknown_bin: bool = False) -> dict[str, Any]:
+        """Validate an account for a stall and build its payload; every problem at once.
+
+        Returns the fields of a :class:`PaymentAccount` (without status, consent or stall).
+        """
+        errors: list[ValidationError] = []
+        participant = None
+        bin_ = None
+        try:
+            if isinstance(bank, str) and bank.strip().isdigit() and len(bank.strip()) == 6:
+                bin_ = bank.strip()
+                participant = banks.require_bin(bin_, allow_unknown=allow_unknown_bin)
+            else:
+                participant = banks.lookup(bank)
+                bin_ = participant.bin
+        except ValidationError as error:
+            errors.append(error)
+        except NotFound as error:
+            errors.append(InvalidComponent(str(error), field="bank", value=bank, limit="a NAPAS participant"))
+        try:
+            kind = accounts.clean_account_kind(kind, bank_kind=participant.kind if participant else None)
+        except ValidationError as error:
+            errors.append(error)
+        try:
+            holder = accounts.clean_holder_name(holder_name)
+        except ValidationError as error:
+            errors.append(error)
+        number = number.strip() if isinstance(number, str) else number
+        reference = (reference_label or "").strip() or None
+        if bin_ == MOMO_BIN and not reference:
+            errors.append(InvalidFormat("reference_label: MoMo wallets need the MOMOW2W… reference shown in the "
+                                        "owner's MoMo receive-QR (tag 62.05)", field="reference_label",
+                                        value=reference_label, limit="MOMOW2W + digits"))
+        purpose = None
+        try:
+            purpose = accounts.stall_reference(market_code, stall_code)
+        except ValidationError as error:
+            errors.append(error)
+        payload = None
+        target = {"card": number} if kind == "card" else {"account": number}
+        try:  # with a placeholder BIN when the bank is unknown, so the number is still checked
+            payload = vietqr.build(bin=bin_ or "000000", purpose=purpose, reference_label=reference,
+                                   **target).payload
+        except ValidationError as error:
+            errors.extend(e for e in error.errors if e.field != "bin")
+        if errors:
+            raise ValidationError.combine(errors)
+        return {"kind": kind, "bin": bin_, "number": number, "holder_name": holder,
+                "reference_label": reference, "purpose": purpose, "payload": payload}
+
+    def register_account(self, ref: str, *, bank: str, number: str, holder_name: str, kind: str | None = None,
+                         reference_label: str | None = None, consent_channel: str = "paper",
+                         consent_purpose: str = CONSENT_PURPOSE, consent_at: datetime | None = None,
+                         allow_unknown_bin: bool = False) -> tuple[PaymentAccount, str]:
+        """Register (or change) the account a stall's customers pay into.
+
+        The new account is ``pending`` until staff verify it; a different current account is
+        revoked (history kept). Registering the same account again changes nothing.
+        Returns the account and ``created``/``replaced``/``unchanged``.
+        """
+        if self.actor.role != "owner":
+            self._require_write()
+        stall = self.stall(ref)
+        market = self.session.get(Market, stall.market_id)
+        assert market is not None
+        data = self.prepare_account(market.code, stall.code, bank=bank, number=number, holder_name=holder_name,
+                                    kind=kind, reference_label=reference_label,
+                                    allow_unknown_bin=allow_unknown_bin)
+        current = self.current_account(stall)
+        if current is not None and all(getattr(current, k) == v for k, v in data.items()):
+            return current, "unchanged"
+        outcome = "created"
+        if current is not None:
+            self._set_status(current, "revoked", reason="replaced by a new account")
+            outcome = "replaced"
+        account = PaymentAccount(stall_id=stall.id, status="pending", consent_purpose=consent_purpose,
+                                 consent_at=consent_at or utcnow(), consent_channel=consent_channel,
+                                 created_by=self.actor.name, **data)
+        self.session.add(account)
+        self.session.flush()
+        self.audit("account.register", "payment_account", account.id, after=_snapshot(account),
+                   note=f"stall {market.code}/{stall.code}")
+        return account, outcome
+
+    def _transition(self, ref: str, new: str, *, allowed_from: tuple[str, ...], reason: str | None = None,
+                    action: str) -> PaymentAccount:
+        self._require_write()
+        stall = self.stall(ref)
+        account = self.current_account(stall)
+        if account is None:
+            raise Conflict(f"stall {ref}: no pending or verified account to {action}")
+        if account.status not in allowed_from:
+            raise Conflict(f"stall {ref}: the account is {account.status}; only {' or '.join(allowed_from)} "
+                           f"accounts can be {new}")
+        if new in ("rejected", "revoked") and not (reason or "").strip():
+            raise InvalidFormat(f"reason: say why the account is {new}", field="reason", value=reason,
+                                limit="a short text")
+        self._set_status(account, new, reason=reason)
+        return account
+
+    def _set_status(self, account: PaymentAccount, new: str, *, reason: str | None = None) -> None:
+        assert new in ACCOUNT_STATUSES
+        before = _snapshot(account)
+        now = utcnow()
+        account.status = new
+        if new == "verified":
+            account.verified_at, account.verified_by_id = now, self.actor.user_id
+        elif new == "rejected":
+            account.rejected_at, account.status_reason = now, reason.strip() if reason else reason
+        elif new == "revoked":
+            account.revoked_at, account.status_reason = now, reason.strip() if reason else reason
+        self.session.add(account)
+        self.session.flush()
+        self.audit(f"account.{ {'verified': 'verify', 'rejected': 'reject', 'revoked': 'revoke'}[new] }",
+                   "payment_account", account.id, before=before, after=_snapshot(account), note=reason)
+
+    def verify_account(self, ref: str) -> PaymentAccount:
+        """Staff confirmed the account exists and the holder name matches: it may print."""
+        return self._transition(ref, "verified", allowed_from=("pending",), action="verify")
+
+    def reject_account(self, ref: str, reason: str) -> PaymentAccount:
+        return self._transition(ref, "rejected", allowed_from=("pending",), reason=reason, action="reject")
+
+    def revoke_account(self, ref: str, reason: str) -> PaymentAccount:
+        """Take a stall's account out of use: its posters no longer count as registered."""
+        return self._transition(ref, "revoked", allowed_from=CURRENT_ACCOUNT_STATUSES, reason=reason,
+                                action="revoke")
+
+    def verify_pending(self, market_code: str) -> list[PaymentAccount]:
+        """Verify every pending account of a market (after a checked bulk import)."""
+        self._require_write()
+        market = self.market(market_code)
+        pending = self.session.exec(select(PaymentAccount).join(Stall, Stall.id == PaymentAccount.stall_id).where(
+            Stall.market_id == market.id, PaymentAccount.status == "pending")).all()
+        for account in pending:
+            self._set_status(account, "verified")
+        return list(pending)
+
+    def accounts(self, market_code: str, *, status: str | None = None, history: bool = False,
+                 reveal: bool = False) -> list[AccountSummary]:
+        """Payment accounts of one market: current ones (or all, ``history``), masked unless ``reveal``.
+
+        Revealing full numbers writes an ``account.reveal`` audit event.
+        """
+        market = self.market(market_code)
+        query = select(PaymentAccount, Stall).join(Stall, Stall.id == PaymentAccount.stall_id).where(
+            Stall.market_id == market.id)
+        if status:
+            if status not in ACCOUNT_STATUSES:
+                raise InvalidFormat(f"status: one of {', '.join(ACCOUNT_STATUSES)}, got {status!r}",
+                                    field="status", value=status, limit=", ".join(ACCOUNT_STATUSES))
+            query = query.where(PaymentAccount.status == status)
+        elif not history:
+            query = query.where(PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))  # type: ignore[attr-defined]
+        if self.actor.role == "owner":
+            query = query.where(Stall.id == self.actor.stall_id)
+        rows = self.session.exec(query.order_by(PaymentAccount.id)).all()
+        if reveal:
+            if self.actor.role == "officer":
+                raise Forbidden("officers see masked account numbers only")
+            self.audit("account.reveal", "market", market.code, note=f"{len(rows)} account numbers shown in full")
+        out = [self._account_summary(market, stall, account, reveal) for account, stall in rows]
+        return sorted(out, key=lambda a: (_natural(a.stall.split("/", 1)[1]), a.created_at))
+
+    # -------------------------------------------------------------- users
+
+    def add_user(self, username: str, role: str, *, display_name: str | None = None, password: str | None = None,
+                 phone: str | None = None, markets: Iterable[str] = (), localities: Iterable[str] = (),
+                 stall: str | None = None) -> User:
+        """Create a user with a role and the markets or localities they may see."""
+        if self.actor.role not in ("operator", "admin"):
+            raise Forbidden("only administrators add users")
+        errors: list[ValidationError] = []
+        name = (username or "").strip().lower()
+        if not name or len(name) > 64 or any(c.isspace() for c in name):
+            errors.append(InvalidFormat(f"username: 1–64 characters without spaces, got {username!r}",
+                                        field="username", value=username, limit="1–64, no spaces"))
+        if role not in ROLES:
+            errors.append(InvalidFormat(f"role: one of {', '.join(ROLES)}, got {role!r}", field="role",
+                                        value=role, limit=", ".join(ROLES)))
+        if role != "owner" and (password is None or len(password) < 8):
+            errors.append(InvalidLength("password: at least 8 characters (15 or more recommended)",
+                                        field="password", value=None, limit="≥ 8 characters"))
+        if errors:
+            raise ValidationError.combine(errors)
+        if self.session.exec(select(User).where(User.username == name)).first() is not None:
+            raise Conflict(f"user {name!r} already exists")
+        stall_id = self.stall(stall).id if stall else None
+        user = User(username=name, display_name=display_name or name, role=role,
+                    password_hash=passwords.hash_password(password) if password else None,
+                    phone=accounts.clean_phone(phone, field="phone") if phone else None, stall_id=stall_id)
+        self.session.add(user)
+        self.session.flush()
+        for code in markets:
+            self.session.add(UserScope(user_id=user.id, market_id=self.market(code).id))
+        for code in localities:
+            self.session.add(UserScope(user_id=user.id, locality_id=self.locality(code).id))
+        self.session.flush()
+        self.audit("user.create", "user", user.id, after={"username": name, "role": role,
+                                                          "markets": list(markets), "localities": list(localities)})
+        return user
+
+    def users(self) -> list[UserSummary]:
+        if self.actor.role not in ("operator", "admin"):
+            raise Forbidden("only administrators list users")
+        markets = {m.id: m.code for m in self.session.exec(select(Market)).all()}
+        localities = {loc.id: loc.code for loc in self.session.exec(select(Locality)).all()}
+        out = []
+        for user in self.session.exec(select(User).order_by(User.username)).all():
+            scopes = [markets.get(s.market_id, "?") if s.market_id else f"locality:{localities.get(s.locality_id)}"
+                      for s in self.session.exec(select(UserScope).where(UserScope.user_id == user.id)).all()]
+            out.append(UserSummary(user.username, user.display_name, user.role, user.is_active, scopes))
+        return out
+
+    # -------------------------------------------------------------- enrollment codes
+
+    def issue_enrollment_codes(self, *, key: bytes | str, market: str | None = None, stall: str | None = None,
+                               valid_days: int = 14) -> list[EnrollmentSlip]:
+        """One-time codes for owners to enrol (one stall, or every operating stall of a market).
+
+        A new code replaces the stall's earlier unused ones. Codes are returned once, for
+        printing, and stored only as a keyed hash.
+        """
+        self._require_write()
+        if (market is None) == (stall is None):
+            raise InvalidFormat("give either a market or a stall", field="market", value=market or stall,
+                                limit="exactly one of market, stall")
+        if not 1 <= valid_days <= 90:
+            raise InvalidLength(f"valid_days: 1–90 days, got {valid_days}", field="valid_days", value=valid_days,
+                                limit="1–90")
+        if stall is not None:
+            targets = [self.stall(stall)]
+            market_row = self.session.get(Market, targets[0].market_id)
+        else:
+            market_row = self.market(market)  # type: ignore[arg-type]
+            targets = list(self.session.exec(select(Stall).where(Stall.market_id == market_row.id,
+                                                                  Stall.status == "operating")).all())
+            targets.sort(key=lambda s: _natural(s.code))
+        assert market_row is not None
+        now = utcnow()
+        expires = now + timedelta(days=valid_days)
+        stall_ids = [s.id for s in targets]
+        for chunk in _chunks(stall_ids, 900):
+            for old in self.session.exec(select(EnrollmentCode).where(
+                    EnrollmentCode.stall_id.in_(chunk), EnrollmentCode.used_at.is_(None),  # type: ignore
+                    EnrollmentCode.expires_at > now)).all():
+                old.expires_at = now
+                self.session.add(old)
+        slips = []
+        for target in targets:
+            code = passwords.new_enrollment_code()
+            self.session.add(EnrollmentCode(stall_id=target.id, code_hash=passwords.hash_enrollment_code(code, key),
+                                            expires_at=expires, created_by=self.actor.name))
+            slips.append(EnrollmentSlip(f"{market_row.code}/{target.code}", market_row.name, target.shop_name,
+                                        target.owner_name, passwords.format_enrollment_code(code), expires))
+        self.session.flush()
+        self.audit("enrollment.issue", "market", market_row.code, note=f"{len(slips)} codes, valid {valid_days} days")
+        return slips
+
+
+# ------------------------------------------------------------------ helpers
+
+def _snapshot(row: Any) -> dict[str, Any]:
+    """A row for the audit trail: account numbers and phones masked, payload left out."""
+    data = {key: value for key, value in row.model_dump().items() if key not in ("payload", "password_hash")}
+    if "number" in data:
+        data["number"] = accounts.mask(data["number"])
+    for key in ("owner_phone", "board_contact_phone", "phone"):
+        if data.get(key):
+            data[key] = "•••" + data[key][-3:]
+    return data
+
+
+def _required_text(value: Any, name: str, limit: int) -> str:
+    text = _optional_text(value, name, limit)
+    if not text:
+        raise InvalidFormat(f"{name}: required", field=name, value=value, limit=f"1–{limit} characters")
+    return text
+
+
+def _optional_text(value: Any, name: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    text = " ".join(value.split())
+    if len(text) > limit:
+        raise InvalidLength(f"{name}: at most {limit} characters, got {len(text)}", field=name, value=value,
+                            limit=f"≤ {limit} characters")
+    return text or None
+
+
+def _optional_date(value: Any, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        pass
+    for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):  # how Vietnamese offices write dates
+        try:
+            return datetime.strptime(str(value).strip(), fmt).date()
+        except ValueError:
+            continue
+    raise InvalidFormat(f"{name}: a date as YYYY-MM-DD or DD/MM/YYYY, got {value!r}", field=name, value=value,
+                        limit="YYYY-MM-DD or DD/MM/YYYY")
+
+
+_TRUE = {"1", "x", "yes", "y", "true", "co", "có", "c", "v"}
+_FALSE = {"", "0", "no", "n", "false", "khong", "không", "k"}
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    from ..text import search_key
+    key = search_key(str(value))
+    if key in {search_key(t) for t in _TRUE}:
+        return True
+    if key in {search_key(f) for f in _FALSE}:
+        return False
+    raise InvalidFormat(f"{name}: có/không (yes/no, x or empty), got {value!r}", field=name, value=value,
+                        limit="có/không")
+
+
+def _natural(code: str) -> tuple:
+    """``A-2`` before ``A-10``."""
+    import re
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code))
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
