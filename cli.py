@@ -41,15 +41,78 @@ def format_vnd(amount: int | None) -> str:
 
 @click.group(cls=Market40Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(market40.__version__, "--version", prog_name="market40")
-def main() -> None:
+@click.option("--db", "database", metavar="URL|PATH", envvar="MARKET40_DATABASE_URL",
+              help="Registry database: an SQLite file path or a postgresql:// URL "
+                   "(default ./market40.db; env MARKET40_DATABASE_URL).")
+@click.pass_context
+def main(ctx: click.Context, database: str | None) -> None:
     """market40: VietQR codes, stall registry and posters for Chợ 4.0 markets.
 
     \b
     Examples:
+      market40 demo
       market40 qr encode --bank vietcombank --account 1234567890 --purpose "HL1 A12"
-      market40 qr decode 000201010211385700...
+      market40 stall import data/samples/stalls-HH1.xlsx --market HH1
       market40 banks ngoai thuong
     """
+    ctx.obj = {"database": database}
+
+
+def database_url() -> str:
+    from market40 import db
+    return db.database_url(click.get_current_context().find_root().obj.get("database"))
+
+
+def operator() -> Any:
+    """The person at this terminal, as the audit trail names them."""
+    import getpass
+    from market40.services.registry import Actor
+    try:
+        name = getpass.getuser()
+    except Exception:  # no user name in some containers
+        name = "operator"
+    return Actor.operator(name)
+
+
+class registry_session:
+    """``with registry_session() as registry:`` a Registry on one transaction (commit on success)."""
+
+    def __enter__(self) -> Any:
+        from market40 import db
+        from market40.services.registry import Registry
+        self.engine = db.make_engine(database_url())
+        self.scope = db.session_scope(self.engine)
+        session = self.scope.__enter__()
+        return Registry(session, operator())
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return self.scope.__exit__(*exc)
+        finally:
+            self.engine.dispose()
+
+
+def progress_bar(label: str) -> Any:
+    """A progress callback that draws a bar on a terminal and stays quiet in pipes."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    bar = click.progressbar(length=1, label=label, file=sys.stderr, show_pos=True)
+    bar.__enter__()
+    state = {"total": None}
+
+    def update(done: int, total: int | None) -> None:
+        if total and total != state["total"]:
+            state["total"] = total
+            bar.length = total
+        bar.update(done - bar.pos)
+
+    return update, lambda: bar.__exit__(None, None, None)
+
+
+def print_table(rows: list[list[Any]], header: list[str]) -> None:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)] if rows else [len(h) for h in header]
+    for line in [header, *rows]:
+        click.echo("  ".join(str("" if v is None else v).ljust(w) for v, w in zip(line, widths)).rstrip())
 
 
 # ---------------------------------------------------------------------------- qr
@@ -243,6 +306,600 @@ def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> No
         click.echo(f"no participant matches {text!r}" + (f"; did you mean {', '.join(hints)}?" if hints else ""),
                    err=True)
         sys.exit(1)
+
+
+# ---------------------------------------------------------------------------- db
+
+@main.group("db")
+def db_group() -> None:
+    """Create or upgrade the registry database."""
+
+
+@db_group.command("init")
+@click.option("--force", is_flag=True, help="Drop every existing table first (destroys the data).")
+def db_init(force: bool) -> None:
+    """Create a fresh registry database at the latest schema.
+
+    \b
+    Examples:
+      market40 db init
+      market40 --db postgresql://market40@db.internal/market40 db init
+    """
+    from market40 import db
+    url = database_url()
+    db.init(url, drop_existing=force)
+    click.echo(f"created the registry at revision {db.current_revision(url)}", err=True)
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations (safe to run again).
+
+    \b
+    Example:
+      market40 db upgrade
+    """
+    from market40 import db
+    url = database_url()
+    before = db.current_revision(url)
+    db.upgrade(url)
+    after = db.current_revision(url)
+    click.echo("already at the latest revision" if before == after else f"upgraded {before} → {after}", err=True)
+
+
+# ---------------------------------------------------------------------------- markets
+
+@main.group("market")
+def market_group() -> None:
+    """Markets: add, list, show, import the board's list."""
+
+
+@market_group.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="Name with diacritics, e.g. 'Chợ Hạ Long I'.")
+@click.option("--tier", required=True, help="Tier as classified: I, II or III.")
+@click.option("--locality", required=True, help="Locality code (see the demo's data/demo/*.csv).")
+@click.option("--tier-source", help="Decision or list the tier comes from.")
+@click.option("--tier-date", help="Date of that classification (YYYY-MM-DD or DD/MM/YYYY).")
+@click.option("--central", is_flag=True, help="A central market (chợ trung tâm).")
+@click.option("--address")
+@click.option("--contact", "board_contact_name", help="Market board contact person.")
+@click.option("--phone", "board_contact_phone", help="Market board phone.")
+def market_add(code: str, **fields: Any) -> None:
+    """Add a market, or update it if the code exists.
+
+    \b
+    Example:
+      market40 market add HH1 --name "Chợ Hồng Hà" --tier III --locality QN-P-HALONG
+    """
+    fields["is_central"] = fields.pop("central")
+    with registry_session() as registry:
+        market, outcome = registry.save_market(code=code, **fields)
+        click.echo(f"{market.code}: {outcome}")
+
+
+@market_group.command("list")
+@click.option("--locality", help="Only markets of this locality code.")
+@click.option("--tier", help="Only this tier (I, II, III).")
+@click.option("--json", "as_json", is_flag=True)
+def market_list(locality: str | None, tier: str | None, as_json: bool) -> None:
+    """List markets with stall and account counts.
+
+    \b
+    Example:
+      market40 market list --tier I
+    """
+    with registry_session() as registry:
+        rows = registry.markets(locality=locality, tier=tier)
+    if as_json:
+        echo_json([r.as_dict() for r in rows])
+        return
+    print_table([[r.code, r.name, r.tier, r.locality, r.stalls, r.verified, r.pending] for r in rows],
+                ["code", "name", "tier", "locality", "stalls", "verified", "pending"])
+
+
+@market_group.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+def market_show(code: str, as_json: bool) -> None:
+    """Show one market.
+
+    \b
+    Example:
+      market40 market show HL1
+    """
+    with registry_session() as registry:
+        market = registry.market(code)
+        summary = next(r for r in registry.markets() if r.code == market.code)
+        data = {**market.model_dump(exclude={"id", "locality_id"}), **summary.as_dict()}
+    if as_json:
+        echo_json(data)
+    else:
+        for key, value in data.items():
+            click.echo(f"{key + ':':<22}{'' if value is None else value}")
+
+
+def import_options(func: Callable) -> Callable:
+    for option in reversed([
+        click.option("--dry-run", is_flag=True, help="Check every row, write nothing."),
+        click.option("--partial", is_flag=True, help="Import the good rows even if some are bad."),
+        click.option("--rejects", type=click.Path(dir_okay=False), help="Where to write the bad rows "
+                     "(.csv or .xlsx; default: FILE.rejects.csv beside the input when there are any)."),
+        click.option("--sheet", help="XLSX sheet name (default: the first)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON."),
+    ]):
+        func = option(func)
+    return func
+
+
+def finish_import(report: Any, as_json: bool) -> None:
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        for problem in report.problems:
+            for line in problem.lines():
+                click.echo(line, err=True)
+        if report.unknown_columns:
+            click.echo(f"note: columns ignored: {', '.join(report.unknown_columns)}", err=True)
+        click.echo(report.summary())
+    if report.problems:
+        sys.exit(1)
+
+
+def default_rejects(path: str, rejects: str | None) -> str:
+    from pathlib import Path
+    return rejects or str(Path(path).with_suffix("")) + ".rejects.csv"
+
+
+@market_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@import_options
+def market_import(file: str, dry_run: bool, partial: bool, rejects: str | None, sheet: str | None,
+                  as_json: bool) -> None:
+    """Import markets from CSV or XLSX (Vietnamese or English headers).
+
+    Every bad row is reported at once; nothing is written unless all rows are good
+    (or --partial). Importing the same file again changes nothing.
+
+    \b
+    Example:
+      market40 market import data/samples/markets-new.csv
+    """
+    from market40 import db
+    from market40.services.imports import import_markets
+    engine = db.make_engine(database_url())
+    try:
+        with db.session_scope(engine) as session:
+            update, done = progress_bar("markets")
+            try:
+                report = import_markets(session, operator(), file, sheet=sheet, dry_run=dry_run, partial=partial,
+                                        rejects=default_rejects(file, rejects), progress=update)
+            finally:
+                done()
+    finally:
+        engine.dispose()
+    finish_import(report, as_json)
+
+
+# ---------------------------------------------------------------------------- stalls
+
+@main.group("stall")
+def stall_group() -> None:
+    """Stalls: add, list, show, import the board's stall list, print the template."""
+
+
+@stall_group.command("add")
+@click.argument("stall")
+@click.option("--owner", "owner_name", required=True, help="Owner household name (with diacritics).")
+@click.option("--phone", "owner_phone", help="Owner phone, e.g. 0912345678.")
+@click.option("--shop", "shop_name", help="Shop name on the poster.")
+@click.option("--category", "goods_category", help="Goods category (ngành hàng).")
+@click.option("--status", type=click.Choice(["operating", "closed"]), help="Default: operating.")
+def stall_add(stall: str, **fields: Any) -> None:
+    """Add a stall (MARKET/STALL), or update the given fields if it exists.
+
+    \b
+    Example:
+      market40 stall add HL1/A-12 --owner "Nguyễn Thị Lan" --phone 0912345678 --shop "Hải sản Lan"
+    """
+    from market40.services.registry import parse_stall_ref
+    market, code = parse_stall_ref(stall)
+    with registry_session() as registry:
+        given = {k: v for k, v in fields.items() if v is not None}
+        _, outcome = registry.save_stall(market, code=code, **given)
+        click.echo(f"{market}/{code}: {outcome}")
+
+
+@stall_group.command("list")
+@click.argument("market")
+@click.option("--status", type=click.Choice(["operating", "closed"]))
+@click.option("--search", help="Match code, shop, owner or phone (diacritics optional).")
+@click.option("--limit", type=int, help="Show at most this many rows.")
+@click.option("--json", "as_json", is_flag=True)
+def stall_list(market: str, status: str | None, search: str | None, limit: int | None, as_json: bool) -> None:
+    """List a market's stalls with their account (numbers masked).
+
+    \b
+    Example:
+      market40 stall list HL1 --search "thu hang"
+    """
+    with registry_session() as registry:
+        rows = registry.stalls(market, status=status, search=search)
+    total, rows = len(rows), rows[:limit] if limit else rows
+    if as_json:
+        echo_json([r.as_dict() for r in rows])
+        return
+    print_table([[r.code, r.shop_name, r.owner_name, r.status,
+                  f"{r.account.bank} {r.account.number}" if r.account else "—",
+                  r.account.status if r.account else "no QR"] for r in rows],
+                ["stall", "shop", "owner", "status", "account", "account status"])
+    if total > len(rows):
+        click.echo(f"… {total - len(rows)} more (of {total})")
+
+
+@stall_group.command("show")
+@click.argument("stall")
+@click.option("--reveal", is_flag=True, help="Show the full account number (written to the audit trail).")
+@click.option("--json", "as_json", is_flag=True)
+def stall_show(stall: str, reveal: bool, as_json: bool) -> None:
+    """Show one stall and its account history.
+
+    \b
+    Example:
+      market40 stall show HL1/A-12
+    """
+    market, _ = stall.split("/", 1) if "/" in stall else (stall, "")
+    with registry_session() as registry:
+        row = registry.stall(stall)
+        summary = next(s for s in registry.stalls(market, search=None) if s.code == row.code)
+        history = [a for a in registry.accounts(market, history=True, reveal=reveal) if a.stall == summary.ref]
+        data = {**summary.as_dict(), "accounts": [a.as_dict() for a in history]}
+    if as_json:
+        echo_json(data)
+        return
+    for key in ("ref", "shop_name", "goods_category", "owner_name", "owner_phone", "status"):
+        click.echo(f"{key + ':':<16}{data[key] or ''}")
+    click.echo("accounts:" if history else "accounts:       none (no QR yet)")
+    for account in history:
+        click.echo(f"  {account.created_at:%Y-%m-%d}  {account.bank:<14} {account.number:<20} {account.holder_name:<26} "
+                   f"{account.status}{' — ' + account.status_reason if account.status_reason else ''}")
+
+
+@stall_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--market", help="Market code for rows without a Mã chợ column.")
+@click.option("--allow-unknown-bin", is_flag=True, help="Accept BINs missing from the directory.")
+@import_options
+def stall_import(file: str, market: str | None, allow_unknown_bin: bool, dry_run: bool, partial: bool,
+                 rejects: str | None, sheet: str | None, as_json: bool) -> None:
+    """Import a market board's stall list (CSV or XLSX), with accounts if given.
+
+    Every bad row is reported at once (row, column, reason; and in a rejects file);
+    nothing is written unless all rows are good (or --partial). Re-importing the
+    same file changes nothing; a changed row updates that stall (audited).
+    New accounts wait for `market40 account verify`.
+
+    \b
+    Examples:
+      market40 stall import data/samples/stalls-HH1.xlsx --market HH1
+      market40 stall import board-list.csv --market HL1 --dry-run
+    """
+    from market40 import db
+    from market40.services.imports import import_stalls
+    engine = db.make_engine(database_url())
+    try:
+        with db.session_scope(engine) as session:
+            update, done = progress_bar("stalls")
+            try:
+                report = import_stalls(session, operator(), file, market=market, sheet=sheet, dry_run=dry_run,
+                                       partial=partial, rejects=default_rejects(file, rejects),
+                                       allow_unknown_bin=allow_unknown_bin, progress=update)
+            finally:
+                done()
+    finally:
+        engine.dispose()
+    finish_import(report, as_json)
+
+
+@stall_group.command("template")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--markets", is_flag=True, help="The market list template instead of the stall list.")
+def stall_template(file: str, markets: bool) -> None:
+    """Write the import template (.xlsx with a "Hướng dẫn" sheet, or .csv).
+
+    \b
+    Example:
+      market40 stall template danh-sach-sap.xlsx
+    """
+    from market40 import tabular
+    tabular.write_template(file, tabular.MARKET_COLUMNS if markets else tabular.STALL_COLUMNS)
+    click.echo(f"wrote {file}", err=True)
+
+
+# ---------------------------------------------------------------------------- accounts
+
+@main.group("account")
+def account_group() -> None:
+    """Payment accounts: register, verify, reject, revoke, list."""
+
+
+@account_group.command("set")
+@click.argument("stall")
+@click.option("--bank", required=True, help="Bank or e-wallet: BIN, code or name.")
+@click.option("--account", "number", required=True, help="Account, card or wallet number.")
+@click.option("--holder", "holder_name", required=True, help="Holder name exactly as the bank shows it.")
+@click.option("--kind", help="bank_account, card or ewallet (default: from the bank).")
+@click.option("--reference", "reference_label", help="62.05 reference (MoMo: MOMOW2W…).")
+@click.option("--consent", "consent_channel", default="paper", show_default=True,
+              help="How the owner gave consent (paper, web, …).")
+@click.option("--allow-unknown-bin", is_flag=True)
+def account_set(stall: str, **fields: Any) -> None:
+    """Register or change the account a stall's customers pay into (pending review).
+
+    \b
+    Example:
+      market40 account set HL1/A-12 --bank vietcombank --account 0011012344418 --holder "NGUYEN THI LAN"
+    """
+    with registry_session() as registry:
+        account, outcome = registry.register_account(stall, **fields)
+        click.echo(f"{stall}: {outcome}; {account.status}; QR reference {account.purpose!r}")
+
+
+@account_group.command("verify")
+@click.argument("stall", required=False)
+@click.option("--market", help="Verify every pending account of this market.")
+def account_verify(stall: str | None, market: str | None) -> None:
+    """Mark a pending account verified (checked with the bank): its poster may print.
+
+    \b
+    Examples:
+      market40 account verify HL1/A-12
+      market40 account verify --market HH1
+    """
+    if (stall is None) == (market is None):
+        raise click.UsageError("give a STALL or --market")
+    with registry_session() as registry:
+        if stall:
+            registry.verify_account(stall)
+            click.echo(f"{stall}: verified")
+        else:
+            done = registry.verify_pending(market)
+            click.echo(f"{market}: {len(done)} accounts verified")
+
+
+@account_group.command("reject")
+@click.argument("stall")
+@click.option("--reason", required=True, help="Why (the owner sees it).")
+def account_reject(stall: str, reason: str) -> None:
+    """Reject a pending account, with the reason.
+
+    \b
+    Example:
+      market40 account reject HL1/A-12 --reason "Tên chủ tài khoản không khớp"
+    """
+    with registry_session() as registry:
+        registry.reject_account(stall, reason)
+        click.echo(f"{stall}: rejected")
+
+
+@account_group.command("revoke")
+@click.argument("stall")
+@click.option("--reason", required=True)
+def account_revoke(stall: str, reason: str) -> None:
+    """Take a stall's account out of use (its posters stop counting as registered).
+
+    \b
+    Example:
+      market40 account revoke HL1/A-12 --reason "Sạp nghỉ kinh doanh"
+    """
+    with registry_session() as registry:
+        registry.revoke_account(stall, reason)
+        click.echo(f"{stall}: revoked")
+
+
+@account_group.command("list")
+@click.argument("market")
+@click.option("--status", type=click.Choice(["pending", "verified", "rejected", "revoked"]))
+@click.option("--history", is_flag=True, help="Every account ever registered, not only current ones.")
+@click.option("--reveal", is_flag=True, help="Full account numbers (written to the audit trail).")
+@click.option("--limit", type=int, help="Show at most this many rows.")
+@click.option("--json", "as_json", is_flag=True)
+def account_list(market: str, status: str | None, history: bool, reveal: bool, limit: int | None,
+                 as_json: bool) -> None:
+    """List a market's payment accounts (numbers masked unless --reveal).
+
+    \b
+    Example:
+      market40 account list HL1 --status pending
+    """
+    with registry_session() as registry:
+        rows = registry.accounts(market, status=status, history=history, reveal=reveal)
+    total, rows = len(rows), rows[:limit] if limit else rows
+    if as_json:
+        echo_json([r.as_dict() for r in rows])
+        return
+    print_table([[r.stall, r.bank, r.number, r.holder_name, r.kind, r.status] for r in rows],
+                ["stall", "bank", "number", "holder", "kind", "status"])
+    if total > len(rows):
+        click.echo(f"… {total - len(rows)} more (of {total})")
+
+
+# ---------------------------------------------------------------------------- users
+
+@main.group("user")
+def user_group() -> None:
+    """Users of the web app and what they may see."""
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["owner", "staff", "officer", "admin"]))
+@click.option("--name", "display_name", help="Display name.")
+@click.option("--password", help="Password (asked for when not given; at least 8 characters).")
+@click.option("--phone")
+@click.option("--market", "markets", multiple=True, help="A market the user may see (repeatable).")
+@click.option("--locality", "localities", multiple=True, help="A locality the user may see (repeatable).")
+@click.option("--stall", help="The owner's stall (MARKET/STALL).")
+def user_add(username: str, role: str, password: str | None, **fields: Any) -> None:
+    """Add a user with a role and scope.
+
+    \b
+    Examples:
+      market40 user add nv.halong --role staff --market HL1 --market HL2
+      market40 user add cb.halong --role officer --locality QN-HL
+    """
+    if password is None and role != "owner":
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    with registry_session() as registry:
+        user = registry.add_user(username, role, password=password, **fields)
+        click.echo(f"{user.username}: created ({role})")
+
+
+@user_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def user_list(as_json: bool) -> None:
+    """List users, roles and scopes.
+
+    \b
+    Example:
+      market40 user list
+    """
+    with registry_session() as registry:
+        rows = registry.users()
+    if as_json:
+        echo_json([r.as_dict() for r in rows])
+        return
+    print_table([[r.username, r.role, "yes" if r.is_active else "no", ", ".join(r.scopes)] for r in rows],
+                ["username", "role", "active", "scope"])
+
+
+# ---------------------------------------------------------------------------- enrollment
+
+@main.group("enroll")
+def enroll_group() -> None:
+    """One-time enrollment codes for stall owners."""
+
+
+@enroll_group.command("issue")
+@click.option("--market", help="Every operating stall of this market.")
+@click.option("--stall", help="One stall (MARKET/STALL).")
+@click.option("--days", default=14, show_default=True, help="Days the codes stay valid (1–90).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the slips to a .pdf or .txt file (default: print them).")
+def enroll_issue(market: str | None, stall: str | None, days: int, output: str | None) -> None:
+    """Issue enrollment codes and print onboarding slips (codes are shown once, stored hashed).
+
+    \b
+    Examples:
+      market40 enroll issue --stall HL1/A-12
+      market40 enroll issue --market HH1 -o slips-HH1.pdf
+    """
+    from market40.config import secret_key
+    from market40.services import slips as slip_service
+    with registry_session() as registry:
+        slips = registry.issue_enrollment_codes(key=secret_key(), market=market, stall=stall, valid_days=days)
+    if output and output.lower().endswith(".pdf"):
+        slip_service.write_pdf(slips, output)
+    elif output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(slip_service.as_text(slips))
+    else:
+        click.echo(slip_service.as_text(slips), nl=False)
+    if output:
+        click.echo(f"{len(slips)} slips written to {output}", err=True)
+
+
+# ---------------------------------------------------------------------------- demo
+
+@main.command("demo")
+@click.option("--fresh", is_flag=True, help="Replace an existing registry at --db (destroys its data).")
+@click.option("--no-walkthrough", is_flag=True, help="Only build the demo province.")
+@click.option("--seed", default=2025, show_default=True, help="Random seed of the synthetic data.")
+def demo_command(fresh: bool, no_walkthrough: bool, seed: int) -> None:
+    """Build the synthetic demo province and walk through onboarding one market.
+
+    Quảng Ninh's 13 former districts and 54 communes, its 43 Chợ 4.0 markets
+    (19 tier I, 11 tier II, 13 tier III) and ~14,000 invented stalls; then the
+    market board's list for a new market (Chợ Hồng Hà, HH1) is imported step by
+    step, as bank staff would. All people and accounts are invented.
+
+    \b
+    Examples:
+      market40 demo
+      market40 --db demo.db demo --fresh
+    """
+    from market40 import db
+    from market40.demo import demo_data_dir
+    from market40.services.demo import build_demo, is_empty
+    url = database_url()
+    if db.current_revision(url) is not None:
+        with registry_session() as registry:
+            empty = is_empty(registry.session)
+        if not empty and not fresh:
+            raise click.ClickException("the registry already holds data; use --fresh to replace it, "
+                                       "or --db to choose another file")
+    db.init(url, drop_existing=True)
+    step = _walkthrough_step()
+    step("Build the demo province (synthetic data: data/demo/README.md)")
+    engine = db.make_engine(url)
+    try:
+        with db.session_scope(engine) as session:
+            update, done = progress_bar("markets")
+            try:
+                summary = build_demo(session, operator(), seed=seed, progress=update)
+            finally:
+                done()
+    finally:
+        engine.dispose()
+    click.echo(f"  {summary.localities} localities ({summary.links} old→new links), {summary.markets} markets, "
+               f"{summary.stalls:,} stalls, {summary.accounts:,} accounts ({summary.pending} waiting for review)")
+    click.echo("  demo logins for the web app (demo passwords, never for a deployment):")
+    for login in summary.logins:
+        click.echo(f"    {login.username:<12} {login.password:<18} {login.role:<8} {login.scope}")
+    if no_walkthrough:
+        return
+    samples = demo_data_dir() / "samples"
+    ctx = click.get_current_context()
+
+    def run(*args: str) -> None:
+        click.echo(click.style("  $ market40 " + " ".join(args), bold=True))
+        try:
+            main.main(list(args), standalone_mode=False, obj=ctx.find_root().obj)
+        except SystemExit:
+            pass
+        except click.ClickException as error:
+            click.echo(f"  (refused, as expected: {error.format_message().splitlines()[0]})")
+
+    step("The market board sends a new market: import it")
+    run("market", "import", str(samples / "markets-new.csv"))
+    step("Its stall list arrives with mistakes: every bad row is reported at once, nothing is written")
+    run("stall", "import", str(samples / "stalls-HH1-with-errors.csv"), "--market", "HH1")
+    step("The corrected list (XLSX: leading zeros of accounts and phones survive)")
+    run("stall", "import", str(samples / "stalls-HH1.xlsx"), "--market", "HH1")
+    step("Importing the same file again changes nothing")
+    run("stall", "import", str(samples / "stalls-HH1.xlsx"), "--market", "HH1")
+    step("Staff check the accounts with the bank, then verify them")
+    run("account", "list", "HH1", "--status", "pending", "--limit", "5")
+    run("account", "verify", "--market", "HH1")
+    step("One owner changes bank: the old account is revoked, the history kept")
+    run("account", "set", "HH1/A-1", "--bank", "vietcombank", "--account", "1023456789", "--holder",
+        "HOANG HONG MAI")
+    run("stall", "show", "HH1/A-1")
+    step("Onboarding slips with one-time enrollment codes for the owners")
+    run("enroll", "issue", "--stall", "HH1/A-1")
+    step("The markets now")
+    run("market", "list", "--tier", "III")
+    click.echo("\nNext: `market40 stall list HL1`, `market40 account list HL1 --status pending`, "
+               "`market40 qr decode …`.")
+
+
+def _walkthrough_step() -> Callable[[str], None]:
+    counter = {"n": 0}
+
+    def step(title: str) -> None:
+        counter["n"] += 1
+        click.echo(click.style(f"\n{counter['n']}. {title}", fg="cyan", bold=True))
+    return step
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import re
 import threading
 import unicodedata
@@ -129,13 +130,18 @@ def search(query: str, *, limit: int | None = None) -> list[Bank]:
     former or full Vietnamese) that starts with, or contains every word of, the query.
     Diacritics and case do not matter: ``ngan hang ngoai thuong`` finds Vietcombank.
     """
-    key = search_key(query)
+    found = list(_search(search_key(query)))
+    return found[:limit] if limit else found
+
+
+@functools.lru_cache(maxsize=4096)  # bulk imports ask for the same few names 100,000 times
+def _search(key: str) -> tuple[Bank, ...]:
     if not key:
-        return []
+        return ()
     directory = _load()
     if _BIN.fullmatch(key):
         bank = directory.by_bin.get(key)
-        return [bank] if bank else []
+        return (bank,) if bank else ()
     compact = key.replace(" ", "")
     words = key.split()
     scored = []
@@ -155,8 +161,7 @@ def search(query: str, *, limit: int | None = None) -> list[Bank]:
             continue
         scored.append((score, bank))
     scored.sort(key=lambda item: item[0])
-    found = [bank for _, bank in scored]
-    return found[:limit] if limit else found
+    return tuple(bank for _, bank in scored)
 
 
 def suggest(query: str, n: int = 3) -> list[str]:

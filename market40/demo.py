@@ -57,11 +57,16 @@ _ACCOUNT_COLUMNS = ("bank", "account", "account_holder", "account_kind", "refere
 
 
 def demo_data_dir() -> Path:
-    """The ``data/`` folder: ``$MARKET40_DATA_DIR`` if set, else ``data/`` beside the package's folder."""
+    """The ``data/`` folder: ``$MARKET40_DATA_DIR`` if set, else ``data/`` beside the package's
+    folder (a checkout or an editable install), else ``./data`` (a regular install run from a checkout).
+    """
     env = os.environ.get("MARKET40_DATA_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "data"
+    beside = Path(__file__).resolve().parent.parent / "data"
+    if (beside / "demo").is_dir() or not (Path.cwd() / "data" / "demo").is_dir():
+        return beside
+    return Path.cwd() / "data"
 
 
 @functools.lru_cache(maxsize=16)

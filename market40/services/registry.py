@@ -27,7 +27,7 @@ from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEv
                       LocalityLink, Market, PaymentAccount, Stall, User, UserScope, utcnow)
 
 __all__ = ["Actor", "Registry", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",
-           "EnrollmentSlip", "CONSENT_PURPOSE", "parse_stall_ref"]
+           "EnrollmentSlip", "CONSENT_PURPOSE", "parse_stall_ref", "mask_record"]
 
 #: What the owner consents to when registering an account (Law 91/2025: consent per purpose).
 CONSENT_PURPOSE = ("Hiển thị mã VietQR và số tài khoản trên biển tại sạp để khách thanh toán; đối soát "
@@ -56,10 +56,18 @@ class Actor:
     def for_user(cls, session: Session, user: User) -> "Actor":
         scopes = session.exec(select(UserScope).where(UserScope.user_id == user.id)).all()
         unlimited = user.role == "admin"
+        localities = {s.locality_id for s in scopes if s.locality_id}
+        # A scope on a former district also covers the communes it became (markets now sit in those).
+        frontier = set(localities)
+        while frontier:
+            links = session.exec(select(LocalityLink.new_id).where(
+                LocalityLink.old_id.in_(frontier))).all()  # type: ignore[attr-defined]
+            frontier = set(links) - localities
+            localities |= frontier
         return cls(
             name=f"user:{user.id}", role=user.role, user_id=user.id,
             markets=None if unlimited else frozenset(s.market_id for s in scopes if s.market_id),
-            localities=None if unlimited else frozenset(s.locality_id for s in scopes if s.locality_id),
+            localities=None if unlimited else frozenset(localities),
             stall_id=user.stall_id)
 
     @property
@@ -297,7 +305,7 @@ class Registry:
 
         attempt("code", lambda: accounts.clean_market_code(fields.get("code")))
         attempt("name", lambda: _required_text(fields.get("name"), "name", 200))
-        attempt("tier", lambda: _optional_text(fields.get("tier"), "tier", 32))
+        attempt("tier", lambda: _tier(fields.get("tier")))
         attempt("tier_source", lambda: _optional_text(fields.get("tier_source"), "tier_source", 200))
         attempt("tier_date", lambda: _optional_date(fields.get("tier_date"), "tier_date"))
         attempt("is_central", lambda: _boolean(fields.get("is_central"), "is_central"))
@@ -719,15 +727,19 @@ class Registry:
 
 # ------------------------------------------------------------------ helpers
 
-def _snapshot(row: Any) -> dict[str, Any]:
-    """A row for the audit trail: account numbers and phones masked, payload left out."""
-    data = {key: value for key, value in row.model_dump().items() if key not in ("payload", "password_hash")}
-    if "number" in data:
-        data["number"] = accounts.mask(data["number"])
+def mask_record(data: dict[str, Any]) -> dict[str, Any]:
+    """A record for the audit trail: account numbers and phones masked, payload and hashes left out."""
+    out = {key: value for key, value in data.items() if key not in ("payload", "password_hash", "code_hash")}
+    if out.get("number"):
+        out["number"] = accounts.mask(out["number"])
     for key in ("owner_phone", "board_contact_phone", "phone"):
-        if data.get(key):
-            data[key] = "•••" + data[key][-3:]
-    return data
+        if out.get(key):
+            out[key] = "•••" + out[key][-3:]
+    return out
+
+
+def _snapshot(row: Any) -> dict[str, Any]:
+    return mask_record(row.model_dump())
 
 
 def _required_text(value: Any, name: str, limit: int) -> str:
@@ -747,6 +759,12 @@ def _optional_text(value: Any, name: str, limit: int) -> str | None:
         raise InvalidLength(f"{name}: at most {limit} characters, got {len(text)}", field=name, value=value,
                             limit=f"≤ {limit} characters")
     return text or None
+
+
+def _tier(value: Any) -> str | None:
+    """Tiers are data (a label with a source and date); only the Arabic digits are normalised."""
+    text = _optional_text(value, "tier", 32)
+    return {"1": "I", "2": "II", "3": "III"}.get(text or "", text)
 
 
 def _optional_date(value: Any, name: str) -> date | None:

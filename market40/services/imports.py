@@ -1,0 +1,453 @@
+"""Bulk import of the market board's spreadsheets: markets and stalls (with their accounts).
+
+The rules (issue #3, "Bulk import"):
+
+* every row is validated and **all** bad rows are reported at once (row number as Excel
+  shows it, column, reason), in a rejects file too;
+* by default nothing is written unless every row is good; ``partial`` writes the good rows;
+  ``dry_run`` validates and writes nothing;
+* importing the same file again changes nothing and says so; a changed row updates that
+  stall (audited); a changed account replaces the current one (the old one is revoked);
+* the file streams in chunks inside one transaction, so memory does not grow with it; new
+  stalls, accounts and audit events go in with bulk inserts.
+
+:func:`import_stall_rows` takes rows that are already dictionaries (the demo province uses
+it); :func:`import_stalls` and :func:`import_markets` read CSV or XLSX files.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator
+
+from sqlalchemy import insert, update
+from sqlmodel import Session, select
+
+from .. import accounts, tabular
+from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
+from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
+from .registry import CONSENT_PURPOSE, Actor, Registry, mask_record
+
+__all__ = ["ImportReport", "Problem", "import_stalls", "import_markets", "import_stall_rows"]
+
+CHUNK = 2000
+Progress = Callable[[int, "int | None"], None]
+
+# Registry field names → the spreadsheet's canonical column names (for the rejects file).
+_COLUMN_OF = {"code": "stall_code", "holder_name": "account_holder", "reference_label": "reference",
+              "card": "account", "bin": "bank", "goods_category": "category", "stall": "stall_code",
+              "locality_id": "locality", "is_central": "central", "board_contact_name": "board_contact",
+              "board_contact_phone": "board_phone", "name": "name"}
+_ACCOUNT_FIELDS = ("kind", "bin", "number", "holder_name", "reference_label", "purpose", "payload")
+
+
+@dataclass
+class Problem:
+    """One bad row: its number as Excel shows it, and every problem found in it."""
+
+    row: int
+    error: ValidationError
+    values: dict[str, str] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        return [f"row {self.row}: {e.message}" for e in self.error.errors]
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, for a dry run or a refused file, would have done)."""
+
+    source: str
+    what: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    accounts_created: int = 0
+    accounts_replaced: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    written: bool = False
+    dry_run: bool = False
+    rejects_file: str | None = None
+    unknown_columns: list[str] = field(default_factory=list)
+
+    @property
+    def good(self) -> int:
+        return self.rows - len(self.problems)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.accounts_created or self.accounts_replaced)
+
+    def summary(self) -> str:
+        """One paragraph for a person: what happened, and what to do next."""
+        counts = (f"{self.rows} rows: {self.created} new, {self.updated} updated, {self.unchanged} unchanged"
+                  + (f"; accounts: {self.accounts_created} new, {self.accounts_replaced} replaced"
+                     if self.what == "stalls" else "")
+                  + f"; {len(self.problems)} rejected")
+        if self.dry_run:
+            verdict = "dry run: nothing was written"
+        elif self.problems and not self.written:
+            verdict = "nothing was written because some rows are bad (fix them, or use --partial)"
+        elif not self.changed:
+            verdict = "nothing changed (this file was already imported)"
+        else:
+            verdict = "written" + (" (the bad rows were left out)" if self.problems else "")
+        extra = f"; rejects in {self.rejects_file}" if self.rejects_file else ""
+        return f"{self.source}: {counts}. {verdict}{extra}."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,
+                "updated": self.updated, "unchanged": self.unchanged, "accounts_created": self.accounts_created,
+                "accounts_replaced": self.accounts_replaced, "written": self.written, "dry_run": self.dry_run,
+                "rejects_file": self.rejects_file, "unknown_columns": self.unknown_columns,
+                "problems": [{"row": p.row, "field": e.field, "message": e.message}
+                             for p in self.problems for e in p.error.errors]}
+
+
+# ------------------------------------------------------------------ stalls
+
+@dataclass
+class _Good:
+    number: int
+    market: Market
+    stall: dict[str, Any]
+    account: dict[str, Any] | None
+
+
+class _StallValidator:
+    """Checks one row at a time, remembering markets, banks and the codes already seen."""
+
+    def __init__(self, registry: Registry, market: str | None, allow_unknown_bin: bool) -> None:
+        self.registry = registry
+        self.default_market = market
+        self.allow_unknown_bin = allow_unknown_bin
+        self.markets: dict[str, Market | ValidationError] = {}
+        self.seen: dict[tuple[int, str], int] = {}
+
+    def market(self, code: str) -> Market:
+        key = code.strip().upper()
+        if key not in self.markets:
+            try:
+                self.markets[key] = self.registry.market(key)
+            except (NotFound, Forbidden, ValidationError) as error:
+                self.markets[key] = InvalidFormat(f"market_code: {error}", field="market_code", value=code,
+                                                  limit="a market in the registry, within your scope")
+        found = self.markets[key]
+        if isinstance(found, ValidationError):
+            raise found
+        return found
+
+    def check(self, number: int, values: dict[str, str], cell_errors: Iterable[ValidationError] = ()) -> _Good:
+        errors: list[ValidationError] = list(cell_errors)
+        market = None
+        code = values.get("market_code") or self.default_market
+        if not code:
+            errors.append(InvalidFormat("market_code: no market for this row (add a Mã chợ column or choose "
+                                        "the market when importing)", field="market_code", value="",
+                                        limit="a market code"))
+        else:
+            try:
+                market = self.market(code)
+                if self.default_market and values.get("market_code") and \
+                        values["market_code"].strip().upper() != self.default_market.strip().upper():
+                    errors.append(InvalidFormat(f"market_code: row is for {values['market_code']!r}, the import "
+                                                f"is for {self.default_market!r}", field="market_code",
+                                                value=values["market_code"], limit=self.default_market))
+            except ValidationError as error:
+                errors.append(error)
+        stall: dict[str, Any] = {}
+        try:
+            stall = self.registry.clean_stall({
+                "code": values.get("stall_code"), "shop_name": values.get("shop_name"),
+                "goods_category": values.get("category"), "owner_name": values.get("owner_name"),
+                "owner_phone": values.get("owner_phone"), "status": values.get("status")})
+        except ValidationError as error:
+            errors.extend(error.errors)
+            try:  # the other fields failed; the code alone still lets the account be checked
+                stall = {"code": accounts.clean_stall_code(values.get("stall_code"))}
+            except ValidationError:
+                pass
+        if market is not None and stall.get("code"):
+            key = (market.id, stall["code"].upper())
+            if key in self.seen:
+                errors.append(InvalidFormat(f"stall_code: {stall['code']!r} is already on row {self.seen[key]} "
+                                            "of this file", field="stall_code", value=stall["code"],
+                                            limit="unique within a market"))
+            else:
+                self.seen[key] = number
+        account = None
+        given = {k: values.get(k, "") for k in ("bank", "account", "account_holder")}
+        if any(given.values()):
+            missing = [k for k, v in given.items() if not v]
+            if missing:
+                for name in missing:
+                    errors.append(InvalidFormat(f"{name}: needed with the other account columns (bank, account, "
+                                                "holder name), or leave all three empty", field=name, value="",
+                                                limit="bank + account + holder together"))
+            elif market is not None and stall.get("code"):
+                try:
+                    account = self.registry.prepare_account(
+                        market.code, stall["code"], bank=given["bank"], number=given["account"],
+                        holder_name=given["account_holder"], kind=values.get("account_kind"),
+                        reference_label=values.get("reference"), allow_unknown_bin=self.allow_unknown_bin)
+                except ValidationError as error:
+                    errors.extend(error.errors)
+        if errors:
+            for error in errors:
+                error.field = _COLUMN_OF.get(error.field or "", error.field)
+            raise ValidationError.combine(errors)
+        assert market is not None
+        return _Good(number, market, stall, account)
+
+
+def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, dict[str, str], list]], *,
+                      source: str = "rows", market: str | None = None, dry_run: bool = False,
+                      partial: bool = False, allow_unknown_bin: bool = False, consent_channel: str = "paper",
+                      account_status: str = "pending", progress: Progress | None = None,
+                      total: int | None = None) -> ImportReport:
+    """Import stall rows ``(row number, canonical values, cell errors)``; see the module docstring.
+
+    ``account_status`` "verified" is for data that was already checked (the demo province).
+    The caller's session is committed here when the import is written, rolled back otherwise.
+    """
+    registry = Registry(session, actor)
+    registry._require_write()
+    validator = _StallValidator(registry, market, allow_unknown_bin)
+    report = ImportReport(source=source, what="stalls", dry_run=dry_run)
+    done = 0
+    try:
+        for chunk in _chunked(rows, CHUNK):
+            good = []
+            for number, values, cell_errors in chunk:
+                report.rows += 1
+                try:
+                    good.append(validator.check(number, values, cell_errors))
+                except ValidationError as error:
+                    report.problems.append(Problem(number, error, values))
+            if partial or not report.problems:
+                _write_stalls(registry, good, report, consent_channel, account_status)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        if dry_run or (report.problems and not partial):
+            session.rollback()
+        else:
+            session.commit()
+            report.written = True
+    except BaseException:
+        session.rollback()
+        raise
+    if report.problems and not partial:
+        report.created = report.updated = report.accounts_created = report.accounts_replaced = 0
+        report.unchanged = 0
+    return report
+
+
+def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, consent_channel: str,
+                  account_status: str) -> None:
+    if not good:
+        return
+    session = registry.session
+    actor = registry.actor.name
+    now = utcnow()
+    existing: dict[tuple[int, str], Stall] = {}
+    by_market: dict[int, list[str]] = {}
+    for item in good:
+        by_market.setdefault(item.market.id, []).append(item.stall["code"])
+    for market_id, codes in by_market.items():
+        for stall in session.exec(select(Stall).where(Stall.market_id == market_id,
+                                                      Stall.code.in_(codes))).all():  # type: ignore[attr-defined]
+            existing[(market_id, stall.code)] = stall
+    current = registry._current_accounts([s.id for s in existing.values()])
+
+    new_stalls, audits, new_accounts, revoke_ids = [], [], [], []
+    pending_accounts: list[tuple[_Good, dict]] = []
+    for item in good:
+        stall = existing.get((item.market.id, item.stall["code"]))
+        if stall is None:
+            row = {"market_id": item.market.id, "created_at": now, "updated_at": now, "shop_name": None,
+                   "goods_category": None, "owner_phone": None, "status": "operating", **item.stall,
+                   "closed_on": now.date() if item.stall.get("status") == "closed" else None}
+            new_stalls.append(row)
+            report.created += 1
+            if item.account:
+                pending_accounts.append((item, row))
+            continue
+        changed = {k: v for k, v in item.stall.items() if getattr(stall, k) != v}
+        if changed:
+            before = mask_record(stall.model_dump())
+            for key, value in changed.items():
+                setattr(stall, key, value)
+            if changed.get("status") == "closed":
+                stall.closed_on = now.date()
+            elif changed.get("status") == "operating":
+                stall.closed_on = None
+            stall.updated_at = now
+            session.add(stall)
+            audits.append(_audit(actor, "stall.update", "stall", stall.id, before, mask_record(stall.model_dump()),
+                                 now))
+            report.updated += 1
+        account = current.get(stall.id)
+        if item.account and (account is None or any(getattr(account, k) != item.account[k]
+                                                    for k in _ACCOUNT_FIELDS)):
+            if account is not None:
+                revoke_ids.append(account.id)
+                audits.append(_audit(actor, "account.revoke", "payment_account", account.id,
+                                     {"status": account.status}, {"status": "revoked"}, now,
+                                     note="replaced by a new account (import)"))
+                report.accounts_replaced += 1
+            else:
+                report.accounts_created += 1
+            new_accounts.append(_account_row(stall.id, item.account, actor, now, consent_channel, account_status))
+            if not changed:
+                report.updated += 1
+        elif not changed:
+            report.unchanged += 1
+    session.flush()
+    if new_stalls:
+        ids = session.execute(insert(Stall).returning(Stall.id, Stall.market_id, Stall.code),  # type: ignore
+                              new_stalls).all()
+        stall_ids = {(market_id, code): stall_id for stall_id, market_id, code in ids}
+        for row in new_stalls:
+            stall_id = stall_ids[(row["market_id"], row["code"])]
+            audits.append(_audit(actor, "stall.create", "stall", stall_id, None,
+                                 mask_record({**row, "id": stall_id}), now))
+        for item, row in pending_accounts:
+            new_accounts.append(_account_row(stall_ids[(row["market_id"], row["code"])], item.account, actor, now,
+                                             consent_channel, account_status))
+            report.accounts_created += 1
+    if revoke_ids:
+        session.execute(update(PaymentAccount).where(PaymentAccount.id.in_(revoke_ids))  # type: ignore[attr-defined]
+                        .values(status="revoked", revoked_at=now, status_reason="replaced by a new account"))
+    if new_accounts:
+        ids = session.execute(insert(PaymentAccount).returning(PaymentAccount.id),  # type: ignore[arg-type]
+                              new_accounts).scalars().all()
+        for account_id, row in zip(ids, new_accounts):
+            audits.append(_audit(actor, "account.register", "payment_account", account_id, None,
+                                 mask_record({k: v for k, v in row.items() if k != "payload"}), now))
+    if audits:
+        session.execute(insert(AuditEvent), audits)
+    session.flush()
+
+
+def _account_row(stall_id: int, account: dict[str, Any], actor: str, now: Any, consent_channel: str,
+                 status: str) -> dict[str, Any]:
+    row = {"stall_id": stall_id, **account, "status": status, "consent_purpose": CONSENT_PURPOSE,
+           "consent_at": now, "consent_channel": consent_channel, "created_at": now, "created_by": actor,
+           "status_reason": None, "verified_by_id": None, "verified_at": None, "rejected_at": None,
+           "revoked_at": None}
+    if status == "verified":
+        row["verified_at"] = now
+    return row
+
+
+def _audit(actor: str, action: str, entity: str, entity_id: Any, before: dict | None, after: dict | None, now: Any,
+           note: str | None = None) -> dict[str, Any]:
+    return {"at": now, "actor": actor, "action": action, "entity": entity, "entity_id": str(entity_id),
+            "before": None if before is None else json.dumps(before, ensure_ascii=False, default=str),
+            "after": None if after is None else json.dumps(after, ensure_ascii=False, default=str), "note": note}
+
+
+def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes], *, market: str | None = None,
+                  sheet: str | None = None, dry_run: bool = False, partial: bool = False,
+                  rejects: str | Path | None = None, allow_unknown_bin: bool = False,
+                  consent_channel: str = "paper", progress: Progress | None = None) -> ImportReport:
+    """Import a stall list (CSV or XLSX, Vietnamese or English headers)."""
+    with tabular.read_table(source, sheet=sheet, schema="stalls") as table:
+        rows = ((row.number, row.values, row.errors) for row in table)
+
+        def table_progress(done: int, _total: int | None) -> None:
+            if progress is None:
+                return
+            if table.bytes_total:  # CSV: how far through the file
+                progress(table.bytes_read or 0, table.bytes_total)
+            else:  # XLSX: rows of the sheet
+                progress(done, table.total)
+
+        report = import_stall_rows(session, actor, rows, source=table.name, market=market, dry_run=dry_run,
+                                   partial=partial, allow_unknown_bin=allow_unknown_bin,
+                                   consent_channel=consent_channel, progress=table_progress)
+        report.unknown_columns = list(table.unknown_columns)
+    _write_rejects(report, rejects)
+    return report
+
+
+# ------------------------------------------------------------------ markets
+
+_MARKET_FIELDS = {"market_code": "code", "name": "name", "tier": "tier", "tier_source": "tier_source",
+                  "tier_date": "tier_date", "central": "is_central", "locality": "locality", "address": "address",
+                  "board_contact": "board_contact_name", "board_phone": "board_contact_phone"}
+
+
+def import_markets(session: Session, actor: Actor, source: str | Path | IO[bytes], *, sheet: str | None = None,
+                   dry_run: bool = False, partial: bool = False, rejects: str | Path | None = None,
+                   progress: Progress | None = None) -> ImportReport:
+    """Import a list of markets (a few dozen rows): same rules as stalls."""
+    registry = Registry(session, actor)
+    registry._require_write()
+    report = ImportReport(source=str(source), what="markets", dry_run=dry_run)
+    seen: dict[str, int] = {}
+    try:
+        with tabular.read_table(source, sheet=sheet, schema="markets") as table:
+            report.source = table.name
+            report.unknown_columns = list(table.unknown_columns)
+            for row in table:
+                report.rows += 1
+                fields = {target: row.values.get(column) for column, target in _MARKET_FIELDS.items()
+                          if column in row.values}
+                errors = list(row.errors)
+                try:
+                    code = accounts.clean_market_code(fields.get("code"))
+                    if code in seen:
+                        errors.append(InvalidFormat(f"market_code: {code!r} is already on row {seen[code]}",
+                                                    field="market_code", value=code, limit="unique"))
+                    seen.setdefault(code, row.number)
+                    registry.clean_market(fields)
+                except ValidationError as error:
+                    errors.extend(error.errors)
+                if errors:
+                    for error in errors:
+                        error.field = _COLUMN_OF.get(error.field or "", error.field)
+                        if error.field == "code":
+                            error.field = "market_code"
+                    report.problems.append(Problem(row.number, ValidationError.combine(errors), row.values))
+                    continue
+                if partial or not report.problems:
+                    _, outcome = registry.save_market(**fields)
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                if progress:
+                    progress(report.rows, table.total)
+        if dry_run or (report.problems and not partial):
+            session.rollback()
+            report.created = report.updated = report.unchanged = 0
+        else:
+            session.commit()
+            report.written = True
+    except BaseException:
+        session.rollback()
+        raise
+    _write_rejects(report, rejects)
+    return report
+
+
+# ------------------------------------------------------------------ helpers
+
+def _write_rejects(report: ImportReport, rejects: str | Path | None) -> None:
+    if rejects is None or not report.problems:
+        return
+    rows = [(tabular.Row(number=p.row, values=dict(p.values)), p.error) for p in report.problems]
+    tabular.write_rejects(rejects, rows)
+    report.rejects_file = str(rejects)
+
+
+def _chunked(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
