@@ -55,7 +55,9 @@ def main(ctx: click.Context, database: str | None) -> None:
       market40 stall import data/samples/stalls-HH1.xlsx --market HH1
       market40 banks ngoai thuong
     """
-    ctx.obj = {"database": database}
+    ctx.ensure_object(dict)  # nested runs (the demo walkthrough) pass the parent's choice in obj
+    if database:
+        ctx.obj["database"] = database
 
 
 def database_url() -> str:
@@ -80,7 +82,8 @@ class registry_session:
     def __enter__(self) -> Any:
         from market40 import db
         from market40.services.registry import Registry
-        self.engine = db.make_engine(database_url())
+        url = require_registry()
+        self.engine = db.make_engine(url)
         self.scope = db.session_scope(self.engine)
         session = self.scope.__enter__()
         return Registry(session, operator())
@@ -90,6 +93,16 @@ class registry_session:
             return self.scope.__exit__(*exc)
         finally:
             self.engine.dispose()
+
+
+def require_registry() -> str:
+    """The database URL, once it is known to hold a registry (else a message saying what to run)."""
+    from market40 import db
+    url = database_url()
+    if db.current_revision(url) is None:
+        raise click.ClickException(f"no registry in {db.redact(url)}: create one with `market40 db init` "
+                                   "(or try `market40 demo`), or choose another with --db")
+    return url
 
 
 def progress_bar(label: str) -> Any:
@@ -467,7 +480,7 @@ def market_import(file: str, dry_run: bool, partial: bool, rejects: str | None, 
     """
     from market40 import db
     from market40.services.imports import import_markets
-    engine = db.make_engine(database_url())
+    engine = db.make_engine(require_registry())
     try:
         with db.session_scope(engine) as session:
             update, done = progress_bar("markets")
@@ -586,7 +599,7 @@ def stall_import(file: str, market: str | None, allow_unknown_bin: bool, dry_run
     """
     from market40 import db
     from market40.services.imports import import_stalls
-    engine = db.make_engine(database_url())
+    engine = db.make_engine(require_registry())
     try:
         with db.session_scope(engine) as session:
             update, done = progress_bar("stalls")

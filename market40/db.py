@@ -84,8 +84,8 @@ def database_url(explicit: str | None = None) -> str:
     try:
         url = make_url(raw)
     except ArgumentError:
-        raise InvalidFormat(f"not a database URL: {_redact(raw)!r}", field="database URL",
-                            value=_redact(raw), limit="a URL such as postgresql://user@host/db, or a file path") from None
+        raise InvalidFormat(f"not a database URL: {redact(raw)!r}", field="database URL",
+                            value=redact(raw), limit="a URL such as postgresql://user@host/db, or a file path") from None
     if url.drivername in _POSTGRES_DRIVERS:
         url = url.set(drivername="postgresql+psycopg")
     elif url.get_backend_name() != "sqlite":
@@ -212,7 +212,7 @@ def _sqlite_file_url(path: str) -> str:
     return URL.create("sqlite", database=str(Path(path).expanduser().absolute())).render_as_string()
 
 
-def _redact(raw: str) -> str:
+def redact(raw: str) -> str:
     """``raw`` with anything between ``://`` and ``@`` hidden (it may hold a password)."""
     scheme, sep, rest = raw.partition("://")
     if sep and "@" in rest:
