@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from .. import accounts, tabular
@@ -306,10 +306,16 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
         elif not changed:
             report.unchanged += 1
     session.flush()
+    # Core executemany without RETURNING: SQLAlchemy's ORM bulk insert with RETURNING splices
+    # every batch into the previous ones (quadratic); reading the new keys back is linear.
     if new_stalls:
-        ids = session.execute(insert(Stall).returning(Stall.id, Stall.market_id, Stall.code),  # type: ignore
-                              new_stalls).all()
-        stall_ids = {(market_id, code): stall_id for stall_id, market_id, code in ids}
+        session.execute(Stall.__table__.insert(), new_stalls)  # type: ignore[attr-defined]
+        stall_ids: dict[tuple[int, str], int] = {}
+        for market_id, codes in _group(new_stalls, "market_id", "code").items():
+            for chunk in _chunks(codes, 900):
+                for stall_id, code in session.execute(select(Stall.id, Stall.code).where(
+                        Stall.market_id == market_id, Stall.code.in_(chunk))).all():  # type: ignore[attr-defined]
+                    stall_ids[(market_id, code)] = stall_id
         for row in new_stalls:
             stall_id = stall_ids[(row["market_id"], row["code"])]
             audits.append(_audit(actor, "stall.create", "stall", stall_id, None,
@@ -322,14 +328,31 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
         session.execute(update(PaymentAccount).where(PaymentAccount.id.in_(revoke_ids))  # type: ignore[attr-defined]
                         .values(status="revoked", revoked_at=now, status_reason="replaced by a new account"))
     if new_accounts:
-        ids = session.execute(insert(PaymentAccount).returning(PaymentAccount.id),  # type: ignore[arg-type]
-                              new_accounts).scalars().all()
-        for account_id, row in zip(ids, new_accounts):
-            audits.append(_audit(actor, "account.register", "payment_account", account_id, None,
+        session.execute(PaymentAccount.__table__.insert(), new_accounts)  # type: ignore[attr-defined]
+        account_ids: dict[int, int] = {}
+        for chunk in _chunks([row["stall_id"] for row in new_accounts], 900):
+            for account_id, stall_id in session.execute(select(PaymentAccount.id, PaymentAccount.stall_id).where(
+                    PaymentAccount.stall_id.in_(chunk),  # type: ignore[attr-defined]
+                    PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))).all():  # type: ignore[attr-defined]
+                account_ids[stall_id] = account_id
+        for row in new_accounts:
+            audits.append(_audit(actor, "account.register", "payment_account", account_ids[row["stall_id"]], None,
                                  mask_record({k: v for k, v in row.items() if k != "payload"}), now))
     if audits:
-        session.execute(insert(AuditEvent), audits)
+        session.execute(AuditEvent.__table__.insert(), audits)  # type: ignore[attr-defined]
     session.flush()
+
+
+def _group(rows: list[dict[str, Any]], key: str, value: str) -> dict[Any, list[Any]]:
+    out: dict[Any, list[Any]] = {}
+    for row in rows:
+        out.setdefault(row[key], []).append(row[value])
+    return out
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _account_row(stall_id: int, account: dict[str, Any], actor: str, now: Any, consent_channel: str,
