@@ -86,8 +86,15 @@ def parse_stall_ref(ref: str) -> tuple[str, str]:
 
 # ------------------------------------------------------------------ plain records for listings
 
+class _Record:
+    """A plain record for listings: ``as_dict()`` gives the JSON form."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass
-class MarketSummary:
+class MarketSummary(_Record):
     code: str
     name: str
     tier: str | None
@@ -98,12 +105,9 @@ class MarketSummary:
     verified: int
     pending: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class AccountSummary:
+class AccountSummary(_Record):
     stall: str
     kind: str
     bank: str
@@ -115,12 +119,9 @@ class AccountSummary:
     created_at: datetime
     verified_at: datetime | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class StallSummary:
+class StallSummary(_Record):
     ref: str
     market: str
     code: str
@@ -131,24 +132,18 @@ class StallSummary:
     status: str
     account: AccountSummary | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class UserSummary:
+class UserSummary(_Record):
     username: str
     display_name: str
     role: str
     is_active: bool
     scopes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class EnrollmentSlip:
+class EnrollmentSlip(_Record):
     """What is printed for one owner: the code appears here once, and is stored only hashed."""
 
     stall: str
@@ -157,9 +152,6 @@ class EnrollmentSlip:
     owner_name: str
     code: str
     expires_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # ------------------------------------------------------------------ the registry
