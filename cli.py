@@ -822,6 +822,96 @@ def enroll_issue(market: str | None, stall: str | None, days: int, output: str |
         click.echo(f"{len(slips)} slips written to {output}", err=True)
 
 
+# ---------------------------------------------------------------------------- posters
+
+@main.group("poster", invoke_without_command=True)
+@click.option("--stall", help="One stall's poster (MARKET/STALL).")
+@click.option("--market", help="Every stall of a market with a verified account, in one PDF.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .pdf (or, for one stall, .png) to write.")
+@click.option("--size", type=click.Choice(["a6", "a5", "a4"]), default="a6", show_default=True)
+@click.option("--sheet", type=click.Choice(["a6", "a5", "a4"]), default="a4", show_default=True,
+              help="Paper the market's posters are printed on (several per sheet, with cut marks).")
+@click.option("--english", is_flag=True, help="Add English lines under the Vietnamese.")
+@click.option("--skipped", type=click.Path(dir_okay=False), help="Also write the skip report to this CSV.")
+@click.pass_context
+def poster_group(ctx: click.Context, stall: str | None, market: str | None, output: str | None, size: str,
+                 sheet: str, english: bool, skipped: str | None) -> None:
+    """Print-ready stall posters (vector PDF or 300 dpi PNG), and poster inspection.
+
+    Only verified current accounts print; stalls left out are listed with the reason.
+
+    \b
+    Examples:
+      market40 poster --stall HL1/A-12 -o a12.pdf
+      market40 poster --stall HL1/A-12 --size a5 -o a12.png
+      market40 poster --market HL1 -o hl1.pdf --size a6 --sheet a4
+      market40 poster verify photo.jpg --stall HL1/A-12
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if (stall is None) == (market is None) or output is None:
+        raise click.UsageError("give --stall or --market, and -o FILE")
+    from market40 import posters
+    from market40.services import posters as poster_service
+    with registry_session() as registry:
+        if stall:
+            data = poster_service.poster_data(registry, stall)
+            if output.lower().endswith(".png"):
+                posters.render_png(data, output, size=size, english=english)
+            else:
+                posters.render_pdf(data, output, size=size, english=english)
+            click.echo(f"{stall}: poster {data.serial} written to {output}", err=True)
+            return
+        items, left_out = poster_service.market_posters(registry, market)
+    update, done = progress_bar("posters")
+    try:
+        posters.render_sheet_pdf(items, output, size=size, sheet=sheet, english=english, progress=update)
+    finally:
+        done()
+    for item in left_out:
+        click.echo(f"skipped {item.stall}: {item.reason}", err=True)
+    if skipped:
+        import csv
+        with open(skipped, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["stall", "reason"])
+            writer.writerows([item.stall, item.reason] for item in left_out)
+    click.echo(f"{market}: {len(items)} posters written to {output}; {len(left_out)} stalls skipped")
+
+
+@poster_group.command("verify")
+@click.argument("photo", type=click.Path(dir_okay=False))
+@click.option("--stall", help="The stall the photo was taken at (MARKET/STALL).")
+@click.option("--json", "as_json", is_flag=True)
+def poster_verify(photo: str, stall: str | None, as_json: bool) -> None:
+    """Check the QR in a photo of a stall's poster against the registry (audited).
+
+    \b
+    Exit codes: 0 the stall's current registered QR; 3 another stall's QR;
+    4 a revoked QR; 5 unknown to the registry (possible overlay); 6 registered
+    but not verified yet; 1 no QR / not a VietQR.
+
+    \b
+    Example:
+      market40 poster verify inspection/HL1-A12.jpg --stall HL1/A-12
+    """
+    from market40.services import posters as poster_service
+    with registry_session() as registry:
+        results = poster_service.inspect(registry, photo, stall=stall)
+    if as_json:
+        echo_json([r.as_dict() for r in results])
+    else:
+        for result in results:
+            click.echo(f"{result.verdict.upper()}: {result.message}")
+            for label, value in (("bank", result.bank), ("account", result.account),
+                                 ("holder", result.holder_name), ("serial", result.serial)):
+                if value:
+                    click.echo(f"  {label + ':':<9}{value}")
+            for note in result.notes:
+                click.echo(f"  note: {note}")
+    sys.exit(max(r.exit_code for r in results) if results else 1)
+
+
 # ---------------------------------------------------------------------------- demo
 
 @main.command("demo")

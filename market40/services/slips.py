@@ -43,9 +43,14 @@ def as_text(slips: Iterable[EnrollmentSlip]) -> str:
 
 def write_pdf(slips: Iterable[EnrollmentSlip], out: str | Path | IO[bytes]) -> None:
     """A4 pages, eight slips each (two columns), with cut lines; text in an embedded font."""
-    from ..posters import pdf_with_fonts
+    from fpdf import FPDF
+
+    from ..posters import font_path  # the poster font: full Vietnamese coverage, embedded
     slips = list(slips)
-    pdf = pdf_with_fonts()
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_font("body", "", str(font_path("regular")))
+    pdf.add_font("body", "B", str(font_path("bold")))
     width, height = 105.0, 74.25  # A4 in eight: a comfortable slip
     for index, slip in enumerate(slips):
         if index % 8 == 0:

@@ -1,0 +1,218 @@
+"""Posters from the registry, and poster inspection against it (anti-overlay fraud).
+
+* :func:`poster_data` — what one stall's poster prints (only a *verified* current account
+  prints; revoked, rejected and pending ones never do);
+* :func:`market_posters` — every printable poster of a market, sorted by stall code, and a
+  skip report naming each stall left out and why;
+* :func:`inspect` — read the QR in a photo of a hanging poster and say whether it is the
+  stall's current registered QR, another stall's, a revoked one, or unknown to the registry;
+* poster serials: a short id printed on each poster (``P-0K3Q7``) that leads back to the
+  registered account, with a check character so a mistyped serial is caught.
+
+Every print and every inspection is audited (printing reads unmasked account numbers).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlmodel import select
+
+from .. import banks, posters, qrimage, vietqr
+from ..exceptions import Conflict, InvalidFormat, NotFound, ValidationError
+from ..models import PaymentAccount, Stall
+from .registry import Registry, _natural, parse_stall_ref
+
+__all__ = ["serial_for", "account_id_for_serial", "poster_data", "market_posters", "Skipped", "Inspection",
+           "inspect", "VERDICT_EXIT"]
+
+# Crockford's base 32: no I, L, O, U; read aloud and typed without confusion.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CHECK = _ALPHABET + "*~$=U"  # Crockford's check symbols (mod 37)
+
+
+def serial_for(account_id: int) -> str:
+    """The poster serial of a registered account: ``P-`` + base-32 id (≥ 4) + a check symbol."""
+    if account_id < 1:
+        raise ValueError("account ids start at 1")
+    digits, n = "", account_id
+    while n:
+        n, rest = divmod(n, 32)
+        digits = _ALPHABET[rest] + digits
+    return f"P-{digits.rjust(4, '0')}{_CHECK[account_id % 37]}"
+
+
+def account_id_for_serial(serial: str) -> int:
+    """The account id a serial stands for; raises :class:`InvalidFormat` for a mistyped serial."""
+    text = re.sub(r"[\s-]", "", serial.upper()).translate(str.maketrans("OIL", "011"))
+    if text.startswith("P"):
+        text = text[1:]
+    if len(text) < 2 or any(c not in _ALPHABET for c in text[:-1]) or text[-1] not in _CHECK:
+        raise InvalidFormat(f"serial: not a poster serial (like P-0K3Q7), got {serial!r}", field="serial",
+                            value=serial, limit="P- + base-32 digits + check symbol")
+    number = 0
+    for char in text[:-1]:
+        number = number * 32 + _ALPHABET.index(char)
+    if number < 1 or _CHECK[number % 37] != text[-1]:
+        raise InvalidFormat(f"serial: the check symbol of {serial!r} does not match (mistyped?)", field="serial",
+                            value=serial, limit="a valid check symbol")
+    return number
+
+
+def _data(registry: Registry, stall: Stall, account: PaymentAccount, printed_on: date) -> posters.PosterData:
+    from ..models import Market
+    market = registry.session.get(Market, stall.market_id)
+    bank = banks.by_bin(account.bin)
+    return posters.PosterData(
+        payload=account.payload, holder_name=account.holder_name,
+        bank_short_name=bank.short_name if bank else account.bin,
+        bank_name=bank.name if bank else f"BIN {account.bin}", account_number=account.number,
+        stall_code=stall.code, shop_name=stall.shop_name or stall.owner_name,
+        market_name=market.name if market else "", serial=serial_for(account.id), printed_on=printed_on,
+        is_card=account.kind == "card", is_ewallet=account.kind == "ewallet")
+
+
+def poster_data(registry: Registry, ref: str, *, printed_on: date | None = None) -> posters.PosterData:
+    """What one stall's poster prints. Refuses stalls without a verified current account."""
+    stall = registry.stall(ref)
+    account = registry.current_account(stall)
+    if stall.status != "operating":
+        raise Conflict(f"stall {ref}: closed; its poster must not hang")
+    if account is None:
+        raise Conflict(f"stall {ref}: no registered account (no QR yet)")
+    if account.status != "verified":
+        raise Conflict(f"stall {ref}: the account is {account.status}; only verified accounts print")
+    registry.audit("poster.print", "payment_account", account.id, note=f"stall {ref}")
+    return _data(registry, stall, account, printed_on or date.today())
+
+
+@dataclass
+class Skipped:
+    stall: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def market_posters(registry: Registry, market_code: str, *, printed_on: date | None = None
+                   ) -> tuple[list[posters.PosterData], list[Skipped]]:
+    """Every printable poster of a market (by stall code) and the stalls skipped, with the reason."""
+    market = registry.market(market_code)
+    stalls = sorted(registry.session.exec(select(Stall).where(Stall.market_id == market.id)).all(),
+                    key=lambda s: _natural(s.code))
+    current = registry._current_accounts([s.id for s in stalls])
+    printed_on = printed_on or date.today()
+    items, skipped = [], []
+    for stall in stalls:
+        ref = f"{market.code}/{stall.code}"
+        account = current.get(stall.id)
+        if stall.status != "operating":
+            skipped.append(Skipped(ref, "stall closed"))
+        elif account is None:
+            skipped.append(Skipped(ref, "no registered account (no QR yet)"))
+        elif account.status != "verified":
+            skipped.append(Skipped(ref, f"account {account.status}, waiting for verification"))
+        else:
+            try:
+                items.append(_data(registry, stall, account, printed_on))
+            except ValidationError as error:  # a registry row that no longer passes the poster's checks
+                skipped.append(Skipped(ref, f"cannot print: {error}"))
+    registry.audit("poster.print", "market", market.code, note=f"{len(items)} posters, {len(skipped)} skipped")
+    return items, skipped
+
+
+# ------------------------------------------------------------------ inspection
+
+#: Exit codes of ``market40 poster verify`` per verdict (1 = refused input, 2 = usage).
+VERDICT_EXIT = {"registered": 0, "other_stall": 3, "revoked": 4, "unknown": 5, "pending": 6, "no_qr": 1,
+                "not_vietqr": 1}
+
+_MESSAGES = {
+    "registered": "the current registered QR of stall {stall}",
+    "other_stall": "the registered QR of ANOTHER stall: {stall} (expected {expected})",
+    "revoked": "a QR that is no longer valid ({status}) — it belonged to stall {stall}",
+    "unknown": "a VietQR that is NOT in the registry — possibly an overlay sticker",
+    "pending": "the QR of stall {stall}, registered but not verified yet",
+    "no_qr": "no QR code found in the photo",
+    "not_vietqr": "not a VietQR transfer: {detail}",
+}
+
+
+@dataclass
+class Inspection:
+    """The verdict on one QR found in a photo."""
+
+    verdict: str
+    message: str
+    stall: str | None = None
+    expected: str | None = None
+    payload: str | None = None
+    bank: str | None = None
+    account: str | None = None  # masked
+    holder_name: str | None = None
+    serial: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return VERDICT_EXIT[self.verdict]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
+
+def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list[Inspection]:
+    """Check the QR code(s) in a photo of a stall's poster against the registry (audited)."""
+    from ..accounts import mask
+    expected = None
+    if stall is not None:
+        market_code, _ = parse_stall_ref(stall)
+        expected = f"{market_code}/{registry.stall(stall).code}"
+    texts = qrimage.read(image)
+    results = []
+    if not texts:
+        results.append(Inspection("no_qr", _MESSAGES["no_qr"], expected=expected))
+    for text in texts:
+        try:
+            qr = vietqr.parse(text)
+        except ValidationError as error:
+            results.append(Inspection("not_vietqr", _MESSAGES["not_vietqr"].format(detail=error), expected=expected,
+                                      payload=text))
+            continue
+        bank = banks.by_bin(qr.bin)
+        base = dict(expected=expected, payload=qr.payload, bank=bank.short_name if bank else qr.bin,
+                    account=mask(qr.account))
+        rows = registry.session.exec(select(PaymentAccount, Stall).join(Stall, Stall.id == PaymentAccount.stall_id)
+                                     .where(PaymentAccount.payload == qr.payload)
+                                     .order_by(PaymentAccount.id.desc())).all()  # type: ignore[attr-defined]
+        if not rows:
+            inspection = Inspection("unknown", _MESSAGES["unknown"], **base)
+            same_account = registry.session.exec(select(PaymentAccount).where(
+                PaymentAccount.bin == qr.bin, PaymentAccount.number == qr.account)).first()
+            if same_account is not None:
+                inspection.notes.append("the account is registered, but this QR's content differs from the one "
+                                        "market40 printed (other transfer content): not an official poster")
+            results.append(inspection)
+            continue
+        current = [(a, s) for a, s in rows if a.status in ("verified", "pending")]
+        account, owner = current[0] if current else rows[0]
+        from ..models import Market
+        market = registry.session.get(Market, owner.market_id)
+        where = f"{market.code}/{owner.code}" if market else str(owner.id)
+        details = dict(stall=where, holder_name=account.holder_name, serial=serial_for(account.id), **base)
+        if account.status in ("revoked", "rejected"):
+            verdict = "revoked"
+        elif expected is not None and where != expected:
+            verdict = "other_stall"
+        elif account.status == "pending":
+            verdict = "pending"
+        else:
+            verdict = "registered"
+        message = _MESSAGES[verdict].format(stall=where, expected=expected, status=account.status)
+        results.append(Inspection(verdict, message, **details))
+    for result in results:
+        registry.audit("poster.inspect", "stall", result.stall or expected, note=f"{result.verdict}: {result.message}")
+    return results
