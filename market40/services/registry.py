@@ -33,6 +33,7 @@ __all__ = ["Actor", "Registry", "StallSummary", "AccountSummary", "MarketSummary
 CONSENT_PURPOSE = ("Hiển thị mã VietQR và số tài khoản trên biển tại sạp để khách thanh toán; đối soát "
                    "giao dịch chuyển khoản và báo cáo tỷ lệ thanh toán không dùng tiền mặt của chợ.")
 MOMO_BIN = "971025"
+_STATUS_ACTIONS = {"verified": "account.verify", "rejected": "account.reject", "revoked": "account.revoke"}
 _SPREADSHEET_FIELDS = ("shop_name", "goods_category", "owner_name", "owner_phone", "status")
 
 
@@ -570,8 +571,8 @@ class Registry:
             account.revoked_at, account.status_reason = now, reason.strip() if reason else reason
         self.session.add(account)
         self.session.flush()
-        self.audit(f"account.{ {'verified': 'verify', 'rejected': 'reject', 'revoked': 'revoke'}[new] }",
-                   "payment_account", account.id, before=before, after=_snapshot(account), note=reason)
+        self.audit(_STATUS_ACTIONS[new], "payment_account", account.id, before=before, after=_snapshot(account),
+                   note=reason)
 
     def verify_account(self, ref: str) -> PaymentAccount:
         """Staff confirmed the account exists and the holder name matches: it may print."""
