@@ -1005,5 +1005,94 @@ def _walkthrough_step() -> Callable[[str], None]:
     return step
 
 
+# ---------------------------------------------------------------------------- web app
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface; put a TLS proxy in front).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port, printed).")
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Worker threads of the waitress server (per process).")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port (POSIX), to use several cores. Above 1, rate limits "
+                   "count per process unless MARKET40_RATELIMIT_STORAGE points at Redis.")
+@click.option("--demo", is_flag=True,
+              help="Build the synthetic demo province first (into --db if given and empty, else a temporary "
+                   "file removed on exit) and print its logins.")
+def serve_command(host: str, port: int, workers: int, processes: int, demo: bool) -> None:
+    """Run the web app for stall owners, staff and officers (production server: waitress).
+
+    Settings come from the environment: MARKET40_SECRET_KEY, MARKET40_TLS
+    (auto/always/never), MARKET40_PROXIES (reverse proxies in front),
+    MARKET40_RATELIMIT_STORAGE, MARKET40_TRUSTED_HOSTS.
+
+    \b
+    Examples:
+      market40 serve --demo
+      market40 serve --port 8080 --workers 8 --processes 2
+      market40 --db postgresql://market40@db/market40 serve --host 0.0.0.0
+    """
+    import os
+    import secrets
+    import tempfile
+
+    from market40 import db
+    config: dict[str, Any] = {}
+    temporary = None
+    if demo:
+        explicit = click.get_current_context().find_root().obj.get("database")
+        if explicit:
+            url = db.database_url(explicit)
+            if db.current_revision(url) is not None:
+                from market40.services.demo import is_empty
+                with registry_session() as registry:
+                    if not is_empty(registry.session):
+                        raise click.ClickException(
+                            f"{db.redact(url)} already holds a registry: serve it without --demo, or rebuild it "
+                            "with `market40 --db ... demo --fresh`")
+        else:
+            handle, temporary = tempfile.mkstemp(prefix="market40-demo-", suffix=".db")
+            os.close(handle)
+            url = db.database_url(temporary)
+            if not os.environ.get("MARKET40_SECRET_KEY"):
+                config["SECRET_KEY"] = secrets.token_hex(32)  # a throw-away registry, a throw-away key
+        from market40.services.demo import build_demo
+        click.echo(f"building the demo province into {db.redact(url)} ...", err=True)
+        db.init(url, drop_existing=True)
+        engine = db.make_engine(url)
+        try:
+            with db.session_scope(engine) as session:
+                summary = build_demo(session, operator())
+        finally:
+            engine.dispose()
+        click.echo(f"  {summary.markets} markets, {summary.stalls:,} stalls, {summary.pending} accounts waiting for "
+                   "review (synthetic data)")
+        click.echo("  demo logins (demo passwords, never for a deployment):")
+        for login in summary.logins:
+            click.echo(f"    {login.username:<12} {login.password:<18} {login.role:<8} {login.scope}")
+    else:
+        url = require_registry()
+    config["DATABASE_URL"] = url
+    if processes > 1 and not os.environ.get("MARKET40_RATELIMIT_STORAGE"):
+        click.echo(f"note: rate limits are counted per process ({processes} processes): set "
+                   "MARKET40_RATELIMIT_STORAGE=redis://... to count them together", err=True)
+
+    from web.server import serve
+
+    def ready(address: str) -> None:
+        click.echo(f"market40 web app on {address} ({processes} × {workers} threads; Ctrl+C to stop)")
+
+    try:
+        serve(config, host=host, port=port, threads=workers, processes=processes, ready=ready)
+    finally:
+        if temporary:
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.unlink(temporary + suffix)
+                except OSError:
+                    pass
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,107 @@
+"""``market40 serve``: waitress on 127.0.0.1:8000 by default, ``--demo`` on the demo province."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from market40 import db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "MARKET40_SECRET_KEY": "serve tests: a secret of 32+ bytes"}
+
+
+def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str, list[str]]:
+    process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=tmp_path, env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        found = re.search(r"market40 web app on (http://127\.0\.0\.1:\d+/)", line)
+        if found:
+            return process, found.group(1), lines
+    process.wait(timeout=10)
+    process.stdout.close()
+    raise AssertionError("".join(lines))
+
+
+def _stop(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=20)
+    finally:
+        process.stdout.close()
+
+
+def test_serve_help_names_the_defaults():
+    from cli import main
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0
+    for text in ("--host", "127.0.0.1", "--port", "8000", "--workers", "--processes", "--demo", "waitress"):
+        assert text in result.output
+
+
+def test_serve_needs_a_registry(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--db", str(tmp_path / "none.db"), "serve"],
+                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "no registry" in result.stderr
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_serve_runs_the_app_with_waitress(tmp_path, processes):
+    path = str(tmp_path / "registry.db")
+    db.upgrade(path)
+    process, url, _ = _start(tmp_path, "--db", path, "serve", "--port", "0", "--processes", processes)
+    try:
+        for _ in range(4):
+            with urllib.request.urlopen(url + "login", timeout=10) as response:
+                assert response.status == 200 and "Đăng nhập" in response.read().decode()
+                assert response.headers["Server"] == "market40"
+    finally:
+        assert _stop(process) == 0
+
+
+def test_serve_demo_prints_the_logins_and_cleans_up(tmp_path):
+    process, url, lines = _start(tmp_path, "serve", "--demo", "--port", "0")
+    try:
+        output = "".join(lines)
+        assert "demo-owner-2025" in output and "nv.halong" in output
+        database = re.search(r"building the demo province into sqlite:///(\S+) ", output).group(1)
+        assert Path(database).exists()
+        with urllib.request.urlopen(url + "enrol", timeout=10) as response:
+            assert "Chợ Hạ Long I (HL1)" in response.read().decode()
+    finally:
+        assert _stop(process) == 0
+    assert not Path(database).exists()
+
+
+def test_serve_demo_refuses_a_registry_with_data(tmp_path):
+    path = str(tmp_path / "busy.db")
+    db.upgrade(path)
+    from sqlmodel import Session
+
+    from market40.services.registry import Actor, Registry
+    engine = db.make_engine(path)
+    with Session(engine) as session:
+        registry = Registry(session, Actor.operator("tests"))
+        from datetime import date
+        registry.add_locality(code="L1", name="Phường", kind="commune", unit_type="phường", province="QN",
+                              valid_from=date(2025, 7, 1))
+        registry.save_market(code="M1", name="Chợ", locality="L1")
+        registry.save_stall("M1", code="A-1", owner_name="Chủ")
+        session.commit()
+    engine.dispose()
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--db", path, "serve", "--demo"], cwd=tmp_path,
+                            env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "already holds a registry" in result.stderr

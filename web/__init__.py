@@ -1,0 +1,119 @@
+"""The market40 web app: stall owners enrol and register their account, staff review, officers read.
+
+A thin door onto :mod:`market40.services` (design.md §4): one blueprint per feature,
+templates named after their blueprint, no rules of its own beyond translating the
+services' errors into Vietnamese.
+
+Run it with ``market40 serve`` (waitress), or for development ``flask --app web run``.
+Configuration comes from the environment (see :data:`ENVIRONMENT`), or from
+``test_config`` in tests::
+
+    app = create_app({"DATABASE_URL": "sqlite:///x.db", "SECRET_KEY": "...", "TESTING": True})
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Mapping
+
+from flask import Flask
+
+__all__ = ["create_app", "ENVIRONMENT"]
+
+#: Environment variables read by :func:`create_app` (configuration lives at the edges).
+ENVIRONMENT = {
+    "MARKET40_DATABASE_URL": "the registry (a file path or postgresql:// URL); default ./market40.db",
+    "MARKET40_SECRET_KEY": "signs sessions and keys enrollment-code hashes; default ./.market40-secret",
+    "MARKET40_TLS": "auto (Secure cookies and HSTS when the request came over TLS), always, never",
+    "MARKET40_PROXIES": "how many reverse proxies in front set X-Forwarded-For/-Proto (default 0)",
+    "MARKET40_RATELIMIT_STORAGE": "Flask-Limiter storage URI, e.g. redis://localhost:6379 (default memory://)",
+    "MARKET40_TRUSTED_HOSTS": "comma-separated host names the app answers to (default: any)",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "TLS": "auto",
+    "PROXIES": 0,
+    # Sessions (ASVS 5.0 7.3.1, 7.3.2): ended after 30 idle minutes, and 12 hours after login at the latest.
+    "IDLE_TIMEOUT": 30 * 60,
+    "ABSOLUTE_TIMEOUT": 12 * 3600,
+    "CLOCK": time.time,
+    # Rate limits, keyed on what is typed (username, stall, phone) *and* the address: a whole
+    # market may share one carrier address, so the address alone would lock everyone out.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_LOGIN": "5 per minute;20 per hour",
+    "RATELIMIT_LOGIN_ACCOUNT": "100 per day",
+    "RATELIMIT_ENROL": "5 per minute;20 per hour",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "BABEL_DEFAULT_LOCALE": "vi",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+    "LANGUAGES": ("vi", "en"),
+    "WTF_CSRF_TIME_LIMIT": None,  # bound to the session, which has its own timeouts
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # no uploads: forms only
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_REFRESH_EACH_REQUEST": False,
+    "JSON_SORT_KEYS": False,
+    # What the consent text says about keeping data (a deployment states its own rule).
+    "RETENTION_MONTHS": 12,
+    "CONTROLLER": None,  # who controls the data, for the consent text; default: "the partner bank"
+}
+
+
+def _cached_url_for(endpoint: str, **values: Any) -> str:
+    """``url_for`` for templates, remembered: a page builds the same dozen links on every request.
+
+    Only relative URLs are cached (they depend on the endpoint, the values and the script
+    root, all in the key); the cache is dropped whole when it grows past 20,000 entries.
+    """
+    from flask import current_app, request, url_for
+    if endpoint.startswith(".") or values.get("_external"):
+        return url_for(endpoint, **values)
+    cache = current_app.extensions["market40.urls"]
+    key = (request.script_root, endpoint, tuple(sorted(values.items())))
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 20_000:
+            cache.clear()
+        found = cache[key] = url_for(endpoint, **values)
+    return found
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The app, configured from the environment, then from ``test_config``."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None or "SECRET_KEY" not in test_config:
+        from market40.config import secret_key
+        app.config["SECRET_KEY"] = secret_key()
+    app.config["ENROLLMENT_KEY"] = app.config["SECRET_KEY"]
+    env = os.environ
+    if env.get("MARKET40_TLS"):
+        app.config["TLS"] = env["MARKET40_TLS"].strip().lower()
+    if env.get("MARKET40_PROXIES"):
+        app.config["PROXIES"] = int(env["MARKET40_PROXIES"])
+    if env.get("MARKET40_RATELIMIT_STORAGE"):
+        app.config["RATELIMIT_STORAGE_URI"] = env["MARKET40_RATELIMIT_STORAGE"]
+    if env.get("MARKET40_TRUSTED_HOSTS"):
+        app.config["TRUSTED_HOSTS"] = [h.strip() for h in env["MARKET40_TRUSTED_HOSTS"].split(",") if h.strip()]
+    if test_config:
+        app.config.update(test_config)
+    if "ENROLLMENT_KEY" not in (test_config or {}):
+        app.config["ENROLLMENT_KEY"] = app.config["SECRET_KEY"]
+    if app.config["TLS"] not in ("auto", "always", "never"):
+        raise ValueError(f"TLS must be auto, always or never, got {app.config['TLS']!r}")
+
+    from . import db, i18n, security
+    db.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+
+    import market40
+    app.jinja_env.globals["asset_version"] = market40.__version__
+    app.extensions["market40.urls"] = {}
+    app.jinja_env.globals["url_for"] = _cached_url_for
+
+    from . import admin, auth, officer, owner, staff
+    for module in (auth, owner, staff, officer, admin):
+        app.register_blueprint(module.bp)
+    security.apply_rate_limits(app)
+    return app

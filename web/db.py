@@ -1,0 +1,76 @@
+"""One database session per request, committed before the response leaves (not after).
+
+Views get it with :func:`get_session` (or a :class:`Registry` for the signed-in user
+with :func:`registry`). The session is committed in ``after_request`` for every
+response below 500, so audit events written while refusing access (403) are kept,
+and a failed commit becomes an error page instead of a success page that lied.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlmodel import Session
+
+from market40 import db as registry_db
+from market40.services.registry import Actor, Registry
+
+__all__ = ["init_app", "get_session", "registry", "actor", "anonymous_actor"]
+
+
+def init_app(app: Flask) -> None:
+    engine = app.config.get("ENGINE")
+    if engine is None:
+        engine = registry_db.make_engine(app.config.get("DATABASE_URL"))
+    app.extensions["market40.engine"] = engine
+    app.after_request(_commit)
+    app.teardown_request(_close)
+
+
+def get_session() -> Session:
+    if "db" not in g:
+        g.db = Session(current_app.extensions["market40.engine"], expire_on_commit=False)
+    return g.db
+
+
+def actor() -> Actor:
+    """The signed-in user as the registry's actor (cached for the request).
+
+    An owner's scope is their stall alone (the registry ignores market and locality
+    scopes for owners), so their actor is made without reading the scope table.
+    """
+    if "actor" not in g:
+        user = g.user
+        if user.role == "owner":
+            g.actor = Actor(name=f"user:{user.id}", role="owner", user_id=user.id, markets=frozenset(),
+                            localities=frozenset(), stall_id=user.stall_id)
+        else:
+            g.actor = Actor.for_user(get_session(), user)
+    return g.actor
+
+
+def registry() -> Registry:
+    return Registry(get_session(), actor())
+
+
+def anonymous_actor() -> Actor:
+    from flask import request
+    return Actor(name=f"web:{request.remote_addr or 'unknown'}", role="anonymous")
+
+
+def _commit(response: Any) -> Any:
+    session: Session | None = g.get("db")
+    if session is not None:
+        if response.status_code < 500:
+            session.commit()
+        else:
+            session.rollback()
+    return response
+
+
+def _close(exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db", None)
+    if session is not None:
+        if exc is not None:
+            session.rollback()
+        session.close()

@@ -1,0 +1,111 @@
+"""The services' errors in the owners' words: one Vietnamese message per field and rule.
+
+The services raise :class:`~market40.exceptions.ValidationError` naming the field and the
+rule in English (for logs, the CLI and developers). Owners never see that text: each
+problem is matched here on its ``field`` (and class or reason) and shown next to the
+form field it concerns, in Vietnamese (English when the user switched).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from flask_babel import gettext as _
+
+from market40.exceptions import InvalidComponent, InvalidLength, NotFound, ValidationError
+from market40.services.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, CodeRefused
+
+__all__ = ["message_for", "form_errors", "ACCOUNT_FIELDS", "ENROL_FIELDS", "PASSWORD_FIELDS", "USER_FIELDS"]
+
+#: Service field → form field, per form. Anything else goes to the form's general errors.
+ACCOUNT_FIELDS = {"bank": "bank", "bin": "bank", "account": "number", "card": "number",
+                  "holder_name": "holder_name", "account_kind": "kind", "reference_label": "reference_label"}
+ENROL_FIELDS = {"market": "market", "stall": "stall", "code": "code", "phone": "phone", "password": "password",
+                "consent": "consent"}
+PASSWORD_FIELDS = {"current_password": "current_password", "new_password": "new_password"}
+USER_FIELDS = {"username": "username", "role": "role", "password": "password", "phone": "phone",
+               "stall": "stall", "market": "markets", "locality": "localities"}
+
+
+def _empty(error: ValidationError) -> bool:
+    value = error.value
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def message_for(error: ValidationError) -> str:
+    """One problem, said for a stall owner."""
+    field = error.field or ""
+    if isinstance(error, CodeRefused):
+        return {
+            "wrong": _("Mã đăng ký không đúng với sạp này. Hãy kiểm tra chợ, mã sạp và mã trên phiếu."),
+            "used": _("Mã đăng ký này đã được dùng. Hãy nhờ cán bộ ngân hàng cấp mã mới."),
+            "expired": _("Mã đăng ký đã hết hạn. Hãy nhờ cán bộ ngân hàng cấp mã mới."),
+            "replaced": _("Sạp đã được cấp một mã mới hơn. Hãy dùng mã trên phiếu mới nhất."),
+        }.get(error.reason, _("Mã đăng ký không dùng được."))
+    if field in ("bank", "bin"):
+        if isinstance(error, InvalidComponent) and error.suggestions:
+            return _("Tên này khớp với nhiều ngân hàng. Hãy chọn đúng một ngân hàng trong danh sách.")
+        if _empty(error):
+            return _("Hãy chọn ngân hàng hoặc ví điện tử nhận tiền.")
+        return _("Không tìm thấy ngân hàng này. Hãy chọn trong danh sách.")
+    if field == "account":
+        if _empty(error):
+            return _("Hãy nhập số tài khoản.")
+        return _("Số tài khoản chỉ gồm chữ số (hoặc chữ cái), tối đa 19 ký tự, không có dấu cách.")
+    if field == "card":
+        return _("Số thẻ gồm 16 đến 19 chữ số, không có dấu cách.")
+    if field == "holder_name":
+        if _empty(error):
+            return _("Hãy nhập tên chủ tài khoản, đúng như ngân hàng ghi.")
+        if isinstance(error, InvalidLength):
+            return _("Tên chủ tài khoản dài từ 2 đến 50 chữ cái.")
+        return _("Tên chủ tài khoản chỉ gồm chữ cái và dấu cách, đúng như ngân hàng ghi (có dấu hay không dấu "
+                 "đều được).")
+    if field == "account_kind":
+        return _("Loại tài khoản không hợp với nơi nhận tiền đã chọn: ví điện tử chỉ nhận tài khoản ví, ngân "
+                 "hàng nhận tài khoản hoặc thẻ.")
+    if field == "reference_label":
+        return _("Ví MoMo cần mã tham chiếu bắt đầu bằng MOMOW2W, in trong mã QR nhận tiền của ứng dụng MoMo.")
+    if field in ("stall_code", "purpose"):
+        return _("Mã chợ và mã sạp quá dài để in trong mã QR. Hãy báo cán bộ ngân hàng.")
+    if field in ("phone", "owner_phone"):
+        return _("Số điện thoại gồm số 0 và 9 hoặc 10 chữ số, ví dụ 0912 345 678.")
+    if field in ("password", "new_password"):
+        if isinstance(error, InvalidLength):
+            if "≤" in (error.limit or ""):
+                return _("Mật khẩu dài tối đa %(n)s ký tự.", n=MAX_PASSWORD_LENGTH)
+            return _("Mật khẩu hoặc mã PIN cần ít nhất %(n)s ký tự (có thể toàn chữ số).", n=MIN_PASSWORD_LENGTH)
+        return _("Mật khẩu này quá dễ đoán (hoặc là số điện thoại của bạn). Hãy chọn mật khẩu khác.")
+    if field == "current_password":
+        return _("Mật khẩu hiện tại không đúng.")
+    if field == "code":
+        return _("Mã đăng ký gồm 8 ký tự như in trên phiếu, ví dụ 7KQM-X3HC.")
+    if field == "market":
+        return _("Hãy chọn chợ của bạn.")
+    if field == "stall":
+        return _("Hãy nhập mã sạp như in trên phiếu, ví dụ A-12.")
+    if field == "consent":
+        return _("Bạn cần đọc và đồng ý với cách sử dụng dữ liệu để tiếp tục.")
+    if field == "reason":
+        return _("Hãy ghi lý do, để chủ sạp biết cần sửa gì.")
+    if field == "username":
+        return _("Tên đăng nhập dài 1–64 ký tự, không có dấu cách.")
+    if field == "role":
+        return _("Hãy chọn vai trò.")
+    if field == "valid_days":
+        return _("Số ngày hiệu lực từ 1 đến 90.")
+    return _("Giá trị này chưa hợp lệ.")
+
+
+def form_errors(error: ValidationError | NotFound, fields: Mapping[str, str]) -> dict[str, list[str]]:
+    """Every problem of ``error`` as Vietnamese messages keyed by form field (``_form`` for the rest)."""
+    out: dict[str, list[str]] = {}
+    problems = error.errors if isinstance(error, ValidationError) else []
+    if not problems:
+        out["_form"] = [_("Không tìm thấy dữ liệu đã nhập.")]
+        return out
+    for problem in problems:
+        target = fields.get(problem.field or "", "_form")
+        message = message_for(problem)
+        if message not in out.setdefault(target, []):
+            out[target].append(message)
+    return out

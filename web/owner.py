@@ -1,0 +1,244 @@
+"""A stall owner's pages: status, register or change the account (with a preview), poster, erasure.
+
+Nothing here takes a stall or an account in the URL: every page works on the signed-in
+owner's own stall, so there is nothing to tamper with. Account numbers show in full only
+in the preview of what the owner just typed and on their own poster page (audited).
+"""
+from __future__ import annotations
+
+import base64
+import functools
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from market40 import accounts, banks
+from market40.exceptions import Conflict, ValidationError
+from market40.services import auth as auth_service
+from market40.services.registry import CONSENT_PURPOSE
+
+from . import posters
+from .consent import ACCOUNT_CONSENT
+from .db import get_session, registry
+from .messages import ACCOUNT_FIELDS, form_errors
+from .security import client_address, roles_required
+
+bp = Blueprint("owner", __name__, url_prefix="/owner")
+
+ACCOUNT_INPUTS = ("bank", "number", "holder_name", "kind", "reference_label")
+
+
+class _Stall:
+    """The owner's stall, market and current account (from their own user row), for one request."""
+
+    def __init__(self) -> None:
+        view = auth_service.owner_view(get_session(), g.user)
+        if view is None:
+            abort(404)
+        self.stall, self.market, self.current = view.stall, view.market, view.account
+        self.ref = view.ref
+
+    @functools.cached_property
+    def registry(self) -> Any:
+        return registry()
+
+    @property
+    def shop_name(self) -> str:
+        return self.stall.shop_name or self.stall.owner_name
+
+
+def _bank(bin_: str | None) -> banks.Bank | None:
+    return banks.by_bin(bin_) if bin_ else None
+
+
+def _latest(here: _Stall) -> Any:
+    """The current account, else the most recent one (rejected or revoked) to explain what happened."""
+    if here.current is not None:
+        return here.current
+    history = here.stall.accounts
+    return history[-1] if history else None
+
+
+@bp.get("/")
+@roles_required("owner")
+def status() -> Any:
+    here = _Stall()
+    account = _latest(here)
+    return render_template("owner/status.html", here=here, account=account, bank=_bank(account and account.bin),
+                           masked=accounts.mask(account.number) if account else "",
+                           sizes=posters.SIZES, can_print=posters.available())
+
+
+@bp.get("/qr.png")
+@roles_required("owner")
+def qr() -> Any:
+    """The QR of the stall's current account (the same symbol the poster prints)."""
+    here = _Stall()
+    if here.current is None:
+        abort(404)
+    return Response(posters.qr_png(here.current.payload), mimetype="image/png")
+
+
+# ------------------------------------------------------------------ the account form
+
+def _bank_choices() -> list[tuple[str, list[dict[str, str]]]]:
+    from market40.text import search_key
+    groups: list[tuple[str, list[dict[str, str]]]] = []
+    for kind, label in (("bank", _("Ngân hàng")), ("ewallet", _("Ví điện tử")), ("other", _("Khác"))):
+        items = sorted(banks.all_banks(kind), key=lambda b: search_key(b.short_name))
+        groups.append((label, [{"bin": b.bin, "label": f"{b.short_name} ({b.code}) — {b.name}",
+                                "key": " ".join(dict.fromkeys(search_key(" ".join(
+                                    [b.short_name, b.code, b.name, b.bin, *b.aliases])).split()))}
+                               for b in items]))
+    return groups
+
+
+def _values() -> dict[str, str]:
+    return {name: (request.form.get(name, "") or "")[:200] for name in ACCOUNT_INPUTS}
+
+
+def _prepare(here: _Stall, values: dict[str, str]) -> dict[str, Any]:
+    return here.registry.prepare_account(here.market.code, here.stall.code, bank=values["bank"],
+                                         number=values["number"].replace(" ", ""),
+                                         holder_name=values["holder_name"], kind=values["kind"] or None,
+                                         reference_label=values["reference_label"] or None)
+
+
+def _preview_images(here: _Stall, prepared: dict[str, Any]) -> dict[str, str]:
+    images = {"qr": "data:image/png;base64," + base64.b64encode(posters.qr_png(prepared["payload"])).decode()}
+    if posters.available():
+        try:
+            data = posters.preview_data(prepared, market_name=here.market.name, stall_code=here.stall.code,
+                                        shop_name=here.shop_name)
+            png = posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)
+            images["poster"] = "data:image/png;base64," + base64.b64encode(png).decode()
+        except (ValidationError, ImportError):
+            pass  # the QR alone still lets the owner check what they typed
+    return images
+
+
+def _form(here: _Stall, values: dict[str, str], errors: dict[str, list[str]], *, prepared: Any = None,
+          images: Any = None, status: int = 200) -> Any:
+    current = here.current
+    return render_template("owner/account.html", here=here, values=values, errors=errors, prepared=prepared,
+                           images=images, bank_groups=_bank_choices(), current=current,
+                           current_bank=_bank(current and current.bin),
+                           current_masked=accounts.mask(current.number) if current else "",
+                           account_consent=_(ACCOUNT_CONSENT), grouped=accounts.group), status
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@roles_required("owner")
+def account() -> Any:
+    here = _Stall()
+    if request.method == "GET":
+        current = here.current
+        values = {name: "" for name in ACCOUNT_INPUTS}
+        if current is not None:  # the bank and name help; the number is typed again, never shown here
+            values.update(bank=current.bin, holder_name=current.holder_name)
+        return _form(here, values, {})
+    values = _values()
+    try:
+        prepared = _prepare(here, values)
+    except ValidationError as error:
+        return _form(here, values, form_errors(error, ACCOUNT_FIELDS))
+    if request.form.get("action") != "submit":
+        return _form(here, values, {}, prepared=prepared, images=_preview_images(here, prepared))
+    if request.form.get("consent") != "yes":
+        return _form(here, values, {"consent": [_("Hãy đánh dấu đồng ý để đăng ký tài khoản này.")]},
+                     prepared=prepared, images=_preview_images(here, prepared))
+    try:
+        _account, outcome = here.registry.register_account(
+            here.ref, bank=prepared["bin"], number=prepared["number"], holder_name=prepared["holder_name"],
+            kind=prepared["kind"], reference_label=prepared["reference_label"], consent_channel="web",
+            consent_purpose=CONSENT_PURPOSE)
+    except ValidationError as error:
+        return _form(here, values, form_errors(error, ACCOUNT_FIELDS))
+    if outcome == "unchanged":
+        flash(_("Tài khoản này đã được đăng ký, không có gì thay đổi."), "info")
+    elif outcome == "replaced":
+        flash(_("Đã đổi tài khoản. Tài khoản cũ đã bị thu hồi; biển cũ không còn dùng được. Tài khoản mới đang "
+                "chờ cán bộ ngân hàng xác minh."), "success")
+    else:
+        flash(_("Đã đăng ký tài khoản. Cán bộ ngân hàng sẽ xác minh trước khi bạn in biển."), "success")
+    return redirect(url_for("owner.status"))
+
+
+@bp.post("/account/preview")
+@roles_required("owner")
+def preview() -> Any:
+    """The preview picture for what is typed (JavaScript asks for it as the owner types)."""
+    here = _Stall()
+    values = _values()
+    try:
+        prepared = _prepare(here, values)
+    except ValidationError as error:
+        return jsonify(errors=form_errors(error, ACCOUNT_FIELDS)), 422
+    if posters.available():
+        try:
+            data = posters.preview_data(prepared, market_name=here.market.name, stall_code=here.stall.code,
+                                        shop_name=here.shop_name)
+            return Response(posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI), mimetype="image/png")
+        except (ValidationError, ImportError):
+            pass
+    return Response(posters.qr_png(prepared["payload"]), mimetype="image/png")
+
+
+# ------------------------------------------------------------------ the poster
+
+@bp.get("/poster")
+@roles_required("owner")
+def poster() -> Any:
+    """The owner's poster: the one page showing their full account number (audited)."""
+    here = _Stall()
+    account = here.current
+    if account is None:
+        return redirect(url_for("owner.status"))
+    here.registry.audit("account.reveal", "payment_account", account.id,
+                        note=f"stall {here.ref}: the owner's poster page{' from ' + client_address()}")
+    image = None
+    if account.status == "verified" and posters.available():
+        try:
+            data = posters.poster_for(here.registry, here.ref)
+            image = "data:image/png;base64," + base64.b64encode(
+                posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)).decode()
+        except (ValidationError, Conflict, ImportError):
+            image = None
+    return render_template("owner/poster.html", here=here, account=account, bank=_bank(account.bin),
+                           grouped=accounts.group(account.number), image=image, sizes=posters.SIZES,
+                           can_print=posters.available())
+
+
+@bp.get("/poster/<size>.<fmt>")
+@roles_required("owner")
+def download(size: str, fmt: str) -> Any:
+    """The print file (PDF or PNG, A6/A5/A4) of a verified account (audited by the poster service)."""
+    if size not in posters.SIZES or fmt not in posters.FORMATS or not posters.available():
+        abort(404)
+    here = _Stall()
+    try:
+        data = posters.poster_for(here.registry, here.ref)
+    except Conflict:
+        flash(_("Biển chỉ tải được khi tài khoản đã được xác minh."), "error")
+        return redirect(url_for("owner.status"))
+    body = posters.render(data, size, fmt)
+    name = f"bien-qr-{here.market.code}-{here.stall.code}-{size}.{fmt}".replace("/", "-").replace(" ", "")
+    return Response(body, mimetype="application/pdf" if fmt == "pdf" else "image/png",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ------------------------------------------------------------------ erasure
+
+@bp.route("/erasure", methods=["GET", "POST"])
+@roles_required("owner")
+def erasure() -> Any:
+    here = _Stall()
+    if request.method == "GET":
+        return render_template("owner/erasure.html", here=here, errors={}, erasure_days=auth_service.ERASURE_DAYS)
+    if request.form.get("confirm") != "yes":
+        return render_template("owner/erasure.html", here=here, erasure_days=auth_service.ERASURE_DAYS,
+                               errors={"confirm": [_("Hãy đánh dấu xác nhận để gửi yêu cầu.")]})
+    request_ = auth_service.request_erasure(get_session(), g.user, address=client_address(),
+                                            note=request.form.get("note", "")[:500])
+    return render_template("owner/erasure_done.html", here=here, request_=request_)

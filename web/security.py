@@ -1,0 +1,316 @@
+"""Sessions that can be ended, roles, CSRF, rate limits, security headers and error pages.
+
+What each piece answers for (OWASP ASVS 5.0, field-notes §5):
+
+* **Session cookie** (3.3.1, 3.3.4, 3.3.2): ``HttpOnly``, ``SameSite=Lax``; ``Secure`` with the
+  ``__Host-`` prefix when the request came over TLS (or always, ``TLS=always``).
+* **Revocable sessions** (7.4.1, 7.4.2): the signed cookie carries the user's
+  ``session_epoch``; every request checks it against the database, so logout, a password
+  change or disabling the user ends every copy of the cookie.
+* **Timeouts** (7.3.1, 7.3.2): idle (``IDLE_TIMEOUT``) and absolute (``ABSOLUTE_TIMEOUT``),
+  measured with the app's ``CLOCK`` so tests can move time.
+* **New session at login** (7.2.4): :func:`login_user` clears the old one first.
+* **CSRF** (3.5.1): Flask-WTF on every POST; no state change on GET (3.5.3).
+* **Rate limits** (6.3.1, 2.4.1): Flask-Limiter on login and enrolment, keyed on the
+  username / stall / phone together with the address; a 429 in Vietnamese.
+* **Headers** (3.4.x, 14.3.2): CSP without inline script, ``frame-ancestors 'none'``,
+  nosniff, HSTS on TLS, ``Cache-Control: no-store`` on everything but static files.
+* **Authorisation** (8.2.1): :func:`roles_required` on every view; data-level scope is the
+  registry's (owners their stall, staff their markets, officers their localities).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from market40.exceptions import Forbidden, NotFound
+from market40.services import auth as auth_service
+
+from .db import get_session
+from .i18n import N_
+
+__all__ = ["init_app", "apply_rate_limits", "roles_required", "public", "login_user", "logout_user",
+           "home_for", "client_address", "PUBLIC_ENDPOINTS"]
+
+SESSION_COOKIE = "market40"
+SESSION_COOKIE_TLS = "__Host-market40"
+#: How often the "last seen" time in the cookie is refreshed (seconds): not on every request.
+SEEN_RESOLUTION = 60
+
+CSP = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+])
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+#: Endpoints anyone may reach (everything else names its roles with :func:`roles_required`).
+PUBLIC_ENDPOINTS: set[str] = {"static"}
+
+
+def _tls(app: Flask) -> bool:
+    mode = app.config.get("TLS", "auto")
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    from flask import has_request_context
+    return bool(has_request_context() and request.is_secure)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions whose name and ``Secure`` flag follow the transport."""
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return SESSION_COOKIE_TLS if _tls(app) else SESSION_COOKIE
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return _tls(app)
+
+
+csrf = CSRFProtect()
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _now() -> float:
+    return float(current_app.config["CLOCK"]())
+
+
+# ------------------------------------------------------------------ sessions
+
+def login_user(user: Any) -> None:
+    """A brand-new session for ``user`` (the old one, CSRF token included, is dropped)."""
+    session.clear()
+    session.permanent = True
+    now = int(_now())
+    session.update({"uid": user.id, "epoch": user.session_epoch, "iat": now, "seen": now})
+
+
+def logout_user() -> None:
+    session.clear()
+
+
+def _load_user() -> None:
+    g.user = None
+    if request.endpoint == "static" or "uid" not in session:
+        return
+    now = _now()
+    iat, seen = session.get("iat"), session.get("seen")
+    config = current_app.config
+    fresh = isinstance(iat, (int, float)) and isinstance(seen, (int, float)) and \
+        now - iat <= config["ABSOLUTE_TIMEOUT"] and now - seen <= config["IDLE_TIMEOUT"]
+    user = auth_service.session_user(get_session(), session.get("uid"), session.get("epoch")) if fresh else None
+    if user is None:
+        session.clear()
+        g.session_ended = "expired" if not fresh else "revoked"
+        return
+    g.user = user
+    if now - seen >= SEEN_RESOLUTION:
+        session["seen"] = int(now)
+
+
+def home_for(user: Any) -> str:
+    """Where a user lands after login."""
+    return {"owner": "owner.status", "staff": "staff.index", "officer": "officer.index",
+            "admin": "admin.users"}.get(user.role, "auth.login")
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to go back to after login, or None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def roles_required(*roles: str) -> Callable:
+    """Only signed-in users with one of ``roles`` (admins everywhere but the owner pages)."""
+    allowed = frozenset(roles)
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = g.get("user")
+            if user is None:
+                if g.get("session_ended") == "expired":
+                    flash(_("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại."), "info")
+                next_path = request.full_path if request.method == "GET" else None
+                return redirect(url_for("auth.login", next=safe_next(next_path and next_path.rstrip("?"))))
+            if user.role not in allowed:
+                from market40.services.auth import record_denied
+                record_denied(get_session(), user, route=request.endpoint or "",
+                              detail=f"{request.method} {request.path[:200]} as {user.role}")
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.roles = allowed  # type: ignore[attr-defined]
+        return wrapped
+    return decorator
+
+
+def public(view: Callable) -> Callable:
+    """Marks a view reachable without signing in (listed for the route-scope test)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+# ------------------------------------------------------------------ headers
+
+def _headers(response: Any) -> Any:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if _tls(current_app):
+        response.headers["Strict-Transport-Security"] = HSTS
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.pop("Expires", None)
+    return response
+
+
+# ------------------------------------------------------------------ rate limits
+
+def _form_key(*names: str) -> Callable[[], str]:
+    def key() -> str:
+        values = [auth_service.normalize_username(request.form.get(n, "")) if n in ("username", "phone")
+                  else (request.form.get(n, "") or "").strip().upper() for n in names]
+        # Hash what was typed: the limiter's storage must not become a list of phones.
+        typed = hashlib.sha256("\x00".join(values).encode("utf-8")).hexdigest()[:32]
+        return f"{'+'.join(names)}:{typed}@{client_address()}"
+    return key
+
+
+def _account_key() -> str:
+    typed = auth_service.normalize_username(request.form.get("username", ""))
+    return "account:" + hashlib.sha256(typed.encode("utf-8")).hexdigest()[:32]
+
+
+def _failed(response: Any) -> bool:
+    """Only attempts that did not get in count (a successful login redirects)."""
+    return response.status_code != 302
+
+
+def apply_rate_limits(app: Flask) -> Limiter:
+    """One limiter per app (its own storage), on the login and enrolment views."""
+    limiter = Limiter(key_func=client_address, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"])
+    app.extensions["market40.limiter"] = limiter
+    config = app.config
+
+    def limited(endpoint: str, *limits: tuple[str, Callable[[], str]]) -> None:
+        view = app.view_functions[endpoint]
+        for setting, key in limits:
+            view = limiter.limit(lambda setting=setting: config[setting], key_func=key, methods=["POST"],
+                                 deduct_when=_failed, override_defaults=False)(view)
+        app.view_functions[endpoint] = view
+
+    limited("auth.login", ("RATELIMIT_LOGIN", _form_key("username")), ("RATELIMIT_LOGIN_ACCOUNT", _account_key))
+    limited("auth.enrol", ("RATELIMIT_ENROL", _form_key("market", "stall")), ("RATELIMIT_ENROL", _form_key("phone")))
+    return limiter
+
+
+# ------------------------------------------------------------------ error pages
+
+_MESSAGES = {
+    400: (N_("Yêu cầu không hợp lệ"), N_("Trang không hiểu yêu cầu này. Hãy quay lại và thử lại.")),
+    401: (N_("Cần đăng nhập"), N_("Vui lòng đăng nhập để tiếp tục.")),
+    403: (N_("Không có quyền truy cập"), N_("Bạn không có quyền xem hoặc thay đổi nội dung này.")),
+    404: (N_("Không tìm thấy"), N_("Không có trang hoặc dữ liệu này, hoặc nó không thuộc phạm vi của bạn.")),
+    405: (N_("Không được phép"), N_("Thao tác này không dùng được theo cách đó.")),
+    409: (N_("Không thực hiện được"), N_("Trạng thái hiện tại không cho phép thao tác này.")),
+    413: (N_("Dữ liệu quá lớn"), N_("Nội dung gửi lên quá lớn.")),
+    429: (N_("Bạn đã thử quá nhiều lần"),
+          N_("Vì an toàn, vui lòng đợi khoảng %(minutes)s phút rồi thử lại. "
+             "Nếu quên mật khẩu, hãy nhờ cán bộ ngân hàng cấp mã đăng ký mới.")),
+    500: (N_("Có lỗi xảy ra"), N_("Hệ thống gặp sự cố. Vui lòng thử lại sau ít phút.")),
+}
+
+
+def error_page(status: int, detail: str | None = None, **values: Any) -> tuple[str, int]:
+    title, message = _MESSAGES.get(status, _MESSAGES[500] if status >= 500 else _MESSAGES[400])
+    return render_template("errors/error.html", status=status, title=_(title), message=_(message, **values),
+                           detail=detail), status
+
+
+def _http_error(error: HTTPException) -> Any:
+    if error.code is None or error.code < 400:
+        return error
+    return error_page(error.code)
+
+
+def _csrf_error(error: CSRFError) -> Any:
+    return error_page(400, _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Hãy tải lại trang rồi gửi lại."))
+
+
+def _rate_limited(error: RateLimitExceeded) -> Any:
+    minutes = 1
+    try:
+        seconds = error.limit.limit.get_expiry()
+        minutes = max(1, round(seconds / 60))
+    except Exception:  # pragma: no cover - the message still makes sense without it
+        pass
+    body, status = error_page(429, minutes=minutes)
+    response = current_app.make_response((body, status))
+    response.headers.setdefault("Retry-After", str(minutes * 60))
+    return response
+
+
+def _forbidden(error: Forbidden) -> Any:
+    return error_page(403)
+
+
+def _not_found(error: NotFound) -> Any:
+    return error_page(404)
+
+
+def _server_error(error: Exception) -> Any:
+    return error_page(500)
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
+    app.config["PERMANENT_SESSION_LIFETIME"] = app.config["ABSOLUTE_TIMEOUT"]
+    proxies = int(app.config.get("PROXIES") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore
+    csrf.init_app(app)
+    app.before_request(_load_user)
+    app.after_request(_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Forbidden, _forbidden)
+    app.register_error_handler(NotFound, _not_found)
+    app.register_error_handler(500, _server_error)
+
+    @app.context_processor
+    def _context() -> dict[str, Any]:
+        return {"current_user": g.get("user"), "home_for": home_for}

@@ -1,0 +1,115 @@
+/* market40: small improvements on top of pages that work without JavaScript. */
+(function () {
+  "use strict";
+
+  function fold(text) {
+    return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "")
+      .replace(/[đĐ]/g, "d").toLowerCase().replace(/[^0-9a-z]+/g, " ").trim();
+  }
+
+  /* Bank picker: a filter box above the <select>, matching names typed without diacritics. */
+  function bankPicker(select) {
+    var box = document.getElementById(select.getAttribute("data-filter"));
+    if (!box) { return; }
+    var input = box.querySelector("input");
+    var count = box.querySelector("[data-count]");
+    box.hidden = false;
+    var options = Array.prototype.slice.call(select.querySelectorAll("option[data-key]"));
+    input.addEventListener("input", function () {
+      var words = fold(input.value).split(" ").filter(Boolean);
+      var first = null, shown = 0;
+      options.forEach(function (option) {
+        var key = " " + option.getAttribute("data-key");
+        var match = words.every(function (w) { return key.indexOf(" " + w) !== -1 || key.indexOf(w) !== -1; });
+        option.hidden = !match;
+        option.disabled = !match;
+        if (match) { shown += 1; if (!first) { first = option; } }
+      });
+      var selected = select.options[select.selectedIndex];
+      if (first && (!selected || selected.hidden || !selected.value)) {
+        first.selected = true;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      if (count) { count.textContent = count.getAttribute("data-template").replace("{n}", shown); }
+    });
+  }
+
+  /* Preview: ask the server for the poster picture without reloading the page. */
+  function preview(form) {
+    var url = form.getAttribute("data-preview-url");
+    var button = form.querySelector("button[value=preview]");
+    var section = document.getElementById("live-preview");
+    var image = document.getElementById("live-preview-image");
+    if (!url || !button || !section || !image) { return; }
+    var timer = null, busy = false, fallback = false, lastUrl = null;
+
+    function ready() {
+      return ["bank", "number", "holder_name"].every(function (name) {
+        var field = form.elements[name];
+        return field && field.value.trim() !== "";
+      });
+    }
+
+    function load(showErrors) {
+      if (busy) { return; }
+      busy = true;
+      var data = new FormData(form);
+      data.set("action", "preview");
+      fetch(url, { method: "POST", body: data, credentials: "same-origin" }).then(function (response) {
+        busy = false;
+        if (response.ok) {
+          return response.blob().then(function (blob) {
+            if (lastUrl) { URL.revokeObjectURL(lastUrl); }
+            lastUrl = URL.createObjectURL(blob);
+            image.src = lastUrl;
+            section.hidden = false;
+            if (showErrors) { section.scrollIntoView({ behavior: "smooth", block: "start" }); }
+          });
+        }
+        if (showErrors) {  /* let the server show its Vietnamese errors beside each field */
+          fallback = true;
+          form.requestSubmit(button);
+        }
+      }).catch(function () {
+        busy = false;
+        if (showErrors) { fallback = true; form.requestSubmit(button); }
+      });
+    }
+
+    button.addEventListener("click", function (event) {
+      if (fallback) { return; }
+      event.preventDefault();
+      load(true);
+    });
+    form.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { if (ready()) { load(false); } }, 700);
+    });
+    form.addEventListener("change", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { if (ready()) { load(false); } }, 300);
+    });
+  }
+
+  /* Ask once more before actions that cannot be undone. */
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+      });
+    });
+  }
+
+  /* Move focus to the error summary so screen readers announce it. */
+  function focusErrors() {
+    var summary = document.querySelector(".error-summary");
+    if (summary) { summary.focus(); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("select[data-filter]").forEach(bankPicker);
+    document.querySelectorAll("form[data-preview-url]").forEach(preview);
+    confirmations();
+    focusErrors();
+  });
+})();
