@@ -1094,5 +1094,360 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
                     pass
 
 
+# ---------------------------------------------------------------------------- census, transfers, reports
+
+def store_option(func: Callable) -> Callable:
+    return click.option("--store", "store_path", metavar="PATH", envvar="MARKET40_TX_STORE",
+                        help="Transaction store (DuckDB file; default beside an SQLite registry: "
+                             "market40.transfers.duckdb; env MARKET40_TX_STORE).")(func)
+
+
+def open_store(path: str | None, *, read_only: bool = False) -> Any:
+    from market40.txstore import TransferStore, store_path
+    return TransferStore(store_path(database_url(), path), read_only=read_only)
+
+
+@main.group("census")
+def census_group() -> None:
+    """Market censuses: the board's list of operating households per market and month."""
+
+
+@census_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--market", help="Market code for rows without a Mã chợ column.")
+@click.option("--period", metavar="YYYY-MM", help="Month for rows without a Kỳ column.")
+@import_options
+def census_import(file: str, market: str | None, period: str | None, dry_run: bool, partial: bool,
+                  rejects: str | None, sheet: str | None, as_json: bool) -> None:
+    """Import a census list (CSV/XLSX): it replaces that market's list for the month.
+
+    Every bad row is reported; nothing is written unless all rows are good (or --partial).
+    Importing the same file again changes nothing.
+
+    \b
+    Examples:
+      market40 census import ds-ho-HL1-2025-06.xlsx --market HL1 --period 2025-06
+      market40 census import census-2025-06.csv --dry-run
+    """
+    from market40 import db
+    from market40.services.census import import_census
+    engine = db.make_engine(require_registry())
+    try:
+        with db.session_scope(engine) as session:
+            update, done = progress_bar("households")
+            try:
+                report = import_census(session, operator(), file, market=market, period=period, sheet=sheet,
+                                       dry_run=dry_run, partial=partial, rejects=default_rejects(file, rejects),
+                                       progress=update)
+            finally:
+                done()
+    finally:
+        engine.dispose()
+    finish_import(report, as_json)
+
+
+@census_group.command("list")
+@click.option("--period", required=True, metavar="YYYY-MM", help="The month.")
+@click.option("--market", help="Only this market.")
+@click.option("--json", "as_json", is_flag=True)
+def census_list(period: str, market: str | None, as_json: bool) -> None:
+    """Households in each market's census for a month (— : no census, the registry counts).
+
+    \b
+    Example:
+      market40 census list --period 2025-06
+    """
+    from market40.services.census import census_summary
+    with registry_session() as registry:
+        rows = census_summary(registry.session, registry.actor, period, market=market)
+    if as_json:
+        echo_json(rows)
+        return
+    print_table([[r["market"], r["name"], r["period"], "—" if r["households"] is None else r["households"]]
+                 for r in rows], ["market", "name", "period", "households"])
+
+
+@census_group.command("template")
+@click.argument("file", type=click.Path(dir_okay=False))
+def census_template(file: str) -> None:
+    """Write the census form (XLSX with a "Hướng dẫn" sheet, or CSV).
+
+    \b
+    Example:
+      market40 census template ds-ho-kinh-doanh.xlsx
+    """
+    from market40.services.census import write_census_template
+    write_census_template(file)
+    click.echo(f"wrote {file}")
+
+
+@main.group("tx")
+def tx_group() -> None:
+    """Bank transfers: import statement exports and webhook feeds into the transaction store."""
+
+
+@tx_group.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["auto", "generic", "vcb", "vietinbank", "mb", "sepay", "casso"]),
+              default="auto", show_default=True, help="The export's layout (auto: from its headers).")
+@click.option("--bank", help="The bank of the credited accounts (BIN, code or name): overrides the layout's; "
+                             "needed for Casso feeds.")
+@click.option("--account", help="The credited account, for a one-account statement that names it nowhere.")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+def tx_import(files: tuple[str, ...], fmt: str, bank: str | None, account: str | None, store_path: str | None,
+              as_json: bool) -> None:
+    """Import bank statement exports (CSV/XLSX) or SePay/Casso webhook feeds (JSON lines).
+
+    Each file is one batch: all or nothing, deduplicated by bank and transaction id, and a
+    file imported before changes nothing. Rows that are not incoming transfers (titles,
+    totals, outgoing) are skipped and counted; bad rows are reported with the reason.
+
+    \b
+    Examples:
+      market40 tx import sao-ke-vcb-06-2025.csv vietinbank-06.xlsx
+      market40 tx import sepay-2025-06.jsonl
+      market40 tx import casso.jsonl --bank BIDV
+    """
+    from market40 import db
+    from market40.services.transfers import import_files
+    engine = db.make_engine(require_registry())
+    bars: list[Callable[[], None]] = []
+
+    def bar(name: str) -> Any:
+        update, done = progress_bar(name)
+        bars.append(done)
+        return update
+
+    try:
+        with db.session_scope(engine) as session, open_store(store_path) as store:
+            try:
+                results = import_files(session, operator(), store, list(files), fmt=fmt, bank=bank, account=account,
+                                       progress=bar)
+            finally:
+                for done in bars:
+                    done()
+    finally:
+        engine.dispose()
+    failed = False
+    for result in results:
+        failed = failed or bool(result.invalid)
+        if as_json:
+            echo_json(result.as_dict())
+            continue
+        for problem in result.problems:
+            where = f"line {problem['line']}" if problem.get("line") else (problem.get("tx_id") or "?")
+            click.echo(f"{result.source}: {where}: {problem['reason']} ({problem.get('raw') or ''})", err=True)
+        click.echo(result.summary())
+    if failed:
+        if not as_json:
+            click.echo("some rows were rejected (listed above); the good rows were imported", err=True)
+        sys.exit(1)
+
+
+@tx_group.command("formats")
+@click.option("--json", "as_json", is_flag=True)
+def tx_formats(as_json: bool) -> None:
+    """The export layouts `tx import` reads, with their headers.
+
+    \b
+    Example:
+      market40 tx formats
+    """
+    from market40.transactions import LAYOUTS
+    if as_json:
+        echo_json([layout.as_dict() for layout in LAYOUTS.values()])
+        return
+    for layout in LAYOUTS.values():
+        click.echo(f"{layout.name:<11} {layout.title}" + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
+        sep = layout.delimiter if layout.kind == "csv" else " "
+        click.echo(f"{'':<11} {'fields' if layout.kind == 'jsonl' else 'header'}: {sep.join(layout.header)}")
+
+
+@tx_group.command("demo")
+@click.option("--end", default="2025-06", show_default=True, metavar="YYYY-MM", help="The last month.")
+@click.option("--months", default=6, show_default=True, type=click.IntRange(1, 24), help="How many months.")
+@click.option("--seed", default=2025, show_default=True, type=int)
+@click.option("--out", "folder", type=click.Path(file_okay=False), default="demo-activity", show_default=True,
+              help="Where the generated census and transfer files go.")
+@store_option
+def tx_demo(end: str, months: int, seed: int, folder: str, store_path: str | None) -> None:
+    """Give the demo province a history: onboarding dates, censuses and transfers (synthetic).
+
+    Run it after `market40 demo`; then reconcile and report. Only a demo registry is changed.
+
+    \b
+    Example:
+      market40 demo --no-walkthrough && market40 tx demo --end 2025-06 --months 6
+      market40 reconcile --period 2025-06 --months 6 && market40 report adoption --period 2025-06 --months 6 -o bc.xlsx
+    """
+    from market40 import db
+    from market40.services.demo_activity import build_demo_activity
+    engine = db.make_engine(require_registry())
+    try:
+        with db.session_scope(engine) as session, open_store(store_path) as store:
+            update, done = progress_bar("months")
+            try:
+                out = build_demo_activity(session, operator(), store, folder, end=end, months=months, seed=seed,
+                                          progress=update)
+            finally:
+                done()
+    finally:
+        engine.dispose()
+    click.echo(f"{out.accounts_backdated:,} demo accounts given an onboarding history "
+               f"({out.shared_accounts} shared by two stalls)")
+    for report in out.census:
+        click.echo(f"  census  {report.source}: {sum(report.lists.values()):,} households, "
+                   f"{report.added} added, {report.removed} removed")
+    for result in out.transfers:
+        click.echo(f"  transfers {result.summary()}")
+    click.echo(f"files in {folder}/. Next: market40 reconcile --period {end} --months {months}")
+
+
+@main.command("reconcile")
+@click.option("--period", required=True, metavar="YYYY-MM", help="The month (the last one with --months).")
+@click.option("--months", default=1, show_default=True, type=click.IntRange(1, 36),
+              help="Reconcile this many months ending with --period.")
+@click.option("--idle-months", default=3, show_default=True, type=click.IntRange(1, 24),
+              help="List accepting accounts with no transfer for this many months.")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+def reconcile_command(period: str, months: int, idle_months: int, store_path: str | None, as_json: bool) -> None:
+    """Reconcile census × registry × transfers for a month: states, anomalies, totals.
+
+    Every stall gets no QR / registered / accepting / active, with its evidence; the results
+    replace the month's earlier ones and feed `report adoption` and the web dashboard.
+
+    \b
+    Examples:
+      market40 reconcile --period 2025-06
+      market40 reconcile --period 2025-06 --months 6 --json
+    """
+    from market40 import db
+    from market40.reconciliation import Period
+    from market40.services.reconcile import reconcile
+    engine = db.make_engine(require_registry())
+    summaries = []
+    try:
+        with open_store(store_path) as store:
+            for month in Period.parse(period).back(months):
+                update, done = progress_bar(f"{month}")
+                try:
+                    with db.session_scope(engine) as session:
+                        summary = reconcile(session, operator(), month, store=store, idle_months=idle_months,
+                                            progress=update)
+                finally:
+                    done()
+                summaries.append(summary)
+                if not as_json:
+                    click.echo(summary.summary())
+    finally:
+        engine.dispose()
+    if as_json:
+        echo_json([s.as_dict() for s in summaries])
+
+
+@main.group("report")
+def report_group() -> None:
+    """Adoption reports for officers and market boards (XLSX, CSV, HTML, JSON)."""
+
+
+@report_group.command("adoption")
+@click.option("--period", required=True, metavar="YYYY-MM", help="The month reported.")
+@click.option("--by", type=click.Choice(["tier", "locality", "market", "province"]), default="tier",
+              show_default=True, help="The main view (an XLSX has every view, one sheet each).")
+@click.option("--locality", metavar="CODE", help="Only markets in this locality (a former district covers "
+                                                 "the communes it became).")
+@click.option("--level", type=click.Choice(["auto", "district", "commune"]), default="auto", show_default=True,
+              help="Group localities by former district or by commune (auto: the units of the period).")
+@click.option("--months", default=6, show_default=True, type=click.IntRange(1, 36),
+              help="Months in the trend, ending with --period.")
+@click.option("--target", default=100.0, show_default=True, type=click.FloatRange(0, 100, min_open=True),
+              help="Accepting rate each market should reach, in %.")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "html", "json"]), default=None,
+              help="Default: from the suffix of -o.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="The file to write ('-' for standard output with csv/json).")
+@click.option("--user", "username", help="Report as this user would see it (their markets or localities).")
+@click.option("--detail", is_flag=True, help="Add one row per stall, with its evidence.")
+def report_adoption(period: str, by: str, locality: str | None, level: str, months: int, target: float,
+                    fmt: str | None, output: str, username: str | None, detail: bool) -> None:
+    """Adoption per tier, locality, market and the province, with the monthly trend.
+
+    Accepting and active are reported side by side, each as a stall-weighted rate and as the
+    mean of market rates (the province's "83% on average" is the latter).
+
+    \b
+    Examples:
+      market40 report adoption --period 2025-06 --by tier -o bao-cao-06-2025.xlsx
+      market40 report adoption --period 2025-06 --by locality --level district --format html -o bc.html
+      market40 report adoption --period 2025-06 --by market --locality QN-HL --user cb.halong -o hl.csv
+    """
+    import io
+    from pathlib import Path
+    from market40.services.reports import adoption_summary, export
+    fmt = fmt or Path(output).suffix.lower().lstrip(".")
+    if fmt not in ("xlsx", "csv", "html", "json"):
+        raise click.UsageError("choose --format xlsx, csv, html or json (or an -o file with that suffix)")
+    with registry_session() as registry:
+        actor = registry.actor
+        if username:
+            from sqlmodel import select
+            from market40.models import User
+            from market40.services.registry import Actor
+            user = registry.session.exec(select(User).where(User.username == username.strip().lower())).first()
+            if user is None:
+                raise click.ClickException(f"no user {username!r}")
+            actor = Actor.for_user(registry.session, user)
+        report = adoption_summary(registry.session, actor, period, by=by, locality=locality, level=level,
+                                  months=months, target=target / 100, detail=detail)
+    if output == "-":
+        if fmt in ("xlsx",):
+            raise click.UsageError("an XLSX workbook needs a file: -o report.xlsx")
+        buffer = io.BytesIO()
+        export(report, fmt, buffer)
+        sys.stdout.buffer.write(buffer.getvalue())
+        return
+    export(report, fmt, output)
+    p = report.province
+    rate = (lambda x: "—" if x is None else f"{x:.1%}")
+    stalls = f"{p.stalls:,}".replace(",", ".")
+    click.echo(f"{report.period} · {report.scope}: {p.markets} markets, {stalls} stalls; accepting "
+               f"{rate(p.accepting_rate)} (stall-weighted), {rate(p.mean_accepting_rate)} (mean of market rates); "
+               f"active {rate(p.active_rate)} / {rate(p.mean_active_rate)}; {p.markets_at_target}/{p.markets} markets "
+               f"at the {target:g}% target. Wrote {output}.")
+    for note in report.notes[:1] if not report.reconciled else []:
+        click.echo(note, err=True)
+
+
+@report_group.command("anomalies")
+@click.option("--period", required=True, metavar="YYYY-MM", help="The month.")
+@click.option("--kind", type=click.Choice(["shared_account", "closed_stall_live_qr", "not_in_census_live_qr",
+                                           "name_mismatch", "unknown_account", "idle_account", "unattributed"]),
+              help="Only this kind.")
+@click.option("--market", help="Only this market.")
+@click.option("--limit", type=int, help="Show at most this many.")
+@click.option("--json", "as_json", is_flag=True)
+def report_anomalies(period: str, kind: str | None, market: str | None, limit: int | None, as_json: bool) -> None:
+    """What the month's reconciliation found for follow-up (account numbers masked).
+
+    \b
+    Example:
+      market40 report anomalies --period 2025-06 --kind shared_account
+    """
+    from market40.services.reports import anomaly_list
+    with registry_session() as registry:
+        ids = [registry.market(market).id] if market else [m.id for m in registry.session.exec(
+            registry.scoped_markets()).all()]
+        rows = anomaly_list(registry.session, ids, period, include_province=not market, kind=kind)
+    rows = rows[:limit] if limit else rows
+    if as_json:
+        echo_json(rows)
+        return
+    print_table([[r["kind"], r["market"] or "—", r["stall"] or "—", r["account"] or "", r["transfers"] or "",
+                  r["detail"][:80]] for r in rows], ["kind", "market", "stall", "account", "transfers", "detail"])
+
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

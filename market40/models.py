@@ -22,18 +22,21 @@ The schema itself is created by the Alembic migrations in
 these models agree.
 
 >>> sorted(SQLModel.metadata.tables)  # doctest: +NORMALIZE_WHITESPACE
-['app_user', 'audit_event', 'enrollment_code', 'locality', 'locality_link',
- 'market', 'payment_account', 'stall', 'user_scope']
+['app_user', 'audit_event', 'census_entry', 'enrollment_code', 'locality', 'locality_link',
+ 'market', 'payment_account', 'reconcile_anomaly', 'reconcile_run', 'stall', 'stall_period',
+ 'user_scope']
 >>> utcnow().tzinfo
 datetime.timezone.utc
 """
 from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Relationship, SQLModel
+
+from .reconciliation import ANOMALY_KINDS, STATES as PERIOD_STATES
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -59,6 +62,12 @@ __all__ = [
     "UserScope",
     "AuditEvent",
     "EnrollmentCode",
+    "PERIOD_STATES",
+    "ANOMALY_KINDS",
+    "CensusEntry",
+    "ReconcileRun",
+    "StallPeriod",
+    "ReconcileAnomaly",
 ]
 
 # Fixed vocabularies. Changing one needs a migration (the CHECK constraints
@@ -392,3 +401,118 @@ class EnrollmentCode(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     created_by: str = Field(max_length=64)  # actor: "user:12", "cli:alice"
+
+
+# --- census and reconciliation (issue #6) ----------------------------------
+#
+# The census (a market board's list of operating households for a month) is the
+# denominator of adoption; reconciliation results are what reports and the
+# dashboard read. Both are small (a row per household and month), edited or
+# replaced as a whole per market and period, scoped like markets, and read by
+# the web app: they live here, in the registry. The transfers themselves (millions
+# a month, append-only, aggregated in bulk) live in the DuckDB transaction store
+# (market40.txstore).
+
+PERIOD_LENGTH = 7  # "2025-06": a calendar month, Vietnam time
+
+
+class CensusEntry(SQLModel, table=True):
+    """One household the market board lists as operating in a market for a period."""
+
+    __tablename__ = "census_entry"
+    __table_args__ = (
+        UniqueConstraint("market_id", "period", "stall_key"),
+        CheckConstraint(f"length(period) = {PERIOD_LENGTH}", name="period"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    market_id: int = Field(foreign_key="market.id", ondelete="CASCADE")
+    period: str = Field(max_length=PERIOD_LENGTH)
+    stall_code: str = Field(max_length=32)  # as the board wrote it: "A-12"
+    stall_key: str = Field(max_length=32)  # compared without case or separators: "A12"
+    owner_name: str = Field(max_length=200)
+    source: str = Field(max_length=200)  # the file it came from
+    imported_at: datetime = _created()
+    imported_by: str = Field(max_length=64)
+
+
+class ReconcileRun(SQLModel, table=True):
+    """One reconciliation of a period: what went in and the totals that came out."""
+
+    __tablename__ = "reconcile_run"
+    __table_args__ = (CheckConstraint(f"length(period) = {PERIOD_LENGTH}", name="period"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    period: str = Field(max_length=PERIOD_LENGTH, index=True)
+    started_at: datetime = _created()
+    finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    actor: str = Field(max_length=64)
+    snapshot_at: datetime = Field(sa_type=UTCDateTime)  # when accepting was read: the period's end
+    idle_months: int
+    markets: int = 0
+    stalls: int = 0
+    transfers: int = 0
+    amount: int = Field(default=0, sa_type=BigInteger)
+    by_account: int = 0
+    by_reference: int = 0
+    unattributed: int = 0
+    banks: Optional[str] = Field(default=None, max_length=500)  # BINs with transfers in the period
+    summary: Optional[str] = Field(default=None, sa_type=Text)  # JSON: per-source counts, store path
+
+
+class StallPeriod(SQLModel, table=True):
+    """The state of one stall (or census household) in one period, with its evidence."""
+
+    __tablename__ = "stall_period"
+    __table_args__ = (
+        UniqueConstraint("period", "market_id", "stall_key"),
+        CheckConstraint(_one_of("state", PERIOD_STATES), name="state"),
+        CheckConstraint(f"length(period) = {PERIOD_LENGTH}", name="period"),
+        Index("ix_stall_period_market_period", "market_id", "period"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="reconcile_run.id", ondelete="CASCADE", index=True)
+    period: str = Field(max_length=PERIOD_LENGTH)
+    market_id: int = Field(foreign_key="market.id", ondelete="CASCADE")
+    stall_id: Optional[int] = Field(default=None, foreign_key="stall.id", ondelete="SET NULL", index=True)
+    stall_code: str = Field(max_length=32)
+    stall_key: str = Field(max_length=32)
+    state: str = Field(max_length=16)
+    accepting: bool
+    active: bool
+    in_census: bool
+    counted: bool  # in the denominator
+    covered: bool  # the transaction store holds transfers of the stall's bank for the period
+    account_id: Optional[int] = Field(default=None, foreign_key="payment_account.id", ondelete="SET NULL")
+    account_status: Optional[str] = Field(default=None, max_length=16)  # at the snapshot
+    verified_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    transfers: int = 0
+    amount: int = Field(default=0, sa_type=BigInteger)
+    by_reference: int = 0
+    first_transfer_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    last_transfer_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    channels: Optional[str] = Field(default=None, max_length=64)  # "statement", "webhook"
+
+
+class ReconcileAnomaly(SQLModel, table=True):
+    """Something a reconciliation found that needs a look (account numbers masked)."""
+
+    __tablename__ = "reconcile_anomaly"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ANOMALY_KINDS), name="kind"),
+        Index("ix_reconcile_anomaly_period_kind", "period", "kind"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="reconcile_run.id", ondelete="CASCADE", index=True)
+    period: str = Field(max_length=PERIOD_LENGTH)
+    kind: str = Field(max_length=32)
+    market_id: Optional[int] = Field(default=None, foreign_key="market.id", ondelete="CASCADE", index=True)
+    stall_id: Optional[int] = Field(default=None, foreign_key="stall.id", ondelete="SET NULL")
+    stall_code: Optional[str] = Field(default=None, max_length=32)
+    account: Optional[str] = Field(default=None, max_length=32)  # masked: "•••• 4418"
+    bank_bin: Optional[str] = Field(default=None, max_length=6)
+    detail: str = Field(max_length=500)
+    transfers: int = 0
+    amount: int = Field(default=0, sa_type=BigInteger)

@@ -58,6 +58,8 @@ from market40.exceptions import InvalidFormat, Market40Error, NotFound, Validati
 from market40.text import search_key
 
 __all__ = [
+    "string_cell",
+    "write_csv",
     "Column",
     "STALL_COLUMNS",
     "MARKET_COLUMNS",
@@ -974,7 +976,7 @@ def _calamine_rows(data: Any, name: str) -> Iterator[tuple[int, list]]:
     try:
         for index, cells in enumerate(data.iter_rows()):
             yield index + 1, cells
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):  # GeneratorExit: a reader stopped early
         raise
     except BaseException as exc:
         raise InvalidFormat(f"{name}: not a valid XLSX file ({exc})", value=name) from None
@@ -1018,7 +1020,8 @@ def _output_kind(target: PathOrFile, kind: str | None) -> str:
     return kind
 
 
-def _write_csv(target: PathOrFile, rows: Iterable[Sequence[Any]], delimiter: str = ",") -> None:
+def write_csv(target: PathOrFile, rows: Iterable[Sequence[Any]], delimiter: str = ",") -> None:
+    """Write rows as CSV in UTF-8 with a BOM (so Excel reads Vietnamese), every cell made safe."""
     if isinstance(target, (str, os.PathLike)):
         with open(target, "w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
@@ -1043,7 +1046,7 @@ def _clean_cell(value: Any) -> str:
     return safe_cell(_XML_ILLEGAL.sub("", "" if value is None else str(value)))
 
 
-def _string_cell(cell: Any, value: Any, text_format: bool = True) -> Any:
+def string_cell(cell: Any, value: Any, text_format: bool = True) -> Any:
     """Fill an openpyxl cell with user text: never a formula, text-formatted."""
     cell.value = _clean_cell(value)
     cell.data_type = "s"  # openpyxl turns any "=..." string into a formula
@@ -1109,7 +1112,7 @@ def write_rejects(path_or_file: PathOrFile, rejects: Iterable[tuple[Row, Any]], 
 
     if kind == "csv":
         delimiter = table.delimiter if table is not None and table.delimiter else ","
-        _write_csv(path_or_file, _chain([titles], counted()), delimiter)
+        write_csv(path_or_file, _chain([titles], counted()), delimiter)
         return count
 
     from openpyxl import Workbook
@@ -1124,13 +1127,13 @@ def write_rejects(path_or_file: PathOrFile, rejects: Iterable[tuple[Row, Any]], 
     bold = Font(bold=True)
     heading = []
     for title in titles:
-        cell = _string_cell(WriteOnlyCell(sheet), title, text_format=False)
+        cell = string_cell(WriteOnlyCell(sheet), title, text_format=False)
         cell.font = bold
         heading.append(cell)
     sheet.append(heading)
     for line in counted():
         number, *texts = line
-        sheet.append([number] + [_string_cell(WriteOnlyCell(sheet), text) for text in texts])
+        sheet.append([number] + [string_cell(WriteOnlyCell(sheet), text) for text in texts])
     workbook.save(path_or_file)
     return count
 
@@ -1163,7 +1166,7 @@ def write_template(path_or_file: PathOrFile, schema: Schema | str, *, kind: str 
     headers = [column.header for column in columns.values()]
     example = [column.example for column in columns.values()]
     if kind == "csv":
-        _write_csv(path_or_file, [headers, example])
+        write_csv(path_or_file, [headers, example])
         return
 
     from openpyxl import Workbook
@@ -1180,11 +1183,11 @@ def write_template(path_or_file: PathOrFile, schema: Schema | str, *, kind: str 
     required_fill = PatternFill("solid", start_color="FFF2CC")
     for index, (name, column) in enumerate(columns.items()):
         letter = _column_letter(index)
-        head = _string_cell(sheet.cell(row=1, column=index + 1), column.header, text_format=False)
+        head = string_cell(sheet.cell(row=1, column=index + 1), column.header, text_format=False)
         head.font = bold
         if column.required:
             head.fill = required_fill
-        _string_cell(sheet.cell(row=2, column=index + 1), column.example, text_format=column.text)
+        string_cell(sheet.cell(row=2, column=index + 1), column.example, text_format=column.text)
         dimension = sheet.column_dimensions[letter]
         dimension.width = max(14, len(column.header) + 4)
         if column.text:
@@ -1192,19 +1195,19 @@ def write_template(path_or_file: PathOrFile, schema: Schema | str, *, kind: str 
 
     guide = workbook.create_sheet("Hướng dẫn")
     for top, (line, strong) in enumerate(_GUIDE_INTRO, start=1):
-        cell = _string_cell(guide.cell(row=top, column=1), line.format(item=item, item_en=item_en, text=text),
+        cell = string_cell(guide.cell(row=top, column=1), line.format(item=item, item_en=item_en, text=text),
                             text_format=False)
         cell.font = Font(bold=strong)
     titles = ("Cột / Column", "Bắt buộc / Required", "Giải thích", "Explanation", "Ví dụ / Example",
               "Tên cột khác được chấp nhận / Other accepted headers", "Mã / Key")
     top = len(_GUIDE_INTRO) + 1
     for index, title in enumerate(titles, start=1):
-        _string_cell(guide.cell(row=top, column=index), title, text_format=False).font = bold
+        string_cell(guide.cell(row=top, column=index), title, text_format=False).font = bold
     for offset, (name, column) in enumerate(columns.items(), start=1):
         values = (column.header, "Có / Yes" if column.required else "Không / No", column.vi, column.en,
                   column.example, ", ".join(column.aliases[1:]), name)
         for index, value in enumerate(values, start=1):
-            cell = _string_cell(guide.cell(row=top + offset, column=index), value,
+            cell = string_cell(guide.cell(row=top + offset, column=index), value,
                                 text_format=column.text and index == 5)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     for letter, width in zip("ABCDEFG", (22, 14, 50, 50, 20, 40, 16)):

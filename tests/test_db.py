@@ -14,7 +14,8 @@ from market40.exceptions import Conflict, InvalidComponent, InvalidFormat
 from market40.models import Locality, Market
 
 REGISTRY_TABLES = {"locality", "locality_link", "market", "stall", "payment_account",
-                   "app_user", "user_scope", "audit_event", "enrollment_code"}
+                   "app_user", "user_scope", "audit_event", "enrollment_code",
+                   "census_entry", "reconcile_run", "stall_period", "reconcile_anomaly"}
 
 
 # --- database_url -------------------------------------------------------------
@@ -124,7 +125,7 @@ def test_upgrade_is_idempotent(empty_db_url):
     assert db.current_revision(empty_db_url) is None
     db.upgrade(empty_db_url)
     db.upgrade(empty_db_url)
-    assert db.current_revision(empty_db_url) == db.head_revision() == "0001"
+    assert db.current_revision(empty_db_url) == db.head_revision() == "0002"
 
 
 def test_init_refuses_a_database_that_has_tables(empty_db_url):

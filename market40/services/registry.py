@@ -27,7 +27,7 @@ from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEv
                       LocalityLink, Market, PaymentAccount, Stall, User, UserScope, utcnow)
 
 __all__ = ["Actor", "Registry", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",
-           "EnrollmentSlip", "CONSENT_PURPOSE", "parse_stall_ref", "mask_record"]
+           "EnrollmentSlip", "CONSENT_PURPOSE", "parse_stall_ref", "mask_record", "descendant_localities"]
 
 #: What the owner consents to when registering an account (Law 91/2025: consent per purpose).
 CONSENT_PURPOSE = ("Hiển thị mã VietQR và số tài khoản trên biển tại sạp để khách thanh toán; đối soát "
@@ -57,14 +57,8 @@ class Actor:
     def for_user(cls, session: Session, user: User) -> "Actor":
         scopes = session.exec(select(UserScope).where(UserScope.user_id == user.id)).all()
         unlimited = user.role == "admin"
-        localities = {s.locality_id for s in scopes if s.locality_id}
         # A scope on a former district also covers the communes it became (markets now sit in those).
-        frontier = set(localities)
-        while frontier:
-            links = session.exec(select(LocalityLink.new_id).where(
-                LocalityLink.old_id.in_(frontier))).all()  # type: ignore[attr-defined]
-            frontier = set(links) - localities
-            localities |= frontier
+        localities = descendant_localities(session, {s.locality_id for s in scopes if s.locality_id})
         return cls(
             name=f"user:{user.id}", role=user.role, user_id=user.id,
             markets=None if unlimited else frozenset(s.market_id for s in scopes if s.market_id),
@@ -74,6 +68,18 @@ class Actor:
     @property
     def can_write(self) -> bool:
         return self.role in ("operator", "admin", "staff")
+
+
+def descendant_localities(session: Session, ids: Iterable[int]) -> set[int]:
+    """The localities ``ids`` and every unit they became, through the old→new links."""
+    found = set(ids)
+    frontier = set(found)
+    while frontier:
+        links = session.exec(select(LocalityLink.new_id).where(
+            LocalityLink.old_id.in_(frontier))).all()  # type: ignore[attr-defined]
+        frontier = set(links) - found
+        found |= frontier
+    return found
 
 
 def parse_stall_ref(ref: str) -> tuple[str, str]:
@@ -202,7 +208,8 @@ class Registry:
         self._check_market(market)
         return stall
 
-    def _scoped_markets(self):
+    def scoped_markets(self):
+        """A query for the markets this actor may see."""
         query = select(Market)
         actor = self.actor
         if actor.role == "owner":
@@ -314,7 +321,7 @@ class Registry:
 
     def markets(self, *, locality: str | None = None, tier: str | None = None) -> list[MarketSummary]:
         """Markets this actor may see, with stall and account counts."""
-        query = self._scoped_markets()
+        query = self.scoped_markets()
         if tier:
             query = query.where(Market.tier == tier)
         if locality:

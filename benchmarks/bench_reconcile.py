@@ -1,0 +1,292 @@
+"""Reconciliation at province scale: 15,000 stalls and 8,000,000 transfers (≈ 600 MB of CSV).
+
+Targets (issue #6): import + reconcile ≤ 15 s on 2 cores, peak memory ≤ 1.5 GB and not growing
+with the file; the adoption report ≤ 2 s. Beside market40's figures the script prints:
+
+* the **floor**: the same aggregation written directly in DuckDB SQL on the CSV (no
+  validation, no deduplication, nothing stored): what the engine itself costs;
+* a **plain pandas script**, what an analyst would write (``pip install ".[bench]"``).
+
+    python benchmarks/bench_reconcile.py                      # 15,000 stalls, 8,000,000 transfers
+    python benchmarks/bench_reconcile.py --transfers 2000000  # quicker
+    python benchmarks/bench_reconcile.py --layout vcb         # the file as Vietcombank-style statement rows
+
+Every measured step runs in its own process, so its peak memory (``ru_maxrss``) is its own;
+market40 also runs on a quarter of the file, to show whether memory grows with it. The
+synthetic registry and the CSV are generated into a temporary directory (``--dir``; about
+1.5 GB free is needed) and deleted at the end (``--keep`` keeps them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MARKETS = 43
+PERIOD = "2025-06"
+
+
+# ------------------------------------------------------------------------------------------ setup
+
+def build_registry(folder: Path, stalls: int) -> Path:
+    """An SQLite registry with ``stalls`` stalls in 43 markets, most with a verified account."""
+    from datetime import date, datetime, timezone
+
+    from sqlalchemy import insert
+
+    from market40 import db
+    from market40.models import Locality, Market, PaymentAccount, Stall
+    path = folder / "registry.db"
+    db.init(str(path))
+    engine = db.make_engine(str(path))
+    when = datetime(2025, 1, 2, tzinfo=timezone.utc)
+    per_market = stalls // MARKETS
+    with db.session_scope(engine) as session:
+        place = Locality(code="B", name="Tỉnh thử", kind="commune", unit_type="xã", province="Thử",
+                         valid_from=date(2000, 1, 1))
+        session.add(place)
+        session.flush()
+        markets = [Market(code=f"B{m:02d}", name=f"Chợ {m}", tier=("I", "II", "III")[m % 3], locality_id=place.id)
+                   for m in range(1, MARKETS + 1)]
+        session.add_all(markets)
+        session.flush()
+        stall_rows, index = [], 0
+        for m, market in enumerate(markets):
+            count = per_market + (1 if m < stalls % MARKETS else 0)
+            for n in range(1, count + 1):
+                stall_rows.append({"market_id": market.id, "code": f"A-{n}", "owner_name": "Chủ hộ",
+                                   "status": "operating", "created_at": when, "updated_at": when})
+        session.execute(insert(Stall), stall_rows)
+        ids = session.execute(Stall.__table__.select().with_only_columns(  # type: ignore[attr-defined]
+            Stall.id, Stall.market_id, Stall.code).order_by(Stall.id)).all()
+        codes = {m.id: m.code for m in markets}
+        accounts = []
+        for index, (stall_id, market_id, code) in enumerate(ids):
+            if index % 10 == 9:
+                continue  # one stall in ten has no account
+            shared = index % 50 == 1  # a few couples share the previous stall's account
+            number = f"0141{(index - 1 if shared else index):09d}"
+            accounts.append({"stall_id": stall_id, "kind": "bank_account", "bin": "970436", "number": number,
+                             "holder_name": "CHU HO", "consent_purpose": "bench", "consent_at": when,
+                             "consent_channel": "bench", "created_at": when, "created_by": "bench",
+                             "purpose": f"{codes[market_id]} {code.replace('-', '')}", "payload": "000201",
+                             "status": "verified", "verified_at": when})
+        session.execute(insert(PaymentAccount), accounts)
+    engine.dispose()
+    return path
+
+
+def write_transfers(folder: Path, transfers: int, stalls: int, layout: str) -> Path:
+    """``transfers`` rows of June 2025 into registered, shared and unknown accounts (DuckDB SQL)."""
+    import duckdb
+    path = folder / f"transfers-{transfers}.csv"
+    per_market = stalls // MARKETS
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    account = "'0141' || lpad(CAST(a AS VARCHAR), 9, '0')"
+    unknown = "'0999' || lpad(CAST(a AS VARCHAR), 9, '0')"
+    reference = ("'B' || lpad(CAST(1 + a % 43 AS VARCHAR), 2, '0') || ' A' || "
+                 f"CAST(1 + (a // 43) % {per_market} AS VARCHAR)")
+    content = (f"CASE i % 10 WHEN 0 THEN 'MBVCB.' || CAST(i AS VARCHAR) || '.' || {reference} || '.CT tu 00110012' "
+               f"WHEN 1 THEN lower({reference}) || ' tien hang' WHEN 2 THEN replace({reference}, ' ', '') "
+               f"WHEN 3 THEN 'Chuyen tien' ELSE {reference} END")
+    select = f"""
+        SELECT 'FT' || lpad(CAST(i AS VARCHAR), 12, '0') AS transaction_id,
+               TIMESTAMP '2025-06-01' + to_seconds(CAST((i * 2654435761) % (30 * 86400) AS BIGINT)) AS booked_at,
+               '970436' AS bank_bin,
+               CASE WHEN i % 40 = 0 THEN {unknown} ELSE {account} END AS account,
+               (1 + (i * 7919) % 300) * 1000 AS amount,
+               {content} AS content
+        FROM (SELECT i, CASE WHEN b % 10 = 9 THEN b - 1 ELSE b END AS a  -- stalls without an account: their neighbour
+              FROM (SELECT i, (i * 48271) % {stalls} AS b FROM range({transfers}) t(i)))"""
+    if layout == "generic":
+        con.execute(f"COPY ({select.replace('AS booked_at', 'AS booked_at_ts')}) TO '{path}' (HEADER)".replace(
+            "AS booked_at_ts", "AS booked_at"))
+    else:  # a Vietcombank-style statement body: dd/mm/yyyy dates, 1.234.567 amounts, the account per file
+        con.execute(f"""COPY (SELECT row_number() OVER () AS "STT", strftime(booked_at, '%d/%m/%Y %H:%M:%S')
+                                AS "Ngày giao dịch", transaction_id AS "Số tham chiếu", '' AS "Số tiền ghi nợ",
+                                replace(format('{{:,}}', amount), ',', '.') AS "Số tiền ghi có", '' AS "Số dư",
+                                content AS "Nội dung chi tiết"
+                         FROM ({select})) TO '{path}' (HEADER)""")
+    con.close()
+    return path
+
+
+# ------------------------------------------------------------------------------------------ the runs
+
+def run_market40(registry: str, csv_path: str, store: str, layout: str) -> dict:
+    from market40 import db
+    from market40.services.reconcile import reconcile
+    from market40.services.registry import Actor
+    from market40.services.transfers import import_file
+    from market40.txstore import TransferStore
+    start = time.perf_counter()
+    with TransferStore(store) as opened:
+        # a one-account statement: an account of one stall only (index 2; index 1 shares index 0's)
+        result = import_file(opened, csv_path, fmt=layout, account="0141000000002" if layout == "vcb" else None)
+        imported = time.perf_counter()
+        engine = db.make_engine(registry)
+        with db.session_scope(engine) as session:
+            summary = reconcile(session, Actor.operator("bench"), PERIOD, store=opened)
+        engine.dispose()
+    done = time.perf_counter()
+    return {"import_s": imported - start, "reconcile_s": done - imported, "total_s": done - start,
+            "inserted": result.inserted, "stalls": summary.stalls, "active": summary.active,
+            "by_reference": summary.by_reference, "unattributed": summary.unattributed}
+
+
+def run_report(registry: str, folder: str) -> dict:
+    from market40 import db
+    from market40.services.registry import Actor
+    from market40.services.reports import adoption_summary, export
+    engine = db.make_engine(registry)
+    start = time.perf_counter()
+    with db.session_scope(engine) as session:
+        report = adoption_summary(session, Actor.operator("bench"), PERIOD, months=6)
+    summarised = time.perf_counter()
+    export(report, "xlsx", str(Path(folder) / "report.xlsx"))
+    done = time.perf_counter()
+    engine.dispose()
+    return {"summary_s": summarised - start, "xlsx_s": done - summarised, "total_s": done - start,
+            "accepting_rate": report.province.accepting_rate, "active_rate": report.province.active_rate}
+
+
+def run_floor(csv_path: str, directory: str) -> dict:
+    """The aggregation alone, in DuckDB SQL on the CSV: accepting and active per market."""
+    import duckdb
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    start = time.perf_counter()
+    rows = con.execute(f"""
+        WITH t AS (SELECT bank_bin, account, count(*) AS n FROM read_csv('{csv_path}', header = true,
+                       auto_detect = false, columns = {{'transaction_id': 'VARCHAR', 'booked_at': 'TIMESTAMP',
+                       'bank_bin': 'VARCHAR', 'account': 'VARCHAR', 'amount': 'BIGINT', 'content': 'VARCHAR'}})
+                   WHERE booked_at >= '2025-06-01' AND booked_at < '2025-07-01' GROUP BY ALL),
+             d AS (SELECT * FROM read_csv('{directory}', header = true))
+        SELECT d.market_id, count(DISTINCT d.stall_id) AS stalls,
+               count(DISTINCT d.stall_id) FILTER (WHERE d.number IS NOT NULL) AS accepting,
+               count(DISTINCT d.stall_id) FILTER (WHERE t.n > 0) AS active
+        FROM d LEFT JOIN t ON t.bank_bin = d.bin AND t.account = d.number GROUP BY d.market_id""").fetchall()
+    return {"total_s": time.perf_counter() - start, "markets": len(rows)}
+
+
+def run_pandas(csv_path: str, directory: str) -> dict:
+    """What an analyst would write: read the CSV, group, merge, count."""
+    import pandas as pd
+    start = time.perf_counter()
+    tx = pd.read_csv(csv_path, dtype={"account": str, "bank_bin": str, "transaction_id": str},
+                     parse_dates=["booked_at"])
+    tx = tx[(tx.booked_at >= "2025-06-01") & (tx.booked_at < "2025-07-01")]
+    tx = tx.drop_duplicates(["bank_bin", "transaction_id"])
+    per_account = tx.groupby(["bank_bin", "account"]).size().rename("n").reset_index()
+    d = pd.read_csv(directory, dtype={"number": str, "bin": str})
+    merged = d.merge(per_account, how="left", left_on=["bin", "number"], right_on=["bank_bin", "account"])
+    by_market = merged.groupby("market_id").agg(stalls=("stall_id", "nunique"),
+                                                active=("n", lambda s: int((s > 0).sum())))
+    return {"total_s": time.perf_counter() - start, "markets": len(by_market)}
+
+
+def export_directory(registry: Path, folder: Path) -> Path:
+    """stall_id, market_id, bin, number of every stall (the floor and pandas join on it)."""
+    import csv
+    import sqlite3
+    path = folder / "directory.csv"
+    con = sqlite3.connect(registry)
+    rows = con.execute("SELECT s.id, s.market_id, a.bin, a.number FROM stall s LEFT JOIN payment_account a "
+                       "ON a.stall_id = s.id").fetchall()
+    con.close()
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["stall_id", "market_id", "bin", "number"])
+        writer.writerows(rows)
+    return path
+
+
+def child(kind: str, args: list[str]) -> dict:
+    """Run one measured step in a fresh process; returns its result and peak RSS."""
+    code = (f"import json, resource, sys; sys.path.insert(0, {str(ROOT)!r}); "
+            f"import benchmarks.bench_reconcile as b; out = b.run_{kind}(*{args!r}); "
+            "u = resource.getrusage(resource.RUSAGE_SELF); out['peak_rss_mb'] = u.ru_maxrss / 1024; "
+            "out['cpu_s'] = u.ru_utime + u.ru_stime; print(json.dumps(out))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(next(line for line in reversed(proc.stdout.splitlines()) if line.startswith("{")))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stalls", type=int, default=15_000)
+    parser.add_argument("--transfers", type=int, default=8_000_000)
+    parser.add_argument("--layout", choices=["generic", "vcb"], default="generic")
+    parser.add_argument("--dir", help="Where to generate the files (default: a temporary directory).")
+    parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
+    parser.add_argument("--skip-pandas", action="store_true")
+    options = parser.parse_args(argv)
+    folder = Path(options.dir or tempfile.mkdtemp(prefix="market40-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    need = options.transfers * 180  # CSV + store + spill, generously
+    if free < need:
+        print(f"not enough space in {folder}: {free / 1e9:.1f} GB free, about {need / 1e9:.1f} GB needed")
+        return 1
+    try:
+        t = time.perf_counter()
+        registry = build_registry(folder, options.stalls)
+        directory = export_directory(registry, folder)
+        big = write_transfers(folder, options.transfers, options.stalls, options.layout)
+        quarter = write_transfers(folder, options.transfers // 4, options.stalls, options.layout)
+        print(f"load average before: {os.getloadavg()[0]:.1f}")
+        print(f"setup: {options.stalls:,} stalls, {options.transfers:,} transfers ({big.stat().st_size / 1e6:,.0f} MB "
+              f"{options.layout} CSV) in {time.perf_counter() - t:.1f} s; {os.cpu_count()} CPUs\n")
+        small = child("market40", [str(shutil.copy(registry, folder / "small.db")), str(quarter),
+                                   str(folder / "small.duckdb"), options.layout])
+        full = child("market40", [str(registry), str(big), str(folder / "store.duckdb"), options.layout])
+        report = child("report", [str(registry), str(folder)])
+        floor = child("floor", [str(big), str(directory)]) if options.layout == "generic" else {}
+        analyst = {} if options.skip_pandas or options.layout != "generic" else child("pandas", [str(big), str(directory)])
+        rows = [
+            ("market40 import + reconcile (¼ file)", small.get("total_s"), small.get("peak_rss_mb"), small),
+            ("market40 import + reconcile", full.get("total_s"), full.get("peak_rss_mb"), full),
+            ("  of which import (parse, validate, dedup, store)", full.get("import_s"), None, None),
+            ("  of which reconcile (attribute, classify, write)", full.get("reconcile_s"), None, None),
+            ("market40 adoption report (summary + XLSX)", report.get("total_s"), report.get("peak_rss_mb"), report),
+            ("floor: the aggregation in DuckDB SQL on the CSV", floor.get("total_s"), floor.get("peak_rss_mb"), floor),
+            ("pandas script (read_csv, groupby, merge)", analyst.get("total_s"), analyst.get("peak_rss_mb"), analyst),
+        ]
+        print(f"{'step':<52} {'wall s':>8} {'CPU s':>7} {'peak RSS':>10}")
+        for name, seconds, rss, raw in rows:
+            if raw is not None and "error" in raw:
+                print(f"{name:<52} {'—':>8} {'—':>7} {'—':>10}  ({raw['error']})")
+                continue
+            if seconds is None:
+                continue
+            cpu = f"{raw['cpu_s']:.1f}" if raw and "cpu_s" in raw else ""
+            print(f"{name:<52} {seconds:>8.2f} {cpu:>7} {(f'{rss:,.0f} MB' if rss else ''):>10}")
+        print(f"\nload average during the runs: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs; wall times "
+              "grow with other work on the machine, CPU seconds much less")
+        if "total_s" in full:
+            print(f"\ntargets: import + reconcile ≤ 15 s → {full['total_s']:.1f} s; peak ≤ 1,500 MB → "
+                  f"{full['peak_rss_mb']:,.0f} MB (¼ file: {small.get('peak_rss_mb', 0):,.0f} MB); report ≤ 2 s → "
+                  f"{report.get('total_s', float('nan')):.2f} s")
+            print(f"reconciled: {full['inserted']:,} transfers, {full['stalls']:,} stalls, {full['active']:,} active, "
+                  f"{full['by_reference']:,} attributed by stall reference, {full['unattributed']:,} unattributed")
+    finally:
+        if not options.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            print(f"files kept in {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,522 @@
+"""Adoption report files: XLSX (first-class), CSV, HTML and JSON.
+
+* **XLSX** (openpyxl): one sheet per view (summary, tier, locality, market, trend, anomalies,
+  and the stalls when asked), native Excel charts (accepting and active by tier; the monthly
+  trend), frozen headers, number and percent formats. Every user-supplied string goes
+  through :func:`market40.tabular.safe_cell` and is written as a *string* cell (openpyxl would
+  turn ``=…`` into a formula); account numbers appear masked and as text (`field-notes.md` §5.4).
+* **CSV**: the chosen view, UTF-8 with a BOM so that Excel shows Vietnamese; rates are
+  percentages with a decimal point.
+* **HTML**: one self-contained printable page (inline CSS, inline SVG charts, no script, nothing
+  fetched from the internet).
+* **JSON**: :meth:`AdoptionReport.as_dict`.
+
+The layout is for Vietnamese officers: headers in Vietnamese, the definitions of every
+figure on the summary sheet and the page.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Sequence
+
+from . import reconciliation as rules
+from . import tabular  # the one place that makes cells safe
+from .tabular import string_cell
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .services.reports import AdoptionReport
+
+__all__ = ["write_xlsx", "write_csv", "write_html", "write_json", "FIGURE_COLUMNS", "MARKET_COLUMNS"]
+
+#: (key, Vietnamese header, kind) of a figures table.
+FIGURE_COLUMNS = (
+    ("label", "Nhóm", "text"),
+    ("markets", "Số chợ", "int"),
+    ("stalls", "Số hộ kinh doanh (mẫu số)", "int"),
+    ("registered", "Đã đăng ký, chờ xác minh", "int"),
+    ("accepting", "Hộ chấp nhận TTKDTM", "int"),
+    ("accepting_rate", "% chấp nhận (theo số hộ)", "pct"),
+    ("mean_accepting_rate", "% chấp nhận (bình quân các chợ)", "pct"),
+    ("active", "Hộ có giao dịch trong tháng", "int"),
+    ("active_rate", "% có giao dịch (theo số hộ)", "pct"),
+    ("mean_active_rate", "% có giao dịch (bình quân các chợ)", "pct"),
+    ("covered", "Hộ có dữ liệu giao dịch", "int"),
+    ("markets_at_target", "Chợ đạt mục tiêu", "int"),
+    ("stalls_to_target", "Hộ cần thêm để đạt mục tiêu", "int"),
+    ("census_markets", "Chợ có danh sách hộ của BQL", "int"),
+)
+MARKET_COLUMNS = (
+    ("code", "Mã chợ", "text"), ("name", "Tên chợ", "text"), ("tier", "Hạng", "text"),
+    ("locality", "Địa phương", "text"), ("stalls", "Số hộ kinh doanh (mẫu số)", "int"),
+    ("denominator", "Nguồn mẫu số", "text"), ("registered", "Đã đăng ký, chờ xác minh", "int"),
+    ("accepting", "Hộ chấp nhận TTKDTM", "int"), ("accepting_rate", "% chấp nhận", "pct"),
+    ("active", "Hộ có giao dịch trong tháng", "int"), ("active_rate", "% có giao dịch", "pct"),
+    ("covered", "Hộ có dữ liệu giao dịch", "int"), ("at_target", "Đạt mục tiêu", "text"),
+    ("to_target", "Hộ cần thêm để đạt mục tiêu", "int"),
+)
+TREND_COLUMNS = (
+    ("period", "Kỳ (tháng)", "text"), ("stalls", "Số hộ kinh doanh", "int"), ("accepting", "Hộ chấp nhận", "int"),
+    ("accepting_rate", "% chấp nhận (theo số hộ)", "pct"),
+    ("mean_accepting_rate", "% chấp nhận (bình quân các chợ)", "pct"),
+    ("active", "Hộ có giao dịch", "int"), ("active_rate", "% có giao dịch (theo số hộ)", "pct"),
+    ("mean_active_rate", "% có giao dịch (bình quân các chợ)", "pct"),
+)
+ANOMALY_COLUMNS = (
+    ("label", "Loại", "text"), ("market", "Chợ", "text"), ("stall", "Sạp", "text"),
+    ("account", "Tài khoản (che số)", "text"), ("bank_bin", "BIN ngân hàng", "text"), ("detail", "Chi tiết", "text"),
+    ("transfers", "Số giao dịch", "int"), ("amount", "Số tiền (đ)", "money"),
+)
+STALL_COLUMNS = (
+    ("market", "Chợ", "text"), ("stall", "Sạp", "text"), ("shop_name", "Tên cửa hàng", "text"),
+    ("state_label", "Trạng thái", "text"), ("accepting", "Chấp nhận", "bool"), ("active", "Có giao dịch", "bool"),
+    ("in_census", "Trong danh sách BQL", "bool"), ("counted", "Tính vào mẫu số", "bool"),
+    ("account", "Tài khoản (che số)", "text"), ("transfers", "Số giao dịch", "int"),
+    ("amount", "Số tiền (đ)", "money"), ("last_transfer_at", "Giao dịch gần nhất", "datetime"),
+    ("evidence", "Căn cứ", "text"),
+)
+VIEW_TITLES = {"tier": "Theo hạng chợ", "locality": "Theo địa phương", "market": "Theo chợ",
+               "province": "Toàn bộ phạm vi"}
+DEFINITIONS_VI = (
+    ("Số hộ kinh doanh (mẫu số)", "Số hộ trong danh sách hộ đang kinh doanh do ban quản lý chợ gửi cho tháng; chợ "
+     "chưa gửi danh sách thì dùng số sạp đang kinh doanh trong sổ đăng ký."),
+    ("Hộ chấp nhận TTKDTM", "Sạp có tài khoản nhận tiền đã được xác minh (có biển QR) vào cuối tháng."),
+    ("Hộ có giao dịch", "Sạp có ít nhất một giao dịch chuyển khoản đến trong tháng, xác định theo số tài khoản "
+     "nhận hoặc theo mã sạp trong nội dung (nguồn: sao kê ngân hàng, webhook SePay/Casso)."),
+    ("% theo số hộ", "Tổng số hộ chấp nhận (có giao dịch) chia tổng số hộ của cả nhóm."),
+    ("% bình quân các chợ", "Trung bình cộng tỷ lệ của từng chợ (con số tỉnh công bố là \"trung bình 83%\")."),
+    ("Mục tiêu", "Tỷ lệ hộ chấp nhận mà mỗi chợ cần đạt; \"Hộ cần thêm\" là số hộ phải đưa vào để mọi chợ đạt."),
+    ("Hộ có dữ liệu giao dịch", "Sạp mà ngân hàng của tài khoản có dữ liệu giao dịch trong tháng: chỉ với các "
+     "sạp này mới biết được có giao dịch hay không."),
+)
+
+
+def _figure_values(f: rules.Figures) -> dict[str, Any]:
+    return f.as_dict()
+
+
+def _market_values(report: "AdoptionReport") -> list[dict[str, Any]]:
+    out = []
+    for m in report.markets:
+        needed = -(-round(report.target * m.stalls * 1e9) // int(1e9)) if m.stalls else 0
+        out.append({"code": m.code, "name": m.name, "tier": m.tier or "—",
+                    "locality": ", ".join(m.groups.get("locality", ())), "stalls": m.stalls,
+                    "denominator": "Danh sách BQL" if m.denominator == "census" else "Sổ đăng ký",
+                    "registered": m.registered, "accepting": m.accepting, "accepting_rate": m.accepting_rate,
+                    "active": m.active, "active_rate": m.active_rate, "covered": m.covered,
+                    "at_target": "Có" if m.stalls and m.accepting >= needed else "Chưa",
+                    "to_target": max(0, needed - m.accepting)})
+    return out
+
+
+def _trend_values(report: "AdoptionReport") -> list[dict[str, Any]]:
+    rows = []
+    for point in report.trend:
+        f = point.figures
+        rows.append({"period": point.period, **({k: getattr(f, k) for k, _, _ in TREND_COLUMNS[1:]} if f else {})})
+    return rows
+
+
+def _period_title(period: str) -> str:
+    year, month = period.split("-")
+    return f"tháng {month}/{year}"
+
+
+# ------------------------------------------------------------------------------------ XLSX
+
+def write_xlsx(report: "AdoptionReport", target: str | os.PathLike[str] | IO[bytes]) -> None:
+    """The workbook described in the module docstring (openpyxl write-only mode: it streams)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    header_fill = PatternFill("solid", start_color="DDEBF7")
+    wrap = Alignment(wrap_text=True, vertical="top")
+    book = Workbook(write_only=True)
+    summary = book.create_sheet("Tổng hợp")
+    sheets = {view: book.create_sheet(VIEW_TITLES[view]) for view in ("tier", "locality", "market")}
+    trend_sheet = book.create_sheet("Xu hướng")
+    anomaly_sheet = book.create_sheet("Bất thường")
+    stall_sheet = book.create_sheet("Chi tiết sạp") if report.stalls is not None else None
+
+    def cell(sheet: Any, value: Any, kind: str, *, font: Any = None, fill: Any = None, align: Any = None) -> Any:
+        c = _value_cell(WriteOnlyCell(sheet), value, kind)
+        if font is not None:
+            c.font = font
+        if fill is not None:
+            c.fill = fill
+        if align is not None:
+            c.alignment = align
+        return c
+
+    def table(sheet: Any, columns: Sequence[tuple[str, str, str]], rows: Sequence[dict[str, Any]], *,
+              total: dict[str, Any] | None = None, widths: dict[str, int] | None = None) -> None:
+        for index, (key, _, kind) in enumerate(columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = (widths or {}).get(
+                key, 34 if kind == "text" and index == 1 else 16)
+        sheet.freeze_panes = "B2"
+        if rows:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+        sheet.append([cell(sheet, title, "label", font=bold, fill=header_fill, align=wrap)
+                      for _, title, _ in columns])
+        for row in rows:
+            sheet.append([cell(sheet, row.get(key), kind) for key, _, kind in columns])
+        if total is not None:
+            sheet.append([cell(sheet, total.get(key), kind, font=bold) for key, _, kind in columns])
+
+    p = report.province
+    # the summary sheet: title, key figures, definitions, notes; charts on the right
+    summary.column_dimensions["A"].width = 44
+    summary.column_dimensions["B"].width = 70
+    head = [("BÁO CÁO TỶ LỆ THANH TOÁN KHÔNG DÙNG TIỀN MẶT TẠI CHỢ (CHỢ 4.0)", Font(bold=True, size=14)),
+            (f"Kỳ báo cáo: {_period_title(report.period)}", None), (f"Phạm vi: {report.scope}", None),
+            (f"Lập lúc {report.generated_at.astimezone(rules.VN_TZ):%d/%m/%Y %H:%M} bởi {report.generated_by}", None),
+            ("", None)]
+    summary.freeze_panes = f"A{len(head) + 1}"
+    for text, font in head:
+        summary.append([cell(summary, text, "label", font=font)])
+    figures = [
+        ("Số chợ", p.markets, "int"), ("Số hộ kinh doanh (mẫu số)", p.stalls, "int"),
+        ("Hộ chấp nhận TTKDTM", p.accepting, "int"),
+        ("Tỷ lệ chấp nhận – theo số hộ", p.accepting_rate, "pct"),
+        ("Tỷ lệ chấp nhận – bình quân các chợ", p.mean_accepting_rate, "pct"),
+        ("Hộ có giao dịch trong tháng", p.active, "int"),
+        ("Tỷ lệ có giao dịch – theo số hộ", p.active_rate, "pct"),
+        ("Tỷ lệ có giao dịch – bình quân các chợ", p.mean_active_rate, "pct"),
+        ("Đã đăng ký, chờ xác minh", p.registered, "int"),
+        ("Mục tiêu (tỷ lệ hộ chấp nhận mỗi chợ)", report.target, "pct"),
+        ("Chợ đạt mục tiêu", p.markets_at_target, "int"),
+        ("Hộ cần thêm để mọi chợ đạt mục tiêu", p.stalls_to_target, "int"),
+    ]
+    for label, value, kind in figures:
+        summary.append([cell(summary, label, "label"), cell(summary, value, kind, font=bold)])
+    summary.append([])
+    summary.append([cell(summary, "Giải thích", "label", font=bold)])
+    for term, meaning in DEFINITIONS_VI:
+        summary.append([cell(summary, term, "label", font=bold, align=wrap), cell(summary, meaning, "label", align=wrap)])
+    for note in report.notes:
+        summary.append([cell(summary, note, "label")])
+
+    # the views, the trend, the anomalies, the stalls
+    for view, sheet in sheets.items():
+        if view == "market":
+            table(sheet, MARKET_COLUMNS, _market_values(report), widths={"code": 10, "name": 30, "locality": 28})
+        else:
+            table(sheet, FIGURE_COLUMNS, [_figure_values(f) for f in report.views.get(view, [])],
+                  total=_figure_values(p))
+    table(trend_sheet, TREND_COLUMNS, _trend_values(report), widths={"period": 14})
+    table(anomaly_sheet, ANOMALY_COLUMNS, report.anomalies, widths={"label": 40, "detail": 70, "account": 16})
+    if stall_sheet is not None:
+        table(stall_sheet, STALL_COLUMNS, report.stalls or [],
+              widths={"shop_name": 28, "state_label": 22, "evidence": 80, "account": 16})
+
+    # native charts: they read the cells of the tier and trend sheets
+    tiers = report.views.get("tier", [])
+    if tiers:
+        summary.add_chart(_bar_chart(sheets["tier"], len(tiers)), "D1")
+        sheets["tier"].add_chart(_bar_chart(sheets["tier"], len(tiers)), f"B{len(tiers) + 4}")
+    if len(report.trend) > 1:
+        summary.add_chart(_line_chart(trend_sheet, len(report.trend)), "D18")
+        trend_sheet.add_chart(_line_chart(trend_sheet, len(report.trend)), f"B{len(report.trend) + 3}")
+    book.active = {"tier": 1, "locality": 2, "market": 3}.get(report.by, 0)  # Excel opens on the chosen view
+    book.save(target)
+
+
+def _bar_chart(sheet: Any, n: int) -> Any:
+    """Accepting and active (stall-weighted) by tier: columns F and I of the tier sheet."""
+    from openpyxl.chart import BarChart, Reference
+    chart = BarChart()
+    chart.type = "col"
+    chart.title = "Tỷ lệ chấp nhận và có giao dịch theo hạng chợ"
+    chart.y_axis.title = "% số hộ"
+    chart.y_axis.number_format = "0%"
+    chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
+    for column in (6, 9):
+        chart.add_data(Reference(sheet, min_col=column, min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=n + 1))
+    chart.height, chart.width = 8, 16
+    return chart
+
+
+def _line_chart(sheet: Any, n: int) -> Any:
+    """The monthly trend: columns D (accepting, by stalls), E (mean of markets), G (active)."""
+    from openpyxl.chart import LineChart, Reference
+    chart = LineChart()
+    chart.title = "Xu hướng theo tháng"
+    chart.y_axis.title = "% số hộ"
+    chart.y_axis.number_format = "0%"
+    chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
+    for column in (4, 5, 7):
+        chart.add_data(Reference(sheet, min_col=column, min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=n + 1))
+    chart.height, chart.width = 8, 16
+    return chart
+
+
+def _value_cell(cell: Any, value: Any, kind: str) -> Any:
+    """A typed cell: numbers as numbers with a format, text always as a safe string cell."""
+    if value is None:
+        cell.value = None
+        return cell
+    if kind == "pct":
+        cell.value = float(value)
+        cell.number_format = "0.0%"
+    elif kind in ("int", "money"):
+        cell.value = int(value)
+        cell.number_format = "#,##0"
+    elif kind == "bool":
+        string_cell(cell, "Có" if value else "Không", text_format=False)
+    elif kind == "datetime":
+        cell.value = value if isinstance(value, (datetime, date)) else None
+        cell.number_format = "dd/mm/yyyy hh:mm"
+    elif kind == "label":  # our own headings and notes: string cells, general format
+        string_cell(cell, value, text_format=False)
+    else:  # user data (names, codes, masked accounts): string cells formatted as Text
+        string_cell(cell, value)
+    return cell
+
+
+# ------------------------------------------------------------------------------------ CSV
+
+def _csv_value(value: Any, kind: str) -> Any:
+    if value is None:
+        return ""
+    if kind == "pct":
+        return f"{float(value) * 100:.2f}"
+    if kind == "bool":
+        return "1" if value else "0"
+    if kind == "datetime":
+        return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
+    return value
+
+
+def write_csv(report: "AdoptionReport", target: str | os.PathLike[str] | IO[bytes]) -> None:
+    """The chosen view (``report.by``) as CSV, UTF-8 with BOM; percentages with a decimal point."""
+    if report.by == "market":
+        columns, rows = MARKET_COLUMNS, _market_values(report)
+    else:
+        columns = FIGURE_COLUMNS
+        rows = [_figure_values(f) for f in report.rows]
+        if report.by != "province":
+            rows.append(_figure_values(report.province))
+    lines = [[title for _, title, _ in columns]]
+    lines += [[_csv_value(row.get(key), kind) for key, _, kind in columns] for row in rows]
+    tabular.write_csv(target, lines)
+
+
+# ------------------------------------------------------------------------------------ JSON
+
+def write_json(report: "AdoptionReport", target: str | os.PathLike[str] | IO[bytes]) -> None:
+    data = json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=_json_default).encode("utf-8")
+    if isinstance(target, (str, os.PathLike)):
+        Path(target).write_bytes(data)
+    else:
+        target.write(data)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------ HTML
+
+_CSS = """
+body{font-family:"Segoe UI",Roboto,"Noto Sans",Arial,sans-serif;margin:24px;color:#1b1b1b;font-size:13px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:2px solid #1f6fb2}
+.meta{color:#555;margin:2px 0}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
+.card{border:1px solid #cfd8e3;border-radius:6px;padding:10px 14px;min-width:170px}
+.card b{display:block;font-size:22px;color:#1f6fb2}.card small{color:#555}
+table{border-collapse:collapse;width:100%;margin:6px 0 12px}th,td{border:1px solid #cfd8e3;padding:4px 6px;text-align:right}
+th{background:#ddebf7;text-align:center}td.t{text-align:left}tr.total td{font-weight:bold;background:#f3f6fa}
+.charts{display:flex;flex-wrap:wrap;gap:24px}.note{color:#444}dl{display:grid;grid-template-columns:260px 1fr;gap:4px 12px}
+dt{font-weight:bold}dd{margin:0}
+@media print{body{margin:10mm}h2{break-after:avoid}table{page-break-inside:auto}tr{break-inside:avoid}
+.charts{break-inside:avoid}@page{size:A4 landscape;margin:10mm}}
+"""
+_COLOURS = ("#1f6fb2", "#f28e2b", "#59a14f", "#e15759")
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "pct":
+        return f"{float(value) * 100:.1f}%".replace(".", ",")
+    if kind in ("int", "money"):
+        return f"{int(value):,}".replace(",", ".")
+    if kind == "bool":
+        return "Có" if value else "Không"
+    if kind == "datetime" and isinstance(value, datetime):
+        return f"{value:%d/%m/%Y %H:%M}"
+    return _e(value)
+
+
+def _html_table(columns: Sequence[tuple[str, str, str]], rows: Sequence[dict[str, Any]],
+                total: dict[str, Any] | None = None) -> str:
+    head = "".join(f"<th>{_e(title)}</th>" for _, title, _ in columns)
+    body = []
+    for row in [*rows, *([total] if total else [])]:
+        cells = "".join(f'<td class="t">{_fmt(row.get(k), kind)}</td>' if kind == "text" else
+                        f"<td>{_fmt(row.get(k), kind)}</td>" for k, _, kind in columns)
+        body.append(f'<tr class="total">{cells}</tr>' if total is not None and row is total else f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def svg_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
+             title: str, width: int = 520, height: int = 260) -> str:
+    """A grouped bar chart of rates (0–1) as inline SVG."""
+    left, bottom, top = 44, 52, 30
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
+             f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">{_e(title)}</text>']
+    for tick in range(0, 101, 25):
+        y = top + plot_h - plot_h * tick / 100
+        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{tick}%</text>')
+    group = plot_w / max(1, len(categories))
+    bar = group * 0.8 / max(1, len(series))
+    for i, category in enumerate(categories):
+        x0 = left + i * group + group * 0.1
+        for j, (_, values) in enumerate(series):
+            value = values[i]
+            if value is None:
+                continue
+            h = plot_h * float(value)
+            x = x0 + j * bar
+            parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar - 2:.1f}" height="{h:.1f}" '
+                         f'fill="{_COLOURS[j % len(_COLOURS)]}"><title>{_e(category)}: {float(value):.1%}</title></rect>'
+                         f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle" '
+                         f'font-size="9">{float(value) * 100:.0f}%</text>')
+        parts.append(f'<text x="{left + i * group + group / 2:.1f}" y="{top + plot_h + 14}" text-anchor="middle" '
+                     f'font-size="11">{_e(category)}</text>')
+    parts.append(_legend([name for name, _ in series], left, height - 22, width))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def svg_lines(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
+              title: str, width: int = 520, height: int = 260) -> str:
+    """A line chart of rates (0–1) over months as inline SVG; months without data leave a gap."""
+    left, bottom, top, right = 44, 52, 30, 34
+    plot_w, plot_h = width - left - right, height - bottom - top
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
+             f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">{_e(title)}</text>']
+    for tick in range(0, 101, 25):
+        y = top + plot_h - plot_h * tick / 100
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{tick}%</text>')
+    step = plot_w / max(1, len(categories) - 1)
+    for i, category in enumerate(categories):
+        parts.append(f'<text x="{left + i * step:.1f}" y="{top + plot_h + 14}" text-anchor="middle" '
+                     f'font-size="10">{_e(category)}</text>')
+    for j, (name, values) in enumerate(series):
+        colour = _COLOURS[j % len(_COLOURS)]
+        run: list[str] = []
+        for i, value in enumerate(values):
+            if value is None:
+                if len(run) > 1:
+                    parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>')
+                run = []
+                continue
+            x, y = left + i * step, top + plot_h - plot_h * float(value)
+            run.append(f"{x:.1f},{y:.1f}")
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>{_e(name)} '
+                         f'{_e(categories[i])}: {float(value):.1%}</title></circle>')
+        if len(run) > 1:
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>')
+    parts.append(_legend([name for name, _ in series], left, height - 22, width))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _legend(names: Sequence[str], x: float, y: float, width: float) -> str:
+    """Legend items left to right, wrapping to a second line when the next one would not fit."""
+    out = []
+    start = x
+    for j, name in enumerate(names):
+        size = 18 + 5.6 * len(name)
+        if x > start and x + size > width:
+            x, y = start, y + 14
+        out.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="10" height="10" fill="{_COLOURS[j % len(_COLOURS)]}"/>'
+                   f'<text x="{x + 14:.1f}" y="{y:.1f}" font-size="10">{_e(name)}</text>')
+        x += size + 8
+    return "".join(out)
+
+
+def write_html(report: "AdoptionReport", target: str | os.PathLike[str] | IO[bytes]) -> None:
+    """One printable page: key figures, charts, every view, the trend, the anomalies, the definitions."""
+    p = report.province
+    tiers = report.views.get("tier", [])
+    cards = [("Hộ chấp nhận – theo số hộ", _fmt(p.accepting_rate, "pct"), f"{_fmt(p.accepting, 'int')} / "
+              f"{_fmt(p.stalls, 'int')} hộ"),
+             ("Hộ chấp nhận – bình quân các chợ", _fmt(p.mean_accepting_rate, "pct"), f"{p.markets} chợ"),
+             ("Hộ có giao dịch – theo số hộ", _fmt(p.active_rate, "pct"), f"{_fmt(p.active, 'int')} hộ"),
+             ("Hộ có giao dịch – bình quân các chợ", _fmt(p.mean_active_rate, "pct"), ""),
+             ("Chợ đạt mục tiêu", f"{p.markets_at_target}/{p.markets}", f"mục tiêu {_fmt(report.target, 'pct')}"),
+             ("Hộ cần thêm để đạt mục tiêu", _fmt(p.stalls_to_target, "int"), "")]
+    charts = []
+    if tiers:
+        charts.append(svg_bars([f"Hạng {f.label}" if f.label in ("I", "II", "III") else f.label for f in tiers],
+                               [("% chấp nhận", [f.accepting_rate for f in tiers]),
+                                ("% có giao dịch", [f.active_rate for f in tiers])],
+                               title="Chấp nhận và có giao dịch theo hạng chợ (theo số hộ)"))
+    if len(report.trend) > 1:
+        charts.append(svg_lines([t.period for t in report.trend],
+                                [("% chấp nhận (theo số hộ)", [t.figures.accepting_rate if t.figures else None
+                                                               for t in report.trend]),
+                                 ("% chấp nhận (bình quân các chợ)", [t.figures.mean_accepting_rate if t.figures
+                                                                      else None for t in report.trend]),
+                                 ("% có giao dịch (theo số hộ)", [t.figures.active_rate if t.figures else None
+                                                                  for t in report.trend])],
+                                title="Xu hướng theo tháng"))
+    sections = []
+    order = [report.by] + [v for v in ("tier", "locality", "market") if v != report.by]
+    for view in order:
+        if view == "province":
+            continue
+        if view == "market":
+            sections.append(f"<h2>{VIEW_TITLES[view]}</h2>" + _html_table(MARKET_COLUMNS, _market_values(report)))
+        else:
+            sections.append(f"<h2>{VIEW_TITLES[view]}</h2>" + _html_table(
+                FIGURE_COLUMNS, [_figure_values(f) for f in report.views.get(view, [])], _figure_values(p)))
+    sections.append("<h2>Xu hướng theo tháng</h2>" + _html_table(TREND_COLUMNS, _trend_values(report)))
+    if report.anomalies:
+        sections.append(f"<h2>Bất thường cần kiểm tra ({len(report.anomalies)})</h2>"
+                        + _html_table(ANOMALY_COLUMNS, report.anomalies))
+    if report.stalls is not None:
+        sections.append("<h2>Chi tiết sạp</h2>" + _html_table(STALL_COLUMNS, report.stalls))
+    definitions = "".join(f"<dt>{_e(a)}</dt><dd>{_e(b)}</dd>" for a, b in DEFINITIONS_VI)
+    notes = "".join(f'<p class="note">{_e(n)}</p>' for n in report.notes)
+    page = f"""<!DOCTYPE html>
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Báo cáo thanh toán không dùng tiền mặt tại chợ – {_e(_period_title(report.period))}</title>
+<style>{_CSS}</style></head><body>
+<h1>Báo cáo tỷ lệ thanh toán không dùng tiền mặt tại chợ (Chợ 4.0)</h1>
+<p class="meta">Kỳ báo cáo: {_e(_period_title(report.period))} · Phạm vi: {_e(report.scope)} ·
+Lập lúc {report.generated_at.astimezone(rules.VN_TZ):%d/%m/%Y %H:%M} bởi {_e(report.generated_by)}</p>
+<div class="cards">{''.join(f'<div class="card"><small>{_e(a)}</small><b>{b}</b><small>{_e(c)}</small></div>'
+                          for a, b, c in cards)}</div>
+<div class="charts">{''.join(charts)}</div>
+{notes}
+{''.join(sections)}
+<h2>Giải thích</h2><dl>{definitions}</dl>
+</body></html>
+"""
+    data = page.encode("utf-8")
+    if isinstance(target, (str, os.PathLike)):
+        Path(target).write_bytes(data)
+    else:
+        target.write(data)
+

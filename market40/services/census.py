@@ -1,0 +1,286 @@
+"""The market boards' census: which households operate in each market in a period.
+
+It is the denominator of adoption ("1.216/1.433 hộ"): the real number of operating
+households, not the registry's. A board sends its list per market and month as CSV or XLSX
+(``market40 census template`` writes the form), with the same rules as the stall import:
+
+* every row is checked and **all** bad rows are reported (row number as Excel shows it,
+  column, reason), in a rejects file too; nothing is written unless every row is good
+  (``partial`` writes the good ones; ``dry_run`` writes nothing);
+* the file's list *replaces* the census of each (market, period) it covers: households
+  missing from the new list are removed, new ones added, changed names updated; importing the
+  same file again changes nothing and says so;
+* households marked closed (``Trạng thái: Nghỉ``) are not operating and are left out;
+* each (market, period) written is audited (counts only: the names are in the table).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any, Callable
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, select
+
+from .. import accounts, tabular
+from ..exceptions import Forbidden, InvalidFormat, InvalidLength, NotFound, ValidationError
+from ..models import AuditEvent, CensusEntry, Market, utcnow
+from ..reconciliation import Period, stall_key
+from .imports import Problem
+from .registry import Actor, Registry
+
+__all__ = ["CENSUS_COLUMNS", "CensusReport", "import_census", "census_summary", "write_census_template"]
+
+Progress = Callable[[int, "int | None"], None]
+
+#: Census columns (canonical name → :class:`~market40.tabular.Column`), Vietnamese first.
+CENSUS_COLUMNS: tabular.Schema = MappingProxyType({
+    "market_code": tabular.Column(
+        ("Mã chợ", "Market code"),
+        vi="Mã chợ, ví dụ HL1. Có thể bỏ trống nếu cả danh sách thuộc một chợ (khi nhập chọn chợ).",
+        en="Market code, e.g. HL1. May be left out when the whole list is one market (chosen at import).",
+        example="HL1"),
+    "period": tabular.Column(
+        ("Kỳ", "Tháng", "Kỳ báo cáo", "Period", "Month"), text=True,
+        vi="Tháng của danh sách, dạng 2025-06 hoặc 06/2025. Có thể bỏ trống và chọn khi nhập.",
+        en="The month of the list, 2025-06 or 06/2025. May be left out and chosen at import.",
+        example="2025-06"),
+    "stall_code": tabular.Column(
+        ("Mã sạp", "Mã ki-ốt", "Số sạp", "Số ki-ốt", "Sạp", "Ki-ốt", "Stall code", "Stall"),
+        required=True, text=True,
+        vi="Mã hoặc số sạp/ki-ốt như ban quản lý chợ đánh số, ví dụ A-12.",
+        en="Stall or kiosk code as the market board numbers it, e.g. A-12.", example="A-12"),
+    "owner_name": tabular.Column(
+        ("Tên chủ hộ", "Chủ hộ", "Họ và tên chủ hộ", "Họ tên chủ hộ", "Họ và tên", "Họ tên", "Tiểu thương",
+         "Owner name", "Owner"), required=True,
+        vi="Họ và tên chủ hộ kinh doanh đang kinh doanh tại sạp.", en="The household operating the stall.",
+        example="Nguyễn Thị Lan"),
+    "status": tabular.Column(
+        ("Trạng thái", "Tình trạng", "Status"),
+        vi="Đang kinh doanh (bỏ trống cũng được) / Nghỉ: hộ nghỉ không được tính.",
+        en="Operating (or blank) / closed: closed households are not counted.", example="Đang kinh doanh"),
+})
+
+
+@dataclass
+class CensusReport:
+    """What a census import did (or would have done)."""
+
+    source: str
+    rows: int = 0
+    not_operating: int = 0
+    added: int = 0
+    removed: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    lists: dict[str, int] = field(default_factory=dict)  # "HL1 2025-06" → households
+    problems: list[Problem] = field(default_factory=list)
+    written: bool = False
+    dry_run: bool = False
+    rejects_file: str | None = None
+    unknown_columns: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.updated)
+
+    def summary(self) -> str:
+        lists = ", ".join(f"{k} ({v})" for k, v in sorted(self.lists.items()))
+        counts = (f"{self.rows} rows for {len(self.lists)} market-month lists [{lists}]: {self.added} households "
+                  f"added, {self.removed} removed, {self.updated} updated, {self.unchanged} unchanged; "
+                  f"{self.not_operating} not operating; {len(self.problems)} rejected")
+        if self.dry_run:
+            verdict = "dry run: nothing was written"
+        elif self.problems and not self.written:
+            verdict = "nothing was written because some rows are bad (fix them, or use --partial)"
+        elif not self.changed:
+            verdict = "nothing changed (this census was already imported)"
+        else:
+            verdict = "written" + (" (the bad rows were left out)" if self.problems else "")
+        extra = f"; rejects in {self.rejects_file}" if self.rejects_file else ""
+        return f"{self.source}: {counts}. {verdict}{extra}."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "rows": self.rows, "not_operating": self.not_operating, "added": self.added,
+                "removed": self.removed, "updated": self.updated, "unchanged": self.unchanged,
+                "lists": self.lists, "written": self.written, "dry_run": self.dry_run,
+                "rejects_file": self.rejects_file, "unknown_columns": self.unknown_columns,
+                "problems": [{"row": p.row, "field": e.field, "message": e.message}
+                             for p in self.problems for e in p.error.errors]}
+
+
+def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes], *, market: str | None = None,
+                  period: str | None = None, sheet: str | None = None, dry_run: bool = False,
+                  partial: bool = False, rejects: str | Path | None = None,
+                  progress: Progress | None = None) -> CensusReport:
+    """Import a census list (CSV or XLSX); see the module docstring. Commits when written."""
+    registry = Registry(session, actor)
+    registry._require_write()
+    default_period = str(Period.parse(period)) if period else None
+    report = CensusReport(source=str(source), dry_run=dry_run)
+    markets: dict[str, Market | ValidationError] = {}
+    lists: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
+    seen: dict[tuple[int, str, str], int] = {}
+    codes: dict[int, str] = {}
+    try:
+        with tabular.read_table(source, sheet=sheet, schema=CENSUS_COLUMNS) as table:
+            report.source = table.name
+            report.unknown_columns = list(table.unknown_columns)
+            for row in table:
+                report.rows += 1
+                errors: list[ValidationError] = list(row.errors)
+                values = row.values
+                found = _market(registry, markets, values.get("market_code") or market, market, errors)
+                month = _period(values.get("period") or default_period, errors)
+                try:
+                    code = accounts.clean_stall_code(values.get("stall_code"))
+                except ValidationError as error:
+                    errors.append(error)
+                    code = None
+                owner = " ".join((values.get("owner_name") or "").split())
+                if not owner:
+                    errors.append(InvalidFormat("owner_name: required", field="owner_name", value="",
+                                                limit="the household's name"))
+                elif len(owner) > 200:
+                    errors.append(InvalidLength(f"owner_name: at most 200 characters, got {len(owner)}",
+                                                field="owner_name", value=owner, limit="≤ 200 characters"))
+                try:
+                    operating = accounts.clean_stall_status(values.get("status")) == "operating"
+                except ValidationError as error:
+                    errors.append(error)
+                    operating = True
+                key = stall_key(code) if code else None
+                if found is not None and month and key:
+                    where = (found.id, month, key)
+                    if where in seen:
+                        errors.append(InvalidFormat(f"stall_code: {code!r} is already on row {seen[where]} for "
+                                                    f"{found.code} {month}", field="stall_code", value=code,
+                                                    limit="once per market and month"))
+                    else:
+                        seen[where] = row.number
+                if errors:
+                    for error in errors:
+                        error.field = {"code": "stall_code"}.get(error.field or "", error.field)
+                    report.problems.append(Problem(row.number, ValidationError.combine(errors), dict(values)))
+                    continue
+                assert found is not None and month and key and code
+                codes[found.id] = found.code
+                households = lists.setdefault((found.id, month), {})
+                if operating:
+                    households[key] = {"stall_code": code, "owner_name": owner}
+                else:
+                    report.not_operating += 1
+                if progress:
+                    progress(report.rows, table.total)
+        for (market_id, month), households in lists.items():
+            report.lists[f"{codes[market_id]} {month}"] = len(households)
+        if partial or not report.problems:
+            _write(session, actor, report, lists, codes)
+        if dry_run or (report.problems and not partial):
+            session.rollback()
+            report.added = report.removed = report.updated = report.unchanged = 0
+        else:
+            session.commit()
+            report.written = True
+    except BaseException:
+        session.rollback()
+        raise
+    if rejects is not None and report.problems:
+        tabular.write_rejects(rejects, [(tabular.Row(number=p.row, values=dict(p.values)), p.error)
+                                        for p in report.problems])
+        report.rejects_file = str(rejects)
+    return report
+
+
+def _market(registry: Registry, cache: dict[str, Market | ValidationError], code: str | None,
+            default: str | None, errors: list[ValidationError]) -> Market | None:
+    if not code:
+        errors.append(InvalidFormat("market_code: no market for this row (add a Mã chợ column or choose the "
+                                    "market when importing)", field="market_code", value="", limit="a market code"))
+        return None
+    key = code.strip().upper()
+    if key not in cache:
+        try:
+            cache[key] = registry.market(key)
+        except (NotFound, Forbidden, ValidationError) as error:
+            cache[key] = InvalidFormat(f"market_code: {error}", field="market_code", value=code,
+                                       limit="a market in the registry, within your scope")
+    found = cache[key]
+    if isinstance(found, ValidationError):
+        errors.append(found)
+        return None
+    if default and key != default.strip().upper():
+        errors.append(InvalidFormat(f"market_code: row is for {code!r}, the import is for {default!r}",
+                                    field="market_code", value=code, limit=default))
+        return None
+    return found
+
+
+def _period(value: str | None, errors: list[ValidationError]) -> str | None:
+    if not value:
+        errors.append(InvalidFormat("period: no month for this row (add a Kỳ column or choose the period when "
+                                    "importing)", field="period", value="", limit="YYYY-MM"))
+        return None
+    try:
+        return str(Period.parse(value))
+    except ValidationError as error:
+        errors.append(error)
+        return None
+
+
+def _write(session: Session, actor: Actor, report: CensusReport,
+           lists: dict[tuple[int, str], dict[str, dict[str, str]]], codes: dict[int, str]) -> None:
+    now = utcnow()
+    for (market_id, month), households in sorted(lists.items()):
+        existing = {e.stall_key: e for e in session.exec(select(CensusEntry).where(
+            CensusEntry.market_id == market_id, CensusEntry.period == month)).all()}
+        added = [k for k in households if k not in existing]
+        removed = [e.id for k, e in existing.items() if k not in households]
+        updated = 0
+        for key, values in households.items():
+            entry = existing.get(key)
+            if entry is None:
+                continue
+            if entry.stall_code != values["stall_code"] or entry.owner_name != values["owner_name"]:
+                session.execute(update(CensusEntry).where(CensusEntry.id == entry.id).values(
+                    stall_code=values["stall_code"], owner_name=values["owner_name"], source=report.source[:200],
+                    imported_at=now, imported_by=actor.name))
+                updated += 1
+        if removed:
+            session.execute(delete(CensusEntry).where(CensusEntry.id.in_(removed)))  # type: ignore[attr-defined]
+        if added:
+            session.execute(CensusEntry.__table__.insert(), [  # type: ignore[attr-defined]
+                {"market_id": market_id, "period": month, "stall_key": key, "source": report.source[:200],
+                 "imported_at": now, "imported_by": actor.name, **households[key]} for key in added])
+        report.added += len(added)
+        report.removed += len(removed)
+        report.updated += updated
+        report.unchanged += len(households) - len(added) - updated
+        if added or removed or updated:
+            session.add(AuditEvent(actor=actor.name, action="census.import", entity="market",
+                                   entity_id=codes[market_id], note=report.source[:200],
+                                   after=json.dumps({"period": month, "households": len(households), "added": len(added),
+                                                     "removed": len(removed), "updated": updated})))
+    session.flush()
+
+
+def census_summary(session: Session, actor: Actor, period: str, *, market: str | None = None) -> list[dict[str, Any]]:
+    """Households per market in a period's census (the markets this actor may see)."""
+    month = str(Period.parse(period))
+    registry = Registry(session, actor)
+    query = registry.scoped_markets()
+    if market:
+        query = query.where(Market.code == registry.market(market).code)
+    markets = {m.id: m for m in session.exec(query).all()}
+    counts = dict(session.execute(select(CensusEntry.market_id, func.count()).where(
+        CensusEntry.period == month, CensusEntry.market_id.in_(list(markets)))  # type: ignore[attr-defined]
+        .group_by(CensusEntry.market_id)).all())
+    return [{"market": m.code, "name": m.name, "period": month, "households": counts.get(m.id)}
+            for m in sorted(markets.values(), key=lambda m: m.code)]
+
+
+def write_census_template(path: str | Path | IO[bytes], *, kind: str | None = None) -> None:
+    """The census form (XLSX with a "Hướng dẫn" sheet, or CSV)."""
+    tabular.write_template(path, CENSUS_COLUMNS, kind=kind)

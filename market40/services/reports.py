@@ -1,0 +1,341 @@
+"""Adoption reports: per market, tier, locality and the province, per month and over months.
+
+The reports read what :func:`market40.services.reconcile.reconcile` stored (one row per stall
+and period) and add up markets with :mod:`market40.reconciliation`'s arithmetic. Two doors
+use them, with the same figures:
+
+* the CLI, ``market40 report adoption`` → :func:`adoption_summary` then :func:`export`;
+* the web dashboard → :func:`adoption_summary` (plain records: ``report.as_dict()`` for
+  templates or JSON) and :func:`export` for the download button (``EXPORT_FORMATS`` gives the
+  media type and file suffix).
+
+Scoped: an officer's report covers the markets of their localities (a former district covers
+the communes it became), staff their markets, administrators and the local operator
+everything (:class:`~market40.services.registry.Actor`); owners get none.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, Iterable
+
+from sqlalchemy import case, func, select
+from sqlmodel import Session
+
+from .. import accounts
+from .. import reconciliation as rules
+from ..exceptions import Forbidden, InvalidFormat, InvalidLength
+from ..models import (AuditEvent, CensusEntry, Locality, LocalityLink, Market, PaymentAccount, ReconcileAnomaly,
+                      ReconcileRun, Stall, StallPeriod, utcnow)
+from .registry import Actor, Registry, descendant_localities
+
+__all__ = ["VIEWS", "LEVELS", "EXPORT_FORMATS", "TrendPoint", "AdoptionReport", "adoption_summary",
+           "anomaly_list", "export", "PROVINCE_LABEL"]
+
+VIEWS = ("tier", "locality", "market", "province")
+LEVELS = ("auto", "district", "commune")
+PROVINCE_LABEL = "Toàn bộ phạm vi"
+#: format → (media type, file suffix)
+EXPORT_FORMATS = {
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
+    "csv": ("text/csv; charset=utf-8", ".csv"),
+    "html": ("text/html; charset=utf-8", ".html"),
+    "json": ("application/json", ".json"),
+}
+_TIER_ORDER = {"I": 1, "II": 2, "III": 3}
+
+
+@dataclass
+class TrendPoint:
+    """One month of the trend: the scope's figures (None when the month was not reconciled)."""
+
+    period: str
+    figures: rules.Figures | None
+    by_tier: dict[str, rules.Figures] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "figures": self.figures.as_dict() if self.figures else None,
+                "by_tier": {k: v.as_dict() for k, v in self.by_tier.items()}}
+
+
+@dataclass
+class AdoptionReport:
+    """Everything one adoption report shows, as plain records."""
+
+    period: str
+    by: str
+    level: str
+    target: float
+    scope: str
+    generated_at: datetime
+    generated_by: str
+    reconciled: bool
+    reconciled_at: datetime | None
+    province: rules.Figures
+    views: dict[str, list[rules.Figures]]
+    markets: list[rules.MarketCounts]
+    trend: list[TrendPoint]
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+    stalls: list[dict[str, Any]] | None = None
+    notes: list[str] = field(default_factory=list)
+    banks: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[rules.Figures]:
+        """The figures of the chosen view (``by``)."""
+        return self.views.get(self.by) or [self.province]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period, "by": self.by, "level": self.level, "target": self.target, "scope": self.scope,
+            "generated_at": self.generated_at.isoformat(), "generated_by": self.generated_by,
+            "reconciled": self.reconciled,
+            "reconciled_at": self.reconciled_at.isoformat() if self.reconciled_at else None,
+            "definitions": DEFINITIONS_EN,
+            "province": self.province.as_dict(),
+            "views": {k: [f.as_dict() for f in v] for k, v in self.views.items()},
+            "markets": [_market_dict(m) for m in self.markets],
+            "trend": [t.as_dict() for t in self.trend],
+            "anomalies": self.anomalies, "stalls": self.stalls, "notes": self.notes, "banks": self.banks}
+
+
+DEFINITIONS_EN = {
+    "stalls": "the denominator: households on the market board's census for the month, or, for markets "
+              "without a census, the registry's operating stalls",
+    "accepting": "a verified payment account (and poster) live at the end of the month",
+    "active": "at least one incoming transfer attributed to the stall in the month (bank export or webhook)",
+    "accepting_rate": "stall-weighted: accepting stalls / stalls, over all stalls of the group",
+    "mean_accepting_rate": "mean of market rates: each market's accepting rate, averaged over its markets "
+                           "(the figure provinces publish as 'on average')",
+    "target": "the accepting rate every market should reach; markets_at_target and stalls_to_target measure "
+              "the progress",
+    "covered": "stalls whose bank had transfers in the store for the month: active is only known for them",
+}
+
+
+def _market_dict(m: rules.MarketCounts) -> dict[str, Any]:
+    return {"code": m.code, "name": m.name, "tier": m.tier, "stalls": m.stalls, "registered": m.registered,
+            "accepting": m.accepting, "active": m.active, "covered": m.covered,
+            "accepting_rate": m.accepting_rate, "active_rate": m.active_rate, "denominator": m.denominator,
+            "groups": {k: list(v) for k, v in m.groups.items()}}
+
+
+def _tier_order(label: str) -> tuple:
+    return (_TIER_ORDER.get(label, 9), label)
+
+
+def adoption_summary(session: Session, actor: Actor, period: str | rules.Period, *, by: str = "tier",
+                     locality: str | None = None, level: str = "auto", months: int = 1, target: float = 1.0,
+                     anomalies: bool = True, detail: bool = False) -> AdoptionReport:
+    """The adoption report of ``period`` as this actor may see it.
+
+    ``by``: the main view (``tier``, ``locality``, ``market``, ``province``); every view is
+    computed anyway (an XLSX has one sheet each). ``locality``: only markets in this
+    locality (a commune, or a former district and the communes it became). ``level``: group
+    localities by former ``district`` or by ``commune`` (``auto``: the units in force at the
+    end of the period). ``months``: the trend covers this many months ending with
+    ``period``. ``target``: the accepting rate each market should reach (0–1).
+    ``anomalies`` and ``detail`` (one row per stall) add the lists for follow-up; reading
+    them is written to the audit trail (they name households).
+    """
+    if by not in VIEWS:
+        raise InvalidFormat(f"by: one of {', '.join(VIEWS)}, got {by!r}", field="by", value=by, limit=", ".join(VIEWS))
+    if level not in LEVELS:
+        raise InvalidFormat(f"level: one of {', '.join(LEVELS)}, got {level!r}", field="level", value=level,
+                            limit=", ".join(LEVELS))
+    if not 1 <= months <= 36:
+        raise InvalidLength(f"months: 1 to 36, got {months}", field="months", value=months, limit="1–36")
+    if not 0 < target <= 1:
+        raise InvalidLength(f"target: a share above 0 and at most 1 (100%), got {target}", field="target",
+                            value=target, limit="0 < target ≤ 1")
+    if actor.role == "owner":
+        raise Forbidden("adoption reports are for market boards, officers and staff")
+    period = rules.Period.parse(period)
+    month = str(period)
+    periods = [str(p) for p in period.back(months)]
+    registry = Registry(session, actor)
+
+    markets = list(session.execute(registry.scoped_markets()).scalars())
+    all_localities = {loc.id: loc for loc in session.execute(select(Locality)).scalars()}
+    olds: dict[int, list[int]] = defaultdict(list)
+    for old_id, new_id in session.execute(select(LocalityLink.old_id, LocalityLink.new_id)).all():
+        olds[new_id].append(old_id)
+    scope = _scope_label(actor, all_localities, markets)
+    if locality:
+        chosen = registry.locality(locality)
+        inside = _descendants(session, chosen.id)
+        markets = [m for m in markets if m.locality_id in inside]
+        scope = chosen.name
+    if level == "auto":
+        level = _level_at(all_localities.values(), period.end - timedelta(days=1))
+    ids = [m.id for m in markets]
+
+    counts = _counts(session, ids, periods)
+    census_markets = {(market_id, p) for market_id, p in session.execute(
+        select(CensusEntry.market_id, CensusEntry.period).where(CensusEntry.period.in_(periods)).distinct()).all()}
+    runs = {p: (finished, banks) for p, finished, banks in session.execute(
+        select(ReconcileRun.period, ReconcileRun.finished_at, ReconcileRun.banks).where(
+            ReconcileRun.period.in_(periods))).all()}
+
+    def groups(m: Market) -> dict[str, tuple[str, ...]]:
+        place = all_localities.get(m.locality_id)
+        if level == "district" and place is not None and place.kind == "commune":
+            names = tuple(sorted(all_localities[o].name for o in olds.get(m.locality_id, ()))) or (place.name,)
+        else:
+            names = (place.name,) if place else ("—",)
+        return {"tier": (m.tier or "—",), "locality": names, "market": (f"{m.code} · {m.name}",),
+                "province": (PROVINCE_LABEL,)}
+
+    def market_counts(p: str) -> list[rules.MarketCounts]:
+        out = []
+        for m in markets:
+            c = counts.get((m.id, p))
+            if c is None:
+                continue
+            out.append(rules.MarketCounts(m.code, *c, name=m.name, tier=m.tier, market_id=m.id, groups=groups(m),
+                                          denominator="census" if (m.id, p) in census_markets else "registry"))
+        return out
+
+    current = market_counts(month)
+    province = rules.summarise(current, label=PROVINCE_LABEL, target=target)
+    views = {view: rules.adoption(current, view, target=target,
+                                  order=_tier_order if view == "tier" else None) for view in VIEWS}
+    trend = []
+    for p in periods:
+        items = market_counts(p) if p in runs else []
+        trend.append(TrendPoint(p, rules.summarise(items, label=p, target=target) if items else None,
+                                {f.label: f for f in rules.adoption(items, "tier", target=target, order=_tier_order)}
+                                if items else {}))
+    report = AdoptionReport(
+        period=month, by=by, level=level, target=target, scope=scope, generated_at=utcnow(),
+        generated_by=actor.name, reconciled=month in runs, reconciled_at=runs.get(month, (None, None))[0],
+        province=province, views=views, markets=sorted(current, key=lambda m: (_tier_order(m.tier or "—"), m.code)),
+        trend=trend, banks=[b for b in (runs.get(month, (None, ""))[1] or "").split(",") if b])
+    report.notes = _notes(report, locality_overlap=level == "district" and any(
+        len(m.groups["locality"]) > 1 for m in current))
+    unrestricted = actor.markets is None and actor.localities is None
+    if anomalies:
+        report.anomalies = anomaly_list(session, ids, month, include_province=unrestricted)
+    if detail:
+        report.stalls = _stall_detail(session, ids, month)
+    if anomalies or detail:
+        session.add(AuditEvent(actor=actor.name, action="report.adoption", entity="report", entity_id=month,
+                               note=f"scope {scope}; {len(report.anomalies)} anomalies"
+                                    + (f"; {len(report.stalls or [])} stalls" if detail else "")))
+        session.commit()
+    return report
+
+
+def _counts(session: Session, market_ids: list[int], periods: list[str]) -> dict[tuple[int, str], tuple]:
+    """(market, period) → (stalls, registered, accepting, active, covered), counted stalls only."""
+    if not market_ids:
+        return {}
+
+    def total(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    query = (select(StallPeriod.market_id, StallPeriod.period, func.count(),
+                    total(StallPeriod.state == "registered"), total(StallPeriod.accepting.is_(True)),  # type: ignore
+                    total(StallPeriod.active.is_(True)), total(StallPeriod.covered.is_(True)))  # type: ignore
+             .where(StallPeriod.counted.is_(True), StallPeriod.period.in_(periods),  # type: ignore[attr-defined]
+                    StallPeriod.market_id.in_(market_ids))  # type: ignore[attr-defined]
+             .group_by(StallPeriod.market_id, StallPeriod.period))
+    return {(m, p): tuple(int(x or 0) for x in rest) for m, p, *rest in session.execute(query).all()}
+
+
+def _descendants(session: Session, locality_id: int) -> set[int]:
+    """A locality and every unit it became (through the old→new links)."""
+    return descendant_localities(session, {locality_id})
+
+
+def _level_at(localities: Iterable[Locality], day: date) -> str:
+    for loc in localities:
+        if loc.kind == "district" and loc.valid_from <= day and (loc.valid_to is None or day < loc.valid_to):
+            return "district"
+    return "commune"
+
+
+def _scope_label(actor: Actor, localities: dict[int, Locality], markets: list[Market]) -> str:
+    if actor.markets is None and actor.localities is None:
+        return PROVINCE_LABEL
+    names = sorted({localities[i].name for i in actor.localities or () if i in localities
+                    and localities[i].kind == "district"}) or sorted(
+        {localities[i].name for i in actor.localities or () if i in localities})
+    codes = sorted(m.code for m in markets if m.id in (actor.markets or ()))
+    parts = names[:3] + ([f"chợ {', '.join(codes)}"] if codes else [])
+    return "; ".join(parts) or "—"
+
+
+def anomaly_list(session: Session, market_ids: list[int], period: str, *, include_province: bool = False,
+                 kind: str | None = None) -> list[dict[str, Any]]:
+    """The anomalies of a period for these markets (and the province-wide ones, if asked)."""
+    condition = ReconcileAnomaly.market_id.in_(market_ids)  # type: ignore[union-attr]
+    if include_province:
+        condition = condition | ReconcileAnomaly.market_id.is_(None)  # type: ignore[union-attr]
+    query = (select(ReconcileAnomaly, Market.code).outerjoin(Market, Market.id == ReconcileAnomaly.market_id)
+             .where(ReconcileAnomaly.period == str(rules.Period.parse(period)), condition)
+             .order_by(ReconcileAnomaly.kind, Market.code, ReconcileAnomaly.stall_code, ReconcileAnomaly.id))
+    if kind:
+        if kind not in rules.ANOMALY_KINDS:
+            raise InvalidFormat(f"kind: one of {', '.join(rules.ANOMALY_KINDS)}, got {kind!r}", field="kind",
+                                value=kind, limit=", ".join(rules.ANOMALY_KINDS))
+        query = query.where(ReconcileAnomaly.kind == kind)
+    return [{"kind": a.kind, "label": rules.ANOMALY_LABELS[a.kind], "market": code, "stall": a.stall_code,
+             "account": a.account, "bank_bin": a.bank_bin, "detail": a.detail, "transfers": a.transfers,
+             "amount": a.amount} for a, code in session.execute(query).all()]
+
+
+def _stall_detail(session: Session, market_ids: list[int], period: str) -> list[dict[str, Any]]:
+    query = (select(StallPeriod, Market.code, Stall.shop_name, PaymentAccount.number)
+             .join(Market, Market.id == StallPeriod.market_id)
+             .outerjoin(Stall, Stall.id == StallPeriod.stall_id)
+             .outerjoin(PaymentAccount, PaymentAccount.id == StallPeriod.account_id)
+             .where(StallPeriod.period == period, StallPeriod.market_id.in_(market_ids))  # type: ignore[attr-defined]
+             .order_by(Market.code, StallPeriod.stall_key))
+    out = []
+    for row, market_code, shop, number in session.execute(query).all():
+        record = {"market": market_code, "stall": row.stall_code, "shop_name": shop, "state": row.state,
+                  "state_label": rules.STATE_LABELS[row.state], "accepting": row.accepting, "active": row.active,
+                  "in_census": row.in_census, "counted": row.counted, "covered": row.covered,
+                  "account": accounts.mask(number), "account_status": row.account_status,
+                  "transfers": row.transfers, "amount": row.amount, "by_reference": row.by_reference,
+                  "last_transfer_at": row.last_transfer_at.astimezone(rules.VN_TZ).replace(tzinfo=None)
+                  if row.last_transfer_at else None, "channels": row.channels}
+        record["evidence"] = rules.describe_evidence(
+            {**record, "stall_id": row.stall_id, "verified_at": row.verified_at.astimezone(rules.VN_TZ)
+             if row.verified_at else None}, masked_account=record["account"])
+        out.append(record)
+    return out
+
+
+def _notes(report: AdoptionReport, *, locality_overlap: bool) -> list[str]:
+    p = report.province
+    notes = []
+    if not report.reconciled:
+        notes.append(f"Kỳ {report.period} chưa được đối soát: chạy `market40 reconcile --period {report.period}`.")
+    if p.markets:
+        notes.append(f"Mẫu số: {p.census_markets}/{p.markets} chợ có danh sách hộ kinh doanh của ban quản lý chợ; "
+                     "các chợ còn lại dùng số sạp đang kinh doanh trong sổ đăng ký.")
+    if p.stalls:
+        notes.append(f"Có giao dịch chỉ biết được với sạp có dữ liệu giao dịch của ngân hàng: {_n(p.covered)}/"
+                     f"{_n(p.stalls)} hộ.")
+    if locality_overlap:
+        notes.append("Một số xã/phường mới được lập từ hai huyện cũ: chợ ở đó được tính ở cả hai dòng; "
+                     "dòng tổng tính mỗi chợ một lần.")
+    return notes
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+def export(report: AdoptionReport, fmt: str, target: str | Path | IO[bytes]) -> None:
+    """Write ``report`` as ``xlsx``, ``csv``, ``html`` or ``json`` to a path or a binary file."""
+    from .. import reportfiles
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidFormat(f"format: one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}", field="format", value=fmt,
+                            limit=", ".join(EXPORT_FORMATS))
+    getattr(reportfiles, f"write_{fmt}")(report, target)
+

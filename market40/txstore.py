@@ -1,0 +1,595 @@
+"""The transaction store: incoming transfers in a DuckDB file beside the registry.
+
+Why a second store: a province's month is millions of transfers (8 M ≈ 600 MB of CSV), read
+in full by every reconciliation and never changed. A columnar engine imports such a file in
+seconds with bounded memory and aggregates it without Python loops; the registry (SQLite or
+PostgreSQL) keeps what people edit and what the web app reads, including the results of each
+reconciliation. The store is a local file even when the registry is a PostgreSQL server: the
+batch jobs (``market40 tx import``, ``market40 reconcile``) run where the file is; nothing else
+opens it.
+
+Where it is (:func:`store_path`): ``--store PATH``, else ``$MARKET40_TX_STORE``, else beside an
+SQLite registry (``market40.db`` → ``market40.transfers.duckdb``), else
+``market40-transfers.duckdb`` in the working directory.
+
+Tables: ``transfer`` (one incoming transfer: bank BIN, the bank's transaction id, booking time
+in Vietnam time, credited account, amount in đồng, content, channel, import batch),
+``import_batch`` (one imported file: its SHA-256, counts, who and when) and ``transfer_reject``
+(rows that could not be read, with the reason).
+
+Importing is one transaction: the file is read by :meth:`Layout.select_sql
+<market40.transactions.Layout.select_sql>` straight into ``transfer``; rows that are not
+incoming transfers move to ``transfer_reject`` (bad ones) or are counted and dropped (titles,
+totals, outgoing); then every transfer already stored under the same bank and transaction id
+(booked within :data:`DEDUP_WINDOW_DAYS` days) is removed from the new batch. A file whose
+SHA-256 was imported before changes nothing.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import mmap
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import duckdb
+
+from . import reconciliation as rules
+from .exceptions import InvalidFormat, Market40Error, NotFound
+from .transactions import LAYOUTS, Layout, Parsed, Sniffed, fast_sql, parse_values, sniff_csv
+
+__all__ = ["ENV_VAR", "DEFAULT_FILENAME", "DEDUP_WINDOW_DAYS", "MEMORY_LIMIT", "store_path", "TransferStore", "BatchResult",
+           "fingerprint"]
+
+ENV_VAR = "MARKET40_TX_STORE"
+DEFAULT_FILENAME = "market40-transfers.duckdb"
+#: The same bank transaction id booked this many days apart is still the same transfer (a
+#: statement books on the value date, a webhook on the transaction date).
+DEDUP_WINDOW_DAYS = 7
+SCHEMA_VERSION = "1"
+#: DuckDB's memory budget: beyond it, it spills to disk (``.duckdb-spill`` beside the store). The
+#: import and reconcile of 8 M transfers run as fast within 512 MB as within 1 GB.
+MEMORY_LIMIT = "512MB"
+
+Progress = Callable[[int, "int | None"], None]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS import_batch (
+    id INTEGER PRIMARY KEY, fingerprint VARCHAR NOT NULL, source VARCHAR NOT NULL, layout VARCHAR NOT NULL,
+    channel VARCHAR NOT NULL, imported_at TIMESTAMP NOT NULL, imported_by VARCHAR NOT NULL,
+    rows BIGINT NOT NULL, inserted BIGINT NOT NULL, duplicates BIGINT NOT NULL, outgoing BIGINT NOT NULL,
+    other BIGINT NOT NULL, invalid BIGINT NOT NULL, amount HUGEINT NOT NULL,
+    first_at TIMESTAMP, last_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS transfer (
+    bank_bin VARCHAR, tx_id VARCHAR, booked_at TIMESTAMP, account VARCHAR, amount BIGINT, content VARCHAR,
+    channel VARCHAR, batch INTEGER);
+CREATE TABLE IF NOT EXISTS transfer_reject (
+    batch INTEGER NOT NULL, line BIGINT, tx_id VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR);
+"""
+
+
+def store_path(registry_url: str | None = None, explicit: str | os.PathLike[str] | None = None) -> str:
+    """Where the transaction store of a registry is (see the module docstring)."""
+    if explicit:
+        return str(explicit)
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return env
+    if registry_url and registry_url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+        database = make_url(registry_url).database
+        if not database or database == ":memory:":
+            return ":memory:"
+        path = Path(database)
+        return str(path.with_name(path.stem + ".transfers.duckdb"))
+    return str(Path.cwd() / DEFAULT_FILENAME)
+
+
+def fingerprint(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class BatchResult:
+    """What importing one file did."""
+
+    source: str
+    layout: str
+    batch: int | None = None
+    rows: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    outgoing: int = 0
+    other: int = 0
+    invalid: int = 0
+    amount: int = 0
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    already_imported: bool = False
+    problems: list[dict[str, Any]] = field(default_factory=list)  # the first invalid rows
+
+    def summary(self) -> str:
+        if self.already_imported:
+            return f"{self.source}: already imported (batch {self.batch}); nothing changed."
+        span = (f", booked {self.first_at:%d/%m/%Y} – {self.last_at:%d/%m/%Y}"
+                if self.first_at and self.last_at else "")
+        return (f"{self.source} ({self.layout}): {self.rows:,} rows: {self.inserted:,} transfers in "
+                f"({self.amount:,} đ){span}; {self.duplicates:,} already stored; {self.outgoing:,} outgoing; "
+                f"{self.other:,} title/total rows; {self.invalid:,} rejected.").replace(",", ".")
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for key in ("first_at", "last_at"):
+            out[key] = out[key].isoformat(sep=" ") if out[key] else None
+        return out
+
+
+class TransferStore:
+    """An open store. Use it as a context manager (``with TransferStore(path) as store:``)."""
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False,
+                 memory_limit: str = MEMORY_LIMIT, threads: int | None = None) -> None:
+        self.path = str(path)
+        if read_only and self.path != ":memory:" and not Path(self.path).exists():
+            raise NotFound(f"no transaction store at {self.path}: import transfers first (market40 tx import)")
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as error:
+            raise Market40Error(f"cannot open the transaction store {self.path}: {error}") from None
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET enable_progress_bar = true")
+        self.con.execute("SET enable_progress_bar_print = false")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        temp = Path(self.path).parent / ".duckdb-spill" if self.path != ":memory:" else None
+        if temp is not None and not read_only:
+            self.con.execute(f"SET temp_directory = '{_sql_text(str(temp))}'")
+        if not read_only:
+            self.con.execute(_SCHEMA)
+            self.con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "TransferStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- progress
+
+    def _run(self, sql: str, params: Sequence[Any] | None = None, progress: Progress | None = None) -> Any:
+        """Execute one statement; with ``progress``, report DuckDB's percentage (0–100) meanwhile."""
+        if progress is None:
+            return self.con.execute(sql, params or [])
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.2):
+                value = self.con.query_progress()
+                if value >= 0:
+                    progress(int(value), 100)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            return self.con.execute(sql, params or [])
+        finally:
+            done.set()
+            watcher.join()
+            progress(100, 100)
+
+    # ---------------------------------------------------------------- import
+
+    def import_csv(self, path: str | os.PathLike[str], *, layout: Layout | None = None, actor: str = "",
+                   bank_bin: str | None = None, account: str | None = None, source: str | None = None,
+                   file_fingerprint: str | None = None, sniffed: Sniffed | None = None,
+                   progress: Progress | None = None) -> BatchResult:
+        """Import a CSV export (any CSV layout, detected from its header unless ``layout`` is given).
+
+        One pass stores the rows that are good transfers and marks the others (``channel``
+        NULL). Only when some are marked, a second pass sorts them out: the SQL twin for bank
+        layouts, :func:`parse_values` for the generic layout's fast path.
+        """
+        sniffed = sniffed or sniff_csv(path, layout)
+        layout = sniffed.layout
+        name = source or Path(path).name
+        digest = file_fingerprint or fingerprint(path)
+        existing = self.con.execute("SELECT id FROM import_batch WHERE fingerprint = ?", [digest]).fetchone()
+        if existing:
+            return BatchResult(name, layout.name, batch=existing[0], already_imported=True)
+        account = account or sniffed.account
+        if layout.account_in_title and not account:
+            raise InvalidFormat(f"{name}: a {layout.title} names its account in the title rows, and none was "
+                                "found: give the account number (--account)", field="account", value=None)
+        columns = {f"c{i}": "VARCHAR" for i in range(len(sniffed.header))}
+        positions = {name_: f"c{index}" for name_, index in sniffed.positions.items()}
+        fast = layout.name == "generic" and bank_bin is None
+        if fast:  # DuckDB's reader types the date; lines it cannot read go to its reject table
+            columns[positions["booked_at"]] = "TIMESTAMP"
+        options = (f"header = true, skip = {sniffed.skip}, auto_detect = false, "
+                   f"delim = '{_sql_text(sniffed.delimiter)}', quote = '\"', escape = '\"', null_padding = true, "
+                   f"strict_mode = false, columns = {_struct(columns)}")
+        if fast:
+            options += f", store_rejects = true, timestampformat = '{layout.date_formats[0]}'"
+        source_sql = f"read_csv('{_sql_text(str(path))}', {options})"
+        if fast:
+            select, good = fast_sql(layout, source_sql, positions), "ok"
+        else:
+            select = layout.select_sql(source_sql, positions, bank_bin=bank_bin or layout.bank_bin, account=account)
+            good = "kind = 'ok'"
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            batch = self._next_batch()
+            self._run(f"INSERT INTO transfer SELECT bank_bin, tx_id, booked_at, account, amount, content, "
+                      f"CASE WHEN {good} THEN '{layout.channel}' END, {batch} FROM ({select})", progress=progress)
+            marked = self.con.execute("SELECT count(*) FROM transfer WHERE batch = ? AND channel IS NULL",
+                                      [batch]).fetchone()[0]
+            counts: dict[str, int] = {}
+            rejects: list[tuple] = []
+            if fast:
+                lines = self.con.execute("SELECT line, any_value(csv_line) FROM reject_errors GROUP BY line "
+                                         "ORDER BY line").fetchall()
+                self.con.execute("DROP TABLE IF EXISTS reject_errors")
+                self.con.execute("DROP TABLE IF EXISTS reject_scans")
+                if marked or lines:
+                    counts, rejects = self._recheck(batch, layout, sniffed, select, lines)
+            elif marked:
+                for kind, reason, raw, tx_id in self.con.execute(
+                        f"SELECT kind, reason, raw, tx_id FROM ({select}) WHERE kind <> 'ok'").fetchall():
+                    counts[kind] = counts.get(kind, 0) + 1
+                    if kind == "invalid":
+                        rejects.append((None, tx_id or None, reason, raw))
+            if marked:
+                self.con.execute("DELETE FROM transfer WHERE batch = ? AND channel IS NULL", [batch])
+            result = self._settle(batch, name, layout, digest, actor, rejects=rejects,
+                                  extra_other=counts.get("other", 0), extra_outgoing=counts.get("outgoing", 0))
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            if fast:
+                self.con.execute("DROP TABLE IF EXISTS reject_errors")
+                self.con.execute("DROP TABLE IF EXISTS reject_scans")
+        if result.problems:
+            _locate(path, result.problems)
+        return result
+
+    def _recheck(self, batch: int, layout: Layout, sniffed: Sniffed, select: str,
+                 lines: Sequence[tuple[int, str]]) -> tuple[dict[str, int], list[tuple]]:
+        """Give the rows the fast path set aside to :func:`parse_values`.
+
+        Two kinds: lines DuckDB's reader could not read (``lines``: number and text), and rows
+        it read that a cheap check did not take (read again, raw, by a second pass over the
+        file). Accepted rows are stored; returns the counts of the others and the refused rows
+        as ``(line, tx_id, reason, raw)``.
+        """
+        con = self.con
+        parsed: list[tuple[Parsed, int | None]] = []
+        for tx_id, booked, bin_, account, content, direction, amount in con.execute(
+                f"SELECT tx_id, booked_at, bank_bin, account, content, reason, raw FROM ({select}) "
+                "WHERE NOT ok").fetchall():
+            values = {"tx_id": tx_id or "", "booked_at": booked.strftime("%Y-%m-%d %H:%M:%S") if booked else "",
+                      "bank_bin": bin_ or "", "account": account or "", "content": content or "",
+                      "direction": direction or "", "amount": amount or ""}
+            parsed.append((parse_values(layout, values), None))
+        names = {index: name for name, index in sniffed.positions.items()}
+        for line, csv_line in lines:
+            try:
+                cells = next(csv.reader(io.StringIO((csv_line or "").strip("\r\n"), newline=""),
+                                        delimiter=sniffed.delimiter), [])
+            except csv.Error:
+                cells = []
+            values = {names[i]: cell for i, cell in enumerate(cells) if i in names}
+            parsed.append((parse_values(layout, values, number=int(line)), int(line)))
+        good = [p.transfer for p, _ in parsed if p.transfer is not None]
+        if good:
+            con.executemany(f"INSERT INTO transfer VALUES (?, ?, ?, ?, ?, ?, ?, {batch})",
+                            [[t.bank_bin, t.tx_id, t.booked_at, t.account, t.amount, t.content, t.channel]
+                             for t in good])
+        counts = {kind: sum(p.kind == kind for p, _ in parsed) for kind in ("other", "outgoing")}
+        return counts, [(line, p.tx_id, p.reason or "invalid", p.raw) for p, line in parsed if p.kind == "invalid"]
+
+    def import_transfers(self, transfers: Iterable[rules.Transfer], *, source: str, layout: str, channel: str,
+                         file_fingerprint: str, actor: str = "",
+                         rejected: Iterable[tuple] = (), other: int = 0,
+                         outgoing: int = 0) -> BatchResult:
+        """Import transfers parsed in Python (XLSX exports, webhook feeds), through the same SQL path.
+
+        ``rejected`` are ``(line, tx_id, reason, raw)`` of the rows the parser refused; ``other`` and
+        ``outgoing`` the counts of rows it skipped.
+        """
+        existing = self.con.execute("SELECT id FROM import_batch WHERE fingerprint = ?",
+                                    [file_fingerprint]).fetchone()
+        if existing:
+            return BatchResult(source, layout, batch=existing[0], already_imported=True)
+        with tempfile.TemporaryDirectory(prefix="market40-tx-") as folder:
+            staged = Path(folder) / "transfers.csv"
+            with open(staged, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["bank_bin", "tx_id", "booked_at", "account", "amount", "content", "channel"])
+                for t in transfers:
+                    writer.writerow([t.bank_bin, t.tx_id, t.booked_at.isoformat(sep=" "), t.account, t.amount,
+                                     t.content, t.channel or channel])
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                batch = self._next_batch()
+                self.con.execute(
+                    f"INSERT INTO transfer SELECT bank_bin, tx_id, booked_at, account, amount, content, channel, "
+                    f"{batch} FROM read_csv('{_sql_text(str(staged))}', header = true, "
+                    "auto_detect = false, quote = '\"', escape = '\"', columns = {'bank_bin': 'VARCHAR', "
+                    "'tx_id': 'VARCHAR', 'booked_at': 'TIMESTAMP', 'account': 'VARCHAR', 'amount': 'BIGINT', "
+                    "'content': 'VARCHAR', 'channel': 'VARCHAR'})")
+                result = self._settle(batch, source, LAYOUTS.get(layout) or LAYOUTS["generic"], file_fingerprint,
+                                      actor, channel=channel, extra_other=other, extra_outgoing=outgoing,
+                                      rejects=list(rejected))
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        return result
+
+    def _next_batch(self) -> int:
+        return self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM import_batch").fetchone()[0]
+
+    def _settle(self, batch: int, source: str, layout: Layout, digest: str, actor: str, *,
+                channel: str | None = None, extra_other: int = 0, extra_outgoing: int = 0,
+                rejects: Sequence[tuple] = ()) -> BatchResult:
+        """Count the new batch, record its refused rows, drop duplicates, record the batch.
+
+        ``rejects`` are the refused rows (``(line, tx_id, reason, raw)``); ``extra_other`` and
+        ``extra_outgoing`` the counts of the rows skipped (titles and totals; outgoing).
+        """
+        con = self.con
+        stored = con.execute("SELECT count(*) FROM transfer WHERE batch = ?", [batch]).fetchone()[0]
+        result = BatchResult(source, layout.name, batch=batch, outgoing=extra_outgoing, other=extra_other,
+                             invalid=len(rejects))
+        result.rows = stored + extra_other + extra_outgoing + len(rejects)
+        if rejects:
+            con.executemany("INSERT INTO transfer_reject VALUES (?, ?, ?, ?, ?)",
+                            [[batch, line, tx, reason, raw] for line, tx, reason, raw in rejects])
+            result.problems = [
+                {"line": line, "tx_id": tx or None, "reason": reason, "raw": raw}
+                for line, tx, reason, raw in con.execute(
+                    "SELECT line, tx_id, reason, raw FROM transfer_reject WHERE batch = ? "
+                    "ORDER BY line NULLS LAST LIMIT 20", [batch]).fetchall()]
+        low, high = con.execute("SELECT min(booked_at), max(booked_at) FROM transfer WHERE batch = ?",
+                                [batch]).fetchone()
+        if low is not None:
+            result.duplicates = self._drop_duplicates(batch, low - timedelta(days=DEDUP_WINDOW_DAYS),
+                                                      high + timedelta(days=DEDUP_WINDOW_DAYS))
+        inserted, amount, first, last = con.execute(
+            "SELECT count(*), coalesce(sum(amount), 0), min(booked_at), max(booked_at) FROM transfer "
+            "WHERE batch = ?", [batch]).fetchone()
+        result.inserted, result.amount, result.first_at, result.last_at = inserted, int(amount), first, last
+        con.execute("INSERT INTO import_batch VALUES (?, ?, ?, ?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?)",
+                    [batch, digest, source, layout.name, channel or layout.channel, actor, result.rows, inserted,
+                     result.duplicates, result.outgoing, result.other, result.invalid, int(amount), first, last])
+        return result
+
+    def _drop_duplicates(self, batch: int, low: datetime, high: datetime) -> int:
+        """Remove from ``batch`` the transfers stored before (or twice in it): same BIN and id."""
+        con = self.con
+        window = "booked_at BETWEEN ? AND ?"
+        # A 64-bit hash finds the candidates cheaply; the exact keys are then compared.
+        candidates = con.execute(
+            f"SELECT count(*) FROM (SELECT hash(bank_bin, tx_id) FROM transfer WHERE {window} "
+            "GROUP BY 1 HAVING count(*) > 1)", [low, high]).fetchone()[0]
+        if not candidates:
+            return 0
+        before = con.execute("SELECT count(*) FROM transfer WHERE batch = ?", [batch]).fetchone()[0]
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _dup AS
+            SELECT bank_bin, tx_id, min(batch) AS first_batch, min(rowid) FILTER (WHERE batch = ?) AS keep
+            FROM transfer
+            WHERE {window} AND hash(bank_bin, tx_id) IN (
+                SELECT hash(bank_bin, tx_id) FROM transfer WHERE {window} GROUP BY 1 HAVING count(*) > 1)
+            GROUP BY bank_bin, tx_id HAVING count(*) > 1""", [batch, low, high, low, high])
+        con.execute("""
+            DELETE FROM transfer WHERE rowid IN (
+                SELECT t.rowid FROM transfer t JOIN _dup d USING (bank_bin, tx_id)
+                WHERE t.batch = ? AND (d.first_batch < ? OR t.rowid <> d.keep))""", [batch, batch])
+        con.execute("DROP TABLE _dup")
+        return before - con.execute("SELECT count(*) FROM transfer WHERE batch = ?", [batch]).fetchone()[0]
+
+    # ---------------------------------------------------------------- reading
+
+    def batches(self) -> list[dict[str, Any]]:
+        cursor = self.con.execute("SELECT * FROM import_batch ORDER BY id")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def count(self) -> int:
+        return self.con.execute("SELECT count(*) FROM transfer").fetchone()[0]
+
+    def transfers(self, start: datetime | None = None, end: datetime | None = None) -> Iterator[rules.Transfer]:
+        """Stored transfers booked in ``[start, end)`` (for tests and small exports)."""
+        sql = "SELECT bank_bin, tx_id, booked_at, account, amount, content, channel FROM transfer"
+        params: list[Any] = []
+        if start is not None:
+            sql += " WHERE booked_at >= ? AND booked_at < ?"
+            params = [start, end or datetime.max]
+        for row in self.con.execute(sql + " ORDER BY booked_at, bank_bin, tx_id", params).fetchall():
+            yield rules.Transfer(*row[:5], row[5] or "", row[6] or "statement")
+
+    # ---------------------------------------------------------------- reconciliation
+
+    def load_directory(self, rows: Iterable[rules.DirectoryRow], references: Iterable[tuple]) -> None:
+        """Load the account directory and the stall references into temporary tables."""
+        with tempfile.TemporaryDirectory(prefix="market40-dir-") as folder:
+            path = Path(folder) / "dir.csv"
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["bin", "number", "stall_id", "live_from", "live_to", "single"])
+                for r in rows:
+                    writer.writerow([r.bin, r.number, r.stall_id, r.live_from.isoformat(sep=" "),
+                                     r.live_to.isoformat(sep=" ") if r.live_to else "", "true" if r.single else "false"])
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE dir AS SELECT * FROM read_csv('{_sql_text(str(path))}', header = true, "
+                "auto_detect = false, quote = '\"', escape = '\"', columns = {'bin': 'VARCHAR', 'number': 'VARCHAR', "
+                "'stall_id': 'BIGINT', 'live_from': 'TIMESTAMP', 'live_to': 'TIMESTAMP', 'single': 'BOOLEAN'})")
+            path = Path(folder) / "ref.csv"
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["key", "stall_id", "ambiguous", "prefix"])
+                for key, stall, ambiguous, prefix in references:
+                    writer.writerow([key, "" if stall is None else stall, str(ambiguous).lower(),
+                                     str(prefix).lower()])
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE refkey AS SELECT * FROM read_csv('{_sql_text(str(path))}', "
+                "header = true, auto_detect = false, columns = {'key': 'VARCHAR', 'stall_id': 'BIGINT', "
+                "'ambiguous': 'BOOLEAN', 'prefix': 'BOOLEAN'})")
+        self.con.execute("CREATE OR REPLACE TEMP TABLE dir_single AS SELECT DISTINCT bin, number, stall_id "
+                         "FROM dir WHERE single")
+
+    def account_activity(self, start: datetime, end: datetime, since: datetime,
+                         progress: Progress | None = None) -> list[tuple]:
+        """Per credited account: transfers in ``[start, end)`` and the latest in ``[since, end)``.
+
+        Rows: ``(bin, account, transfers, amount, first_at, last_at, channels, last_any)``.
+        """
+        return self._run("""
+            SELECT bank_bin, account,
+                   count(*) FILTER (WHERE booked_at >= $start) AS transfers,
+                   coalesce(sum(amount) FILTER (WHERE booked_at >= $start), 0) AS amount,
+                   min(booked_at) FILTER (WHERE booked_at >= $start) AS first_at,
+                   max(booked_at) FILTER (WHERE booked_at >= $start) AS last_at,
+                   list(DISTINCT channel) FILTER (WHERE booked_at >= $start) AS channels,
+                   max(booked_at) AS last_any
+            FROM transfer WHERE booked_at >= $since AND booked_at < $end
+            GROUP BY bank_bin, account""", {"start": start, "end": end, "since": min(since, start)},
+                         progress=progress).fetchall()
+
+    def attribute_rest(self, start: datetime, end: datetime, pattern: str, *, detail: bool = False) -> dict[str, list]:
+        """Attribute the transfers of ``[start, end)`` that the single-owner accounts do not settle.
+
+        The SQL twin of :func:`market40.reconciliation.attribute` for shared and unknown accounts
+        (the directory and references come from :meth:`load_directory`). Returns aggregates:
+        ``stalls`` (stall, method, transfers, amount, first, last, channels), ``unattributed``
+        (bin, account, known, reason, transfers, amount, example content) and ``unknown``
+        (bin, account, transfers, amount, by reference); with ``detail``, also ``rows``
+        (tx_id, stall, method, reason) per transfer.
+        """
+        con = self.con
+        text = rules.CONTENT_TEXT_SQL.format("r.content")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _rest AS
+            WITH r AS (
+                SELECT t.rowid AS rid, t.bank_bin, t.tx_id, t.booked_at, t.account, t.amount, t.content, t.channel
+                FROM transfer t ANTI JOIN dir_single d ON d.bin = t.bank_bin AND d.number = t.account
+                WHERE t.booked_at >= $start AND t.booked_at < $end),
+            owned AS (
+                SELECT r.rid,
+                       list(DISTINCT m.stall_id) FILTER (WHERE r.booked_at >= m.live_from
+                            AND (m.live_to IS NULL OR r.booked_at < m.live_to)) AS live,
+                       list(DISTINCT m.stall_id) AS everyone
+                FROM r JOIN dir m ON m.bin = r.bank_bin AND m.number = r.account AND NOT m.single
+                GROUP BY r.rid)
+            SELECT r.*, CASE WHEN len(o.live) > 0 THEN o.live ELSE o.everyone END AS owners,
+                   {text} AS txt
+            FROM r LEFT JOIN owned o USING (rid)""", {"start": start, "end": end})
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _rest_out AS
+            WITH m AS (
+                SELECT *, regexp_extract_all(txt, '{_sql_text(pattern)}', 0) AS found FROM _rest),
+            k AS (
+                SELECT *, list_distinct([replace(x, ' ', '') FOR x IN found]) AS keys FROM m)
+            SELECT k.bank_bin, k.tx_id, k.account, k.amount, k.booked_at, k.channel, k.content,
+                   k.owners IS NOT NULL AS known,
+                   CASE WHEN len(k.owners) = 1 THEN k.owners[1]
+                        WHEN len(k.keys) = 1 AND rk.stall_id IS NOT NULL AND NOT rk.ambiguous
+                             AND NOT (ends_with(k.txt, k.found[-1]) AND length(k.content) >= {rules.CUT_LENGTH}
+                                      AND rk.prefix)
+                             AND (k.owners IS NULL OR list_contains(k.owners, rk.stall_id))
+                        THEN rk.stall_id END AS stall,
+                   CASE WHEN len(k.owners) = 1 THEN 'account' END AS by_account,
+                   CASE WHEN len(k.owners) = 1 THEN NULL
+                        WHEN len(k.keys) = 0 THEN '{rules.UNATTRIBUTED_REASONS[0]}'
+                        WHEN len(k.keys) > 1 THEN '{rules.UNATTRIBUTED_REASONS[1]}'
+                        WHEN rk.key IS NULL THEN '{rules.UNATTRIBUTED_REASONS[2]}'
+                        WHEN rk.ambiguous THEN '{rules.UNATTRIBUTED_REASONS[3]}'
+                        WHEN ends_with(k.txt, k.found[-1]) AND length(k.content) >= {rules.CUT_LENGTH} AND rk.prefix
+                             THEN '{rules.UNATTRIBUTED_REASONS[4]}'
+                        WHEN k.owners IS NOT NULL AND NOT list_contains(k.owners, rk.stall_id)
+                             THEN '{rules.UNATTRIBUTED_REASONS[5]}'
+                        END AS reason
+            FROM k LEFT JOIN refkey rk ON len(k.keys) = 1 AND rk.key = k.keys[1]""")
+        out: dict[str, list] = {}
+        out["stalls"] = con.execute("""
+            SELECT stall, coalesce(by_account, 'reference') AS method, count(*), sum(amount), min(booked_at),
+                   max(booked_at), list(DISTINCT channel)
+            FROM _rest_out WHERE stall IS NOT NULL GROUP BY ALL""").fetchall()
+        out["unattributed"] = con.execute("""
+            SELECT bank_bin, account, known, reason, count(*), sum(amount), min(content)
+            FROM _rest_out WHERE stall IS NULL GROUP BY ALL ORDER BY count(*) DESC""").fetchall()
+        out["unknown"] = con.execute("""
+            SELECT bank_bin, account, count(*), sum(amount), count(stall)
+            FROM _rest_out WHERE NOT known GROUP BY ALL ORDER BY count(*) DESC""").fetchall()
+        if detail:
+            out["rows"] = con.execute("""
+                SELECT tx_id, stall, CASE WHEN stall IS NULL THEN NULL ELSE coalesce(by_account, 'reference') END,
+                       reason FROM _rest_out ORDER BY tx_id""").fetchall()
+        con.execute("DROP TABLE _rest")
+        con.execute("DROP TABLE _rest_out")
+        return out
+
+    def banks_with_data(self, start: datetime, end: datetime) -> list[str]:
+        """BINs with at least one transfer booked in ``[start, end)``."""
+        return [row[0] for row in self.con.execute(
+            "SELECT DISTINCT bank_bin FROM transfer WHERE booked_at >= ? AND booked_at < ? ORDER BY 1",
+            [start, end]).fetchall()]
+
+    def months_with_data(self) -> list[str]:
+        return [row[0] for row in self.con.execute(
+            "SELECT DISTINCT strftime(booked_at, '%Y-%m') FROM transfer ORDER BY 1").fetchall()]
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _struct(columns: dict[str, str]) -> str:
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
+
+
+def _locate(path: str | os.PathLike[str], problems: list[dict[str, Any]]) -> None:
+    """Find the line numbers of a few rejected rows (by their transaction id) in the file."""
+    wanted = [p for p in problems if p.get("tx_id")]
+    if not wanted:
+        return
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for problem in wanted:
+                needle = problem["tx_id"].encode()
+                position = data.find(needle)
+                if position >= 0:
+                    lines, offset = 1, 0
+                    while offset < position:  # count in blocks: never a copy of the whole file
+                        block = data[offset:min(position, offset + (1 << 22))]
+                        lines += block.count(b"\n")
+                        offset += len(block)
+                    problem["line"] = lines
+    except (OSError, ValueError):
+        pass
+
+
+def window_start(period: rules.Period, idle_months: int) -> datetime:
+    """The first moment of the ``idle_months`` periods ending with ``period`` (naive Vietnam time)."""
+    return period.shift(1 - idle_months).start_local
+
