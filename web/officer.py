@@ -1,15 +1,22 @@
 """District and commune officers: read-only pages of the markets in their localities.
 
 Account numbers and phones are masked here, always (officers cannot reveal them:
-the registry refuses). The adoption dashboard comes with the reports issue.
+the registry refuses). The adoption dashboard shows the figures of the reports
+(:func:`market40.services.reports.adoption_summary`, the same as ``market40 report
+adoption``), scoped to the officer's localities, with a download button.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from datetime import date, timedelta
+from io import BytesIO
+
+from flask import Blueprint, Response, abort, render_template, request
+from markupsafe import Markup
 
 from market40 import accounts
+from market40.exceptions import ValidationError
 
 from .db import registry
 from .security import roles_required
@@ -45,3 +52,70 @@ def market(market: str) -> Any:
               "none": sum(1 for s in stalls if s.account is None)}
     return render_template("officer/market.html", market=row, stalls=shown, page=page, pages=pages, counts=counts,
                            mask=accounts.mask)
+
+
+VIEWS = ("tier", "locality", "market")
+
+
+def _dashboard_args() -> tuple[str, str, str | None]:
+    """period (default: last month), view and locality from the query string; 400 when malformed."""
+    last_month = (date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    period = request.args.get("period", last_month)
+    by = request.args.get("by", "tier")
+    if by not in VIEWS:
+        abort(400)
+    return period, by, request.args.get("locality") or None
+
+
+def _summary(period: str, by: str, locality: str | None, months: int = 1) -> Any:
+    from market40.services.reports import adoption_summary
+    reg = registry()
+    try:
+        return adoption_summary(reg.session, reg.actor, period, by=by, locality=locality, months=months,
+                                anomalies=False)
+    except ValidationError as error:
+        abort(400, description=str(error))
+
+
+@bp.get("/dashboard")
+@roles_required(*OFFICERS)
+def dashboard() -> Any:
+    """Adoption of cashless payment in the officer's localities: figures, charts, the chosen view."""
+    from market40.reportfiles import svg_bars, svg_lines
+    period, by, locality = _dashboard_args()
+    report = _summary(period, by, locality, months=6)
+    tiers = report.views.get("tier", [])
+    charts = []
+    if tiers:
+        charts.append(Markup(svg_bars(
+            [f"Hạng {f.label}" if f.label in ("I", "II", "III") else f.label for f in tiers],
+            [("% chấp nhận", [f.accepting_rate for f in tiers]), ("% có giao dịch", [f.active_rate for f in tiers])],
+            title="Chấp nhận và có giao dịch theo hạng chợ", width=320)))
+    points = [p for p in report.trend if p.figures is not None]
+    if len(points) > 1:
+        charts.append(Markup(svg_lines(
+            [p.period for p in report.trend],
+            [("% chấp nhận", [p.figures.accepting_rate if p.figures else None for p in report.trend]),
+             ("% có giao dịch", [p.figures.active_rate if p.figures else None for p in report.trend])],
+            title="Xu hướng theo tháng", width=320)))
+    return render_template("officer/dashboard.html", report=report, period=period, by=by, locality=locality,
+                           views=VIEWS, charts=charts)
+
+
+@bp.get("/dashboard/download")
+@roles_required(*OFFICERS)
+def download() -> Any:
+    """The same report as a file (XLSX first; CSV, HTML, JSON), account numbers masked."""
+    from market40.services.reports import EXPORT_FORMATS, export
+    period, by, locality = _dashboard_args()
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in EXPORT_FORMATS:
+        abort(400)
+    report = _summary(period, by, locality, months=6)
+    out = BytesIO()
+    export(report, fmt, out)
+    registry().audit("report.export", "report", f"adoption:{period}", note=f"{fmt}, by {by}")
+    media, suffix = EXPORT_FORMATS[fmt]
+    response = Response(out.getvalue(), mimetype=media.split(";")[0])
+    response.headers["Content-Disposition"] = f'attachment; filename="chap-nhan-{period}-{by}{suffix}"'
+    return response

@@ -19,6 +19,7 @@ ALLOWED = {
     "staff.index": {"staff", "admin"}, "staff.market": {"staff", "admin"}, "staff.stall": {"staff", "admin"},
     "staff.trail": {"staff", "admin"},
     "officer.index": {"officer", "admin"}, "officer.market": {"officer", "admin"},
+    "officer.dashboard": {"officer", "admin"}, "officer.download": {"officer", "admin"},
     "admin.users": {"admin"}, "admin.new_user": {"admin"}, "admin.set_active": {"admin"},
 }
 PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy"}
