@@ -421,3 +421,23 @@ def test_vietqr_is_a_value():
     a = build(bin="970436", account="1")
     assert a == build(bin="970436", account="1") and hash(a) == hash(build(bin="970436", account="1"))
     assert isinstance(a, VietQR)
+
+
+@given(st.from_regex(r"[0-9]{6}", fullmatch=True) | st.text(max_size=7),
+       st.from_regex(r" ?[0-9A-Za-z]{1,20} ?", fullmatch=True) | st.text(max_size=21),
+       st.none() | st.integers(-5, MAX_AMOUNT + 5) | st.booleans(),
+       st.none() | st.text(alphabet="ABCxyz 0123-./\t\x01ạĐ€", max_size=30))
+@settings(max_examples=1000)
+def test_fast_build_path_agrees_with_the_general_one(bin, account, amount, purpose):
+    """build() takes a shortcut for the usual stall QR; _build() checks everything the long way."""
+    from market40 import vietqr as module
+    kwargs = dict(bin=bin, account=account, amount=amount, purpose=purpose)
+    try:
+        fast = build(**kwargs)
+    except ValidationError as error:
+        with pytest.raises(ValidationError) as general:
+            module._build(**kwargs)
+        assert [(e.field, e.message) for e in general.value.errors] == [(e.field, e.message) for e in error.errors]
+        return
+    general = module._build(**kwargs)
+    assert fast == general and fast.payload == general.payload
