@@ -17,6 +17,7 @@ form or raises a :class:`~market40.exceptions.ValidationError` naming the field.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -50,6 +51,15 @@ _STATUSES = {
 }
 _HOLDER = re.compile(r"[A-Z][A-Z .'-]*")
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z ._/-]*")
+
+
+@functools.lru_cache(maxsize=1024)  # a spreadsheet repeats the same few words on every row
+def _fold_key(value: str) -> str:
+    return search_key(value)
+
+
+def _vocabulary(words: dict[str, str], value: str) -> str | None:
+    return words.get(_fold_key(value))
 
 
 def mask(number: str | None) -> str:
@@ -127,7 +137,7 @@ def clean_account_kind(value: Any, *, bank_kind: str | None = None, field: str =
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return "ewallet" if bank_kind == "ewallet" else "bank_account"
-    kind = _KINDS.get(search_key(str(value)))
+    kind = _vocabulary(_KINDS, str(value))
     if kind is None:
         raise InvalidFormat(f"{field}: one of Tài khoản ngân hàng / Thẻ / Ví điện tử "
                             f"(bank_account / card / ewallet), got {value!r}", field=field, value=value,
@@ -142,7 +152,7 @@ def clean_stall_status(value: Any, *, field: str = "status") -> str:
     """``operating`` or ``closed`` (empty means operating)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return "operating"
-    status = _STATUSES.get(search_key(str(value)))
+    status = _vocabulary(_STATUSES, str(value))
     if status is None:
         raise InvalidFormat(f"{field}: Đang kinh doanh / Nghỉ kinh doanh (operating / closed), got {value!r}",
                             field=field, value=value, limit="operating or closed")
