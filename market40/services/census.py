@@ -28,7 +28,7 @@ from .. import accounts, tabular
 from ..exceptions import Forbidden, InvalidFormat, InvalidLength, NotFound, ValidationError
 from ..models import AuditEvent, CensusEntry, Market, utcnow
 from ..reconciliation import Period, stall_key
-from .imports import Problem
+from .imports import Problem, settle, verdict, write_rejects
 from .registry import Actor, Registry
 
 __all__ = ["CENSUS_COLUMNS", "CensusReport", "import_census", "census_summary", "write_census_template"]
@@ -91,16 +91,7 @@ class CensusReport:
         counts = (f"{self.rows} rows for {len(self.lists)} market-month lists [{lists}]: {self.added} households "
                   f"added, {self.removed} removed, {self.updated} updated, {self.unchanged} unchanged; "
                   f"{self.not_operating} not operating; {len(self.problems)} rejected")
-        if self.dry_run:
-            verdict = "dry run: nothing was written"
-        elif self.problems and not self.written:
-            verdict = "nothing was written because some rows are bad (fix them, or use --partial)"
-        elif not self.changed:
-            verdict = "nothing changed (this census was already imported)"
-        else:
-            verdict = "written" + (" (the bad rows were left out)" if self.problems else "")
-        extra = f"; rejects in {self.rejects_file}" if self.rejects_file else ""
-        return f"{self.source}: {counts}. {verdict}{extra}."
+        return f"{self.source}: {counts}. {verdict(self, already='this census was already imported')}."
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "rows": self.rows, "not_operating": self.not_operating, "added": self.added,
@@ -178,19 +169,13 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
             report.lists[f"{codes[market_id]} {month}"] = len(households)
         if partial or not report.problems:
             _write(session, actor, report, lists, codes)
-        if dry_run or (report.problems and not partial):
-            session.rollback()
+        settle(session, report, dry_run=dry_run, partial=partial)
+        if not report.written:
             report.added = report.removed = report.updated = report.unchanged = 0
-        else:
-            session.commit()
-            report.written = True
     except BaseException:
         session.rollback()
         raise
-    if rejects is not None and report.problems:
-        tabular.write_rejects(rejects, [(tabular.Row(number=p.row, values=dict(p.values)), p.error)
-                                        for p in report.problems])
-        report.rejects_file = str(rejects)
+    write_rejects(report, rejects)
     return report
 
 

@@ -30,7 +30,7 @@ from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
 from .registry import CONSENT_PURPOSE, Actor, Registry, mask_record
 
-__all__ = ["ImportReport", "Problem", "import_stalls", "import_markets", "import_stall_rows"]
+__all__ = ["ImportReport", "Problem", "import_stalls", "import_markets", "import_stall_rows", "verdict", "settle", "write_rejects"]
 
 CHUNK = 2000
 Progress = Callable[[int, "int | None"], None]
@@ -87,16 +87,7 @@ class ImportReport:
                   + (f"; accounts: {self.accounts_created} new, {self.accounts_replaced} replaced"
                      if self.what == "stalls" else "")
                   + f"; {len(self.problems)} rejected")
-        if self.dry_run:
-            verdict = "dry run: nothing was written"
-        elif self.problems and not self.written:
-            verdict = "nothing was written because some rows are bad (fix them, or use --partial)"
-        elif not self.changed:
-            verdict = "nothing changed (this file was already imported)"
-        else:
-            verdict = "written" + (" (the bad rows were left out)" if self.problems else "")
-        extra = f"; rejects in {self.rejects_file}" if self.rejects_file else ""
-        return f"{self.source}: {counts}. {verdict}{extra}."
+        return f"{self.source}: {counts}. {verdict(self)}."
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,
@@ -105,6 +96,28 @@ class ImportReport:
                 "rejects_file": self.rejects_file, "unknown_columns": self.unknown_columns,
                 "problems": [{"row": p.row, "field": e.field, "message": e.message}
                              for p in self.problems for e in p.error.errors]}
+
+
+def verdict(report: Any, *, already: str = "this file was already imported") -> str:
+    """What became of an import, in words (for any report with dry_run, problems, written, changed)."""
+    if report.dry_run:
+        text = "dry run: nothing was written"
+    elif report.problems and not report.written:
+        text = "nothing was written because some rows are bad (fix them, or use --partial)"
+    elif not report.changed:
+        text = f"nothing changed ({already})"
+    else:
+        text = "written" + (" (the bad rows were left out)" if report.problems else "")
+    return text + (f"; rejects in {report.rejects_file}" if report.rejects_file else "")
+
+
+def settle(session: Session, report: Any, *, dry_run: bool, partial: bool) -> None:
+    """Commit the import, or roll all of it back: a dry run, or bad rows without ``partial``."""
+    if dry_run or (report.problems and not partial):
+        session.rollback()
+    else:
+        session.commit()
+        report.written = True
 
 
 # ------------------------------------------------------------------ stalls
@@ -232,11 +245,7 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
             done += len(chunk)
             if progress:
                 progress(done, total)
-        if dry_run or (report.problems and not partial):
-            session.rollback()
-        else:
-            session.commit()
-            report.written = True
+        settle(session, report, dry_run=dry_run, partial=partial)
     except BaseException:
         session.rollback()
         raise
@@ -428,7 +437,7 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
                                    partial=partial, allow_unknown_bin=allow_unknown_bin,
                                    consent_channel=consent_channel, progress=table_progress)
         report.unknown_columns = list(table.unknown_columns)
-    _write_rejects(report, rejects)
+    write_rejects(report, rejects)
     return report
 
 
@@ -477,22 +486,20 @@ def import_markets(session: Session, actor: Actor, source: str | Path | IO[bytes
                     setattr(report, outcome, getattr(report, outcome) + 1)
                 if progress:
                     progress(report.rows, table.total)
-        if dry_run or (report.problems and not partial):
-            session.rollback()
+        settle(session, report, dry_run=dry_run, partial=partial)
+        if not report.written:
             report.created = report.updated = report.unchanged = 0
-        else:
-            session.commit()
-            report.written = True
     except BaseException:
         session.rollback()
         raise
-    _write_rejects(report, rejects)
+    write_rejects(report, rejects)
     return report
 
 
 # ------------------------------------------------------------------ helpers
 
-def _write_rejects(report: ImportReport, rejects: str | Path | None) -> None:
+def write_rejects(report: Any, rejects: str | Path | None) -> None:
+    """Write the report's bad rows to ``rejects`` (CSV or XLSX) when there are any."""
     if rejects is None or not report.problems:
         return
     rows = [(tabular.Row(number=p.row, values=dict(p.values)), p.error) for p in report.problems]
