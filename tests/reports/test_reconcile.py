@@ -7,7 +7,7 @@ from market40.models import AuditEvent, ReconcileAnomaly, ReconcileRun, StallPer
 from market40.services.reconcile import reconcile
 from market40.services.registry import Actor
 
-from conftest import NOW, PERIOD
+from reporthelpers import NOW, PERIOD
 
 
 def states(session):

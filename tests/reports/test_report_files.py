@@ -13,7 +13,7 @@ from market40.services.reconcile import reconcile
 from market40.services.registry import Actor
 from market40.services.reports import EXPORT_FORMATS, adoption_summary, export
 
-from conftest import NOW, PERIOD
+from reporthelpers import NOW, PERIOD
 
 EVIL_MARKET = '=HYPERLINK("http://evil.example/x","Chợ Hạ Long I")'
 EVIL_SHOP = "<script>alert(1)</script>"

@@ -12,7 +12,7 @@ from market40.exceptions import InvalidFormat, NotFound
 from market40.services.transfers import import_file
 from market40.txstore import TransferStore, store_path
 
-from conftest import TRANSFERS, write_generic
+from reporthelpers import TRANSFERS, write_generic
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples" / "transactions"
 
