@@ -111,7 +111,10 @@ def test_listings_mask_numbers_and_reveal_is_audited(registry, session):
     assert registry.accounts("HL1")[0].number == "•••• 4418"
     assert registry.accounts("HL1", reveal=True)[0].number == NUMBER
     actions = [e.action for e in session.exec(select(AuditEvent)).all()]
-    assert "account.reveal" in actions
+    assert actions.count("account.reveal") == 1
+    assert registry.stalls("HL1", reveal=True)[0].account.number == NUMBER
+    actions = [e.action for e in session.exec(select(AuditEvent)).all()]
+    assert actions.count("account.reveal") == 2
 
 
 def test_audit_trail_never_holds_a_full_account_number_or_phone(registry, session):

@@ -430,6 +430,10 @@ class Registry:
             found = [s for s in found if key in search_key(" ".join(filter(None, (
                 s.code, s.shop_name, s.owner_name, s.owner_phone))))]
         current = self._current_accounts([s.id for s in found])
+        if reveal:
+            if self.actor.role == "officer":
+                raise Forbidden("officers see masked account numbers only")
+            self.audit("account.reveal", "market", market.code, note=f"{len(current)} account numbers shown in full")
         return sorted((self._summary(market, s, current.get(s.id), reveal) for s in found),
                       key=lambda row: _natural(row.code))
 
