@@ -67,7 +67,7 @@ def status() -> Any:
     account = _latest(here)
     return render_template("owner/status.html", here=here, account=account, bank=_bank(account and account.bin),
                            masked=accounts.mask(account.number) if account else "",
-                           sizes=posters.SIZES, can_print=posters.available())
+                           sizes=posters.SIZES)
 
 
 @bp.get("/qr.png")
@@ -105,16 +105,22 @@ def _prepare(here: _Stall, values: dict[str, str]) -> dict[str, Any]:
                                          reference_label=values["reference_label"] or None)
 
 
+def _preview_png(here: _Stall, prepared: dict[str, Any]) -> bytes | None:
+    """The poster of what the owner typed, or None when the poster refuses what the QR accepts
+    (a name too long to print, say): the QR alone still lets the owner check what they typed."""
+    try:
+        data = posters.preview_data(prepared, market_name=here.market.name, stall_code=here.stall.code,
+                                    shop_name=here.shop_name)
+    except ValidationError:
+        return None
+    return posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)
+
+
 def _preview_images(here: _Stall, prepared: dict[str, Any]) -> dict[str, str]:
     images = {"qr": "data:image/png;base64," + base64.b64encode(posters.qr_png(prepared["payload"])).decode()}
-    if posters.available():
-        try:
-            data = posters.preview_data(prepared, market_name=here.market.name, stall_code=here.stall.code,
-                                        shop_name=here.shop_name)
-            png = posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)
-            images["poster"] = "data:image/png;base64," + base64.b64encode(png).decode()
-        except (ValidationError, ImportError):
-            pass  # the QR alone still lets the owner check what they typed
+    png = _preview_png(here, prepared)
+    if png is not None:
+        images["poster"] = "data:image/png;base64," + base64.b64encode(png).decode()
     return images
 
 
@@ -175,14 +181,8 @@ def preview() -> Any:
         prepared = _prepare(here, values)
     except ValidationError as error:
         return jsonify(errors=form_errors(error, ACCOUNT_FIELDS)), 422
-    if posters.available():
-        try:
-            data = posters.preview_data(prepared, market_name=here.market.name, stall_code=here.stall.code,
-                                        shop_name=here.shop_name)
-            return Response(posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI), mimetype="image/png")
-        except (ValidationError, ImportError):
-            pass
-    return Response(posters.qr_png(prepared["payload"]), mimetype="image/png")
+    png = _preview_png(here, prepared)
+    return Response(png if png is not None else posters.qr_png(prepared["payload"]), mimetype="image/png")
 
 
 # ------------------------------------------------------------------ the poster
@@ -198,23 +198,22 @@ def poster() -> Any:
     here.registry.audit("account.reveal", "payment_account", account.id,
                         note=f"stall {here.ref}: the owner's poster page{' from ' + client_address()}")
     image = None
-    if account.status == "verified" and posters.available():
+    if account.status == "verified":
         try:
             data = posters.poster_for(here.registry, here.ref)
             image = "data:image/png;base64," + base64.b64encode(
                 posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)).decode()
-        except (ValidationError, Conflict, ImportError):
+        except (ValidationError, Conflict):
             image = None
     return render_template("owner/poster.html", here=here, account=account, bank=_bank(account.bin),
-                           grouped=accounts.group(account.number), image=image, sizes=posters.SIZES,
-                           can_print=posters.available())
+                           grouped=accounts.group(account.number), image=image, sizes=posters.SIZES)
 
 
 @bp.get("/poster/<size>.<fmt>")
 @roles_required("owner")
 def download(size: str, fmt: str) -> Any:
     """The print file (PDF or PNG, A6/A5/A4) of a verified account (audited by the poster service)."""
-    if size not in posters.SIZES or fmt not in posters.FORMATS or not posters.available():
+    if size not in posters.SIZES or fmt not in posters.FORMATS:
         abort(404)
     here = _Stall()
     try:

@@ -25,7 +25,7 @@ from ..exceptions import Conflict, InvalidFormat, NotFound, ValidationError
 from ..models import PaymentAccount, Stall
 from .registry import Registry, _natural, parse_stall_ref
 
-__all__ = ["serial_for", "account_id_for_serial", "poster_data", "market_posters", "Skipped", "Inspection",
+__all__ = ["serial_for", "account_id_for_serial", "poster_data", "preview_data", "market_posters", "Skipped", "Inspection",
            "inspect", "VERDICT_EXIT"]
 
 # Crockford's base 32: no I, L, O, U; read aloud and typed without confusion.
@@ -61,17 +61,36 @@ def account_id_for_serial(serial: str) -> int:
     return number
 
 
+def _poster(*, payload: str, bin: str, number: str, kind: str, holder_name: str, stall_code: str,
+            shop_name: str, market_name: str, serial: str, printed_on: date) -> posters.PosterData:
+    """The one place an account becomes what a poster prints (bank names from the directory)."""
+    bank = banks.by_bin(bin)
+    return posters.PosterData(
+        payload=payload, holder_name=holder_name, bank_short_name=bank.short_name if bank else bin,
+        bank_name=bank.name if bank else f"BIN {bin}", account_number=number, stall_code=stall_code,
+        shop_name=shop_name, market_name=market_name, serial=serial, printed_on=printed_on,
+        is_card=kind == "card", is_ewallet=kind == "ewallet")
+
+
 def _data(registry: Registry, stall: Stall, account: PaymentAccount, printed_on: date) -> posters.PosterData:
     from ..models import Market
     market = registry.session.get(Market, stall.market_id)
-    bank = banks.by_bin(account.bin)
-    return posters.PosterData(
-        payload=account.payload, holder_name=account.holder_name,
-        bank_short_name=bank.short_name if bank else account.bin,
-        bank_name=bank.name if bank else f"BIN {account.bin}", account_number=account.number,
-        stall_code=stall.code, shop_name=stall.shop_name or stall.owner_name,
-        market_name=market.name if market else "", serial=serial_for(account.id), printed_on=printed_on,
-        is_card=account.kind == "card", is_ewallet=account.kind == "ewallet")
+    return _poster(payload=account.payload, bin=account.bin, number=account.number, kind=account.kind,
+                   holder_name=account.holder_name, stall_code=stall.code,
+                   shop_name=stall.shop_name or stall.owner_name, market_name=market.name if market else "",
+                   serial=serial_for(account.id), printed_on=printed_on)
+
+
+#: Printed instead of a serial on the preview of an account that is not registered yet.
+PREVIEW_SERIAL = "XEM-TRUOC"
+
+
+def preview_data(prepared: dict[str, Any], *, market_name: str, stall_code: str,
+                 shop_name: str) -> posters.PosterData:
+    """The poster of an account being typed (``Registry.prepare_account``'s result), not yet registered."""
+    return _poster(payload=prepared["payload"], bin=prepared["bin"], number=prepared["number"],
+                   kind=prepared["kind"], holder_name=prepared["holder_name"], stall_code=stall_code,
+                   shop_name=shop_name, market_name=market_name, serial=PREVIEW_SERIAL, printed_on=date.today())
 
 
 def poster_data(registry: Registry, ref: str, *, printed_on: date | None = None) -> posters.PosterData:
