@@ -968,8 +968,9 @@ def demo_command(fresh: bool, no_walkthrough: bool, seed: int) -> None:
         click.echo(click.style("  $ market40 " + " ".join(args), bold=True))
         try:
             main.main(list(args), standalone_mode=False, obj=ctx.find_root().obj)
-        except SystemExit:
-            pass
+        except SystemExit as stop:  # a refusal is part of the story; say so, never hide it
+            if stop.code not in (0, None):
+                click.echo(f"  (exit code {stop.code})")
         except click.ClickException as error:
             click.echo(f"  (refused, as expected: {error.format_message().splitlines()[0]})")
 

@@ -945,6 +945,8 @@ def _read_xlsx(stream: IO[bytes], name: str, sheet: str | None, schema: Schema |
                 pass  # measures the real uncompressed size, whatever the header claims
     except Market40Error:
         raise
+    # zipfile raises RuntimeError for an encrypted member and NotImplementedError for an
+    # unsupported compression method: both are "not a workbook we can read".
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
             ElementTree.ParseError, RuntimeError, NotImplementedError) as exc:
         # damaged members, bad CRCs, encrypted or unsupported compression, broken XML
