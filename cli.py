@@ -1014,15 +1014,17 @@ def _walkthrough_step() -> Callable[[str], None]:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port, printed).")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Worker threads of the waitress server (per process).")
+              help="Worker threads per server process.")
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Server processes sharing the port (POSIX), to use several cores. Above 1, rate limits "
-                   "count per process unless MARKET40_RATELIMIT_STORAGE points at Redis.")
+              help="Server processes sharing the port, to use several cores: 1 runs waitress, more run "
+                   "gunicorn workers (POSIX). Above 1, rate limits count per process unless "
+                   "MARKET40_RATELIMIT_STORAGE points at Redis.")
 @click.option("--demo", is_flag=True,
               help="Build the synthetic demo province first (into --db if given and empty, else a temporary "
                    "file removed on exit) and print its logins.")
 def serve_command(host: str, port: int, workers: int, processes: int, demo: bool) -> None:
-    """Run the web app for stall owners, staff and officers (production server: waitress).
+    """Run the web app for stall owners, staff and officers (production servers: waitress for one
+    process, gunicorn for several; a stop ends every worker within 10 seconds).
 
     Settings come from the environment: MARKET40_SECRET_KEY, MARKET40_TLS
     (auto/always/never), MARKET40_PROXIES (reverse proxies in front),

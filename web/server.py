@@ -1,20 +1,25 @@
-"""Serving the app in production: waitress, threads, and optionally several processes.
+"""Serving the app in production.
 
-Waitress runs the app in one process with ``threads`` worker threads. Python runs one
-thread at a time, so on a machine with several cores ``processes`` > 1 forks that many
-copies that share one listening socket (POSIX only); each opens its own database
-connections after the fork. With more than one process, in-memory rate limits count per
-process: point ``MARKET40_RATELIMIT_STORAGE`` at Redis to count across them.
+One process: waitress with ``threads`` worker threads (it runs the same on Linux and on
+the Windows PCs of a market office). Several processes (POSIX): gunicorn, a production
+pre-fork server, with ``processes`` workers of ``threads`` threads each on one listening
+socket; it restarts a worker that dies, and on SIGTERM or SIGINT it stops every worker
+within ``GRACEFUL_SECONDS`` (a worker that ignores the signal is killed), so a stop never
+hangs. Each worker opens its own database connections after the fork. With more than one
+process, in-memory rate limits count per process: point ``MARKET40_RATELIMIT_STORAGE`` at
+Redis to count across them.
 """
 from __future__ import annotations
 
 import os
 import signal
 import socket
-import sys
 from typing import Any, Callable, Mapping
 
-__all__ = ["serve"]
+__all__ = ["serve", "GRACEFUL_SECONDS"]
+
+#: How long a stopping server lets requests in flight finish before it kills its workers.
+GRACEFUL_SECONDS = 10
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -26,83 +31,80 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run_one(config: Mapping[str, Any], sock: socket.socket, threads: int,
-             ready: Callable[[], None] | None = None) -> None:
+def _url(address: Any) -> str:
+    host, port = address[:2]
+    shown = f"[{host}]" if ":" in str(host) else host
+    return f"http://{shown}:{port}/"
+
+
+def _serve_waitress(config: Mapping[str, Any], host: str, port: int, threads: int,
+                    ready: Callable[[str], None] | None) -> None:
     from waitress.server import create_server
 
     from . import create_app
-    app = create_app(dict(config))
-    server = create_server(app, sockets=[sock], threads=threads, ident="market40")
-    if ready:
-        ready()
-    try:
-        server.run()
-    finally:
-        server.close()
-        app.extensions["market40.engine"].dispose()
-
-
-def serve(config: Mapping[str, Any], *, host: str = "127.0.0.1", port: int = 8000, threads: int = 4,
-          processes: int = 1, ready: Callable[[str], None] | None = None) -> None:
-    """Serve until SIGINT or SIGTERM; ``ready`` is called with the base URL once listening."""
     sock = _listen(host, port)
-    bound_host, bound_port = sock.getsockname()[:2]
-    shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-    url = f"http://{shown}:{bound_port}/"
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    if processes <= 1:
-        try:
-            _run_one(config, sock, threads, ready=(lambda: ready(url)) if ready else None)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            sock.close()
-        return
-    if not hasattr(os, "fork"):
-        raise RuntimeError("several processes need os.fork (POSIX); use processes=1 here")
-    children: list[int] = []
-    for _ in range(processes):
-        pid = os.fork()
-        if pid == 0:  # a worker: its own app, engine and threads on the shared socket
-            code = 0
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-                signal.signal(signal.SIGTERM, stop)
-                _run_one(config, sock, threads)
-            except SystemExit:
-                pass
-            except BaseException:  # pragma: no cover - reported, then the parent stops the others
-                import traceback
-                traceback.print_exc()
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
+    app = create_app(dict(config))
+    server = create_server(app, sockets=[sock], threads=threads, ident="market40")
     if ready:
-        ready(url)
-    failed = False
+        ready(_url(sock.getsockname()))
     try:
-        pid, status = os.wait()  # a worker ending on its own is a failure: stop the rest
-        children.remove(pid)
-        failed = True
-        print(f"market40: worker process {pid} stopped (status {status}); stopping", file=sys.stderr)
-    except (KeyboardInterrupt, SystemExit):
+        server.run()
+    except KeyboardInterrupt:
         pass
     finally:
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for pid in children:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
+        server.close()
         sock.close()
-    if failed:
-        raise SystemExit(1)
+        app.extensions["market40.engine"].dispose()
+
+
+def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: int, processes: int,
+                    ready: Callable[[str], None] | None) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from . import create_app
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def when_ready(arbiter: Any) -> None:
+        if ready:
+            ready(_url(arbiter.LISTENERS[0].sock.getsockname()))
+
+    def post_worker_init(worker: Any) -> None:
+        # Ctrl+C reaches the whole process group: only the arbiter decides when workers stop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    settings = {
+        "bind": [bind], "workers": processes, "worker_class": "gthread", "threads": threads,
+        "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": 1024,
+        "proc_name": "market40", "when_ready": when_ready, "post_worker_init": post_worker_init,
+        "accesslog": None, "errorlog": "-", "loglevel": "warning", "preload_app": False,
+    }
+
+    class Application(BaseApplication):  # type: ignore[misc]  # gunicorn's documented embedding
+        def load_config(self) -> None:
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(dict(config))
+
+    try:
+        Application().run()
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            raise
+
+
+def serve(config: Mapping[str, Any], *, host: str = "127.0.0.1", port: int = 8000, threads: int = 4,
+          processes: int = 1, ready: Callable[[str], None] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM; ``ready`` is called with the base URL once listening."""
+    if processes <= 1:
+        _serve_waitress(config, host, port, threads, ready)
+        return
+    if not hasattr(os, "fork"):
+        raise RuntimeError("several processes need a POSIX system (gunicorn); use processes=1 here")
+    _serve_gunicorn(config, host, port, threads, processes, ready)

@@ -48,7 +48,7 @@ def test_serve_help_names_the_defaults():
     from cli import main
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0
-    for text in ("--host", "127.0.0.1", "--port", "8000", "--workers", "--processes", "--demo", "waitress"):
+    for text in ("--host", "127.0.0.1", "--port", "8000", "--workers", "--processes", "--demo", "waitress", "gunicorn"):
         assert text in result.output
 
 
@@ -58,8 +58,8 @@ def test_serve_needs_a_registry(tmp_path):
     assert result.returncode == 1 and "no registry" in result.stderr
 
 
-@pytest.mark.parametrize("processes", ["1", "2"])
-def test_serve_runs_the_app_with_waitress(tmp_path, processes):
+@pytest.mark.parametrize("processes, server", [("1", "market40"), ("2", "gunicorn")])
+def test_serve_runs_the_app(tmp_path, processes, server):
     path = str(tmp_path / "registry.db")
     db.upgrade(path)
     process, url, _ = _start(tmp_path, "--db", path, "serve", "--port", "0", "--processes", processes)
@@ -67,9 +67,43 @@ def test_serve_runs_the_app_with_waitress(tmp_path, processes):
         for _ in range(4):
             with urllib.request.urlopen(url + "login", timeout=10) as response:
                 assert response.status == 200 and "Đăng nhập" in response.read().decode()
-                assert response.headers["Server"] == "market40"
+                assert response.headers["Server"] == server  # no version is told
     finally:
         assert _stop(process) == 0
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_serve_stops_in_bounded_time_when_a_worker_ignores_sigterm(tmp_path):
+    """A worker stuck in a request (here: one that ignores SIGTERM) is killed after the grace period."""
+    import time
+
+    from web.server import GRACEFUL_SECONDS
+    path = str(tmp_path / "registry.db")
+    db.upgrade(path)
+    process, url, _ = _start(tmp_path, "--db", path, "serve", "--port", "0", "--processes", "2")
+    try:
+        with urllib.request.urlopen(url + "login", timeout=10) as response:
+            assert response.status == 200
+        workers = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()
+                   and _parent(entry) == process.pid]
+        assert len(workers) == 2
+        for pid in workers:  # as if each were stuck and deaf to SIGTERM
+            os.kill(int(pid), signal.SIGSTOP)
+        started = time.monotonic()
+        assert _stop(process) == 0
+        assert time.monotonic() - started < GRACEFUL_SECONDS + 8
+        for pid in workers:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def test_serve_demo_prints_the_logins_and_cleans_up(tmp_path):
