@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 CORE = ["exceptions", "text", "emv", "vietqr"]
-PURE = CORE + ["banks", "accounts", "demo", "passwords", "config", "reconciliation"]
+PURE = CORE + ["banks", "accounts", "demo", "passwords", "config", "reconciliation", "formats"]
 DELIVERY = {"flask", "flask_wtf", "flask_limiter", "flask_babel", "click", "web", "cli", "waitress", "werkzeug"}
 HEAVY = {"sqlalchemy", "sqlmodel", "alembic", "psycopg", "segno", "PIL", "zxingcpp", "openpyxl", "duckdb", "fpdf"}
 
@@ -60,3 +60,131 @@ def test_web_and_cli_do_not_import_each_other():
     top_level = {n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.module} | {
         a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in top_level if m.split(".")[0] == "web"}
+
+
+# --- the whole import graph: every import, relative ones included ---------------------------
+
+#: design.md §4, bottom up. A module may import its own layer and the layers below it.
+LAYERS = {
+    "core": {"market40.exceptions", "market40.text", "market40.emv", "market40.vietqr"},
+    "domain": {"market40.banks", "market40.accounts", "market40.reconciliation", "market40.demo",
+               "market40.passwords", "market40.config", "market40.formats"},
+    "adapters": {"market40.db", "market40.models", "market40.tabular", "market40.qrimage", "market40.posters",
+                 "market40.transactions", "market40.txstore", "market40.reportfiles",
+                 "market40.demo_transactions"},
+    "services": {"market40.services"},
+    "doors": {"cli", "web"},
+}
+ORDER = list(LAYERS)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def resolve(module: str, node: ast.ImportFrom | ast.Import, is_package: bool,
+            known: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Absolute names a statement imports: ``from x import y`` is ``x.y`` where that is a module, else ``x``."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level:
+        base = module.split(".")
+        base = base if is_package else base[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        target = ".".join(base + ([node.module] if node.module else []))
+    else:
+        target = node.module or ""
+    submodules = [f"{target}.{alias.name}" for alias in node.names]
+    return [name if name in known else target for name in submodules]
+
+
+def project_files() -> list[Path]:
+    files = [ROOT / "cli.py"]
+    for folder in ("market40", "web"):
+        files += [p for p in (ROOT / folder).rglob("*.py") if "migrations" not in p.parts]
+    return sorted(files)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports (at any depth of the file, relative or absolute)."""
+    files = project_files()
+    known = {module_name(p) for p in files}
+    graph: dict[str, set[str]] = {}
+    for path in files:
+        name = module_name(path)
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for target in resolve(name, node, path.name == "__init__.py", known):
+                    if target in known and target != name:
+                        edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def layer_of(module: str) -> str:
+    for layer, members in LAYERS.items():
+        if any(module == m or module.startswith(m + ".") for m in members):
+            return layer
+    return "package"  # market40/__init__.py and the like: imports nothing of ours
+
+
+def test_every_project_module_has_a_layer():
+    unplaced = sorted(m for m in import_graph() if layer_of(m) == "package" and m not in ("market40",))
+    assert unplaced == [], "add these modules to LAYERS in tests/test_layers.py"
+
+
+def test_relative_imports_are_seen():
+    graph = import_graph()
+    assert "market40.emv" in graph["market40.vietqr"]          # `from . import emv`
+    assert "market40.services.registry" in graph["market40.services.auth"]  # `from .registry import …`
+
+
+def test_no_import_runs_back_up_a_layer():
+    wrong = []
+    for module, targets in import_graph().items():
+        for target in targets:
+            if ORDER.index(layer_of(target)) > ORDER.index(layer_of(module)) if layer_of(module) in ORDER \
+                    and layer_of(target) in ORDER else False:
+                wrong.append(f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})")
+    assert wrong == []
+
+
+def test_the_payload_core_imports_only_the_core_and_the_standard_library():
+    graph = import_graph()
+    for module in LAYERS["core"]:
+        assert graph[module] <= LAYERS["core"], f"{module} imports {graph[module] - LAYERS['core']}"
+
+
+def test_the_import_graph_has_no_circle():
+    graph = import_graph()
+    state: dict[str, int] = {}
+    circles = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                circles.append(" → ".join(trail[trail.index(target):] + [target]) if target in trail else target)
+            elif target not in state:
+                visit(target, trail + [target])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    assert circles == []
+
+
+def test_a_relative_import_into_the_core_would_be_caught(tmp_path, monkeypatch):
+    """The guard itself: `from . import posters` in vietqr.py (Pillow into the core) must fail it."""
+    source = (ROOT / "market40" / "vietqr.py").read_text(encoding="utf-8")
+    tree = ast.parse(source + "\nfrom . import posters\n")
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update(resolve("market40.vietqr", node, False, {"market40.posters", "market40.emv"}))
+    assert "market40.posters" in found and layer_of("market40.posters") == "adapters"
