@@ -73,6 +73,11 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         if ready:
             ready(_url(arbiter.LISTENERS[0].sock.getsockname()))
 
+    def post_fork(arbiter: Any, worker: Any) -> None:
+        # The app is built once, before the fork (a worker serves at once, even on a busy machine);
+        # database connections are never shared across processes: each worker opens its own.
+        arbiter.app.wsgi().extensions["market40.engine"].dispose(close=False)
+
     def post_worker_init(worker: Any) -> None:
         # Ctrl+C reaches the whole process group: only the arbiter decides when workers stop.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -81,7 +86,7 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         "bind": [bind], "workers": processes, "worker_class": "gthread", "threads": threads,
         "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": 1024,
         "proc_name": "market40", "when_ready": when_ready, "post_worker_init": post_worker_init,
-        "accesslog": None, "errorlog": "-", "loglevel": "warning", "preload_app": False,
+        "post_fork": post_fork, "accesslog": None, "errorlog": "-", "loglevel": "warning", "preload_app": True,
     }
 
     class Application(BaseApplication):  # type: ignore[misc]  # gunicorn's documented embedding

@@ -65,7 +65,7 @@ def test_serve_runs_the_app(tmp_path, processes, server):
     process, url, _ = _start(tmp_path, "--db", path, "serve", "--port", "0", "--processes", processes)
     try:
         for _ in range(4):
-            with urllib.request.urlopen(url + "login", timeout=10) as response:
+            with urllib.request.urlopen(url + "login", timeout=60) as response:
                 assert response.status == 200 and "Đăng nhập" in response.read().decode()
                 assert response.headers["Server"] == server  # no version is told
     finally:
@@ -89,7 +89,7 @@ def test_serve_stops_in_bounded_time_when_a_worker_ignores_sigterm(tmp_path):
     db.upgrade(path)
     process, url, _ = _start(tmp_path, "--db", path, "serve", "--port", "0", "--processes", "2")
     try:
-        with urllib.request.urlopen(url + "login", timeout=10) as response:
+        with urllib.request.urlopen(url + "login", timeout=60) as response:
             assert response.status == 200
         workers = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()
                    and _parent(entry) == process.pid]
