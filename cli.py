@@ -309,15 +309,21 @@ def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> No
     if kind:
         found = [b for b in found if b.kind == kind]
     if as_json:
-        echo_json([b.as_dict() for b in found])
+        echo_json([{**b.as_dict(), "matched_former_name": banks.former_match(b, text) if text else None}
+                   for b in found])
     else:
         for bank in found:
-            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {bank.kind:<8} {bank.name}")
+            former = banks.former_match(bank, text) if text else None
+            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {bank.kind:<8} {bank.name}"
+                       + (f"  (formerly {former})" if former else ""))
     if text and not found:
-        from market40.banks import suggest
-        hints = suggest(text)
-        click.echo(f"no participant matches {text!r}" + (f"; did you mean {', '.join(hints)}?" if hints else ""),
-                   err=True)
+        missing = banks.unlisted(text)
+        for name, why in missing:
+            click.echo(f"{name}: not in the NAPAS participant directory: {why}", err=True)
+        if not missing:
+            hints = banks.suggest(text)
+            click.echo(f"no participant matches {text!r}" + (f"; did you mean {', '.join(hints)}?" if hints else ""),
+                       err=True)
         sys.exit(1)
 
 

@@ -129,7 +129,9 @@ def test_read_without_qr_exits_1(run, tmp_path):
 
 def test_banks_search_and_json(run):
     result = run("banks", "ngoai", "thuong")
-    assert result.exit_code == 0 and "970436" in result.output and result.output.count("\n") == 1
+    # Vietcombank first; VCBNeo (Ngoại thương Công nghệ số, 970444) also has the words in its name
+    assert result.exit_code == 0 and result.output.splitlines()[0].startswith("970436")
+    assert [line[:6] for line in result.output.splitlines()] == ["970436", "970444"]
     data = json.loads(run("banks", "--kind", "ewallet", "--json").output)
     assert {b["bin"] for b in data} == {"971005", "971011", "971025"}
     assert run("banks", "zzzz").exit_code == 1
@@ -180,3 +182,17 @@ def test_installed_entry_point():
                             cwd="/", timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["bin"] == "970403"
+
+
+def test_banks_search_by_former_name_says_formerly(run):
+    result = run("banks", "cbbank")
+    assert result.exit_code == 0
+    assert "970444" in result.output and "VCBNeo" in result.output and "(formerly CBBank)" in result.output
+    data = json.loads(run("banks", "CBBank", "--json").output)
+    assert data[0]["bin"] == "970444" and data[0]["matched_former_name"] == "CBBank"
+
+
+def test_banks_search_for_a_wallet_without_bin_explains(run):
+    result = run("banks", "zalopay")
+    assert result.exit_code == 1
+    assert "ZaloPay: not in the NAPAS participant directory" in result.output and "970454" in result.output
