@@ -564,3 +564,38 @@ def test_the_fast_path_still_takes_the_usual_stall_qr():
     for amount in (None, "1", "150000", "499999999"):
         payload = napas_payload(amount=amount, poi="12" if amount else "11", purpose="HL1 A12")
         assert module._parse_fast(payload) is not None
+
+
+# --------------------------------------------------------------- other EMV codes: read, named
+
+# NAPAS-SW's QRCASH sample as published (valid CRC) and a QRPUSH merchant QR built to NAPAS-SW.
+QRCASH_SAMPLE = ("00020101021238500010A000000727012200069704030108123456780206QRCASH5204601153037045802VN5915"
+                 "NGUYEN HUU HUAN6005HANOI6237052120190109155714228384707080000111163041009")
+QRPUSH = with_crc("000201010212" + emv.tlv("38", "0010A000000727" + emv.tlv("01", "0006970436"
+                  + emv.tlv("01", "MC0012345678")) + "0206QRPUSH") + "520454115303704540512000"
+                  "5802VN5914TAP HOA CO LAN6007HA LONG" + emv.tlv("62", "0703T01"))
+
+
+@pytest.mark.parametrize("payload, fields", [
+    (QRPUSH, dict(kind="NAPAS QR merchant payment (QRPUSH), not a transfer", service="QRPUSH", bin="970436",
+                  merchant_id="MC0012345678", mcc="5411", amount=12000, merchant_name="TAP HOA CO LAN",
+                  merchant_city="HA LONG", terminal_label="T01", template="38", guid="A000000727",
+                  initiation="dynamic", crc_ok=True)),
+    (QRCASH_SAMPLE, dict(service="QRCASH", bin="970403", merchant_id="12345678", mcc="6011",
+                         merchant_name="NGUYEN HUU HUAN", merchant_city="HANOI", amount=None,
+                         reference_label="201901091557142283847", terminal_label="00001111", crc_ok=True)),
+    (emv_merchant_qr("26", "A000000775"), dict(kind="VNPAY-QR merchant payment", template="26", guid="A000000775",
+                                               merchant_id="0105313144", mcc="5812", merchant_name="SHOP VN",
+                                               merchant_city="HANOI", bin=None, country="VN")),
+    (with_crc("000201010211" + "0216" + "4" * 16 + "53037045802VN"), dict(template=None, merchant_id=None,
+                                                                          currency="704", crc_ok=True)),
+    (QRPUSH[:-4] + "0000", dict(service="QRPUSH", merchant_id="MC0012345678", crc_ok=False)),
+])
+def test_other_emv_codes_are_read_into_their_fields(payload, fields):
+    with pytest.raises(NotVietQR) as info:
+        parse(payload)
+    other = info.value.parsed
+    assert other is not None and other.payload == payload and info.value.kind == other.kind
+    for name, value in fields.items():
+        assert getattr(other, name) == value, name
+    assert set(other.as_dict()) >= {"bin", "merchant_id", "mcc", "merchant_name", "merchant_city", "amount"}
