@@ -209,23 +209,44 @@ def qr_decode(payload: str, as_json: bool) -> None:
 
 def _print_decoded(result: Any) -> None:
     qr = result.qr
-    if qr is None:
-        click.echo(f"Not a valid VietQR transfer: {result.kind}")
-        return
-    status = "valid" if result.ok else "INVALID"
-    click.echo(f"VietQR transfer ({status})")
     bank = result.bank
-    rows = [
-        ("Bank", f"{bank.short_name} ({bank.code}, {qr.bin}) — {bank.name}" if bank else f"{qr.bin} (unknown BIN)"),
-        ("Card" if qr.is_card else "Account", f"{qr.account}  [{qr.service or 'no service code'}]"),
-        ("Type", {"static": "static (reusable)", "dynamic": "dynamic (one payment)"}.get(qr.initiation or "",
-                                                                                          "unspecified")),
-        ("Amount", format_vnd(qr.amount)),
-        ("Purpose", qr.purpose), ("Bill number", qr.bill_number), ("Reference", qr.reference_label),
-        ("Merchant", qr.merchant_name), ("City", qr.merchant_city),
-        ("Other tags", ", ".join(f"{t}={v}" for t, v in qr.extra) or None),
-        ("CRC", "ok" if qr.crc_ok else f"MISMATCH ({result.error})"),
-    ]
+    if qr is None and result.other is None:
+        click.echo(f"Not a valid VietQR transfer: {result.describe()}")
+        return
+    if qr is None:  # an EMV code of another kind: name it, then every field that could be read
+        other = result.other
+        click.echo(f"Not a VietQR transfer: {result.kind}")
+        acquirer = None
+        if other.bin:
+            acquirer = f"{bank.short_name} ({bank.code}, {other.bin}) — {bank.name}" if bank else \
+                f"{other.bin} (unknown BIN)"
+        rows = [
+            ("Acquirer" if other.service == "QRPUSH" else "Bank", acquirer),
+            ("Merchant ID", other.merchant_id), ("Service", other.service),
+            ("Scheme", f"tag {other.template}, GUID {other.guid}" if other.template else None),
+            ("MCC", other.mcc), ("Merchant", other.merchant_name), ("City", other.merchant_city),
+            ("Type", {"static": "static (reusable)", "dynamic": "dynamic (one payment)"}.get(other.initiation or "")),
+            ("Amount", format_vnd(other.amount) if other.amount is not None and other.currency in (None, "704")
+             else other.amount_text),
+            ("Currency", other.currency if other.currency not in (None, "704") else None),
+            ("Store", other.store_label), ("Terminal", other.terminal_label),
+            ("Bill number", other.bill_number), ("Reference", other.reference_label), ("Purpose", other.purpose),
+            ("CRC", None if other.crc_ok is None else "ok" if other.crc_ok else "MISMATCH"),
+        ]
+    else:
+        status = "valid" if result.ok else "INVALID"
+        click.echo(f"VietQR transfer ({status})")
+        rows = [
+            ("Bank", f"{bank.short_name} ({bank.code}, {qr.bin}) — {bank.name}" if bank else f"{qr.bin} (unknown BIN)"),
+            ("Card" if qr.is_card else "Account", f"{qr.account}  [{qr.service or 'no service code'}]"),
+            ("Type", {"static": "static (reusable)", "dynamic": "dynamic (one payment)"}.get(qr.initiation or "",
+                                                                                              "unspecified")),
+            ("Amount", format_vnd(qr.amount)),
+            ("Purpose", qr.purpose), ("Bill number", qr.bill_number), ("Reference", qr.reference_label),
+            ("Merchant", qr.merchant_name), ("City", qr.merchant_city),
+            ("Other tags", ", ".join(f"{t}={v}" for t, v in qr.extra) or None),
+            ("CRC", "ok" if qr.crc_ok else f"MISMATCH ({result.error})"),
+        ]
     for label, value in rows:
         if value is not None:
             click.echo(f"  {label + ':':<13}{value}")
@@ -309,15 +330,21 @@ def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> No
     if kind:
         found = [b for b in found if b.kind == kind]
     if as_json:
-        echo_json([b.as_dict() for b in found])
+        echo_json([{**b.as_dict(), "matched_former_name": banks.former_match(b, text) if text else None}
+                   for b in found])
     else:
         for bank in found:
-            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {bank.kind:<8} {bank.name}")
+            former = banks.former_match(bank, text) if text else None
+            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {bank.kind:<8} {bank.name}"
+                       + (f"  (formerly {former})" if former else ""))
     if text and not found:
-        from market40.banks import suggest
-        hints = suggest(text)
-        click.echo(f"no participant matches {text!r}" + (f"; did you mean {', '.join(hints)}?" if hints else ""),
-                   err=True)
+        missing = banks.unlisted(text)
+        for name, why in missing:
+            click.echo(f"{name}: not in the NAPAS participant directory: {why}", err=True)
+        if not missing:
+            hints = banks.suggest(text)
+            click.echo(f"no participant matches {text!r}" + (f"; did you mean {', '.join(hints)}?" if hints else ""),
+                       err=True)
         sys.exit(1)
 
 
@@ -888,8 +915,9 @@ def poster_verify(photo: str, stall: str | None, as_json: bool) -> None:
 
     \b
     Exit codes: 0 the stall's current registered QR; 3 another stall's QR;
-    4 a revoked QR; 5 unknown to the registry (possible overlay); 6 registered
-    but not verified yet; 1 no QR / not a VietQR.
+    4 a revoked QR; 5 unknown / possible overlay: a VietQR not in the registry,
+    or any other code (VNPAY sticker, QRPUSH merchant QR, other EMV code, text),
+    named for what it is; 6 registered but not verified yet; 1 no QR found.
 
     \b
     Example:
@@ -903,7 +931,7 @@ def poster_verify(photo: str, stall: str | None, as_json: bool) -> None:
     else:
         for result in results:
             click.echo(f"{result.verdict.upper()}: {result.message}")
-            for label, value in (("bank", result.bank), ("account", result.account),
+            for label, value in (("code", result.kind), ("bank", result.bank), ("account", result.account),
                                  ("holder", result.holder_name), ("serial", result.serial)):
                 if value:
                     click.echo(f"  {label + ':':<9}{value}")

@@ -15,6 +15,11 @@ diacritics or case:
 'CIMB'
 >>> lookup("LienVietPostBank").short_name  # a former name
 'LPBank'
+>>> bank = lookup("CBBank")                  # renamed: found by the old name, "formerly" noted
+>>> bank.short_name, former_match(bank, "CBBank")
+('VCBNeo', 'CBBank')
+>>> unlisted("zalopay")[0][0]                # a wallet with no sourced BIN: explained, never invented
+'ZaloPay'
 """
 from __future__ import annotations
 
@@ -31,11 +36,23 @@ from typing import Any
 from .exceptions import InvalidComponent, InvalidFormat, NotFound
 from .text import search_key
 
-__all__ = ["Bank", "KINDS", "all_banks", "by_bin", "by_code", "search", "lookup", "require_bin",
-           "suggest", "provenance"]
+__all__ = ["Bank", "KINDS", "UNLISTED", "all_banks", "by_bin", "by_code", "search", "lookup", "require_bin",
+           "suggest", "provenance", "former_match", "unlisted"]
 
 KINDS = ("bank", "ewallet", "other")
 _BIN = re.compile(r"[0-9]{6}")
+
+#: Payment apps people meet at markets that have no NAPAS BIN in any source this directory
+#: is built from (``market40/data/README.md``, "Missing participants"). They are documented
+#: here instead of being given an invented BIN; a QR of theirs is read by what it carries.
+UNLISTED: dict[str, str] = {
+    "ZaloPay": "no NAPAS BIN is published for ZaloPay; its receiving QR is a VietQR transfer to "
+               "BVBank (970454) with a 99ZP… account, its merchant QR (tag 26 vn.zalopay) is not VietQR",
+    "ShopeePay": "no NAPAS BIN is published for ShopeePay (ex-AirPay); its merchant QR (tag 26 "
+                 "vn.airpay.www) is not VietQR",
+    "VNPAY wallet": "no NAPAS BIN is published for the VNPAY wallet; its personal QR is not EMV VietQR "
+                    "and VNPAY-QR merchant stickers use tag 26 (GUID A000000775)",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ class Bank:
     kind: str
     aliases: tuple[str, ...] = ()
     alternate_bins: tuple[str, ...] = ()
+    former_names: tuple[str, ...] = ()
     _keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
@@ -60,7 +78,7 @@ class Bank:
     def as_dict(self) -> dict[str, Any]:
         return {"bin": self.bin, "code": self.code, "short_name": self.short_name, "name": self.name,
                 "swift": self.swift, "kind": self.kind, "aliases": list(self.aliases),
-                "alternate_bins": list(self.alternate_bins)}
+                "former_names": list(self.former_names), "alternate_bins": list(self.alternate_bins)}
 
 
 class _Directory:
@@ -90,10 +108,13 @@ def _read() -> _Directory:
     data = resources.files("market40") / "data"
     aliases: dict[str, list[str]] = {}
     alternates: dict[str, list[str]] = {}
+    former: dict[str, list[str]] = {}
     with (data / "bank-aliases.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             target = alternates if row["kind"] == "alternate_bin" else aliases
-            target.setdefault(row["bin"], []).append(row["alias"])
+            target.setdefault(row["bin"], []).append(unicodedata.normalize("NFC", row["alias"]))
+            if row["kind"] == "former_name":
+                former.setdefault(row["bin"], []).append(unicodedata.normalize("NFC", row["alias"]))
     banks = []
     with (data / "napas-participants.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -103,7 +124,7 @@ def _read() -> _Directory:
             row = {k: unicodedata.normalize("NFC", v) for k, v in row.items()}
             banks.append(Bank(row["bin"], row["code"], row["short_name"], row["name"],
                               row["swift_code"] or None, row["kind"], tuple(names),
-                              tuple(alternates.get(row["bin"], [])), keys))
+                              tuple(alternates.get(row["bin"], [])), tuple(former.get(row["bin"], [])), keys))
     return _Directory(banks)
 
 
@@ -179,6 +200,32 @@ def suggest(query: str, n: int = 3) -> list[str]:
     return list(dict.fromkeys(index[k].label for k in close))[:n]
 
 
+def former_match(bank: Bank, query: str) -> str | None:
+    """The former name of ``bank`` that ``query`` names (diacritics and case ignored), or None.
+
+    Lets a listing say "VCBNeo (formerly CBBank)" when someone searched for the old name.
+    """
+    key = search_key(query).replace(" ", "") if isinstance(query, str) else ""
+    if not key:
+        return None
+    for name in bank.former_names:
+        if search_key(name).replace(" ", "") == key:
+            return name
+    for name in bank.former_names:
+        if search_key(name).replace(" ", "").startswith(key):
+            return name
+    return None
+
+
+def unlisted(query: str) -> list[tuple[str, str]]:
+    """``(name, why)`` for the payment apps in :data:`UNLISTED` that ``query`` names."""
+    key = search_key(query).replace(" ", "") if isinstance(query, str) else ""
+    if not key:
+        return []
+    return [(name, why) for name, why in UNLISTED.items()
+            if key in search_key(name).replace(" ", "") or search_key(name).replace(" ", "") in key]
+
+
 def lookup(query: str) -> Bank:
     """The one participant ``query`` names (BIN, code or name).
 
@@ -190,6 +237,9 @@ def lookup(query: str) -> Bank:
                             limit="BIN, code or name")
     found = search(query)
     if not found:
+        missing = unlisted(query)
+        if missing:
+            raise NotFound(f"bank: {missing[0][0]} is not in the NAPAS participant directory: {missing[0][1]}")
         hints = suggest(query)
         hint = f"; did you mean {', '.join(hints)}?" if hints else ""
         raise NotFound(f"bank: no NAPAS participant matches {query!r}{hint}")

@@ -141,14 +141,18 @@ class InvalidComponent(ValidationError):
 class NotVietQR(InvalidFormat):
     """A valid-looking EMV payload that is not a VietQR transfer.
 
-    ``kind`` says what it is instead (``"VNPAY-QR"``, ``"ShopeePay"``...).
+    ``kind`` says what it is instead (``"VNPAY-QR"``, ``"ShopeePay"``...); ``parsed``
+    holds the fields that could be read (a :class:`market40.vietqr.OtherQR`: acquirer BIN,
+    merchant id, MCC, name, city, amount...) or None.
     """
 
     message = "not a VietQR transfer payload"
 
-    def __init__(self, message: str | None = None, *, kind: str = "unknown", **kwargs: Any) -> None:
+    def __init__(self, message: str | None = None, *, kind: str = "unknown", parsed: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.kind = kind
+        self.parsed = parsed
 
 
 class NotFound(Market40Error, LookupError):

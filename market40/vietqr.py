@@ -37,7 +37,7 @@ from .exceptions import (InvalidChecksum, InvalidComponent, InvalidFormat, Inval
 from .text import emv_text, first_non_ans, is_ans
 
 __all__ = [
-    "VietQR", "build", "parse", "is_valid", "parse_amount",
+    "VietQR", "OtherQR", "build", "parse", "is_valid", "parse_amount",
     "NAPAS_GUID", "SERVICE_ACCOUNT", "SERVICE_CARD", "STATIC", "DYNAMIC", "MAX_AMOUNT",
 ]
 
@@ -86,6 +86,8 @@ class VietQR(NamedTuple):
     (trimmed) input when read by :func:`parse`. ``crc_ok`` is False only on the
     object carried by an :class:`InvalidChecksum` error. ``extra`` holds root tags
     this type has no field for, and ``extra_62`` sub-tags of 62 likewise, as read.
+    ``notes`` flags what is allowed but not canonical (an amount written ``"50000."``, no
+    service code, no point of initiation): a payload is never judged valid silently.
 
     A named tuple, like :func:`urllib.parse.urlsplit`'s result: immutable, cheap to
     make (parsing runs at hundreds of thousands per second), with ``_replace``.
@@ -105,6 +107,7 @@ class VietQR(NamedTuple):
     extra_62: tuple[tuple[str, str], ...] = ()
     payload: str = ""
     crc_ok: bool = True
+    notes: tuple[str, ...] = ()
 
     @property
     def is_card(self) -> bool:
@@ -148,8 +151,52 @@ class VietQR(NamedTuple):
             "extra": {tag: value for tag, value in self.extra},
             "extra_62": {tag: value for tag, value in self.extra_62},
             "crc_ok": self.crc_ok,
+            "notes": list(self.notes),
             "payload": self.payload,
         }
+
+
+class OtherQR(NamedTuple):
+    """What could be read from an EMV payload that is not a VietQR transfer.
+
+    Carried by :class:`~market40.exceptions.NotVietQR` as ``parsed``: a NAPAS merchant QR
+    (QRPUSH: ``bin`` is the acquirer's BIN, ``merchant_id`` the merchant id the acquirer
+    issued), a NAPAS cash-withdrawal QR (QRCASH), a VNPAY-QR sticker (template 26, GUID
+    ``A000000775``), a wallet's merchant QR, a card-scheme QR... ``template`` and ``guid``
+    name the merchant-account template read; ``amount`` is whole đồng when 54 is a whole
+    number (``amount_text`` keeps 54 as written). Fields that are absent are None.
+    """
+
+    kind: str
+    template: str | None = None
+    guid: str | None = None
+    service: str | None = None
+    bin: str | None = None
+    merchant_id: str | None = None
+    mcc: str | None = None
+    initiation: str | None = None
+    currency: str | None = None
+    amount: int | None = None
+    amount_text: str | None = None
+    country: str | None = None
+    merchant_name: str | None = None
+    merchant_city: str | None = None
+    postal_code: str | None = None
+    bill_number: str | None = None
+    store_label: str | None = None
+    reference_label: str | None = None
+    terminal_label: str | None = None
+    purpose: str | None = None
+    crc_ok: bool | None = None
+    payload: str = ""
+
+    @property
+    def is_napas_merchant(self) -> bool:
+        """True for a NAPAS QRPUSH merchant-payment QR (VIETQRPay)."""
+        return self.guid == NAPAS_GUID and self.service == "QRPUSH"
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._asdict()
 
 
 # Positional construction without the keyword handling of VietQR(...): the hot paths
@@ -301,7 +348,7 @@ def build(
                         f"5802VN{template_62}6304")
             return _new(VietQR, (bin, ident, SERVICE_ACCOUNT, DYNAMIC if amount is not None else STATIC, amount,
                                  purpose, None, None, None, None, (), (),
-                                 body + "%04X" % crc_hqx(body.encode(), 0xFFFF), True))
+                                 body + "%04X" % crc_hqx(body.encode(), 0xFFFF), True, ()))
     return _build(bin=bin, account=account, card=card, amount=amount, purpose=purpose, bill_number=bill_number,
                   reference_label=reference_label, merchant_name=merchant_name, merchant_city=merchant_city,
                   dynamic=dynamic, upper=upper, extra=extra, extra_62=extra_62)
@@ -423,23 +470,55 @@ def _build(
     return _make((bin, ident, service, DYNAMIC if dynamic else STATIC, number, purpose or None,
                   bill_number or None, reference_label or None, merchant_name or None,
                   merchant_city or None, tuple(extra) if extra else (), tuple(extra_62) if extra_62 else (),
-                  body + "%04X" % crc_hqx(body.encode(), 0xFFFF), True))
+                  body + "%04X" % crc_hqx(body.encode(), 0xFFFF), True, ()))
 
 
 # --------------------------------------------------------------------------- parse
 
-def _describe_other(root: dict[str, str], templates: dict[str, str | None]) -> str:
+def _describe_other(root: dict[str, str], templates: dict[str, str | None]) -> tuple[str, str | None]:
+    """What a non-VietQR EMV payload is, and which merchant-account template says so."""
     for tag, guid in sorted(templates.items()):
         if guid in _OTHER_SCHEMES:
-            return _OTHER_SCHEMES[guid]
+            return _OTHER_SCHEMES[guid], tag
     for tag, guid in sorted(templates.items()):
         if guid is not None:
-            return f"EMV merchant QR of another scheme (tag {tag}, GUID {guid!r})"
-    if root.get("01") == "10" or any("02" <= tag <= "11" for tag in root):
-        if root.get("01") == "10":
-            return "VNPAY wallet personal QR (point of initiation 10)"
-        return "card-scheme EMV QR (tags 02–25: Visa, Mastercard, UnionPay, JCB…)"
-    return "EMV QR without a NAPAS account template (tag 38)"
+            return f"EMV merchant QR of another scheme (tag {tag}, GUID {guid!r})", tag
+    if root.get("01") == "10":
+        return "VNPAY wallet personal QR (point of initiation 10)", None
+    if any("02" <= tag <= "25" for tag in root):
+        return "card-scheme EMV QR (tags 02–25: Visa, Mastercard, UnionPay, JCB…)", None
+    return "EMV QR without a NAPAS account template (tag 38)", None
+
+
+def _amount_value(raw: str | None) -> int | None:
+    match = _EMV_AMOUNT.fullmatch(raw) if raw else None
+    return int(match.group(1)) if match else None
+
+
+def _read_other(kind: str, root: dict[str, str], tag: str | None, sub: dict[str, str] | None,
+                service: str | None, payload: str, crc_ok: bool) -> OtherQR:
+    """The fields of a non-transfer EMV payload, read leniently (nothing here raises)."""
+    bank = merchant_id = None
+    sub = sub or {}
+    if sub.get("00") == NAPAS_GUID and "01" in sub:  # NAPAS 38.01: 00 acquirer BIN, 01 merchant id
+        try:
+            inner = {t: v for t, v, _ in emv.parse(sub["01"])}
+        except ValidationError:
+            inner = {}
+        bank, merchant_id = inner.get("00"), inner.get("01")
+    elif sub:
+        merchant_id = sub.get("01")
+    extra: dict[str, str] = {}
+    if "62" in root:
+        try:
+            extra = {t: v for t, v, _ in emv.parse(root["62"])}
+        except ValidationError:
+            extra = {}
+    amount_text = root.get("54")
+    return OtherQR(kind, tag, sub.get("00"), service, bank, merchant_id, root.get("52"),
+                   _POI.get(root.get("01", "")), root.get("53"), _amount_value(amount_text), amount_text,
+                   root.get("58"), root.get("59"), root.get("60"), root.get("61"), extra.get("01"),
+                   extra.get("03"), extra.get("05"), extra.get("07"), extra.get("08"), crc_ok, payload)
 
 
 # The layout :func:`build` emits (and most bank apps too): tags in ascending order, one
@@ -481,13 +560,19 @@ def _parse_fast(payload: str) -> VietQR | None:
     for size, value in _FAST_LENGTHS_ROOT:
         if groups[size] is not None and int(groups[size]) != len(groups[value]):
             return None
+    amount = groups[10]
+    if amount is not None and int(amount) >= MAX_AMOUNT:
+        return None  # over the NAPAS 247 cap: refused by the general parser, which words it
+    ident = groups[7]
+    if (groups[8] == SERVICE_CARD and not (len(ident) >= 16 and ident.isdigit())) or (
+            not ident.isdigit() and "QRIBFTT" in ident.upper()):
+        return None  # a card that is not 16–19 digits, or a swallowed service code: refused there
     found = groups[23]
     if "%04X" % crc_hqx(payload[:-4].encode(), 0xFFFF) != found.upper():
         return None  # let the general parser word the CRC error
-    amount = groups[10]
-    return _make((groups[5], groups[7], groups[8], _POI[groups[0]],
+    return _make((groups[5], ident, groups[8], _POI[groups[0]],
                   None if amount is None else int(amount), groups[22], groups[18], groups[20],
-                  groups[12], groups[14], (), (), payload, True))
+                  groups[12], groups[14], (), (), payload, True, ()))
 
 
 def parse(text: str) -> VietQR:
@@ -495,8 +580,10 @@ def parse(text: str) -> VietQR:
 
     Raises :class:`InvalidFormat` / :class:`InvalidLength` for text that is not
     EMV TLV or has malformed fields, :class:`NotVietQR` for EMV payloads of
-    another kind (saying which), and :class:`InvalidChecksum` for a CRC mismatch
-    (its ``parsed`` attribute holds the fields, with ``crc_ok=False``).
+    another kind (saying which, with the fields it could read in ``parsed``), and
+    :class:`InvalidChecksum` for a CRC mismatch (its ``parsed`` attribute holds the
+    fields, with ``crc_ok=False``). The same rules hold whatever the tag order: the
+    canonical layout takes a fast path that only accepts what the general one accepts.
     """
     if not isinstance(text, str):
         raise InvalidFormat(f"payload: must be text, got {type(text).__name__}",
@@ -505,8 +592,13 @@ def parse(text: str) -> VietQR:
     qr = _parse_fast(payload)
     if qr is not None:
         return qr
+    return _parse_general(payload)
+
+
+def _parse_general(payload: str) -> VietQR:
+    """:func:`parse` for every layout: each rule checked, every problem reported at once."""
     if not payload:
-        raise InvalidFormat("payload: empty", field="payload", value=text, limit="EMV TLV text")
+        raise InvalidFormat("payload: empty", field="payload", value=payload, limit="EMV TLV text")
     objects = emv.parse(payload)
     root: dict[str, str] = {}
     at: dict[str, int] = {}
@@ -536,6 +628,7 @@ def parse(text: str) -> VietQR:
         raise InvalidFormat(f"63 CRC: must be 4 hex digits, got {found!r}", field="63", value=found,
                             limit="4 hex digits") from None
     expected = emv.crc16(payload[:-4])
+    crc_ok = expected == found.upper()
 
     # Which scheme: a merchant-account template (26–51) whose GUID is the NAPAS AID.
     merchant = root.get("38")
@@ -546,6 +639,7 @@ def parse(text: str) -> VietQR:
         if sub38.get("00") != NAPAS_GUID:
             sub38 = None
     templates: dict[str, str | None] = {}
+    subs: dict[str, dict[str, str]] = {}
     if sub38 is None:
         for tag, value in root.items():
             if "26" <= tag <= "51":
@@ -557,18 +651,26 @@ def parse(text: str) -> VietQR:
                     sub38, at38 = _nested(tag, value, at[tag])
                 else:
                     templates[tag] = sub.get("00")
+                    subs[tag] = sub
     if sub38 is None:
-        kind = _describe_other(root, templates)
+        kind, tag = _describe_other(root, templates)
         raise NotVietQR(f"payload: not a VietQR transfer: {kind}", kind=kind, field="38",
-                        value=payload, limit="tag 38 with GUID A000000727")
+                        value=payload, limit="tag 38 with GUID A000000727",
+                        parsed=_read_other(kind, root, tag, subs.get(tag) if tag else None, None,
+                                           payload, crc_ok))
     service = sub38.get("02")
     if service in _NAPAS_NON_TRANSFER:
-        raise NotVietQR(f"payload: not a VietQR transfer: {_NAPAS_NON_TRANSFER[service]}",
-                        kind=_NAPAS_NON_TRANSFER[service], field="38.02", value=service,
-                        limit="QRIBFTTA or QRIBFTTC")
+        kind = _NAPAS_NON_TRANSFER[service]
+        raise NotVietQR(f"payload: not a VietQR transfer: {kind}", kind=kind, field="38.02", value=service,
+                        limit="QRIBFTTA or QRIBFTTC",
+                        parsed=_read_other(kind, root, "38", sub38, service, payload, crc_ok))
 
     errors: list[ValidationError] = []
-    if service is not None and service not in (SERVICE_ACCOUNT, SERVICE_CARD):
+    notes: list[str] = []
+    if service is None:
+        notes.append("38.02 service code: absent; read as a transfer to an account (QRIBFTTA), "
+                     "as bank apps do")
+    elif service not in (SERVICE_ACCOUNT, SERVICE_CARD):
         errors.append(InvalidFormat(f"38.02 service code: must be QRIBFTTA or QRIBFTTC, got {service!r}",
                                     field="38.02", value=service, limit="QRIBFTTA or QRIBFTTC"))
     bank, ident = "", ""
@@ -579,15 +681,44 @@ def parse(text: str) -> VietQR:
     else:
         inner, _ = _nested("38.01", beneficiary, at38["01"])
         bank, ident = inner.get("00", ""), inner.get("01", "")
+        for sub_tag, sub_value in inner.items():
+            if sub_tag in ("00", "01"):
+                continue
+            if sub_value.startswith("QRIBFTT") or sub_value in _NAPAS_NON_TRANSFER:
+                errors.append(InvalidFormat(
+                    f"38.01 beneficiary: holds the service code {sub_value!r} (sub-tag {sub_tag}), which "
+                    f"belongs in 38.02: a wrong 38.01 length swallowed it (a known generator bug); "
+                    f"the payload is malformed", field="38.01", value=beneficiary,
+                    limit="38.01 = 00 BIN + 01 account only"))
+            else:
+                errors.append(InvalidFormat(
+                    f"38.01 beneficiary: unexpected sub-tag {sub_tag} ({sub_value!r}); only 00 (BIN) and "
+                    f"01 (account) are defined", field="38.01", value=beneficiary,
+                    limit="38.01 = 00 BIN + 01 account only"))
         if not _BIN.fullmatch(bank):
             errors.append(InvalidFormat(f"38.01.00 BIN: must be 6 digits, got {bank!r}",
                                         field="bin", value=bank, limit="6 digits"))
         if not ident:
             errors.append(InvalidFormat("38.01.01 account: missing", field="account", value=None,
                                         limit="1–19 characters"))
+        elif "QRIBFTT" in ident.upper():
+            errors.append(InvalidFormat(
+                f"38.01.01 account: {ident!r} ends in a service code: a wrong length swallowed 38.02 "
+                f"into the account (a known generator bug); the payload is malformed",
+                field="account", value=ident, limit="1–19 of [0-9A-Za-z], no service code"))
         elif len(ident) > 19:
             errors.append(InvalidLength(f"38.01.01 account: at most 19 characters, got {len(ident)}",
                                         field="account", value=ident, limit="≤ 19 characters"))
+        elif service == SERVICE_CARD:
+            if not (16 <= len(ident) and ident.isascii() and ident.isdigit()):
+                errors.append(InvalidFormat(f"38.01.01 card: must be 16–19 digits, got {ident!r}",
+                                            field="card", value=ident, limit="16–19 digits"))
+        elif not (ident.isascii() and ident.isalnum()):
+            errors.append(InvalidFormat(
+                f"38.01.01 account: letters and digits only ([0-9A-Za-z]), got {ident!r} "
+                f"({_what_is_wrong(ident)}); a bank account number never has them, a payment to it "
+                f"would fail or reach someone else", field="account", value=ident,
+                limit="1–19 of [0-9A-Za-z]"))
     initiation = None
     if "01" in root:
         initiation = _POI.get(root["01"])
@@ -595,11 +726,16 @@ def parse(text: str) -> VietQR:
             errors.append(InvalidFormat(f"01 point of initiation: must be 11 (static) or 12 (dynamic), "
                                         f"got {root['01']!r}", field="01", value=root["01"],
                                         limit="11 or 12"))
+    else:
+        notes.append("01 point of initiation: absent (NAPAS requires 11 static or 12 dynamic)")
     currency = root.get("53")
     if currency != "704":
         errors.append(InvalidFormat(f"53 currency: must be 704 (VND), got {currency!r}",
                                     field="53", value=currency, limit="704"))
-    if root.get("58", "VN") != "VN":
+    if "58" not in root:
+        errors.append(InvalidFormat("58 country: missing; a VietQR transfer carries 5802VN "
+                                    "(mandatory, NAPAS-VN Table 1)", field="58", value=None, limit="VN"))
+    elif root["58"] != "VN":
         errors.append(InvalidFormat(f"58 country: must be VN, got {root['58']!r}",
                                     field="58", value=root["58"], limit="VN"))
     amount = None
@@ -612,10 +748,15 @@ def parse(text: str) -> VietQR:
         else:
             amount = int(match.group(1))
             if not 1 <= amount < MAX_AMOUNT:
-                errors.append(InvalidLength(f"54 amount: must be from 1 to {MAX_AMOUNT - 1:,} đồng, "
-                                            f"got {raw!r}", field="amount", value=raw,
-                                            limit=f"1 to {MAX_AMOUNT - 1:,}"))
+                errors.append(InvalidLength(f"54 amount: must be from 1 to {MAX_AMOUNT - 1:,} đồng "
+                                            f"(NAPAS 247 single-transfer cap), got {raw!r}",
+                                            field="amount", value=raw, limit=f"1 to {MAX_AMOUNT - 1:,}"))
                 amount = None
+            elif raw.endswith("."):
+                notes.append(f"54 amount: {raw!r} ends with a dot; allowed for VND (NAPAS-VN §5.2.6) and read "
+                             f"as {amount:,} đồng, but not how market40 or most apps write it")
+            elif raw.startswith("0"):
+                notes.append(f"54 amount: {raw!r} has leading zeros; read as {amount:,} đồng")
     known62: dict[str, str] = {}
     extra_62: list[tuple[str, str]] = []
     if "62" in root:
@@ -630,12 +771,24 @@ def parse(text: str) -> VietQR:
     qr = VietQR(bank, ident, service, initiation, amount, known62.get("08"), known62.get("01"),
                 known62.get("05"), root.get("59"), root.get("60"),
                 tuple((tag, value) for tag, value in root.items() if tag not in _KNOWN_ROOT),
-                tuple(extra_62), payload, expected == found.upper())
+                tuple(extra_62), payload, crc_ok, tuple(notes))
     if not qr.crc_ok:
         raise InvalidChecksum(f"63 CRC: expected {expected}, found {found}: the payload was altered "
                               f"or badly generated", field="63", value=found, limit=expected,
                               expected=expected, found=found, parsed=qr)
     return qr
+
+
+def _what_is_wrong(ident: str) -> str:
+    """Name what makes an account id unacceptable, for the error message."""
+    found = []
+    if any(c.isspace() for c in ident):
+        found.append("spaces")
+    if any(c in "-‐–—_./" for c in ident):
+        found.append("dashes or punctuation")
+    if any(not c.isascii() and c.isalpha() for c in ident):
+        found.append("Vietnamese or other non-ASCII letters")
+    return ", ".join(found) or "other characters"
 
 
 def _nested(where: str, value: str, offset: int) -> tuple[dict[str, str], dict[str, int]]:

@@ -116,3 +116,47 @@ def test_search_survives_junk(junk):
     assert isinstance(banks.search(junk), list)
     with pytest.raises((NotFound, InvalidFormat, InvalidComponent)):
         banks.lookup(junk)
+
+
+# ------------------------------------------------------------ renames and missing participants (2025)
+
+def test_970444_is_vcbneo_and_cbbank_is_its_former_name():
+    # CBBank became VCBNeo on 2025-01-17; a wrong BIN registered for "VCBNeo" means lost payments.
+    assert banks.lookup("VCBNeo").bin == "970444"
+    assert banks.search("VCBNeo")[0].bin == "970444"
+    assert banks.lookup("VCB Neo").bin == "970444"
+    bank = banks.by_bin("970444")
+    assert (bank.short_name, bank.name) == ("VCBNeo", "Ngân hàng Thương mại TNHH MTV Ngoại thương Công nghệ số")
+    for old in ("CBBank", "CBB", "Ngan hang Xay dung"):
+        assert banks.lookup(old) is bank and banks.former_match(bank, old)
+    assert "CBBank" in bank.as_dict()["former_names"]
+    # Vietcombank keeps its own names: VCBNeo is a different bank with a different BIN
+    assert banks.lookup("vcb").bin == banks.lookup("Vietcombank").bin == "970436"
+    assert banks.former_match(banks.by_bin("970436"), "VCBNeo") is None
+
+
+@pytest.mark.parametrize("bin, name, old", [
+    ("970408", "Ngân hàng Thương mại TNHH MTV Kỷ Nguyên Thịnh Vượng", "Dau Khi Toan Cau"),
+    ("970430", "Ngân hàng TMCP Thịnh vượng và Phát triển", "Xang dau Petrolimex"),
+])
+def test_gpbank_and_pgbank_have_their_new_full_names_and_keep_the_old(bin, name, old):
+    bank = banks.by_bin(bin)
+    assert bank.name == name
+    assert banks.lookup(old) is bank and banks.former_match(bank, old)
+
+
+def test_wallets_without_a_sourced_bin_are_explained_not_invented():
+    for query, name in (("ZaloPay", "ZaloPay"), ("shopeepay", "ShopeePay"), ("VNPAY wallet", "VNPAY wallet")):
+        assert banks.search(query) == []
+        with pytest.raises(NotFound, match=f"{name} is not in the NAPAS participant directory"):
+            banks.lookup(query)
+    assert "BVBank (970454)" in banks.UNLISTED["ZaloPay"]
+    assert banks.unlisted("Vietcombank") == []
+
+
+def test_provenance_says_as_of_when_and_how_to_update():
+    text = banks.provenance()
+    assert re.search(r"as of \d{4}-\d{2}-\d{2}", text)
+    assert "How the directory is updated" in text and "Missing participants" in text
+    for name in banks.UNLISTED:
+        assert name in text

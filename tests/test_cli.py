@@ -129,7 +129,9 @@ def test_read_without_qr_exits_1(run, tmp_path):
 
 def test_banks_search_and_json(run):
     result = run("banks", "ngoai", "thuong")
-    assert result.exit_code == 0 and "970436" in result.output and result.output.count("\n") == 1
+    # Vietcombank first; VCBNeo (Ngoại thương Công nghệ số, 970444) also has the words in its name
+    assert result.exit_code == 0 and result.output.splitlines()[0].startswith("970436")
+    assert [line[:6] for line in result.output.splitlines()] == ["970436", "970444"]
     data = json.loads(run("banks", "--kind", "ewallet", "--json").output)
     assert {b["bin"] for b in data} == {"971005", "971011", "971025"}
     assert run("banks", "zzzz").exit_code == 1
@@ -180,3 +182,107 @@ def test_installed_entry_point():
                             cwd="/", timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["bin"] == "970403"
+
+
+def test_banks_search_by_former_name_says_formerly(run):
+    result = run("banks", "cbbank")
+    assert result.exit_code == 0
+    assert "970444" in result.output and "VCBNeo" in result.output and "(formerly CBBank)" in result.output
+    data = json.loads(run("banks", "CBBank", "--json").output)
+    assert data[0]["bin"] == "970444" and data[0]["matched_former_name"] == "CBBank"
+
+
+def test_banks_search_for_a_wallet_without_bin_explains(run):
+    result = run("banks", "zalopay")
+    assert result.exit_code == 1
+    assert "ZaloPay: not in the NAPAS participant directory" in result.output and "970454" in result.output
+
+
+def test_poster_verify_on_a_merchant_sticker_reports_a_possible_overlay(tmp_path, monkeypatch):
+    # Photo of a QRPUSH merchant QR and of plain text, drawn by market40 itself and read back.
+    from market40 import emv
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MARKET40_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    db = str(tmp_path / "registry.db")
+    assert runner.invoke(cli.main, ["--db", db, "db", "init"]).exit_code == 0
+    template = "0010A000000727" + emv.tlv("01", "0006970436" + emv.tlv("01", "MC0012345678")) + "0206QRPUSH"
+    push = emv.with_crc("000201010211" + emv.tlv("38", template) + "5204541153037045802VN5914TAP HOA CO LAN")
+    qrimage.write(push, tmp_path / "push.png")
+    qrimage.write("hello market", tmp_path / "text.png")
+    result = runner.invoke(cli.main, ["--db", db, "poster", "verify", str(tmp_path / "push.png")])
+    assert result.exit_code == 5, result.output
+    assert "UNKNOWN" in result.output and "possibly an overlay" in result.output
+    assert "QRPUSH" in result.output and "MC0012345678" in result.output and "Vietcombank" in result.output
+    result = runner.invoke(cli.main, ["--db", db, "poster", "verify", str(tmp_path / "text.png"), "--json"])
+    [data] = json.loads(result.stdout)
+    assert result.exit_code == 5 and data["verdict"] == "unknown" and data["exit_code"] == 5
+    assert data["kind"].startswith("not an EMV payment code") and "hello market" in data["message"]
+
+
+def qrpush():
+    """A NAPAS QRPUSH merchant QR (NAPAS-SW): acquirer Vietcombank, merchant id MC0012345678."""
+    from market40 import emv
+    template = "0010A000000727" + emv.tlv("01", "0006970436" + emv.tlv("01", "MC0012345678")) + "0206QRPUSH"
+    return emv.with_crc("000201010212" + emv.tlv("38", template) + "5204541153037045405120005802VN"
+                        "5914TAP HOA CO LAN6007HA LONG" + emv.tlv("62", "0703T01"))
+
+
+def test_decode_json_reads_a_qrpush_merchant_code(run):
+    result = run("qr", "decode", "--json", qrpush())
+    assert result.exit_code == 1  # not a VietQR transfer: exit 0 stays for valid transfers only
+    data = json.loads(result.stdout)
+    assert data["kind"] == "NAPAS QR merchant payment (QRPUSH), not a transfer" and data["valid"] is False
+    assert (data["bin"], data["merchant_id"], data["mcc"], data["amount"]) == ("970436", "MC0012345678", "5411", 12000)
+    assert (data["merchant_name"], data["merchant_city"], data["service"]) == ("TAP HOA CO LAN", "HA LONG", "QRPUSH")
+    assert data["bank"]["short_name"] == "Vietcombank" and data["crc_ok"] is True and data["account"] is None
+
+
+def test_decode_human_names_a_qrpush_codes_fields(run):
+    result = run("qr", "decode", qrpush())
+    assert result.exit_code == 1
+    for words in ("Not a VietQR transfer: NAPAS QR merchant payment (QRPUSH)", "Acquirer:    Vietcombank",
+                  "Merchant ID: MC0012345678", "MCC:         5411", "Merchant:    TAP HOA CO LAN",
+                  "City:        HA LONG", "Amount:      12.000 đ"):
+        assert words in result.stdout
+
+
+def test_decode_json_reads_a_vnpay_sticker(run):
+    from market40 import emv
+    vnpay = emv.with_crc("000201010211" + emv.tlv("26", "0010A0000007750110" + "0105313144") + "52045812"
+                         "53037045802VN5908QUAN PHO6005HANOI")
+    data = json.loads(run("qr", "decode", "--json", vnpay).stdout)
+    assert data["kind"] == "VNPAY-QR merchant payment" and data["merchant_id"] == "0105313144"
+    assert (data["template"], data["guid"], data["mcc"], data["merchant_name"]) == ("26", "A000000775", "5812", "QUAN PHO")
+
+
+def test_decode_flags_a_trailing_dot_amount_but_accepts_it(run):
+    from market40 import emv
+    payload = emv.with_crc(SPEC[:-8].replace("010211", "010212").replace("5802VN", "540650000.5802VN"))
+    result = run("qr", "decode", "--json", payload)
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["amount"] == 50000 and any("ends with a dot" in w for w in data["warnings"])
+    assert "warning: 54 amount" in result.stderr
+
+
+def test_decode_refuses_an_amount_over_the_cap_in_canonical_order(run):
+    from market40 import vietqr
+    payload = vietqr.build(bin="970436", account="1234567890", amount=150000).payload
+    payload = payload.replace("5406150000", "5409500000000")
+    from market40 import emv
+    payload = emv.with_crc(payload[:-8])
+    result = run("qr", "decode", payload)
+    assert result.exit_code == 1 and "499,999,999" in result.stderr
+
+
+def test_read_json_shows_the_fields_of_a_qrpush_photo(run, tmp_path):
+    image = tmp_path / "push.png"
+    qrimage.write(qrpush(), image)
+    result = run("qr", "read", "--json", image)
+    assert result.exit_code == 1
+    [data] = json.loads(result.stdout)
+    assert data["text"] == qrpush() and data["merchant_id"] == "MC0012345678" and data["bin"] == "970436"
+    assert data["kind"].startswith("NAPAS QR merchant payment")
+    human = run("qr", "read", image)
+    assert "Merchant ID: MC0012345678" in human.stdout

@@ -109,3 +109,44 @@ def test_every_poster_of_a_demo_market_scans_to_its_registry_payload(session, tm
     for page in sorted(tmp_path.glob("page-*.png")):
         decoded.update(qrimage.read(page))
     assert decoded == expected
+
+
+def png_of_payload(payload):
+    out = BytesIO()
+    qrimage.write(payload, out, kind="png")
+    return out.getvalue()
+
+
+def qrpush_payload(bin="970436", merchant_id="MC0012345678"):
+    from market40 import emv
+    template = "0010A000000727" + emv.tlv("01", emv.tlv("00", bin) + emv.tlv("01", merchant_id)) + "0206QRPUSH"
+    return emv.with_crc("000201010211" + emv.tlv("38", template) + "52045411530370458" + "02VN"
+                        + "5914TAP HOA CO LAN6007HA LONG")
+
+
+def vnpay_sticker():
+    from market40 import emv
+    return emv.with_crc("000201010211" + emv.tlv("26", "0010A0000007750110" + "0105313144") + "52045812"
+                        "53037045802VN5908QUAN PHO6005HANOI" + emv.tlv("62", "0308STORE001" + "0705T0001"))
+
+
+@pytest.mark.parametrize("payload, kind, words", [
+    (vnpay_sticker(), "VNPAY-QR merchant payment", "merchant id 0105313144"),
+    (qrpush_payload(), "NAPAS QR merchant payment (QRPUSH)", "merchant id MC0012345678"),
+    ("https://example.com/thanh-toan?acc=123", "not an EMV payment code", "example.com"),
+    (vietqr.build(bin="970436", account="0011012344418", purpose="HL1 A12").payload[:-4] + "0000",
+     "VietQR transfer", "63 CRC: expected"),
+])
+def test_a_code_that_is_not_the_stalls_vietqr_is_a_possible_overlay(registry, session, payload, kind, words):
+    [result] = poster_service.inspect(registry, png_of_payload(payload), stall="HL1/A-12")
+    assert (result.verdict, result.exit_code) == ("unknown", 5)
+    assert kind in result.kind and "possibly an overlay" in result.message
+    assert words in result.message + " ".join(result.notes)
+    assert result.payload == payload and result.expected == "HL1/A-12"
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "poster.inspect")).all()[-1]
+    assert "unknown" in event.note
+
+
+def test_a_qrpush_sticker_names_its_acquirer(registry):
+    [result] = poster_service.inspect(registry, png_of_payload(qrpush_payload()), stall="HL1/A-12")
+    assert result.bank == "Vietcombank" and "acquirer Vietcombank (970436)" in result.message

@@ -441,3 +441,161 @@ def test_fast_build_path_agrees_with_the_general_one(bin, account, amount, purpo
         return
     general = module._build(**kwargs)
     assert fast == general and fast.payload == general.payload
+
+
+# --------------------------------------------------------------- same rules in every tag order
+
+def napas_payload(*, bin="970403", ident="0011012345678", service="QRIBFTTA", amount=None, country="VN",
+                  poi="11", beneficiary=None, purpose=None):
+    """A payload written object by object, in canonical (ascending) order, without build()'s checks."""
+    beneficiary = beneficiary if beneficiary is not None else emv.tlv("00", bin) + emv.tlv("01", ident)
+    template = "0010A000000727" + emv.tlv("01", beneficiary) + (emv.tlv("02", service) if service else "")
+    objects = [("00", "01")] + ([("01", poi)] if poi else []) + [("38", template), ("53", "704")]
+    if amount is not None:
+        objects.append(("54", amount))
+    if country is not None:
+        objects.append(("58", country))
+    if purpose is not None:
+        objects.append(("62", emv.tlv("08", purpose)))
+    return with_crc(emv.encode(objects))
+
+
+def reordered(payload):
+    objects = [(t, v) for t, v, _ in emv.parse(payload[:-8])]
+    return with_crc(emv.encode([objects[0]] + objects[:0:-1]))
+
+
+# A 38.01 whose length swallowed "0208QRIBFTTA" (binhnguyenduc/vietqr-ts fixtures, vietqr-spec.md §3).
+SWALLOWED = napas_payload(service=None, beneficiary="0006970403011300110123456780208QRIBFTTA")
+# The same bug one level down: 38.01.01 declares 19 and takes "0208QRIBFTTA" into a 7-digit account.
+SWALLOWED_INTO_ACCOUNT = napas_payload(service=None, beneficiary="00069704030119" + "1234567" + "0208QRIBFTTA")
+
+
+@pytest.mark.parametrize("payload, field, words", [
+    (napas_payload(amount="500000000", poi="12"), "amount", "499,999,999"),
+    (napas_payload(amount="999999999", poi="12"), "amount", "499,999,999"),
+    (napas_payload(ident="0011 012345"), "account", "spaces"),
+    (napas_payload(ident="0011-012345"), "account", "dashes"),
+    (napas_payload(ident="NGUYỄNVĂNA"), "account", "Vietnamese"),
+    (napas_payload(ident="ĐỨC123"), "account", "Vietnamese"),
+    (napas_payload(country=None), "58", "58 country: missing"),
+    (SWALLOWED, "38.01", "swallowed"),
+    (SWALLOWED_INTO_ACCOUNT, "account", "swallowed"),
+    (napas_payload(ident="97040311ABCD4567", service="QRIBFTTC"), "card", "16–19 digits"),
+    (napas_payload(ident="970403110123", service="QRIBFTTC"), "card", "16–19 digits"),
+])
+def test_malformed_transfers_are_refused_in_every_tag_order(payload, field, words):
+    for layout in (payload, reordered(payload)):
+        with pytest.raises(ValidationError) as info:
+            parse(layout)
+        assert [e.field for e in info.value.errors] == [field], layout
+        assert words in str(info.value)
+        assert not is_valid(layout)
+
+
+@pytest.mark.parametrize("payload, amount, words", [
+    (napas_payload(amount="50000.", poi="12"), 50000, "ends with a dot"),
+    (napas_payload(amount="050000", poi="12"), 50000, "leading zeros"),
+])
+def test_non_canonical_amounts_are_read_but_flagged(payload, amount, words):
+    # "50000." is valid (NAPAS-VN §5.2.6), so it is read, never silently: the note says what was odd.
+    for layout in (payload, reordered(payload)):
+        qr = parse(layout)
+        assert qr.amount == amount and any(words in note for note in qr.notes)
+
+
+def test_absent_service_code_and_poi_are_flagged_not_silent():
+    assert any("38.02 service code: absent" in note for note in parse(napas_payload(service=None)).notes)
+    assert any("point of initiation: absent" in note for note in parse(napas_payload(poi=None)).notes)
+    assert parse(STATIC_ACCOUNT).notes == () and parse(DYNAMIC_ACCOUNT).notes == ()
+
+
+def outcome(payload):
+    """What parse() concludes, independent of where in the payload things are."""
+    try:
+        qr = parse(payload)
+    except ValidationError as error:
+        return type(error).__name__, tuple(sorted(str(e.field) for e in error.errors))
+    return "valid", qr._replace(payload="")
+
+
+@st.composite
+def napas_fields(draw):
+    """Canonical-order payloads, valid or carrying exactly the defects the decoder must judge."""
+    card = draw(st.booleans())
+    ident = draw(st.one_of(
+        st.from_regex(r"[0-9]{16,19}" if card else r"[0-9A-Za-z]{1,19}", fullmatch=True),
+        st.text(alphabet="0123456789ABC -ĐƯạễ", min_size=1, max_size=19),
+        st.from_regex(r"[0-9]{1,7}", fullmatch=True).map(lambda d: d + "0208QRIBFTTA")))
+    kwargs = dict(bin=draw(st.from_regex(r"9704[0-9]{2}", fullmatch=True)), ident=ident,
+                  service="QRIBFTTC" if card else draw(st.sampled_from(["QRIBFTTA", "QRIBFTTA", None])))
+    kwargs["amount"] = draw(st.none() | st.integers(1, 10**9 - 1).map(str) | st.sampled_from(
+        ["50000.", "499999999", "500000000", "499999999.", "0500000"]))
+    kwargs["poi"] = "12" if kwargs["amount"] else "11"
+    kwargs["country"] = draw(st.sampled_from(["VN", "VN", None]))
+    if draw(st.booleans()):
+        kwargs["purpose"] = draw(st.from_regex(r"[A-Z0-9 ]{1,25}", fullmatch=True))
+    if draw(st.integers(0, 9)) == 0:  # the 38.01 that swallowed the service code
+        kwargs["beneficiary"] = emv.tlv("00", kwargs["bin"]) + emv.tlv("01", "123") + "0208QRIBFTTA"
+        kwargs["service"] = None
+    return kwargs
+
+
+@given(napas_fields())
+@settings(max_examples=600, deadline=None)
+def test_fast_and_general_paths_judge_every_payload_alike(kwargs):
+    """The fast path (canonical layout) and the general path reach the same verdict, and the
+    verdict does not depend on the tag order: amount cap, account characters, 58, trailing dot,
+    swallowed service code, card digits."""
+    from market40 import vietqr as module
+    payload = napas_payload(**kwargs)
+    fast = module._parse_fast(payload)
+    try:
+        general = module._parse_general(payload)
+    except ValidationError:
+        assert fast is None, f"fast path accepted what the general path refuses: {payload}"
+    else:
+        assert fast is None or fast == general
+    assert outcome(payload) == outcome(reordered(payload))
+
+
+def test_the_fast_path_still_takes_the_usual_stall_qr():
+    from market40 import vietqr as module
+    for amount in (None, "1", "150000", "499999999"):
+        payload = napas_payload(amount=amount, poi="12" if amount else "11", purpose="HL1 A12")
+        assert module._parse_fast(payload) is not None
+
+
+# --------------------------------------------------------------- other EMV codes: read, named
+
+# NAPAS-SW's QRCASH sample as published (valid CRC) and a QRPUSH merchant QR built to NAPAS-SW.
+QRCASH_SAMPLE = ("00020101021238500010A000000727012200069704030108123456780206QRCASH5204601153037045802VN5915"
+                 "NGUYEN HUU HUAN6005HANOI6237052120190109155714228384707080000111163041009")
+QRPUSH = with_crc("000201010212" + emv.tlv("38", "0010A000000727" + emv.tlv("01", "0006970436"
+                  + emv.tlv("01", "MC0012345678")) + "0206QRPUSH") + "520454115303704540512000"
+                  "5802VN5914TAP HOA CO LAN6007HA LONG" + emv.tlv("62", "0703T01"))
+
+
+@pytest.mark.parametrize("payload, fields", [
+    (QRPUSH, dict(kind="NAPAS QR merchant payment (QRPUSH), not a transfer", service="QRPUSH", bin="970436",
+                  merchant_id="MC0012345678", mcc="5411", amount=12000, merchant_name="TAP HOA CO LAN",
+                  merchant_city="HA LONG", terminal_label="T01", template="38", guid="A000000727",
+                  initiation="dynamic", crc_ok=True)),
+    (QRCASH_SAMPLE, dict(service="QRCASH", bin="970403", merchant_id="12345678", mcc="6011",
+                         merchant_name="NGUYEN HUU HUAN", merchant_city="HANOI", amount=None,
+                         reference_label="201901091557142283847", terminal_label="00001111", crc_ok=True)),
+    (emv_merchant_qr("26", "A000000775"), dict(kind="VNPAY-QR merchant payment", template="26", guid="A000000775",
+                                               merchant_id="0105313144", mcc="5812", merchant_name="SHOP VN",
+                                               merchant_city="HANOI", bin=None, country="VN")),
+    (with_crc("000201010211" + "0216" + "4" * 16 + "53037045802VN"), dict(template=None, merchant_id=None,
+                                                                          currency="704", crc_ok=True)),
+    (QRPUSH[:-4] + "0000", dict(service="QRPUSH", merchant_id="MC0012345678", crc_ok=False)),
+])
+def test_other_emv_codes_are_read_into_their_fields(payload, fields):
+    with pytest.raises(NotVietQR) as info:
+        parse(payload)
+    other = info.value.parsed
+    assert other is not None and other.payload == payload and info.value.kind == other.kind
+    for name, value in fields.items():
+        assert getattr(other, name) == value, name
+    assert set(other.as_dict()) >= {"bin", "merchant_id", "mcc", "merchant_name", "merchant_city", "amount"}

@@ -5,7 +5,9 @@
 * :func:`market_posters` — every printable poster of a market, sorted by stall code, and a
   skip report naming each stall left out and why;
 * :func:`inspect` — read the QR in a photo of a hanging poster and say whether it is the
-  stall's current registered QR, another stall's, a revoked one, or unknown to the registry;
+  stall's current registered QR, another stall's, a revoked one, or unknown to the registry
+  (any other code — a VNPAY sticker, a NAPAS QRPUSH merchant QR, another EMV code, plain
+  text, a VietQR with a wrong CRC — is unknown too: a possible overlay, named for what it is);
 * poster serials: a short id printed on each poster (``P-0K3Q7``) that leads back to the
   registered account, with a check character so a mistyped serial is caught.
 
@@ -20,7 +22,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from .. import banks, posters, qrimage, vietqr
+from .. import banks, posters, qrimage
+from . import qr as qr_service
 from ..exceptions import Conflict, InvalidFormat, NotFound, ValidationError
 from ..models import PaymentAccount, Stall
 from .registry import Registry, _natural, parse_stall_ref
@@ -146,8 +149,7 @@ def market_posters(registry: Registry, market_code: str, *, printed_on: date | N
 # ------------------------------------------------------------------ inspection
 
 #: Exit codes of ``market40 poster verify`` per verdict (1 = refused input, 2 = usage).
-VERDICT_EXIT = {"registered": 0, "other_stall": 3, "revoked": 4, "unknown": 5, "pending": 6, "no_qr": 1,
-                "not_vietqr": 1}
+VERDICT_EXIT = {"registered": 0, "other_stall": 3, "revoked": 4, "unknown": 5, "pending": 6, "no_qr": 1}
 
 _MESSAGES = {
     "registered": "the current registered QR of stall {stall}",
@@ -156,7 +158,7 @@ _MESSAGES = {
     "unknown": "a VietQR that is NOT in the registry — possibly an overlay sticker",
     "pending": "the QR of stall {stall}, registered but not verified yet",
     "no_qr": "no QR code found in the photo",
-    "not_vietqr": "not a VietQR transfer: {detail}",
+    "other_code": "a QR that is NOT a registered VietQR but {detail} — possibly an overlay sticker",
 }
 
 
@@ -173,6 +175,7 @@ class Inspection:
     account: str | None = None  # masked
     holder_name: str | None = None
     serial: str | None = None
+    kind: str | None = None  # what the code is: "VietQR transfer", "VNPAY-QR merchant payment", ...
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -195,15 +198,24 @@ def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list
     if not texts:
         results.append(Inspection("no_qr", _MESSAGES["no_qr"], expected=expected))
     for text in texts:
-        try:
-            qr = vietqr.parse(text)
-        except ValidationError as error:
-            results.append(Inspection("not_vietqr", _MESSAGES["not_vietqr"].format(detail=error), expected=expected,
-                                      payload=text))
+        decoded = qr_service.decode(text)
+        qr = decoded.qr
+        if not decoded.ok or qr is None:
+            # Not a valid VietQR transfer: whatever it is, it is not what market40 printed for the
+            # stall, so it is reported as a possible overlay (exit 5), named for what it is.
+            other = decoded.other
+            inspection = Inspection("unknown", _MESSAGES["other_code"].format(detail=decoded.describe()),
+                                    expected=expected, payload=text, kind=decoded.kind,
+                                    bank=(decoded.bank.short_name if decoded.bank else
+                                          (qr.bin if qr else other.bin if other else None)),
+                                    account=mask(qr.account) if qr is not None and qr.account else None)
+            if decoded.error is not None and (qr is not None or decoded.kind.startswith("malformed")):
+                inspection.notes.append(str(decoded.error))  # a damaged or altered VietQR: say what broke
+            results.append(inspection)
             continue
         bank = banks.by_bin(qr.bin)
         base = dict(expected=expected, payload=qr.payload, bank=bank.short_name if bank else qr.bin,
-                    account=mask(qr.account))
+                    account=mask(qr.account), kind=decoded.kind)
         rows = registry.session.exec(select(PaymentAccount, Stall).join(Stall, Stall.id == PaymentAccount.stall_id)
                                      .where(PaymentAccount.payload == qr.payload)
                                      .order_by(PaymentAccount.id.desc())).all()  # type: ignore[attr-defined]

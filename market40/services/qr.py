@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from .. import banks, qrimage, vietqr
 from ..exceptions import InvalidChecksum, InvalidFormat, NotVietQR, ValidationError
-from ..vietqr import VietQR
+from ..vietqr import OtherQR, VietQR
 
 __all__ = ["encode", "resolve_bank", "Decoded", "decode", "write_image", "read_image"]
 
@@ -56,13 +56,20 @@ def encode(*, bank: str | None = None, bin: str | None = None, allow_unknown_bin
 
 @dataclass
 class Decoded:
-    """What a payload turned out to be, for people (``describe``) and machines (``as_dict``)."""
+    """What a payload turned out to be, for people (``describe``) and machines (``as_dict``).
+
+    ``qr`` holds a VietQR transfer's fields (also when its CRC is wrong); ``other`` the
+    fields of an EMV code that is not a transfer (NAPAS QRPUSH/QRCASH merchant or cash
+    QR, VNPAY-QR, a wallet's merchant QR...): acquirer BIN, merchant id, MCC, name,
+    city, amount. ``bank`` is the directory entry of the BIN read from either.
+    """
 
     text: str
     qr: VietQR | None
     error: ValidationError | None
     bank: banks.Bank | None
     warnings: list[str] = field(default_factory=list)
+    other: OtherQR | None = None
 
     @property
     def ok(self) -> bool:
@@ -75,20 +82,54 @@ class Decoded:
             return self.error.kind
         if self.qr is not None:
             return "VietQR transfer"
-        return "not a VietQR payload"
+        if self.text.strip().startswith("0002"):
+            return "malformed EMV / VietQR payload"
+        return "not an EMV payment code (plain text or another format)"
+
+    def describe(self) -> str:
+        """One line saying what the code is, for verdicts and logs."""
+        if self.qr is not None:
+            bank = self.bank.short_name if self.bank else self.qr.bin
+            state = "" if self.ok else " with a wrong CRC" if not self.qr.crc_ok else " (invalid)"
+            return f"VietQR transfer{state} to {bank}"
+        other = self.other
+        if other is not None:
+            parts = []
+            if other.bin:
+                parts.append(f"acquirer {self.bank.short_name if self.bank else other.bin} ({other.bin})")
+            if other.merchant_id:
+                parts.append(f"merchant id {other.merchant_id}")
+            if other.merchant_name:
+                parts.append(f"name {other.merchant_name!r}")
+            return self.kind + (f": {', '.join(parts)}" if parts else "")
+        if self.kind.startswith("not an EMV"):
+            shown = self.text.strip()
+            return f"{self.kind}: {shown[:60]!r}" + ("…" if len(shown) > 60 else "")
+        return f"{self.kind}: {self.error}"
 
     def as_dict(self) -> dict[str, Any]:
+        """Every key always present (None when not read): the ``qr decode --json`` contract."""
         keys = ("bin", "account", "service", "initiation", "amount", "purpose", "bill_number",
                 "reference_label", "merchant_name", "merchant_city")
-        data: dict[str, Any] = {key: None for key in keys}
+        other_keys = ("merchant_id", "mcc", "template", "guid", "currency", "country", "postal_code",
+                      "store_label", "terminal_label", "amount_text")
+        data: dict[str, Any] = {key: None for key in keys + other_keys}
+        data["extra"], data["extra_62"], data["notes"] = {}, {}, []
         if self.qr is not None:
             data.update({key: value for key, value in self.qr.as_dict().items() if key in keys})
             data["extra"] = dict(self.qr.extra)
             data["extra_62"] = dict(self.qr.extra_62)
-        data["crc_ok"] = None if self.qr is None else self.qr.crc_ok
+            data["notes"] = list(self.qr.notes)
+            data["crc_ok"] = self.qr.crc_ok
+        elif self.other is not None:
+            data.update({key: value for key, value in self.other.as_dict().items() if key in keys + other_keys})
+            data["crc_ok"] = self.other.crc_ok
+        else:
+            data["crc_ok"] = None
         data["bank"] = self.bank.as_dict() if self.bank else None
         data["valid"] = self.ok
         data["kind"] = self.kind
+        data["description"] = self.describe()
         data["error"] = None if self.error is None else str(self.error)
         data["warnings"] = list(self.warnings)
         return data
@@ -96,23 +137,30 @@ class Decoded:
 
 def decode(text: str) -> Decoded:
     """Parse a payload without raising: the verdict, the fields that could be read, the bank."""
+    qr: VietQR | None = None
+    other: OtherQR | None = None
+    error: ValidationError | None = None
     try:
-        qr: VietQR | None = vietqr.parse(text)
-        error: ValidationError | None = None
+        qr = vietqr.parse(text)
     except InvalidChecksum as exc:
         qr, error = exc.parsed, exc
+    except NotVietQR as exc:
+        other, error = exc.parsed, exc
     except ValidationError as exc:
-        qr, error = None, exc
+        error = exc
     bank = None
-    warnings = []
-    if qr is not None and qr.bin:
-        bank = banks.by_bin(qr.bin)
+    warnings = list(qr.notes) if qr is not None else []
+    bin = qr.bin if qr is not None else other.bin if other is not None else None
+    if bin:
+        bank = banks.by_bin(bin)
         if bank is None:
-            warnings.append(f"BIN {qr.bin} is not in the NAPAS participant directory "
+            warnings.append(f"BIN {bin} is not in the NAPAS participant directory "
                             "(a newer bank, or a wrong BIN)")
-        elif qr.bin in bank.alternate_bins:
-            warnings.append(f"BIN {qr.bin} is an alternate BIN of {bank.short_name} ({bank.bin})")
-    return Decoded(text, qr, error, bank, warnings)
+        elif bin in bank.alternate_bins:
+            warnings.append(f"BIN {bin} is an alternate BIN of {bank.short_name} ({bank.bin})")
+    if other is not None and other.crc_ok is False:
+        warnings.append("63 CRC: does not match the content (altered or badly generated)")
+    return Decoded(text if isinstance(text, str) else str(text), qr, error, bank, warnings, other)
 
 
 def write_image(payload: str, out: str | Path | IO[bytes], **options: Any) -> None:
