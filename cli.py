@@ -1005,7 +1005,8 @@ def demo_command(fresh: bool, no_walkthrough: bool, seed: int) -> None:
     step("The market board sends a new market: import it")
     run("market", "import", str(samples / "markets-new.csv"))
     step("Its stall list arrives with mistakes: every bad row is reported at once, nothing is written")
-    run("stall", "import", str(samples / "stalls-HH1-with-errors.csv"), "--market", "HH1")
+    run("stall", "import", str(samples / "stalls-HH1-with-errors.csv"), "--market", "HH1",
+        "--rejects", "stalls-HH1-with-errors.rejects.csv")  # here, never beside the shipped sample
     step("The corrected list (XLSX: leading zeros of accounts and phones survive)")
     run("stall", "import", str(samples / "stalls-HH1.xlsx"), "--market", "HH1")
     step("Importing the same file again changes nothing")

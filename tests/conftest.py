@@ -13,6 +13,9 @@
     The URL of an empty database (no tables), per backend, for migration tests.
 ``locality``, ``market``, ``stall``
     A small committed registry: Phường Hạ Long, Chợ Hạ Long I (HL1), stall A-12.
+``demo_template`` / ``demo_copy``
+    The synthetic demo province as ``market40 demo --no-walkthrough`` builds it (SQLite), built
+    once per test run (the xdist workers share one build) and copied for each test that needs it.
 
 The PostgreSQL server is ``$MARKET40_TEST_POSTGRES_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); the user needs
@@ -21,6 +24,7 @@ CREATEDB. If it cannot be reached, its tests are skipped, except in CI
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -196,3 +200,62 @@ def stall(session: Session, market: Market) -> Stall:
     session.add(row)
     session.commit()
     return row
+
+
+# --- the demo province, built once per run ------------------------------------------------
+
+#: The deployment secret the demo registries are built and used with (enrollment codes are HMACs under it).
+DEMO_SECRET = "test-secret-key-of-enough-length"
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    import fcntl
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The demo registry file, built by the CLI once for the whole run; never write to it (copy it)."""
+    from click.testing import CliRunner
+
+    import cli
+    root = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker: the run's folder is shared by all
+        root = root.parent
+    path = root / "demo-template.db"
+    with _file_lock(root / "demo-template.lock"):
+        if not path.exists():
+            building = root / "demo-template.building"
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            with pytest.MonkeyPatch.context() as patch:
+                patch.chdir(building)
+                patch.setenv("MARKET40_SECRET_KEY", DEMO_SECRET)
+                patch.delenv("MARKET40_DATABASE_URL", raising=False)
+                result = CliRunner().invoke(cli.main, ["--db", str(building / "demo.db"), "demo", "--no-walkthrough"],
+                                            catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+            for suffix in ("-wal", "-shm"):
+                assert not (building / f"demo.db{suffix}").exists()
+            os.replace(building / "demo.db", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_secret() -> str:
+    """The secret the demo template was built with: use it to run commands on a copy."""
+    return DEMO_SECRET
+
+
+@pytest.fixture
+def demo_copy(demo_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo registry for one test."""
+    path = tmp_path / "demo.db"
+    shutil.copyfile(demo_template, path)
+    return path

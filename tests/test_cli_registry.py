@@ -1,5 +1,6 @@
 """The registry commands end to end on a real SQLite file (bank staff's daily work)."""
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,9 @@ SAMPLES = ROOT / "data" / "samples"
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
+def run(tmp_path, monkeypatch, demo_secret):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MARKET40_SECRET_KEY", "test-secret-key-of-enough-length")
+    monkeypatch.setenv("MARKET40_SECRET_KEY", demo_secret)
     monkeypatch.delenv("MARKET40_DATABASE_URL", raising=False)
     runner = CliRunner()
     db = str(tmp_path / "registry.db")
@@ -25,9 +26,9 @@ def run(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def demo(run):
-    result = run("demo", "--no-walkthrough")
-    assert result.exit_code == 0, result.output
+def demo(run, demo_template, tmp_path):
+    """``run`` on a copy of the demo province (``market40 demo --no-walkthrough``, built once per run)."""
+    shutil.copyfile(demo_template, tmp_path / "registry.db")
     return run
 
 
@@ -46,13 +47,17 @@ def test_demo_prints_logins_and_refuses_to_overwrite(demo):
     assert len(markets) == 43 and sum(m["stalls"] for m in markets) == 14370
 
 
-def test_walkthrough_onboards_a_market(run):
+def test_walkthrough_onboards_a_market(run, tmp_path):
+    samples_before = {p.name for p in SAMPLES.iterdir()}
     result = run("demo")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "4 rejected" in out and "nothing was written" in out
     assert "150 new" in out and "nothing changed" in out
     assert "105 accounts verified" in out and "replaced" in out and "Mã đăng ký:" in out
+    # the bad rows go to the user's folder, never beside the shipped samples
+    assert {p.name for p in SAMPLES.iterdir()} == samples_before
+    assert (tmp_path / "stalls-HH1-with-errors.rejects.csv").exists()
 
 
 def test_stall_and_account_commands(demo, tmp_path):
@@ -106,3 +111,4 @@ def test_users_and_enrollment(demo, tmp_path):
 def test_template(run, tmp_path):
     assert run("stall", "template", tmp_path / "mau.xlsx").exit_code == 0
     assert (tmp_path / "mau.xlsx").stat().st_size > 0
+

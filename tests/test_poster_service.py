@@ -93,10 +93,18 @@ def test_inspection_verdicts(registry, session):
     assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "poster.inspect")).all()) == 5
 
 
-def test_every_poster_of_a_demo_market_scans_to_its_registry_payload(session, tmp_path):
+def test_every_poster_of_a_demo_market_scans_to_its_registry_payload(demo_copy, tmp_path):
     """Rasterise the market's sheet PDF and decode every QR with zxing-cpp (issue #4)."""
-    from market40.services.demo import build_demo
-    build_demo(session, ACTOR)
+    from sqlmodel import Session
+
+    from market40 import db
+    engine = db.make_engine(str(demo_copy))
+    with Session(engine) as session:
+        _every_poster_scans(session, tmp_path)
+    engine.dispose()
+
+
+def _every_poster_scans(session, tmp_path):
     registry = Registry(session, ACTOR)
     items, skipped = poster_service.market_posters(registry, "HA3")  # Chợ Cái Chiên, 60 stalls
     expected = {account.payload for account in session.exec(select(PaymentAccount)).all()

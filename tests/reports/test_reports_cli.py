@@ -1,5 +1,6 @@
 """The census, tx, reconcile and report commands end to end on a real SQLite file and DuckDB store."""
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,15 +27,17 @@ def run(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
+def demo_db(tmp_path_factory, demo_template, demo_secret):
     """The demo province with two months of activity (built once for this module)."""
     folder = tmp_path_factory.mktemp("demo")
     runner = CliRunner()
     db = str(folder / "demo.db")
-    for args in (["demo", "--no-walkthrough"],
-                 ["tx", "demo", "--end", "2025-06", "--months", "2", "--out", str(folder / "activity")],
+    shutil.copyfile(demo_template, db)
+    for args in (["tx", "demo", "--end", "2025-06", "--months", "2", "--out", str(folder / "activity")],
                  ["reconcile", "--period", "2025-06", "--months", "2"]):
-        result = runner.invoke(cli.main, ["--db", db, *args], catch_exceptions=False)
+        result = runner.invoke(cli.main, ["--db", db, *args], catch_exceptions=False,
+                               env={"MARKET40_SECRET_KEY": demo_secret, "MARKET40_DATABASE_URL": None,
+                                    "MARKET40_TX_STORE": None})
         assert result.exit_code == 0, result.output
     return folder
 
