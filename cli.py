@@ -1525,8 +1525,9 @@ def report_group() -> None:
               show_default=True, help="The main view (an XLSX has every view, one sheet each).")
 @click.option("--locality", metavar="CODE", help="Only markets in this locality (a former district covers "
                                                  "the communes it became).")
-@click.option("--level", type=click.Choice(["auto", "district", "commune"]), default="auto", show_default=True,
-              help="Group localities by former district or by commune (auto: the units of the period).")
+@click.option("--level", type=click.Choice(["auto", "former-district", "commune", "district"]), default="auto",
+              show_default=True, help="Group localities by former district-level unit (đơn vị cấp huyện cũ; "
+              "'district' is the same) or by commune/ward (auto: the units in force in the period).")
 @click.option("--months", default=6, show_default=True, type=click.IntRange(1, 36),
               help="Months in the trend, ending with --period.")
 @click.option("--target", default=100.0, show_default=True, type=click.FloatRange(0, 100, min_open=True),
@@ -1547,7 +1548,7 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
     \b
     Examples:
       market40 report adoption --period 2025-06 --by tier -o bao-cao-06-2025.xlsx
-      market40 report adoption --period 2025-06 --by locality --level district --format html -o bc.html
+      market40 report adoption --period 2025-06 --by locality --level former-district --format html -o bc.html
       market40 report adoption --period 2025-06 --by market --locality 193 --user cb.halong -o hl.csv
     """
     import io
