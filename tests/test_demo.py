@@ -65,7 +65,8 @@ def test_the_13_former_units_map_onto_the_54_communes():
     assert ("203", "06994") in links and ("207", "07192") in links  # Vân Đồn, Cô Tô → the two đặc khu
     # communes that took land from two former districts (NQ 1679/NQ-UBTVQH15)
     two = {new for new in {n for _, n in links} if sum(1 for _, n in links if n == new) == 2}
-    assert {localities.unit(c).name for c in two} >= {"Xã Tiên Yên", "Xã Hải Hòa", "Xã Lương Minh", "Xã Kỳ Thượng"}
+    assert {localities.unit(c).name for c in two} == {"Xã Tiên Yên", "Xã Hải Hòa", "Xã Lương Minh", "Xã Kỳ Thượng",
+                                                     "Xã Ba Chẽ", "Xã Hải Lạng"}
 
 
 # --- markets ---------------------------------------------------------------------------
