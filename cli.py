@@ -378,6 +378,12 @@ def locality_group() -> None:
     for where they come from). Markets refer to a commune-level unit (5 digits, e.g. 06688
     Phường Hạ Long); former district-level units (3 digits, e.g. 193 Thành phố Hạ Long) stay for
     history and reports.
+
+    \b
+    Examples:
+      market40 locality list --province 22
+      market40 locality show 06688
+      market40 locality load 22
     """
 
 
