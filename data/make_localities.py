@@ -190,7 +190,7 @@ def _sources() -> list[dict[str, str]]:
         {"package": "vietnam-provinces", "version": importlib.metadata.version("vietnam-provinces"),
          "data_version": vietnam_provinces.__data_version__,
          "used_for": "34 provinces and 3,321 commune-level units since 2025-07-01: GSO codes, names, unit types",
-         "licence": "GPL-3.0 (code); data: the GSO's public list of administrative units",
+         "licence": "GPL-3.0-or-later (package); the data is the GSO's public list of administrative units",
          "url": "https://pypi.org/project/vietnam-provinces/"},
         {"package": "vietnamadminunits", "version": importlib.metadata.version("vietnamadminunits"),
          "data_version": "2025-08-23",
