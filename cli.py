@@ -357,18 +357,26 @@ def db_group() -> None:
 
 @db_group.command("init")
 @click.option("--force", is_flag=True, help="Drop every existing table first (destroys the data).")
-def db_init(force: bool) -> None:
+@click.option("--province", "provinces", multiple=True, metavar="CODE|NAME",
+              help="Also load this province's administrative units (as `locality load`); repeatable.")
+def db_init(force: bool, provinces: tuple[str, ...]) -> None:
     """Create a fresh registry database at the latest schema.
+
+    With --province, the province's commune-level units (GSO codes), its former district-level
+    units and the old→new links are loaded too, so markets can be added straight away.
 
     \b
     Examples:
-      market40 db init
-      market40 --db postgresql://market40@db.internal/market40 db init
+      market40 db init --province 22
+      market40 --db postgresql://market40@db.internal/market40 db init --province "Quảng Ninh"
     """
-    from market40 import db
+    from market40 import db, localities
+    chosen = [localities.province(p) for p in provinces]  # refuse a bad name before creating anything
     url = database_url()
     db.init(url, drop_existing=force)
     click.echo(f"created the registry at revision {db.current_revision(url)}", err=True)
+    if chosen:
+        _load_provinces([p.code for p in chosen], as_json=False)
 
 
 @db_group.command("upgrade")
@@ -387,6 +395,170 @@ def db_upgrade() -> None:
     click.echo("already at the latest revision" if before == after else f"upgraded {before} → {after}", err=True)
 
 
+# ---------------------------------------------------------------------------- localities
+
+@main.group("locality")
+def locality_group() -> None:
+    """Administrative units: the 34 provinces, their communes since 1 July 2025, the former districts.
+
+    Official codes of the General Statistics Office, shipped with market40 (see `locality list`
+    for where they come from). Markets refer to a commune-level unit (5 digits, e.g. 06688
+    Phường Hạ Long); former district-level units (3 digits, e.g. 193 Thành phố Hạ Long) stay for
+    history and reports.
+
+    \b
+    Examples:
+      market40 locality list --province 22
+      market40 locality show 06688
+      market40 locality load 22
+    """
+
+
+@locality_group.command("list")
+@click.option("--province", metavar="CODE|NAME", help="Only this province: code (22) or name (\"Quảng Ninh\").")
+@click.option("--former", is_flag=True, help="The former district-level units (before 1 July 2025) instead.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list.")
+def locality_list(province: str | None, former: bool, as_json: bool) -> None:
+    """List provinces, commune-level units or former district-level units.
+
+    Without --province or --former: the 34 provinces with their counts.
+
+    \b
+    Examples:
+      market40 locality list
+      market40 locality list --province 22
+      market40 locality list --province "Quảng Ninh" --former
+      market40 locality list --province 22 --json
+    """
+    from market40 import localities
+    if province is None and not former:
+        rows = [{**p.as_dict(), "communes": len(localities.units(province=p.code)),
+                 "former_districts": len(localities.units(province=p.code, former=True))}
+                for p in localities.provinces()]
+        if as_json:
+            echo_json(rows)
+            return
+        print_table([[r["code"], r["name"], r["unit_type"], r["communes"], r["former_districts"]] for r in rows],
+                    ["code", "province", "type", "communes", "former districts"])
+        click.echo(_locality_sources(), err=True)
+        return
+    units = localities.units(province=province, former=former)
+    if as_json:
+        echo_json([u.as_dict(links=True) for u in units])
+        return
+    if former:
+        print_table([[u.code, u.name, u.unit_type, u.former_province, len(localities.successors_of(u.code))]
+                     for u in units], ["code", "former district-level unit", "type", "former province", "became"])
+    else:
+        print_table([[u.code, u.name, u.unit_type, u.province.name,
+                      ", ".join(f"{d.code} {d.name}" for d in localities.formers_of(u.code))] for u in units],
+                    ["code", "commune-level unit", "type", "province", "from former district(s)"])
+    kind = "former district-level units (until 30/6/2025)" if former else "commune-level units (since 1/7/2025)"
+    click.echo(f"{len(units)} {kind}", err=True)
+
+
+def _locality_sources() -> str:
+    from market40 import localities
+    return "source: " + "; ".join(f"{s['package']} {s['version']} (data {s['data_version']})"
+                                  for s in localities.sources()) + " — market40/data/README.md"
+
+
+@locality_group.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def locality_show(code: str, as_json: bool) -> None:
+    """Show one unit: name, kind, type, province, validity, and the units it came from or became.
+
+    CODE is a 5-digit commune-level code, a 3-digit former district code or a province (22).
+
+    \b
+    Examples:
+      market40 locality show 06688
+      market40 locality show 193 --json
+      market40 locality show 22
+    """
+    from market40 import localities
+    from market40.exceptions import NotFound
+    text = code.strip()
+    found = None
+    if text.isdigit() and len(text) <= 2:
+        found = localities.province(text)
+    elif not text.isdigit():
+        try:
+            found = localities.province(text)
+        except NotFound:
+            localities.unit(text)  # says what a unit code looks like
+    if found is not None:
+        data = {**found.as_dict(), "kind": "province",
+                "communes": len(localities.units(province=found.code)),
+                "former_districts": len(localities.units(province=found.code, former=True))}
+        if as_json:
+            echo_json(data)
+        else:
+            for key, value in (("code", found.code), ("name", found.name), ("kind", "province (tỉnh/thành phố)"),
+                               ("unit type", found.unit_type), ("communes", data["communes"]),
+                               ("former districts", data["former_districts"])):
+                click.echo(f"{key + ':':<18}{value}")
+        return
+    unit = localities.unit(text)
+    if as_json:
+        echo_json(unit.as_dict(links=True))
+        return
+    if unit.kind == "commune":
+        kind = "commune-level unit (đơn vị hành chính cấp xã)"
+        province = f"{unit.province.code} {unit.province.name}"
+        valid = f"from {unit.valid_from:%d/%m/%Y} (in force)"
+        related = ("came from", [f"{d.code} {d.name} (former district, {d.former_province})" for d in
+                                 localities.formers_of(unit.code)])
+    else:
+        kind = "former district-level unit (đơn vị cấp huyện cũ)"
+        province = f"{unit.former_province} (since 1/7/2025: {unit.province.code} {unit.province.name})"
+        last = unit.valid_to.fromordinal(unit.valid_to.toordinal() - 1) if unit.valid_to else None
+        valid = f"until {last:%d/%m/%Y} (start not recorded)" if last else "start and end not recorded"
+        related = ("became", [f"{c.code} {c.name}" for c in localities.successors_of(unit.code)])
+    for key, value in (("code", unit.code), ("name", unit.name), ("kind", kind), ("unit type", unit.unit_type),
+                       ("province", province), ("valid", valid)):
+        click.echo(f"{key + ':':<18}{value}")
+    click.echo(f"{related[0] + ':':<18}" + ("\n" + " " * 18).join(related[1] or ["—"]))
+
+
+@locality_group.command("load")
+@click.argument("provinces", nargs=-1, required=True, metavar="PROVINCE...")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+def locality_load(provinces: tuple[str, ...], as_json: bool) -> None:
+    """Load provinces' units into the registry (safe to run again: it changes nothing then).
+
+    Adds the province's commune-level units, its former district-level units and the old→new
+    links that the registry lacks; a unit already there is kept (and corrected if the shipped
+    data renamed it). PROVINCE is a code (22) or a name ("Quảng Ninh").
+
+    \b
+    Examples:
+      market40 locality load 22
+      market40 locality load "Quảng Ninh" --json
+    """
+    from market40 import localities
+    _load_provinces([localities.province(p).code for p in provinces], as_json=as_json)
+
+
+def _load_provinces(codes: list[str], *, as_json: bool) -> None:
+    from market40 import db
+    from market40.services.localities import load_province
+    engine = db.make_engine(require_registry())
+    try:
+        with db.session_scope(engine) as session:
+            reports = [load_province(session, operator(), code) for code in codes]
+    finally:
+        engine.dispose()
+    if as_json:
+        echo_json([r.as_dict() for r in reports])
+        return
+    for report in reports:
+        click.echo(report.summary())
+        for change in report.changes:
+            click.echo(f"  corrected {change}")
+
+
 # ---------------------------------------------------------------------------- markets
 
 @main.group("market")
@@ -398,7 +570,7 @@ def market_group() -> None:
 @click.argument("code")
 @click.option("--name", required=True, help="Name with diacritics, e.g. 'Chợ Hạ Long I'.")
 @click.option("--tier", required=True, help="Tier as classified: I, II or III.")
-@click.option("--locality", required=True, help="Locality code (see the demo's data/demo/*.csv).")
+@click.option("--locality", required=True, help="Commune-level unit code, e.g. 06688 (`market40 locality list`).")
 @click.option("--tier-source", help="Decision or list the tier comes from.")
 @click.option("--tier-date", help="Date of that classification (YYYY-MM-DD or DD/MM/YYYY).")
 @click.option("--central", is_flag=True, help="A central market (chợ trung tâm).")
@@ -410,7 +582,7 @@ def market_add(code: str, **fields: Any) -> None:
 
     \b
     Example:
-      market40 market add HH1 --name "Chợ Hồng Hà" --tier III --locality QN-P-HALONG
+      market40 market add HH1 --name "Chợ Hồng Hà" --tier III --locality 06688
     """
     fields["is_central"] = fields.pop("central")
     with registry_session() as registry:
@@ -786,7 +958,7 @@ def user_add(username: str, role: str, password: str | None, **fields: Any) -> N
     \b
     Examples:
       market40 user add nv.halong --role staff --market HL1 --market HL2
-      market40 user add cb.halong --role officer --locality QN-HL
+      market40 user add cb.halong --role officer --locality 193
     """
     if password is None and role != "owner":
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
@@ -1390,8 +1562,9 @@ def report_group() -> None:
               show_default=True, help="The main view (an XLSX has every view, one sheet each).")
 @click.option("--locality", metavar="CODE", help="Only markets in this locality (a former district covers "
                                                  "the communes it became).")
-@click.option("--level", type=click.Choice(["auto", "district", "commune"]), default="auto", show_default=True,
-              help="Group localities by former district or by commune (auto: the units of the period).")
+@click.option("--level", type=click.Choice(["auto", "former-district", "commune", "district"]), default="auto",
+              show_default=True, help="Group localities by former district-level unit (đơn vị cấp huyện cũ; "
+              "'district' is the same) or by commune/ward (auto: the units in force in the period).")
 @click.option("--months", default=6, show_default=True, type=click.IntRange(1, 36),
               help="Months in the trend, ending with --period.")
 @click.option("--target", default=100.0, show_default=True, type=click.FloatRange(0, 100, min_open=True),
@@ -1412,8 +1585,8 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
     \b
     Examples:
       market40 report adoption --period 2025-06 --by tier -o bao-cao-06-2025.xlsx
-      market40 report adoption --period 2025-06 --by locality --level district --format html -o bc.html
-      market40 report adoption --period 2025-06 --by market --locality QN-HL --user cb.halong -o hl.csv
+      market40 report adoption --period 2025-06 --by locality --level former-district --format html -o bc.html
+      market40 report adoption --period 2025-06 --by market --locality 193 --user cb.halong -o hl.csv
     """
     import io
     from pathlib import Path

@@ -29,14 +29,14 @@ NEW_MARKETS = [
     {
         "market_code": "HH1", "name": "Chợ Hồng Hà", "tier": "III",
         "tier_source": "QĐ phân hạng chợ của UBND phường Hạ Long (dữ liệu demo)",
-        "tier_date": "2025-09-15", "central": False, "locality": "QN-P-HALONG",
+        "tier_date": "2025-09-15", "central": False, "locality": "06688",
         "address": "Phường Hạ Long, tỉnh Quảng Ninh",
         "board_contact": "Lê Thị Thu Trang (Tổ quản lý chợ)", "board_phone": "0984216530",
     },
     {
         "market_code": "TC1", "name": "Chợ Tuần Châu", "tier": "III",
         "tier_source": "QĐ phân hạng chợ của UBND phường Tuần Châu (dữ liệu demo)",
-        "tier_date": "2025-10-02", "central": False, "locality": "QN-P-TUANCHAU",
+        "tier_date": "2025-10-02", "central": False, "locality": "06706",
         "address": "Phường Tuần Châu, tỉnh Quảng Ninh",
         "board_contact": "Vũ Văn Thắng (Tổ quản lý chợ)", "board_phone": "0356892417",
     },

@@ -7,14 +7,18 @@ accepting cashless payment, Chợ Trung tâm Cẩm Phả 89.58%, Chợ Trung tâ
 100%, Hạ Long I with more than 1,200 traders, Cái Rồng "trên 350/364 hộ") come
 from public sources listed in ``data/demo/README.md``.
 
-The module is pure and deterministic: the only I/O is reading the three CSV files
+The administrative units are not the demo's own: they are Quảng Ninh's official units
+(:data:`PROVINCE`, 13 former district-level units → 54 commune-level units) from
+:mod:`market40.localities`, and the markets refer to them by their GSO codes.
+
+The module is pure and deterministic: the only I/O is reading the markets CSV file
 under :func:`demo_data_dir` ``/demo``; the stall generator draws every number from
 ``random.Random(f"{seed}:{market_code}")`` (string seeds are hashed with SHA-512,
 so the output does not depend on ``PYTHONHASHSEED``) and only ever calls
 ``Random.random()``, whose Mersenne Twister stream is the same on every Python 3.
 
->>> len(markets()), len(localities()), adoption_target("MC1")
-(43, 67, 1.0)
+>>> len(markets()), markets()[0]["commune"], adoption_target("MC1")
+(43, '06685', 1.0)
 >>> rows = stalls("CT1")
 >>> len(rows), rows[0]["stall_code"], rows[-1]["stall_code"]
 (120, 'A-1', 'A-120')
@@ -38,9 +42,8 @@ from .text import emv_text
 
 __all__ = [
     "STALL_COLUMNS",
+    "PROVINCE",
     "demo_data_dir",
-    "localities",
-    "locality_links",
     "markets",
     "stalls",
     "adoption_target",
@@ -52,6 +55,9 @@ STALL_COLUMNS = (
     "market_code", "stall_code", "shop_name", "category", "owner_name", "owner_phone",
     "bank", "account", "account_holder", "account_kind", "reference", "status",
 )
+
+#: The demo province's GSO code: Quảng Ninh.
+PROVINCE = "22"
 
 _ACCOUNT_COLUMNS = ("bank", "account", "account_holder", "account_kind", "reference")
 
@@ -82,28 +88,12 @@ def _rows(name: str) -> list[dict[str, str]]:
     return [dict(row) for row in _read_csv(str(demo_data_dir() / "demo" / name))]
 
 
-def localities() -> list[dict]:
-    """The 13 former district-level units and the 54 commune-level units (2025 reform).
-
-    Keys: ``code, name, kind, unit_type, province, valid_from, valid_to, source``;
-    ``kind`` is ``district`` or ``commune``; dates are ISO strings, both inclusive
-    (districts end ``2025-06-30``, communes start ``2025-07-01``); an open-ended or
-    unknown date is ``None``.
-    """
-    rows = _rows("quang-ninh-localities.csv")
-    for row in rows:
-        row["valid_from"] = row["valid_from"] or None
-        row["valid_to"] = row["valid_to"] or None
-    return rows
-
-
-def locality_links() -> list[tuple[str, str]]:
-    """``(old_code, new_code)`` pairs: which former district each new commune took land from."""
-    return [(row["old_code"], row["new_code"]) for row in _rows("quang-ninh-locality-links.csv")]
-
-
 def markets() -> list[dict]:
-    """The 43 demo markets (``central`` is a bool, every other value a string)."""
+    """The 43 demo markets (``central`` is a bool, every other value a string).
+
+    ``locality`` is the GSO code of the former district-level unit the market was classified in
+    (``193`` Thành phố Hạ Long), ``commune`` the commune-level unit it is in now (``06685``).
+    """
     rows = _rows("quang-ninh-markets.csv")
     for row in rows:
         row["central"] = row["central"].strip().lower() in ("yes", "true", "1", "có")
@@ -232,7 +222,7 @@ _CATEGORY_WEIGHTS = {
     "Tạp hóa": 10, "Đồ khô": 8, "Ăn uống": 8, "Hoa – cây cảnh": 3, "Gia dụng": 5,
     "Giày dép – túi xách": 4,
 }
-_INLAND = frozenset({"QN-BL", "QN-BC"})  # mountain districts: far less seafood
+_INLAND = frozenset({"198", "202"})  # Bình Liêu, Ba Chẽ: mountain districts, far less seafood
 
 # Vietnamese mobile prefixes (Viettel, VinaPhone, MobiFone, Vietnamobile, Gmobile).
 _PHONE_PREFIXES = _Weighted([
@@ -251,7 +241,8 @@ _BANK_WEIGHTS = {
     _AGRIBANK: 16, _VCB: 14, _VIETINBANK: 10, _BIDV: 11, _MB: 12, _TCB: 7, _ACB: 3, _STB: 3,
     _VPB: 4, _TPB: 3, _LPB: 2, _VIETTEL_MONEY: 8, _VNPT_MONEY: 3, _MOMO: 4,
 }
-_RURAL = frozenset({"QN-VD", "QN-CT", "QN-TY", "QN-BL", "QN-DH", "QN-HH", "QN-BC"})
+# Vân Đồn, Cô Tô, Tiên Yên, Bình Liêu, Đầm Hà, Hải Hà, Ba Chẽ (former district codes)
+_RURAL = frozenset({"203", "207", "199", "198", "200", "201", "202"})
 _ZONE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I / O: they read as 1 / 0 on a stall sign
 _ZONE_SIZE = 120
 
@@ -259,7 +250,7 @@ _ZONE_SIZE = 120
 @functools.lru_cache(maxsize=None)
 def _bank_table(locality: str | None) -> _Weighted:
     weights = dict(_BANK_WEIGHTS)
-    if locality == "QN-HL":  # Viettel Quảng Ninh enrolled Hạ Long I's 1,200+ traders on Viettel Money
+    if locality == "193":  # TP Hạ Long: Viettel Quảng Ninh enrolled Hạ Long I's 1,200+ traders on Viettel Money
         weights[_VIETTEL_MONEY] *= 5
     if locality in _RURAL:
         weights[_AGRIBANK] *= 2

@@ -175,6 +175,7 @@ def write_xlsx(report: "AdoptionReport", target: str | os.PathLike[str] | IO[byt
     summary.column_dimensions["B"].width = 70
     head = [("BÁO CÁO TỶ LỆ THANH TOÁN KHÔNG DÙNG TIỀN MẶT TẠI CHỢ (CHỢ 4.0)", Font(bold=True, size=14)),
             (f"Kỳ báo cáo: {_period_title(report.period)}", None), (f"Phạm vi: {report.scope}", None),
+            (f"Cấp địa phương: {report.level_label}", None),
             (f"Lập lúc {report.generated_at.astimezone(rules.VN_TZ):%d/%m/%Y %H:%M} bởi {report.generated_by}", None),
             ("", None)]
     summary.freeze_panes = f"A{len(head) + 1}"
@@ -505,6 +506,7 @@ def write_html(report: "AdoptionReport", target: str | os.PathLike[str] | IO[byt
 <style>{_CSS}</style></head><body>
 <h1>Báo cáo tỷ lệ thanh toán không dùng tiền mặt tại chợ (Chợ 4.0)</h1>
 <p class="meta">Kỳ báo cáo: {_e(_period_title(report.period))} · Phạm vi: {_e(report.scope)} ·
+Cấp địa phương: {_e(report.level_label)} ·
 Lập lúc {report.generated_at.astimezone(rules.VN_TZ):%d/%m/%Y %H:%M} bởi {_e(report.generated_by)}</p>
 <div class="cards">{''.join(f'<div class="card"><small>{_e(a)}</small><b>{b}</b><small>{_e(c)}</small></div>'
                           for a, b, c in cards)}</div>

@@ -175,7 +175,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def locality(session: Session) -> Locality:
     """Phường Hạ Long, a commune-level unit since 1 July 2025 (committed)."""
-    row = Locality(code="06649", name="Phường Hạ Long", kind="commune", unit_type="phường",
+    row = Locality(code="06688", name="Phường Hạ Long", kind="commune", unit_type="phường",
                    province="Quảng Ninh", valid_from=date(2025, 7, 1))
     session.add(row)
     session.commit()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from market40 import demo
+from market40 import demo, localities
 from market40.exceptions import NotFound, ValidationError
 from market40.text import emv_text, fold, is_ans
 
@@ -40,40 +40,33 @@ def napas() -> dict[str, dict[str, str]]:
         return {row["bin"]: row for row in csv.DictReader(handle)}
 
 
-# --- localities ------------------------------------------------------------------------
+# --- localities: Quảng Ninh's official units (market40.localities), not the demo's own ----
 
-def test_localities_counts_and_kinds():
-    rows = demo.localities()
-    kinds = collections.Counter(row["kind"] for row in rows)
-    assert kinds == {"district": 13, "commune": 54}
-    communes = collections.Counter(row["unit_type"] for row in rows if row["kind"] == "commune")
-    assert communes == {"phường": 30, "xã": 22, "đặc khu": 2}
-    districts = collections.Counter(row["unit_type"] for row in rows if row["kind"] == "district")
-    assert districts == {"thành phố": 5, "thị xã": 1, "huyện": 7}
-    codes = [row["code"] for row in rows]
-    assert len(set(codes)) == len(codes)
-    assert all(re.fullmatch(r"QN-[A-Z0-9-]+", code) for code in codes)
-    for row in rows:
-        assert row["province"] == "Quảng Ninh"
-        assert row["source"] == "synthetic" or row["source"].startswith("https://")
-        if row["kind"] == "district":
-            assert (row["valid_from"], row["valid_to"]) == (None, "2025-06-30")
-        else:
-            assert (row["valid_from"], row["valid_to"]) == ("2025-07-01", None)
-    names = {row["name"] for row in rows}
+def test_demo_uses_the_official_units_of_quang_ninh():
+    assert demo.PROVINCE == localities.province("Quảng Ninh").code == "22"
+    assert not list((ROOT / "data" / "demo").glob("*localit*"))  # no private copy of the units
+    districts = localities.units(province=demo.PROVINCE, former=True)
+    communes = localities.units(province=demo.PROVINCE)
+    assert len(districts) == 13 and len(communes) == 54
+    assert collections.Counter(u.unit_type for u in communes) == {"phường": 30, "xã": 22, "đặc khu": 2}
+    assert collections.Counter(u.unit_type for u in districts) == {"thành phố": 5, "thị xã": 1, "huyện": 7}
+    assert all(re.fullmatch(r"[0-9]{3}", u.code) for u in districts)
+    assert all(re.fullmatch(r"[0-9]{5}", u.code) for u in communes)
+    names = {u.name for u in districts + communes}
     assert {"Thành phố Hạ Long", "Phường Hồng Gai", "Đặc khu Vân Đồn", "Đặc khu Cô Tô", "Xã Cái Chiên"} <= names
 
 
-def test_locality_links_cover_both_ways():
-    rows = demo.localities()
-    districts = {row["code"] for row in rows if row["kind"] == "district"}
-    communes = {row["code"] for row in rows if row["kind"] == "commune"}
-    links = demo.locality_links()
-    assert len(set(links)) == len(links)
-    assert {old for old, _ in links} == districts
-    assert {new for _, new in links} == communes
-    assert ("QN-HL", "QN-P-HONGGAI") in links
-    assert ("QN-VD", "QN-DK-VANDON") in links and ("QN-CT", "QN-DK-COTO") in links
+def test_the_13_former_units_map_onto_the_54_communes():
+    links = localities.links(province=demo.PROVINCE)
+    assert len(set(links)) == len(links) == 60
+    assert {old for old, _ in links} == {u.code for u in localities.units(province="22", former=True)}
+    assert {new for _, new in links} == {u.code for u in localities.units(province="22")}
+    assert ("193", "06685") in links  # TP Hạ Long → Phường Hồng Gai
+    assert ("203", "06994") in links and ("207", "07192") in links  # Vân Đồn, Cô Tô → the two đặc khu
+    # communes that took land from two former districts (NQ 1679/NQ-UBTVQH15)
+    two = {new for new in {n for _, n in links} if sum(1 for _, n in links if n == new) == 2}
+    assert {localities.unit(c).name for c in two} == {"Xã Tiên Yên", "Xã Hải Hòa", "Xã Lương Minh", "Xã Kỳ Thượng",
+                                                     "Xã Ba Chẽ", "Xã Hải Lạng"}
 
 
 # --- markets ---------------------------------------------------------------------------
@@ -90,13 +83,14 @@ def test_markets_counts_and_columns():
     assert {"HL1", "HL2", "CP1", "MC1", "VD1"} <= set(codes)
 
 
-def test_markets_localities_are_consistent():
-    kinds = {row["code"]: row["kind"] for row in demo.localities()}
-    links = set(demo.locality_links())
+def test_markets_refer_to_real_commune_codes():
+    links = set(localities.links(province=demo.PROVINCE))
     rows = demo.markets()
     for row in rows:
-        assert kinds[row["locality"]] == "district", row
-        assert kinds[row["commune"]] == "commune", row
+        assert localities.unit(row["locality"]).kind == "district", row
+        assert localities.unit(row["commune"]).kind == "commune", row
+        assert localities.unit(row["commune"]).province_code == "22", row
+        assert localities.unit(row["commune"]).name in row["address"], row
         assert (row["locality"], row["commune"]) in links, row
         assert re.fullmatch(r"20[0-9]{2}-[01][0-9]-[0-3][0-9]", row["tier_date"])
         assert "demo" in row["tier_source"]

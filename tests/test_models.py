@@ -185,9 +185,9 @@ def test_localities_map_many_to_many_across_the_2025_reform(session):
     reform = date(2025, 7, 1)
     ha_long = unit("193", "Hạ Long", "district", "thành phố", date(2020, 1, 1), reform)
     cam_pha = unit("195", "Cẩm Phả", "district", "thành phố", date(2012, 1, 1), reform)
-    p_ha_long = unit("06649", "Hạ Long", "commune", "phường", reform)
-    p_bai_chay = unit("06652", "Bãi Cháy", "commune", "phường", reform)
-    p_mong_duong = unit("06850", "Mông Dương", "commune", "phường", reform)
+    p_ha_long = unit("06688", "Hạ Long", "commune", "phường", reform)
+    p_bai_chay = unit("06673", "Bãi Cháy", "commune", "phường", reform)
+    p_mong_duong = unit("06760", "Mông Dương", "commune", "phường", reform)
     session.add_all([ha_long, cam_pha, p_ha_long, p_bai_chay, p_mong_duong])
     session.flush()
     session.add_all([

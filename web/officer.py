@@ -1,4 +1,5 @@
-"""District and commune officers: read-only pages of the markets in their localities.
+"""Officers of the communes and wards and of the provincial Department of Industry and Trade (Sở Công
+Thương): read-only pages of the markets in their localities.
 
 Account numbers and phones are masked here, always (officers cannot reveal them:
 the registry refuses). The adoption dashboard shows the figures of the reports

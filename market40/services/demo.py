@@ -1,6 +1,7 @@
 """Build the synthetic demo province (Quảng Ninh) into a registry, through the real services.
 
-Localities (13 former district-level units, 54 communes, the old→new links), the 43
+Quảng Ninh's official administrative units (13 former district-level units, 54 communes,
+the old→new links: the same data as ``market40 locality load 22``), the 43
 markets, ~14,000 invented stalls with their accounts (most verified, a few waiting for
 review) and demo users with printed passwords. Deterministic: the same seed gives the
 same database. Clearly labelled synthetic (``data/demo/README.md``).
@@ -8,7 +9,6 @@ same database. Clearly labelled synthetic (``data/demo/README.md``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Callable
 
 from sqlalchemy import update
@@ -17,13 +17,10 @@ from sqlmodel import Session, select
 from .. import demo
 from ..models import PaymentAccount, Stall
 from .imports import ImportReport, import_stall_rows
+from .localities import load_province
 from .registry import Actor, Registry
 
 __all__ = ["DemoLogin", "DemoSummary", "build_demo", "DEMO_LOGINS"]
-
-#: Before the 2025 reform; the demo data does not say when the district-level units began.
-DISTRICTS_SINCE = date(2000, 1, 1)
-
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -40,7 +37,7 @@ class DemoLogin:
 DEMO_LOGINS = (
     DemoLogin("admin", "demo-admin-2025", "admin", "everything"),
     DemoLogin("nv.halong", "demo-staff-2025", "staff", "markets HL1, HL2", markets=("HL1", "HL2")),
-    DemoLogin("cb.halong", "demo-officer-2025", "officer", "former TP Hạ Long (QN-HL)", localities=("QN-HL",)),
+    DemoLogin("cb.halong", "demo-officer-2025", "officer", "former TP Hạ Long (193)", localities=("193",)),
     DemoLogin("0912000001", "demo-owner-2025", "owner", "stall HL1/A-1", stall="HL1/A-1"),
 )
 
@@ -62,16 +59,9 @@ def build_demo(session: Session, actor: Actor, *, seed: int = 2025,
     """Load the demo province into an empty registry (commits as it goes)."""
     registry = Registry(session, actor)
     summary = DemoSummary()
-    for row in demo.localities():
-        valid_from = date.fromisoformat(row["valid_from"]) if row["valid_from"] else DISTRICTS_SINCE
-        # the demo CSV gives the last day (inclusive); the registry keeps the first day after
-        valid_to = date.fromisoformat(row["valid_to"]) + timedelta(days=1) if row["valid_to"] else None
-        registry.add_locality(code=row["code"], name=row["name"], kind=row["kind"], unit_type=row["unit_type"],
-                              province=row["province"], valid_from=valid_from, valid_to=valid_to)
-        summary.localities += 1
-    for old, new in demo.locality_links():
-        registry.link_localities(old, new)
-        summary.links += 1
+    loaded = load_province(session, actor, demo.PROVINCE)
+    summary.localities = loaded.communes + loaded.districts
+    summary.links = loaded.links_created + loaded.links_unchanged
     markets = demo.markets()
     for row in markets:
         registry.save_market(code=row["market_code"], name=row["name"], tier=row["tier"],

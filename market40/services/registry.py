@@ -229,8 +229,17 @@ class Registry:
             query = query.where(Locality.valid_from <= on).where(
                 or_(Locality.valid_to.is_(None), Locality.valid_to > on))  # type: ignore[union-attr]
         found = self.session.exec(query.order_by(Locality.valid_from.desc())).first()  # type: ignore[attr-defined]
+        if found is None and code.strip().isdigit() and code.strip() != code.strip().zfill(5):
+            # a spreadsheet dropped the leading zeros of a GSO code (06688 → 6688, 001 → 1)
+            codes = {code.strip().zfill(5), code.strip().zfill(3)} - {code}
+            matches = [self.locality(c, on=on) for c in sorted(codes) if self.session.exec(
+                select(Locality.id).where(Locality.code == c)).first() is not None]
+            if len(matches) == 1:
+                return matches[0]
         if found is None:
-            raise NotFound(f"locality {code!r} not found")
+            raise NotFound(f"locality {code!r} not found (không có đơn vị hành chính mã này trong sổ đăng ký): "
+                           "load the province's units with `market40 locality load PROVINCE`, "
+                           "or see `market40 locality list`")
         return found
 
     def add_locality(self, *, code: str, name: str, kind: str, unit_type: str, province: str,

@@ -31,11 +31,16 @@ from ..models import (AuditEvent, CensusEntry, Locality, LocalityLink, Market, P
                       ReconcileRun, Stall, StallPeriod, utcnow)
 from .registry import Actor, Registry, descendant_localities
 
-__all__ = ["VIEWS", "LEVELS", "EXPORT_FORMATS", "TrendPoint", "AdoptionReport", "adoption_summary",
+__all__ = ["VIEWS", "LEVELS", "LEVEL_LABELS", "EXPORT_FORMATS", "TrendPoint", "AdoptionReport", "adoption_summary",
            "anomaly_list", "export", "PROVINCE_LABEL"]
 
 VIEWS = ("tier", "locality", "market", "province")
-LEVELS = ("auto", "district", "commune")
+LEVELS = ("auto", "former-district", "commune")
+#: ``district`` (the unit kind in the registry) is still accepted for ``former-district``.
+_LEVEL_ALIASES = {"former-district": "district", "former_district": "district", "district": "district",
+                  "commune": "commune", "auto": "auto"}
+#: What the levels are called in reports (after the 2025 reform there is no district level any more).
+LEVEL_LABELS = {"district": "Đơn vị cấp huyện cũ (trước 1/7/2025)", "commune": "Xã, phường, đặc khu (từ 1/7/2025)"}
 PROVINCE_LABEL = "Toàn bộ phạm vi"
 #: format → (media type, file suffix)
 EXPORT_FORMATS = {
@@ -83,13 +88,19 @@ class AdoptionReport:
     banks: list[str] = field(default_factory=list)
 
     @property
+    def level_label(self) -> str:
+        """``Đơn vị cấp huyện cũ (trước 1/7/2025)`` or ``Xã, phường, đặc khu (từ 1/7/2025)``."""
+        return LEVEL_LABELS.get(self.level, self.level)
+
+    @property
     def rows(self) -> list[rules.Figures]:
         """The figures of the chosen view (``by``)."""
         return self.views.get(self.by) or [self.province]
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "period": self.period, "by": self.by, "level": self.level, "target": self.target, "scope": self.scope,
+            "period": self.period, "by": self.by, "level": self.level, "level_label": self.level_label,
+            "target": self.target, "scope": self.scope,
             "generated_at": self.generated_at.isoformat(), "generated_by": self.generated_by,
             "reconciled": self.reconciled,
             "reconciled_at": self.reconciled_at.isoformat() if self.reconciled_at else None,
@@ -134,17 +145,18 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
     ``by``: the main view (``tier``, ``locality``, ``market``, ``province``); every view is
     computed anyway (an XLSX has one sheet each). ``locality``: only markets in this
     locality (a commune, or a former district and the communes it became). ``level``: group
-    localities by former ``district`` or by ``commune`` (``auto``: the units in force at the
-    end of the period). ``months``: the trend covers this many months ending with
+    localities by ``former-district`` (alias ``district``, the value the report keeps) or by
+    ``commune`` (``auto``: the units in force at the end of the period). ``months``: the trend covers this many months ending with
     ``period``. ``target``: the accepting rate each market should reach (0–1).
     ``anomalies`` and ``detail`` (one row per stall) add the lists for follow-up; reading
     them is written to the audit trail (they name households).
     """
     if by not in VIEWS:
         raise InvalidFormat(f"by: one of {', '.join(VIEWS)}, got {by!r}", field="by", value=by, limit=", ".join(VIEWS))
-    if level not in LEVELS:
-        raise InvalidFormat(f"level: one of {', '.join(LEVELS)}, got {level!r}", field="level", value=level,
-                            limit=", ".join(LEVELS))
+    if level not in _LEVEL_ALIASES:
+        raise InvalidFormat(f"level: one of {', '.join(LEVELS)} (district: the same as former-district), "
+                            f"got {level!r}", field="level", value=level, limit=", ".join(LEVELS))
+    level = _LEVEL_ALIASES[level]
     if not 1 <= months <= 36:
         raise InvalidLength(f"months: 1 to 36, got {months}", field="months", value=months, limit="1–36")
     if not 0 < target <= 1:
