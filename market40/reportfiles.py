@@ -21,14 +21,13 @@ import json
 import os
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Sequence
+from typing import IO, Any, Callable, Sequence
 
 from . import reconciliation as rules
 from . import tabular  # the one place that makes cells safe
 from .tabular import string_cell
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .services.reports import AdoptionReport
+from .adoption import AdoptionReport
 
 __all__ = ["write_xlsx", "write_csv", "write_html", "write_json", "FIGURE_COLUMNS", "MARKET_COLUMNS"]
 
@@ -522,3 +521,13 @@ Lập lúc {report.generated_at.astimezone(rules.VN_TZ):%d/%m/%Y %H:%M} bởi {_
     else:
         target.write(data)
 
+
+#: format → the writer, the media type and the file suffix (the one table both doors read).
+EXPORT_FORMATS = {
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
+    "csv": ("text/csv; charset=utf-8", ".csv"),
+    "html": ("text/html; charset=utf-8", ".html"),
+    "json": ("application/json", ".json"),
+}
+WRITERS: dict[str, Callable[[AdoptionReport, Any], None]] = {
+    "xlsx": write_xlsx, "csv": write_csv, "html": write_html, "json": write_json}

@@ -16,7 +16,6 @@ everything (:class:`~market40.services.registry.Actor`); owners get none.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Iterable
@@ -26,6 +25,8 @@ from sqlmodel import Session
 
 from .. import accounts
 from .. import reconciliation as rules
+from ..adoption import LEVEL_LABELS, PROVINCE_LABEL, AdoptionReport, TrendPoint
+from ..reportfiles import EXPORT_FORMATS, WRITERS
 from ..exceptions import Forbidden, InvalidFormat, InvalidLength
 from ..models import (AuditEvent, CensusEntry, Locality, LocalityLink, Market, PaymentAccount, ReconcileAnomaly,
                       ReconcileRun, Stall, StallPeriod, utcnow)
@@ -39,98 +40,7 @@ LEVELS = ("auto", "former-district", "commune")
 #: ``district`` (the unit kind in the registry) is still accepted for ``former-district``.
 _LEVEL_ALIASES = {"former-district": "district", "former_district": "district", "district": "district",
                   "commune": "commune", "auto": "auto"}
-#: What the levels are called in reports (after the 2025 reform there is no district level any more).
-LEVEL_LABELS = {"district": "Đơn vị cấp huyện cũ (trước 1/7/2025)", "commune": "Xã, phường, đặc khu (từ 1/7/2025)"}
-PROVINCE_LABEL = "Toàn bộ phạm vi"
-#: format → (media type, file suffix)
-EXPORT_FORMATS = {
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
-    "csv": ("text/csv; charset=utf-8", ".csv"),
-    "html": ("text/html; charset=utf-8", ".html"),
-    "json": ("application/json", ".json"),
-}
 _TIER_ORDER = {"I": 1, "II": 2, "III": 3}
-
-
-@dataclass
-class TrendPoint:
-    """One month of the trend: the scope's figures (None when the month was not reconciled)."""
-
-    period: str
-    figures: rules.Figures | None
-    by_tier: dict[str, rules.Figures] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "figures": self.figures.as_dict() if self.figures else None,
-                "by_tier": {k: v.as_dict() for k, v in self.by_tier.items()}}
-
-
-@dataclass
-class AdoptionReport:
-    """Everything one adoption report shows, as plain records."""
-
-    period: str
-    by: str
-    level: str
-    target: float
-    scope: str
-    generated_at: datetime
-    generated_by: str
-    reconciled: bool
-    reconciled_at: datetime | None
-    province: rules.Figures
-    views: dict[str, list[rules.Figures]]
-    markets: list[rules.MarketCounts]
-    trend: list[TrendPoint]
-    anomalies: list[dict[str, Any]] = field(default_factory=list)
-    stalls: list[dict[str, Any]] | None = None
-    notes: list[str] = field(default_factory=list)
-    banks: list[str] = field(default_factory=list)
-
-    @property
-    def level_label(self) -> str:
-        """``Đơn vị cấp huyện cũ (trước 1/7/2025)`` or ``Xã, phường, đặc khu (từ 1/7/2025)``."""
-        return LEVEL_LABELS.get(self.level, self.level)
-
-    @property
-    def rows(self) -> list[rules.Figures]:
-        """The figures of the chosen view (``by``)."""
-        return self.views.get(self.by) or [self.province]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "period": self.period, "by": self.by, "level": self.level, "level_label": self.level_label,
-            "target": self.target, "scope": self.scope,
-            "generated_at": self.generated_at.isoformat(), "generated_by": self.generated_by,
-            "reconciled": self.reconciled,
-            "reconciled_at": self.reconciled_at.isoformat() if self.reconciled_at else None,
-            "definitions": DEFINITIONS_EN,
-            "province": self.province.as_dict(),
-            "views": {k: [f.as_dict() for f in v] for k, v in self.views.items()},
-            "markets": [_market_dict(m) for m in self.markets],
-            "trend": [t.as_dict() for t in self.trend],
-            "anomalies": self.anomalies, "stalls": self.stalls, "notes": self.notes, "banks": self.banks}
-
-
-DEFINITIONS_EN = {
-    "stalls": "the denominator: households on the market board's census for the month, or, for markets "
-              "without a census, the registry's operating stalls",
-    "accepting": "a verified payment account (and poster) live at the end of the month",
-    "active": "at least one incoming transfer attributed to the stall in the month (bank export or webhook)",
-    "accepting_rate": "stall-weighted: accepting stalls / stalls, over all stalls of the group",
-    "mean_accepting_rate": "mean of market rates: each market's accepting rate, averaged over its markets "
-                           "(the figure provinces publish as 'on average')",
-    "target": "the accepting rate every market should reach; markets_at_target and stalls_to_target measure "
-              "the progress",
-    "covered": "stalls whose bank had transfers in the store for the month: active is only known for them",
-}
-
-
-def _market_dict(m: rules.MarketCounts) -> dict[str, Any]:
-    return {"code": m.code, "name": m.name, "tier": m.tier, "stalls": m.stalls, "registered": m.registered,
-            "accepting": m.accepting, "active": m.active, "covered": m.covered,
-            "accepting_rate": m.accepting_rate, "active_rate": m.active_rate, "denominator": m.denominator,
-            "groups": {k: list(v) for k, v in m.groups.items()}}
 
 
 def _tier_order(label: str) -> tuple:
@@ -345,9 +255,8 @@ def _n(value: int) -> str:
 
 def export(report: AdoptionReport, fmt: str, target: str | Path | IO[bytes]) -> None:
     """Write ``report`` as ``xlsx``, ``csv``, ``html`` or ``json`` to a path or a binary file."""
-    from .. import reportfiles
-    if fmt not in EXPORT_FORMATS:
-        raise InvalidFormat(f"format: one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}", field="format", value=fmt,
-                            limit=", ".join(EXPORT_FORMATS))
-    getattr(reportfiles, f"write_{fmt}")(report, target)
+    if fmt not in WRITERS:
+        raise InvalidFormat(f"format: one of {', '.join(WRITERS)}, got {fmt!r}", field="format", value=fmt,
+                            limit=", ".join(WRITERS))
+    WRITERS[fmt](report, target)
 
