@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from io import BytesIO
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext
 from markupsafe import Markup
 
 from market40 import accounts
@@ -82,23 +83,24 @@ def _summary(period: str, by: str, locality: str | None, months: int = 1) -> Any
 @roles_required(*OFFICERS)
 def dashboard() -> Any:
     """Adoption of cashless payment in the officer's localities: figures, charts, the chosen view."""
-    from market40.reportfiles import svg_bars, svg_lines
+    from market40.services.reports import svg_bars, svg_lines
     period, by, locality = _dashboard_args()
     report = _summary(period, by, locality, months=6)
     tiers = report.views.get("tier", [])
+    accepting, active = gettext("Chấp nhận (%)"), gettext("Có giao dịch (%)")
     charts = []
     if tiers:
         charts.append(Markup(svg_bars(
-            [f"Hạng {f.label}" if f.label in ("I", "II", "III") else f.label for f in tiers],
-            [("% chấp nhận", [f.accepting_rate for f in tiers]), ("% có giao dịch", [f.active_rate for f in tiers])],
-            title="Chấp nhận và có giao dịch theo hạng chợ", width=320)))
+            [gettext("Hạng %(tier)s", tier=f.label) if f.label in ("I", "II", "III") else f.label for f in tiers],
+            [(accepting, [f.accepting_rate for f in tiers]), (active, [f.active_rate for f in tiers])],
+            title=gettext("Chấp nhận và có giao dịch theo hạng chợ"), width=320)))
     points = [p for p in report.trend if p.figures is not None]
     if len(points) > 1:
         charts.append(Markup(svg_lines(
             [p.period for p in report.trend],
-            [("% chấp nhận", [p.figures.accepting_rate if p.figures else None for p in report.trend]),
-             ("% có giao dịch", [p.figures.active_rate if p.figures else None for p in report.trend])],
-            title="Xu hướng theo tháng", width=320)))
+            [(accepting, [p.figures.accepting_rate if p.figures else None for p in report.trend]),
+             (active, [p.figures.active_rate if p.figures else None for p in report.trend])],
+            title=gettext("Xu hướng theo tháng"), width=320)))
     return render_template("officer/dashboard.html", report=report, period=period, by=by, locality=locality,
                            views=VIEWS, charts=charts)
 

@@ -26,14 +26,14 @@ from sqlmodel import Session
 from .. import accounts
 from .. import reconciliation as rules
 from ..adoption import LEVEL_LABELS, PROVINCE_LABEL, AdoptionReport, TrendPoint
-from ..reportfiles import EXPORT_FORMATS, WRITERS
+from ..reportfiles import EXPORT_FORMATS, WRITERS, svg_bars, svg_lines
 from ..exceptions import Forbidden, InvalidFormat, InvalidLength
 from ..models import (AuditEvent, CensusEntry, Locality, LocalityLink, Market, PaymentAccount, ReconcileAnomaly,
                       ReconcileRun, Stall, StallPeriod, utcnow)
 from .registry import Actor, Registry, descendant_localities
 
 __all__ = ["VIEWS", "LEVELS", "LEVEL_LABELS", "EXPORT_FORMATS", "TrendPoint", "AdoptionReport", "adoption_summary",
-           "anomaly_list", "export", "PROVINCE_LABEL"]
+           "anomaly_list", "export", "PROVINCE_LABEL", "svg_bars", "svg_lines"]
 
 VIEWS = ("tier", "locality", "market", "province")
 LEVELS = ("auto", "former-district", "commune")
