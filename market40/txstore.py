@@ -547,8 +547,8 @@ class TransferStore:
 
         Rows: ``(bin, account, transfers, amount, first_at, last_at, channels, last_any)``.
         """
-        return self._run("""
-            SELECT bank_bin, account,
+        return self._run(f"""
+            SELECT {canonical_bin_sql("bank_bin")} AS bank_bin, account,
                    count(*) FILTER (WHERE booked_at >= $start) AS transfers,
                    coalesce(sum(amount) FILTER (WHERE booked_at >= $start), 0) AS amount,
                    min(booked_at) FILTER (WHERE booked_at >= $start) AS first_at,
@@ -556,7 +556,7 @@ class TransferStore:
                    list(DISTINCT channel) FILTER (WHERE booked_at >= $start) AS channels,
                    max(booked_at) AS last_any
             FROM transfer WHERE booked_at >= $since AND booked_at < $end
-            GROUP BY bank_bin, account""", {"start": start, "end": end, "since": min(since, start)},
+            GROUP BY 1, account""", {"start": start, "end": end, "since": min(since, start)},
                          progress=progress).fetchall()
 
     def attribute_rest(self, start: datetime, end: datetime, pattern: str, *, detail: bool = False) -> dict[str, list]:
@@ -574,8 +574,9 @@ class TransferStore:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _rest AS
             WITH r AS (
-                SELECT t.rowid AS rid, t.bank_bin, t.tx_id, t.booked_at, t.account, t.amount, t.content, t.channel
-                FROM transfer t ANTI JOIN dir_single d ON d.bin = t.bank_bin AND d.number = t.account
+                SELECT t.rowid AS rid, {canonical_bin_sql("t.bank_bin")} AS bank_bin, t.tx_id, t.booked_at, t.account, t.amount, t.content, t.channel
+                FROM transfer t ANTI JOIN dir_single d ON d.bin = {canonical_bin_sql("t.bank_bin")}
+                     AND d.number = t.account
                 WHERE t.booked_at >= $start AND t.booked_at < $end),
             owned AS (
                 SELECT r.rid,
@@ -635,7 +636,8 @@ class TransferStore:
     def banks_with_data(self, start: datetime, end: datetime) -> list[str]:
         """BINs with at least one transfer booked in ``[start, end)``."""
         return [row[0] for row in self.con.execute(
-            "SELECT DISTINCT bank_bin FROM transfer WHERE booked_at >= ? AND booked_at < ? ORDER BY 1",
+            f"SELECT DISTINCT {canonical_bin_sql('bank_bin')} FROM transfer WHERE booked_at >= ? AND booked_at < ? "
+            "ORDER BY 1",
             [start, end]).fetchall()]
 
     def months_with_data(self) -> list[str]:
@@ -728,7 +730,7 @@ _BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
 
 
 def count_csv_rows(path: str | os.PathLike[str], start: int = 0) -> CsvCount:
-    """Count the records from byte ``start`` (a line start) to the end, and hash the whole file.
+    r"""Count the records from byte ``start`` (a line start) to the end, and hash the whole file.
 
     A record ends at a line break outside quotes; a quote opens or closes a quoted field
     (RFC 4180; ``""`` inside one is an escaped quote and changes nothing). The file is read
