@@ -1438,7 +1438,8 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
 @report_group.command("anomalies")
 @click.option("--period", required=True, metavar="YYYY-MM", help="The month.")
 @click.option("--kind", type=click.Choice(["shared_account", "closed_stall_live_qr", "not_in_census_live_qr",
-                                           "name_mismatch", "unknown_account", "idle_account", "unattributed"]),
+                                           "name_mismatch", "unknown_account", "idle_account", "unattributed",
+                                           "census_lists_closed_stall"]),
               help="Only this kind.")
 @click.option("--market", help="Only this market.")
 @click.option("--limit", type=int, help="Show at most this many.")
