@@ -1395,26 +1395,38 @@ def tx_group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["auto", "generic", "vcb", "vietinbank", "mb", "sepay", "casso"]),
               default="auto", show_default=True, help="The export's layout (auto: from its headers).")
 @click.option("--bank", help="The bank of the credited accounts (BIN, code or name): overrides the layout's; "
-                             "needed for Casso feeds.")
+                             "needed for Casso v1 feeds.")
 @click.option("--account", help="The credited account, for a one-account statement that names it nowhere.")
 @store_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@import_options
 def tx_import(files: tuple[str, ...], fmt: str, bank: str | None, account: str | None, store_path: str | None,
-              as_json: bool) -> None:
+              dry_run: bool, partial: bool, rejects: str | None, sheet: str | None, as_json: bool) -> None:
     """Import bank statement exports (CSV/XLSX) or SePay/Casso webhook feeds (JSON lines).
 
-    Each file is one batch: all or nothing, deduplicated by bank and transaction id, and a
-    file imported before changes nothing. Rows that are not incoming transfers (titles,
-    totals, outgoing) are skipped and counted; bad rows are reported with the reason.
+    Each file is one batch, deduplicated by bank and transaction id. Every row is
+    stored, skipped and counted (titles, totals, blank rows, outgoing) or rejected with
+    the reason, and the counts add up to the file's rows (checked on every import).
+
+    A file with bad rows: every bad row is reported at once (and in a rejects file,
+    FILE.rejects.csv); nothing of that file is stored unless all its rows are good,
+    or --partial: then its good rows are stored and the bad ones left out. A file
+    counts as imported only once all its rows went in: run the same command again
+    with corrected options (e.g. --bank) and the missing rows are added; a file
+    imported in full changes nothing the second time. Exit code 1 when any row was
+    rejected.
 
     \b
     Examples:
       market40 tx import sao-ke-vcb-06-2025.csv vietinbank-06.xlsx
       market40 tx import sepay-2025-06.jsonl
       market40 tx import casso.jsonl --bank BIDV
+      market40 tx import bank-06.csv --partial
     """
     from market40 import db
     from market40.services.transfers import import_files
+    if rejects and len(files) > 1:
+        raise click.UsageError("--rejects names one file: give it with one input file (the default is "
+                               "FILE.rejects.csv beside each input)")
     engine = db.make_engine(require_registry())
     bars: list[Callable[[], None]] = []
 
@@ -1427,7 +1439,8 @@ def tx_import(files: tuple[str, ...], fmt: str, bank: str | None, account: str |
         with db.session_scope(engine) as session, open_store(store_path) as store:
             try:
                 results = import_files(session, operator(), store, list(files), fmt=fmt, bank=bank, account=account,
-                                       progress=bar)
+                                       progress=bar, partial=partial, dry_run=dry_run, sheet=sheet,
+                                       rejects=lambda path: default_rejects(path, rejects))
             finally:
                 for done in bars:
                     done()
@@ -1442,10 +1455,11 @@ def tx_import(files: tuple[str, ...], fmt: str, bank: str | None, account: str |
         for problem in result.problems:
             where = f"line {problem['line']}" if problem.get("line") else (problem.get("tx_id") or "?")
             click.echo(f"{result.source}: {where}: {problem['reason']} ({problem.get('raw') or ''})", err=True)
+        if result.invalid > len(result.problems):
+            click.echo(f"{result.source}: … and {result.invalid - len(result.problems):,} more rejected rows"
+                       .replace(",", "."), err=True)
         click.echo(result.summary())
     if failed:
-        if not as_json:
-            click.echo("some rows were rejected (listed above); the good rows were imported", err=True)
         sys.exit(1)
 
 
@@ -1628,7 +1642,8 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
 @report_group.command("anomalies")
 @click.option("--period", required=True, metavar="YYYY-MM", help="The month.")
 @click.option("--kind", type=click.Choice(["shared_account", "closed_stall_live_qr", "not_in_census_live_qr",
-                                           "name_mismatch", "unknown_account", "idle_account", "unattributed"]),
+                                           "name_mismatch", "unknown_account", "idle_account", "unattributed",
+                                           "census_lists_closed_stall"]),
               help="Only this kind.")
 @click.option("--market", help="Only this market.")
 @click.option("--limit", type=int, help="Show at most this many.")

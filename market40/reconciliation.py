@@ -57,7 +57,7 @@ from .text import fold, search_key
 __all__ = [
     "VN_TZ", "STATES", "STATE_LABELS", "ANOMALY_KINDS", "ANOMALY_LABELS", "METHODS", "CUT_LENGTH",
     "CONTENT_TEXT_SQL", "UNATTRIBUTED_REASONS",
-    "Period", "content_text", "reference_key", "stall_key", "ReferenceIndex", "ReferenceMatch",
+    "Period", "content_text", "reference_key", "stall_key", "canonical_bin", "ReferenceIndex", "ReferenceMatch",
     "Registration", "Directory", "DirectoryRow", "Transfer", "Attribution", "attribute",
     "Activity", "StallInput", "StallPeriodResult", "classify", "describe_evidence",
     "CensusHousehold", "Anomaly", "find_anomalies", "names_match",
@@ -86,6 +86,7 @@ ANOMALY_LABELS = {
     "unknown_account": "Giao dịch vào tài khoản không có trong sổ đăng ký",
     "idle_account": "Tài khoản không có giao dịch trong nhiều tháng",
     "unattributed": "Giao dịch không xác định được sạp",
+    "census_lists_closed_stall": "Sạp đã đóng trong sổ đăng ký nhưng vẫn có trong danh sách hộ đang kinh doanh",
 }
 ANOMALY_KINDS = tuple(ANOMALY_LABELS)
 
@@ -334,6 +335,27 @@ class Registration:
         return "pending"
 
 
+def canonical_bin(bin: str) -> str:
+    """A participant's registered BIN for any of its BINs: a transfer booked under an alternate BIN
+    (CIMB 970459, Mirae Asset 970468; :mod:`market40.banks` lists them) is the same bank's.
+
+    >>> canonical_bin("970459") == canonical_bin("422589"), canonical_bin("970436")
+    (True, '970436')
+    """
+    return _alternates().get(bin, bin)
+
+
+_ALTERNATES: dict[str, str] | None = None
+
+
+def _alternates() -> dict[str, str]:
+    global _ALTERNATES
+    if _ALTERNATES is None:
+        from .banks import all_banks  # the bank directory (package data, standard library only)
+        _ALTERNATES = {alt: bank.bin for bank in all_banks() for alt in bank.alternate_bins if alt != bank.bin}
+    return _ALTERNATES
+
+
 @dataclass(frozen=True)
 class DirectoryRow:
     """One (account, stall) ownership for the store: times as naive Vietnam time."""
@@ -363,13 +385,13 @@ class Directory:
         self.registrations = [r for r in registrations if r.status != "rejected"]
         self._by_account: dict[tuple[str, str], list[Registration]] = {}
         for reg in self.registrations:
-            self._by_account.setdefault((reg.bin, reg.number), []).append(reg)
+            self._by_account.setdefault((canonical_bin(reg.bin), reg.number), []).append(reg)
 
     def __contains__(self, account: tuple[str, str]) -> bool:
-        return account in self._by_account
+        return (canonical_bin(account[0]), account[1]) in self._by_account
 
     def owners(self, bin: str, number: str, at: datetime | None = None) -> frozenset[int]:
-        regs = self._by_account.get((bin, number), [])
+        regs = self._by_account.get((canonical_bin(bin), number), [])
         everyone = frozenset(r.stall_id for r in regs)
         if len(everyone) <= 1 or at is None:
             return everyone
@@ -526,7 +548,7 @@ def classify(stall: StallInput, registrations: Sequence[Registration], activity:
     return StallPeriodResult(
         market_id=stall.market_id, stall_code=stall.stall_code, stall_id=stall.stall_id, state=state,
         accepting=accepting, active=active, in_census=stall.in_census, counted=counted,
-        covered=bool(reg and reg.bin in covered_bins) or active,
+        covered=bool(reg and canonical_bin(reg.bin) in covered_bins) or active,
         account_id=reg.account_id if reg else None, account_bin=reg.bin if reg else None,
         account_status=account_state or (reg.status if reg else None),
         verified_at=reg.verified_at if reg else None, transfers=activity.transfers, amount=activity.amount,
@@ -629,6 +651,13 @@ def find_anomalies(*, stalls: Mapping[int, StallInput], registrations: Sequence[
     service adds them to this list.
     """
     out: list[Anomaly] = []
+    for stall_id, stall in sorted(stalls.items()):
+        if stall.status == "closed" and stall.in_census:
+            when = f" từ {stall.closed_on:%d/%m/%Y}" if stall.closed_on else ""
+            out.append(Anomaly("census_lists_closed_stall",
+                               f"Sổ đăng ký ghi sạp đã đóng{when}; danh sách hộ kỳ này vẫn có hộ "
+                               f"{stall.owner_name or '(không tên)'}: vẫn được tính", market_id=stall.market_id,
+                               stall_id=stall_id, stall_code=stall.stall_code))
     for bin, number, regs in directory.shared_at(snapshot):
         codes = ", ".join(stalls[r.stall_id].stall_code for r in regs if r.stall_id in stalls)
         first = stalls.get(regs[0].stall_id)
@@ -647,7 +676,9 @@ def find_anomalies(*, stalls: Mapping[int, StallInput], registrations: Sequence[
         reg = max(live, key=lambda r: (r.state_at(snapshot) == "verified", r.created_at))
         masked = mask(reg.number)
         base = dict(market_id=stall.market_id, stall_id=stall_id, stall_code=stall.stall_code, account=masked)
-        if stall.status == "closed":
+        if stall.status == "closed" and stall.in_census:
+            pass  # listed as its own anomaly below, whatever its account
+        elif stall.status == "closed":
             when = f" từ {stall.closed_on:%d/%m/%Y}" if stall.closed_on else ""
             out.append(Anomaly("closed_stall_live_qr", f"Sạp đã nghỉ{when}; tài khoản vẫn "
                                f"{'đã xác minh' if reg.state_at(snapshot) == 'verified' else 'chờ xác minh'}", **base))
@@ -659,8 +690,8 @@ def find_anomalies(*, stalls: Mapping[int, StallInput], registrations: Sequence[
             out.append(Anomaly("name_mismatch", f"Chủ hộ: {stall.owner_name}; chủ tài khoản: {reg.holder_name}",
                                **base))
         if reg.state_at(idle_since) == "verified" and reg.state_at(snapshot) == "verified" \
-                and reg.bin in observed_bins:
-            last = last_transfer.get((reg.bin, reg.number))
+                and canonical_bin(reg.bin) in observed_bins:
+            last = last_transfer.get((canonical_bin(reg.bin), reg.number))
             if last is None or last < _to_local(idle_since):  # type: ignore[operator]
                 seen = f"lần cuối {last:%d/%m/%Y}" if last else "chưa từng có giao dịch"
                 out.append(Anomaly("idle_account", f"Không có giao dịch từ {_to_local(idle_since):%d/%m/%Y} ({seen})",

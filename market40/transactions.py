@@ -27,9 +27,14 @@ Formats (``market40 tx formats`` lists them with their headers; samples in
 ``sepay`` / ``casso``
     JSON lines, one webhook body per line, shaped like SePay's (``id, gateway, transactionDate,
     accountNumber, subAccount, code, content, transferType, transferAmount, accumulated,
-    referenceCode, description``) and Casso's (``{"error": 0, "data": [{id, tid, description,
-    amount, cusum_balance, when, bank_sub_acc_id}]}``, or one such transaction per line).
-    Casso does not name the bank: give it (``--bank``).
+    referenceCode, description``) and Casso's, in either version: webhook v2 (``{"error": 0,
+    "data": {id, reference, description, amount, runningBalance, transactionDateTime,
+    accountNumber, bankName, bankAbbreviation, virtualAccountNumber, virtualAccountName,
+    counterAccount…}}``, ``data`` an object or a list) or the legacy v1 (``{"error": 0, "data":
+    [{id, tid, description, amount, cusum_balance, when, bank_sub_acc_id}]}``), or one such
+    transaction per line. The payer's fields (Casso's ``counterAccount…``) are never read:
+    a bank account's transaction history is sensitive personal data (Decree 356/2025, Art. 4).
+    Casso v1 does not name the bank: give it (``--bank``); v2 names it (``bankAbbreviation``).
 
 The three bank layouts are *invented in the style of* those banks' exports (column names,
 date and amount formats, title and total rows); the banks' real files differ in details
@@ -41,6 +46,9 @@ Every format keeps incoming transfers only. Rows are sorted out the same way eve
 * no credit (an empty or zero credit, ``direction`` out, ``transferType`` out, a negative
   Casso amount): outgoing, skipped and counted;
 * otherwise every field must be right, or the row is reported with the reason.
+
+In an XLSX export, a date typed as a real Excel date cell is read as that date, whatever the
+layout's text format (:func:`excel_date_text`).
 
 >>> parse_amount("1.234.567", "dot"), parse_amount("1,234,567.00", "comma"), parse_amount("", "dot")
 (1234567, 1234567, 0)
@@ -58,7 +66,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
@@ -71,7 +79,7 @@ __all__ = [
     "Layout", "LAYOUTS", "FORMATS", "Sniffed", "Parsed",
     "parse_amount", "parse_booked_at", "clean_account", "clean_tx_id", "parse_values", "fast_sql",
     "detect_layout", "sniff_csv", "read_jsonl", "format_amount", "write_csv", "write_jsonl",
-    "MAX_AMOUNT", "MAX_CONTENT",
+    "MAX_AMOUNT", "MAX_CONTENT", "CASSO_V2_FIELDS", "excel_date_text",
 ]
 
 #: Amounts at or above this are refused (no market transfer comes near; it catches digits run together).
@@ -281,9 +289,10 @@ LAYOUTS: Mapping[str, Layout] = MappingProxyType({
         required=("gateway", "booked_at", "account", "direction", "amount"),
         date_formats=("%Y-%m-%d %H:%M:%S",), channel="webhook"),
     "casso": Layout(
-        "casso", "Casso webhook bodies (JSON lines)", "jsonl",
-        _fields(casso_id=("id",), tx_id=("tid",), content=("description",), amount=("amount",),
-                balance=("cusum_balance",), booked_at=("when",), account=("bank_sub_acc_id",)),
+        "casso", "Casso webhook bodies, v2 or legacy v1 (JSON lines)", "jsonl",
+        _fields(casso_id=("id",), tx_id=("reference", "tid"), content=("description",), amount=("amount",),
+                balance=("runningBalance", "cusum_balance"), booked_at=("transactionDateTime", "when"),
+                account=("accountNumber", "bank_sub_acc_id"), bank=("bankAbbreviation", "bankName")),
         required=("booked_at", "account", "amount"),
         date_formats=("%Y-%m-%d %H:%M:%S",), channel="webhook"),
 })
@@ -423,6 +432,7 @@ class Sniffed:
     account: str | None = None  # from the title rows
     encoding: str = "utf-8"
     title_lines: list[str] = field(default_factory=list)
+    data_offset: int = 0  # the byte where the rows start (after the header line)
 
 
 def _header_keys(layout: Layout) -> dict[str, str]:
@@ -501,7 +511,8 @@ def sniff_csv(path: str | Path, layout: Layout | None = None) -> Sniffed:
                         chosen = max(candidates, key=lambda l: len(_positions(cells, l)))
                         account = _title_account(title)
                         return Sniffed(chosen, delimiter, previous_line, [c.strip() for c in cells],
-                                       _positions(cells, chosen), account, "utf-8", title)
+                                       _positions(cells, chosen), account, "utf-8", title,
+                                       _line_end(head, physical))
                     if delimiter == ",":
                         title.append(" ".join(c.strip() for c in cells if c.strip()))
                         seen.append(", ".join(c.strip() for c in cells)[:120])
@@ -513,6 +524,17 @@ def sniff_csv(path: str | Path, layout: Layout | None = None) -> Sniffed:
     shown = "; ".join(repr(s) for s in seen[:3]) or "nothing readable"
     raise InvalidFormat(f"{name}: no header of {wanted} in the first {_HEADER_SEARCH_LINES} lines "
                         f"(saw {shown}); choose the format with --format", value=name, limit=wanted)
+
+
+def _line_end(data: bytes, lines: int) -> int:
+    """The byte offset just after the first ``lines`` physical lines of ``data``."""
+    offset = 0
+    for _ in range(lines):
+        found = data.find(b"\n", offset)
+        if found < 0:
+            return len(data)
+        offset = found + 1
+    return offset
 
 
 def _title_account(lines: Iterable[str]) -> str | None:
@@ -546,6 +568,7 @@ def read_jsonl(stream: IO[bytes] | Iterable[bytes], layout: Layout | None = None
     for number, line in enumerate(stream, start=1):
         text = line.decode("utf-8-sig", errors="replace") if isinstance(line, bytes) else line
         if not text.strip():
+            yield Parsed(number, "other")  # a blank line: counted, like a blank CSV row
             continue
         try:
             body = json.loads(text)
@@ -565,6 +588,8 @@ def read_jsonl(stream: IO[bytes] | Iterable[bytes], layout: Layout | None = None
             kind = "sepay" if "transferAmount" in body or "gateway" in body else "casso"
             items = [body]
         chosen = layout or LAYOUTS[kind]
+        if not items:  # {"error": 0, "data": []}: a body without a transaction
+            yield Parsed(number, "other")
         for item in items:
             if not isinstance(item, dict):
                 yield Parsed(number, "invalid", reason="a transaction is not a JSON object", raw=str(item)[:80])
@@ -595,6 +620,28 @@ def _parse_webhook(layout: Layout, item: Mapping[str, Any], number: int, bank_bi
         if not bin_ and values["booked_at"]:
             return Parsed(number, "invalid", reason=f"gateway: not a known bank ({gateway!r}); give the bank",
                           raw=gateway)
+    elif _is_casso_v2(item):
+        signed = _json_text(item.get("amount"))
+        # Only the fields below are read: the payer's (counterAccountName, counterAccountNumber,
+        # counterAccountBankId, counterAccountBankName) are dropped here, on arrival.
+        values = {"tx_id": _json_text(item.get("reference")) or
+                  (f"CASSO-{_json_text(item.get('id'))}" if item.get("id") is not None else ""),
+                  "booked_at": _webhook_time(_json_text(item.get("transactionDateTime"))),
+                  "account": _json_text(item.get("accountNumber")),
+                  "content": _json_text(item.get("description")),
+                  "direction": "out" if signed.startswith("-") else "in",
+                  "amount": signed.lstrip("-")}
+        bin_ = bank_bin
+        if not bin_:
+            named = [_json_text(item.get(k)).strip() for k in ("bankAbbreviation", "bankName")]
+            for name in filter(None, named):
+                bin_ = _bank_bin_of(name, cache)
+                if bin_:
+                    break
+            if not bin_:
+                shown = " / ".join(filter(None, named))
+                return Parsed(number, "invalid", reason=f"bankAbbreviation: not a known bank ({shown!r}); "
+                              "give the bank (--bank)", raw=shown, tx_id=values["tx_id"] or None)
     else:
         amount = item.get("amount")
         signed = _json_text(amount)
@@ -615,6 +662,50 @@ def _parse_webhook(layout: Layout, item: Mapping[str, Any], number: int, bank_bi
         t = parsed.transfer
         parsed.transfer = Transfer(t.bank_bin, t.tx_id, t.booked_at, t.account, t.amount, t.content, "webhook")
     return parsed
+
+
+#: The keys that mark a Casso webhook v2 transaction (v1 has ``tid``, ``when``, ``bank_sub_acc_id``).
+CASSO_V2_FIELDS = ("reference", "transactionDateTime", "runningBalance", "accountNumber", "bankAbbreviation")
+
+
+def _is_casso_v2(item: Mapping[str, Any]) -> bool:
+    return any(key in item for key in CASSO_V2_FIELDS) and not any(k in item for k in ("tid", "when"))
+
+
+def _webhook_time(text: str) -> str:
+    """A webhook's time as Vietnam time: an ISO time with an offset (``…+07:00``, ``…Z``) is converted."""
+    stripped = text.strip()
+    if len(stripped) > 19 and (stripped.endswith("Z") or stripped[19:20] in "+-."):
+        try:
+            moment = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(_VN).replace(tzinfo=None)
+        return moment.replace(microsecond=0).isoformat(sep=" ")
+    return text
+
+
+_VN = timezone(timedelta(hours=7))
+
+
+def excel_date_text(value: str, layout: Layout) -> str:
+    """A real Excel date cell (read as ISO text, ``2025-06-01 08:05:03`` or ``2025-06-01``) in the
+    layout's own date format; any other text is returned as it is.
+
+    >>> excel_date_text("2025-06-01 08:05:03", LAYOUTS["vcb"]), excel_date_text("2025-06-01", LAYOUTS["vietinbank"])
+    ('01/06/2025 08:05:03', '01/06/2025 00:00:00')
+    >>> excel_date_text("01/06/2025", LAYOUTS["vcb"])
+    '01/06/2025'
+    """
+    text = _strip(value)
+    if not layout.date_formats or not re.fullmatch(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?", text):
+        return value
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S" if " " in text else "%Y-%m-%d")
+    except ValueError:
+        return value
+    return moment.strftime(layout.date_formats[0])
 
 
 # Webhook values, once picked out of the JSON, follow the generic rules (digits, in/out).

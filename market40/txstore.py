@@ -21,8 +21,24 @@ Importing is one transaction: the file is read by :meth:`Layout.select_sql
 <market40.transactions.Layout.select_sql>` straight into ``transfer``; rows that are not
 incoming transfers move to ``transfer_reject`` (bad ones) or are counted and dropped (titles,
 totals, outgoing); then every transfer already stored under the same bank and transaction id
-(booked within :data:`DEDUP_WINDOW_DAYS` days) is removed from the new batch. A file whose
-SHA-256 was imported before changes nothing.
+(booked within :data:`DEDUP_WINDOW_DAYS` days) is removed from the new batch. BINs are stored
+as the participant's registered BIN (an alternate BIN, :func:`market40.banks.by_bin`, is
+translated on arrival), so the same transfer under both BINs is one transfer.
+
+**Nothing is lost silently.** Every row of a file ends up stored (new or already stored),
+skipped and counted (title, total and blank rows; outgoing transfers) or rejected with the
+reason, and the importer checks on every import, for every layout, that these add up to the
+rows of the file, counted independently of the reader (:func:`count_csv_rows`: line breaks
+outside quoted fields; Python's ``csv`` module when the two disagree). When they do not,
+:class:`UnaccountedRows` is raised and nothing is written. (DuckDB's reader, asked to set
+aside the lines it cannot read, was seen to stop about 16 MB into a file with many bad dates
+without an error: its reject tables are not used.)
+
+A file whose SHA-256 was imported before *in full* (no rejected row) changes nothing; a file
+imported with rejected rows (``--partial``) can be imported again, with corrected options:
+the rows stored the first time are recognised as already stored, the others are added.
+Whether a batch with rejected rows is kept or rolled back is the caller's decision
+(``settle``: the CLI's all-or-nothing rule, :func:`market40.services.imports.settle`).
 """
 from __future__ import annotations
 
@@ -31,6 +47,7 @@ import hashlib
 import io
 import mmap
 import os
+import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -45,7 +62,7 @@ from .exceptions import InvalidFormat, Market40Error, NotFound
 from .transactions import LAYOUTS, Layout, Parsed, Sniffed, fast_sql, parse_values, sniff_csv
 
 __all__ = ["ENV_VAR", "DEFAULT_FILENAME", "DEDUP_WINDOW_DAYS", "MEMORY_LIMIT", "store_path", "TransferStore", "BatchResult",
-           "fingerprint"]
+           "fingerprint", "count_csv_rows", "CsvCount", "UnaccountedRows", "canonical_bin_sql"]
 
 ENV_VAR = "MARKET40_TX_STORE"
 DEFAULT_FILENAME = "market40-transfers.duckdb"
@@ -58,6 +75,12 @@ SCHEMA_VERSION = "1"
 MEMORY_LIMIT = "512MB"
 
 Progress = Callable[[int, "int | None"], None]
+#: Decides the fate of an import's open transaction: commits (setting ``written``) or rolls back.
+Settle = Callable[[Any, "BatchResult"], None]
+
+
+class UnaccountedRows(Market40Error):
+    """The rows stored, skipped and rejected do not add up to the rows of the file: nothing was written."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -119,18 +142,37 @@ class BatchResult:
     last_at: datetime | None = None
     already_imported: bool = False
     problems: list[dict[str, Any]] = field(default_factory=list)  # the first invalid rows
+    written: bool = False  # the batch was committed
+    dry_run: bool = False
+    rejects_file: str | None = None
+    verdict: str = ""  # what became of the import, in words (set by the service)
+    rejected: list[tuple] = field(default_factory=list, repr=False)  # every refused row, when asked for
+
+    @property
+    def changed(self) -> bool:
+        return self.inserted > 0
+
+    @property
+    def accounted(self) -> int:
+        """Rows stored (new or already stored), skipped (outgoing, title/total/blank) or rejected."""
+        return self.inserted + self.duplicates + self.outgoing + self.other + self.invalid
 
     def summary(self) -> str:
         if self.already_imported:
-            return f"{self.source}: already imported (batch {self.batch}); nothing changed."
+            return f"{self.source}: already imported in full (batch {self.batch}); nothing changed."
+        def n(value: int) -> str:
+            return f"{value:,}".replace(",", ".")
+
         span = (f", booked {self.first_at:%d/%m/%Y} – {self.last_at:%d/%m/%Y}"
                 if self.first_at and self.last_at else "")
-        return (f"{self.source} ({self.layout}): {self.rows:,} rows: {self.inserted:,} transfers in "
-                f"({self.amount:,} đ){span}; {self.duplicates:,} already stored; {self.outgoing:,} outgoing; "
-                f"{self.other:,} title/total rows; {self.invalid:,} rejected.").replace(",", ".")
+        stored = "transfers in" if self.written or not self.verdict else "good transfers (not stored)"
+        counts = (f"{self.source} ({self.layout}): {n(self.rows)} rows: {n(self.inserted)} {stored} "
+                  f"({n(self.amount)} đ){span}; {n(self.duplicates)} already stored; {n(self.outgoing)} outgoing; "
+                  f"{n(self.other)} title/total/blank rows; {n(self.invalid)} rejected")
+        return counts + (f". {self.verdict}." if self.verdict else ".")
 
     def as_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if k != "rejected"}
         for key in ("first_at", "last_at"):
             out[key] = out[key].isoformat(sep=" ") if out[key] else None
         return out
@@ -198,149 +240,179 @@ class TransferStore:
     def import_csv(self, path: str | os.PathLike[str], *, layout: Layout | None = None, actor: str = "",
                    bank_bin: str | None = None, account: str | None = None, source: str | None = None,
                    file_fingerprint: str | None = None, sniffed: Sniffed | None = None,
-                   progress: Progress | None = None) -> BatchResult:
+                   progress: Progress | None = None, settle: Settle | None = None,
+                   keep_rejected: bool = False) -> BatchResult:
         """Import a CSV export (any CSV layout, detected from its header unless ``layout`` is given).
 
         One pass stores the rows that are good transfers and marks the others (``channel``
-        NULL). Only when some are marked, a second pass sorts them out: the SQL twin for bank
-        layouts, :func:`parse_values` for the generic layout's fast path.
+        NULL). Only when some are marked, a second pass sorts them out with the SQL twin of
+        :func:`parse_values`. The generic layout first tries a faster reader that types the
+        date itself; a file it cannot read that way (a bad date, a row it would not take as it
+        is) is read by the full path instead, inside the same transaction.
+
+        ``settle(connection, result)`` commits or rolls back the batch (default: commit);
+        ``keep_rejected`` fills ``result.rejected`` with every refused row. Raises
+        :class:`UnaccountedRows` (nothing written) when the rows do not add up.
         """
         sniffed = sniffed or sniff_csv(path, layout)
         layout = sniffed.layout
         name = source or Path(path).name
-        digest = file_fingerprint or fingerprint(path)
-        existing = self.con.execute("SELECT id FROM import_batch WHERE fingerprint = ?", [digest]).fetchone()
-        if existing:
-            return BatchResult(name, layout.name, batch=existing[0], already_imported=True)
+        counted = count_csv_rows(path, sniffed.data_offset)
+        digest = file_fingerprint or counted.digest
+        existing = self._imported_in_full(digest)
+        if existing is not None:
+            return BatchResult(name, layout.name, batch=existing, already_imported=True)
         account = account or sniffed.account
         if layout.account_in_title and not account:
             raise InvalidFormat(f"{name}: a {layout.title} names its account in the title rows, and none was "
                                 "found: give the account number (--account)", field="account", value=None)
-        columns = {f"c{i}": "VARCHAR" for i in range(len(sniffed.header))}
         positions = {name_: f"c{index}" for name_, index in sniffed.positions.items()}
+
+        def source_sql(typed: bool) -> str:
+            columns = {f"c{i}": "VARCHAR" for i in range(len(sniffed.header))}
+            options = (f"header = true, skip = {sniffed.skip}, auto_detect = false, "
+                       f"delim = '{_sql_text(sniffed.delimiter)}', quote = '\"', escape = '\"', "
+                       "null_padding = true, strict_mode = false")
+            if counted.quoted_newlines:  # DuckDB's parallel reader refuses them with null_padding
+                options += ", parallel = false"
+            if typed:
+                columns[positions["booked_at"]] = "TIMESTAMP"
+                options += f", timestampformat = '{layout.date_formats[0]}'"
+            return f"read_csv('{_sql_text(str(path))}', {options}, columns = {_struct(columns)})"
+
+        canon = canonical_bin_sql("bank_bin")
         fast = layout.name == "generic" and bank_bin is None
-        if fast:  # DuckDB's reader types the date; lines it cannot read go to its reject table
-            columns[positions["booked_at"]] = "TIMESTAMP"
-        options = (f"header = true, skip = {sniffed.skip}, auto_detect = false, "
-                   f"delim = '{_sql_text(sniffed.delimiter)}', quote = '\"', escape = '\"', null_padding = true, "
-                   f"strict_mode = false, columns = {_struct(columns)}")
-        if fast:
-            options += f", store_rejects = true, timestampformat = '{layout.date_formats[0]}'"
-        source_sql = f"read_csv('{_sql_text(str(path))}', {options})"
-        if fast:
-            select, good = fast_sql(layout, source_sql, positions), "ok"
-        else:
-            select = layout.select_sql(source_sql, positions, bank_bin=bank_bin or layout.bank_bin, account=account)
-            good = "kind = 'ok'"
         self.con.execute("BEGIN TRANSACTION")
         try:
             batch = self._next_batch()
-            self._run(f"INSERT INTO transfer SELECT bank_bin, tx_id, booked_at, account, amount, content, "
-                      f"CASE WHEN {good} THEN '{layout.channel}' END, {batch} FROM ({select})", progress=progress)
-            marked = self.con.execute("SELECT count(*) FROM transfer WHERE batch = ? AND channel IS NULL",
-                                      [batch]).fetchone()[0]
+            read = marked = 0
+            if fast:  # clean files: one typed pass; a row it would not take sends the file to the full path
+                try:
+                    self._run(f"INSERT INTO transfer SELECT {canon}, tx_id, booked_at, account, amount, content, "
+                              f"CASE WHEN ok THEN '{layout.channel}' END, {batch} "
+                              f"FROM ({fast_sql(layout, source_sql(True), positions)})", progress=progress)
+                    read, marked = self._batch_counts(batch)
+                except duckdb.ConversionException:
+                    self.con.execute("ROLLBACK")
+                    self.con.execute("BEGIN TRANSACTION")
+                    marked = -1
+                if marked:
+                    self.con.execute("DELETE FROM transfer WHERE batch = ?", [batch])
+                    fast = False
+            select = layout.select_sql(source_sql(False), positions, bank_bin=bank_bin or layout.bank_bin,
+                                       account=account)
             counts: dict[str, int] = {}
-            rejects: list[tuple] = []
-            if fast:
-                lines = self.con.execute("SELECT line, any_value(csv_line) FROM reject_errors GROUP BY line "
-                                         "ORDER BY line").fetchall()
-                self.con.execute("DROP TABLE IF EXISTS reject_errors")
-                self.con.execute("DROP TABLE IF EXISTS reject_scans")
-                if marked or lines:
-                    counts, rejects = self._recheck(batch, layout, sniffed, select, lines)
-            elif marked:
-                for kind, reason, raw, tx_id in self.con.execute(
-                        f"SELECT kind, reason, raw, tx_id FROM ({select}) WHERE kind <> 'ok'").fetchall():
-                    counts[kind] = counts.get(kind, 0) + 1
-                    if kind == "invalid":
-                        rejects.append((None, tx_id or None, reason, raw))
+            if not fast:
+                self._run(f"INSERT INTO transfer SELECT {canon}, tx_id, booked_at, account, amount, content, "
+                          f"CASE WHEN kind = 'ok' THEN '{layout.channel}' END, {batch} FROM ({select})",
+                          progress=progress)
+                read, marked = self._batch_counts(batch)
             if marked:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE _marked AS SELECT kind, reason, raw, tx_id "
+                                 f"FROM ({select}) WHERE kind <> 'ok'")
+                counts = dict(self.con.execute("SELECT kind, count(*) FROM _marked GROUP BY kind").fetchall())
+                self.con.execute("INSERT INTO transfer_reject SELECT ?, NULL, nullif(tx_id, ''), reason, raw "
+                                 "FROM _marked WHERE kind = 'invalid'", [batch])
+                self.con.execute("DROP TABLE _marked")
                 self.con.execute("DELETE FROM transfer WHERE batch = ? AND channel IS NULL", [batch])
-            result = self._settle(batch, name, layout, digest, actor, rejects=rejects,
-                                  extra_other=counts.get("other", 0), extra_outgoing=counts.get("outgoing", 0))
-            self.con.execute("COMMIT")
+                if sum(counts.values()) != marked:
+                    raise UnaccountedRows(_unaccounted_message(name, marked, sum(counts.values()),
+                                                               "rows set aside by the first pass"))
+            if read != counted.rows - counted.blank:
+                exact = count_csv_rows_exactly(path, sniffed.data_offset, sniffed.delimiter)
+                if read != exact.rows - exact.blank:
+                    raise UnaccountedRows(_unaccounted_message(name, exact.rows, read + exact.blank,
+                                                               "rows read"))
+                counted = exact
+            result = self._settle(batch, name, layout, digest, actor, rejects=None,
+                                  extra_other=counts.get("other", 0) + counted.blank,
+                                  extra_outgoing=counts.get("outgoing", 0), invalid=counts.get("invalid", 0),
+                                  expected_rows=counted.rows, keep_rejected=keep_rejected)
+            if result.problems:
+                _locate(path, result.problems, sniffed.data_offset)
+            self._finish(result, settle)
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._rollback()
             raise
-        finally:
-            if fast:
-                self.con.execute("DROP TABLE IF EXISTS reject_errors")
-                self.con.execute("DROP TABLE IF EXISTS reject_scans")
-        if result.problems:
-            _locate(path, result.problems)
         return result
 
-    def _recheck(self, batch: int, layout: Layout, sniffed: Sniffed, select: str,
-                 lines: Sequence[tuple[int, str]]) -> tuple[dict[str, int], list[tuple]]:
-        """Give the rows the fast path set aside to :func:`parse_values`.
+    def _batch_counts(self, batch: int) -> tuple[int, int]:
+        """Rows of ``batch`` in ``transfer``, and how many of them are marked (channel NULL)."""
+        read, marked = self.con.execute("SELECT count(*), count(*) FILTER (WHERE channel IS NULL) FROM transfer "
+                                        "WHERE batch = ?", [batch]).fetchone()
+        return read, marked
 
-        Two kinds: lines DuckDB's reader could not read (``lines``: number and text), and rows
-        it read that a cheap check did not take (read again, raw, by a second pass over the
-        file). Accepted rows are stored; returns the counts of the others and the refused rows
-        as ``(line, tx_id, reason, raw)``.
-        """
-        con = self.con
-        parsed: list[tuple[Parsed, int | None]] = []
-        for tx_id, booked, bin_, account, content, direction, amount in con.execute(
-                f"SELECT tx_id, booked_at, bank_bin, account, content, reason, raw FROM ({select}) "
-                "WHERE NOT ok").fetchall():
-            values = {"tx_id": tx_id or "", "booked_at": booked.strftime("%Y-%m-%d %H:%M:%S") if booked else "",
-                      "bank_bin": bin_ or "", "account": account or "", "content": content or "",
-                      "direction": direction or "", "amount": amount or ""}
-            parsed.append((parse_values(layout, values), None))
-        names = {index: name for name, index in sniffed.positions.items()}
-        for line, csv_line in lines:
-            try:
-                cells = next(csv.reader(io.StringIO((csv_line or "").strip("\r\n"), newline=""),
-                                        delimiter=sniffed.delimiter), [])
-            except csv.Error:
-                cells = []
-            values = {names[i]: cell for i, cell in enumerate(cells) if i in names}
-            parsed.append((parse_values(layout, values, number=int(line)), int(line)))
-        good = [p.transfer for p, _ in parsed if p.transfer is not None]
-        if good:
-            con.executemany(f"INSERT INTO transfer VALUES (?, ?, ?, ?, ?, ?, ?, {batch})",
-                            [[t.bank_bin, t.tx_id, t.booked_at, t.account, t.amount, t.content, t.channel]
-                             for t in good])
-        counts = {kind: sum(p.kind == kind for p, _ in parsed) for kind in ("other", "outgoing")}
-        return counts, [(line, p.tx_id, p.reason or "invalid", p.raw) for p, line in parsed if p.kind == "invalid"]
+    def _imported_in_full(self, digest: str) -> int | None:
+        """The batch that imported this file in full (no rejected row), if any."""
+        row = self.con.execute("SELECT id, invalid FROM import_batch WHERE fingerprint = ? ORDER BY id DESC LIMIT 1",
+                               [digest]).fetchone()
+        return row[0] if row is not None and row[1] == 0 else None
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if there is one (a failed settle may have closed it)."""
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass
+
+    def _finish(self, result: BatchResult, settle: Settle | None) -> None:
+        """Commit the batch, or let ``settle`` decide (it commits or rolls back, and sets ``written``)."""
+        if result.accounted != result.rows:
+            raise UnaccountedRows(_unaccounted_message(result.source, result.rows, result.accounted, "rows"))
+        if settle is None:
+            self.con.execute("COMMIT")
+            result.written = True
+        else:
+            settle(_Transaction(self.con), result)
+        if not result.written:
+            result.batch = None
 
     def import_transfers(self, transfers: Iterable[rules.Transfer], *, source: str, layout: str, channel: str,
                          file_fingerprint: str, actor: str = "",
                          rejected: Iterable[tuple] = (), other: int = 0,
-                         outgoing: int = 0) -> BatchResult:
+                         outgoing: int = 0, rows: int | None = None, settle: Settle | None = None,
+                         keep_rejected: bool = False) -> BatchResult:
         """Import transfers parsed in Python (XLSX exports, webhook feeds), through the same SQL path.
 
         ``rejected`` are ``(line, tx_id, reason, raw)`` of the rows the parser refused; ``other`` and
-        ``outgoing`` the counts of rows it skipped.
+        ``outgoing`` the counts of rows it skipped; ``rows`` the rows of the file (checked against
+        all of these). ``settle`` and ``keep_rejected`` as for :meth:`import_csv`.
         """
-        existing = self.con.execute("SELECT id FROM import_batch WHERE fingerprint = ?",
-                                    [file_fingerprint]).fetchone()
-        if existing:
-            return BatchResult(source, layout, batch=existing[0], already_imported=True)
+        existing = self._imported_in_full(file_fingerprint)
+        if existing is not None:
+            return BatchResult(source, layout, batch=existing, already_imported=True)
+        rejected = list(rejected)
         with tempfile.TemporaryDirectory(prefix="market40-tx-") as folder:
             staged = Path(folder) / "transfers.csv"
+            written = 0
             with open(staged, "w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["bank_bin", "tx_id", "booked_at", "account", "amount", "content", "channel"])
                 for t in transfers:
                     writer.writerow([t.bank_bin, t.tx_id, t.booked_at.isoformat(sep=" "), t.account, t.amount,
                                      t.content, t.channel or channel])
+                    written += 1
+            if rows is None:
+                rows = written + len(rejected) + other + outgoing
+            canon = canonical_bin_sql("bank_bin")
             self.con.execute("BEGIN TRANSACTION")
             try:
                 batch = self._next_batch()
                 self.con.execute(
-                    f"INSERT INTO transfer SELECT bank_bin, tx_id, booked_at, account, amount, content, channel, "
-                    f"{batch} FROM read_csv('{_sql_text(str(staged))}', header = true, "
+                    f"INSERT INTO transfer SELECT {canon}, tx_id, booked_at, account, amount, content, channel, "
+                    f"{batch} FROM read_csv('{_sql_text(str(staged))}', header = true, parallel = false, "
                     "auto_detect = false, quote = '\"', escape = '\"', columns = {'bank_bin': 'VARCHAR', "
                     "'tx_id': 'VARCHAR', 'booked_at': 'TIMESTAMP', 'account': 'VARCHAR', 'amount': 'BIGINT', "
                     "'content': 'VARCHAR', 'channel': 'VARCHAR'})")
+                read, _ = self._batch_counts(batch)
+                if read != written:
+                    raise UnaccountedRows(_unaccounted_message(source, written, read, "transfers staged"))
                 result = self._settle(batch, source, LAYOUTS.get(layout) or LAYOUTS["generic"], file_fingerprint,
                                       actor, channel=channel, extra_other=other, extra_outgoing=outgoing,
-                                      rejects=list(rejected))
-                self.con.execute("COMMIT")
+                                      rejects=rejected, expected_rows=rows, keep_rejected=keep_rejected)
+                self._finish(result, settle)
             except BaseException:
-                self.con.execute("ROLLBACK")
+                self._rollback()
                 raise
         return result
 
@@ -349,25 +421,36 @@ class TransferStore:
 
     def _settle(self, batch: int, source: str, layout: Layout, digest: str, actor: str, *,
                 channel: str | None = None, extra_other: int = 0, extra_outgoing: int = 0,
-                rejects: Sequence[tuple] = ()) -> BatchResult:
+                rejects: Sequence[tuple] | None = (), invalid: int = 0, expected_rows: int | None = None,
+                keep_rejected: bool = False) -> BatchResult:
         """Count the new batch, record its refused rows, drop duplicates, record the batch.
 
-        ``rejects`` are the refused rows (``(line, tx_id, reason, raw)``); ``extra_other`` and
-        ``extra_outgoing`` the counts of the rows skipped (titles and totals; outgoing).
+        ``rejects`` are the refused rows (``(line, tx_id, reason, raw)``), or None when they are
+        already in ``transfer_reject`` (``invalid`` of them); ``extra_other`` and
+        ``extra_outgoing`` the counts of the rows skipped (titles, totals and blanks; outgoing);
+        ``expected_rows`` the rows of the file (the batch's ``rows``).
         """
         con = self.con
         stored = con.execute("SELECT count(*) FROM transfer WHERE batch = ?", [batch]).fetchone()[0]
+        if rejects is not None:
+            invalid = len(rejects)
         result = BatchResult(source, layout.name, batch=batch, outgoing=extra_outgoing, other=extra_other,
-                             invalid=len(rejects))
-        result.rows = stored + extra_other + extra_outgoing + len(rejects)
+                             invalid=invalid)
+        counted = stored + extra_other + extra_outgoing + invalid
+        result.rows = counted if expected_rows is None else expected_rows
         if rejects:
-            con.executemany("INSERT INTO transfer_reject VALUES (?, ?, ?, ?, ?)",
-                            [[batch, line, tx, reason, raw] for line, tx, reason, raw in rejects])
+            _insert_rows(con, "transfer_reject", ["batch", "line", "tx_id", "reason", "raw"],
+                         ["INTEGER", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"],
+                         ([batch, line, tx, reason, raw] for line, tx, reason, raw in rejects))
+        if invalid:
+            if keep_rejected:
+                result.rejected = con.execute("SELECT line, tx_id, reason, raw FROM transfer_reject WHERE batch = ? "
+                                              "ORDER BY line NULLS LAST", [batch]).fetchall()
             result.problems = [
                 {"line": line, "tx_id": tx or None, "reason": reason, "raw": raw}
                 for line, tx, reason, raw in con.execute(
                     "SELECT line, tx_id, reason, raw FROM transfer_reject WHERE batch = ? "
-                    "ORDER BY line NULLS LAST LIMIT 20", [batch]).fetchall()]
+                    "ORDER BY line NULLS LAST, tx_id LIMIT 20", [batch]).fetchall()]
         low, high = con.execute("SELECT min(booked_at), max(booked_at) FROM transfer WHERE batch = ?",
                                 [batch]).fetchone()
         if low is not None:
@@ -464,8 +547,8 @@ class TransferStore:
 
         Rows: ``(bin, account, transfers, amount, first_at, last_at, channels, last_any)``.
         """
-        return self._run("""
-            SELECT bank_bin, account,
+        return self._run(f"""
+            SELECT {canonical_bin_sql("bank_bin")} AS bank_bin, account,
                    count(*) FILTER (WHERE booked_at >= $start) AS transfers,
                    coalesce(sum(amount) FILTER (WHERE booked_at >= $start), 0) AS amount,
                    min(booked_at) FILTER (WHERE booked_at >= $start) AS first_at,
@@ -473,7 +556,7 @@ class TransferStore:
                    list(DISTINCT channel) FILTER (WHERE booked_at >= $start) AS channels,
                    max(booked_at) AS last_any
             FROM transfer WHERE booked_at >= $since AND booked_at < $end
-            GROUP BY bank_bin, account""", {"start": start, "end": end, "since": min(since, start)},
+            GROUP BY 1, account""", {"start": start, "end": end, "since": min(since, start)},
                          progress=progress).fetchall()
 
     def attribute_rest(self, start: datetime, end: datetime, pattern: str, *, detail: bool = False) -> dict[str, list]:
@@ -491,8 +574,9 @@ class TransferStore:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _rest AS
             WITH r AS (
-                SELECT t.rowid AS rid, t.bank_bin, t.tx_id, t.booked_at, t.account, t.amount, t.content, t.channel
-                FROM transfer t ANTI JOIN dir_single d ON d.bin = t.bank_bin AND d.number = t.account
+                SELECT t.rowid AS rid, {canonical_bin_sql("t.bank_bin")} AS bank_bin, t.tx_id, t.booked_at, t.account, t.amount, t.content, t.channel
+                FROM transfer t ANTI JOIN dir_single d ON d.bin = {canonical_bin_sql("t.bank_bin")}
+                     AND d.number = t.account
                 WHERE t.booked_at >= $start AND t.booked_at < $end),
             owned AS (
                 SELECT r.rid,
@@ -552,7 +636,8 @@ class TransferStore:
     def banks_with_data(self, start: datetime, end: datetime) -> list[str]:
         """BINs with at least one transfer booked in ``[start, end)``."""
         return [row[0] for row in self.con.execute(
-            "SELECT DISTINCT bank_bin FROM transfer WHERE booked_at >= ? AND booked_at < ? ORDER BY 1",
+            f"SELECT DISTINCT {canonical_bin_sql('bank_bin')} FROM transfer WHERE booked_at >= ? AND booked_at < ? "
+            "ORDER BY 1",
             [start, end]).fetchall()]
 
     def months_with_data(self) -> list[str]:
@@ -568,16 +653,16 @@ def _struct(columns: dict[str, str]) -> str:
     return "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
 
 
-def _locate(path: str | os.PathLike[str], problems: list[dict[str, Any]]) -> None:
-    """Find the line numbers of a few rejected rows (by their transaction id) in the file."""
-    wanted = [p for p in problems if p.get("tx_id")]
+def _locate(path: str | os.PathLike[str], problems: list[dict[str, Any]], start: int = 0) -> None:
+    """Find the line numbers of a few rejected rows (by their transaction id) among the file's rows."""
+    wanted = [p for p in problems if p.get("tx_id") and not p.get("line")]
     if not wanted:
         return
     try:
         with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             for problem in wanted:
                 needle = problem["tx_id"].encode()
-                position = data.find(needle)
+                position = data.find(needle, start)
                 if position >= 0:
                     lines, offset = 1, 0
                     while offset < position:  # count in blocks: never a copy of the whole file
@@ -593,3 +678,138 @@ def window_start(period: rules.Period, idle_months: int) -> datetime:
     """The first moment of the ``idle_months`` periods ending with ``period`` (naive Vietnam time)."""
     return period.shift(1 - idle_months).start_local
 
+
+
+class _Transaction:
+    """The store's open transaction, as :func:`market40.services.imports.settle` sees a session."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    def commit(self) -> None:
+        self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.con.execute("ROLLBACK")
+
+
+def _insert_rows(con: Any, table: str, names: Sequence[str], types: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Bulk insert through a staged CSV file (DuckDB's ``executemany`` runs one statement per row)."""
+    with tempfile.TemporaryDirectory(prefix="market40-rows-") as folder:
+        staged = Path(folder) / "rows.csv"
+        count = 0
+        with open(staged, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            for row in rows:
+                writer.writerow(["" if v is None else v for v in row])
+                count += 1
+        columns = _struct(dict(zip(names, types)))
+        con.execute(f"INSERT INTO {table} SELECT * FROM read_csv('{_sql_text(str(staged))}', header = true, "
+                    f"auto_detect = false, parallel = false, quote = '\"', escape = '\"', columns = {columns})")
+    return count
+
+
+def _unaccounted_message(source: str, expected: int, found: int, what: str) -> str:
+    return (f"{source}: {expected:,} rows in the file but {found:,} {what} accounted for; nothing was imported. "
+            "This is a fault in market40 or an unusual file: keep the file and report it "
+            f"({expected:,} dòng trong tệp nhưng chỉ đối chiếu được {found:,}; chưa nhập gì)").replace(",", ".")
+
+
+@dataclass(frozen=True)
+class CsvCount:
+    """The rows of a CSV file after its header, counted without the store's reader."""
+
+    rows: int  # records (blank lines included)
+    blank: int  # empty lines (DuckDB's reader skips them; they are counted as blank rows)
+    quoted_newlines: int  # line breaks inside quoted fields
+    digest: str = ""  # SHA-256 of the whole file
+
+
+_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+
+
+def count_csv_rows(path: str | os.PathLike[str], start: int = 0) -> CsvCount:
+    r"""Count the records from byte ``start`` (a line start) to the end, and hash the whole file.
+
+    A record ends at a line break outside quotes; a quote opens or closes a quoted field
+    (RFC 4180; ``""`` inside one is an escaped quote and changes nothing). The file is read
+    once in blocks (memory does not grow with it), with C-speed byte operations only. A file
+    whose quotes do not follow RFC 4180 (a stray ``"`` inside an unquoted field) can be
+    counted wrong here: the importer then counts again with :func:`count_csv_rows_exactly`.
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as f:
+    ...     _ = f.write(b'h1,h2\r\na,"b\r\nc"\r\n\r\nd,e')
+    >>> count = count_csv_rows(f.name, 7); os.unlink(f.name)
+    >>> (count.rows, count.blank, count.quoted_newlines)
+    (3, 1, 1)
+    """
+    digest = hashlib.sha256()
+    rows = blank = quoted = 0
+    inside = False
+    carry = b""
+    position = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+            if position + len(block) <= start:
+                position += len(block)
+                continue
+            if position < start:
+                block = block[start - position:]
+                position = start
+            position += len(block)
+            data = carry + block if carry else block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            carry = data[cut:]
+            r, b, q, inside = _count_block(data[:cut] if carry else data, inside)
+            rows, blank, quoted = rows + r, blank + b, quoted + q
+    if carry:
+        r, b, q, inside = _count_block(carry + b"\n", inside)
+        if inside:
+            q -= 1  # the line break added above is not the file's
+        rows, blank, quoted = rows + r, blank + b, quoted + q
+    if inside:
+        rows += 1  # a quoted field left open runs to the end of the file: one last record
+    return CsvCount(rows, blank, quoted, digest.hexdigest())
+
+
+def _count_block(data: bytes, inside: bool) -> tuple[int, int, int, bool]:
+    """(records, blank lines, quoted line breaks, inside quotes after) of whole lines ``data``."""
+    if b'"' not in data:
+        if inside:
+            return 0, 0, data.count(b"\n"), True
+        return data.count(b"\n"), len(_BLANK_LINE.findall(b"\n" + data)), 0, False
+    parts = data.split(b'"')
+    outside = b'"'.join(parts[1 if inside else 0::2])
+    total = data.count(b"\n")
+    records = outside.count(b"\n")
+    blank = len(_BLANK_LINE.findall(outside if inside else b"\n" + outside))
+    inside = inside != (len(parts) % 2 == 0)
+    return records, blank, total - records, inside
+
+
+def count_csv_rows_exactly(path: str | os.PathLike[str], start: int, delimiter: str) -> CsvCount:
+    """The records from byte ``start`` as Python's ``csv`` module reads them (slow; for odd quoting)."""
+    rows = blank = 0
+    with open(path, "rb") as raw:
+        raw.seek(start)
+        with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as text:
+            for cells in csv.reader(text, delimiter=delimiter):
+                rows += 1
+                blank += not cells
+    return CsvCount(rows, blank, 0)
+
+
+def canonical_bin_sql(column: str) -> str:
+    """SQL turning an alternate BIN into the participant's registered BIN (``970459`` → ``422589``, CIMB)."""
+    from .banks import all_banks
+    pairs = [(alt, bank.bin) for bank in all_banks() for alt in bank.alternate_bins if alt != bank.bin]
+    if not pairs:
+        return column
+    cases = " ".join(f"WHEN '{alt}' THEN '{main}'" for alt, main in sorted(pairs))
+    return f"CASE {column} {cases} ELSE {column} END"

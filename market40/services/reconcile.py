@@ -186,8 +186,11 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
         item = rules.StallInput(stall.market_id, stall.code, stall.id, "closed" if closed_at_end else "operating",
                                 stall.closed_on, in_census, owner)
         inputs[stall.id] = item  # the anomalies look at every stall, closed ones too
-        if stall.status == "closed" and stall.closed_on is not None and stall.closed_on < period.start:
-            continue  # closed before the period: not part of its population
+        if stall.status == "closed" and stall.closed_on is not None and stall.closed_on < period.start \
+                and not in_census:
+            continue  # closed before the period: not part of its population, unless the census lists it
+        # The census is the source of truth for who operates: a household it lists is counted even
+        # when the registry closed its stall (an anomaly, census_lists_closed_stall, says so).
         counted = in_census if listed is not None else not closed_at_end
         results.append(rules.classify(item, by_stall.get(stall.id, ()), activity.get(stall.id), snapshot,
                                       counted=counted, covered_bins=frozenset(covered_bins)))

@@ -3,22 +3,32 @@
 ``import_files`` takes any mix of files: CSV exports go straight into the store's SQL
 (millions of rows, bounded memory); XLSX exports and JSON-lines webhook feeds are parsed in
 Python (:mod:`market40.transactions`) and then take the same path. Every file is one
-batch: atomic, deduplicated by bank and transaction id, and a file imported before
-changes nothing. Each batch is written to the registry's audit trail (file, counts).
+batch, deduplicated by bank and transaction id. Each batch is written to the registry's
+audit trail (file, counts).
+
+The rule for a file with bad rows is the one of every market40 import
+(:func:`market40.services.imports.settle`, the same words from
+:func:`~market40.services.imports.verdict`): by default **nothing** of the file is stored
+(all or nothing), every bad row is reported and written to a rejects file; with
+``partial`` the good rows are stored and the bad ones left out; ``dry_run`` checks and
+stores nothing. A file counts as imported only once all its rows went in: importing it
+again, with corrected options (say ``--bank``), stores the rows missing so far; the rows
+already stored are recognised and counted as such.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlmodel import Session
 
 from .. import banks, tabular
 from ..exceptions import InvalidFormat, NotFound
 from ..models import AuditEvent
-from ..transactions import LAYOUTS, Layout, Parsed, parse_values, read_jsonl
-from ..txstore import BatchResult, TransferStore, fingerprint
+from ..transactions import LAYOUTS, Layout, Parsed, excel_date_text, parse_values, read_jsonl
+from ..txstore import BatchResult, TransferStore, UnaccountedRows, fingerprint
+from .imports import Problem, settle, verdict, write_rejects
 from .registry import Actor
 
 __all__ = ["import_files", "import_file", "detect_kind", "resolve_bank"]
@@ -53,25 +63,75 @@ def detect_kind(path: str | Path, fmt: str | None = None) -> str:
     return "csv"
 
 
+#: How :func:`verdict` words an import that stored nothing new.
+ALREADY = "every transfer in it is already stored"
+
+
 def import_file(store: TransferStore, path: str | Path, *, fmt: str | None = None, bank: str | None = None,
-                account: str | None = None, actor: str = "", progress: Progress | None = None) -> BatchResult:
-    """Import one file into ``store`` (no registry needed); see the module docstring."""
+                account: str | None = None, actor: str = "", progress: Progress | None = None,
+                partial: bool = True, dry_run: bool = False, rejects: str | Path | None = None,
+                sheet: str | None = None) -> BatchResult:
+    """Import one file into ``store`` (no registry needed); see the module docstring.
+
+    ``partial`` (the default here, for scripts and the demo) keeps the good rows of a file with
+    bad ones; the ``tx import`` command passes False unless asked (all or nothing). ``rejects``:
+    where to write the bad rows (CSV or XLSX), when there are any.
+    """
     layout = LAYOUTS.get(fmt) if fmt and fmt != "auto" else None
     bin_ = resolve_bank(bank)
     kind = detect_kind(path, fmt)
     name = Path(path).name
+
+    def decide(transaction: object, result: BatchResult) -> None:
+        result.dry_run = dry_run
+        settle(transaction, result, dry_run=dry_run, partial=partial)  # type: ignore[arg-type]
+
+    options = dict(actor=actor, settle=decide, keep_rejected=rejects is not None)
     if kind == "csv":
         if layout is not None and layout.kind != "csv":
             raise InvalidFormat(f"{name}: {layout.name} is a JSON-lines format, this is a CSV file", value=name)
-        return store.import_csv(path, layout=layout, actor=actor, bank_bin=bin_, account=account,
-                                progress=progress)
-    digest = fingerprint(path)
-    if kind == "jsonl":
-        with open(path, "rb") as handle:
-            parsed = list(read_jsonl(handle, layout, bank_bin=bin_, name=name))
-        used = layout.name if layout else _jsonl_layout(path)
-        return _store_parsed(store, parsed, source=name, layout=used, channel="webhook", digest=digest, actor=actor)
-    return _import_xlsx(store, path, layout, bin_, account, digest, actor, progress)
+        result = store.import_csv(path, layout=layout, bank_bin=bin_, account=account, progress=progress,
+                                  **options)  # type: ignore[arg-type]
+    else:
+        digest = fingerprint(path)
+        if kind == "jsonl":
+            with open(path, "rb") as handle:
+                parsed = list(read_jsonl(handle, layout, bank_bin=bin_, name=name))
+            with open(path, "rb") as handle:
+                lines = sum(1 for _ in handle)
+            if lines != len({p.number for p in parsed}):
+                raise UnaccountedRows(f"{name}: {lines} lines in the file, {len({p.number for p in parsed})} read; "
+                                      "nothing was imported")
+            used = layout.name if layout else _jsonl_layout(path)
+            result = _store_parsed(store, parsed, source=name, layout=used, channel="webhook", digest=digest,
+                                   **options)
+        else:
+            result = _import_xlsx(store, path, layout, bin_, account, digest, progress, sheet, options)
+    _report(result, rejects)
+    return result
+
+
+def _report(result: BatchResult, rejects: str | Path | None) -> None:
+    """Write the rejects file (every bad row) and put the verdict in words on ``result``."""
+    if result.already_imported:
+        return
+    if rejects is not None and result.rejected:
+        problems = [Problem(line or 0, InvalidFormat(reason, field=reason.split(":")[0], value=raw),
+                            {"transaction_id": tx_id or "", "raw": raw or ""})
+                    for line, tx_id, reason, raw in result.rejected]
+        carrier = _Rejects(problems)
+        write_rejects(carrier, rejects)
+        result.rejects_file = carrier.rejects_file
+    result.rejected = []
+    result.verdict = verdict(result, already=ALREADY)
+
+
+class _Rejects:
+    """What :func:`write_rejects` needs of a report: the problems, and where they went."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.rejects_file: str | None = None
 
 
 def _jsonl_layout(path: str | Path) -> str:
@@ -88,14 +148,15 @@ def _jsonl_layout(path: str | Path) -> str:
 
 
 def _import_xlsx(store: TransferStore, path: str | Path, layout: Layout | None, bank_bin: str | None,
-                 account: str | None, digest: str, actor: str, progress: Progress | None) -> BatchResult:
+                 account: str | None, digest: str, progress: Progress | None, sheet: str | None,
+                 options: dict) -> BatchResult:
     name = Path(path).name
     candidates = [layout] if layout else [l for l in LAYOUTS.values() if l.kind == "csv"]
     # One schema with every header any candidate knows, keyed by the folded header itself: the
     # table's header row is found once (title rows above it skipped), then the layout is chosen.
     keys = {tabular.header_key(alias): alias for c in candidates for aliases in c.fields.values() for alias in aliases}
     schema = {key: tabular.Column((alias,)) for key, alias in keys.items()}
-    with tabular.read_table(path, kind="xlsx", schema=schema) as table:
+    with tabular.read_table(path, kind="xlsx", schema=schema, sheet=sheet) as table:
         present = set(table.columns)
         chosen = None
         for candidate in candidates:
@@ -115,37 +176,44 @@ def _import_xlsx(store: TransferStore, path: str | Path, layout: Layout | None, 
         parsed = []
         for row in table:
             values = {f: row.values.get(key, "") for f, key in fields.items() if key}
+            if "booked_at" in values:  # a real Excel date cell reaches us as ISO text
+                values["booked_at"] = excel_date_text(values["booked_at"], candidate)
             parsed.append(parse_values(candidate, values, number=row.number,
                                        bank_bin=bank_bin or candidate.bank_bin, account=account))
             if progress and table.total:
                 progress(len(parsed), table.total)
     return _store_parsed(store, parsed, source=name, layout=candidate.name, channel=candidate.channel,
-                         digest=digest, actor=actor)
+                         digest=digest, **options)
 
 
 def _store_parsed(store: TransferStore, parsed: Iterable[Parsed], *, source: str, layout: str, channel: str,
-                  digest: str, actor: str) -> BatchResult:
+                  digest: str, **options: Any) -> BatchResult:
     items = list(parsed)
     return store.import_transfers(
         (p.transfer for p in items if p.transfer is not None), source=source, layout=layout, channel=channel,
-        file_fingerprint=digest, actor=actor,
+        file_fingerprint=digest, rows=len(items),
         rejected=[(p.number, p.tx_id, p.reason or "invalid", p.raw) for p in items if p.kind == "invalid"],
-        other=sum(p.kind == "other" for p in items), outgoing=sum(p.kind == "outgoing" for p in items))
+        other=sum(p.kind == "other" for p in items), outgoing=sum(p.kind == "outgoing" for p in items), **options)
 
 
 def import_files(session: Session, actor: Actor, store: TransferStore, paths: Sequence[str | Path], *,
                  fmt: str | None = None, bank: str | None = None, account: str | None = None,
-                 progress: Callable[[str], Progress | None] | None = None) -> list[BatchResult]:
-    """Import several files, one batch each; every batch is audited in the registry (caller commits).
+                 progress: Callable[[str], Progress | None] | None = None, partial: bool = False,
+                 dry_run: bool = False, rejects: Callable[[str], str | Path | None] | None = None,
+                 sheet: str | None = None) -> list[BatchResult]:
+    """Import several files, one batch each; every stored batch is audited in the registry (caller commits).
 
-    ``progress(name)`` returns a progress callback for that file (or None).
+    All or nothing per file unless ``partial`` (see the module docstring). ``progress(name)``
+    returns a progress callback for that file (or None); ``rejects(path)`` where that file's
+    bad rows go (or None).
     """
     results = []
     for path in paths:
         result = import_file(store, path, fmt=fmt, bank=bank, account=account, actor=actor.name,
-                             progress=progress(Path(path).name) if progress else None)
+                             progress=progress(Path(path).name) if progress else None, partial=partial,
+                             dry_run=dry_run, rejects=rejects(str(path)) if rejects else None, sheet=sheet)
         results.append(result)
-        if not result.already_imported:
+        if result.written:
             session.add(AuditEvent(actor=actor.name, action="transfers.import", entity="transfer_batch",
                                    entity_id=str(result.batch), note=str(path)[:500],
                                    after=json.dumps({k: v for k, v in result.as_dict().items()

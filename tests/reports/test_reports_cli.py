@@ -81,9 +81,10 @@ def test_tx_import_formats_and_idempotence(run):
     assert "vcb-statement.csv (vcb)" in result.output and "1 outgoing" in result.output
     again = run("tx", "import", *files, "--json")
     assert [json.loads(x)["already_imported"] for x in _json_objects(again.output)] == [True] * 6
-    casso = run("tx", "import", SAMPLES / "casso-bidv.jsonl")
-    assert casso.exit_code == 1 and "--bank" in casso.output
-    assert run("tx", "import", SAMPLES / "casso-bidv.jsonl", "--bank", "BIDV").exit_code == 0
+    casso = run("tx", "import", SAMPLES / "casso-bidv.jsonl", "--rejects", "casso.rejects.csv")
+    assert casso.exit_code == 1 and "--bank" in casso.output and "nothing was written" in casso.output
+    fixed = run("tx", "import", SAMPLES / "casso-bidv.jsonl", "--bank", "BIDV")  # not "already imported"
+    assert fixed.exit_code == 0 and "14 transfers in" in fixed.output and "6 already stored" in fixed.output
     formats = json.loads(run("tx", "formats", "--json").output)
     assert [f["name"] for f in formats] == ["generic", "vcb", "vietinbank", "mb", "sepay", "casso"]
     assert run("reconcile", "--period", "2025-06").exit_code == 0
@@ -100,7 +101,12 @@ def test_tx_import_refuses_junk(run, tmp_path):
                    "T1,2025-06-01 08:00:00,970436,0011,1000,ok\nT2,2025-06-31 08:00:00,970436,0011,1000,x\n",
                    encoding="utf-8")
     result = run("tx", "import", bad)
-    assert result.exit_code == 1 and "line 3: booked_at" in result.output and "1 transfers in" in result.output
+    assert result.exit_code == 1 and "line 3: booked_at" in result.output
+    assert "nothing was written because some rows are bad (fix them, or use --partial)" in result.output
+    assert (tmp_path / "bad.rejects.csv").exists()
+    result = run("tx", "import", bad, "--partial")
+    assert result.exit_code == 1 and "1 transfers in" in result.output and "the bad rows were left out" in result.output
+    assert "--partial" in run("tx", "import", "--help").output
 
 
 def test_census_commands(run, tmp_path):
