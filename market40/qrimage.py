@@ -45,10 +45,11 @@ True
 from __future__ import annotations
 
 import io
+import math
 import os
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, Iterator, NamedTuple, Union
 
 import segno
 import zxingcpp
@@ -63,6 +64,8 @@ __all__ = [
     "QUIET_ZONE",
     "DEFAULT_MODULE_PX",
     "make_symbol",
+    "matrix",
+    "Matrix",
     "version_for",
     "write",
     "to_image",
@@ -264,6 +267,89 @@ def make_symbol(payload: str, *, error: str = "M") -> segno.QRCode:
     # DataOverflowError instead of quietly choosing a bigger symbol.
     return segno.make(segments, error=level, version=version, micro=False, boost_error=False,
                       eci=any(mode == _UTF8 for mode, _ in plan))
+
+
+# --- a fast matrix (zxing-cpp) ----------------------------------------------------------------
+
+class Matrix(NamedTuple):
+    """A QR symbol's modules: ``size`` rows of ``size`` bytes, 1 for dark, no quiet zone."""
+
+    version: int
+    size: int
+    rows: tuple[bytes, ...]
+
+
+# Which ECC levels keep the promise of a requested level (a higher one is at least as strong).
+_AT_LEAST = {"L": "LMQH", "M": "MQH", "Q": "QH", "H": "H"}
+# Pixels of zxing-cpp's 8-bit image (0 dark, 255 light) to our modules (1 dark, 0 light).
+_DARK_BYTES = bytes.maketrans(bytes(range(256)), bytes([1] * 128 + [0] * 128))
+_CREATE = getattr(zxingcpp, "create_barcode", None)  # zxing-cpp >= 2.3 (libzint writer)
+
+
+def _lower_bound_version(payload: str, level: str) -> int:
+    """A version no segmentation of ``payload`` can go below: every character at the
+    cheapest rate its mode allows (§7.4.3-7.4.5) plus one segment header, no switches."""
+    digits = alnum = 0
+    for char in payload:
+        if char in _DIGITS:
+            digits += 1
+        elif char in _ALNUM_CHARS:
+            alnum += 1
+    others = len(payload) - digits - alnum
+    bits = 4 + 8 + math.ceil(digits * 10 / 3 + alnum * 5.5) + 8 * others
+    capacity = _segno_consts.SYMBOL_CAPACITY
+    key = _ERROR_LEVELS[level]
+    return next((v for v in range(1, 41) if capacity[v][key] >= bits), 41)
+
+
+def _zxing_matrix(payload: str, level: str) -> Matrix | None:
+    """The symbol from zxing-cpp's C++ writer (libzint), or ``None`` when it would not keep our rules.
+
+    Kept only when it decodes to ``payload`` (the writer reads its own symbol back), is a
+    regular QR Code at ``level`` or higher, and its version is not above the optimal
+    segmentation's (:func:`version_for`; checked exactly unless a lower bound settles it).
+    """
+    if _CREATE is None or not payload.isascii():
+        return None  # non-ASCII needs our ECI segments; an old zxing-cpp has no writer API
+    try:
+        barcode = _CREATE(payload, zxingcpp.BarcodeFormat.QRCode, ec_level=level)
+        image = barcode.to_image(scale=1, add_quiet_zones=False)
+    except (ValueError, RuntimeError, TypeError):
+        return None
+    shape = tuple(image.shape)
+    size = shape[0] if shape else 0
+    version = (size - 17) // 4
+    if (len(shape) != 2 or shape[1] != size or (size - 17) % 4 or not 1 <= version <= 40
+            or barcode.format != zxingcpp.BarcodeFormat.QRCode or barcode.text != payload
+            or str(barcode.ec_level) not in _AT_LEAST[level]):
+        return None
+    if version > _lower_bound_version(payload, level) and version > _plan(payload, level)[0]:
+        return None
+    data = bytes(memoryview(image)).translate(_DARK_BYTES)
+    return Matrix(version, size, tuple(data[i:i + size] for i in range(0, size * size, size)))
+
+
+def matrix(payload: str, *, error: str = "M") -> Matrix:
+    """The modules of a regular QR Code for ``payload`` at ECC ``error`` or higher, fast.
+
+    zxing-cpp's C++ writer builds the symbol (about 20x faster than segno's mask
+    selection in Python); it is used only when its symbol decodes to ``payload``, keeps
+    the ECC level and is no larger than :func:`make_symbol`'s optimal segmentation.
+    Otherwise (non-ASCII text, an old zxing-cpp) :func:`make_symbol` builds it.
+
+    >>> payload = ("00020101021138570010A00000072701270006970403011300110123456780208"
+    ...            "QRIBFTTA53037045802VN63049E6F")
+    >>> m = matrix(payload)
+    >>> m.version, m.size, len(m.rows), m.rows[0][:8]
+    (4, 33, 33, b'\\x01\\x01\\x01\\x01\\x01\\x01\\x01\\x00')
+    """
+    level = _check_error(error)
+    payload = _check_payload(payload)
+    fast = _zxing_matrix(payload, level)
+    if fast is not None:
+        return fast
+    symbol = make_symbol(payload, error=level)
+    return Matrix(symbol.version, len(symbol.matrix), tuple(bytes(row) for row in symbol.matrix))
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -538,11 +538,15 @@ def test_pdf_is_vector_with_the_font_embedded_once_per_face() -> None:
     pages = [s for s in content_streams(pdf) if b" re " in s]
     assert len(pages) == 1
     plan = layout(data, english=True)
-    rects = re.findall(rb"([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+) re f", pages[0])
-    assert len(rects) == len(plan.rects)  # one filled rectangle per dark area
-    # Module size measured on the PDF itself: the narrowest rectangle is one module (pt -> mm).
-    narrowest = min(min(abs(float(w)), abs(float(h))) for _, _, w, h in rects) * 25.4 / 72
-    assert narrowest == pytest.approx(plan.module_mm, abs=0.01) and narrowest >= posters.MIN_MODULE_MM - 0.005
+    # The QR is ONE path (its subpaths the dark rectangles, in modules) filled once, placed
+    # by a matrix that scales a module to its size: no drawing call per rectangle.
+    (qr,) = re.findall(rb"q ([-\d.]+) 0 0 ([-\d.]+) [-\d.]+ [-\d.]+ cm ((?:\d+ \d+ \d+ \d+ re ?)+) f Q", pages[0])
+    assert len(re.findall(rb" re", qr[2])) == len(plan.rects) and not re.search(rb" re f(?! Q)", pages[0])
+    assert pages[0].count(b" f") == 1  # the only fill on the page
+    # Module size measured on the PDF itself: the matrix's scale is one module (pt -> mm).
+    module = float(qr[0]) * 25.4 / 72
+    assert float(qr[1]) == -float(qr[0])
+    assert module == pytest.approx(plan.module_mm, abs=0.001) and module >= posters.MIN_MODULE_MM - 0.005
     assert pages[0].count(b" Tj") + pages[0].count(b" TJ") == len(plan.texts)  # text is text
     assert len(pdf) < 60_000
 
