@@ -40,7 +40,7 @@ Output goes to a path or a binary file object (qrbill's habit).
 >>> plan.version, plan.modules, round(plan.module_mm, 3)      # 68 mm box / (37 + 2 * 4) modules
 (5, 37, 1.511)
 >>> [t.text for t in plan.texts if t.block == "account"]
-['Số tài khoản', '0011 0123 4567 8']
+['Số tài khoản', '0011 012 345 678']
 >>> per_sheet("a6", "a4"), per_sheet("a5", "a4"), per_sheet("a4", "a4")
 (4, 2, 1)
 """
@@ -430,10 +430,10 @@ class PosterData:
 
 
 def group_account(number: str) -> str:
-    """``number`` in groups of four from the left, for reading aloud (:func:`market40.accounts.group`).
+    """``number`` grouped for reading aloud, no lone character (:func:`market40.accounts.group`).
 
     >>> group_account("0011012345678")
-    '0011 0123 4567 8'
+    '0011 012 345 678'
     """
     return accounts.group(number)
 

@@ -137,7 +137,7 @@ def test_layout_widths_match_fpdf2() -> None:
     pdf.add_font("f", "B", posters.font_path("bold"))
     for style, weight in (("", "regular"), ("B", "bold")):
         pdf.set_font("f", style, 10)
-        for text in ("Cửa hàng hải sản tươi sống Thu Hằng", "QUÉT MÃ ĐỂ THANH TOÁN", "0011 0123 4567 8"):
+        for text in ("Cửa hàng hải sản tươi sống Thu Hằng", "QUÉT MÃ ĐỂ THANH TOÁN", "0011 012 345 678"):
             assert posters._metrics(weight).width(text) * 10 * 25.4 / 72 == pytest.approx(
                 pdf.get_string_width(text), abs=0.01)
     for font in pdf.fonts.values():
@@ -326,7 +326,7 @@ def test_any_shop_name_fits_or_is_refused(words: list[str], size: str) -> None:
     ({"holder_name": " NGUYEN VAN AN"}, "holder_name"),
     ({"shop_name": "  "}, "shop_name"),
     ({"market_name": "Chợ\nHạ Long"}, "market_name"),
-    ({"account_number": "0011 0123 4567 8"}, "account_number"),
+    ({"account_number": "0011 012 345 678"}, "account_number"),
     ({"account_number": "0011012345679"}, "account_number"),   # not the QR's account
     ({"serial": "P 123"}, "serial"),
     ({"printed_on": "2026-11-22"}, "printed_on"),
@@ -366,8 +366,24 @@ def test_cards_and_ewallets_get_their_labels() -> None:
 
 
 def test_group_account() -> None:
-    assert posters.group_account("0011012345678") == "0011 0123 4567 8"
+    assert posters.group_account("0011012345678") == "0011 012 345 678"
+    assert posters.group_account("8086205182190") == "8086 205 182 190"  # was 8086 2051 8219 0
     assert posters.group_account("12") == "12"
+    assert posters.group_account("9704361234567890") == "9704 3612 3456 7890"  # a card stays 4 x 4
+    assert [len(g) for g in posters.group_account("1" * 19).split()] == [4, 4, 4, 4, 3]
+
+
+@SETTINGS
+@given(number=st.from_regex(r"[0-9A-Z]{1,19}", fullmatch=True))
+def test_grouped_account_has_no_lone_character(number: str) -> None:
+    groups = posters.group_account(number).split(" ")
+    assert "".join(groups) == number                      # every character kept, in order
+    assert all(1 <= len(g) <= 4 for g in groups)           # short enough to read aloud
+    assert len(number) == 1 or min(len(g) for g in groups) >= 2  # never an orphan
+    if len(number) >= 6:
+        assert {len(g) for g in groups} <= {3, 4}          # 6-19 characters: groups of 3 or 4
+    assert [len(g) for g in groups] == sorted((len(g) for g in groups), reverse=True)
+    assert len(groups) == -(-len(number) // 4)             # the fewest groups
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [
