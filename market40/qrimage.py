@@ -45,7 +45,6 @@ True
 from __future__ import annotations
 
 import io
-import math
 import os
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -286,20 +285,53 @@ _DARK_BYTES = bytes.maketrans(bytes(range(256)), bytes([1] * 128 + [0] * 128))
 _CREATE = getattr(zxingcpp, "create_barcode", None)  # zxing-cpp >= 2.3 (libzint writer)
 
 
-def _lower_bound_version(payload: str, level: str) -> int:
-    """A version no segmentation of ``payload`` can go below: every character at the
-    cheapest rate its mode allows (§7.4.3-7.4.5) plus one segment header, no switches."""
-    digits = alnum = 0
+def _ascii_bits(payload: str, range_index: int) -> int:
+    """The bits of :func:`_segment`'s optimum for an ASCII ``payload``, computed fast.
+
+    The same dynamic programme with the six states ASCII needs (numeric runs mod 3,
+    alphanumeric runs mod 2, byte; UTF-8 segments never help ASCII) unrolled: a tenth of
+    its time, which lets every zxing-cpp symbol be checked against the optimal version.
+    ``tests/test_qr_matrix.py`` checks it equals ``_segment``'s total.
+    """
+    head_n = 4 + _COUNT_BITS[_NUMERIC][range_index]
+    head_a = 4 + _COUNT_BITS[_ALNUM][range_index]
+    head_b = 4 + _COUNT_BITS[_BYTE][range_index]
+    inf = 1 << 30
+    n0 = n1 = n2 = a0 = a1 = b = inf
+    first = True
+    digits, alnum = _DIGITS, _ALNUM_CHARS
     for char in payload:
-        if char in _DIGITS:
-            digits += 1
-        elif char in _ALNUM_CHARS:
-            alnum += 1
-    others = len(payload) - digits - alnum
-    bits = 4 + 8 + math.ceil(digits * 10 / 3 + alnum * 5.5) + 8 * others
-    capacity = _segno_consts.SYMBOL_CAPACITY
+        best_n, best_a = min(n0, n1, n2), min(a0, a1)
+        if first:
+            from_n = from_a = from_b = 0
+            first = False
+        else:
+            from_n, from_a, from_b = min(best_a, b), min(best_n, b), min(best_n, best_a)
+        # byte mode takes any ASCII character
+        new_b = min(from_b + head_b + 8, b + 8)
+        if char in alnum:
+            new_a1, new_a0 = min(from_a + head_a + 6, a0 + 6), a1 + 5
+            if char in digits:
+                n1, n2, n0 = min(from_n + head_n + 4, n0 + 4), n1 + 3, n2 + 3
+            else:
+                n0 = n1 = n2 = inf
+            a0, a1 = new_a0, new_a1
+        else:
+            n0 = n1 = n2 = a0 = a1 = inf
+        b = new_b
+    return min(n0, n1, n2, a0, a1, b)
+
+
+def _optimal_version(payload: str, level: str) -> int:
+    """:func:`version_for` for an ASCII payload, fast (41 when even version 40 cannot hold it)."""
     key = _ERROR_LEVELS[level]
-    return next((v for v in range(1, 41) if capacity[v][key] >= bits), 41)
+    capacity = _segno_consts.SYMBOL_CAPACITY
+    for range_index, versions in enumerate(_VERSION_RANGES):
+        bits = _ascii_bits(payload, range_index)
+        for version in versions:
+            if capacity[version][key] >= bits:
+                return version
+    return 41
 
 
 def _zxing_matrix(payload: str, level: str) -> Matrix | None:
@@ -307,7 +339,7 @@ def _zxing_matrix(payload: str, level: str) -> Matrix | None:
 
     Kept only when it decodes to ``payload`` (the writer reads its own symbol back), is a
     regular QR Code at ``level`` or higher, and its version is not above the optimal
-    segmentation's (:func:`version_for`; checked exactly unless a lower bound settles it).
+    segmentation's (:func:`version_for`, checked for every symbol).
     """
     if _CREATE is None or not payload.isascii():
         return None  # non-ASCII needs our ECI segments; an old zxing-cpp has no writer API
@@ -323,7 +355,7 @@ def _zxing_matrix(payload: str, level: str) -> Matrix | None:
             or barcode.format != zxingcpp.BarcodeFormat.QRCode or barcode.text != payload
             or str(barcode.ec_level) not in _AT_LEAST[level]):
         return None
-    if version > _lower_bound_version(payload, level) and version > _plan(payload, level)[0]:
+    if version > _optimal_version(payload, level):
         return None
     data = bytes(memoryview(image)).translate(_DARK_BYTES)
     return Matrix(version, size, tuple(data[i:i + size] for i in range(0, size * size, size)))

@@ -113,3 +113,12 @@ def test_a_writer_symbol_that_breaks_a_rule_is_not_used(monkeypatch: pytest.Monk
     monkeypatch.setattr(qrimage, "_CREATE", lambda text, fmt, **kw: real(text[:-1], fmt, **kw))
     assert qrimage._zxing_matrix(payload, "M") is None
     check(payload)
+
+
+@SETTINGS
+@given(payload=st.one_of(VIETQR, MIXED))
+def test_the_fast_bit_count_is_the_segmentation_optimum(payload: str) -> None:
+    """The check every zxing-cpp symbol passes uses the same optimum as make_symbol."""
+    for range_index in range(3):
+        assert qrimage._ascii_bits(payload, range_index) == qrimage._segment(payload, range_index)[0]
+    assert qrimage._optimal_version(payload, "M") == qrimage.version_for(payload, "M")
