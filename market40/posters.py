@@ -3,8 +3,10 @@
 The poster is the anti-fraud device (``design.md`` §3 decision 4, ``field-notes.md``
 §1.2, §4.3–4.4): next to the QR it prints, large, the account holder's name exactly
 as the bank has it, so a customer can compare it with the name their banking app
-shows after the scan; then the bank, the account number grouped for reading aloud,
-the stall and the market, and a serial the registry can look up.
+shows after the scan; then the bank, the account number grouped for reading aloud
+(no lone digit: :func:`market40.accounts.group`), the stall and the market, and a
+serial the registry can look up. Vietnamese always; English and Simplified Chinese
+lines on request (``langs``, :func:`parse_langs`).
 
 Rules kept here, and where they come from:
 
@@ -18,13 +20,18 @@ Rules kept here, and where they come from:
   to the smallest legible size of its box, then wraps onto more lines (up to the
   box's limit); if it still does not fit, :class:`~market40.exceptions.ValidationError`
   names the field.
-- **One font with full Vietnamese coverage, shipped by a dependency**: Be Vietnam Pro
-  (SIL OFL 1.1, from google/fonts) in the PyPI package ``fontpkg-be-vietnam-pro``.
-  Texts are laid out with the font's own advance widths and glyph bounds, so the
-  PNG (Pillow) and the PDF (fpdf2, font embedded as a subset) share one layout.
-- **Vector PDF**: the QR is drawn as filled rectangles (runs of dark modules, merged
-  across rows when they line up), the text as text; nothing is a bitmap. Sheets of
-  several posters carry cut marks; the font subset is embedded once per document.
+- **Fonts shipped by dependencies**: Be Vietnam Pro (SIL OFL 1.1, from google/fonts)
+  in the PyPI package ``fontpkg-be-vietnam-pro``, full Vietnamese coverage; for the
+  Chinese lines Noto Sans SC (SIL OFL 1.1) from ``pylopdf-fonts-zh-cn``. Texts are laid
+  out with the fonts' own advance widths and glyph bounds, so the PNG (Pillow) and the
+  PDF (fpdf2, fonts embedded as subsets) share one layout.
+- **Vector PDF**: each QR is ONE path filled once (its subpaths the runs of dark
+  modules, merged across rows when they line up), the text as text; nothing is a
+  bitmap. Sheets of several posters carry cut marks; each font subset is embedded
+  once per document.
+- **Fast symbols**: :func:`market40.qrimage.matrix` (zxing-cpp's C++ writer, checked
+  against the optimal version for every symbol) builds the QR, so a market's sheet
+  costs less CPU than segno alone drawing the same codes.
 
 Output goes to a path or a binary file object (qrbill's habit).
 
@@ -39,6 +46,8 @@ Output goes to a path or a binary file object (qrbill's habit).
 >>> plan = layout(data, size="a6")
 >>> plan.version, plan.modules, round(plan.module_mm, 3)      # 68 mm box / (37 + 2 * 4) modules
 (5, 37, 1.511)
+>>> [t.text for t in layout(data, langs="vi,en,zh").texts if t.block == "title_more"]
+['Scan to pay ·', '扫码付款']
 >>> [t.text for t in plan.texts if t.block == "account"]
 ['Số tài khoản', '0011 012 345 678']
 >>> per_sheet("a6", "a4"), per_sheet("a5", "a4"), per_sheet("a4", "a4")
@@ -1127,9 +1136,10 @@ def _checked(items: Iterable[Any]) -> Iterator[PosterData]:
 def _with_symbols(items: Iterable[Any], workers: int) -> Iterator[tuple[PosterData, _Symbol]]:
     """Each poster with its QR symbol, in order; symbols made by ``workers`` processes.
 
-    Encoding a QR code (segno's mask selection, in pure Python) is most of a sheet's
-    time, and each code is independent: a pool of "spawn" processes (safe in threaded
-    servers) encodes batches ahead while this process lays out and draws.
+    Each code is independent: a pool of "spawn" processes (safe in threaded servers)
+    builds batches ahead while this process lays out and draws. With zxing-cpp's writer
+    a symbol costs well under a millisecond, so this pays only for very large markets
+    (or payloads that fall back to segno) on an otherwise idle machine.
     """
     if workers == 1:
         for data in _checked(items):

@@ -3,7 +3,8 @@
 An adapter over three libraries: `segno <https://segno.readthedocs.io/>`_ builds
 the symbol and writes the files, Pillow makes raster images, and
 `zxing-cpp <https://github.com/zxing-cpp/zxing-cpp>`_ reads codes back out of
-images and photos.
+images and photos. For bulk work (posters) :func:`matrix` gives the modules from
+zxing-cpp's C++ writer when its symbol keeps these rules, else from :func:`make_symbol`.
 
 Rules this module keeps, and where they come from:
 
