@@ -1030,11 +1030,15 @@ def enroll_issue(market: str | None, stall: str | None, days: int, output: str |
 @click.option("--size", type=click.Choice(["a6", "a5", "a4"]), default="a6", show_default=True)
 @click.option("--sheet", type=click.Choice(["a6", "a5", "a4"]), default="a4", show_default=True,
               help="Paper the market's posters are printed on (several per sheet, with cut marks).")
-@click.option("--english", is_flag=True, help="Add English lines under the Vietnamese.")
+@click.option("--lang", "lang", metavar="vi[,en][,zh]",
+              help="Languages printed: Vietnamese always; en adds English, zh Simplified Chinese lines.")
+@click.option("--english", is_flag=True, help="Add English lines under the Vietnamese (= --lang vi,en).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes building the QR codes of a --market sheet (large markets on an idle machine).")
 @click.option("--skipped", type=click.Path(dir_okay=False), help="Also write the skip report to this CSV.")
 @click.pass_context
 def poster_group(ctx: click.Context, stall: str | None, market: str | None, output: str | None, size: str,
-                 sheet: str, english: bool, skipped: str | None) -> None:
+                 sheet: str, lang: str | None, english: bool, workers: int, skipped: str | None) -> None:
     """Print-ready stall posters (vector PDF or 300 dpi PNG), and poster inspection.
 
     Only verified current accounts print; stalls left out are listed with the reason.
@@ -1044,6 +1048,7 @@ def poster_group(ctx: click.Context, stall: str | None, market: str | None, outp
       market40 poster --stall HL1/A-12 -o a12.pdf
       market40 poster --stall HL1/A-12 --size a5 -o a12.png
       market40 poster --market HL1 -o hl1.pdf --size a6 --sheet a4
+      market40 poster --market MC1 -o mc1.pdf --lang vi,en,zh --workers 2
       market40 poster verify photo.jpg --stall HL1/A-12
     """
     if ctx.invoked_subcommand is not None:
@@ -1052,19 +1057,21 @@ def poster_group(ctx: click.Context, stall: str | None, market: str | None, outp
         raise click.UsageError("give --stall or --market, and -o FILE")
     from market40 import posters
     from market40.services import posters as poster_service
+    langs = posters.parse_langs(lang, english=english)  # a bad code is refused before anything is read
     with registry_session() as registry:
         if stall:
             data = poster_service.poster_data(registry, stall)
             if output.lower().endswith(".png"):
-                posters.render_png(data, output, size=size, english=english)
+                posters.render_png(data, output, size=size, langs=langs)
             else:
-                posters.render_pdf(data, output, size=size, english=english)
+                posters.render_pdf(data, output, size=size, langs=langs)
             click.echo(f"{stall}: poster {data.serial} written to {output}", err=True)
             return
         items, left_out = poster_service.market_posters(registry, market)
     update, done = progress_bar("posters")
     try:
-        posters.render_sheet_pdf(items, output, size=size, sheet=sheet, english=english, progress=update)
+        posters.render_sheet_pdf(items, output, size=size, sheet=sheet, langs=langs, progress=update,
+                                 workers=workers)
     finally:
         done()
     for item in left_out:

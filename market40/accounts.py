@@ -7,7 +7,7 @@ form or raises a :class:`~market40.exceptions.ValidationError` naming the field.
 >>> mask("0011012344418")
 '•••• 4418'
 >>> group("0011012345678")
-'0011 0123 4567 8'
+'0011 012 345 678'
 >>> stall_reference("HL1", "A-12")
 'HL1 A12'
 >>> clean_holder_name("Nguyễn Thị Thu Hằng")
@@ -70,8 +70,25 @@ def mask(number: str | None) -> str:
 
 
 def group(number: str) -> str:
-    """A number in groups of four, for reading aloud and for posters."""
-    return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    """A number in groups for reading aloud and for posters, never with a lone character.
+
+    The fewest groups of at most four characters, as even as they can be, the longer
+    ones first: from 6 to 19 characters every group has 3 or 4 (``8086 205 182 190``,
+    not ``8086 2051 8219 0``); 16-digit cards keep their 4 x 4. Nothing is added or dropped.
+
+    >>> [group(n) for n in ("1234", "12345", "1234567890", "8086205182190", "9704361234567890")]
+    ['1234', '123 45', '1234 567 890', '8086 205 182 190', '9704 3612 3456 7890']
+    """
+    count = -(-len(number) // 4)  # ceil: the fewest groups of at most four
+    if count <= 1:
+        return number
+    size, longer = divmod(len(number), count)
+    cuts, start = [], 0
+    for index in range(count):
+        end = start + size + (index < longer)
+        cuts.append(number[start:end])
+        start = end
+    return " ".join(cuts)
 
 
 def stall_reference(market_code: str, stall_code: str) -> str:

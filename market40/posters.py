@@ -3,8 +3,10 @@
 The poster is the anti-fraud device (``design.md`` §3 decision 4, ``field-notes.md``
 §1.2, §4.3–4.4): next to the QR it prints, large, the account holder's name exactly
 as the bank has it, so a customer can compare it with the name their banking app
-shows after the scan; then the bank, the account number grouped for reading aloud,
-the stall and the market, and a serial the registry can look up.
+shows after the scan; then the bank, the account number grouped for reading aloud
+(no lone digit: :func:`market40.accounts.group`), the stall and the market, and a
+serial the registry can look up. Vietnamese always; English and Simplified Chinese
+lines on request (``langs``, :func:`parse_langs`).
 
 Rules kept here, and where they come from:
 
@@ -18,13 +20,18 @@ Rules kept here, and where they come from:
   to the smallest legible size of its box, then wraps onto more lines (up to the
   box's limit); if it still does not fit, :class:`~market40.exceptions.ValidationError`
   names the field.
-- **One font with full Vietnamese coverage, shipped by a dependency**: Be Vietnam Pro
-  (SIL OFL 1.1, from google/fonts) in the PyPI package ``fontpkg-be-vietnam-pro``.
-  Texts are laid out with the font's own advance widths and glyph bounds, so the
-  PNG (Pillow) and the PDF (fpdf2, font embedded as a subset) share one layout.
-- **Vector PDF**: the QR is drawn as filled rectangles (runs of dark modules, merged
-  across rows when they line up), the text as text; nothing is a bitmap. Sheets of
-  several posters carry cut marks; the font subset is embedded once per document.
+- **Fonts shipped by dependencies**: Be Vietnam Pro (SIL OFL 1.1, from google/fonts)
+  in the PyPI package ``fontpkg-be-vietnam-pro``, full Vietnamese coverage; for the
+  Chinese lines Noto Sans SC (SIL OFL 1.1) from ``pylopdf-fonts-zh-cn``. Texts are laid
+  out with the fonts' own advance widths and glyph bounds, so the PNG (Pillow) and the
+  PDF (fpdf2, fonts embedded as subsets) share one layout.
+- **Vector PDF**: each QR is ONE path filled once (its subpaths the runs of dark
+  modules, merged across rows when they line up), the text as text; nothing is a
+  bitmap. Sheets of several posters carry cut marks; each font subset is embedded
+  once per document.
+- **Fast symbols**: :func:`market40.qrimage.matrix` (zxing-cpp's C++ writer, checked
+  against the optimal version for every symbol) builds the QR, so a market's sheet
+  costs less CPU than segno alone drawing the same codes.
 
 Output goes to a path or a binary file object (qrbill's habit).
 
@@ -39,8 +46,10 @@ Output goes to a path or a binary file object (qrbill's habit).
 >>> plan = layout(data, size="a6")
 >>> plan.version, plan.modules, round(plan.module_mm, 3)      # 68 mm box / (37 + 2 * 4) modules
 (5, 37, 1.511)
+>>> [t.text for t in layout(data, langs="vi,en,zh").texts if t.block == "title_more"]
+['Scan to pay ·', '扫码付款']
 >>> [t.text for t in plan.texts if t.block == "account"]
-['Số tài khoản', '0011 0123 4567 8']
+['Số tài khoản', '0011 012 345 678']
 >>> per_sheet("a6", "a4"), per_sheet("a5", "a4"), per_sheet("a4", "a4")
 (4, 2, 1)
 """
@@ -50,6 +59,7 @@ import atexit
 import collections
 import contextlib
 import datetime
+import io
 import itertools
 import math
 import multiprocessing
@@ -63,6 +73,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple, Sequence, Tuple, Union
 
+from fontTools.pens.boundsPen import BoundsPen
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import RenderStyle
@@ -88,6 +99,10 @@ __all__ = [
     "FONT_PACKAGE",
     "LABELS",
     "group_account",
+    "LANGS",
+    "parse_langs",
+    "ZH_FONT_FAMILY",
+    "ZH_FONT_PACKAGE",
     "layout",
     "per_sheet",
     "font_path",
@@ -127,10 +142,13 @@ class Box(NamedTuple):
 class Geometry:
     """Every dimension of one poster size: millimetres, font sizes in points.
 
-    The boxes stack from top to bottom in the order of :data:`_BLOCKS`; the English
-    boxes (``title_en``, ``check_en``) only when ``english=True``. The height left
+    The boxes stack from top to bottom in the order of :data:`_BLOCKS`; the boxes of
+    the other languages only when the poster prints them (``title_more`` with English
+    or Chinese, ``check_en`` with English, ``check_zh`` with Chinese). The height left
     over is shared equally between the gaps between texts (the QR's quiet zone
-    separates it from its neighbours), so every poster of a size has the same places.
+    separates it from its neighbours), so every poster of a size and languages has the
+    same places. With Chinese, the QR box is ``qr_zh`` (A5 and A4 give up the Chinese
+    line's height; A6's QR is already at the 1.5 mm module floor and stays).
     """
 
     name: str
@@ -144,53 +162,59 @@ class Geometry:
     callout_line: float    # its stroke
     callout_radius: float  # its corner radius
     title: Box
-    title_en: Box
+    title_more: Box        # the title in the other languages: "Scan to pay · 扫码付款"
     holder: Box            # the account holder, large
     bank: Box              # "Ngân hàng" + short name
     bank_name: Box         # full Vietnamese name
     account: Box           # "Số tài khoản" + grouped number
     check: Box             # "Kiểm tra tên người nhận ... : NAME" (padding included)
     check_en: Box
+    check_zh: Box
     stall: Box             # "Sạp A12 · shop name"
     market: Box
     footer: Box            # print date and serial
+    qr_zh: float = 0.0     # side of the QR box when Chinese lines print (0: the same as ``qr``)
+
+    def qr_side(self, langs: tuple[str, ...]) -> float:
+        return self.qr_zh if "zh" in langs and self.qr_zh else self.qr
 
 
 #: Poster sizes (ISO 216, portrait). With the English boxes too, the boxes leave 5.5–7.5 mm
-#: to share out as gaps; ``tests/test_posters.py`` checks that every stack fits its page.
+#: to share out as gaps, with English and Chinese 1.9–5.3 mm; ``tests/test_posters.py``
+#: checks that every stack fits its page.
 SIZES: dict[str, Geometry] = {
     "a6": Geometry(
         name="A6", width=105, height=148, margin_x=6, margin_top=5, margin_bottom=5,
         qr=68, callout_pad=1.0, callout_line=0.25, callout_radius=1.5,
-        title=Box(7.0, 16, 11), title_en=Box(3.5, 8.5, 6.5),
+        title=Box(7.0, 16, 11), title_more=Box(3.5, 8.5, 6.5),
         holder=Box(10.5, 24, 14, 2),
         bank=Box(4.6, 11, 8), bank_name=Box(3.7, 7, 5),
         account=Box(5.6, 16, 10),
-        check=Box(8.0, 7.5, 5.5, 3), check_en=Box(5.0, 6.5, 5, 2),
+        check=Box(8.0, 7.5, 5.5, 3), check_en=Box(5.0, 6.5, 5, 2), check_zh=Box(4.4, 7, 5.5, 2),
         stall=Box(9.0, 12, 8, 2), market=Box(4.0, 9, 6),
         footer=Box(2.8, 6, 5),
     ),
     "a5": Geometry(
         name="A5", width=148, height=210, margin_x=8, margin_top=7, margin_bottom=7,
         qr=100, callout_pad=1.4, callout_line=0.3, callout_radius=2.0,
-        title=Box(10.0, 23, 15), title_en=Box(5.0, 12, 9),
+        title=Box(10.0, 23, 15), title_more=Box(5.0, 12, 9),
         holder=Box(15.0, 34, 20, 2),
         bank=Box(7.0, 16, 11), bank_name=Box(5.0, 10, 7),
         account=Box(8.5, 22, 14),
-        check=Box(11.0, 10.5, 7.5, 3), check_en=Box(7.0, 9, 7, 2),
+        check=Box(11.0, 10.5, 7.5, 3), check_en=Box(7.0, 9, 7, 2), check_zh=Box(6.0, 10, 7.5, 2),
         stall=Box(12.5, 17, 11, 2), market=Box(5.5, 12, 8),
-        footer=Box(4.0, 8, 6.5),
+        footer=Box(4.0, 8, 6.5), qr_zh=95,
     ),
     "a4": Geometry(
         name="A4", width=210, height=297, margin_x=12, margin_top=10, margin_bottom=10,
         qr=140, callout_pad=2.0, callout_line=0.4, callout_radius=3.0,
-        title=Box(14.0, 32, 21), title_en=Box(7.0, 17, 12),
+        title=Box(14.0, 32, 21), title_more=Box(7.0, 17, 12),
         holder=Box(21.5, 48, 28, 2),
         bank=Box(10.0, 22, 15), bank_name=Box(7.4, 14, 10),
         account=Box(12.0, 30, 20),
-        check=Box(16.0, 15, 11, 3), check_en=Box(10.0, 13, 10, 2),
+        check=Box(16.0, 15, 11, 3), check_en=Box(10.0, 13, 10, 2), check_zh=Box(8.5, 14, 10, 2),
         stall=Box(18.0, 24, 16, 2), market=Box(8.0, 17, 12),
-        footer=Box(5.6, 11, 9),
+        footer=Box(5.6, 11, 9), qr_zh=134,
     ),
 }
 
@@ -211,18 +235,27 @@ _LABEL_SCALE = 0.72
 _LEADING = 1.18
 # Least clear space between the ink of two wrapped lines, in em.
 _LINE_GAP = 0.06
+# A space after full-width punctuation (Chinese lines), dropped when lines are joined.
+_FULLWIDTH_SPACE = re.compile(r"([\u3000-\u303f\uff01-\uff0f\uff1a-\uff1f]) ")
 # Fonts sizes are chosen in steps of this many points.
 _PT_STEP = 0.25
 
 # --- labels --------------------------------------------------------------------------------------
 
-#: Printed wording, Vietnamese first; English lines only with ``english=True``. A newline
-#: is where a line prefers to wrap if it must; otherwise it prints as a space.
+#: The languages a poster can print, in the order they print: Vietnamese always, English
+#: and Simplified Chinese on request (border and tourist markets).
+LANGS = ("vi", "en", "zh")
+
+#: Printed wording, Vietnamese first; English (``_en``) and Simplified Chinese (``_zh``)
+#: lines only when asked for. A newline is where a line prefers to wrap if it must;
+#: otherwise it prints as a space.
 LABELS: dict[str, str] = {
     "title": "Quét mã để thanh toán",
     "title_en": "Scan to pay",
+    "title_zh": "扫码付款",
     "check": "Kiểm tra tên người nhận trên ứng dụng phải là:\n{name}",
     "check_en": "Check that your app shows the recipient name:\n{name}",
+    "check_zh": "请核对手机上显示的收款人姓名：\n{name}",
     "bank": "Ngân hàng",
     "ewallet": "Ví điện tử",
     "account": "Số tài khoản",
@@ -233,10 +266,10 @@ LABELS: dict[str, str] = {
 }
 
 # The stack, top to bottom: (block, weight, field reported when its text cannot fit).
-_REGULAR, _BOLD = "regular", "bold"
+_REGULAR, _BOLD, _ZH = "regular", "bold", "zh"
 _BLOCKS: tuple[tuple[str, str, str], ...] = (
     ("title", _BOLD, "title"),
-    ("title_en", _REGULAR, "title"),
+    ("title_more", _REGULAR, "title"),
     ("qr", "", "size"),
     ("holder", _BOLD, "holder_name"),
     ("bank", _BOLD, "bank_short_name"),
@@ -244,16 +277,45 @@ _BLOCKS: tuple[tuple[str, str, str], ...] = (
     ("account", _BOLD, "account_number"),
     ("check", _REGULAR, "holder_name"),
     ("check_en", _REGULAR, "holder_name"),
+    ("check_zh", _ZH, "holder_name"),
     ("stall", _BOLD, "shop_name"),
     ("market", _REGULAR, "market_name"),
     ("footer", _REGULAR, "serial"),
 )
-_ENGLISH_ONLY = frozenset({"title_en", "check_en"})
-_CALLOUT = frozenset({"check", "check_en"})
+# Blocks printed only with one of these languages.
+_BLOCK_LANGS = {"title_more": {"en", "zh"}, "check_en": {"en"}, "check_zh": {"zh"}}
+_CALLOUT = ("check", "check_en", "check_zh")
 
 
-def _callout_last(english: bool) -> str:
-    return "check_en" if english else "check"
+def _callout_last(langs: tuple[str, ...]) -> str:
+    return [b for b in _CALLOUT if b == "check" or b[-2:] in langs][-1]
+
+
+def parse_langs(value: Any = None, *, english: bool = False) -> tuple[str, ...]:
+    """The languages of a poster, in print order, Vietnamese always first.
+
+    ``value`` is ``"vi,en,zh"`` (the CLI's ``--lang``), a sequence of codes, or ``None``
+    (Vietnamese only); ``english=True`` adds English (the older ``english`` flag).
+
+    >>> parse_langs("zh, vi"), parse_langs(None, english=True), parse_langs(["EN"])
+    (('vi', 'zh'), ('vi', 'en'), ('vi', 'en'))
+    """
+    if value is None:
+        codes: list[Any] = []
+    elif isinstance(value, str):
+        codes = [c.strip() for c in value.split(",") if c.strip()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        codes = list(value)
+    else:
+        codes = [value]
+    wanted = {"vi", *(["en"] if english else [])}
+    for code in codes:
+        key = code.strip().lower() if isinstance(code, str) else None
+        if key not in LANGS:
+            raise ValidationError(f"lang: {code!r} is not a poster language; use vi, en, zh (e.g. vi,en,zh)",
+                                  field="lang", value=value, limit="vi, en, zh")
+        wanted.add(key)
+    return tuple(lang for lang in LANGS if lang in wanted)
 
 
 # --- the font -------------------------------------------------------------------------------------
@@ -262,17 +324,32 @@ def _callout_last(english: bool) -> str:
 FONT_FAMILY = "Be Vietnam Pro"
 FONT_PACKAGE = "fontpkg_be_vietnam_pro"
 _FONT_FILES = {_REGULAR: "BeVietnamPro-Regular.ttf", _BOLD: "BeVietnamPro-Bold.ttf"}
+#: The Simplified Chinese lines' typeface (SIL OFL 1.1): Noto Sans SC, as Noto publishes its
+#: Simplified Chinese subset (notofonts/noto-cjk ``Sans/SubsetOTF/SC``, 30,000+ characters
+#: including Latin), shipped by the data-only PyPI package ``pylopdf-fonts-zh-cn``.
+ZH_FONT_FAMILY = "Noto Sans SC"
+ZH_FONT_PACKAGE = "pylopdf_fonts_zh_cn"
+_ZH_FONT_FILE = "NotoSansSC-Regular.otf"
+_FAMILIES = {_REGULAR: FONT_FAMILY, _BOLD: FONT_FAMILY, _ZH: ZH_FONT_FAMILY}
 _FONT_EXITS = contextlib.ExitStack()
 atexit.register(_FONT_EXITS.close)
 
 
 @lru_cache(maxsize=None)
 def font_path(weight: str = _REGULAR) -> Path:
-    """The TTF file of the poster font, ``"regular"`` or ``"bold"``, from the font package.
+    """The font file of ``"regular"`` or ``"bold"`` (Be Vietnam Pro, TTF) or ``"zh"``
+    (Noto Sans SC, OpenType/CFF), from its font package.
 
-    Raises :class:`~market40.exceptions.NotFound` when ``fontpkg-be-vietnam-pro`` is not
-    installed.
+    Raises :class:`~market40.exceptions.NotFound` when the font's package
+    (``fontpkg-be-vietnam-pro``, ``pylopdf-fonts-zh-cn``) is not installed.
     """
+    if weight == _ZH:
+        try:
+            ref = resources.files(ZH_FONT_PACKAGE) / _ZH_FONT_FILE
+        except ModuleNotFoundError:
+            raise NotFound(f"poster font: the package {ZH_FONT_PACKAGE.replace('_', '-')} (the {ZH_FONT_FAMILY} "
+                           f"font for Chinese lines) is not installed; pip install pylopdf-fonts-zh-cn") from None
+        return Path(_FONT_EXITS.enter_context(resources.as_file(ref)))
     try:
         ref = resources.files(FONT_PACKAGE) / "files" / _FONT_FILES[weight]
     except ModuleNotFoundError:
@@ -283,17 +360,28 @@ def font_path(weight: str = _REGULAR) -> Path:
 
 
 class _Metrics:
-    """Advance widths and vertical ink bounds (in em) of every character of one font file."""
+    """Advance widths and vertical ink bounds (in em) of every character of one font file.
+
+    TrueType outlines (Be Vietnam Pro) are measured up front; CFF outlines (Noto Sans SC,
+    30,000+ glyphs) on first use of each character."""
 
     def __init__(self, path: Path) -> None:
-        font = TTFont(path)
+        # From memory: the CFF font stays open for lazy measuring, without holding a file.
+        font = TTFont(io.BytesIO(path.read_bytes()), lazy=True)
         per_em = font["head"].unitsPerEm
         hmtx = font["hmtx"].metrics
-        glyf = font["glyf"]
         self.advance: dict[str, float] = {}
         self.top: dict[str, float] = {}
         self.bottom: dict[str, float] = {}
-        for code, glyph_name in font.getBestCmap().items():
+        self._per_em = per_em
+        self._cmap = font.getBestCmap()
+        if "glyf" not in font:
+            self._glyphs: Any = font.getGlyphSet()
+            self.advance = {chr(code): hmtx[name][0] / per_em for code, name in self._cmap.items()}
+            return
+        self._glyphs = None
+        glyf = font["glyf"]
+        for code, glyph_name in self._cmap.items():
             char = chr(code)
             glyph = glyf[glyph_name]
             self.advance[char] = hmtx[glyph_name][0] / per_em
@@ -306,9 +394,19 @@ class _Metrics:
         advance = self.advance
         return sum([advance[c] for c in text])
 
+    def _measure(self, char: str) -> None:
+        pen = BoundsPen(self._glyphs)
+        self._glyphs[self._cmap[ord(char)]].draw(pen)
+        _, y_min, _, y_max = pen.bounds or (0, 0, 0, 0)  # no contours (space): no bounds
+        self.top[char], self.bottom[char] = y_max / self._per_em, -y_min / self._per_em
+
     def extent(self, text: str) -> tuple[float, float]:
         """Ink above and below the baseline, in em (at least 0)."""
         top, bottom = self.top, self.bottom
+        if self._glyphs is not None:
+            for char in text:
+                if char not in top:
+                    self._measure(char)
         return max([0.0] + [top[c] for c in text]), max([0.0] + [bottom[c] for c in text])
 
     def missing(self, text: str) -> str | None:
@@ -430,10 +528,10 @@ class PosterData:
 
 
 def group_account(number: str) -> str:
-    """``number`` in groups of four from the left, for reading aloud (:func:`market40.accounts.group`).
+    """``number`` grouped for reading aloud, no lone character (:func:`market40.accounts.group`).
 
     >>> group_account("0011012345678")
-    '0011 0123 4567 8'
+    '0011 012 345 678'
     """
     return accounts.group(number)
 
@@ -444,7 +542,7 @@ def group_account(number: str) -> str:
 class Text:
     """One run of text on the poster. Lengths in mm from the poster's top left corner;
     ``x`` is the start of the run on its baseline ``y``; ``top`` and ``bottom`` bound
-    its ink, ``width`` its advance."""
+    its ink, ``width`` its advance; ``font`` says which face sets it."""
 
     block: str
     text: str
@@ -455,6 +553,7 @@ class Text:
     width: float
     top: float
     bottom: float
+    font: str = _REGULAR  # "regular", "bold" (Be Vietnam Pro) or "zh" (Noto Sans SC)
 
 
 @dataclass(frozen=True)
@@ -492,6 +591,7 @@ class Layout:
     texts: tuple[Text, ...]
     frames: tuple[Frame, ...]
     boxes: dict[str, tuple[float, float]] = field(repr=False)  # block -> (top, height) in mm
+    path: str = field(default="", repr=False)  # ``rects`` as PDF path operators, in modules
 
     @property
     def symbol_x(self) -> float:
@@ -507,24 +607,28 @@ class _Symbol(NamedTuple):
     version: int
     modules: int
     rects: tuple[tuple[int, int, int, int], ...]
+    path: str  # the dark modules as one PDF path, in modules, y down (see _draw)
 
 
 _DARK_RUN = re.compile(rb"\x01+")
 
 
 def _symbol(payload: str) -> _Symbol:
-    """The QR symbol of ``payload`` (ECC M) as rectangles of dark modules.
+    """The QR symbol of ``payload`` (ECC M or higher, the smallest version) as rectangles of dark modules.
 
-    Runs of dark modules in a row are one rectangle; a run that starts and ends where
-    the one above does extends that rectangle downwards (finder patterns, timing
-    columns...), which keeps the PDF small and fast to draw.
+    The matrix comes from :func:`market40.qrimage.matrix` (zxing-cpp's C++ writer when it
+    gives the optimal version, else segno). Runs of dark modules in a row are one
+    rectangle; a run that starts and ends where the one above does extends that
+    rectangle downwards (finder patterns, timing columns...). The PDF draws them all as
+    subpaths of ONE path filled once: no per-rectangle drawing calls, no hairline seams
+    between touching rectangles in a viewer.
     """
-    symbol = qrimage.make_symbol(payload, error=ERROR_LEVEL)
+    symbol = qrimage.matrix(payload, error=ERROR_LEVEL)
     rects: list[list[int]] = []
     above: dict[tuple[int, int], list[int]] = {}
-    for y, row in enumerate(symbol.matrix):
+    for y, row in enumerate(symbol.rows):
         here: dict[tuple[int, int], list[int]] = {}
-        for match in _DARK_RUN.finditer(bytes(row)):
+        for match in _DARK_RUN.finditer(row):
             key = match.span()
             rect = above.get(key)
             if rect is None:
@@ -534,7 +638,8 @@ def _symbol(payload: str) -> _Symbol:
                 rect[3] += 1
             here[key] = rect
         above = here
-    return _Symbol(symbol.version, len(symbol.matrix), tuple(tuple(r) for r in rects))  # type: ignore[misc]
+    path = " ".join([f"{x} {y} {w} {h} re" for x, y, w, h in rects])
+    return _Symbol(symbol.version, symbol.size, tuple(tuple(r) for r in rects), path)  # type: ignore[misc]
 
 
 def _check_size(size: Any, table: dict[str, Any], name: str) -> str:
@@ -628,7 +733,8 @@ def _fit(block: str, field_name: str, value: Any, geometry: Geometry, box: Box, 
         splits = [_partition(words, weight, n) for n in range(1, min(box.lines, len(words)) + 1)]
         if len(segments) == 2 and box.lines >= 2:
             splits.insert(1, segments)
-        candidates = [[[(line, weight, 1.0)] for line in split] for split in splits]
+        # Full-width punctuation carries its own space: none after it ("姓名：NGUYEN").
+        candidates = [[[(_FULLWIDTH_SPACE.sub(r"\1", line), weight, 1.0)] for line in split] for split in splits]
     else:
         candidates = [[list(runs)]]
     gap = _metrics(_REGULAR).advance[" "]
@@ -649,7 +755,7 @@ def _fit(block: str, field_name: str, value: Any, geometry: Geometry, box: Box, 
               f"on {geometry.name}")
 
 
-def _texts(data: PosterData, english: bool) -> dict[str, tuple[str | None, Runs | None, Any]]:
+def _texts(data: PosterData, langs: tuple[str, ...]) -> dict[str, tuple[str | None, Runs | None, Any]]:
     """Each text block's content: (wrapping text, or label + value runs, the value reported on error)."""
     name = data.holder_name
     kind = "ewallet" if data.is_ewallet else "bank"
@@ -668,9 +774,16 @@ def _texts(data: PosterData, english: bool) -> dict[str, tuple[str | None, Runs 
         "market": (_nfc(data.market_name), None, data.market_name),
         "footer": (LABELS["footer"].format(date=data.printed_on, serial=data.serial), None, data.serial),
     }
-    if english:
-        content["title_en"] = (LABELS["title_en"], None, None)
+    # The title in the other languages is one line: "Scan to pay · 扫码付款".
+    more: list[tuple[str, str, float]] = []
+    if "en" in langs:
+        more.append((LABELS["title_en"] + (" ·" if "zh" in langs else ""), _REGULAR, 1.0))
         content["check_en"] = (LABELS["check_en"].format(name=name), None, name)
+    if "zh" in langs:
+        more.append((LABELS["title_zh"], _ZH, 1.0))
+        content["check_zh"] = (LABELS["check_zh"].format(name=name), None, name)
+    if more:
+        content["title_more"] = (None, tuple(more), None)
     return content
 
 
@@ -688,11 +801,11 @@ class _Slot(NamedTuple):
 
 
 @lru_cache(maxsize=None)
-def _slots(geometry: Geometry, english: bool) -> tuple[tuple[_Slot, ...], tuple[Frame, ...]]:
-    """The stack of blocks of one size: the same for every poster of that size."""
+def _slots(geometry: Geometry, langs: tuple[str, ...]) -> tuple[tuple[_Slot, ...], tuple[Frame, ...]]:
+    """The stack of blocks of one size and languages: the same for every poster of them."""
     inner = geometry.width - 2 * geometry.margin_x
-    blocks = [(b, w, f) for b, w, f in _BLOCKS if english or b not in _ENGLISH_ONLY]
-    heights = [geometry.qr if b == "qr" else getattr(geometry, b).height for b, _, _ in blocks]
+    blocks = [(b, w, f) for b, w, f in _BLOCKS if b not in _BLOCK_LANGS or _BLOCK_LANGS[b] & set(langs)]
+    heights = [geometry.qr_side(langs) if b == "qr" else getattr(geometry, b).height for b, _, _ in blocks]
     slack = geometry.height - geometry.margin_top - geometry.margin_bottom - sum(heights)
     if slack < 0:  # a wrong SIZES row, never the data
         raise AssertionError(f"SIZES[{geometry.name!r}]: boxes are {-slack:.1f} mm taller than the page")
@@ -708,13 +821,13 @@ def _slots(geometry: Geometry, english: bool) -> tuple[tuple[_Slot, ...], tuple[
         # its top (the first line) and its bottom (the last).
         pad = geometry.callout_pad if block in _CALLOUT else 0.0
         pad_top = pad if block == "check" else 0.0
-        pad_bottom = pad if block == _callout_last(english) else 0.0
+        pad_bottom = pad if block == _callout_last(langs) else 0.0
         text_height = height - pad_top - pad_bottom
         slots.append(_Slot(block, weight, field_name, top, height, inner - 2 * pad, text_height,
                            top + pad_top + text_height / 2))
         top += height
     by_block = {slot.block: slot for slot in slots}
-    first, last = by_block["check"], by_block[_callout_last(english)]
+    first, last = by_block["check"], by_block[_callout_last(langs)]
     frame = Frame(geometry.margin_x, first.top, inner, last.top + last.height - first.top,
                   geometry.callout_radius, geometry.callout_line)
     return tuple(slots), (frame,)
@@ -729,8 +842,11 @@ def _block_texts(slot: _Slot, geometry: Geometry, text: str | None, runs: Runs |
     return tuple(_place(slot.block, fitted, geometry.width / 2, slot.text_centre_y))
 
 
-def layout(data: PosterData, *, size: str = "a6", english: bool = False) -> Layout:
+def layout(data: PosterData, *, size: str = "a6", english: bool = False, langs: Any = None) -> Layout:
     """Place every element of ``data``'s poster on a page of ``size`` (``"a6"``, ``"a5"``, ``"a4"``).
+
+    ``langs`` are the poster's languages (:func:`parse_langs`: ``"vi,en,zh"`` or a
+    sequence; Vietnamese always prints); ``english=True`` is the same as ``langs="vi,en"``.
 
     Raises :class:`~market40.exceptions.ValidationError` naming the field when a text
     cannot fit (``holder_name``, ``shop_name``...), when the font has no glyph for a
@@ -741,21 +857,22 @@ def layout(data: PosterData, *, size: str = "a6", english: bool = False) -> Layo
     if not isinstance(data, PosterData):
         raise InvalidFormat(f"data: expected PosterData, got {type(data).__name__}",
                             field="data", value=data, limit="PosterData")
-    return _layout(data, SIZES[key], english, _symbol(data.payload))
+    return _layout(data, SIZES[key], parse_langs(langs, english=english), _symbol(data.payload))
 
 
-def _layout(data: PosterData, geometry: Geometry, english: bool, symbol: _Symbol) -> Layout:
-    module = geometry.qr / (symbol.modules + 2 * QUIET_ZONE)
+def _layout(data: PosterData, geometry: Geometry, langs: tuple[str, ...], symbol: _Symbol) -> Layout:
+    qr_side = geometry.qr_side(langs)
+    module = qr_side / (symbol.modules + 2 * QUIET_ZONE)
     if module < MIN_MODULE_MM:
         raise InvalidLength(
             f"size: the QR code (version {symbol.version}, {symbol.modules} modules + 2 x {QUIET_ZONE} quiet zone) "
-            f"gets {module:.2f} mm modules in the {geometry.qr:g} mm box of an {geometry.name} poster, below the "
+            f"gets {module:.2f} mm modules in the {qr_side:g} mm box of an {geometry.name} poster, below the "
             f"{MIN_MODULE_MM} mm minimum; print a larger size or shorten the payload",
             field="size", value=geometry.name.lower(),
-            limit=f"modules >= {MIN_MODULE_MM} mm (at most {int(geometry.qr / MIN_MODULE_MM) - 2 * QUIET_ZONE} "
+            limit=f"modules >= {MIN_MODULE_MM} mm (at most {int(qr_side / MIN_MODULE_MM) - 2 * QUIET_ZONE} "
                   f"modules on {geometry.name})")
-    content = _texts(data, english)
-    slots, frames = _slots(geometry, english)
+    content = _texts(data, langs)
+    slots, frames = _slots(geometry, langs)
     texts: list[Text] = []
     qr_top = 0.0
     for slot in slots:
@@ -769,15 +886,17 @@ def _layout(data: PosterData, geometry: Geometry, english: bool, symbol: _Symbol
                 where = slot.field
                 if slot.block == "stall":
                     where = "stall_code" if missing in _nfc(data.stall_code) else "shop_name"
+                family = _FAMILIES[weight]
                 raise InvalidFormat(
                     f"{where}: the character {missing!r} (U+{ord(missing):04X}) is not in the poster font "
-                    f"{FONT_FAMILY}; it cannot be printed", field=where, value=getattr(data, where, value),
-                    limit=f"characters of the {FONT_FAMILY} font (Latin and Vietnamese)")
+                    f"{family}; it cannot be printed", field=where, value=getattr(data, where, value),
+                    limit=f"characters of the {family} font "
+                          f"({'Simplified Chinese and Latin' if weight == _ZH else 'Latin and Vietnamese'})")
         texts.extend(_block_texts(slot, geometry, text, runs, value))
     return Layout(
         size=geometry.name.lower(), width=geometry.width, height=geometry.height,
-        qr_x=(geometry.width - geometry.qr) / 2, qr_y=qr_top, qr_side=geometry.qr, module_mm=module,
-        modules=symbol.modules, version=symbol.version, rects=symbol.rects,
+        qr_x=(geometry.width - qr_side) / 2, qr_y=qr_top, qr_side=qr_side, module_mm=module,
+        modules=symbol.modules, version=symbol.version, rects=symbol.rects, path=symbol.path,
         texts=tuple(texts), frames=frames, boxes={slot.block: (slot.top, slot.height) for slot in slots})
 
 
@@ -799,17 +918,16 @@ def _place(block: str, fitted: _Fitted, centre_x: float, centre_y: float) -> Ite
             run_width = metrics.width(text) * scale * scale_mm
             pt = fitted.pt * scale
             yield Text(block, text, weight == _BOLD, pt, x, y, run_width,
-                       y - up * pt * _PT, y + down * pt * _PT)
+                       y - up * pt * _PT, y + down * pt * _PT, weight)
             x += run_width
 
 
 # --- PNG ----------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=256)
-def _pil_font(bold: bool, size_px: float) -> ImageFont.FreeTypeFont:
+def _pil_font(font: str, size_px: float) -> ImageFont.FreeTypeFont:
     # BASIC layout: advance widths straight from the font, like fpdf2 and the layout above.
-    return ImageFont.truetype(str(font_path(_BOLD if bold else _REGULAR)), size_px,
-                              layout_engine=ImageFont.Layout.BASIC)
+    return ImageFont.truetype(str(font_path(font)), size_px, layout_engine=ImageFont.Layout.BASIC)
 
 
 def _check_dpi(dpi: Any) -> int:
@@ -843,36 +961,39 @@ def _to_image(plan: Layout, dpi: int) -> Image.Image:
         # scale the size so the run takes its planned width, and centre it there.
         planned = text.width * px
         size = round(text.pt * dpi / 72, 2)
-        font = _pil_font(text.bold, size)
+        font = _pil_font(text.font, size)
         drawn = font.getlength(text.text)
         if drawn and abs(drawn - planned) > 0.5:
-            font = _pil_font(text.bold, round(size * planned / drawn, 2))
+            font = _pil_font(text.font, round(size * planned / drawn, 2))
             drawn = font.getlength(text.text)
         draw.text((text.x * px + (planned - drawn) / 2, text.y * px), text.text, fill=0, anchor="ls", font=font)
     return image
 
 
 def render_png(data: PosterData, out: PathOrFile, *, size: str = "a6", dpi: int = 300,
-               english: bool = False) -> None:
+               english: bool = False, langs: Any = None) -> None:
     """Write ``data``'s poster as a greyscale PNG of ``size`` at ``dpi`` (recorded in the file).
 
-    ``out`` is a path or a binary file object.
+    ``out`` is a path or a binary file object; ``langs`` as for :func:`layout`.
     """
     dpi = _check_dpi(dpi)
-    plan = layout(data, size=size, english=english)
+    plan = layout(data, size=size, english=english, langs=langs)
     _to_image(plan, dpi).save(out, format="PNG", dpi=(dpi, dpi), compress_level=3)
 
 
 # --- PDF ----------------------------------------------------------------------------------------
 
 _FAMILY = "bevietnampro"
+_ZH_FAMILY = "notosanssc"
 
 
 @contextlib.contextmanager
-def _document(title: str, width: float, height: float) -> Iterator[FPDF]:
-    """A new PDF in mm with the poster fonts; their files are closed even when drawing fails
-    (fpdf2 closes them itself only once it has written the document)."""
+def _document(title: str, width: float, height: float, langs: tuple[str, ...] = ("vi",)) -> Iterator[FPDF]:
+    """A new PDF in mm with the poster fonts (Noto Sans SC only with Chinese lines); their files
+    are closed even when drawing fails (fpdf2 closes them itself only once it has written the document)."""
     pdf = _new_pdf(title, width, height)
+    if "zh" in langs:
+        pdf.add_font(_ZH_FAMILY, "", font_path(_ZH))
     try:
         yield pdf
     finally:
@@ -898,18 +1019,22 @@ def _new_pdf(title: str, width: float, height: float) -> FPDF:
 
 def _draw(pdf: FPDF, plan: Layout, dx: float = 0.0, dy: float = 0.0) -> None:
     """Draw a poster with its top left corner at (``dx``, ``dy``) mm on the current page."""
-    m = plan.module_mm
-    x0, y0 = plan.symbol_x + dx, plan.symbol_y + dy
-    fill = RenderStyle.F
-    rect = pdf.rect
-    for x, y, w, h in plan.rects:
-        rect(x0 + x * m, y0 + y * m, w * m, h * m, style=fill)
+    # The QR: one path in module units, placed by a transformation matrix that scales a
+    # module to its size in points and turns y downwards (fpdf2 has no public call for
+    # a path given as operators; rect() per rectangle cost 18 % of a sheet).
+    k = pdf.k
+    scale = plan.module_mm * k
+    pdf._out(f"q {scale:.5f} 0 0 {-scale:.5f} {(plan.symbol_x + dx) * k:.4f} "
+             f"{(pdf.h - plan.symbol_y - dy) * k:.4f} cm {plan.path} f Q")
     for frame in plan.frames:
         pdf.set_line_width(frame.line)
         pdf.rect(frame.x + dx, frame.y + dy, frame.width, frame.height, style=RenderStyle.D,
                  round_corners=True, corner_radius=frame.radius)
     for text in plan.texts:
-        pdf.set_font(_FAMILY, "B" if text.bold else "", text.pt)
+        if text.font == _ZH:
+            pdf.set_font(_ZH_FAMILY, "", text.pt)
+        else:
+            pdf.set_font(_FAMILY, "B" if text.bold else "", text.pt)
         pdf.text(text.x + dx, text.y + dy, text.text)
 
 
@@ -921,10 +1046,15 @@ def _write(out: PathOrFile, data: bytes | bytearray) -> None:
             file.write(data)
 
 
-def render_pdf(data: PosterData, out: PathOrFile, *, size: str = "a6", english: bool = False) -> None:
-    """Write ``data``'s poster as a one-page vector PDF of ``size``; ``out`` is a path or a binary file."""
-    plan = layout(data, size=size, english=english)
-    with _document(f"Poster {data.serial}", plan.width, plan.height) as pdf:
+def render_pdf(data: PosterData, out: PathOrFile, *, size: str = "a6", english: bool = False,
+               langs: Any = None) -> None:
+    """Write ``data``'s poster as a one-page vector PDF of ``size``; ``out`` is a path or a binary file.
+
+    ``langs`` as for :func:`layout`; the fonts are embedded as subsets of the characters used.
+    """
+    languages = parse_langs(langs, english=english)
+    plan = layout(data, size=size, langs=languages)
+    with _document(f"Poster {data.serial}", plan.width, plan.height, languages) as pdf:
         pdf.add_page()
         _draw(pdf, plan)
         document = pdf.output()
@@ -1006,9 +1136,10 @@ def _checked(items: Iterable[Any]) -> Iterator[PosterData]:
 def _with_symbols(items: Iterable[Any], workers: int) -> Iterator[tuple[PosterData, _Symbol]]:
     """Each poster with its QR symbol, in order; symbols made by ``workers`` processes.
 
-    Encoding a QR code (segno's mask selection, in pure Python) is most of a sheet's
-    time, and each code is independent: a pool of "spawn" processes (safe in threaded
-    servers) encodes batches ahead while this process lays out and draws.
+    Each code is independent: a pool of "spawn" processes (safe in threaded servers)
+    builds batches ahead while this process lays out and draws. With zxing-cpp's writer
+    a symbol costs well under a millisecond, so this pays only for very large markets
+    (or payloads that fall back to segno) on an otherwise idle machine.
     """
     if workers == 1:
         for data in _checked(items):
@@ -1036,7 +1167,7 @@ def _with_symbols(items: Iterable[Any], workers: int) -> Iterator[tuple[PosterDa
 
 def render_sheet_pdf(items: Iterable[PosterData], out: PathOrFile, *, size: str = "a6", sheet: str = "a4",
                      english: bool = False, progress: Progress | None = None,
-                     workers: int = 1) -> None:
+                     workers: int = 1, langs: Any = None) -> None:
     """Write many posters, in the order given, as one vector PDF of ``sheet`` pages.
 
     Each page holds as many posters of ``size`` as fit (the sheet turns landscape when
@@ -1045,8 +1176,11 @@ def render_sheet_pdf(items: Iterable[PosterData], out: PathOrFile, *, size: str 
     ``items`` has no length. A poster that cannot be laid out stops the run with its
     :class:`~market40.exceptions.ValidationError`, the message saying which poster.
 
-    ``workers`` > 1 encodes the QR codes in that many processes (worth it from about a
-    hundred posters: a 1,200-stall market takes about half the time on 2 cores). They
+    ``langs`` as for :func:`layout`, the same for every poster of the sheet.
+
+    ``workers`` > 1 builds the QR codes in that many processes (worth it for large
+    markets on an otherwise idle machine; zxing-cpp makes a symbol in well under a
+    millisecond, so one process is usually enough). They
     are started with "spawn", so the calling program's main module needs the usual
     ``if __name__ == "__main__":`` guard, as with any :mod:`multiprocessing` pool.
     """
@@ -1055,12 +1189,13 @@ def render_sheet_pdf(items: Iterable[PosterData], out: PathOrFile, *, size: str 
     geometry = SIZES[key]
     total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
     workers = _check_workers(workers)
+    languages = parse_langs(langs, english=english)
     per_page = grid.columns * grid.rows
     done = 0
-    with _document(f"Posters {geometry.name} on {sheet.upper()}", grid.width, grid.height) as pdf:
+    with _document(f"Posters {geometry.name} on {sheet.upper()}", grid.width, grid.height, languages) as pdf:
         for data, symbol in _with_symbols(items, workers):
             try:
-                plan = _layout(data, geometry, english, symbol)
+                plan = _layout(data, geometry, languages, symbol)
             except ValidationError as error:
                 raise ValidationError(f"poster {done + 1} (serial {data.serial}): {error}", field=error.field,
                                       value=error.value, limit=error.limit) from None

@@ -117,9 +117,37 @@ def test_font_covers_every_vietnamese_letter(weight: str) -> None:
         cmap = font.getBestCmap()
     missing = [c for c in VIETNAMESE if ord(c) not in cmap]
     assert missing == []
-    # ... and the poster's own texts, after NFC normalisation.
-    texts = "".join(posters.LABELS.values()) + "ẮẰẲẴẶẤẦẨẪẬỨỪỬỮỰ·–"
+    # ... and the poster's own Vietnamese and English texts, after NFC normalisation.
+    texts = "".join(v for k, v in posters.LABELS.items() if not k.endswith("_zh")) + "ẮẰẲẴẶẤẦẨẪẬỨỪỬỮỰ·–"
     assert [c for c in texts if c not in "\n{}" and ord(c) not in cmap] == []
+
+
+# The characters of the Chinese lines, and what they print beside: the holder name (upper-case
+# ASCII), digits and Latin punctuation.
+CHINESE_LABELS = "".join(v for k, v in posters.LABELS.items() if k.endswith("_zh"))
+
+
+def test_chinese_font_covers_the_chinese_lines_and_the_names_they_quote() -> None:
+    assert "扫码付款" in CHINESE_LABELS and "收款人姓名" in CHINESE_LABELS
+    with TTFont(posters.font_path("zh"), lazy=True) as font:
+        cmap = font.getBestCmap()
+        assert "CFF " in font or "glyf" in font
+    printable_ascii = "".join(chr(c) for c in range(0x20, 0x7F))
+    assert [c for c in CHINESE_LABELS + printable_ascii + "：·" if c not in "\n{}" and ord(c) not in cmap] == []
+    # Every Chinese character actually has an outline (no blank .notdef look-alike).
+    metrics = posters._metrics("zh")
+    for char in CHINESE_LABELS.replace("{name}", "").replace("\n", ""):
+        top, bottom = metrics.extent(char)
+        assert top > 0.3 and metrics.advance[char] > 0.5, char
+
+
+def test_chinese_font_comes_from_its_ofl_package() -> None:
+    path = posters.font_path("zh")
+    assert path.is_file() and posters.ZH_FONT_PACKAGE in path.parts
+    with TTFont(path, lazy=True) as font:
+        names = {record.toUnicode() for record in font["name"].names if record.nameID in (1, 13, 14)}
+    assert any("Noto Sans SC" in n or "Noto Sans CJK SC" in n for n in names)
+    assert any("Open Font License" in n or "OFL" in n for n in names)
 
 
 def test_font_comes_from_the_font_package() -> None:
@@ -137,7 +165,7 @@ def test_layout_widths_match_fpdf2() -> None:
     pdf.add_font("f", "B", posters.font_path("bold"))
     for style, weight in (("", "regular"), ("B", "bold")):
         pdf.set_font("f", style, 10)
-        for text in ("Cửa hàng hải sản tươi sống Thu Hằng", "QUÉT MÃ ĐỂ THANH TOÁN", "0011 0123 4567 8"):
+        for text in ("Cửa hàng hải sản tươi sống Thu Hằng", "QUÉT MÃ ĐỂ THANH TOÁN", "0011 012 345 678"):
             assert posters._metrics(weight).width(text) * 10 * 25.4 / 72 == pytest.approx(
                 pdf.get_string_width(text), abs=0.01)
     for font in pdf.fonts.values():
@@ -146,11 +174,14 @@ def test_layout_widths_match_fpdf2() -> None:
 
 # --- the constants table and the QR module -----------------------------------------------------
 
+ALL_LANGS = [("vi",), ("vi", "en"), ("vi", "zh"), ("vi", "en", "zh")]
+
+
 @pytest.mark.parametrize("size", list(SIZES))
-@pytest.mark.parametrize("english", [False, True])
-def test_every_size_stacks_within_the_page(size: str, english: bool) -> None:
+@pytest.mark.parametrize("langs", ALL_LANGS)
+def test_every_size_stacks_within_the_page(size: str, langs: tuple[str, ...]) -> None:
     geometry = SIZES[size]
-    slots, frames = posters._slots(geometry, english)
+    slots, frames = posters._slots(geometry, langs)
     assert slots[0].top >= geometry.margin_top
     assert slots[-1].top + slots[-1].height <= geometry.height - geometry.margin_bottom + 1e-9
     for above, below in zip(slots, slots[1:]):
@@ -214,6 +245,9 @@ def _check_texts_inside(plan: posters.Layout, size: str) -> None:
         assert text.x + text.width <= geometry.width - geometry.margin_x + 1e-6, text
         top, height = plan.boxes[text.block]
         assert top - 1e-6 <= text.top and text.bottom <= top + height + 1e-6, text
+        if text.block.startswith("check"):  # inside the frame, clear of its padding
+            assert geometry.margin_x + geometry.callout_pad - 1e-6 <= text.x, text
+            assert text.x + text.width <= geometry.width - geometry.margin_x - geometry.callout_pad + 1e-6, text
         box = getattr(geometry, text.block)
         labelled = text.block in ("bank", "account") and not text.bold  # labels are set smaller than their value
         assert text.pt >= box.min_pt * (posters._LABEL_SCALE if labelled else 1) - 1e-9, text
@@ -223,12 +257,16 @@ def _check_texts_inside(plan: posters.Layout, size: str) -> None:
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-@pytest.mark.parametrize("english", [False, True])
-def test_long_names_shrink_then_wrap(size: str, english: bool) -> None:
+@pytest.mark.parametrize("langs", ALL_LANGS)
+def test_long_names_shrink_then_wrap(size: str, langs: tuple[str, ...]) -> None:
     data = make_data(holder_name=LONG_NAME, shop_name=LONG_SHOP)
     assert len(data.holder_name) == 50
-    plan = layout(data, size=size, english=english)
+    plan = layout(data, size=size, langs=langs)
     _check_texts_inside(plan, size)
+    assert {t.block for t in plan.texts} >= {"check"} | {f"check_{lang}" for lang in langs if lang != "vi"}
+    for lang in langs[1:]:  # the other languages' check lines quote the whole name too
+        line = " ".join(t.text for t in plan.texts if t.block == f"check_{lang}")
+        assert line.endswith(LONG_NAME), line
     name_lines = [t for t in plan.texts if t.block == "holder"]
     assert len(name_lines) == 2  # too long for one line even at the smallest size: wrapped
     assert " ".join(t.text for t in name_lines) == LONG_NAME  # nothing cut
@@ -305,12 +343,13 @@ VIETNAMESE_WORD = st.text(alphabet="".join(VIETNAMESE) + "bcdghklmnpqrstvx", min
 
 
 @SETTINGS
-@given(words=st.lists(VIETNAMESE_WORD, min_size=1, max_size=14), size=st.sampled_from(list(SIZES)))
-def test_any_shop_name_fits_or_is_refused(words: list[str], size: str) -> None:
+@given(words=st.lists(VIETNAMESE_WORD, min_size=1, max_size=14), size=st.sampled_from(list(SIZES)),
+       langs=st.sampled_from(ALL_LANGS))
+def test_any_shop_name_fits_or_is_refused(words: list[str], size: str, langs: tuple[str, ...]) -> None:
     """Never an overflow: either every run lies inside its box, or a ValidationError names the field."""
     data = make_data(shop_name=" ".join(words))
     try:
-        plan = posters._layout(data, SIZES[size], False, _SYMBOL)
+        plan = posters._layout(data, SIZES[size], langs, _SYMBOL)
     except ValidationError as error:
         assert error.field == "shop_name"
         return
@@ -326,7 +365,7 @@ def test_any_shop_name_fits_or_is_refused(words: list[str], size: str) -> None:
     ({"holder_name": " NGUYEN VAN AN"}, "holder_name"),
     ({"shop_name": "  "}, "shop_name"),
     ({"market_name": "Chợ\nHạ Long"}, "market_name"),
-    ({"account_number": "0011 0123 4567 8"}, "account_number"),
+    ({"account_number": "0011 012 345 678"}, "account_number"),
     ({"account_number": "0011012345679"}, "account_number"),   # not the QR's account
     ({"serial": "P 123"}, "serial"),
     ({"printed_on": "2026-11-22"}, "printed_on"),
@@ -366,8 +405,24 @@ def test_cards_and_ewallets_get_their_labels() -> None:
 
 
 def test_group_account() -> None:
-    assert posters.group_account("0011012345678") == "0011 0123 4567 8"
+    assert posters.group_account("0011012345678") == "0011 012 345 678"
+    assert posters.group_account("8086205182190") == "8086 205 182 190"  # was 8086 2051 8219 0
     assert posters.group_account("12") == "12"
+    assert posters.group_account("9704361234567890") == "9704 3612 3456 7890"  # a card stays 4 x 4
+    assert [len(g) for g in posters.group_account("1" * 19).split()] == [4, 4, 4, 4, 3]
+
+
+@SETTINGS
+@given(number=st.from_regex(r"[0-9A-Z]{1,19}", fullmatch=True))
+def test_grouped_account_has_no_lone_character(number: str) -> None:
+    groups = posters.group_account(number).split(" ")
+    assert "".join(groups) == number                      # every character kept, in order
+    assert all(1 <= len(g) <= 4 for g in groups)           # short enough to read aloud
+    assert len(number) == 1 or min(len(g) for g in groups) >= 2  # never an orphan
+    if len(number) >= 6:
+        assert {len(g) for g in groups} <= {3, 4}          # 6-19 characters: groups of 3 or 4
+    assert [len(g) for g in groups] == sorted((len(g) for g in groups), reverse=True)
+    assert len(groups) == -(-len(number) // 4)             # the fewest groups
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [
@@ -446,9 +501,9 @@ def test_png_scans_and_keeps_module_and_quiet_zone(size: str) -> None:
     assert set(ring) == {255}
 
 
-@pytest.mark.parametrize("english", [False, True])
-def test_png_ink_stays_inside_the_margins(english: bool) -> None:
-    image = png_image(make_data(holder_name=LONG_NAME, shop_name=LONG_SHOP), english=english)
+@pytest.mark.parametrize("langs", ALL_LANGS)
+def test_png_ink_stays_inside_the_margins(langs: tuple[str, ...]) -> None:
+    image = png_image(make_data(holder_name=LONG_NAME, shop_name=LONG_SHOP), langs=langs)
     ink = image.point(lambda v: 255 if v < 250 else 0).getbbox()
     geometry = SIZES["a6"]
     px = 300 / 25.4
@@ -538,11 +593,15 @@ def test_pdf_is_vector_with_the_font_embedded_once_per_face() -> None:
     pages = [s for s in content_streams(pdf) if b" re " in s]
     assert len(pages) == 1
     plan = layout(data, english=True)
-    rects = re.findall(rb"([-\d.]+) ([-\d.]+) ([-\d.]+) ([-\d.]+) re f", pages[0])
-    assert len(rects) == len(plan.rects)  # one filled rectangle per dark area
-    # Module size measured on the PDF itself: the narrowest rectangle is one module (pt -> mm).
-    narrowest = min(min(abs(float(w)), abs(float(h))) for _, _, w, h in rects) * 25.4 / 72
-    assert narrowest == pytest.approx(plan.module_mm, abs=0.01) and narrowest >= posters.MIN_MODULE_MM - 0.005
+    # The QR is ONE path (its subpaths the dark rectangles, in modules) filled once, placed
+    # by a matrix that scales a module to its size: no drawing call per rectangle.
+    (qr,) = re.findall(rb"q ([-\d.]+) 0 0 ([-\d.]+) [-\d.]+ [-\d.]+ cm ((?:\d+ \d+ \d+ \d+ re ?)+) f Q", pages[0])
+    assert len(re.findall(rb" re", qr[2])) == len(plan.rects) and not re.search(rb" re f(?! Q)", pages[0])
+    assert pages[0].count(b" f") == 1  # the only fill on the page
+    # Module size measured on the PDF itself: the matrix's scale is one module (pt -> mm).
+    module = float(qr[0]) * 25.4 / 72
+    assert float(qr[1]) == -float(qr[0])
+    assert module == pytest.approx(plan.module_mm, abs=0.001) and module >= posters.MIN_MODULE_MM - 0.005
     assert pages[0].count(b" Tj") + pages[0].count(b" TJ") == len(plan.texts)  # text is text
     assert len(pdf) < 60_000
 
@@ -648,3 +707,86 @@ def test_sheet_with_worker_processes_matches_one_process() -> None:
     strip = re.compile(rb"/(?:CreationDate|ModDate) \(D:[^)]*\)|/ID \[<[0-9a-f]+><[0-9a-f]+>\]", re.I)
     assert [s for s in content_streams(one) if b" re f" in s] == [s for s in content_streams(two) if b" re f" in s]
     assert len(strip.sub(b"", one)) == len(strip.sub(b"", two))
+
+
+# --- languages ---------------------------------------------------------------------------------
+
+def test_langs_are_parsed_vietnamese_always_first() -> None:
+    assert posters.parse_langs(None) == ("vi",)
+    assert posters.parse_langs("vi,en,zh") == ("vi", "en", "zh")
+    assert posters.parse_langs("zh") == ("vi", "zh")          # Vietnamese always prints
+    assert posters.parse_langs(" EN , vi ") == ("vi", "en")
+    assert posters.parse_langs(None, english=True) == ("vi", "en")  # the older english flag
+    with pytest.raises(ValidationError) as caught:
+        posters.parse_langs("vi,fr")
+    assert caught.value.field == "lang" and "vi, en, zh" in caught.value.limit
+    with pytest.raises(ValidationError):
+        layout(make_data(), langs="ko")
+
+
+def test_english_flag_is_the_same_poster_as_lang_vi_en() -> None:
+    data = make_data(2)
+    assert layout(data, english=True) == layout(data, langs="vi,en")
+    assert pdf_bytes(data, english=True).count(b"/FontFile") == pdf_bytes(data, langs="vi,en").count(b"/FontFile")
+
+
+def test_chinese_lines_print_only_when_asked() -> None:
+    data = make_data(2)
+    blocks = {t.block: t.text for t in layout(data, langs="vi,zh").texts}
+    assert blocks["title_more"] == "扫码付款" and "check_en" not in blocks
+    assert blocks["check_zh"] == "请核对手机上显示的收款人姓名：NGUYEN VAN AN"  # no space after "："
+    both = [t for t in layout(data, langs="vi,en,zh").texts if t.block == "title_more"]
+    assert [(t.text, t.font) for t in both] == [("Scan to pay ·", "regular"), ("扫码付款", "zh")]
+    assert not {"title_more", "check_en", "check_zh"} & {t.block for t in layout(data).texts}
+    # A Vietnamese poster never carries the Chinese font.
+    assert b"NotoSansSC" not in pdf_bytes(data) and b"NotoSansSC" not in pdf_bytes(data, langs="vi,en")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_chinese_english_poster_scans_and_its_text_renders(size: str, tmp_path: Path) -> None:
+    """The #13 proof: a vi+en+zh poster's QR decodes from the rasterised PDF, its Chinese text is
+    real text in an embedded subset of Noto Sans SC, and every line stays in its place."""
+    import pypdfium2 as pdfium  # a test extra
+    data = make_data(9, holder_name=LONG_NAME)
+    pdf = pdf_bytes(data, size=size, langs="vi,en,zh")
+    assert b"/Subtype /Image" not in pdf
+    assert re.search(rb"/FontName /[A-Z]{6}\+NotoSansSC", pdf)  # a subset, not the 8 MB font
+    assert len(pdf) < 80_000
+    document = pdfium.PdfDocument(pdf)
+    try:
+        text = document[0].get_textpage().get_text_range()
+    finally:
+        document.close()
+    flat = re.sub(r"\s+", "", text)
+    assert "扫码付款" in flat and "请核对手机上显示的收款人姓名：" in flat and "Scantopay" in flat
+    assert "QUÉTMÃĐỂTHANHTOÁN" in flat
+    (page,) = rasterise(pdf, tmp_path, dpi=300)
+    assert qrimage.read(page) == [data.payload]
+    plan = layout(data, size=size, langs="vi,en,zh")
+    _check_texts_inside(plan, size)
+    assert plan.module_mm >= posters.MIN_MODULE_MM
+    # Ink where the Chinese line is planned: the glyphs are drawn, in their box.
+    px = 300 / 25.4
+    (line,) = [t for t in plan.texts if t.block == "check_zh"][-1:]
+    crop = page.crop((round(line.x * px), round(line.top * px), round((line.x + line.width) * px),
+                      round(line.bottom * px)))
+    assert crop.getextrema()[0] < 100
+
+
+def test_chinese_png_scans_and_draws_the_chinese_line() -> None:
+    data = make_data(6, holder_name=LONG_NAME, shop_name=LONG_SHOP)
+    image = png_image(data, langs="vi,en,zh", dpi=300)
+    assert qrimage.read(image) == [data.payload]
+    px = 300 / 25.4
+    for line in [t for t in layout(data, langs="vi,en,zh").texts if t.font == "zh"]:
+        crop = image.crop((round(line.x * px), round(line.top * px), round((line.x + line.width) * px),
+                           round(line.bottom * px)))
+        assert crop.getextrema()[0] < 100, line  # Pillow drew the glyphs where the layout put them
+
+
+def test_sheet_in_three_languages_scans(tmp_path: Path) -> None:
+    items = [make_data(i) for i in range(4)]
+    pdf = sheet_bytes(items, langs="vi,en,zh")
+    assert pdf.count(b"/FontFile") == 3  # Be Vietnam Pro Regular, Bold, Noto Sans SC: once each
+    (page,) = rasterise(pdf, tmp_path, dpi=150)
+    assert set(qrimage.read(page)) == {d.payload for d in items}
