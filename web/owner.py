@@ -82,14 +82,21 @@ def qr() -> Any:
 
 # ------------------------------------------------------------------ the account form
 
+def _words(*names: str) -> str:
+    from market40.text import search_key
+    return " ".join(dict.fromkeys(search_key(" ".join(names)).split()))
+
+
 def _bank_choices() -> list[tuple[str, list[dict[str, str]]]]:
     from market40.text import search_key
     groups: list[tuple[str, list[dict[str, str]]]] = []
     for kind, label in (("bank", _("Ngân hàng")), ("ewallet", _("Ví điện tử")), ("other", _("Khác"))):
         items = sorted(banks.all_banks(kind), key=lambda b: search_key(b.short_name))
         groups.append((label, [{"bin": b.bin, "label": f"{b.short_name} ({b.code}) — {b.name}",
-                                "key": " ".join(dict.fromkeys(search_key(" ".join(
-                                    [b.short_name, b.code, b.name, b.bin, *b.aliases])).split()))}
+                                "key": _words(b.short_name, b.code, b.name, b.bin, *b.aliases),
+                                # what the bank is called (not its full legal name): a match here ranks
+                                # first, as in banks.search ("ngoai thuong" → Vietcombank, not VCBNeo)
+                                "names": _words(b.short_name, b.code, b.bin, *b.aliases)}
                                for b in items]))
     return groups
 

@@ -15,18 +15,30 @@
     var count = box.querySelector("[data-count]");
     box.hidden = false;
     var options = Array.prototype.slice.call(select.querySelectorAll("option[data-key]"));
+    var picking = !select.value;
+    select.addEventListener("input", function () { picking = false; });
     input.addEventListener("input", function () {
       var words = fold(input.value).split(" ").filter(Boolean);
-      var first = null, shown = 0;
+      var first = null, named = null, shown = 0;
+      function matches(key) {
+        key = " " + (key || "");
+        return words.every(function (w) { return key.indexOf(" " + w) !== -1 || key.indexOf(w) !== -1; });
+      }
       options.forEach(function (option) {
-        var key = " " + option.getAttribute("data-key");
-        var match = words.every(function (w) { return key.indexOf(" " + w) !== -1 || key.indexOf(w) !== -1; });
+        var match = matches(option.getAttribute("data-key"));
         option.hidden = !match;
         option.disabled = !match;
-        if (match) { shown += 1; if (!first) { first = option; } }
+        if (match) {
+          shown += 1;
+          if (!first) { first = option; }
+          /* a match on what the bank is called beats one inside another bank's full name */
+          if (!named && matches(option.getAttribute("data-names"))) { named = option; }
+        }
       });
+      first = named || first;
       var selected = select.options[select.selectedIndex];
-      if (first && (!selected || selected.hidden || !selected.value)) {
+      /* follow the best match while typing, unless the owner picked a bank by hand */
+      if (first && (picking || !selected || selected.hidden || !selected.value) && first !== selected) {
         first.selected = true;
         select.dispatchEvent(new Event("change", { bubbles: true }));
       }
