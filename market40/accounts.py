@@ -34,7 +34,7 @@ from .text import emv_text, search_key
 __all__ = ["KIND_LABELS", "STALL_STATUS_LABELS", "mask", "group", "stall_reference", "clean_holder_name",
            "clean_phone", "clean_account_kind", "clean_stall_status", "clean_stall_code",
            "clean_market_code", "MAX_REFERENCE", "stall_key", "compact_reference", "clean_account_number",
-           "clean_event_time", "event_day", "VN_TZ"]
+           "clean_event_time", "event_day", "datetime_of_day", "VN_TZ"]
 
 #: The stall reference in 62.08: upper-case ASCII, at most 19 characters so that every
 #: bank app keeps it (design.md §3.1; api.vietqr.vn caps content at 19).
@@ -264,6 +264,11 @@ def clean_event_time(value: Any, *, field: str = "at", now: datetime | None = No
         raise InvalidFormat(f"{field}: {_shown(value)} is before {event_day(not_before):%d/%m/%Y}{what}",
                             field=field, value=value, limit=f"on or after {event_day(not_before):%d/%m/%Y}")
     return moment
+
+
+def datetime_of_day(day: date) -> datetime:
+    """The moment a Vietnamese calendar day begins, aware (UTC)."""
+    return datetime.combine(day, time(), VN_TZ).astimezone(timezone.utc)
 
 
 def event_day(moment: datetime) -> date:
