@@ -676,7 +676,8 @@ class Registry:
             wanted = self.market(market_code)
             markets = {wanted.id: wanted}
         every = {m.id: m for m in self.session.exec(select(Market)).all()}
-        rows = self.session.exec(select(Stall.id, Stall.market_id, Stall.code, Stall.code_key)).all()
+        rows = self.session.exec(select(Stall.id, Stall.market_id, Stall.code, Stall.code_key)
+                                 .order_by(Stall.id)).all()  # oldest first: it holds the canonical key
         out: list[dict[str, Any]] = []
         groups: dict[tuple[int, str], list[str]] = {}
         for _, market_id, code, key in rows:
@@ -684,7 +685,7 @@ class Registry:
         for (market_id, key), codes in sorted(groups.items(), key=lambda kv: (every[kv[0][0]].code, kv[0][1])):
             if len(codes) > 1 and market_id in markets:
                 out.append({"kind": "twin", "key": key,
-                            "stalls": [f"{every[market_id].code}/{c}" for c in sorted(codes, key=_natural)]})
+                            "stalls": [f"{every[market_id].code}/{c}" for c in codes]})
         compact: dict[str, list[tuple[int, str]]] = {}
         for _, market_id, code, key in rows:
             compact.setdefault(accounts.compact_reference(every[market_id].code, code), []).append((market_id, code))
@@ -875,7 +876,7 @@ class Registry:
         assert new in ACCOUNT_STATUSES
         previous = account.verified_at if account.status == "verified" else None
         when = self._when(at, not_before=max(filter(None, (account.created_at, previous))),
-                          label="registered" if previous is None else "verified")
+                          label="when the account was " + ("registered" if previous is None else "verified"))
         before = _snapshot(account)
         now = when or utcnow()
         account.status = new
