@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 
 from .accounts import VN_TZ, stall_key as _stall_key

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -77,6 +77,9 @@ def test_account_events_can_be_dated_and_the_audit_keeps_both_times(registry, se
     assert events["account.register"].effective_at == vn(2025, 1, 15)
     assert events["account.verify"].effective_at == vn(2025, 1, 20)
     assert all(e.at >= before for e in events.values())  # recorded now, happened then
+    from market40.services.audit import stall_trail
+    trail = {e.action: e for e in stall_trail(registry, "HL1/A-12")}
+    assert trail["account.verify"].effective_at == vn(2025, 1, 20) and trail["account.verify"].at >= before
     # a later revocation, dated too, replaced by a new account on the same day
     registry.register_account("HL1/A-12", bank="vcb", number="0011012349999", holder_name="NGUYEN THI LAN",
                               at="01/06/2025 09:30")
