@@ -718,8 +718,8 @@ def stall_add(stall: str, **fields: Any) -> None:
     market, code = parse_stall_ref(stall)
     with registry_session() as registry:
         given = {k: v for k, v in fields.items() if v is not None}
-        _, outcome = registry.save_stall(market, code=code, **given)
-        click.echo(f"{market}/{code}: {outcome}")
+        row, outcome = registry.save_stall(market, code=code, **given)
+        click.echo(f"{market}/{row.code}: {outcome}")  # "a12" updates the registered "A-12"
 
 
 @stall_group.command("list")
@@ -760,6 +760,7 @@ def stall_show(stall: str, reveal: bool, as_json: bool) -> None:
     Example:
       market40 stall show HL1/A-12
     """
+    from market40 import accounts
     market, _ = stall.split("/", 1) if "/" in stall else (stall, "")
     with registry_session() as registry:
         row = registry.stall(stall)
@@ -773,7 +774,7 @@ def stall_show(stall: str, reveal: bool, as_json: bool) -> None:
         click.echo(f"{key + ':':<16}{data[key] or ''}")
     click.echo("accounts:" if history else "accounts:       none (no QR yet)")
     for account in history:
-        click.echo(f"  {account.created_at:%Y-%m-%d}  {account.bank:<14} {account.number:<20} {account.holder_name:<26} "
+        click.echo(f"  {accounts.event_day(account.created_at):%Y-%m-%d}  {account.bank:<14} {account.number:<20} {account.holder_name:<26} "
                    f"{account.status}{' — ' + account.status_reason if account.status_reason else ''}")
 
 
@@ -813,6 +814,117 @@ def stall_import(file: str, market: str | None, allow_unknown_bin: bool, dry_run
     finish_import(report, as_json)
 
 
+@stall_group.command("close")
+@click.argument("stall")
+@click.option("--at", help="The day it closed, if not today: DD/MM/YYYY or YYYY-MM-DD.")
+@click.option("--reason", help="Why (kept in the audit trail).")
+def stall_close(stall: str, at: str | None, reason: str | None) -> None:
+    """Record that a stall stopped operating (reports count it until that day).
+
+    \b
+    Examples:
+      market40 stall close HL1/A-12
+      market40 stall close HL1/A-12 --at 15/03/2025 --reason "Chủ hộ chuyển đi"
+    """
+    with registry_session() as registry:
+        row = registry.close_stall(stall, at=at, reason=reason)
+        live = registry.current_account(row)
+        click.echo(f"{stall}: closed on {row.closed_on:%d/%m/%Y}")
+    if live is not None:
+        click.echo(f"note: its account is still {live.status}; revoke it with `market40 account revoke {stall} "
+                   "--reason ...` if the QR is no longer used", err=True)
+
+
+@stall_group.command("open")
+@click.argument("stall")
+@click.option("--at", help="The day it opened or reopened, if not today: DD/MM/YYYY or YYYY-MM-DD.")
+def stall_open(stall: str, at: str | None) -> None:
+    """Reopen a closed stall, or record the day a stall began operating (--at).
+
+    \b
+    Examples:
+      market40 stall open HL1/A-12
+      market40 stall open HL1/A-12 --at 01/03/2024
+    """
+    with registry_session() as registry:
+        row, outcome = registry.open_stall(stall, at=at)
+        when = f" (operating since {row.opened_on:%d/%m/%Y})" if row.opened_on else ""
+        click.echo(f"{stall}: {outcome}{when}")
+
+
+@stall_group.command("merge")
+@click.argument("source", metavar="MARKET/FROM")
+@click.argument("target", metavar="MARKET/INTO")
+@click.option("--keep", type=click.Choice(["from", "into"]),
+              help="When both stalls have a current account: which one stays (the other is revoked).")
+@click.option("--reason", help="Why (kept in the audit trail).")
+def stall_merge(source: str, target: str, keep: str | None, reason: str | None) -> None:
+    """Merge a mistaken stall into the right one of the same market (audited).
+
+    Its account history, enrollment codes, owner logins and census entries move; the
+    mistaken stall is removed. Run `market40 reconcile` again for past months.
+
+    \b
+    Examples:
+      market40 stall merge HL1/A12 HL1/A-12
+      market40 stall merge HL1/A-21 HL1/A-12 --keep into --reason "Nhập nhầm mã sạp"
+    """
+    with registry_session() as registry:
+        result = registry.merge_stalls(source, target, keep=keep, reason=reason)
+    click.echo(f"{result.merged} merged into {result.into}: {result.accounts} accounts, {result.users} logins, "
+               f"{result.census_moved} census entries moved" +
+               (f"; {result.census_left} census entries left (the board listed both)" if result.census_left else "") +
+               (f"; account {result.revoked} revoked" if result.revoked else ""))
+    if result.reference_changed:
+        click.echo(f"note: the kept account now carries the reference {result.reference_changed!r}: print its "
+                   "poster again", err=True)
+
+
+@stall_group.command("remove")
+@click.argument("stall")
+@click.option("--reason", required=True, help="Why (kept in the audit trail).")
+def stall_remove(stall: str, reason: str) -> None:
+    """Remove a stall created by mistake (audited).
+
+    Refused when it has a pending or once-verified account or an owner login: merge it
+    into the right stall, or close it, instead.
+
+    \b
+    Example:
+      market40 stall remove HL1/A-99 --reason "Không có sạp này"
+    """
+    with registry_session() as registry:
+        registry.remove_stall(stall, reason=reason)
+    click.echo(f"{stall}: removed")
+
+
+@stall_group.command("twins")
+@click.argument("market", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def stall_twins(market: str | None, as_json: bool) -> None:
+    """Stalls that cannot be told apart: same code but for case, spaces or punctuation
+    (merge them), or references that read alike once bank apps strip spaces (recode one).
+
+    Exit code 1 when there are any.
+
+    \b
+    Example:
+      market40 stall twins HL1
+    """
+    with registry_session() as registry:
+        rows = registry.twins(market)
+    if as_json:
+        echo_json(rows)
+    else:
+        for row in rows:
+            what = "same stall" if row["kind"] == "twin" else "same reference once spaces are stripped"
+            click.echo(f"{row['key']}: {', '.join(row['stalls'])} ({what})")
+        if not rows:
+            click.echo("no twins")
+    if rows:
+        sys.exit(1)
+
+
 @stall_group.command("template")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--markets", is_flag=True, help="The market list template instead of the stall list.")
@@ -830,6 +942,10 @@ def stall_template(file: str, markets: bool) -> None:
 
 # ---------------------------------------------------------------------------- accounts
 
+AT_HELP = ("When it happened, if not now: DD/MM/YYYY or YYYY-MM-DD (optionally HH:MM, Vietnam time); not in "
+           "the future. The audit trail keeps this and the time it was recorded.")
+
+
 @main.group("account")
 def account_group() -> None:
     """Payment accounts: register, verify, reject, revoke, list."""
@@ -845,12 +961,17 @@ def account_group() -> None:
 @click.option("--consent", "consent_channel", default="paper", show_default=True,
               help="How the owner gave consent (paper, web, …).")
 @click.option("--allow-unknown-bin", is_flag=True)
+@click.option("--at", help=AT_HELP)
 def account_set(stall: str, **fields: Any) -> None:
     """Register or change the account a stall's customers pay into (pending review).
 
+    Spaces and dashes in the number are dropped (0011 0123 4441 8). With --at, the
+    account counts from that day (and the one it replaces until then).
+
     \b
-    Example:
+    Examples:
       market40 account set HL1/A-12 --bank vietcombank --account 0011012344418 --holder "NGUYEN THI LAN"
+      market40 account set HL1/A-12 --bank vcb --account 0011012344418 --holder "NGUYEN THI LAN" --at 15/01/2025
     """
     with registry_session() as registry:
         account, outcome = registry.register_account(stall, **fields)
@@ -860,29 +981,34 @@ def account_set(stall: str, **fields: Any) -> None:
 @account_group.command("verify")
 @click.argument("stall", required=False)
 @click.option("--market", help="Verify every pending account of this market.")
-def account_verify(stall: str | None, market: str | None) -> None:
+@click.option("--at", help=AT_HELP)
+def account_verify(stall: str | None, market: str | None, at: str | None) -> None:
     """Mark a pending account verified (checked with the bank): its poster may print.
+
+    With --at, reports count the stall as accepting from that day (not before it registered).
 
     \b
     Examples:
       market40 account verify HL1/A-12
+      market40 account verify HL1/A-12 --at 20/01/2025
       market40 account verify --market HH1
     """
     if (stall is None) == (market is None):
         raise click.UsageError("give a STALL or --market")
     with registry_session() as registry:
         if stall:
-            registry.verify_account(stall)
+            registry.verify_account(stall, at=at)
             click.echo(f"{stall}: verified")
         else:
-            done = registry.verify_pending(market)
+            done = registry.verify_pending(market, at=at)
             click.echo(f"{market}: {len(done)} accounts verified")
 
 
 @account_group.command("reject")
 @click.argument("stall")
 @click.option("--reason", required=True, help="Why (the owner sees it).")
-def account_reject(stall: str, reason: str) -> None:
+@click.option("--at", help=AT_HELP)
+def account_reject(stall: str, reason: str, at: str | None) -> None:
     """Reject a pending account, with the reason.
 
     \b
@@ -890,14 +1016,15 @@ def account_reject(stall: str, reason: str) -> None:
       market40 account reject HL1/A-12 --reason "Tên chủ tài khoản không khớp"
     """
     with registry_session() as registry:
-        registry.reject_account(stall, reason)
+        registry.reject_account(stall, reason, at=at)
         click.echo(f"{stall}: rejected")
 
 
 @account_group.command("revoke")
 @click.argument("stall")
 @click.option("--reason", required=True)
-def account_revoke(stall: str, reason: str) -> None:
+@click.option("--at", help=AT_HELP)
+def account_revoke(stall: str, reason: str, at: str | None) -> None:
     """Take a stall's account out of use (its posters stop counting as registered).
 
     \b
@@ -905,7 +1032,7 @@ def account_revoke(stall: str, reason: str) -> None:
       market40 account revoke HL1/A-12 --reason "Sạp nghỉ kinh doanh"
     """
     with registry_session() as registry:
-        registry.revoke_account(stall, reason)
+        registry.revoke_account(stall, reason, at=at)
         click.echo(f"{stall}: revoked")
 
 

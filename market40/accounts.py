@@ -14,11 +14,18 @@ form or raises a :class:`~market40.exceptions.ValidationError` naming the field.
 'NGUYEN THI THU HANG'
 >>> clean_phone("+84 912 345 678")
 '0912345678'
+>>> stall_key("a-12") == stall_key("A 12") == stall_key("A.12") == "A12"
+True
+>>> compact_reference("HL1", "15") == compact_reference("HL11", "5")
+True
+>>> clean_account_number(" 0011-0123 4441.8 ")
+'0011012344418'
 """
 from __future__ import annotations
 
 import functools
 import re
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from .exceptions import InvalidFormat, InvalidLength
@@ -26,7 +33,8 @@ from .text import emv_text, search_key
 
 __all__ = ["KIND_LABELS", "STALL_STATUS_LABELS", "mask", "group", "stall_reference", "clean_holder_name",
            "clean_phone", "clean_account_kind", "clean_stall_status", "clean_stall_code",
-           "clean_market_code", "MAX_REFERENCE"]
+           "clean_market_code", "MAX_REFERENCE", "stall_key", "compact_reference", "clean_account_number",
+           "clean_event_time", "event_day", "datetime_of_day", "VN_TZ"]
 
 #: The stall reference in 62.08: upper-case ASCII, at most 19 characters so that every
 #: bank app keeps it (design.md §3.1; api.vietqr.vn caps content at 19).
@@ -91,6 +99,26 @@ def group(number: str) -> str:
     return " ".join(cuts)
 
 
+def stall_key(code: str) -> str:
+    """The canonical key of a stall code within its market: letters and digits, upper-case.
+
+    ``A-12``, ``A12``, ``a 12`` and ``A.12`` are one stall: the registry keeps one stall per
+    key and market (a unique constraint), and the census, the imports and the stall
+    reference all compare codes by this key.
+    """
+    return re.sub(r"[^0-9A-Z]", "", emv_text(code or ""))
+
+
+def compact_reference(market_code: str, stall_code: str) -> str:
+    """A stall reference as it reads once a bank app strips its spaces (``HL1A12``).
+
+    Two stalls of different markets whose compact references are equal (``HL1 15`` and
+    ``HL11 5`` both read ``HL115``) cannot be told apart in a transfer's content: the
+    registry refuses to create the second one.
+    """
+    return re.sub(r"[^0-9A-Z]", "", emv_text(market_code or "")) + stall_key(stall_code)
+
+
 def stall_reference(market_code: str, stall_code: str) -> str:
     """The short reference a stall's QR carries in 62.08 (``HL1 A12``).
 
@@ -98,7 +126,7 @@ def stall_reference(market_code: str, stall_code: str) -> str:
     it survives every bank app and lets transfers be attributed to the stall.
     """
     market = re.sub(r"[^0-9A-Z]", "", emv_text(market_code))
-    stall = re.sub(r"[^0-9A-Z]", "", emv_text(stall_code))
+    stall = stall_key(stall_code)
     reference = f"{market} {stall}"
     if not market or not stall:
         raise InvalidFormat(f"stall reference: market and stall codes need letters or digits, got "
@@ -197,3 +225,100 @@ def _code(value: Any, field: str, limit: int) -> str:
         raise InvalidLength(f"{field}: at most {limit} characters, got {len(code)}", field=field, value=value,
                             limit=f"≤ {limit} characters")
     return code
+
+
+_NUMBER_SEPARATORS = re.compile(r"[\s.\-\u00a0\u2010-\u2015]")
+
+
+def clean_account_number(value: Any, *, field: str = "number") -> str:
+    """An account, card or wallet number as the bank keeps it: ASCII letters and digits only.
+
+    People write numbers in groups (``0011 0123 4441 8``, ``0011-0123-44418``); the spaces,
+    dashes and dots are dropped. Anything else (a Vietnamese letter, a slash, a number from an
+    Excel cell that lost its leading zeros is a matter for the importer) is refused, naming
+    the character. Lengths depend on the kind and are checked when the VietQR is built.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise InvalidFormat(f"{field}: must be text (leading zeros matter), got the number {value!r}",
+                            field=field, value=value, limit="1–19 letters or digits")
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidFormat(f"{field}: the account number is required", field=field, value=value,
+                            limit="1–19 letters or digits")
+    number = _NUMBER_SEPARATORS.sub("", value)
+    bad = next((c for c in number if not (c.isascii() and c.isalnum())), None)
+    if bad is not None:
+        raise InvalidFormat(f"{field}: letters A–Z and digits only (spaces and dashes are dropped), found {bad!r} "
+                            f"in {value!r}", field=field, value=value, limit="1–19 letters or digits")
+    return number
+
+
+# --------------------------------------------------------------------------- dated history
+
+#: Vietnam time (UTC+7): the day a board or bank officer writes down is a Vietnamese day.
+VN_TZ = timezone(timedelta(hours=7), "ICT")
+_DAY_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+
+
+def clean_event_time(value: Any, *, field: str = "at", now: datetime | None = None,
+                     not_before: datetime | None = None, before_label: str = "") -> datetime:
+    """When something happened, as bank staff or a board write it down: an aware UTC datetime.
+
+    Accepts a date (``2025-03-02``, ``02/03/2025``, an Excel date cell) — meaning the start of
+    that day in Vietnam — or a date and time (``2025-03-02 14:30``, Vietnam time unless an
+    offset is given). Refused, naming the field and the value: junk, a time in the future, and
+    a time before ``not_before`` (``before_label`` says what that is, e.g. "registered on").
+
+    >>> clean_event_time("02/03/2025", now=datetime(2025, 6, 1, tzinfo=timezone.utc)).isoformat()
+    '2025-03-01T17:00:00+00:00'
+    """
+    now = now or datetime.now(timezone.utc)
+    moment = _event_time(value, field)
+    if moment > now:
+        raise InvalidFormat(f"{field}: {_shown(value)} is in the future (today is {event_day(now):%d/%m/%Y})",
+                            field=field, value=value, limit="today or earlier")
+    if not_before is not None and moment < not_before:
+        what = f" ({before_label})" if before_label else ""
+        raise InvalidFormat(f"{field}: {_shown(value)} is before {event_day(not_before):%d/%m/%Y}{what}",
+                            field=field, value=value, limit=f"on or after {event_day(not_before):%d/%m/%Y}")
+    return moment
+
+
+def datetime_of_day(day: date) -> datetime:
+    """The moment a Vietnamese calendar day begins, aware (UTC)."""
+    return datetime.combine(day, time(), VN_TZ).astimezone(timezone.utc)
+
+
+def event_day(moment: datetime) -> date:
+    """The Vietnamese calendar day of an aware moment."""
+    return moment.astimezone(VN_TZ).date()
+
+
+def _shown(value: Any) -> str:
+    return value.isoformat() if isinstance(value, (date, datetime)) else repr(value)
+
+
+def _event_time(value: Any, field: str) -> datetime:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=VN_TZ)).astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), VN_TZ).astimezone(timezone.utc)
+    text = " ".join(str(value or "").split())
+    if text:
+        for fmt in _DAY_FORMATS:
+            try:
+                return _event_time(datetime.strptime(text, fmt).date(), field)
+            except ValueError:
+                continue
+        try:
+            if len(text) == 10:
+                return _event_time(date.fromisoformat(text), field)
+            return _event_time(datetime.fromisoformat(text.replace(" ", "T", 1)), field)
+        except ValueError:
+            pass
+        for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
+            try:
+                return _event_time(datetime.strptime(text, fmt), field)
+            except ValueError:
+                continue
+    raise InvalidFormat(f"{field}: a date as DD/MM/YYYY or YYYY-MM-DD (optionally with HH:MM), got {value!r}",
+                        field=field, value=value, limit="DD/MM/YYYY or YYYY-MM-DD")

@@ -31,11 +31,12 @@ datetime.timezone.utc
 from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Text, UniqueConstraint, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Relationship, SQLModel
 
+from .accounts import stall_key
 from .reconciliation import ANOMALY_KINDS, STATES as PERIOD_STATES
 
 __all__ = [
@@ -241,10 +242,16 @@ class Stall(StallBase, table=True):
     __table_args__ = (
         # Also serves lookups by market_id (leading column).
         UniqueConstraint("market_id", "code"),
+        # One stall per canonical key: "A-12", "A12" and "a 12" are the same stall.
+        UniqueConstraint("market_id", "code_key"),
         CheckConstraint(_one_of("status", STALL_STATUSES), name="status"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
+    # market40.accounts.stall_key(code), filled on insert (see _stall_code_key below). Stalls
+    # that were already twins when migration 0004 ran keep a provisional key "A12~57" (with
+    # their id) until staff merge them (`market40 stall twins`, `market40 stall merge`).
+    code_key: Optional[str] = Field(default=None, max_length=32, nullable=False)
     created_at: datetime = _created()
     updated_at: datetime = _updated()
 
@@ -254,6 +261,13 @@ class Stall(StallBase, table=True):
         back_populates="stall", passive_deletes="all",
         sa_relationship_kwargs={"order_by": "PaymentAccount.id"},
     )
+
+
+@event.listens_for(Stall, "before_insert")
+def _stall_code_key(mapper: Any, connection: Any, target: Stall) -> None:
+    """A new stall's canonical key is derived from its code (bulk inserts pass it themselves)."""
+    if target.code_key is None:
+        target.code_key = stall_key(target.code)
 
 
 # --- payment accounts -----------------------------------------------------
@@ -383,6 +397,9 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64)  # "stall.update", "account.verify", "account.reveal"
     entity: str = Field(max_length=32)  # "stall", "payment_account", ...
     entity_id: Optional[str] = Field(default=None, max_length=64)
+    # When it happened, if staff dated it (``--at``, a board's date column); ``at`` is when it
+    # was recorded. None: it happened when it was recorded.
+    effective_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     before: Optional[str] = Field(default=None, sa_type=Text)
     after: Optional[str] = Field(default=None, sa_type=Text)
     note: Optional[str] = Field(default=None, sa_type=Text)

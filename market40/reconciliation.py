@@ -48,9 +48,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 
+from .accounts import VN_TZ, stall_key as _stall_key
 from .exceptions import InvalidFormat
 from .text import fold, search_key
 
@@ -64,8 +65,7 @@ __all__ = [
     "MarketCounts", "Figures", "adoption", "summarise", "mean_rate",
 ]
 
-#: Vietnam time: bank statements, webhooks and periods are all in it.
-VN_TZ = timezone(timedelta(hours=7), "ICT")
+#: Vietnam time (:data:`market40.accounts.VN_TZ`): bank statements, webhooks and periods are all in it.
 
 STATES = ("no_qr", "registered", "accepting", "active")
 STATE_LABELS = {
@@ -220,8 +220,10 @@ def stall_key(code: str) -> str:
 
     >>> stall_key("A-12") == stall_key(" a 12 ") == "A12"
     True
+
+    The rule itself is :func:`market40.accounts.stall_key` (the registry's unique key).
     """
-    return reference_key(code)
+    return _stall_key(code)
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,23 @@ STALL_COLUMNS: Schema = MappingProxyType({
         vi="Đang kinh doanh (hoặc Đang hoạt động) / Nghỉ (hoặc Đã nghỉ). Bỏ trống: đang kinh doanh.",
         en="Operating / closed (Đang kinh doanh, Đang hoạt động / Nghỉ, Đã nghỉ). Blank: operating.",
         example="Đang kinh doanh"),
+    # Dated history (optional): when things happened before the list reached market40.
+    "registered_on": Column(
+        ("Ngày đăng ký", "Ngày đăng ký tài khoản", "Ngày đăng ký QR", "Registered on", "Registration date"),
+        vi="Ngày chủ hộ đăng ký tài khoản nhận tiền (ngày của Excel, DD/MM/YYYY hoặc YYYY-MM-DD). Bỏ trống: "
+           "ngày nhập danh sách.",
+        en="The day the owner registered the receiving account (an Excel date, DD/MM/YYYY or YYYY-MM-DD). "
+           "Blank: the day of the import.", example="15/01/2025"),
+    "verified_on": Column(
+        ("Ngày xác minh", "Ngày xác thực", "Ngày duyệt", "Verified on", "Verification date"),
+        vi="Ngày ngân hàng xác minh tài khoản (không trước ngày đăng ký). Có ngày này, tài khoản được ghi là "
+           "đã xác minh từ ngày đó; bỏ trống: chờ xác minh.",
+        en="The day the bank verified the account (not before it was registered). Given, the account counts "
+           "as verified from that day; blank: it waits for verification.", example="20/01/2025"),
+    "closed_on": Column(
+        ("Ngày nghỉ", "Ngày nghỉ kinh doanh", "Ngày đóng cửa", "Closed on", "Closure date"),
+        vi="Ngày sạp nghỉ kinh doanh, nếu đã nghỉ (Trạng thái bỏ trống hoặc Nghỉ).",
+        en="The day the stall stopped operating, if it did (Status blank or closed).", example=""),
 })
 
 #: Market list columns (canonical name → :class:`Column`).

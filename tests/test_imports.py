@@ -49,21 +49,23 @@ def test_a_good_list_is_imported_with_accounts_pending(session, market, tmp_path
 
 def test_every_bad_row_is_reported_and_nothing_is_written(session, market, tmp_path):
     bad = GOOD + [
-        ["A-4", "", "", "0912", "vietcombnak", "12-3", "LAN 2", "", "", "mở cửa"],  # many problems
-        ["A-1", "dup", "Phạm Văn D", "", "", "", "", "", "", ""],                     # duplicate code
+        ["A-4", "", "", "0912", "vietcombnak", "12/3", "LAN 2", "", "", "mở cửa"],  # many problems
+        ["a 1", "dup", "Phạm Văn D", "", "", "", "", "", "", ""],                     # A-1 again, written otherwise
         ["A-5", "", "Đỗ Văn E", "", "BIDV", "", "", "", "", ""],                     # half an account
     ]
     rejects = tmp_path / "rejects.csv"
     report = import_stalls(session, ACTOR, write_csv(tmp_path / "bad.csv", bad), market="HL1", rejects=rejects)
-    assert not report.written and [p.row for p in report.problems] == [5, 6, 7]
-    fields = {e.field for e in report.problems[0].error.errors}
+    # the twins A-1 (row 2) and "a 1" (row 6) are both reported: the board must say which is right
+    assert not report.written and [p.row for p in report.problems] == [2, 5, 6, 7]
+    fields = {e.field for e in report.problems[1].error.errors}
     assert {"owner_name", "owner_phone", "bank", "account", "account_holder", "status"} <= fields
-    assert "already on row 2" in str(report.problems[1].error)
+    assert "same stall as row 6" in str(report.problems[0].error)
+    assert "same stall as row 2" in str(report.problems[2].error)
     assert "nothing was written" in report.summary()
     assert stalls_in(session) == {}
     with open(rejects, encoding="utf-8-sig") as handle:
         lines = list(csv.DictReader(handle))
-    assert {line["row"] for line in lines} == {"5", "6", "7"} and all(line["reason"] for line in lines)
+    assert {line["row"] for line in lines} == {"2", "5", "6", "7"} and all(line["reason"] for line in lines)
 
 
 def test_partial_writes_the_good_rows(session, market, tmp_path):

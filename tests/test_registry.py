@@ -76,7 +76,7 @@ def test_status_transitions(registry, session):
 
 def test_every_problem_of_an_account_is_reported_at_once(registry):
     with pytest.raises(ValidationError) as info:
-        registry.register_account("HL1/A-12", bank="vietcombnak", number="12-34", holder_name="Lan 2")
+        registry.register_account("HL1/A-12", bank="vietcombnak", number="12/34", holder_name="Lan 2")
     fields = {e.field for e in info.value.errors}
     assert fields == {"bank", "account", "holder_name"}
     assert "did you mean Vietcombank" in str(info.value)

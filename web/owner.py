@@ -107,7 +107,7 @@ def _values() -> dict[str, str]:
 
 def _prepare(here: _Stall, values: dict[str, str]) -> dict[str, Any]:
     return here.registry.prepare_account(here.market.code, here.stall.code, bank=values["bank"],
-                                         number=values["number"].replace(" ", ""),
+                                         number=values["number"],
                                          holder_name=values["holder_name"], kind=values["kind"] or None,
                                          reference_label=values["reference_label"] or None)
 

@@ -30,6 +30,7 @@ class TrailEntry:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     note: str | None
+    effective_at: datetime | None = None  # when it happened, if staff dated it (``at``: when recorded)
 
 
 def _json(text: str | None) -> dict[str, Any] | None:
@@ -44,7 +45,7 @@ def _json(text: str | None) -> dict[str, Any] | None:
 
 def _entry(event: AuditEvent) -> TrailEntry:
     return TrailEntry(event.at, event.actor, event.action, event.entity, event.entity_id, _json(event.before),
-                      _json(event.after), event.note)
+                      _json(event.after), event.note, event.effective_at)
 
 
 def stall_trail(registry: Registry, ref: str, *, limit: int = 500) -> list[TrailEntry]:

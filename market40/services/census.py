@@ -114,6 +114,7 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
     markets: dict[str, Market | ValidationError] = {}
     lists: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
     seen: dict[tuple[int, str, str], int] = {}
+    firsts: dict[tuple[int, str, str], tuple[int, dict[str, str], str]] = {}
     codes: dict[int, str] = {}
     try:
         with tabular.read_table(source, sheet=sheet, schema=CENSUS_COLUMNS) as table:
@@ -145,12 +146,14 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                 key = stall_key(code) if code else None
                 if found is not None and month and key:
                     where = (found.id, month, key)
-                    if where in seen:
-                        errors.append(InvalidFormat(f"stall_code: {code!r} is already on row {seen[where]} for "
-                                                    f"{found.code} {month}", field="stall_code", value=code,
+                    if where in seen:  # "A-12" and "a12" are one household: both rows are reported
+                        errors.append(InvalidFormat(f"stall_code: {code!r} is the same stall as row {seen[where]} "
+                                                    f"for {found.code} {month}", field="stall_code", value=code,
                                                     limit="once per market and month"))
+                        _report_first(report, lists, firsts.pop(where, None), where, row.number, code)
                     else:
                         seen[where] = row.number
+                        firsts[where] = (row.number, dict(values), code)
                 if errors:
                     for error in errors:
                         error.field = {"code": "stall_code"}.get(error.field or "", error.field)
@@ -165,6 +168,7 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                     report.not_operating += 1
                 if progress:
                     progress(report.rows, table.total)
+        report.problems.sort(key=lambda p: p.row)
         for (market_id, month), households in lists.items():
             report.lists[f"{codes[market_id]} {month}"] = len(households)
         if partial or not report.problems:
@@ -177,6 +181,26 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
         raise
     write_rejects(report, rejects)
     return report
+
+
+def _report_first(report: CensusReport, lists: dict[tuple[int, str], dict[str, dict[str, str]]],
+                  first: tuple[int, dict[str, str], str] | None, where: tuple[int, str, str], twin: int,
+                  code: str) -> None:
+    """The first row of a pair of twins becomes a problem too (once), and leaves the list."""
+    if first is None:
+        return
+    number, values, first_code = first
+    market_id, month, key = where
+    households = lists.get((market_id, month), {})
+    if key in households:
+        del households[key]
+    elif not any(p.row == number for p in report.problems):
+        report.not_operating = max(0, report.not_operating - 1)
+    if any(p.row == number for p in report.problems):
+        return
+    report.problems.append(Problem(number, InvalidFormat(
+        f"stall_code: {first_code!r} is the same stall as row {twin} ({code!r}) for {month}: keep one row",
+        field="stall_code", value=first_code, limit="once per market and month"), values))
 
 
 def _market(registry: Registry, cache: dict[str, Market | ValidationError], code: str | None,

@@ -8,6 +8,14 @@ The rules (issue #3, "Bulk import"):
   ``dry_run`` validates and writes nothing;
 * importing the same file again changes nothing and says so; a changed row updates that
   stall (audited); a changed account replaces the current one (the old one is revoked);
+* a stall code matches the market's stall with the same key (``A12``, ``a-12`` and ``A 12``
+  are ``A-12``, whose code stays as registered); two rows of one file that are the same
+  stall are both reported; a new stall whose reference would read like another market's
+  once spaces are stripped (``HL11 5`` / ``HL1 15``) is refused;
+* optional date columns date the history (registered on, verified on, closed on): each is
+  checked (a real day, not in the future, verified not before registered) and reported by
+  row and column like every other cell; the audit trail keeps when it happened and when it
+  was recorded;
 * the file streams in chunks inside one transaction, so memory does not grow with it; new
   stalls, accounts and audit events go in with bulk inserts.
 
@@ -19,18 +27,19 @@ from __future__ import annotations
 import json
 import operator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from .. import accounts, tabular
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
-from .registry import CONSENT_PURPOSE, Actor, Registry, mask_record
+from .registry import CONSENT_PURPOSE, Actor, ReferenceGuard, Registry, mask_record
 
-__all__ = ["ImportReport", "Problem", "import_stalls", "import_markets", "import_stall_rows", "verdict", "settle", "write_rejects"]
+__all__ = ["ImportReport", "Problem", "find_twins", "import_stalls", "import_markets", "import_stall_rows", "verdict", "settle", "write_rejects"]
 
 CHUNK = 2000
 Progress = Callable[[int, "int | None"], None]
@@ -128,17 +137,48 @@ class _Good:
     market: Market
     stall: dict[str, Any]
     account: dict[str, Any] | None
+    registered: datetime | None = None  # when the account was registered (dated history)
+    verified: datetime | None = None
+    closed: datetime | None = None
+    values: dict[str, str] | None = None
+
+    @property
+    def key(self) -> str:
+        return accounts.stall_key(self.stall["code"])
+
+
+Twins = dict[tuple[str, str], list[int]]
+
+
+def find_twins(rows: Iterable[tuple[int, dict[str, str]]], market: str | None = None) -> Twins:
+    """Rows of a stall list that name the same stall of one market (``A-12`` and ``a12``), by key.
+
+    Only keys on two rows or more are returned, with their row numbers.
+    """
+    groups: Twins = {}
+    for number, values in rows:
+        try:
+            code = accounts.clean_stall_code(values.get("stall_code"))
+        except ValidationError:
+            continue
+        where = (values.get("market_code") or market or "").strip().upper()
+        groups.setdefault((where, accounts.stall_key(code)), []).append(number)
+    return {k: v for k, v in groups.items() if len(v) > 1}
 
 
 class _StallValidator:
     """Checks one row at a time, remembering markets, banks and the codes already seen."""
 
-    def __init__(self, registry: Registry, market: str | None, allow_unknown_bin: bool) -> None:
+    def __init__(self, registry: Registry, market: str | None, allow_unknown_bin: bool,
+                 twins: Twins | None = None) -> None:
         self.registry = registry
         self.default_market = market
         self.allow_unknown_bin = allow_unknown_bin
         self.markets: dict[str, Market | ValidationError] = {}
         self.seen: dict[tuple[int, str], int] = {}
+        self.twins = twins or {}
+        self.guard = ReferenceGuard(registry.session)
+        self.now = utcnow()
 
     def market(self, code: str) -> Market:
         key = code.strip().upper()
@@ -184,13 +224,27 @@ class _StallValidator:
             except ValidationError:
                 pass
         if market is not None and stall.get("code"):
-            key = (market.id, stall["code"].upper())
-            if key in self.seen:
-                errors.append(InvalidFormat(f"stall_code: {stall['code']!r} is already on row {self.seen[key]} "
-                                            "of this file", field="stall_code", value=stall["code"],
-                                            limit="unique within a market"))
-            else:
-                self.seen[key] = number
+            key = (market.id, accounts.stall_key(stall["code"]))
+            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(), key[1]))
+            others = [n for n in (twins or ()) if n != number]
+            if others:
+                errors.append(InvalidFormat(
+                    f"stall_code: {stall['code']!r} is the same stall as row{'s' if len(others) > 1 else ''} "
+                    f"{', '.join(map(str, others))} of this file (codes that differ only by case, spaces or "
+                    "punctuation are one stall): keep one row", field="stall_code", value=stall["code"],
+                    limit="one row per stall"))
+            elif key in self.seen:
+                errors.append(InvalidFormat(f"stall_code: {stall['code']!r} is the same stall as row "
+                                            f"{self.seen[key]} of this file", field="stall_code",
+                                            value=stall["code"], limit="one row per stall"))
+            first = self.seen.setdefault(key, number) == number
+            if first and not others:
+                try:
+                    self.guard.check(stall["code"], market)
+                    self.guard.add(stall["code"], market)
+                except ValidationError as error:
+                    if self.registry.find_stall(market.id, stall["code"]) is None:  # type: ignore[arg-type]
+                        errors.append(error)  # an existing stall (from before this rule) may still be updated
         account = None
         given = {k: values.get(k, "") for k in ("bank", "account", "account_holder")}
         if any(given.values()):
@@ -208,27 +262,60 @@ class _StallValidator:
                         reference_label=values.get("reference"), allow_unknown_bin=self.allow_unknown_bin)
                 except ValidationError as error:
                     errors.extend(error.errors)
+        registered, verified, closed = self._dates(values, stall, account, given, errors)
         if errors:
             for error in errors:
                 error.field = _COLUMN_OF.get(error.field or "", error.field)
             raise ValidationError.combine(errors)
         assert market is not None
-        return _Good(number, market, stall, account)
+        if closed is not None:
+            stall["status"] = "closed"
+        return _Good(number, market, stall, account, registered, verified, closed, values)
+
+    def _dates(self, values: dict[str, str], stall: dict[str, Any], account: dict[str, Any] | None,
+               given: dict[str, str], errors: list[ValidationError]) -> tuple[Any, Any, Any]:
+        """The row's dated history: registered on, verified on, closed on (aware times or None)."""
+        out: dict[str, datetime | None] = {}
+        for name in ("registered_on", "verified_on", "closed_on"):
+            out[name] = None
+            if values.get(name):
+                try:
+                    not_before = out["registered_on"] if name == "verified_on" else None
+                    out[name] = accounts.clean_event_time(values[name], field=name, now=self.now,
+                                                          not_before=not_before, before_label="registered on")
+                except ValidationError as error:
+                    errors.append(error)
+        for name in ("registered_on", "verified_on"):
+            if values.get(name) and not any(given.values()):
+                errors.append(InvalidFormat(f"{name}: a date for an account, but the row has no account (bank, "
+                                            "account, holder name)", field=name, value=values[name],
+                                            limit="with the account columns"))
+        if values.get("closed_on") and (values.get("status") or "").strip() and \
+                stall.get("status", "closed") != "closed":
+            errors.append(InvalidFormat(f"closed_on: the row gives a closing day ({values['closed_on']}) but says "
+                                        f"the stall operates ({values['status']})", field="closed_on",
+                                        value=values["closed_on"], limit="blank, or status Nghỉ"))
+        verified = out["verified_on"]
+        return out["registered_on"] or verified, verified, out["closed_on"]
 
 
 def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, dict[str, str], list]], *,
                       source: str = "rows", market: str | None = None, dry_run: bool = False,
                       partial: bool = False, allow_unknown_bin: bool = False, consent_channel: str = "paper",
                       account_status: str = "pending", progress: Progress | None = None,
-                      total: int | None = None) -> ImportReport:
+                      total: int | None = None, twins: Twins | None = None) -> ImportReport:
     """Import stall rows ``(row number, canonical values, cell errors)``; see the module docstring.
 
     ``account_status`` "verified" is for data that was already checked (the demo province).
+    ``twins`` (:func:`find_twins`) lets every row of a group of twins be reported; it is
+    computed here when ``rows`` is a list, otherwise only the later rows of a group are.
     The caller's session is committed here when the import is written, rolled back otherwise.
     """
     registry = Registry(session, actor)
     registry._require_write()
-    validator = _StallValidator(registry, market, allow_unknown_bin)
+    if twins is None and isinstance(rows, (list, tuple)):
+        twins = find_twins(((number, values) for number, values, _ in rows), market)
+    validator = _StallValidator(registry, market, allow_unknown_bin, twins)
     report = ImportReport(source=source, what="stalls", dry_run=dry_run)
     done = 0
     try:
@@ -245,6 +332,7 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
             done += len(chunk)
             if progress:
                 progress(done, total)
+        report.problems.sort(key=lambda p: p.row)
         settle(session, report, dry_run=dry_run, partial=partial)
     except BaseException:
         session.rollback()
@@ -255,6 +343,40 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
     return report
 
 
+def _day(moment: datetime) -> str:
+    return f"{accounts.event_day(moment):%d/%m/%Y}"
+
+
+def _history_problem(item: _Good, stall: Stall | None, account: PaymentAccount | None) -> ValidationError | None:
+    """A row's dates against what the registry already holds for its stall (None when they fit)."""
+    if stall is not None and item.closed is not None and stall.opened_on is not None and \
+            accounts.event_day(item.closed) < stall.opened_on:
+        return InvalidFormat(f"closed_on: {_day(item.closed)} is before the stall opened "
+                             f"({stall.opened_on:%d/%m/%Y})", field="closed_on", value=item.values and
+                             item.values.get("closed_on"), limit=f"on or after {stall.opened_on:%d/%m/%Y}")
+    if account is None or item.account is None or not (item.registered or item.verified):
+        return None
+    same = not any(getattr(account, k) != item.account[k] for k in _ACCOUNT_FIELDS)
+    if same:
+        if item.registered and item.verified is None and account.verified_at is not None and \
+                account.status == "verified" and item.registered > account.verified_at:
+            return InvalidFormat(f"registered_on: {_day(item.registered)} is after the account was verified "
+                                 f"({_day(account.verified_at)})", field="registered_on",
+                                 value=item.values and item.values.get("registered_on"),
+                                 limit=f"on or before {_day(account.verified_at)}")
+        return None
+    start = item.registered or item.verified
+    assert start is not None
+    latest = max(filter(None, (account.created_at, account.verified_at)))
+    if start < latest:
+        name = "registered_on" if item.registered else "verified_on"
+        return InvalidFormat(f"{name}: {_day(start)} is before the stall's current account was "
+                             f"{'verified' if latest == account.verified_at else 'registered'} ({_day(latest)}); "
+                             "the new account replaces it from this day", field=name,
+                             value=item.values and item.values.get(name), limit=f"on or after {_day(latest)}")
+    return None
+
+
 def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, consent_channel: str,
                   account_status: str) -> None:
     if not good:
@@ -262,55 +384,83 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     session = registry.session
     actor = registry.actor.name
     now = utcnow()
+    today = accounts.event_day(now)
     existing: dict[tuple[int, str], Stall] = {}
     by_market: dict[int, list[str]] = {}
     for item in good:
-        by_market.setdefault(item.market.id, []).append(item.stall["code"])
-    for market_id, codes in by_market.items():
-        for stall in session.exec(select(Stall).where(Stall.market_id == market_id,
-                                                      Stall.code.in_(codes))).all():  # type: ignore[attr-defined]
-            existing[(market_id, stall.code)] = stall
-    current = registry._current_accounts([s.id for s in existing.values()])
+        by_market.setdefault(item.market.id, []).append(item.key)  # type: ignore[arg-type]
+    for market_id, keys in by_market.items():
+        for chunk in _chunks(keys, 900):
+            for stall in session.exec(select(Stall).where(Stall.market_id == market_id,
+                                                          Stall.code_key.in_(chunk))).all():  # type: ignore
+                existing[(market_id, stall.code_key)] = stall  # type: ignore[index]
+    current = registry._current_accounts([s.id for s in existing.values()])  # type: ignore[misc]
 
-    new_stalls, audits, new_accounts, revoke_ids = [], [], [], []
+    fitting = []
+    for item in good:  # dates that contradict the registry's history: the row is reported, not written
+        stall = existing.get((item.market.id, item.key))  # type: ignore[arg-type]
+        problem = _history_problem(item, stall, current.get(stall.id) if stall else None)  # type: ignore
+        if problem is None:
+            fitting.append(item)
+        else:
+            problem.field = _COLUMN_OF.get(problem.field or "", problem.field)
+            report.problems.append(Problem(item.number, ValidationError.combine([problem]), item.values or {}))
+    good = fitting
+
+    new_stalls, audits, new_accounts = [], [], []
+    revokes: list[dict[str, Any]] = []
     pending_accounts: list[tuple[_Good, dict]] = []
     for item in good:
-        stall = existing.get((item.market.id, item.stall["code"]))
+        stall = existing.get((item.market.id, item.key))  # type: ignore[arg-type]
+        closed_day = accounts.event_day(item.closed) if item.closed else None
         if stall is None:
             row = {"market_id": item.market.id, "created_at": now, "updated_at": now, "shop_name": None,
                    "goods_category": None, "owner_phone": None, "status": "operating", **item.stall,
-                   "closed_on": now.date() if item.stall.get("status") == "closed" else None}
+                   "code_key": item.key,
+                   "closed_on": (closed_day or today) if item.stall.get("status") == "closed" else None}
             new_stalls.append(row)
             report.created += 1
             if item.account:
                 pending_accounts.append((item, row))
             continue
-        changed = {k: v for k, v in item.stall.items() if getattr(stall, k) != v}
+        # A variant of the code ("a12" for "A-12") names the same stall: its code stays as registered.
+        changed = {k: v for k, v in item.stall.items() if k != "code" and getattr(stall, k) != v}
+        if closed_day is not None and stall.status == "closed" and stall.closed_on != closed_day:
+            changed["closed_on"] = closed_day
         if changed:
             before = mask_record(stall.model_dump())
             for key, value in changed.items():
                 setattr(stall, key, value)
             if changed.get("status") == "closed":
-                stall.closed_on = now.date()
+                stall.closed_on = closed_day or today
             elif changed.get("status") == "operating":
                 stall.closed_on = None
             stall.updated_at = now
             session.add(stall)
             audits.append(_audit(actor, "stall.update", "stall", stall.id, before, mask_record(stall.model_dump()),
-                                 now))
+                                 now, effective_at=item.closed if "closed_on" in changed or
+                                 changed.get("status") == "closed" else None))
             report.updated += 1
-        account = current.get(stall.id)
-        if item.account and (account is None or any(getattr(account, k) != item.account[k]
-                                                    for k in _ACCOUNT_FIELDS)):
+        account = current.get(stall.id)  # type: ignore[arg-type]
+        if item.account and account is not None and not any(getattr(account, k) != item.account[k]
+                                                            for k in _ACCOUNT_FIELDS):
+            if _backdate(account, item, actor, now, audits, registry.actor.user_id):
+                if not changed:
+                    report.updated += 1
+            elif not changed:
+                report.unchanged += 1
+        elif item.account:
+            start = item.registered or item.verified
             if account is not None:
-                revoke_ids.append(account.id)
+                revokes.append({"key": account.id, "at": start or now})
                 audits.append(_audit(actor, "account.revoke", "payment_account", account.id,
                                      {"status": account.status}, {"status": "revoked"}, now,
-                                     note="replaced by a new account (import)"))
+                                     note="replaced by a new account (import)", effective_at=start))
                 report.accounts_replaced += 1
             else:
                 report.accounts_created += 1
-            new_accounts.append(_account_row(stall.id, item.account, actor, now, consent_channel, account_status))
+            new_accounts.append(_account_row(stall.id, item, actor, now, consent_channel,  # type: ignore[arg-type]
+                                             account_status))
             if not changed:
                 report.updated += 1
         elif not changed:
@@ -321,22 +471,23 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     if new_stalls:
         _bulk_insert(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
         stall_ids: dict[tuple[int, str], int] = {}
-        for market_id, codes in _group(new_stalls, "market_id", "code").items():
-            for chunk in _chunks(codes, 900):
-                for stall_id, code in session.execute(select(Stall.id, Stall.code).where(
-                        Stall.market_id == market_id, Stall.code.in_(chunk))).all():  # type: ignore[attr-defined]
-                    stall_ids[(market_id, code)] = stall_id
+        for market_id, keys in _group(new_stalls, "market_id", "code_key").items():
+            for chunk in _chunks(keys, 900):
+                for stall_id, key in session.execute(select(Stall.id, Stall.code_key).where(
+                        Stall.market_id == market_id, Stall.code_key.in_(chunk))).all():  # type: ignore[union-attr]
+                    stall_ids[(market_id, key)] = stall_id
         for row in new_stalls:
-            stall_id = stall_ids[(row["market_id"], row["code"])]
+            stall_id = stall_ids[(row["market_id"], row["code_key"])]
             audits.append(_audit(actor, "stall.create", "stall", stall_id, None,
                                  mask_record({**row, "id": stall_id}), now))
         for item, row in pending_accounts:
-            new_accounts.append(_account_row(stall_ids[(row["market_id"], row["code"])], item.account, actor, now,
+            new_accounts.append(_account_row(stall_ids[(row["market_id"], row["code_key"])], item, actor, now,
                                              consent_channel, account_status))
             report.accounts_created += 1
-    if revoke_ids:
-        session.execute(update(PaymentAccount).where(PaymentAccount.id.in_(revoke_ids))  # type: ignore[attr-defined]
-                        .values(status="revoked", revoked_at=now, status_reason="replaced by a new account"))
+    if revokes:
+        table = PaymentAccount.__table__  # type: ignore[attr-defined]
+        session.execute(update(table).where(table.c.id == bindparam("key")).values(
+            status="revoked", revoked_at=bindparam("at"), status_reason="replaced by a new account"), revokes)
     if new_accounts:
         _bulk_insert(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
         account_ids: dict[int, int] = {}
@@ -346,11 +497,46 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                     PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))).all():  # type: ignore[attr-defined]
                 account_ids[stall_id] = account_id
         for row in new_accounts:
+            dated = row["created_at"] if row["created_at"] != now else None
             audits.append(_audit(actor, "account.register", "payment_account", account_ids[row["stall_id"]], None,
-                                 mask_record({k: v for k, v in row.items() if k != "payload"}), now))
+                                 mask_record({k: v for k, v in row.items() if k != "payload"}), now,
+                                 effective_at=dated))
+            if row["status"] == "verified" and row["verified_at"] != now:
+                audits.append(_audit(actor, "account.verify", "payment_account", account_ids[row["stall_id"]],
+                                     {"status": "pending"}, {"status": "verified", "verified_at": row["verified_at"]},
+                                     now, note="verified on the date of the board's list",
+                                     effective_at=row["verified_at"]))
     if audits:
         _bulk_insert(session, AuditEvent.__table__, audits)  # type: ignore[attr-defined]
     session.flush()
+
+
+def _backdate(account: PaymentAccount, item: _Good, actor: str, now: datetime, audits: list[dict[str, Any]],
+              user_id: int | None) -> bool:
+    """Apply a row's dates to the stall's current account when it is the same account; True if changed."""
+    if not (item.registered or item.verified):
+        return False
+    registered = item.registered
+    if registered is None and item.verified is not None and account.created_at > item.verified:
+        registered = item.verified  # it was registered at the latest when it was verified
+    before = mask_record(account.model_dump())
+    changed = False
+    if registered is not None and account.created_at != registered:
+        account.created_at = account.consent_at = registered
+        audits.append(_audit(actor, "account.update", "payment_account", account.id, before,
+                             mask_record(account.model_dump()), now, note="registration date from the board's list",
+                             effective_at=registered))
+        changed = True
+    if item.verified is not None and (account.status != "verified" or account.verified_at != item.verified):
+        before = mask_record(account.model_dump())
+        if account.status != "verified":
+            account.verified_by_id = user_id
+        account.status, account.verified_at = "verified", item.verified
+        audits.append(_audit(actor, "account.verify", "payment_account", account.id, before,
+                             mask_record(account.model_dump()), now, note="verified on the date of the board's list",
+                             effective_at=item.verified))
+        changed = True
+    return changed
 
 
 def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -399,20 +585,27 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start:start + size]
 
 
-def _account_row(stall_id: int, account: dict[str, Any], actor: str, now: Any, consent_channel: str,
+def _account_row(stall_id: int, item: "_Good", actor: str, now: Any, consent_channel: str,
                  status: str) -> dict[str, Any]:
+    """A new account's row; the board's dates, when given, say when it was registered and verified."""
+    account = item.account
+    assert account is not None
+    registered = item.registered or item.verified or now
     row = {"stall_id": stall_id, **account, "status": status, "consent_purpose": CONSENT_PURPOSE,
-           "consent_at": now, "consent_channel": consent_channel, "created_at": now, "created_by": actor,
-           "status_reason": None, "verified_by_id": None, "verified_at": None, "rejected_at": None,
-           "revoked_at": None}
-    if status == "verified":
+           "consent_at": registered, "consent_channel": consent_channel, "created_at": registered,
+           "created_by": actor, "status_reason": None, "verified_by_id": None, "verified_at": None,
+           "rejected_at": None, "revoked_at": None}
+    if item.verified is not None:
+        row["status"], row["verified_at"] = "verified", item.verified
+    elif status == "verified":
         row["verified_at"] = now
     return row
 
 
 def _audit(actor: str, action: str, entity: str, entity_id: Any, before: dict | None, after: dict | None, now: Any,
-           note: str | None = None) -> dict[str, Any]:
+           note: str | None = None, effective_at: datetime | None = None) -> dict[str, Any]:
     return {"at": now, "actor": actor, "action": action, "entity": entity, "entity_id": str(entity_id),
+            "effective_at": effective_at,
             "before": None if before is None else json.dumps(before, ensure_ascii=False, default=str),
             "after": None if after is None else json.dumps(after, ensure_ascii=False, default=str), "note": note}
 
@@ -422,6 +615,11 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
                   rejects: str | Path | None = None, allow_unknown_bin: bool = False,
                   consent_channel: str = "paper", progress: Progress | None = None) -> ImportReport:
     """Import a stall list (CSV or XLSX, Vietnamese or English headers)."""
+    twins = None
+    if not hasattr(source, "read") or (getattr(source, "seekable", None) and source.seekable()):  # type: ignore
+        # A first pass over the codes alone, so that every row of a group of twins is reported.
+        with tabular.read_table(source, sheet=sheet, schema="stalls") as table:
+            twins = find_twins(((row.number, row.values) for row in table), market)
     with tabular.read_table(source, sheet=sheet, schema="stalls") as table:
         rows = ((row.number, row.values, row.errors) for row in table)
 
@@ -435,7 +633,7 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
 
         report = import_stall_rows(session, actor, rows, source=table.name, market=market, dry_run=dry_run,
                                    partial=partial, allow_unknown_bin=allow_unknown_bin,
-                                   consent_channel=consent_channel, progress=table_progress)
+                                   consent_channel=consent_channel, progress=table_progress, twins=twins)
         report.unknown_columns = list(table.unknown_columns)
     write_rejects(report, rejects)
     return report

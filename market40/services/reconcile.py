@@ -111,8 +111,8 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
 
     # 1. the registry, as plain records
     markets = {row.id: row for row in session.execute(select(Market.id, Market.code)).all()}
-    stall_rows = session.execute(select(Stall.id, Stall.market_id, Stall.code, Stall.status, Stall.opened_on,
-                                        Stall.closed_on, Stall.owner_name)).all()
+    stall_rows = session.execute(select(Stall.id, Stall.market_id, Stall.code, Stall.code_key, Stall.status,
+                                        Stall.opened_on, Stall.closed_on, Stall.owner_name)).all()
     registrations = [rules.Registration(
         r.id, r.stall_id, r.bin, r.number, r.status, _aware(r.created_at), _aware(r.verified_at),
         _aware(r.revoked_at), _aware(r.rejected_at), r.holder_name)
@@ -179,7 +179,8 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
         if stall.opened_on is not None and stall.opened_on >= period.end:
             continue  # not open yet
         closed_at_end = stall.status == "closed" and (stall.closed_on is None or stall.closed_on < period.end)
-        key = rules.stall_key(stall.code)
+        # The registry's unique key (market40.accounts.stall_key): twins cannot collide in stall_period.
+        key = stall.code_key
         listed = census.get(stall.market_id)
         in_census = listed is not None and key in listed
         owner = listed[key][1] if in_census else stall.owner_name  # type: ignore[index]
@@ -195,7 +196,7 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
         results.append(rules.classify(item, by_stall.get(stall.id, ()), activity.get(stall.id), snapshot,
                                       counted=counted, covered_bins=frozenset(covered_bins)))
         keys.append(key)
-    registry_keys = {(stall.market_id, rules.stall_key(stall.code)) for stall in stall_rows}
+    registry_keys = {(stall.market_id, stall.code_key) for stall in stall_rows}
     for market_id, households in census.items():
         for key, (code, owner) in households.items():
             if (market_id, key) in registry_keys:

@@ -26,7 +26,7 @@ from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, 
 from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEvent, EnrollmentCode, Locality,
                       LocalityLink, Market, PaymentAccount, Stall, User, UserScope, utcnow)
 
-__all__ = ["Actor", "Registry", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",
+__all__ = ["Actor", "Registry", "ReferenceGuard", "MergeResult", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",
            "EnrollmentSlip", "CONSENT_PURPOSE", "parse_stall_ref", "mask_record", "descendant_localities"]
 
 #: What the owner consents to when registering an account (Law 91/2025: consent per purpose).
@@ -161,6 +161,67 @@ class EnrollmentSlip(_Record):
     expires_at: datetime
 
 
+@dataclass
+class MergeResult(_Record):
+    """What a stall merge did."""
+
+    merged: str
+    into: str
+    accounts: int = 0
+    users: int = 0
+    census_moved: int = 0
+    census_left: int = 0
+    revoked: str | None = None  # the masked account revoked because the other one was kept
+    reference_changed: str | None = None  # the kept account's new reference: reprint its poster
+
+
+class ReferenceGuard:
+    """Refuses stall codes whose reference reads like another market's once spaces are stripped.
+
+    Bank apps drop the space of ``HL11 5``: it reads ``HL115``, as ``HL1 15`` does. Only
+    markets whose compacted codes are prefixes of one another can collide; their stall keys
+    are loaded once, on first need. :meth:`add` records stalls about to be created (an import
+    with several markets), so two new rows cannot collide either.
+    """
+
+    def __init__(self, session: Session, market: Market | None = None) -> None:
+        self.session = session
+        self.market = market
+        self.codes = {m.id: accounts.compact_reference(m.code, "") for m in session.exec(select(Market)).all()}
+        self.known: dict[int, dict[str, str]] = {}
+
+    def _keys(self, market_id: int) -> dict[str, str]:
+        if market_id not in self.known:
+            self.known[market_id] = {key: code for key, code in self.session.exec(
+                select(Stall.code_key, Stall.code).where(Stall.market_id == market_id)).all()}
+        return self.known[market_id]
+
+    def check(self, code: str, market: Market | None = None) -> None:
+        market = market or self.market
+        assert market is not None and market.id is not None
+        reference = accounts.compact_reference(market.code, code)
+        for other_id, prefix in self.codes.items():
+            if other_id == market.id or not reference.startswith(prefix):
+                continue
+            other = self._keys(other_id).get(reference[len(prefix):])
+            if other is not None:
+                other_market = self.session.get(Market, other_id)
+                try:
+                    mine = accounts.stall_reference(market.code, code)
+                except ValidationError:
+                    mine = reference
+                raise InvalidFormat(
+                    f"stall_code: the stall reference {mine!r} of {market.code}/{code} reads {reference!r} once a bank "
+                    f"app removes the spaces, the same as {other_market.code if other_market else other_id}/{other}: "
+                    "transfers naming them could not be told apart; choose another stall code (e.g. add a letter)",
+                    field="stall_code", value=code, limit="a reference no other market's stall has")
+
+    def add(self, code: str, market: Market | None = None) -> None:
+        market = market or self.market
+        assert market is not None and market.id is not None
+        self._keys(market.id)[accounts.stall_key(code)] = code
+
+
 # ------------------------------------------------------------------ the registry
 
 class Registry:
@@ -173,10 +234,14 @@ class Registry:
     # -------------------------------------------------------------- audit and scope
 
     def audit(self, action: str, entity: str, entity_id: Any, *, before: dict | None = None,
-              after: dict | None = None, note: str | None = None) -> None:
-        """Record one change or read of personal data (Decree 356/2025: log all processing)."""
+              after: dict | None = None, note: str | None = None, effective_at: datetime | None = None) -> None:
+        """Record one change or read of personal data (Decree 356/2025: log all processing).
+
+        ``effective_at``: when the change happened, if staff dated it; the event's ``at`` is
+        always when it was recorded.
+        """
         self.session.add(AuditEvent(
-            actor=self.actor.name, action=action, entity=entity,
+            actor=self.actor.name, action=action, entity=entity, effective_at=effective_at,
             entity_id=None if entity_id is None else str(entity_id),
             before=None if before is None else json.dumps(before, ensure_ascii=False, default=str),
             after=None if after is None else json.dumps(after, ensure_ascii=False, default=str), note=note))
@@ -362,12 +427,23 @@ class Registry:
     def stall(self, ref: str) -> Stall:
         """One stall by ``MARKET/STALL`` reference, within this actor's scope."""
         market_code, stall_code = parse_stall_ref(ref)
-        row = self.session.exec(select(Stall, Market).join(Market, Market.id == Stall.market_id)
-                                .where(Market.code == market_code, Stall.code == stall_code)).first()
-        if row is None:
+        market = self.session.exec(select(Market).where(Market.code == market_code)).first()
+        stall = self.find_stall(market.id, stall_code) if market is not None else None  # type: ignore[arg-type]
+        if stall is None or market is None:
             raise NotFound(f"stall {market_code}/{stall_code} not found")
-        stall, market = row
         return self._check_stall(stall, market)
+
+    def find_stall(self, market_id: int, code: str) -> Stall | None:
+        """The stall of a market with this code, or with the same key (``a 12`` finds ``A-12``)."""
+        found = self.session.exec(select(Stall).where(Stall.market_id == market_id, Stall.code == code)).first()
+        if found is None:
+            found = self.session.exec(select(Stall).where(Stall.market_id == market_id,
+                                                          Stall.code_key == accounts.stall_key(code))).first()
+        return found
+
+    def reference_guard(self, market: Market) -> "ReferenceGuard":
+        """Checks new stall codes of ``market`` against the references of every other market."""
+        return ReferenceGuard(self.session, market)
 
     def clean_stall(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Validate the stall's own fields (all problems at once)."""
@@ -397,11 +473,11 @@ class Registry:
         self._require_write()
         market = self.market(market_code)
         data = self.clean_stall(fields)
-        existing = self.session.exec(select(Stall).where(Stall.market_id == market.id,
-                                                         Stall.code == data["code"])).first()
-        today = date.today()
+        existing = self.find_stall(market.id, data["code"])  # type: ignore[arg-type]
+        today = accounts.event_day(utcnow())
         if existing is None:
-            stall = Stall(market_id=market.id, **data)
+            self.reference_guard(market).check(data["code"])
+            stall = Stall(market_id=market.id, code_key=accounts.stall_key(data["code"]), **data)
             if stall.status == "closed":
                 stall.closed_on = today
             self.session.add(stall)
@@ -409,7 +485,8 @@ class Registry:
             self.audit("stall.create", "stall", stall.id, after=_snapshot(stall))
             return stall, "created"
         before = _snapshot(existing)
-        changed = {k: v for k, v in data.items() if getattr(existing, k) != v}
+        # A variant of the code ("a12" for "A-12") names the same stall: its code stays as registered.
+        changed = {k: v for k, v in data.items() if k != "code" and getattr(existing, k) != v}
         if not changed:
             return existing, "unchanged"
         for key, value in changed.items():
@@ -422,6 +499,210 @@ class Registry:
         self.session.flush()
         self.audit("stall.update", "stall", existing.id, before=before, after=_snapshot(existing))
         return existing, "updated"
+
+    def close_stall(self, ref: str, *, at: Any = None, reason: str | None = None) -> Stall:
+        """The stall stopped operating (``at``: the day it did, if not today); audited.
+
+        Its account is left as it is: a live QR on a closed stall is listed as an anomaly until
+        staff revoke it.
+        """
+        self._require_write()
+        stall = self.stall(ref)
+        if stall.status == "closed":
+            since = f" since {stall.closed_on:%d/%m/%Y}" if stall.closed_on else ""
+            raise Conflict(f"stall {ref}: already closed{since}")
+        opened = accounts.datetime_of_day(stall.opened_on) if stall.opened_on else None
+        when = self._when(at, not_before=opened, label="the stall opened then")
+        before = _snapshot(stall)
+        stall.status, stall.closed_on = "closed", accounts.event_day(when or utcnow())
+        self.session.add(stall)
+        self.session.flush()
+        self.audit("stall.close", "stall", stall.id, before=before, after=_snapshot(stall), note=reason,
+                   effective_at=when)
+        return stall
+
+    def open_stall(self, ref: str, *, at: Any = None) -> tuple[Stall, str]:
+        """The stall operates (again): reopens a closed stall, or records the day it opened.
+
+        A closed stall reopens (``at``: not before it closed). For an operating stall, ``at``
+        records the day it began operating (reports count it from that month on). The first
+        opening day is kept across a closure: the registry keeps one opening and one closing day.
+        Returns the stall and ``reopened``/``updated``/``unchanged``.
+        """
+        self._require_write()
+        stall = self.stall(ref)
+        before = _snapshot(stall)
+        if stall.status == "closed":
+            closed = accounts.datetime_of_day(stall.closed_on) if stall.closed_on else None
+            when = self._when(at, not_before=closed, label="the stall closed then")
+            stall.status, stall.closed_on, outcome = "operating", None, "reopened"
+        else:
+            when = self._when(at)
+            if when is None or stall.opened_on == accounts.event_day(when):
+                return stall, "unchanged"
+            stall.opened_on, outcome = accounts.event_day(when), "updated"
+        self.session.add(stall)
+        self.session.flush()
+        self.audit("stall.open", "stall", stall.id, before=before, after=_snapshot(stall), effective_at=when)
+        return stall, outcome
+
+    def merge_stalls(self, from_ref: str, into_ref: str, *, keep: str | None = None,
+                     reason: str | None = None) -> "MergeResult":
+        """Merge a mistaken stall into the right one of the same market; the mistaken one is removed.
+
+        Its account history, enrollment codes, owner logins and census entries move to the
+        stall it is merged into; blank fields of that stall are filled from it. When both have
+        a current (pending or verified) account, ``keep`` ("from" or "into") says which one stays
+        (the other is revoked); without it the merge is refused. A kept account that moves gets
+        the reference of its new stall (reprint its poster). Audited on both stalls. Past
+        reconciliations are not rewritten: run ``reconcile`` again for the months concerned.
+        """
+        self._require_write()
+        source, target = self.stall(from_ref), self.stall(into_ref)
+        if source.id == target.id:
+            raise Conflict(f"stall {from_ref} and {into_ref} are the same stall")
+        if source.market_id != target.market_id:
+            raise Conflict(f"stall merge works within one market: {from_ref} and {into_ref} are in different "
+                           "markets")
+        if keep not in (None, "from", "into"):
+            raise InvalidFormat(f"keep: 'from' or 'into', got {keep!r}", field="keep", value=keep,
+                                limit="from or into")
+        market = self.session.get(Market, target.market_id)
+        assert market is not None
+        src_ref, dst_ref = f"{market.code}/{source.code}", f"{market.code}/{target.code}"
+        src_current, dst_current = self.current_account(source), self.current_account(target)
+        if src_current is not None and dst_current is not None and keep is None:
+            raise Conflict(f"stall merge: both {src_ref} ({accounts.mask(src_current.number)}, {src_current.status}) "
+                           f"and {dst_ref} ({accounts.mask(dst_current.number)}, {dst_current.status}) have a "
+                           "current account; say which one to keep (--keep from or --keep into)")
+        result = MergeResult(src_ref, dst_ref)
+        before_src, before_dst = _snapshot(source), _snapshot(target)
+        if src_current is not None and dst_current is not None:
+            dropped = dst_current if keep == "from" else src_current
+            self._set_status(dropped, "revoked", reason=f"stall {src_ref} merged into {dst_ref}")
+            result.revoked = accounts.mask(dropped.number)
+        moved = self.session.exec(select(PaymentAccount).where(PaymentAccount.stall_id == source.id)).all()
+        for account in moved:
+            account.stall_id = target.id
+            if account.status in CURRENT_ACCOUNT_STATUSES:
+                self._rebuild_reference(account, market, target, result)
+            self.session.add(account)
+        result.accounts = len(moved)
+        for code in self.session.exec(select(EnrollmentCode).where(EnrollmentCode.stall_id == source.id)).all():
+            code.stall_id = target.id
+            self.session.add(code)
+        for user in self.session.exec(select(User).where(User.stall_id == source.id)).all():
+            user.stall_id = target.id
+            self.session.add(user)
+            result.users += 1
+        result.census_moved, result.census_left = self._rekey_census(market.id, source.code_key, target.code_key)
+        for name in ("shop_name", "goods_category", "owner_phone"):
+            if not getattr(target, name) and getattr(source, name):
+                setattr(target, name, getattr(source, name))
+        if source.opened_on and (target.opened_on is None or source.opened_on < target.opened_on):
+            target.opened_on = source.opened_on
+        self.session.flush()
+        self.session.delete(source)
+        self.session.flush()
+        canonical = accounts.stall_key(target.code)
+        if target.code_key != canonical and self.session.exec(select(Stall).where(
+                Stall.market_id == market.id, Stall.code_key == canonical)).first() is None:
+            target.code_key = canonical  # a twin left by migration 0004 takes its canonical key back
+        self.session.add(target)
+        self.session.flush()
+        note = f"{src_ref} merged into {dst_ref}" + (f": {reason.strip()}" if reason and reason.strip() else "")
+        self.audit("stall.merge", "stall", source.id, before=before_src, after={"merged_into": target.id}, note=note)
+        self.audit("stall.merge", "stall", target.id, before=before_dst, after=_snapshot(target), note=note)
+        return result
+
+    def _rebuild_reference(self, account: PaymentAccount, market: Market, stall: Stall,
+                           result: "MergeResult") -> None:
+        purpose = accounts.stall_reference(market.code, stall.code)
+        if account.purpose == purpose:
+            return
+        before = _snapshot(account)
+        target = {"card": account.number} if account.kind == "card" else {"account": account.number}
+        account.purpose = purpose
+        account.payload = vietqr.build(bin=account.bin, purpose=purpose, reference_label=account.reference_label,
+                                       **target).payload
+        result.reference_changed = purpose
+        self.audit("account.update", "payment_account", account.id, before=before, after=_snapshot(account),
+                   note="stall reference changed by a merge: print the poster again")
+
+    def _rekey_census(self, market_id: int, old_key: str | None, new_key: str | None) -> tuple[int, int]:
+        from ..models import CensusEntry
+        if not old_key or not new_key or old_key == new_key:
+            return 0, 0
+        entries = self.session.exec(select(CensusEntry).where(CensusEntry.market_id == market_id,
+                                                              CensusEntry.stall_key == old_key)).all()
+        taken = set(self.session.exec(select(CensusEntry.period).where(
+            CensusEntry.market_id == market_id, CensusEntry.stall_key == new_key)).all())
+        moved = 0
+        for entry in entries:
+            if entry.period in taken:
+                continue  # the board listed both that month: its list stays as it wrote it
+            entry.stall_key = new_key
+            self.session.add(entry)
+            moved += 1
+        return moved, len(entries) - moved
+
+    def remove_stall(self, ref: str, *, reason: str) -> Stall:
+        """Remove a stall created by mistake (audited, with the reason).
+
+        Refused when the stall has a history that reports rely on: an account that is pending
+        or was ever verified (revoke it, or merge the stall into the right one), or an owner
+        login. Rejected accounts and unused enrollment codes go with it.
+        """
+        self._require_write()
+        if not (reason or "").strip():
+            raise InvalidFormat("reason: say why the stall is removed", field="reason", value=reason,
+                                limit="a short text")
+        stall = self.stall(ref)
+        kept = [a for a in self.session.exec(select(PaymentAccount).where(PaymentAccount.stall_id == stall.id))
+                if a.status == "pending" or a.verified_at is not None]
+        if kept:
+            raise Conflict(f"stall {ref}: it has {len(kept)} account(s) that were pending or verified; merge it into "
+                           "the right stall (`market40 stall merge`) or close it (`market40 stall close`) instead")
+        if self.session.exec(select(User).where(User.stall_id == stall.id)).first() is not None:
+            raise Conflict(f"stall {ref}: an owner login belongs to it; merge it into the right stall instead")
+        before = _snapshot(stall)
+        stall_id = stall.id
+        self.session.delete(stall)
+        self.session.flush()
+        self.audit("stall.remove", "stall", stall_id, before=before, note=reason.strip())
+        return stall
+
+    def twins(self, market_code: str | None = None) -> list[dict[str, Any]]:
+        """Stalls that cannot be told apart, for staff to merge or recode.
+
+        ``twin``: stalls of one market whose codes differ only by case, spaces or punctuation
+        (left by a registry older than migration 0004); ``reference``: stalls of different
+        markets whose references read the same once a bank app strips spaces (``HL1 15`` and
+        ``HL11 5``), so transfers naming them cannot be attributed.
+        """
+        markets = {m.id: m for m in self.session.exec(self.scoped_markets()).all()}
+        if market_code:
+            wanted = self.market(market_code)
+            markets = {wanted.id: wanted}
+        every = {m.id: m for m in self.session.exec(select(Market)).all()}
+        rows = self.session.exec(select(Stall.id, Stall.market_id, Stall.code, Stall.code_key)
+                                 .order_by(Stall.id)).all()  # oldest first: it holds the canonical key
+        out: list[dict[str, Any]] = []
+        groups: dict[tuple[int, str], list[str]] = {}
+        for _, market_id, code, key in rows:
+            groups.setdefault((market_id, accounts.stall_key(code)), []).append(code)
+        for (market_id, key), codes in sorted(groups.items(), key=lambda kv: (every[kv[0][0]].code, kv[0][1])):
+            if len(codes) > 1 and market_id in markets:
+                out.append({"kind": "twin", "key": key,
+                            "stalls": [f"{every[market_id].code}/{c}" for c in codes]})
+        compact: dict[str, list[tuple[int, str]]] = {}
+        for _, market_id, code, key in rows:
+            compact.setdefault(accounts.compact_reference(every[market_id].code, code), []).append((market_id, code))
+        for reference, members in sorted(compact.items()):
+            if len({m for m, _ in members}) > 1 and any(m in markets for m, _ in members):
+                out.append({"kind": "reference", "key": reference,
+                            "stalls": sorted(f"{every[m].code}/{c}" for m, c in members)})
+        return out
 
     def stalls(self, market_code: str, *, status: str | None = None, search: str | None = None,
                reveal: bool = False) -> list[StallSummary]:
@@ -505,7 +786,11 @@ class Registry:
             holder = accounts.clean_holder_name(holder_name)
         except ValidationError as error:
             errors.append(error)
-        number = number.strip() if isinstance(number, str) else number
+        try:  # one rule for every door (web form, `account set`, imports): spaces and dashes dropped
+            number = accounts.clean_account_number(number, field="card" if kind == "card" else "account")
+        except ValidationError as error:
+            errors.append(error)
+            number = None
         reference = (reference_label or "").strip() or None
         if bin_ == MOMO_BIN and not reference:
             errors.append(InvalidFormat("reference_label: MoMo wallets need the MOMOW2W… reference shown in the "
@@ -519,8 +804,9 @@ class Registry:
         payload = None
         target = {"card": number} if kind == "card" else {"account": number}
         try:  # with a placeholder BIN when the bank is unknown, so the number is still checked
-            payload = vietqr.build(bin=bin_ or "000000", purpose=purpose, reference_label=reference,
-                                   **target).payload
+            if number is not None:
+                payload = vietqr.build(bin=bin_ or "000000", purpose=purpose, reference_label=reference,
+                                       **target).payload
         except ValidationError as error:
             errors.extend(e for e in error.errors if e.field != "bin")
         if errors:
@@ -531,11 +817,13 @@ class Registry:
     def register_account(self, ref: str, *, bank: str, number: str, holder_name: str, kind: str | None = None,
                          reference_label: str | None = None, consent_channel: str = "paper",
                          consent_purpose: str = CONSENT_PURPOSE, consent_at: datetime | None = None,
-                         allow_unknown_bin: bool = False) -> tuple[PaymentAccount, str]:
+                         allow_unknown_bin: bool = False, at: Any = None) -> tuple[PaymentAccount, str]:
         """Register (or change) the account a stall's customers pay into.
 
         The new account is ``pending`` until staff verify it; a different current account is
         revoked (history kept). Registering the same account again changes nothing.
+        ``at``: when the owner registered it, if not now (a date or time in the past, not
+        before the stall's last account change); the replaced account is revoked then too.
         Returns the account and ``created``/``replaced``/``unchanged``.
         """
         if self.actor.role != "owner":
@@ -549,21 +837,36 @@ class Registry:
         current = self.current_account(stall)
         if current is not None and all(getattr(current, k) == v for k, v in data.items()):
             return current, "unchanged"
+        when = self._when(at, not_before=self._last_change(stall), label="the stall's last account change")
         outcome = "created"
         if current is not None:
-            self._set_status(current, "revoked", reason="replaced by a new account")
+            self._set_status(current, "revoked", reason="replaced by a new account", at=at and when)
             outcome = "replaced"
+        moment = when or utcnow()
         account = PaymentAccount(stall_id=stall.id, status="pending", consent_purpose=consent_purpose,
-                                 consent_at=consent_at or utcnow(), consent_channel=consent_channel,
-                                 created_by=self.actor.name, **data)
+                                 consent_at=consent_at or moment, consent_channel=consent_channel,
+                                 created_at=moment, created_by=self.actor.name, **data)
         self.session.add(account)
         self.session.flush()
         self.audit("account.register", "payment_account", account.id, after=_snapshot(account),
-                   note=f"stall {market.code}/{stall.code}")
+                   note=f"stall {market.code}/{stall.code}", effective_at=when)
         return account, outcome
 
+    def _when(self, at: Any, *, not_before: datetime | None = None, label: str = "",
+              field: str = "at") -> datetime | None:
+        """``at`` as an aware time in the past (None stays None: it happens now)."""
+        if at is None or (isinstance(at, str) and not at.strip()):
+            return None
+        return accounts.clean_event_time(at, field=field, now=utcnow(), not_before=not_before, before_label=label)
+
+    def _last_change(self, stall: Stall) -> datetime | None:
+        """When the stall's accounts last changed (registered, verified, rejected, revoked)."""
+        times = [t for a in self.session.exec(select(PaymentAccount).where(PaymentAccount.stall_id == stall.id))
+                 for t in (a.created_at, a.verified_at, a.rejected_at, a.revoked_at) if t is not None]
+        return max(times) if times else None
+
     def _transition(self, ref: str, new: str, *, allowed_from: tuple[str, ...], reason: str | None = None,
-                    action: str) -> PaymentAccount:
+                    action: str, at: Any = None) -> PaymentAccount:
         self._require_write()
         stall = self.stall(ref)
         account = self.current_account(stall)
@@ -575,13 +878,16 @@ class Registry:
         if new in ("rejected", "revoked") and not (reason or "").strip():
             raise InvalidFormat(f"reason: say why the account is {new}", field="reason", value=reason,
                                 limit="a short text")
-        self._set_status(account, new, reason=reason)
+        self._set_status(account, new, reason=reason, at=at)
         return account
 
-    def _set_status(self, account: PaymentAccount, new: str, *, reason: str | None = None) -> None:
+    def _set_status(self, account: PaymentAccount, new: str, *, reason: str | None = None, at: Any = None) -> None:
         assert new in ACCOUNT_STATUSES
+        previous = account.verified_at if account.status == "verified" else None
+        when = self._when(at, not_before=max(filter(None, (account.created_at, previous))),
+                          label="when the account was " + ("registered" if previous is None else "verified"))
         before = _snapshot(account)
-        now = utcnow()
+        now = when or utcnow()
         account.status = new
         if new == "verified":
             account.verified_at, account.verified_by_id = now, self.actor.user_id
@@ -592,28 +898,46 @@ class Registry:
         self.session.add(account)
         self.session.flush()
         self.audit(_STATUS_ACTIONS[new], "payment_account", account.id, before=before, after=_snapshot(account),
-                   note=reason)
+                   note=reason, effective_at=when)
 
-    def verify_account(self, ref: str) -> PaymentAccount:
-        """Staff confirmed the account exists and the holder name matches: it may print."""
-        return self._transition(ref, "verified", allowed_from=("pending",), action="verify")
+    def verify_account(self, ref: str, *, at: Any = None) -> PaymentAccount:
+        """Staff confirmed the account exists and the holder name matches: it may print.
 
-    def reject_account(self, ref: str, reason: str) -> PaymentAccount:
-        return self._transition(ref, "rejected", allowed_from=("pending",), reason=reason, action="reject")
+        ``at``: when it was verified, if not now (not before it was registered).
+        """
+        return self._transition(ref, "verified", allowed_from=("pending",), action="verify", at=at)
 
-    def revoke_account(self, ref: str, reason: str) -> PaymentAccount:
+    def reject_account(self, ref: str, reason: str, *, at: Any = None) -> PaymentAccount:
+        return self._transition(ref, "rejected", allowed_from=("pending",), reason=reason, action="reject", at=at)
+
+    def revoke_account(self, ref: str, reason: str, *, at: Any = None) -> PaymentAccount:
         """Take a stall's account out of use: its posters no longer count as registered."""
         return self._transition(ref, "revoked", allowed_from=CURRENT_ACCOUNT_STATUSES, reason=reason,
-                                action="revoke")
+                                action="revoke", at=at)
 
-    def verify_pending(self, market_code: str) -> list[PaymentAccount]:
-        """Verify every pending account of a market (after a checked bulk import)."""
+    def verify_pending(self, market_code: str, *, at: Any = None) -> list[PaymentAccount]:
+        """Verify every pending account of a market (after a checked bulk import).
+
+        With ``at``, every one must have been registered by then: all that were not are
+        reported at once and none is verified.
+        """
         self._require_write()
         market = self.market(market_code)
         pending = self.session.exec(select(PaymentAccount).join(Stall, Stall.id == PaymentAccount.stall_id).where(
             Stall.market_id == market.id, PaymentAccount.status == "pending")).all()
+        if at is not None:
+            errors: list[ValidationError] = []
+            stalls = {s.id: s.code for s in self.session.exec(select(Stall).where(Stall.market_id == market.id))}
+            for account in pending:
+                try:
+                    self._when(at, not_before=account.created_at,
+                               label=f"{market.code}/{stalls.get(account.stall_id)} was registered then")
+                except ValidationError as error:
+                    errors.extend(error.errors)
+            if errors:
+                raise ValidationError.combine(errors)
         for account in pending:
-            self._set_status(account, "verified")
+            self._set_status(account, "verified", at=at)
         return list(pending)
 
     def accounts(self, market_code: str, *, status: str | None = None, history: bool = False,

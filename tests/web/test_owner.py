@@ -177,7 +177,7 @@ def test_preview_endpoint_returns_the_picture_or_the_errors(client, world):
 
 def test_account_errors_are_shown_beside_each_field(client, world):
     sign_in(client, world.user("owner_a"))
-    page = _account(client, "preview", bank="", number="12-34", holder_name="")
+    page = _account(client, "preview", bank="", number="12/34", holder_name="")
     for field, message in {"bank": "Hãy chọn ngân hàng", "number": "Số tài khoản chỉ gồm chữ số",
                            "holder_name": "Hãy nhập tên chủ tài khoản"}.items():
         block = re.search(rf'<div id="f-{field}-error">(.*?)</div>', page.text, re.S)
