@@ -1393,10 +1393,9 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
     with registry_session() as registry:
         actor = registry.actor
         if username:
-            from sqlmodel import select
-            from market40.models import User
+            from market40.services.auth import find_user
             from market40.services.registry import Actor
-            user = registry.session.exec(select(User).where(User.username == username.strip().lower())).first()
+            user = find_user(registry.session, username)
             if user is None:
                 raise click.ClickException(f"no user {username!r}")
             actor = Actor.for_user(registry.session, user)
