@@ -56,6 +56,8 @@ def main(ctx: click.Context, database: str | None) -> None:
       market40 banks ngoai thuong
     """
     ctx.ensure_object(dict)  # nested runs (the demo walkthrough) pass the parent's choice in obj
+    from market40 import breached
+    breached.configure_from_env()  # MARKET40_BREACHED_PASSWORDS_URL: off unless set
     if database:
         ctx.obj["database"] = database
 
@@ -766,6 +768,22 @@ def user_add(username: str, role: str, password: str | None, **fields: Any) -> N
     with registry_session() as registry:
         user = registry.add_user(username, role, password=password, **fields)
         click.echo(f"{user.username}: created ({role})")
+
+
+@user_group.command("reset-2fa")
+@click.argument("username")
+def user_reset_2fa(username: str) -> None:
+    """Clear a user's second factor (a lost phone): they set it up again at their next login,
+    and every session they have ends. Audited.
+
+    \b
+    Example:
+      market40 user reset-2fa nv.halong
+    """
+    from market40.services import second_factor
+    with registry_session() as registry:
+        user = second_factor.reset(registry.session, registry.actor, username)
+        click.echo(f"{user.username}: second factor reset; they set it up again at their next login")
 
 
 @user_group.command("list")

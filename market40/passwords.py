@@ -86,6 +86,7 @@ __all__ = [
     "verify_password",
     "needs_rehash",
     "new_enrollment_code",
+    "fold_code",
     "normalize_enrollment_code",
     "format_enrollment_code",
     "hash_enrollment_code",
@@ -257,13 +258,22 @@ def new_enrollment_code() -> str:
     return format_enrollment_code(code)
 
 
+def fold_code(text: str) -> str:
+    """A typed code as its symbols: NFKC, upper-case, separators dropped, look-alikes read as digits.
+
+    >>> fold_code(" 7kqm-x3hc ")
+    '7KQMX3HC'
+    """
+    return unicodedata.normalize("NFKC", text or "").upper().translate(_SEPARATORS).translate(_LOOK_ALIKES)
+
+
 def normalize_enrollment_code(text: str) -> str:
     """The 8 symbols of a typed code, upper-case, without separators.
 
     Raises :class:`~market40.exceptions.InvalidFormat` if what remains is not
     8 symbols of :data:`ENROLLMENT_ALPHABET`.
     """
-    code = unicodedata.normalize("NFKC", text or "").upper().translate(_SEPARATORS).translate(_LOOK_ALIKES)
+    code = fold_code(text)
     if len(code) != ENROLLMENT_CODE_LENGTH or any(c not in ENROLLMENT_ALPHABET for c in code):
         raise InvalidFormat(f"not an enrollment code: {text!r}", field="enrollment code", value=text,
                             limit=f"{ENROLLMENT_CODE_LENGTH} characters from {ENROLLMENT_ALPHABET}, "

@@ -50,8 +50,10 @@ __all__ = [
     "ErasureRequest",
     "normalize_username",
     "find_user",
+    "enrolment_identity",
     "check_new_password",
     "authenticate",
+    "record_login",
     "session_user",
     "bump_epoch",
     "record_logout",
@@ -149,6 +151,18 @@ def check_new_password(password: str, *, field: str = "password", username: str 
                                  breached=breached.current())
 
 
+def enrolment_identity(market_code: str, stall_code: str, phone: str) -> tuple[str, str]:
+    """(``MARKET/STALL``, phone) as :func:`enroll_owner` reads them, for counting attempts per stall and
+    per phone: the same cleaners, so no spelling of the same stall or phone counts apart."""
+    def clean(rule: Any, text: Any, field: str) -> str:
+        try:
+            return rule(text, field=field)
+        except ValidationError:
+            return "?" + (text if isinstance(text, str) else "").strip().upper()
+    return (f"{clean(accounts.clean_market_code, market_code, 'market')}/"
+            f"{clean(accounts.clean_stall_code, stall_code, 'stall')}", clean(accounts.clean_phone, phone, "phone"))
+
+
 def find_user(session: Session, username: str) -> User | None:
     """The user a typed username names (any spelling :func:`normalize_username` accepts)."""
     try:
@@ -160,10 +174,13 @@ def find_user(session: Session, username: str) -> User | None:
 
 # ------------------------------------------------------------------ logins and sessions
 
-def authenticate(session: Session, username: str, password: str, *, address: str | None = None) -> User | None:
+def authenticate(session: Session, username: str, password: str, *, address: str | None = None,
+                 second_step: bool = False) -> User | None:
     """The active user with this username and password, or None; audited either way.
 
-    The caller commits. A hash made with older scrypt parameters is replaced.
+    The caller commits. A hash made with older scrypt parameters is replaced. With
+    ``second_step`` the login is not recorded yet: the caller asks for the second factor
+    when the user has one, then calls :func:`record_login`.
     """
     user = find_user(session, username)
     stored = user.password_hash if user is not None else None
@@ -179,10 +196,18 @@ def authenticate(session: Session, username: str, password: str, *, address: str
         return None
     if passwords.needs_rehash(stored):
         user.password_hash = passwords.hash_password(password)
+        session.add(user)
+    if not second_step:
+        record_login(session, user, address=address)
+    return user
+
+
+def record_login(session: Session, user: User, *, address: str | None = None, method: str | None = None) -> None:
+    """A completed login (after the second factor, if any): audited, ``last_login_at`` set."""
     user.last_login_at = utcnow()
     session.add(user)
-    _audit(session, f"user:{user.id}", "auth.login", "user", user.id, note=f"login{_from(address)}")
-    return user
+    how = f" with {'a recovery code' if method == 'recovery' else 'TOTP'}" if method else ""
+    _audit(session, f"user:{user.id}", "auth.login", "user", user.id, note=f"login{how}{_from(address)}")
 
 
 def session_user(session: Session, user_id: Any, epoch: Any) -> User | None:
