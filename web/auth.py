@@ -18,7 +18,7 @@ from . import consent
 from .db import get_session
 from .i18n import current_language
 from .messages import ENROL_FIELDS, PASSWORD_FIELDS, form_errors
-from .security import client_address, home_for, login_user, logout_user, needs_second_factor_setup, public, \
+from .security import attempt_succeeded, client_address, home_for, login_user, logout_user, needs_second_factor_setup, public, \
     roles_required, safe_next, second_factor_roles
 
 bp = Blueprint("auth", __name__)
@@ -139,6 +139,7 @@ def _setup_page(errors: dict[str, list[str]], status: int = 200) -> Any:
 
 
 def _codes_page(codes: list[str]) -> Any:
+    attempt_succeeded()  # a right code: it does not count against the limit
     return render_template("auth/recovery_codes.html", codes=codes)
 
 

@@ -206,7 +206,7 @@ def _headers(response: Any) -> Any:
 # ------------------------------------------------------------------ second factor
 
 #: What a user who must enrol a second factor may still reach.
-SETUP_ENDPOINTS = {"static", "auth.second_factor", "auth.logout", "auth.privacy", "auth.index"}
+SETUP_ENDPOINTS = {"static", "auth.second_factor", "auth.logout", "auth.privacy"}
 
 
 def second_factor_roles(app: Flask | None = None) -> tuple[str, ...]:
@@ -322,10 +322,15 @@ def _count_attempt() -> Any:
     return None
 
 
+def attempt_succeeded() -> None:
+    """A limited view that answers a success with a page (not a redirect) says so here."""
+    g.attempt_succeeded = True
+
+
 def _settle_attempt(response: Any) -> Any:
-    """Only attempts that did not get in count (a success redirects: 302)."""
+    """Only attempts that did not get in count (a success redirects, or the view says so)."""
     taken = g.pop("attempt_taken", None)
-    if taken and response.status_code == 302:
+    if taken and (response.status_code == 302 or g.get("attempt_succeeded")):
         current_app.extensions["market40.limits"].give_back(taken)
     return response
 
