@@ -240,7 +240,8 @@ def check_new_password(password: str, *, field: str = "password", username: Opti
     folded = unicodedata.normalize("NFKC", password).strip().lower()
     compact = "".join(folded.split())
     own = {x.strip().lower() for x in (username, phone) if x}
-    if own & {folded, compact} or any(len(x) >= 4 and x in folded for x in own):
+    phones = {x for x in own if x.isdigit() and len(x) >= 9}
+    if own & {folded, compact} or any(x in compact for x in phones):
         refuse("personal")
     if folded in common_passwords() or compact in common_passwords() or len(set(folded)) == 1 or \
             folded in "01234567890123456789" or folded in "98765432109876543210":
