@@ -56,6 +56,8 @@ def main(ctx: click.Context, database: str | None) -> None:
       market40 banks ngoai thuong
     """
     ctx.ensure_object(dict)  # nested runs (the demo walkthrough) pass the parent's choice in obj
+    from market40 import breached
+    breached.configure_from_env()  # MARKET40_BREACHED_PASSWORDS_URL: off unless set
     if database:
         ctx.obj["database"] = database
 
@@ -1094,6 +1096,22 @@ def user_add(username: str, role: str, password: str | None, **fields: Any) -> N
         click.echo(f"{user.username}: created ({role})")
 
 
+@user_group.command("reset-2fa")
+@click.argument("username")
+def user_reset_2fa(username: str) -> None:
+    """Clear a user's second factor (a lost phone): they set it up again at their next login,
+    and every session they have ends. Audited.
+
+    \b
+    Example:
+      market40 user reset-2fa nv.halong
+    """
+    from market40.services import second_factor
+    with registry_session() as registry:
+        user = second_factor.reset(registry.session, registry.actor, username)
+        click.echo(f"{user.username}: second factor reset; they set it up again at their next login")
+
+
 @user_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def user_list(as_json: bool) -> None:
@@ -1745,10 +1763,9 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
     with registry_session() as registry:
         actor = registry.actor
         if username:
-            from sqlmodel import select
-            from market40.models import User
+            from market40.services.auth import find_user
             from market40.services.registry import Actor
-            user = registry.session.exec(select(User).where(User.username == username.strip().lower())).first()
+            user = find_user(registry.session, username)
             if user is None:
                 raise click.ClickException(f"no user {username!r}")
             actor = Actor.for_user(registry.session, user)

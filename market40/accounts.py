@@ -20,11 +20,14 @@ True
 True
 >>> clean_account_number(" 0011-0123 4441.8 ")
 '0011012344418'
+>>> clean_username(" 0912.345.678 "), clean_username(" Staff.HaLong ")
+('0912345678', 'staff.halong')
 """
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -32,9 +35,9 @@ from .exceptions import InvalidFormat, InvalidLength
 from .text import emv_text, search_key
 
 __all__ = ["KIND_LABELS", "STALL_STATUS_LABELS", "mask", "group", "stall_reference", "clean_holder_name",
-           "clean_phone", "clean_account_kind", "clean_stall_status", "clean_stall_code",
-           "clean_market_code", "MAX_REFERENCE", "stall_key", "compact_reference", "clean_account_number",
-           "clean_event_time", "event_day", "datetime_of_day", "VN_TZ"]
+           "clean_phone", "clean_username", "MAX_USERNAME", "clean_account_kind", "clean_stall_status",
+           "clean_stall_code", "clean_market_code", "MAX_REFERENCE", "stall_key", "compact_reference",
+           "clean_account_number", "clean_event_time", "event_day", "datetime_of_day", "VN_TZ"]
 
 #: The stall reference in 62.08: upper-case ASCII, at most 19 characters so that every
 #: bank app keeps it (design.md §3.1; api.vietqr.vn caps content at 19).
@@ -172,6 +175,35 @@ def clean_phone(value: Any, *, field: str = "owner_phone") -> str:
         raise InvalidFormat(f"{field}: a Vietnamese phone number is 0 followed by 9 or 10 digits, got {value!r}",
                             field=field, value=value, limit="0 + 9–10 digits")
     return digits
+
+
+#: Usernames are stored in 64 characters (``app_user.username``).
+MAX_USERNAME = 64
+
+
+def clean_username(value: Any, *, field: str = "username") -> str:
+    """The stored form of a login name: a phone in its canonical form, anything else lower-case.
+
+    The one rule for creating users (CLI, admin page), enrolment (an owner's phone is their
+    username), logging in and the login rate limits: whatever spelling someone types,
+    ``0912.345.678``, ``+84 912 345 678`` or `` Staff.HL``, names the same account.
+    1–64 characters, no spaces, no control or invisible formatting characters.
+    """
+    if not isinstance(value, str):
+        raise InvalidFormat(f"{field}: must be text, got {type(value).__name__}", field=field, value=value,
+                            limit=f"1–{MAX_USERNAME} characters, no spaces")
+    text = value.strip()
+    try:
+        return clean_phone(text, field=field)
+    except InvalidFormat:
+        pass
+    name = text.lower()
+    if not name or len(name) > MAX_USERNAME or any(c.isspace() or not c.isprintable() for c in name) or \
+            any(unicodedata.category(c) == "Cf" for c in name):
+        raise InvalidFormat(f"{field}: 1–{MAX_USERNAME} characters without spaces or control characters, "
+                            f"got {value[:80]!r}", field=field, value=value[:200],
+                            limit=f"1–{MAX_USERNAME} characters, no spaces")
+    return name
 
 
 def clean_account_kind(value: Any, *, bank_kind: str | None = None, field: str = "account_kind") -> str:

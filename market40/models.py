@@ -23,8 +23,8 @@ these models agree.
 
 >>> sorted(SQLModel.metadata.tables)  # doctest: +NORMALIZE_WHITESPACE
 ['app_user', 'audit_event', 'census_entry', 'enrollment_code', 'locality', 'locality_link',
- 'market', 'payment_account', 'reconcile_anomaly', 'reconcile_run', 'stall', 'stall_period',
- 'user_scope']
+ 'market', 'payment_account', 'reconcile_anomaly', 'reconcile_run', 'recovery_code', 'stall',
+ 'stall_period', 'user_scope']
 >>> utcnow().tzinfo
 datetime.timezone.utc
 """
@@ -61,6 +61,7 @@ __all__ = [
     "UserBase",
     "User",
     "UserScope",
+    "RecoveryCode",
     "AuditEvent",
     "EnrollmentCode",
     "PERIOD_STATES",
@@ -358,6 +359,11 @@ class User(UserBase, table=True):
     session_epoch: int = 0  # bumped to log the user out everywhere
     created_at: datetime = _created()
     last_login_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    # Second factor (TOTP, market40.services.second_factor): the secret sealed under the
+    # deployment key, when it was confirmed (NULL: not enrolled), the last time step used (replay guard).
+    totp_secret: Optional[str] = Field(default=None, max_length=255)
+    totp_enabled_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    totp_last_step: Optional[int] = Field(default=None, sa_type=BigInteger)
 
     scopes: list["UserScope"] = Relationship(back_populates="user", passive_deletes="all")
 
@@ -376,6 +382,24 @@ class UserScope(SQLModel, table=True):
     locality_id: Optional[int] = Field(default=None, foreign_key="locality.id", ondelete="CASCADE")
 
     user: Optional[User] = Relationship(back_populates="scopes")
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use recovery code for a user's second factor (``used_at`` set once used).
+
+    Only a salted scrypt hash of the code is kept; ``selector`` (its first four symbols)
+    finds the row to check, so a typed code costs one hash, not ten.
+    """
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (Index("ix_recovery_code_user_id_selector", "user_id", "selector"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", ondelete="CASCADE")
+    selector: str = Field(max_length=8)
+    code_hash: str = Field(max_length=255)  # market40.passwords.hash_password (cheaper parameters)
+    created_at: datetime = _created()
+    used_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
 
 
 # --- audit trail and enrollment -------------------------------------------

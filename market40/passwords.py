@@ -46,15 +46,32 @@ True
 '7KQM-X3HC'
 >>> len(hash_enrollment_code("7KQM-X3HC", key="a deployment secret, 16+ bytes"))
 64
+
+**New passwords** (one rule for the CLI, the web forms and enrolment):
+:func:`check_new_password` refuses passwords shorter than 8 or longer than 128
+characters, the ~20,000 most common ones (``data/common-passwords.txt.gz``,
+Django's list: OWASP ASVS 5.0 6.2.4), the user's own phone or username, and,
+when a deployment turns it on, passwords known from breaches (6.2.12, see
+:mod:`market40.breached`). No composition rules (6.2.5).
+
+>>> check_new_password("admin1234")
+Traceback (most recent call last):
+...
+market40.passwords.PasswordRefused: password: Mật khẩu này quá phổ biến, rất dễ bị đoán. Hãy chọn mật khẩu khác. (too common, choose another)
+>>> check_new_password("Chợ Hạ Long 2026")
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import gzip
 import hashlib
 import hmac
 import secrets
 import unicodedata
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 from market40.exceptions import InvalidFormat, InvalidLength
 
@@ -69,10 +86,17 @@ __all__ = [
     "verify_password",
     "needs_rehash",
     "new_enrollment_code",
+    "fold_code",
     "normalize_enrollment_code",
     "format_enrollment_code",
     "hash_enrollment_code",
     "verify_enrollment_code",
+    "MIN_NEW_PASSWORD",
+    "MAX_NEW_PASSWORD",
+    "PASSWORD_RULES",
+    "PasswordRefused",
+    "check_new_password",
+    "common_passwords",
 ]
 
 SCHEME = "scrypt"
@@ -130,6 +154,8 @@ def verify_password(password: str, encoded: str | None) -> bool:
         return False
     n, r, p, salt, expected = _parse(encoded)
     if not password or len(password) > MAX_PASSWORD_LENGTH:
+        # The same work as a real check: an empty or over-long password must not answer faster.
+        _scrypt("-", salt, n, r, p, len(expected))
         return False
     return hmac.compare_digest(_scrypt(password, salt, n, r, p, len(expected)), expected)
 
@@ -149,6 +175,81 @@ def needs_rehash(encoded: str | None, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p
     return (hn, hr, hp, len(salt), len(digest)) != (n, r, p, SALT_BYTES, HASH_BYTES)
 
 
+# --- new passwords ----------------------------------------------------------------
+
+#: ASVS 5.0 6.2.1: at least 8 characters (a PIN of 8 digits is allowed; 15+ recommended).
+MIN_NEW_PASSWORD = 8
+#: ASVS 6.2.9: at least 64 characters must be allowed.
+MAX_NEW_PASSWORD = 128
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
+# Vietnamese favourites that the shipped list lacks (it is built from mostly English-language breaches).
+_LOCAL_COMMON = frozenset("""
+matkhau matkhau1 matkhau123 matkhau@123 anhyeuem anhyeuem1 emyeuanh emyeuanh1 yeuem123 yeuanh123
+iloveyou1 68686868 86868686 13579246 cho40cho40 vietnam1 vietnam123 hanoi123 saigon123 nguyen123
+""".split())
+
+#: Every refusal, Vietnamese first (the web forms show this same sentence), then English.
+PASSWORD_RULES: dict[str, tuple[str, str]] = {
+    "short": (f"Mật khẩu hoặc mã PIN cần ít nhất {MIN_NEW_PASSWORD} ký tự (có thể toàn chữ số).",
+              f"at least {MIN_NEW_PASSWORD} characters"),
+    "long": (f"Mật khẩu dài tối đa {MAX_NEW_PASSWORD} ký tự.", f"at most {MAX_NEW_PASSWORD} characters"),
+    "common": ("Mật khẩu này quá phổ biến, rất dễ bị đoán. Hãy chọn mật khẩu khác.",
+               "too common, choose another"),
+    "personal": ("Mật khẩu không được là số điện thoại hay tên đăng nhập của bạn.",
+                 "must not be your phone number or username"),
+    "breached": ("Mật khẩu này đã bị lộ trong các vụ rò rỉ dữ liệu. Hãy chọn mật khẩu khác.",
+                 "found in known data breaches, choose another"),
+}
+
+
+class PasswordRefused(InvalidFormat):
+    """A new password that breaks the rules; ``reason`` is a key of :data:`PASSWORD_RULES`."""
+
+    message = "password refused"
+
+    def __init__(self, message: Optional[str] = None, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+
+@functools.lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (lower-case), with the Vietnamese additions."""
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as handle:
+        listed = {line.strip() for line in handle if line.strip()}
+    return frozenset(listed | _LOCAL_COMMON)
+
+
+def check_new_password(password: str, *, field: str = "password", username: Optional[str] = None,
+                       phone: Optional[str] = None, breached: Optional[Callable[[str], bool]] = None) -> None:
+    """Refuse a new password that is too short or long, common, the user's own name or phone,
+    or (``breached`` given: a deployment's range-API client) known from breaches.
+
+    Raises :class:`PasswordRefused` naming ``field``; its ``reason`` says which rule.
+    """
+    def refuse(reason: str) -> None:
+        vietnamese, english = PASSWORD_RULES[reason]
+        limits = {"short": f"≥ {MIN_NEW_PASSWORD} characters", "long": f"≤ {MAX_NEW_PASSWORD} characters"}
+        raise PasswordRefused(f"{field}: {vietnamese} ({english})", reason=reason, field=field, value=None,
+                              limit=limits.get(reason, "not a common or breached password, not your phone or name"))
+
+    if not isinstance(password, str) or len(password) < MIN_NEW_PASSWORD:
+        refuse("short")
+    if len(password) > MAX_NEW_PASSWORD:
+        refuse("long")
+    folded = unicodedata.normalize("NFKC", password).strip().lower()
+    compact = "".join(folded.split())
+    own = {x.strip().lower() for x in (username, phone) if x}
+    phones = {x for x in own if x.isdigit() and len(x) >= 9}
+    if own & {folded, compact} or any(x in compact for x in phones):
+        refuse("personal")
+    if folded in common_passwords() or compact in common_passwords() or len(set(folded)) == 1 or \
+            folded in "01234567890123456789" or folded in "98765432109876543210":
+        refuse("common")
+    if breached is not None and breached(password):
+        refuse("breached")
+
+
 # --- enrollment codes -----------------------------------------------------------
 
 
@@ -158,13 +259,22 @@ def new_enrollment_code() -> str:
     return format_enrollment_code(code)
 
 
+def fold_code(text: str) -> str:
+    """A typed code as its symbols: NFKC, upper-case, separators dropped, look-alikes read as digits.
+
+    >>> fold_code(" 7kqm-x3hc ")
+    '7KQMX3HC'
+    """
+    return unicodedata.normalize("NFKC", text or "").upper().translate(_SEPARATORS).translate(_LOOK_ALIKES)
+
+
 def normalize_enrollment_code(text: str) -> str:
     """The 8 symbols of a typed code, upper-case, without separators.
 
     Raises :class:`~market40.exceptions.InvalidFormat` if what remains is not
     8 symbols of :data:`ENROLLMENT_ALPHABET`.
     """
-    code = unicodedata.normalize("NFKC", text or "").upper().translate(_SEPARATORS).translate(_LOOK_ALIKES)
+    code = fold_code(text)
     if len(code) != ENROLLMENT_CODE_LENGTH or any(c not in ENROLLMENT_ALPHABET for c in code):
         raise InvalidFormat(f"not an enrollment code: {text!r}", field="enrollment code", value=text,
                             limit=f"{ENROLLMENT_CODE_LENGTH} characters from {ENROLLMENT_ALPHABET}, "

@@ -26,7 +26,10 @@ ENVIRONMENT = {
     "MARKET40_SECRET_KEY": "signs sessions and keys enrollment-code hashes; default ./.market40-secret",
     "MARKET40_TLS": "auto (Secure cookies and HSTS when the request came over TLS), always, never",
     "MARKET40_PROXIES": "how many reverse proxies in front set X-Forwarded-For/-Proto (default 0)",
-    "MARKET40_RATELIMIT_STORAGE": "Flask-Limiter storage URI, e.g. redis://localhost:6379 (default memory://)",
+    "MARKET40_RATELIMIT_STORAGE": "rate-limit storage (limits), e.g. redis://localhost:6379 (default memory://)",
+    "MARKET40_2FA_ROLES": "roles that must use a second factor (TOTP), comma-separated; default staff,officer,admin",
+    "MARKET40_BREACHED_PASSWORDS_URL": "check new passwords against a breach range API, e.g. "
+                                       "https://api.pwnedpasswords.com (default: off)",
     "MARKET40_TRUSTED_HOSTS": "comma-separated host names the app answers to (default: any)",
 }
 
@@ -37,13 +40,19 @@ DEFAULTS: dict[str, Any] = {
     "IDLE_TIMEOUT": 30 * 60,
     "ABSOLUTE_TIMEOUT": 12 * 3600,
     "CLOCK": time.time,
-    # Rate limits, keyed on what is typed (username, stall, phone) *and* the address: a whole
-    # market may share one carrier address, so the address alone would lock everyone out.
+    # Rate limits on failed attempts, keyed on the normalised identity (username, stall, phone)
+    # *and* the address: a whole market may share one carrier address, so the address alone
+    # would lock everyone out; the per-address limits are higher and stop sweeps over many names.
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_LOGIN": "5 per minute;20 per hour",
     "RATELIMIT_LOGIN_ACCOUNT": "100 per day",
+    "RATELIMIT_LOGIN_ADDRESS": "30 per minute;300 per hour",
     "RATELIMIT_ENROL": "5 per minute;20 per hour",
-    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_ENROL_ADDRESS": "30 per minute;300 per hour",
+    "RATELIMIT_SECOND_FACTOR": "5 per minute;20 per hour",
+    # Second factor (ASVS 6.3.3): None = every role but owners; owners may opt in.
+    "SECOND_FACTOR_ROLES": None,
+    "BREACHED_PASSWORDS_URL": None,
     "BABEL_DEFAULT_LOCALE": "vi",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
     "LANGUAGES": ("vi", "en"),
@@ -93,12 +102,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["PROXIES"] = int(env["MARKET40_PROXIES"])
     if env.get("MARKET40_RATELIMIT_STORAGE"):
         app.config["RATELIMIT_STORAGE_URI"] = env["MARKET40_RATELIMIT_STORAGE"]
+    if env.get("MARKET40_2FA_ROLES") is not None:
+        app.config["SECOND_FACTOR_ROLES"] = env["MARKET40_2FA_ROLES"]
+    if env.get("MARKET40_BREACHED_PASSWORDS_URL"):
+        app.config["BREACHED_PASSWORDS_URL"] = env["MARKET40_BREACHED_PASSWORDS_URL"].strip()
     if env.get("MARKET40_TRUSTED_HOSTS"):
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in env["MARKET40_TRUSTED_HOSTS"].split(",") if h.strip()]
     if test_config:
         app.config.update(test_config)
     if "ENROLLMENT_KEY" not in (test_config or {}):
         app.config["ENROLLMENT_KEY"] = app.config["SECRET_KEY"]
+    app.config.setdefault("SECOND_FACTOR_KEY", app.config["SECRET_KEY"])
+    if app.config.get("BREACHED_PASSWORDS_URL"):
+        from market40 import breached
+        breached.configure(app.config["BREACHED_PASSWORDS_URL"])
     if app.config["TLS"] not in ("auto", "always", "never"):
         raise ValueError(f"TLS must be auto, always or never, got {app.config['TLS']!r}")
 

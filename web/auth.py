@@ -1,19 +1,25 @@
-"""Signing in and out, owner enrolment with the one-time code, password change, the privacy notice."""
+"""Signing in and out (password, then the second factor), owner enrolment with the one-time code,
+password change, the second-factor page, the privacy notice."""
 from __future__ import annotations
 
+import base64
+from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from market40.exceptions import Conflict, ValidationError
+from market40 import qrimage
+from market40.exceptions import Conflict, Forbidden, ValidationError
 from market40.services import auth as auth_service
+from market40.services import second_factor
 
 from . import consent
 from .db import get_session
 from .i18n import current_language
 from .messages import ENROL_FIELDS, PASSWORD_FIELDS, form_errors
-from .security import client_address, home_for, login_user, logout_user, public, roles_required, safe_next
+from .security import attempt_succeeded, client_address, home_for, login_user, logout_user, needs_second_factor_setup, public, \
+    roles_required, safe_next, second_factor_roles
 
 bp = Blueprint("auth", __name__)
 
@@ -36,14 +42,149 @@ def login() -> Any:
             return redirect(url_for(home_for(g.user)))
         return render_template("auth/login.html", username="", error=None,
                                next=safe_next(request.args.get("next")))
-    username = request.form.get("username", "")[:128]
+    username = request.form.get("username", "")  # whole: the service and the rate limits read the same text
     password = request.form.get("password", "")
-    user = auth_service.authenticate(get_session(), username, password, address=client_address())
+    user = auth_service.authenticate(get_session(), username, password, address=client_address(),
+                                     second_step=True)
+    next_path = safe_next(request.form.get("next"))
     if user is None:
-        return render_template("auth/login.html", username=username, next=safe_next(request.form.get("next")),
+        return render_template("auth/login.html", username=username[:128], next=next_path,
                                error=_("Số điện thoại (tên đăng nhập) hoặc mật khẩu không đúng.")), 200
+    if second_factor.is_enrolled(user):
+        # The password was right; the session opens only after the code (step two).
+        session.clear()
+        session.update({"mfa_uid": user.id, "mfa_epoch": user.session_epoch, "mfa_at": int(_now()),
+                        "mfa_next": next_path})
+        return redirect(url_for("auth.login_code"))
+    auth_service.record_login(get_session(), user, address=client_address())
     login_user(user)
-    return redirect(safe_next(request.form.get("next")) or url_for(home_for(user)))
+    if needs_second_factor_setup(user):
+        return redirect(url_for("auth.second_factor"))
+    return redirect(next_path or url_for(home_for(user)))
+
+
+#: How long the code step waits after a right password (seconds).
+CODE_STEP_SECONDS = 5 * 60
+
+
+def _now() -> float:
+    return float(current_app.config["CLOCK"]())
+
+
+def _pending_user() -> Any:
+    """The user who typed the right password and now owes a code (None if the step expired)."""
+    uid, epoch, at = session.get("mfa_uid"), session.get("mfa_epoch"), session.get("mfa_at")
+    if not isinstance(at, int) or _now() - at > CODE_STEP_SECONDS:
+        return None
+    user = auth_service.session_user(get_session(), uid, epoch)
+    return user if user is not None and second_factor.is_enrolled(user) else None
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public
+def login_code() -> Any:
+    user = _pending_user()
+    if user is None:
+        session.pop("mfa_uid", None)
+        flash(_("Bước nhập mã đã hết hạn. Vui lòng đăng nhập lại."), "info")
+        return redirect(url_for("auth.login"))
+    if request.method == "GET":
+        return render_template("auth/login_code.html", errors={})
+    try:
+        kind = second_factor.verify(get_session(), user, request.form.get("code", ""),
+                                    key=current_app.config["SECOND_FACTOR_KEY"], now=_now(),
+                                    address=client_address())
+    except (ValidationError, Conflict):
+        return render_template("auth/login_code.html", errors={
+            "code": [_("Mã không đúng hoặc đã được dùng. Hãy nhập mã 6 số đang hiện trong ứng dụng xác thực, "
+                       "hoặc một mã khôi phục chưa dùng.")]}), 200
+    next_path = safe_next(session.get("mfa_next"))
+    auth_service.record_login(get_session(), user, address=client_address(), method=kind)
+    login_user(user)
+    if kind == "recovery":
+        left = second_factor.recovery_codes_left(get_session(), user)
+        flash(_("Bạn đã dùng một mã khôi phục; còn %(n)s mã. Hãy tạo mã mới nếu sắp hết.", n=left), "info")
+    return redirect(next_path or url_for(home_for(user)))
+
+
+# ------------------------------------------------------------------ the second-factor page
+
+def _qr_data_uri(uri: str) -> str:
+    """The otpauth:// URI as a QR image drawn here (market40's own QR code, no outside service)."""
+    out = BytesIO()
+    qrimage.write(uri, out, kind="png", pixels=264)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _grouped(secret: str) -> str:
+    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+
+
+def _setup_page(errors: dict[str, list[str]], status: int = 200) -> Any:
+    """The enrolment step: a new secret (kept sealed in the session until confirmed), its QR code."""
+    key = current_app.config["SECOND_FACTOR_KEY"]
+    sealed = session.get("mfa_setup")
+    secret = None
+    if isinstance(sealed, str):
+        try:
+            secret = second_factor.open_secret(sealed, key=key)
+        except Conflict:
+            secret = None
+    if secret is None:
+        secret = second_factor.new_secret()
+        session["mfa_setup"] = second_factor.seal_secret(secret, key=key)
+    uri = second_factor.provisioning_uri(secret, g.user.username)
+    return render_template("auth/second_factor_setup.html", qr=_qr_data_uri(uri), secret=_grouped(secret),
+                           errors=errors, required=second_factor.is_required(g.user, second_factor_roles())), status
+
+
+def _codes_page(codes: list[str]) -> Any:
+    attempt_succeeded()  # a right code: it does not count against the limit
+    return render_template("auth/recovery_codes.html", codes=codes)
+
+
+@bp.route("/2fa", methods=["GET", "POST"], endpoint="second_factor")
+@roles_required(*ALL_ROLES)
+def second_factor_page() -> Any:
+    user, db = g.user, get_session()
+    key, address = current_app.config["SECOND_FACTOR_KEY"], client_address()
+    if not second_factor.is_enrolled(user):
+        if request.method == "GET":
+            return _setup_page({})
+        sealed = session.get("mfa_setup")
+        if not isinstance(sealed, str):
+            return _setup_page({})
+        try:
+            codes = second_factor.confirm_enrolment(db, user, sealed, request.form.get("code", ""), key=key,
+                                                    now=_now(), address=address)
+        except ValidationError:
+            return _setup_page({"code": [_("Mã không đúng. Hãy nhập mã 6 số ứng dụng đang hiện cho tài khoản "
+                                           "vừa thêm.")]})
+        db.flush()
+        login_user(user)  # the new epoch: every other session has ended
+        return _codes_page(codes)
+    if request.method == "GET":
+        return render_template("auth/second_factor.html", errors={},
+                               left=second_factor.recovery_codes_left(db, user),
+                               required=second_factor.is_required(user, second_factor_roles()))
+    action, code = request.form.get("action"), request.form.get("code", "")
+    try:
+        if action == "renew":
+            codes = second_factor.renew_recovery_codes(db, user, code, key=key, now=_now(), address=address)
+            return _codes_page(codes)
+        if action == "disable":
+            second_factor.disable(db, user, code, roles=second_factor_roles(), key=key, now=_now(), address=address)
+            db.flush()
+            login_user(user)
+            flash(_("Đã tắt xác thực hai lớp."), "success")
+            return redirect(url_for("auth.second_factor"))
+    except (ValidationError, Conflict):
+        return render_template("auth/second_factor.html", left=second_factor.recovery_codes_left(db, user),
+                               required=second_factor.is_required(user, second_factor_roles()),
+                               errors={"code": [_("Mã không đúng hoặc đã được dùng.")]})
+    except Forbidden:
+        flash(_("Vai trò của bạn bắt buộc dùng xác thực hai lớp."), "error")
+    return redirect(url_for("auth.second_factor"))
 
 
 @bp.post("/logout")
@@ -67,14 +208,15 @@ def enrol() -> Any:
     if request.method == "GET":
         return _enrol_form({}, {})
     form = request.form
-    values = {name: form.get(name, "")[:200] for name in ("market", "stall", "code", "phone")}
+    typed = {name: form.get(name, "") for name in ("market", "stall", "code", "phone")}
+    values = {name: text[:200] for name, text in typed.items()}  # shown again; the service reads it whole
     password, password2 = form.get("password", ""), form.get("password2", "")
     if password != password2:
         return _enrol_form(values, {"password2": [_("Hai lần nhập mật khẩu không giống nhau.")]})
     try:
         user = auth_service.enroll_owner(
-            get_session(), current_app.config["ENROLLMENT_KEY"], values["market"], values["stall"], values["code"],
-            values["phone"], password, form.get("consent") == "yes", consent_text=consent.as_text(),
+            get_session(), current_app.config["ENROLLMENT_KEY"], typed["market"], typed["stall"], typed["code"],
+            typed["phone"], password, form.get("consent") == "yes", consent_text=consent.as_text(),
             channel="web", language=current_language(), address=client_address())
     except ValidationError as error:
         return _enrol_form(values, form_errors(error, ENROL_FIELDS))

@@ -70,11 +70,17 @@ def message_for(error: ValidationError) -> str:
     if field in ("phone", "owner_phone"):
         return _("Số điện thoại gồm số 0 và 9 hoặc 10 chữ số, ví dụ 0912 345 678.")
     if field in ("password", "new_password"):
-        if isinstance(error, InvalidLength):
-            if "≤" in (error.limit or ""):
-                return _("Mật khẩu dài tối đa %(n)s ký tự.", n=MAX_PASSWORD_LENGTH)
-            return _("Mật khẩu hoặc mã PIN cần ít nhất %(n)s ký tự (có thể toàn chữ số).", n=MIN_PASSWORD_LENGTH)
-        return _("Mật khẩu này quá dễ đoán (hoặc là số điện thoại của bạn). Hãy chọn mật khẩu khác.")
+        # The same sentences as market40.passwords.PASSWORD_RULES (the CLI prints those; a test compares).
+        reason = getattr(error, "reason", None)
+        if reason == "long":
+            return _("Mật khẩu dài tối đa %(n)s ký tự.", n=MAX_PASSWORD_LENGTH)
+        if reason == "personal":
+            return _("Mật khẩu không được là số điện thoại hay tên đăng nhập của bạn.")
+        if reason == "breached":
+            return _("Mật khẩu này đã bị lộ trong các vụ rò rỉ dữ liệu. Hãy chọn mật khẩu khác.")
+        if reason == "common":
+            return _("Mật khẩu này quá phổ biến, rất dễ bị đoán. Hãy chọn mật khẩu khác.")
+        return _("Mật khẩu hoặc mã PIN cần ít nhất %(n)s ký tự (có thể toàn chữ số).", n=MIN_PASSWORD_LENGTH)
     if field == "current_password":
         return _("Mật khẩu hiện tại không đúng.")
     if field == "code":

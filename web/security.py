@@ -11,8 +11,14 @@ What each piece answers for (OWASP ASVS 5.0, field-notes §5):
   measured with the app's ``CLOCK`` so tests can move time.
 * **New session at login** (7.2.4): :func:`login_user` clears the old one first.
 * **CSRF** (3.5.1): Flask-WTF on every POST; no state change on GET (3.5.3).
-* **Rate limits** (6.3.1, 2.4.1): Flask-Limiter on login and enrolment, keyed on the
-  username / stall / phone together with the address; a 429 in Vietnamese.
+* **Rate limits** (6.3.1, 2.4.1, 6.6.3): failed attempts at login, enrolment and the second-factor
+  step are counted with ``limits`` (memory, or Redis to share them between processes), keyed on
+  the *normalised* identity, the very value the service looks up (a username however it is
+  typed, a stall, a phone), with the address, per account, and per address; counted atomically
+  *before* the attempt runs (a success gives its count back), so simultaneous tries cannot pass
+  together; a 429 in Vietnamese.
+* **Second factor** (6.3.3): users whose role requires it and who have not enrolled can reach
+  nothing but the enrolment page (:func:`_second_factor_gate`).
 * **Headers** (3.4.x, 14.3.2): CSP without inline script, ``frame-ancestors 'none'``,
   nosniff, HSTS on TLS, ``Cache-Control: no-store`` on everything but static files.
 * **Authorisation** (8.2.1): :func:`roles_required` on every view; data-level scope is the
@@ -22,24 +28,24 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
-from flask_limiter import Limiter
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from market40.exceptions import Forbidden, NotFound
 from market40.services import auth as auth_service
+from market40.services import second_factor
 
 from .db import get_session
 from .i18n import N_
 
-__all__ = ["init_app", "apply_rate_limits", "roles_required", "public", "login_user", "logout_user",
+__all__ = ["init_app", "apply_rate_limits", "AttemptLimiter", "needs_second_factor_setup", "roles_required", "public", "login_user", "logout_user",
            "home_for", "client_address", "PUBLIC_ENDPOINTS"]
 
 SESSION_COOKIE = "market40"
@@ -108,6 +114,7 @@ def _now() -> float:
 def login_user(user: Any) -> None:
     """A brand-new session for ``user`` (the old one, CSRF token included, is dropped)."""
     session.clear()
+    g.user = user
     session.permanent = True
     now = int(_now())
     session.update({"uid": user.id, "epoch": user.session_epoch, "iat": now, "seen": now})
@@ -196,43 +203,144 @@ def _headers(response: Any) -> Any:
     return response
 
 
+# ------------------------------------------------------------------ second factor
+
+#: What a user who must enrol a second factor may still reach.
+SETUP_ENDPOINTS = {"static", "auth.second_factor", "auth.logout", "auth.privacy"}
+
+
+def second_factor_roles(app: Flask | None = None) -> tuple[str, ...]:
+    return (app or current_app).extensions["market40.2fa_roles"]
+
+
+def needs_second_factor_setup(user: Any) -> bool:
+    return second_factor.is_required(user, second_factor_roles()) and not second_factor.is_enrolled(user)
+
+
+def _second_factor_gate() -> Any:
+    """Required and not enrolled: the enrolment page before anything else."""
+    user = g.get("user")
+    if user is None or request.endpoint in SETUP_ENDPOINTS or not needs_second_factor_setup(user):
+        return None
+    if request.method == "GET":
+        flash(_("Vai trò của bạn cần xác thực hai lớp. Hãy thiết lập trước khi tiếp tục."), "info")
+    return redirect(url_for("auth.second_factor"))
+
+
 # ------------------------------------------------------------------ rate limits
 
-def _form_key(*names: str) -> Callable[[], str]:
-    def key() -> str:
-        values = [auth_service.normalize_username(request.form.get(n, "")) if n in ("username", "phone")
-                  else (request.form.get(n, "") or "").strip().upper() for n in names]
-        # Hash what was typed: the limiter's storage must not become a list of phones.
-        typed = hashlib.sha256("\x00".join(values).encode("utf-8")).hexdigest()[:32]
-        return f"{'+'.join(names)}:{typed}@{client_address()}"
-    return key
+def _digest(*values: str) -> str:
+    # Hash what identifies someone: the limiter's storage must not become a list of phones.
+    return hashlib.sha256("\x00".join(values).encode("utf-8")).hexdigest()[:32]
 
 
-def _account_key() -> str:
-    typed = auth_service.normalize_username(request.form.get("username", ""))
-    return "account:" + hashlib.sha256(typed.encode("utf-8")).hexdigest()[:32]
+def _login_name() -> str:
+    """The account a login form names, exactly as :func:`auth_service.authenticate` finds it."""
+    return auth_service.normalize_username(request.form.get("username", ""))
 
 
-def _failed(response: Any) -> bool:
-    """Only attempts that did not get in count (a successful login redirects)."""
-    return response.status_code != 302
+def _login_keys() -> list[tuple[str, str]]:
+    name, address = _digest(_login_name()), client_address()
+    return [("RATELIMIT_LOGIN", f"login:{name}@{address}"), ("RATELIMIT_LOGIN_ACCOUNT", f"account:{name}"),
+            ("RATELIMIT_LOGIN_ADDRESS", f"login-from:{address}")]
 
 
-def apply_rate_limits(app: Flask) -> Limiter:
-    """One limiter per app (its own storage), on the login and enrolment views."""
-    limiter = Limiter(key_func=client_address, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"])
-    app.extensions["market40.limiter"] = limiter
-    config = app.config
+def _enrol_keys() -> list[tuple[str, str]]:
+    form, address = request.form, client_address()
+    stall, phone = auth_service.enrolment_identity(form.get("market", ""), form.get("stall", ""),
+                                                   form.get("phone", ""))
+    return [("RATELIMIT_ENROL", f"enrol-stall:{_digest(stall)}@{address}"),
+            ("RATELIMIT_ENROL", f"enrol-phone:{_digest(phone)}@{address}"),
+            ("RATELIMIT_ENROL_ADDRESS", f"enrol-from:{address}")]
 
-    def limited(endpoint: str, *limits: tuple[str, Callable[[], str]]) -> None:
-        view = app.view_functions[endpoint]
-        for setting, key in limits:
-            view = limiter.limit(lambda setting=setting: config[setting], key_func=key, methods=["POST"],
-                                 deduct_when=_failed, override_defaults=False)(view)
-        app.view_functions[endpoint] = view
 
-    limited("auth.login", ("RATELIMIT_LOGIN", _form_key("username")), ("RATELIMIT_LOGIN_ACCOUNT", _account_key))
-    limited("auth.enrol", ("RATELIMIT_ENROL", _form_key("market", "stall")), ("RATELIMIT_ENROL", _form_key("phone")))
+def _second_factor_keys() -> list[tuple[str, str]]:
+    uid = session.get("mfa_uid") or session.get("uid")
+    who = f"user:{uid}" if isinstance(uid, int) else f"anonymous@{client_address()}"
+    return [("RATELIMIT_SECOND_FACTOR", f"2fa:{who}")]
+
+
+#: Endpoint → the limits its POSTs are counted against.
+LIMITED: dict[str, Callable[[], list[tuple[str, str]]]] = {
+    "auth.login": _login_keys,
+    "auth.enrol": _enrol_keys,
+    "auth.login_code": _second_factor_keys,
+    "auth.second_factor": _second_factor_keys,
+}
+
+
+class AttemptLimiter:
+    """Fixed-window counters (``limits``) taken *before* an attempt runs and given back after a success.
+
+    Taking first makes the count atomic: of N simultaneous tries against a limit of L, at most
+    L run, whatever the timing (the storage's increment is atomic: a lock in memory, INCRBY
+    in Redis). A try that is refused gives back what it took, so hammering a closed door does
+    not use up the account's daily allowance.
+    """
+
+    def __init__(self, storage_uri: str) -> None:
+        from limits import parse_many
+        from limits.storage import storage_from_string
+        from limits.strategies import FixedWindowRateLimiter
+        self.storage = storage_from_string(storage_uri)
+        self.strategy = FixedWindowRateLimiter(self.storage)
+        self._parse = functools.lru_cache(maxsize=64)(lambda spec: tuple(parse_many(spec)))
+
+    def take(self, checks: list[tuple[str, str]]) -> tuple[list[tuple[Any, str]], float | None]:
+        """Count one attempt under every (limit spec, key); ([taken], None), or ([], seconds to wait)."""
+        taken: list[tuple[Any, str]] = []
+        for spec, key in checks:
+            for item in self._parse(spec):
+                allowed = self.strategy.hit(item, key)
+                taken.append((item, key))
+                if not allowed:
+                    reset = self.strategy.get_window_stats(item, key).reset_time
+                    self.give_back(taken)
+                    return [], max(1.0, reset - time.time())
+        return taken, None
+
+    def give_back(self, taken: list[tuple[Any, str]]) -> None:
+        for item, key in taken:
+            name = item.key_for(key)
+            decr = getattr(self.storage, "decr", None)
+            if decr is not None:
+                decr(name)
+            else:  # Redis: INCRBY -1 (atomic too)
+                self.storage.incr(name, item.get_expiry(), amount=-1)
+
+
+def _count_attempt() -> Any:
+    keys = LIMITED.get(request.endpoint or "") if request.method == "POST" else None
+    if keys is None:
+        return None
+    config = current_app.config
+    checks = [(config[setting], key) for setting, key in keys() if config.get(setting)]
+    taken, wait = current_app.extensions["market40.limits"].take(checks)
+    if wait is not None:
+        return _too_many(wait)
+    g.attempt_taken = taken
+    return None
+
+
+def attempt_succeeded() -> None:
+    """A limited view that answers a success with a page (not a redirect) says so here."""
+    g.attempt_succeeded = True
+
+
+def _settle_attempt(response: Any) -> Any:
+    """Only attempts that did not get in count (a success redirects, or the view says so)."""
+    taken = g.pop("attempt_taken", None)
+    if taken and (response.status_code == 302 or g.get("attempt_succeeded")):
+        current_app.extensions["market40.limits"].give_back(taken)
+    return response
+
+
+def apply_rate_limits(app: Flask) -> AttemptLimiter:
+    """One limiter per app (its own storage), on the login, enrolment and second-factor views."""
+    limiter = AttemptLimiter(app.config["RATELIMIT_STORAGE_URI"])
+    app.extensions["market40.limits"] = limiter
+    app.before_request(_count_attempt)
+    app.after_request(_settle_attempt)
     return limiter
 
 
@@ -269,16 +377,11 @@ def _csrf_error(error: CSRFError) -> Any:
     return error_page(400, _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Hãy tải lại trang rồi gửi lại."))
 
 
-def _rate_limited(error: RateLimitExceeded) -> Any:
-    minutes = 1
-    try:
-        seconds = error.limit.limit.get_expiry()
-        minutes = max(1, round(seconds / 60))
-    except Exception:  # pragma: no cover - the message still makes sense without it
-        pass
+def _too_many(seconds: float) -> Any:
+    minutes = max(1, round(seconds / 60))
     body, status = error_page(429, minutes=minutes)
     response = current_app.make_response((body, status))
-    response.headers.setdefault("Retry-After", str(minutes * 60))
+    response.headers["Retry-After"] = str(max(1, int(seconds + 0.999)))
     return response
 
 
@@ -303,9 +406,10 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore
     csrf.init_app(app)
     app.before_request(_load_user)
+    app.before_request(_second_factor_gate)
+    app.extensions["market40.2fa_roles"] = second_factor.parse_roles(app.config.get("SECOND_FACTOR_ROLES"))
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_error)
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Forbidden, _forbidden)
     app.register_error_handler(NotFound, _not_found)

@@ -11,15 +11,16 @@ Every attempt is audited (ASVS 16.3.1): ``auth.login``, ``auth.login_failed``,
 ``user.password_change``, ``user.disable``/``user.enable``, ``erasure.request``.
 Phones in the trail are masked.
 
-Passwords are checked with the same amount of scrypt work whether or not the user
-exists or is active, so timing tells nothing about accounts (ASVS 6.3.8).
+Every login attempt costs exactly one scrypt computation with the current parameters,
+whether the user exists or not, is active or not, and whatever the password's length
+(empty, 1,000 characters): timing tells nothing about accounts (ASVS 6.3.8).
 
 >>> normalize_username(" +84 912 345 678 "), normalize_username(" Staff.HaLong ")
 ('0912345678', 'staff.halong')
 >>> check_new_password("12345678")
 Traceback (most recent call last):
 ...
-market40.exceptions.InvalidFormat: password: too common, choose another
+market40.passwords.PasswordRefused: password: Mật khẩu này quá phổ biến, rất dễ bị đoán. Hãy chọn mật khẩu khác. (too common, choose another)
 
 No Flask: the web layer passes addresses and texts in.
 """
@@ -34,8 +35,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam
 from sqlmodel import Session, select
 
-from .. import accounts, passwords
-from ..exceptions import Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound, \
+from .. import accounts, breached, passwords
+from ..exceptions import Conflict, Forbidden, InvalidComponent, InvalidFormat, NotFound, \
     ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, EnrollmentCode, Market, PaymentAccount, Stall, User, \
     utcnow
@@ -48,8 +49,11 @@ __all__ = [
     "CodeRefused",
     "ErasureRequest",
     "normalize_username",
+    "find_user",
+    "enrolment_identity",
     "check_new_password",
     "authenticate",
+    "record_login",
     "session_user",
     "bump_epoch",
     "record_logout",
@@ -65,21 +69,11 @@ __all__ = [
     "consent_version",
 ]
 
-#: ASVS 5.0 6.2.1: at least 8 characters (a PIN of 8 digits is allowed; 15+ recommended).
-MIN_PASSWORD_LENGTH = 8
-#: ASVS 6.2.9: at least 64 characters must be allowed.
-MAX_PASSWORD_LENGTH = 128
+#: The new-password rule lives in :mod:`market40.passwords` (one rule for every door).
+MIN_PASSWORD_LENGTH = passwords.MIN_NEW_PASSWORD
+MAX_PASSWORD_LENGTH = passwords.MAX_NEW_PASSWORD
 #: Erasure requests are answered within 15 days (Decree 356/2025 Art. 5(2), field-notes §3.1).
 ERASURE_DAYS = 15
-
-# The commonest passwords and PINs people choose (ASVS 6.2.4 asks for a list of the top 3,000;
-# this short list catches the worst of them, the length rule and rate limits do the rest).
-_COMMON = frozenset("""
-12345678 123456789 1234567890 0123456789 87654321 98765432 11111111 00000000 88888888 66666666
-99999999 12341234 11223344 12121212 68686868 86868686 13579246 abcd1234 abc12345 a1234567 1q2w3e4r
-password password1 passw0rd iloveyou qwertyui qwerty123 12345678a 123456abc matkhau matkhau1
-matkhau123 anhyeuem anhyeuem1 emyeuanh 147258369 123123123 1234qwer asdfghjk zxcvbnm1 admin123
-""".split())
 
 
 class CodeRefused(InvalidComponent):
@@ -139,43 +133,56 @@ def _from(address: str | None) -> str:
 
 
 def normalize_username(text: str) -> str:
-    """What a user types at login → the stored username: phones in their canonical form, else lower-case."""
-    text = (text or "").strip()
+    """The account a typed login name names: :func:`market40.accounts.clean_username`.
+
+    Text that cannot be a username (spaces inside, too long...) comes back stripped and
+    lower-case: no account has it, and the rate limits still count it on its own.
+    """
     try:
-        return accounts.clean_phone(text)
+        return accounts.clean_username(text)
     except ValidationError:
-        return text.lower()
+        return (text if isinstance(text, str) else "").strip().lower()
 
 
 def check_new_password(password: str, *, field: str = "password", username: str | None = None,
                        phone: str | None = None) -> None:
-    """ASVS 5.0 6.2: length 8–128, not a common password, not the user's own name or phone.
+    """:func:`market40.passwords.check_new_password`, with the deployment's breach check if on."""
+    passwords.check_new_password(password, field=field, username=username, phone=phone,
+                                 breached=breached.current())
 
-    No composition rules (6.2.5): any characters, Vietnamese included.
-    """
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidLength(f"{field}: at least {MIN_PASSWORD_LENGTH} characters", field=field, value=None,
-                            limit=f"≥ {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidLength(f"{field}: at most {MAX_PASSWORD_LENGTH} characters", field=field, value=None,
-                            limit=f"≤ {MAX_PASSWORD_LENGTH} characters")
-    folded = password.strip().lower()
-    own = {x.lower() for x in (username, phone) if x}
-    if folded in _COMMON or len(set(folded)) == 1 or folded in own or \
-            folded in "01234567890123456789" or folded in "98765432109876543210":
-        raise InvalidFormat(f"{field}: too common, choose another", field=field, value=None,
-                            limit="not a common password, not your phone number")
+
+def enrolment_identity(market_code: str, stall_code: str, phone: str) -> tuple[str, str]:
+    """(``MARKET/STALL``, phone) as :func:`enroll_owner` reads them, for counting attempts per stall and
+    per phone: the same cleaners, so no spelling of the same stall or phone counts apart."""
+    def clean(rule: Any, text: Any, field: str) -> str:
+        try:
+            return rule(text, field=field)
+        except ValidationError:
+            return "?" + (text if isinstance(text, str) else "").strip().upper()
+    return (f"{clean(accounts.clean_market_code, market_code, 'market')}/"
+            f"{clean(accounts.clean_stall_code, stall_code, 'stall')}", clean(accounts.clean_phone, phone, "phone"))
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user a typed username names (any spelling :func:`normalize_username` accepts)."""
+    try:
+        name = accounts.clean_username(username)
+    except ValidationError:
+        return None
+    return session.exec(select(User).where(User.username == name)).first()
 
 
 # ------------------------------------------------------------------ logins and sessions
 
-def authenticate(session: Session, username: str, password: str, *, address: str | None = None) -> User | None:
+def authenticate(session: Session, username: str, password: str, *, address: str | None = None,
+                 second_step: bool = False) -> User | None:
     """The active user with this username and password, or None; audited either way.
 
-    The caller commits. A hash made with older scrypt parameters is replaced.
+    The caller commits. A hash made with older scrypt parameters is replaced. With
+    ``second_step`` the login is not recorded yet: the caller asks for the second factor
+    when the user has one, then calls :func:`record_login`.
     """
-    name = normalize_username(username)
-    user = session.exec(select(User).where(User.username == name)).first() if name else None
+    user = find_user(session, username)
     stored = user.password_hash if user is not None else None
     try:
         ok = passwords.verify_password(password or "", stored)
@@ -189,10 +196,18 @@ def authenticate(session: Session, username: str, password: str, *, address: str
         return None
     if passwords.needs_rehash(stored):
         user.password_hash = passwords.hash_password(password)
+        session.add(user)
+    if not second_step:
+        record_login(session, user, address=address)
+    return user
+
+
+def record_login(session: Session, user: User, *, address: str | None = None, method: str | None = None) -> None:
+    """A completed login (after the second factor, if any): audited, ``last_login_at`` set."""
     user.last_login_at = utcnow()
     session.add(user)
-    _audit(session, f"user:{user.id}", "auth.login", "user", user.id, note=f"login{_from(address)}")
-    return user
+    how = f" with {'a recovery code' if method == 'recovery' else 'TOTP'}" if method else ""
+    _audit(session, f"user:{user.id}", "auth.login", "user", user.id, note=f"login{how}{_from(address)}")
 
 
 def session_user(session: Session, user_id: Any, epoch: Any) -> User | None:
@@ -243,7 +258,7 @@ def set_active(session: Session, actor: Actor, username: str, active: bool) -> U
     """Disable (or enable again) a user; disabling ends their sessions at once (ASVS 7.4.2)."""
     if actor.role not in ("operator", "admin"):
         raise Forbidden("only administrators disable or enable users")
-    user = session.exec(select(User).where(User.username == (username or "").strip().lower())).first()
+    user = find_user(session, username)
     if user is None:
         raise NotFound(f"user {username!r} not found")
     if user.id is not None and user.id == actor.user_id and not active:

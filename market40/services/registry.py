@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from .. import accounts, banks, passwords, vietqr
+from .. import accounts, banks, breached, passwords, vietqr
 from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound,
                           ValidationError)
 from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEvent, EnrollmentCode, Locality,
@@ -975,16 +975,25 @@ class Registry:
         if self.actor.role not in ("operator", "admin"):
             raise Forbidden("only administrators add users")
         errors: list[ValidationError] = []
-        name = (username or "").strip().lower()
-        if not name or len(name) > 64 or any(c.isspace() for c in name):
-            errors.append(InvalidFormat(f"username: 1–64 characters without spaces, got {username!r}",
-                                        field="username", value=username, limit="1–64, no spaces"))
+        name = ""
+        try:
+            name = accounts.clean_username(username)
+        except ValidationError as error:
+            errors.append(error)
         if role not in ROLES:
             errors.append(InvalidFormat(f"role: one of {', '.join(ROLES)}, got {role!r}", field="role",
                                         value=role, limit=", ".join(ROLES)))
-        if role != "owner" and (password is None or len(password) < 8):
-            errors.append(InvalidLength("password: at least 8 characters (15 or more recommended)",
-                                        field="password", value=None, limit="≥ 8 characters"))
+        if phone:
+            try:
+                phone = accounts.clean_phone(phone, field="phone")
+            except ValidationError as error:
+                errors.append(error)
+        if role != "owner" or password:
+            try:  # the same rule as the web forms and enrolment (market40.passwords)
+                passwords.check_new_password(password or "", username=name or None, phone=phone or None,
+                                             breached=breached.current())
+            except ValidationError as error:
+                errors.append(error)
         if errors:
             raise ValidationError.combine(errors)
         if self.session.exec(select(User).where(User.username == name)).first() is not None:
@@ -992,7 +1001,7 @@ class Registry:
         stall_id = self.stall(stall).id if stall else None
         user = User(username=name, display_name=display_name or name, role=role,
                     password_hash=passwords.hash_password(password) if password else None,
-                    phone=accounts.clean_phone(phone, field="phone") if phone else None, stall_id=stall_id)
+                    phone=phone or None, stall_id=stall_id)
         self.session.add(user)
         self.session.flush()
         for code in markets:

@@ -25,8 +25,10 @@ def world(session: Session) -> World:
 
 @pytest.fixture
 def app(engine: Any, clock: Clock) -> Any:
+    # The pages' own tests sign users in directly; the second factor (required for staff, officers
+    # and admins by default) has its own tests in test_second_factor.py.
     return create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "CLOCK": clock,
-                       "RATELIMIT_STORAGE_URI": "memory://"})
+                       "RATELIMIT_STORAGE_URI": "memory://", "SECOND_FACTOR_ROLES": ""})
 
 
 @pytest.fixture

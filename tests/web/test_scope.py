@@ -13,7 +13,7 @@ from webhelpers import ACCOUNT_A, ACCOUNT_B, audit_events, csrf_token, fetch, si
 ROLES = ("owner", "staff", "officer", "admin")
 #: Who may use each endpoint (besides the public ones).
 ALLOWED = {
-    "auth.logout": set(ROLES), "auth.password": set(ROLES),
+    "auth.logout": set(ROLES), "auth.password": set(ROLES), "auth.second_factor": set(ROLES),
     "owner.status": {"owner"}, "owner.qr": {"owner"}, "owner.account": {"owner"}, "owner.preview": {"owner"},
     "owner.poster": {"owner"}, "owner.download": {"owner"}, "owner.erasure": {"owner"},
     "staff.index": {"staff", "admin"}, "staff.market": {"staff", "admin"}, "staff.stall": {"staff", "admin"},
@@ -22,7 +22,7 @@ ALLOWED = {
     "officer.dashboard": {"officer", "admin"}, "officer.download": {"officer", "admin"},
     "admin.users": {"admin"}, "admin.new_user": {"admin"}, "admin.set_active": {"admin"},
 }
-PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy"}
+PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy", "auth.login_code"}
 #: Sample values for URL variables: the *other* party's data for scope tests is chosen below.
 ARGS = {"market": "HL1", "stall": "A-12", "username": "staff.cp", "size": "a6", "fmt": "pdf", "filename": "app.css"}
 USERS_BY_ROLE = {"owner": "owner_a", "staff": "staff_hl", "officer": "officer_hl", "admin": "admin"}

@@ -135,7 +135,7 @@ def test_the_password_change_checks_the_current_password_and_the_new_one(client,
     page = post(client, "/password", {"current_password": "wrong", "new_password": "12345678",
                                       "new_password2": "12345678"})
     assert "Mật khẩu hiện tại không đúng." in page.text
-    assert "quá dễ đoán" in page.text
+    assert "quá phổ biến" in page.text
     assert re.search(r'id="f-new_password"[^>]*aria-describedby="f-new_password-hint f-new_password-error"', page.text)
     assert 'id="f-new_password-error"' in page.text
 
