@@ -5,9 +5,12 @@ Exit codes (design.md §5): 0 done, 1 refused input (the message says why), 2 us
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import json
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 import click
 
@@ -63,8 +66,8 @@ def main(ctx: click.Context, database: str | None) -> None:
 
 
 def database_url() -> str:
-    from market40 import db
-    return db.database_url(click.get_current_context().find_root().obj.get("database"))
+    from market40.services import storage
+    return storage.database_url(click.get_current_context().find_root().obj.get("database"))
 
 
 def operator() -> Any:
@@ -78,33 +81,57 @@ def operator() -> Any:
     return Actor.operator(name)
 
 
-class registry_session:
+@contextlib.contextmanager
+def unit_of_work(label: str | None = None) -> Iterator[tuple[Any, Callable[[int, int | None], None] | None]]:
+    """``with unit_of_work("stalls") as (session, progress):`` the command's one transaction on the
+    registry (committed when the block ends, rolled back on error), with a progress bar on a terminal."""
+    from market40.services.storage import unit_of_work as registry_unit
+    update, done = progress_bar(label) if label else (None, lambda: None)
+    try:
+        with registry_unit(require_registry()) as session:
+            yield session, update
+    finally:
+        done()
+
+
+@contextlib.contextmanager
+def registry_session() -> Iterator[Any]:
     """``with registry_session() as registry:`` a Registry on one transaction (commit on success)."""
-
-    def __enter__(self) -> Any:
-        from market40 import db
-        from market40.services.registry import Registry
-        url = require_registry()
-        self.engine = db.make_engine(url)
-        self.scope = db.session_scope(self.engine)
-        session = self.scope.__enter__()
-        return Registry(session, operator())
-
-    def __exit__(self, *exc: Any) -> Any:
-        try:
-            return self.scope.__exit__(*exc)
-        finally:
-            self.engine.dispose()
+    from market40.services.registry import Registry
+    with unit_of_work() as (session, _):
+        yield Registry(session, operator())
 
 
 def require_registry() -> str:
     """The database URL, once it is known to hold a registry (else a message saying what to run)."""
-    from market40 import db
+    from market40.services import storage
     url = database_url()
-    if db.current_revision(url) is None:
-        raise click.ClickException(f"no registry in {db.redact(url)}: create one with `market40 db init` "
+    if storage.current_revision(url) is None:
+        raise click.ClickException(f"no registry in {storage.redact(url)}: create one with `market40 db init` "
                                    "(or try `market40 demo`), or choose another with --db")
     return url
+
+
+class Vocabulary(Sequence[str]):
+    """The choices of an option, read from the library's own table when first needed (so ``--help``
+    and a new value in the library never disagree, and the CLI starts without importing it)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    @functools.cached_property
+    def _values(self) -> tuple[str, ...]:
+        return tuple(getattr(importlib.import_module(self.module), self.name))
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._values[index]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def choice(module: str, name: str) -> click.Choice:
+    return click.Choice(Vocabulary(module, name))
 
 
 def progress_bar(label: str) -> Any:
@@ -315,7 +342,7 @@ def qr_read(image: str, as_json: bool) -> None:
 
 @main.command("banks")
 @click.argument("query", nargs=-1)
-@click.option("--kind", type=click.Choice(["bank", "ewallet", "other"]), help="Only this kind.")
+@click.option("--kind", type=choice("market40.banks", "KINDS"), help="Only this kind.")
 @click.option("--json", "as_json", is_flag=True, help="JSON list of directory entries.")
 def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> None:
     """List NAPAS participants, or search by BIN, code or name (diacritics optional).
@@ -372,11 +399,12 @@ def db_init(force: bool, provinces: tuple[str, ...]) -> None:
       market40 db init --province 22
       market40 --db postgresql://market40@db.internal/market40 db init --province "Quảng Ninh"
     """
-    from market40 import db, localities
+    from market40 import localities
+    from market40.services import storage
     chosen = [localities.province(p) for p in provinces]  # refuse a bad name before creating anything
     url = database_url()
-    db.init(url, drop_existing=force)
-    click.echo(f"created the registry at revision {db.current_revision(url)}", err=True)
+    storage.init(url, drop_existing=force)
+    click.echo(f"created the registry at revision {storage.current_revision(url)}", err=True)
     if chosen:
         _load_provinces([p.code for p in chosen], as_json=False)
 
@@ -389,11 +417,11 @@ def db_upgrade() -> None:
     Example:
       market40 db upgrade
     """
-    from market40 import db
+    from market40.services import storage
     url = database_url()
-    before = db.current_revision(url)
-    db.upgrade(url)
-    after = db.current_revision(url)
+    before = storage.current_revision(url)
+    storage.upgrade(url)
+    after = storage.current_revision(url)
     click.echo("already at the latest revision" if before == after else f"upgraded {before} → {after}", err=True)
 
 
@@ -544,14 +572,9 @@ def locality_load(provinces: tuple[str, ...], as_json: bool) -> None:
 
 
 def _load_provinces(codes: list[str], *, as_json: bool) -> None:
-    from market40 import db
     from market40.services.localities import load_province
-    engine = db.make_engine(require_registry())
-    try:
-        with db.session_scope(engine) as session:
-            reports = [load_province(session, operator(), code) for code in codes]
-    finally:
-        engine.dispose()
+    with unit_of_work() as (session, _):
+        reports = [load_province(session, operator(), code) for code in codes]
     if as_json:
         echo_json([r.as_dict() for r in reports])
         return
@@ -679,19 +702,10 @@ def market_import(file: str, dry_run: bool, partial: bool, rejects: str | None, 
     Example:
       market40 market import data/samples/markets-new.csv
     """
-    from market40 import db
     from market40.services.imports import import_markets
-    engine = db.make_engine(require_registry())
-    try:
-        with db.session_scope(engine) as session:
-            update, done = progress_bar("markets")
-            try:
-                report = import_markets(session, operator(), file, sheet=sheet, dry_run=dry_run, partial=partial,
-                                        rejects=default_rejects(file, rejects), progress=update)
-            finally:
-                done()
-    finally:
-        engine.dispose()
+    with unit_of_work("markets") as (session, update):
+        report = import_markets(session, operator(), file, sheet=sheet, dry_run=dry_run, partial=partial,
+                                rejects=default_rejects(file, rejects), progress=update)
     finish_import(report, as_json)
 
 
@@ -708,7 +722,7 @@ def stall_group() -> None:
 @click.option("--phone", "owner_phone", help="Owner phone, e.g. 0912345678.")
 @click.option("--shop", "shop_name", help="Shop name on the poster.")
 @click.option("--category", "goods_category", help="Goods category (ngành hàng).")
-@click.option("--status", type=click.Choice(["operating", "closed"]), help="Default: operating.")
+@click.option("--status", type=choice("market40.services.registry", "STALL_STATUSES"), help="Default: operating.")
 def stall_add(stall: str, **fields: Any) -> None:
     """Add a stall (MARKET/STALL), or update the given fields if it exists.
 
@@ -726,7 +740,7 @@ def stall_add(stall: str, **fields: Any) -> None:
 
 @stall_group.command("list")
 @click.argument("market")
-@click.option("--status", type=click.Choice(["operating", "closed"]))
+@click.option("--status", type=choice("market40.services.registry", "STALL_STATUSES"))
 @click.option("--search", help="Match code, shop, owner or phone (diacritics optional).")
 @click.option("--limit", type=int, help="Show at most this many rows.")
 @click.option("--json", "as_json", is_flag=True)
@@ -799,20 +813,11 @@ def stall_import(file: str, market: str | None, allow_unknown_bin: bool, dry_run
       market40 stall import data/samples/stalls-HH1.xlsx --market HH1
       market40 stall import board-list.csv --market HL1 --dry-run
     """
-    from market40 import db
     from market40.services.imports import import_stalls
-    engine = db.make_engine(require_registry())
-    try:
-        with db.session_scope(engine) as session:
-            update, done = progress_bar("stalls")
-            try:
-                report = import_stalls(session, operator(), file, market=market, sheet=sheet, dry_run=dry_run,
-                                       partial=partial, rejects=default_rejects(file, rejects),
-                                       allow_unknown_bin=allow_unknown_bin, progress=update)
-            finally:
-                done()
-    finally:
-        engine.dispose()
+    with unit_of_work("stalls") as (session, update):
+        report = import_stalls(session, operator(), file, market=market, sheet=sheet, dry_run=dry_run,
+                               partial=partial, rejects=default_rejects(file, rejects),
+                               allow_unknown_bin=allow_unknown_bin, progress=update)
     finish_import(report, as_json)
 
 
@@ -937,8 +942,8 @@ def stall_template(file: str, markets: bool) -> None:
     Example:
       market40 stall template danh-sach-sap.xlsx
     """
-    from market40 import tabular
-    tabular.write_template(file, tabular.MARKET_COLUMNS if markets else tabular.STALL_COLUMNS)
+    from market40.services.imports import write_template
+    write_template(file, markets=markets)
     click.echo(f"wrote {file}", err=True)
 
 
@@ -1040,7 +1045,7 @@ def account_revoke(stall: str, reason: str, at: str | None) -> None:
 
 @account_group.command("list")
 @click.argument("market")
-@click.option("--status", type=click.Choice(["pending", "verified", "rejected", "revoked"]))
+@click.option("--status", type=choice("market40.services.registry", "ACCOUNT_STATUSES"))
 @click.option("--history", is_flag=True, help="Every account ever registered, not only current ones.")
 @click.option("--reveal", is_flag=True, help="Full account numbers (written to the audit trail).")
 @click.option("--limit", type=int, help="Show at most this many rows.")
@@ -1074,7 +1079,7 @@ def user_group() -> None:
 
 @user_group.command("add")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["owner", "staff", "officer", "admin"]))
+@click.option("--role", required=True, type=choice("market40.services.registry", "ROLES"))
 @click.option("--name", "display_name", help="Display name.")
 @click.option("--password", help="Password (asked for when not given; at least 8 characters).")
 @click.option("--phone")
@@ -1172,8 +1177,8 @@ def enroll_issue(market: str | None, stall: str | None, days: int, output: str |
 @click.option("--stall", help="One stall's poster (MARKET/STALL).")
 @click.option("--market", help="Every stall of a market with a verified account, in one PDF.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .pdf (or, for one stall, .png) to write.")
-@click.option("--size", type=click.Choice(["a6", "a5", "a4"]), default="a6", show_default=True)
-@click.option("--sheet", type=click.Choice(["a6", "a5", "a4"]), default="a4", show_default=True,
+@click.option("--size", type=choice("market40.services.posters", "SIZES"), default="a6", show_default=True)
+@click.option("--sheet", type=choice("market40.services.posters", "SHEETS"), default="a4", show_default=True,
               help="Paper the market's posters are printed on (several per sheet, with cut marks).")
 @click.option("--lang", "lang", metavar="vi[,en][,zh]",
               help="Languages printed: Vietnamese always; en adds English, zh Simplified Chinese lines.")
@@ -1200,23 +1205,19 @@ def poster_group(ctx: click.Context, stall: str | None, market: str | None, outp
         return
     if (stall is None) == (market is None) or output is None:
         raise click.UsageError("give --stall or --market, and -o FILE")
-    from market40 import posters
     from market40.services import posters as poster_service
-    langs = posters.parse_langs(lang, english=english)  # a bad code is refused before anything is read
+    langs = poster_service.parse_langs(lang, english=english)  # a bad code is refused before anything is read
     with registry_session() as registry:
         if stall:
             data = poster_service.poster_data(registry, stall)
-            if output.lower().endswith(".png"):
-                posters.render_png(data, output, size=size, langs=langs)
-            else:
-                posters.render_pdf(data, output, size=size, langs=langs)
+            poster_service.render_poster(data, output, size=size, langs=langs)
             click.echo(f"{stall}: poster {data.serial} written to {output}", err=True)
             return
         items, left_out = poster_service.market_posters(registry, market)
     update, done = progress_bar("posters")
     try:
-        posters.render_sheet_pdf(items, output, size=size, sheet=sheet, langs=langs, progress=update,
-                                 workers=workers)
+        poster_service.render_sheet(items, output, size=size, sheet=sheet, langs=langs, progress=update,
+                                    workers=workers)
     finally:
         done()
     for item in left_out:
@@ -1283,29 +1284,15 @@ def demo_command(fresh: bool, no_walkthrough: bool, seed: int) -> None:
       market40 demo
       market40 --db demo.db demo --fresh
     """
-    from market40 import db
     from market40.demo import demo_data_dir
-    from market40.services.demo import build_demo, is_empty
-    url = database_url()
-    if db.current_revision(url) is not None:
-        with registry_session() as registry:
-            empty = is_empty(registry.session)
-        if not empty and not fresh:
-            raise click.ClickException("the registry already holds data; use --fresh to replace it, "
-                                       "or --db to choose another file")
-    db.init(url, drop_existing=True)
+    from market40.services.demo import create_demo
     step = _walkthrough_step()
     step("Build the demo province (synthetic data: data/demo/README.md)")
-    engine = db.make_engine(url)
+    update, done = progress_bar("markets")
     try:
-        with db.session_scope(engine) as session:
-            update, done = progress_bar("markets")
-            try:
-                summary = build_demo(session, operator(), seed=seed, progress=update)
-            finally:
-                done()
+        summary = create_demo(database_url(), operator(), replace=fresh, seed=seed, progress=update)
     finally:
-        engine.dispose()
+        done()
     click.echo(f"  {summary.localities} localities ({summary.links} old→new links), {summary.markets} markets, "
                f"{summary.stalls:,} stalls, {summary.accounts:,} accounts ({summary.pending} waiting for review)")
     click.echo("  demo logins for the web app (demo passwords, never for a deployment):")
@@ -1393,35 +1380,27 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
     import secrets
     import tempfile
 
-    from market40 import db
+    from market40.exceptions import Conflict
+    from market40.services import storage
+    from market40.services.demo import create_demo
     config: dict[str, Any] = {}
     temporary = None
     if demo:
         explicit = click.get_current_context().find_root().obj.get("database")
         if explicit:
-            url = db.database_url(explicit)
-            if db.current_revision(url) is not None:
-                from market40.services.demo import is_empty
-                with registry_session() as registry:
-                    if not is_empty(registry.session):
-                        raise click.ClickException(
-                            f"{db.redact(url)} already holds a registry: serve it without --demo, or rebuild it "
-                            "with `market40 --db ... demo --fresh`")
+            url = storage.database_url(explicit)
         else:
             handle, temporary = tempfile.mkstemp(prefix="market40-demo-", suffix=".db")
             os.close(handle)
-            url = db.database_url(temporary)
+            url = storage.database_url(temporary)
             if not os.environ.get("MARKET40_SECRET_KEY"):
                 config["SECRET_KEY"] = secrets.token_hex(32)  # a throw-away registry, a throw-away key
-        from market40.services.demo import build_demo
-        click.echo(f"building the demo province into {db.redact(url)} ...", err=True)
-        db.init(url, drop_existing=True)
-        engine = db.make_engine(url)
+        click.echo(f"building the demo province into {storage.redact(url)} ...", err=True)
         try:
-            with db.session_scope(engine) as session:
-                summary = build_demo(session, operator())
-        finally:
-            engine.dispose()
+            summary = create_demo(url, operator())
+        except Conflict:
+            raise click.ClickException(f"{storage.redact(url)} already holds a registry: serve it without --demo, "
+                                       "or rebuild it with `market40 --db ... demo --fresh`") from None
         click.echo(f"  {summary.markets} markets, {summary.stalls:,} stalls, {summary.pending} accounts waiting for "
                    "review (synthetic data)")
         click.echo("  demo logins (demo passwords, never for a deployment):")
@@ -1459,8 +1438,8 @@ def store_option(func: Callable) -> Callable:
 
 
 def open_store(path: str | None, *, read_only: bool = False) -> Any:
-    from market40.txstore import TransferStore, store_path
-    return TransferStore(store_path(database_url(), path), read_only=read_only)
+    from market40.services.transfers import open_store as open_transfer_store
+    return open_transfer_store(database_url(), path, read_only=read_only)
 
 
 @main.group("census")
@@ -1485,20 +1464,11 @@ def census_import(file: str, market: str | None, period: str | None, dry_run: bo
       market40 census import ds-ho-HL1-2025-06.xlsx --market HL1 --period 2025-06
       market40 census import census-2025-06.csv --dry-run
     """
-    from market40 import db
     from market40.services.census import import_census
-    engine = db.make_engine(require_registry())
-    try:
-        with db.session_scope(engine) as session:
-            update, done = progress_bar("households")
-            try:
-                report = import_census(session, operator(), file, market=market, period=period, sheet=sheet,
-                                       dry_run=dry_run, partial=partial, rejects=default_rejects(file, rejects),
-                                       progress=update)
-            finally:
-                done()
-    finally:
-        engine.dispose()
+    with unit_of_work("households") as (session, update):
+        report = import_census(session, operator(), file, market=market, period=period, sheet=sheet,
+                               dry_run=dry_run, partial=partial, rejects=default_rejects(file, rejects),
+                               progress=update)
     finish_import(report, as_json)
 
 
@@ -1544,7 +1514,7 @@ def tx_group() -> None:
 
 @tx_group.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["auto", "generic", "vcb", "vietinbank", "mb", "sepay", "casso"]),
+@click.option("--format", "fmt", type=choice("market40.services.transfers", "FORMATS"),
               default="auto", show_default=True, help="The export's layout (auto: from its headers).")
 @click.option("--bank", help="The bank of the credited accounts (BIN, code or name): overrides the layout's; "
                              "needed for Casso v1 feeds.")
@@ -1574,12 +1544,10 @@ def tx_import(files: tuple[str, ...], fmt: str, bank: str | None, account: str |
       market40 tx import casso.jsonl --bank BIDV
       market40 tx import bank-06.csv --partial
     """
-    from market40 import db
     from market40.services.transfers import import_files
     if rejects and len(files) > 1:
         raise click.UsageError("--rejects names one file: give it with one input file (the default is "
                                "FILE.rejects.csv beside each input)")
-    engine = db.make_engine(require_registry())
     bars: list[Callable[[], None]] = []
 
     def bar(name: str) -> Any:
@@ -1588,16 +1556,13 @@ def tx_import(files: tuple[str, ...], fmt: str, bank: str | None, account: str |
         return update
 
     try:
-        with db.session_scope(engine) as session, open_store(store_path) as store:
-            try:
-                results = import_files(session, operator(), store, list(files), fmt=fmt, bank=bank, account=account,
-                                       progress=bar, partial=partial, dry_run=dry_run, sheet=sheet,
-                                       rejects=lambda path: default_rejects(path, rejects))
-            finally:
-                for done in bars:
-                    done()
+        with unit_of_work() as (session, _), open_store(store_path) as store:
+            results = import_files(session, operator(), store, list(files), fmt=fmt, bank=bank, account=account,
+                                   progress=bar, partial=partial, dry_run=dry_run, sheet=sheet,
+                                   rejects=lambda path: default_rejects(path, rejects))
     finally:
-        engine.dispose()
+        for done in bars:
+            done()
     failed = False
     for result in results:
         failed = failed or bool(result.invalid)
@@ -1624,11 +1589,11 @@ def tx_formats(as_json: bool) -> None:
     Example:
       market40 tx formats
     """
-    from market40.transactions import LAYOUTS
+    from market40.services.transfers import layouts
     if as_json:
-        echo_json([layout.as_dict() for layout in LAYOUTS.values()])
+        echo_json([layout.as_dict() for layout in layouts()])
         return
-    for layout in LAYOUTS.values():
+    for layout in layouts():
         click.echo(f"{layout.name:<11} {layout.title}" + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
         sep = layout.delimiter if layout.kind == "csv" else " "
         click.echo(f"{'':<11} {'fields' if layout.kind == 'jsonl' else 'header'}: {sep.join(layout.header)}")
@@ -1651,19 +1616,10 @@ def tx_demo(end: str, months: int, seed: int, folder: str, store_path: str | Non
       market40 demo --no-walkthrough && market40 tx demo --end 2025-06 --months 6
       market40 reconcile --period 2025-06 --months 6 && market40 report adoption --period 2025-06 --months 6 -o bc.xlsx
     """
-    from market40 import db
     from market40.services.demo_activity import build_demo_activity
-    engine = db.make_engine(require_registry())
-    try:
-        with db.session_scope(engine) as session, open_store(store_path) as store:
-            update, done = progress_bar("months")
-            try:
-                out = build_demo_activity(session, operator(), store, folder, end=end, months=months, seed=seed,
-                                          progress=update)
-            finally:
-                done()
-    finally:
-        engine.dispose()
+    with unit_of_work("months") as (session, update), open_store(store_path) as store:
+        out = build_demo_activity(session, operator(), store, folder, end=end, months=months, seed=seed,
+                                  progress=update)
     click.echo(f"{out.accounts_backdated:,} demo accounts given an onboarding history "
                f"({out.shared_accounts} shared by two stalls)")
     for report in out.census:
@@ -1693,26 +1649,17 @@ def reconcile_command(period: str, months: int, idle_months: int, store_path: st
       market40 reconcile --period 2025-06
       market40 reconcile --period 2025-06 --months 6 --json
     """
-    from market40 import db
     from market40.reconciliation import Period
     from market40.services.reconcile import reconcile
-    engine = db.make_engine(require_registry())
     summaries = []
-    try:
-        with open_store(store_path) as store:
-            for month in Period.parse(period).back(months):
-                update, done = progress_bar(f"{month}")
-                try:
-                    with db.session_scope(engine) as session:
-                        summary = reconcile(session, operator(), month, store=store, idle_months=idle_months,
-                                            progress=update)
-                finally:
-                    done()
-                summaries.append(summary)
-                if not as_json:
-                    click.echo(summary.summary())
-    finally:
-        engine.dispose()
+    with open_store(store_path) as store:
+        for month in Period.parse(period).back(months):  # one transaction per month
+            with unit_of_work(f"{month}") as (session, update):
+                summary = reconcile(session, operator(), month, store=store, idle_months=idle_months,
+                                    progress=update)
+            summaries.append(summary)
+            if not as_json:
+                click.echo(summary.summary())
     if as_json:
         echo_json([s.as_dict() for s in summaries])
 
@@ -1724,18 +1671,18 @@ def report_group() -> None:
 
 @report_group.command("adoption")
 @click.option("--period", required=True, metavar="YYYY-MM", help="The month reported.")
-@click.option("--by", type=click.Choice(["tier", "locality", "market", "province"]), default="tier",
+@click.option("--by", type=choice("market40.services.reports", "VIEWS"), default="tier",
               show_default=True, help="The main view (an XLSX has every view, one sheet each).")
 @click.option("--locality", metavar="CODE", help="Only markets in this locality (a former district covers "
                                                  "the communes it became).")
-@click.option("--level", type=click.Choice(["auto", "former-district", "commune", "district"]), default="auto",
+@click.option("--level", type=choice("market40.services.reports", "LEVEL_CHOICES"), default="auto",
               show_default=True, help="Group localities by former district-level unit (đơn vị cấp huyện cũ; "
               "'district' is the same) or by commune/ward (auto: the units in force in the period).")
 @click.option("--months", default=6, show_default=True, type=click.IntRange(1, 36),
               help="Months in the trend, ending with --period.")
 @click.option("--target", default=100.0, show_default=True, type=click.FloatRange(0, 100, min_open=True),
               help="Accepting rate each market should reach, in %.")
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "html", "json"]), default=None,
+@click.option("--format", "fmt", type=choice("market40.services.reports", "EXPORT_FORMATS"), default=None,
               help="Default: from the suffix of -o.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="The file to write ('-' for standard output with csv/json).")
@@ -1792,9 +1739,7 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
 
 @report_group.command("anomalies")
 @click.option("--period", required=True, metavar="YYYY-MM", help="The month.")
-@click.option("--kind", type=click.Choice(["shared_account", "closed_stall_live_qr", "not_in_census_live_qr",
-                                           "name_mismatch", "unknown_account", "idle_account", "unattributed",
-                                           "census_lists_closed_stall"]),
+@click.option("--kind", type=choice("market40.reconciliation", "ANOMALY_KINDS"),
               help="Only this kind.")
 @click.option("--market", help="Only this market.")
 @click.option("--limit", type=int, help="Show at most this many.")

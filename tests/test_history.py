@@ -283,7 +283,7 @@ def _legacy_registry_with_twins(url: str) -> None:
         with engine.begin() as conn:
             now = utcnow().replace(tzinfo=None)
             conn.execute(text("INSERT INTO locality (id, code, name, kind, unit_type, province, valid_from) VALUES "
-                              "(1, '06649', 'Phường Hạ Long', 'commune', 'phường', 'Quảng Ninh', '2025-07-01')"))
+                              "(1, '06688', 'Phường Hạ Long', 'commune', 'phường', 'Quảng Ninh', '2025-07-01')"))
             conn.execute(text("INSERT INTO market (id, code, name, is_central, locality_id, created_at, updated_at) "
                               "VALUES (1, 'HL1', 'Chợ Hạ Long I', false, 1, :now, :now)"), {"now": now})
             for stall_id, code in ((1, "A-12"), (2, "A12"), (3, "B-1"), (4, "a 12")):
@@ -372,7 +372,7 @@ def test_remove_is_for_stalls_without_history(registry, session):
 # ----------------------------------------------------------------------------- C. references across markets
 
 def test_references_that_read_alike_without_spaces_are_refused(registry, session, tmp_path):
-    registry.save_market(code="HL11", name="Chợ Hạ Long XI", tier="III", locality="06649")
+    registry.save_market(code="HL11", name="Chợ Hạ Long XI", tier="III", locality="06688")
     registry.save_stall("HL1", code="15", owner_name="Lan")
     with pytest.raises(ValidationError, match="'HL115'.*HL1/15"):
         registry.save_stall("HL11", code="5", owner_name="Hoa")
@@ -416,12 +416,12 @@ def test_a_fresh_registry_onboards_a_market_with_its_history_and_reports_past_mo
     engine = db.make_engine(empty_db_url)
     try:
         with Session(engine) as session:  # the official units are another command's job: the test's fixture
-            session.add(Locality(code="06649", name="Phường Hạ Long", kind="commune", unit_type="phường",
+            session.add(Locality(code="06688", name="Phường Hạ Long", kind="commune", unit_type="phường",
                                  province="Quảng Ninh", valid_from=date(2025, 7, 1)))
             session.commit()
     finally:
         engine.dispose()
-    run("market", "add", "HL1", "--name", "Chợ Hạ Long I", "--tier", "I", "--locality", "06649")
+    run("market", "add", "HL1", "--name", "Chợ Hạ Long I", "--tier", "I", "--locality", "06688")
     book = Workbook()
     sheet = book.active
     sheet.append(["DANH SÁCH TIỂU THƯƠNG CHỢ HẠ LONG I"])

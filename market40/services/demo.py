@@ -15,12 +15,13 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from .. import demo
+from ..exceptions import Conflict
 from ..models import PaymentAccount, Stall
 from .imports import ImportReport, import_stall_rows
 from .localities import load_province
 from .registry import Actor, Registry
 
-__all__ = ["DemoLogin", "DemoSummary", "build_demo", "DEMO_LOGINS"]
+__all__ = ["DemoLogin", "DemoSummary", "build_demo", "create_demo", "is_empty", "DEMO_LOGINS"]
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -99,3 +100,20 @@ def build_demo(session: Session, actor: Actor, *, seed: int = 2025,
 
 def is_empty(session: Session) -> bool:
     return session.exec(select(Stall.id).limit(1)).first() is None
+
+
+def create_demo(url: str, actor: Actor, *, replace: bool = False, seed: int = 2025,
+                progress: Callable[[int, int], None] | None = None) -> DemoSummary:
+    """A fresh registry at ``url`` holding the demo province: the one builder ``demo`` and ``serve --demo`` use.
+
+    A registry that already holds stalls is refused (:class:`Conflict`) unless ``replace``.
+    """
+    from .storage import current_revision, init, unit_of_work
+    if current_revision(url) is not None and not replace:
+        with unit_of_work(url) as session:
+            if not is_empty(session):
+                raise Conflict("the registry already holds data: use --fresh to replace it, or --db to choose "
+                               "another file")
+    init(url, drop_existing=True)
+    with unit_of_work(url) as session:
+        return build_demo(session, actor, seed=seed, progress=progress)

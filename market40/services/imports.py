@@ -714,3 +714,8 @@ def _chunked(items: Iterable, size: int) -> Iterator[list]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def write_template(path: str | Path, *, markets: bool = False) -> None:
+    """The board's import form (.xlsx with a "Hướng dẫn" sheet, or .csv): stalls, or ``markets``."""
+    tabular.write_template(path, tabular.MARKET_COLUMNS if markets else tabular.STALL_COLUMNS)

@@ -28,7 +28,7 @@ from ..exceptions import Conflict, InvalidFormat, NotFound, ValidationError
 from ..models import PaymentAccount, Stall
 from .registry import Registry, _natural, parse_stall_ref
 
-__all__ = ["serial_for", "account_id_for_serial", "poster_data", "preview_data", "market_posters", "Skipped", "Inspection",
+__all__ = ["render_poster", "render_sheet", "parse_langs", "LANGS", "serial_for", "account_id_for_serial", "poster_data", "preview_data", "market_posters", "Skipped", "Inspection",
            "inspect", "VERDICT_EXIT"]
 
 # Crockford's base 32: no I, L, O, U; read aloud and typed without confusion.
@@ -247,3 +247,25 @@ def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list
     for result in results:
         registry.audit("poster.inspect", "stall", result.stall or expected, note=f"{result.verdict}: {result.message}")
     return results
+
+
+# --- drawing, for the doors (they reach the renderer through here) ------------------------------
+
+parse_langs = posters.parse_langs
+LANGS = posters.LANGS
+SIZES = tuple(posters.SIZES)
+SHEETS = tuple(posters.SHEETS)
+
+
+def render_poster(data: posters.PosterData, output: str, *, size: str = "a6", langs: Any = None) -> None:
+    """One poster: PNG when ``output`` ends in .png, else vector PDF."""
+    if str(output).lower().endswith(".png"):
+        posters.render_png(data, output, size=size, langs=langs)
+    else:
+        posters.render_pdf(data, output, size=size, langs=langs)
+
+
+def render_sheet(items: list[posters.PosterData], output: Any, *, size: str = "a6", sheet: str = "a4",
+                 langs: Any = None, progress: Any = None, workers: int = 1) -> None:
+    """A market's posters as PDF sheets with cut marks."""
+    posters.render_sheet_pdf(items, output, size=size, sheet=sheet, langs=langs, progress=progress, workers=workers)

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from .. import accounts, banks, breached, passwords, vietqr
 from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound,
                           ValidationError)
-from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEvent, EnrollmentCode, Locality,
+from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, STALL_STATUSES, AuditEvent, EnrollmentCode, Locality,
                       LocalityLink, Market, PaymentAccount, Stall, User, UserScope, utcnow)
 
 __all__ = ["Actor", "Registry", "ReferenceGuard", "MergeResult", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",

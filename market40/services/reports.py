@@ -37,6 +37,8 @@ __all__ = ["VIEWS", "LEVELS", "LEVEL_LABELS", "EXPORT_FORMATS", "TrendPoint", "A
 
 VIEWS = ("tier", "locality", "market", "province")
 LEVELS = ("auto", "former-district", "commune")
+#: What ``--level`` accepts: the levels and the older name ``district``.
+LEVEL_CHOICES = (*LEVELS, "district")
 #: ``district`` (the unit kind in the registry) is still accepted for ``former-district``.
 _LEVEL_ALIASES = {"former-district": "district", "former_district": "district", "district": "district",
                   "commune": "commune", "auto": "auto"}

@@ -31,7 +31,7 @@ from ..txstore import BatchResult, TransferStore, UnaccountedRows, fingerprint
 from .imports import Problem, settle, verdict, write_rejects
 from .registry import Actor
 
-__all__ = ["import_files", "import_file", "detect_kind", "resolve_bank"]
+__all__ = ["import_files", "import_file", "detect_kind", "resolve_bank", "open_store", "layouts"]
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -220,3 +220,18 @@ def import_files(session: Session, actor: Actor, store: TransferStore, paths: Se
                                                      if k not in ("problems",)}, default=str)))
     session.flush()
     return results
+
+
+def open_store(database_url: str, path: str | Path | None = None, *, read_only: bool = False) -> TransferStore:
+    """The transaction store: ``path``, or the DuckDB file beside an SQLite registry."""
+    from ..txstore import store_path
+    return TransferStore(store_path(database_url, path), read_only=read_only)
+
+
+def layouts() -> list[Layout]:
+    """The bank export layouts and webhook feeds ``import_files`` reads."""
+    return list(LAYOUTS.values())
+
+
+#: What ``--format`` may name: ``auto`` (detect from the headers) or one layout.
+FORMATS = ("auto", *LAYOUTS)
