@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from .. import accounts, banks, passwords, vietqr
+from .. import accounts, banks, db, passwords, vietqr
 from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound,
                           ValidationError)
 from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEvent, EnrollmentCode, Locality,
@@ -184,6 +184,12 @@ class Registry:
     def _require_write(self) -> None:
         if not self.actor.can_write:
             raise Forbidden(f"{self.actor.role} accounts can only read")
+        db.begin_write(self.session)
+
+    def _lock_stall(self, stall: Stall) -> None:
+        """Hold the stall's row until the end of the transaction (PostgreSQL; SQLite has one writer):
+        two changes of one stall's account at once are made one after the other."""
+        self.session.exec(select(Stall.id).where(Stall.id == stall.id).with_for_update()).first()
 
     def _market_allowed(self, market: Market) -> bool:
         actor = self.actor
@@ -465,7 +471,8 @@ class Registry:
     def current_account(self, stall: Stall) -> PaymentAccount | None:
         return self.session.exec(select(PaymentAccount).where(
             PaymentAccount.stall_id == stall.id,
-            PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))).first()  # type: ignore[attr-defined]
+            PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))  # type: ignore[attr-defined]
+            .execution_options(populate_existing=True)).first()
 
     def prepare_account(self, market_code: str, stall_code: str, *, bank: str, number: str, holder_name: str,
                         kind: str | None = None, reference_label: str | None = None,
@@ -531,12 +538,15 @@ class Registry:
         """
         if self.actor.role != "owner":
             self._require_write()
+        else:
+            db.begin_write(self.session)
         stall = self.stall(ref)
         market = self.session.get(Market, stall.market_id)
         assert market is not None
         data = self.prepare_account(market.code, stall.code, bank=bank, number=number, holder_name=holder_name,
                                     kind=kind, reference_label=reference_label,
                                     allow_unknown_bin=allow_unknown_bin)
+        self._lock_stall(stall)
         current = self.current_account(stall)
         if current is not None and all(getattr(current, k) == v for k, v in data.items()):
             return current, "unchanged"
@@ -557,6 +567,7 @@ class Registry:
                     action: str) -> PaymentAccount:
         self._require_write()
         stall = self.stall(ref)
+        self._lock_stall(stall)
         account = self.current_account(stall)
         if account is None:
             raise Conflict(f"stall {ref}: no pending or verified account to {action}")
@@ -641,6 +652,7 @@ class Registry:
         """Create a user with a role and the markets or localities they may see."""
         if self.actor.role not in ("operator", "admin"):
             raise Forbidden("only administrators add users")
+        db.begin_write(self.session)
         errors: list[ValidationError] = []
         name = (username or "").strip().lower()
         if not name or len(name) > 64 or any(c.isspace() for c in name):
