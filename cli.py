@@ -29,6 +29,29 @@ class Market40Group(click.Group):
             raise click.ClickException("\n".join(lines)) from None
         except Market40Error as error:
             raise click.ClickException(str(error)) from None
+        except Exception as error:  # the database or the disk said no: one line, no traceback, no data
+            message = _environment_error(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+def _environment_error(error: Exception) -> str | None:
+    """One line for a locked, read-only, full or outdated database or a full disk; None for a bug."""
+    import errno
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from market40 import db
+    if isinstance(error, SQLAlchemyError):
+        return db.describe_error(error)
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
+                                                       getattr(errno, "EDQUOT", errno.ENOSPC)):
+        where = f" {error.filename}" if error.filename else ""
+        reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the disk is read-only"}.get(
+            error.errno, error.strerror or "refused")
+        return f"cannot write{where}: {reason}"
+    return None
 
 
 def echo_json(data: Any) -> None:
@@ -102,6 +125,7 @@ def require_registry() -> str:
     if db.current_revision(url) is None:
         raise click.ClickException(f"no registry in {db.redact(url)}: create one with `market40 db init` "
                                    "(or try `market40 demo`), or choose another with --db")
+    db.check_schema(url)
     return url
 
 

@@ -30,7 +30,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -356,8 +356,10 @@ def _take_write_lock(connection: Connection, raw: Any) -> None:
     raw.execute("COMMIT")  # only reads so far: nothing is lost
     try:
         raw.execute("BEGIN IMMEDIATE")  # waits for the writer, up to the busy timeout
-    except BaseException:
+    except BaseException as error:
         raw.execute("BEGIN")  # never leave the connection outside a transaction
+        if isinstance(error, Exception) and type(error).__module__.startswith("sqlite3"):
+            raise OperationalError("BEGIN IMMEDIATE", None, error, hide_parameters=True) from None
         raise
     connection.info[_LOCK] = True
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from market40.exceptions import Conflict, ValidationError
 from market40.services import auth as auth_service
@@ -81,7 +82,12 @@ def enrol() -> Any:
     except Conflict:
         return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
                                                 "ngân hàng giúp.")]})
-    get_session().flush()
+    try:
+        get_session().flush()
+    except IntegrityError:  # the same phone enrolled for another stall at the same moment
+        get_session().rollback()
+        return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
+                                                "ngân hàng giúp.")]})
     login_user(user)
     flash(_("Đăng ký thành công. Bây giờ hãy đăng ký tài khoản nhận tiền của sạp."), "success")
     return redirect(url_for("owner.status"))

@@ -146,6 +146,8 @@ def safe_next(target: str | None) -> str | None:
     """A local path to go back to after login, or None (no open redirects)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
+    if not target.isascii() or not target.isprintable():  # CRLF would split the Location header
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return None

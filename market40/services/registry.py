@@ -27,7 +27,7 @@ from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEv
                       LocalityLink, Market, PaymentAccount, Stall, User, UserScope, utcnow)
 
 __all__ = ["Actor", "Registry", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",
-           "EnrollmentSlip", "CONSENT_PURPOSE", "parse_stall_ref", "mask_record", "descendant_localities"]
+           "EnrollmentSlip", "OwnerExists", "CONSENT_PURPOSE", "parse_stall_ref", "mask_record", "descendant_localities"]
 
 #: What the owner consents to when registering an account (Law 91/2025: consent per purpose).
 CONSENT_PURPOSE = ("Hiển thị mã VietQR và số tài khoản trên biển tại sạp để khách thanh toán; đối soát "
@@ -89,6 +89,10 @@ def parse_stall_ref(ref: str) -> tuple[str, str]:
                             value=ref, limit="MARKET/STALL")
     market, stall = ref.split("/", 1)
     return accounts.clean_market_code(market, field="stall"), accounts.clean_stall_code(stall, field="stall")
+
+
+class OwnerExists(Conflict):
+    """The stall already has its owner login (one per stall)."""
 
 
 # ------------------------------------------------------------------ plain records for listings
@@ -669,6 +673,13 @@ class Registry:
         if self.session.exec(select(User).where(User.username == name)).first() is not None:
             raise Conflict(f"user {name!r} already exists")
         stall_id = self.stall(stall).id if stall else None
+        if role == "owner" and stall_id is not None:
+            # One owner login per stall (the database refuses a second one too): the payout account has
+            # one person answering for it. A new phone or a forgotten password is a new enrollment code.
+            holder = self.session.exec(select(User).where(User.stall_id == stall_id, User.role == "owner")).first()
+            if holder is not None:
+                raise OwnerExists(f"stall {stall}: already has an owner login ({holder.username}); one owner login "
+                                  "per stall — issue a new enrollment code to change its phone or password")
         user = User(username=name, display_name=display_name or name, role=role,
                     password_hash=passwords.hash_password(password) if password else None,
                     phone=accounts.clean_phone(phone, field="phone") if phone else None, stall_id=stall_id)
