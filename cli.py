@@ -469,11 +469,22 @@ def import_options(func: Callable) -> Callable:
     return func
 
 
+#: Bad rows printed on the terminal; the rejects file lists them all.
+SHOWN_BAD_ROWS = 100
+
+
 def finish_import(report: Any, as_json: bool) -> None:
     if as_json:
         echo_json(report.as_dict())
     else:
+        shown = 0
         for problem in report.problems:
+            if shown == SHOWN_BAD_ROWS:  # a flood of bad rows: the rejects file has every one
+                rest = len(report.problems) - shown
+                click.echo(f"… {rest} more bad rows" + (f", all in {report.rejects_file}" if report.rejects_file
+                                                        else ""), err=True)
+                break
+            shown += 1
             for line in problem.lines():
                 click.echo(line, err=True)
         if report.unknown_columns:

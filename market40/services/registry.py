@@ -665,6 +665,10 @@ class Registry:
         if role not in ROLES:
             errors.append(InvalidFormat(f"role: one of {', '.join(ROLES)}, got {role!r}", field="role",
                                         value=role, limit=", ".join(ROLES)))
+        try:
+            display_name = accounts.clean_name(display_name, field="display_name", limit=120)
+        except ValidationError as error:
+            errors.append(error)
         if role != "owner" and (password is None or len(password) < 8):
             errors.append(InvalidLength("password: at least 8 characters (15 or more recommended)",
                                         field="password", value=None, limit="≥ 8 characters"))
@@ -779,13 +783,7 @@ def _required_text(value: Any, name: str, limit: int) -> str:
 def _optional_text(value: Any, name: str, limit: int) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        value = str(value)
-    text = " ".join(value.split())
-    if len(text) > limit:
-        raise InvalidLength(f"{name}: at most {limit} characters, got {len(text)}", field=name, value=value,
-                            limit=f"≤ {limit} characters")
-    return text or None
+    return accounts.clean_name(value, field=name, limit=limit)
 
 
 def _tier(value: Any) -> str | None:
