@@ -384,6 +384,65 @@ def db_upgrade() -> None:
     click.echo("already at the latest revision" if before == after else f"upgraded {before} → {after}", err=True)
 
 
+# ---------------------------------------------------------------------------- backup and restore
+
+@main.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--store", "store_path", metavar="PATH", envvar="MARKET40_TX_STORE",
+              help="Transaction store to include (default: beside an SQLite registry; env MARKET40_TX_STORE).")
+def backup_command(dest: str, store_path: str | None) -> None:
+    """Back up the registry and the transaction store into a new folder DEST, while they are in use.
+
+    SQLite: the online backup API; PostgreSQL: pg_dump; the DuckDB store through DuckDB.
+    The deployment secret is not included: keep it separately.
+
+    \b
+    Examples:
+      market40 backup /srv/backups/market40-2026-12-02
+      market40 --db postgresql://market40@db/market40 backup backups/today --store /srv/m40/transfers.duckdb
+    """
+    from market40 import backup as backups
+    from market40.txstore import store_path as default_store
+    url = require_registry()
+    report = backups.backup(url, dest, store=default_store(url, store_path))
+    for name, size in report.files.items():
+        click.echo(f"  {name:<18} {size:>14,} bytes")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"backed up the registry (revision {report.revision}) into {report.folder}")
+    click.echo(f"REMEMBER: {backups.SECRET_REMINDER}", err=True)
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.option("--store", "store_path", metavar="PATH", envvar="MARKET40_TX_STORE",
+              help="Where to restore the transaction store (default: beside an SQLite registry).")
+@click.option("--force", is_flag=True, help="Replace a registry or store that is already there.")
+def restore_command(src: str, store_path: str | None, force: bool) -> None:
+    """Restore a backup folder SRC into --db (an SQLite file or an empty PostgreSQL database).
+
+    Stop the web app first when replacing a registry with --force. Restore the
+    deployment secret too (MARKET40_SECRET_KEY or .market40-secret), kept apart.
+
+    \b
+    Examples:
+      market40 --db restored.db restore /srv/backups/market40-2026-12-02
+      market40 --db postgresql://market40@db/market40_new restore backups/today
+    """
+    from market40 import backup as backups
+    from market40.txstore import store_path as default_store
+    url = database_url()
+    report = backups.restore(src, url, store=default_store(url, store_path), force=force)
+    for name, size in report.files.items():
+        click.echo(f"  {name:<18} {size:>14,} bytes")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    from market40 import db
+    click.echo(f"restored the registry (revision {report.revision}) into {db.redact(url)}"
+               + (f" and the transaction store into {report.store}" if report.store else ""))
+    click.echo(f"REMEMBER: {backups.SECRET_REMINDER}", err=True)
+
+
 # ---------------------------------------------------------------------------- markets
 
 @main.group("market")
