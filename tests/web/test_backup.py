@@ -47,7 +47,9 @@ def _serve(url: str) -> None:
 
 
 def _writer(url: str, stop: threading.Event) -> threading.Thread:
-    """Keeps writing stalls while the backup runs (the app in use)."""
+    """Keeps writing stalls while the backup runs (the app in use); returns once it has written some."""
+    started = threading.Event()
+
     def run() -> None:
         engine = db.make_engine(url)
         index = 0
@@ -56,9 +58,12 @@ def _writer(url: str, stop: threading.Event) -> threading.Thread:
                 Registry(session, Actor.operator("writer")).save_stall("HL1", code=f"W-{index}",
                                                                        owner_name="Người Ghi")
             index += 1
+            if index == 3:
+                started.set()
         engine.dispose()
     thread = threading.Thread(target=run)
     thread.start()
+    started.wait(60)
     return thread
 
 
