@@ -25,7 +25,6 @@ import traceback
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from flask.globals import request_ctx
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
@@ -42,8 +41,19 @@ RETRY_AFTER = 2
 
 def discard_cookie_changes() -> None:
     """Send no session cookie with this response: the browser keeps what it had."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    request_ctx.session = app.session_interface.make_null_session(app)
+    g.market40_discard_session = True
+
+
+def _guard_session_saving(app: Flask) -> None:
+    interface = app.session_interface
+    save = interface.save_session
+
+    def save_session(app: Flask, session: Any, response: Any) -> None:
+        if g.get("market40_discard_session"):
+            return
+        save(app, session, response)
+
+    interface.save_session = save_session  # type: ignore[method-assign]
 
 
 def _page(status: int, title: str, message: str) -> str:
@@ -167,3 +177,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(SQLAlchemyError, _database_error)
     app.log_exception = _log_exception(app)  # type: ignore[method-assign]
+    _guard_session_saving(app)
