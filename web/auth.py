@@ -77,15 +77,14 @@ def enrol() -> Any:
             get_session(), current_app.config["ENROLLMENT_KEY"], values["market"], values["stall"], values["code"],
             values["phone"], password, form.get("consent") == "yes", consent_text=consent.as_text(),
             channel="web", language=current_language(), address=client_address())
+        get_session().flush()
     except ValidationError as error:
         return _enrol_form(values, form_errors(error, ENROL_FIELDS))
-    except Conflict:
-        return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
-                                                "ngân hàng giúp.")]})
-    try:
-        get_session().flush()
     except IntegrityError:  # the same phone enrolled for another stall at the same moment
         get_session().rollback()
+        return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
+                                                "ngân hàng giúp.")]})
+    except Conflict:
         return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
                                                 "ngân hàng giúp.")]})
     login_user(user)

@@ -158,3 +158,35 @@ def test_simultaneous_audited_reads_and_writes_never_answer_500(server_app, worl
     assert set(codes) <= {200, 302, 403}, codes
     assert _count(engine, "account.reveal") == sum(1 for r in results[1::2] for c in r[0::2] if c == 200)
     assert _count(engine, "access.denied") == codes[403]
+
+
+def test_simultaneous_enrolments_with_one_phone_answer_with_the_form(server_app, world, engine):
+    """Four stalls enrol the same phone at the same moment: one gets in, the others see the form
+    with a message about the phone (PostgreSQL: a unique violation, unhandled before)."""
+    from market40.services.registry import Actor, Registry
+    with Session(engine) as session:
+        registry = Registry(session, Actor.operator("tests"))
+        codes = {}
+        for i in range(4):
+            registry.save_stall("HL1", code=f"C-{i}", owner_name=f"Chủ Sạp {i}")
+            slip = registry.issue_enrollment_codes(key=SECRET, stall=f"HL1/C-{i}")[0]
+            codes[i] = slip.code
+        session.commit()
+
+    def work(index: int) -> tuple[int, str]:
+        client = server_app.test_client()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").text).group(1)
+        response = client.post("/enrol", data={
+            "csrf_token": token, "market": "HL1", "stall": f"C-{index}", "code": codes[index],
+            "phone": "0933333333", "password": "một mật khẩu đủ dài 2025", "password2": "một mật khẩu đủ dài 2025",
+            "consent": "yes"})
+        return response.status_code, response.text
+
+    results = _together(4, work)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors
+    statuses = Counter(status for status, _ in results)
+    assert statuses == Counter({302: 1, 200: 3}), statuses
+    assert all("Số điện thoại này đã dùng" in text for status, text in results if status == 200)
+    with Session(engine) as session:
+        assert len(session.exec(select(User).where(User.username == "0933333333")).all()) == 1
