@@ -127,3 +127,35 @@ def test_a_failed_commit_leaves_no_half_done_login(app, client, world, engine, m
     assert response.status_code == 503 and "Retry-After" in response.headers
     assert not any(h.startswith("market40=") and "uid" in h for h in response.headers.getlist("Set-Cookie"))
     assert client.get("/staff/").status_code == 302  # still signed out
+
+
+class _DriverError(Exception):
+    """Shaped like psycopg's: the DETAIL line carries the duplicate key's value."""
+
+    sqlstate = "23505"
+
+
+@pytest.mark.parametrize("kind", ["IntegrityError", "DataError"])
+def test_database_errors_reach_the_log_without_the_data(engine, world, caplog, monkeypatch, kind):
+    """An unexpected database error: the page says nothing, the log keeps the traceback but no value."""
+    from sqlalchemy import exc
+    from market40.services.registry import Registry
+
+    secret = "0912345678 NGUYEN THI BI MAT"
+    driver = _DriverError(f'duplicate key value violates unique constraint "uq_x"\nDETAIL:  Key (x)=({secret}) '
+                          "already exists.")
+
+    def boom(self, *args, **kwargs):
+        raise getattr(exc, kind)("INSERT INTO x VALUES (%(x)s)", {"x": secret}, driver, hide_parameters=True)
+
+    monkeypatch.setattr(Registry, "verify_account", boom)
+    app = create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": False})
+    client = app.test_client()
+    sign_in(client, world.user("staff_hl"))
+    token = csrf_token(client, "/password")
+    with caplog.at_level(logging.WARNING):
+        response = client.post("/staff/stall/HL1/A-12", data={"csrf_token": token, "action": "verify"})
+    assert response.status_code == (409 if kind == "IntegrityError" else 500)
+    assert secret not in response.text
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert logged and secret not in logged and "0912345678" not in logged
