@@ -32,6 +32,17 @@ class Market40Group(click.Group):
             raise click.ClickException("\n".join(lines)) from None
         except Market40Error as error:
             raise click.ClickException(str(error)) from None
+        except Exception as error:  # the database or the disk said no: one line, no traceback, no data
+            message = _environment_error(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+def _environment_error(error: Exception) -> str | None:
+    """One line for a locked, read-only, full or outdated database or a full disk; None for a bug."""
+    from market40.services.storage import describe_failure
+    return describe_failure(error)
 
 
 def echo_json(data: Any) -> None:
@@ -39,7 +50,8 @@ def echo_json(data: Any) -> None:
 
 
 def format_vnd(amount: int | None) -> str:
-    return "—" if amount is None else f"{amount:,} đ".replace(",", ".")
+    from market40 import formats
+    return formats.money(amount)
 
 
 @click.group(cls=Market40Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,6 +121,7 @@ def require_registry() -> str:
     if storage.current_revision(url) is None:
         raise click.ClickException(f"no registry in {storage.redact(url)}: create one with `market40 db init` "
                                    "(or try `market40 demo`), or choose another with --db")
+    storage.check_schema(url)
     return url
 
 
@@ -583,6 +596,61 @@ def _load_provinces(codes: list[str], *, as_json: bool) -> None:
         for change in report.changes:
             click.echo(f"  corrected {change}")
 
+# ---------------------------------------------------------------------------- backup and restore
+
+@main.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--store", "store_path", metavar="PATH", envvar="MARKET40_TX_STORE",
+              help="Transaction store to include (default: beside an SQLite registry; env MARKET40_TX_STORE).")
+def backup_command(dest: str, store_path: str | None) -> None:
+    """Back up the registry and the transaction store into a new folder DEST, while they are in use.
+
+    SQLite: the online backup API; PostgreSQL: pg_dump; the DuckDB store through DuckDB.
+    The deployment secret is not included: keep it separately.
+
+    \b
+    Examples:
+      market40 backup /srv/backups/market40-2026-12-02
+      market40 --db postgresql://market40@db/market40 backup backups/today --store /srv/m40/transfers.duckdb
+    """
+    from market40.services import storage
+    url = require_registry()
+    report = storage.backup(url, dest, store=storage.store_path(url, store_path))
+    for name, size in report.files.items():
+        click.echo(f"  {name:<18} {size:>14,} bytes")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"backed up the registry (revision {report.revision}) into {report.folder}")
+    click.echo(f"REMEMBER: {storage.SECRET_REMINDER}", err=True)
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.option("--store", "store_path", metavar="PATH", envvar="MARKET40_TX_STORE",
+              help="Where to restore the transaction store (default: beside an SQLite registry).")
+@click.option("--force", is_flag=True, help="Replace a registry or store that is already there.")
+def restore_command(src: str, store_path: str | None, force: bool) -> None:
+    """Restore a backup folder SRC into --db (an SQLite file or an empty PostgreSQL database).
+
+    Stop the web app first when replacing a registry with --force. Restore the
+    deployment secret too (MARKET40_SECRET_KEY or .market40-secret), kept apart.
+
+    \b
+    Examples:
+      market40 --db restored.db restore /srv/backups/market40-2026-12-02
+      market40 --db postgresql://market40@db/market40_new restore backups/today
+    """
+    from market40.services import storage
+    url = database_url()
+    report = storage.restore(src, url, store=storage.store_path(url, store_path), force=force)
+    for name, size in report.files.items():
+        click.echo(f"  {name:<18} {size:>14,} bytes")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"restored the registry (revision {report.revision}) into {storage.redact(url)}"
+               + (f" and the transaction store into {report.store}" if report.store else ""))
+    click.echo(f"REMEMBER: {storage.SECRET_REMINDER}", err=True)
+
 
 # ---------------------------------------------------------------------------- markets
 
@@ -669,11 +737,22 @@ def import_options(func: Callable) -> Callable:
     return func
 
 
+#: Bad rows printed on the terminal; the rejects file lists them all.
+SHOWN_BAD_ROWS = 100
+
+
 def finish_import(report: Any, as_json: bool) -> None:
     if as_json:
         echo_json(report.as_dict())
     else:
+        shown = 0
         for problem in report.problems:
+            if shown == SHOWN_BAD_ROWS:  # a flood of bad rows: the rejects file has every one
+                rest = len(report.problems) - shown
+                click.echo(f"… {rest} more bad rows" + (f", all in {report.rejects_file}" if report.rejects_file
+                                                        else ""), err=True)
+                break
+            shown += 1
             for line in problem.lines():
                 click.echo(line, err=True)
         if report.unknown_columns:

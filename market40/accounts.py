@@ -32,12 +32,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from .exceptions import InvalidFormat, InvalidLength
-from .text import emv_text, search_key
+from .text import emv_text, search_key, unsafe_char
 
 __all__ = ["KIND_LABELS", "STALL_STATUS_LABELS", "mask", "group", "stall_reference", "clean_holder_name",
            "clean_phone", "clean_username", "MAX_USERNAME", "clean_account_kind", "clean_stall_status",
            "clean_stall_code", "clean_market_code", "MAX_REFERENCE", "stall_key", "compact_reference",
-           "clean_account_number", "clean_event_time", "event_day", "datetime_of_day", "VN_TZ"]
+           "clean_account_number", "clean_name", "clean_event_time", "event_day", "datetime_of_day", "VN_TZ"]
 
 #: The stall reference in 62.08: upper-case ASCII, at most 19 characters so that every
 #: bank app keeps it (design.md §3.1; api.vietqr.vn caps content at 19).
@@ -142,11 +142,44 @@ def stall_reference(market_code: str, stall_code: str) -> str:
     return reference
 
 
+def clean_name(value: Any, *, field: str, limit: int, required: bool = False) -> str | None:
+    """A name or other free text people type (owner, shop, market, category): the rule for every door.
+
+    White space is collapsed and trimmed; control characters (ESC, BEL), bidi overrides
+    (U+202E) and zero-width characters are refused (:func:`market40.text.unsafe_char`):
+    they hide or reorder what staff, posters and reports show. Empty gives None (or an
+    error when ``required``).
+
+    >>> clean_name("  Nguyễn   Thị Lan ", field="owner_name", limit=200)
+    'Nguyễn Thị Lan'
+    >>> clean_name("Lan\u202enaoh", field="owner_name", limit=200)
+    Traceback (most recent call last):
+    ...
+    market40.exceptions.InvalidFormat: owner_name: invisible or control character U+202E is not allowed in 'Lan\u202enaoh'
+    """
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        value = str(value)
+    bad = unsafe_char(value)
+    if bad is not None:
+        raise InvalidFormat(f"{field}: invisible or control character U+{ord(bad):04X} is not allowed in {value!r}",
+                            field=field, value=value, limit="visible characters only")
+    text = " ".join(value.split())
+    if len(text) > limit:
+        raise InvalidLength(f"{field}: at most {limit} characters, got {len(text)}", field=field, value=value,
+                            limit=f"≤ {limit} characters")
+    if not text and required:
+        raise InvalidFormat(f"{field}: required", field=field, value=value, limit=f"1–{limit} characters")
+    return text or None
+
+
 def clean_holder_name(value: Any) -> str:
     """The account holder name as the bank shows it: upper-case ASCII, 2–50 characters."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidFormat("holder_name: the account holder name is required", field="holder_name",
                             value=value, limit="2–50 letters")
+    clean_name(value, field="holder_name", limit=len(value))  # the same rule as every other name
     name = emv_text(value)
     if not _HOLDER.fullmatch(name):
         bad = next((c for c in name if not (c.isascii() and (c.isalpha() or c in " .'-"))), name[:1])

@@ -19,6 +19,7 @@ environment variable (``MARKET40_DATABASE_URL``) is read in
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -29,11 +30,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
-from market40.exceptions import Conflict, InvalidComponent, InvalidFormat
+from market40.exceptions import Conflict, InvalidComponent, InvalidFormat, Market40Error
 
 __all__ = [
     "ENV_VAR",
@@ -47,6 +48,11 @@ __all__ = [
     "init",
     "current_revision",
     "head_revision",
+    "begin_write",
+    "schema_state",
+    "SchemaBehind",
+    "describe_error",
+    "check_schema",
 ]
 
 #: Environment variable holding the database URL (or an SQLite file path).
@@ -101,19 +107,43 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
 
     SQLite connections get write-ahead logging, foreign keys, a busy timeout
     and real transactions (SQLAlchemy emits ``BEGIN``, so reads, DDL and
-    savepoints are transactional too, not only INSERT/UPDATE/DELETE).
+    savepoints are transactional too, not only INSERT/UPDATE/DELETE). A
+    transaction takes SQLite's write lock before its first write, waiting for
+    it up to the busy timeout (see :func:`begin_write`).
+
+    Bound parameters never appear in error messages or logs
+    (``hide_parameters``): they hold owners' names, phones and account numbers.
     """
     resolved = make_url(database_url(url))
     if resolved.get_backend_name() != "sqlite":
-        return create_engine(resolved, echo=echo, pool_pre_ping=True)
+        return create_engine(resolved, echo=echo, pool_pre_ping=True, hide_parameters=True)
     kwargs: dict[str, Any] = {}
     if resolved.database in (None, "", ":memory:"):
         # One connection shared by all, or every checkout would see an empty database.
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-    engine = create_engine(resolved, echo=echo, **kwargs)
+    engine = create_engine(resolved, echo=echo, hide_parameters=True, **kwargs)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
+    event.listen(engine, "before_cursor_execute", _sqlite_before_execute)
     return engine
+
+
+def begin_write(session: Session) -> None:
+    """Declare that ``session``'s unit of work writes: take the database's write lock now.
+
+    On SQLite a transaction starts as a reader; when it writes after reading, it cannot
+    become the writer once another connection has committed in between (SQLITE_BUSY,
+    which the busy timeout does not cover). This ends a transaction that has only read
+    and starts ``BEGIN IMMEDIATE`` instead, which *waits* for the lock (up to the busy
+    timeout). Call it before the reads a write depends on (check, then act). Writing
+    without calling it is safe too: the first write of a transaction takes the lock the
+    same way. A no-op on PostgreSQL (row locks and constraints do the work there), and
+    when the transaction already holds the lock.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    _take_write_lock(connection, connection.connection.driver_connection)
 
 
 @contextmanager
@@ -199,6 +229,74 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_scripts_config()).get_current_head()
 
 
+class SchemaBehind(Market40Error):
+    """The database's schema is not the one this version of market40 needs."""
+
+
+def schema_state(url_or_engine: str | Engine | None = None) -> tuple[str, str | None, str | None]:
+    """``(state, current, head)``: state is ``current``, ``behind`` (run ``db upgrade``),
+    ``ahead`` (a newer market40 migrated it) or ``empty`` (no registry)."""
+    head = head_revision()
+    if isinstance(url_or_engine, Engine):
+        with url_or_engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    else:
+        current = current_revision(url_or_engine)
+    if current is None:
+        return "empty", None, head
+    if current == head:
+        return "current", current, head
+    known = {script.revision for script in ScriptDirectory.from_config(_scripts_config()).walk_revisions()}
+    return ("behind" if current in known else "ahead"), current, head
+
+
+def check_schema(url_or_engine: str | Engine | None = None) -> None:
+    """Raise :class:`SchemaBehind` unless the registry is at this version's schema."""
+    state, current, head = schema_state(url_or_engine)
+    if state == "behind":
+        raise SchemaBehind(f"the registry's schema is at revision {current}, this market40 needs {head}: "
+                           "run `market40 db upgrade` (back the database up first)")
+    if state == "ahead":
+        raise SchemaBehind(f"the registry's schema is at revision {current}, newer than this market40 knows "
+                           f"({head}): install the market40 version that migrated it")
+
+
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+def describe_error(error: BaseException) -> str:
+    """One line saying what a database error means and what to do, with no data in it.
+
+    Bound parameters, DETAIL lines (PostgreSQL prints the duplicate key's value there)
+    and quoted values are left out: they may hold owners' names, phones, account numbers.
+    """
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).split("\n", 1)[0]
+    code = getattr(orig, "sqlstate", None) or ""
+    low = text.lower()
+    if "database is locked" in low or "database table is locked" in low or code in ("55P03", "40P01"):
+        return ("the registry is busy: another market40 command or the web app is writing to it; "
+                "try again in a moment")
+    if "readonly database" in low or "read-only" in low or code == "25006":
+        return "cannot write to the registry: the database file or its folder is read-only"
+    if "disk is full" in low or "disk full" in low or code == "53100" or getattr(orig, "errno", None) == 28:
+        return "the disk holding the registry is full: free some space, then try again"
+    if "unable to open database file" in low:
+        return "cannot open the registry file: check that its folder exists and that you may write there"
+    if "disk i/o error" in low or "malformed" in low or "not a database" in low:
+        return "the registry file is damaged or unreadable: restore it from a backup (`market40 restore`)"
+    if "no such table" in low or "no such column" in low or code in ("42P01", "42703"):
+        return "the registry's schema is older than this market40: run `market40 db upgrade`"
+    if code.startswith("08") or "could not connect" in low or "connection refused" in low:
+        return "cannot reach the database server: check that it runs and that the URL is right"
+    name = type(error).__name__
+    kind = f"{name} {code}".strip()
+    if code or isinstance(error, DBAPIError):
+        primary = getattr(getattr(orig, "diag", None), "message_primary", None) or text
+        return f"database error ({kind}): {_QUOTED.sub('…', primary)[:200]}"
+    return f"database error ({kind})"
+
+
 # --- internals --------------------------------------------------------------
 
 
@@ -234,8 +332,36 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+_LOCK = "market40.write_lock"
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+
+
 def _sqlite_on_begin(connection: Connection) -> None:
+    connection.info[_LOCK] = False
     connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_before_execute(connection: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                           executemany: bool) -> None:
+    if connection.info.get(_LOCK) is False and _WRITE.match(statement):
+        _take_write_lock(connection, cursor.connection)
+
+
+def _take_write_lock(connection: Connection, raw: Any) -> None:
+    """Swap a read-only transaction for ``BEGIN IMMEDIATE`` (see :func:`begin_write`)."""
+    if connection.info.get(_LOCK) is not False:
+        return  # outside a transaction begun by SQLAlchemy, or already the writer
+    if connection.in_nested_transaction():
+        return  # a savepoint cannot be moved; its outer transaction decides
+    raw.execute("COMMIT")  # only reads so far: nothing is lost
+    try:
+        raw.execute("BEGIN IMMEDIATE")  # waits for the writer, up to the busy timeout
+    except BaseException as error:
+        raw.execute("BEGIN")  # never leave the connection outside a transaction
+        if isinstance(error, Exception) and type(error).__module__.startswith("sqlite3"):
+            raise OperationalError("BEGIN IMMEDIATE", None, error, hide_parameters=True) from None
+        raise
+    connection.info[_LOCK] = True
 
 
 @contextmanager

@@ -352,6 +352,9 @@ class User(UserBase, table=True):
     __table_args__ = (
         UniqueConstraint("username"),
         CheckConstraint(_one_of("role", ROLES), name="role"),
+        # One owner login per stall (issue #16): the payout account has one person answering for it.
+        Index("uq_app_user_owner_stall", "stall_id", unique=True,
+              sqlite_where=text("role = 'owner'"), postgresql_where=text("role = 'owner'")),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)

@@ -81,7 +81,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import accounts, banks, qrimage, vietqr
 from .exceptions import InvalidComponent, InvalidFormat, InvalidLength, NotFound, ValidationError
-from .text import is_ans
+from .text import is_ans, unsafe_char
 
 __all__ = [
     "PosterData",
@@ -459,7 +459,7 @@ class PosterData:
             if not isinstance(value, str) or not value.strip():
                 errors.append(InvalidFormat(f"{name}: must be non-empty text, got {value!r}",
                                             field=name, value=value, limit="non-empty text"))
-            elif any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+            elif unsafe_char(value) is not None or any(c in value for c in "\t\n\r"):
                 errors.append(InvalidFormat(f"{name}: control characters cannot be printed, got {value!r}",
                                             field=name, value=value, limit="printable text"))
         name = self.holder_name

@@ -10,6 +10,8 @@ generator in the ecosystem strips Vietnamese diacritics first (Odoo maps ``đ/Đ
 'DANG THI THU'
 >>> search_key("Ngân hàng TMCP Ngoại Thương")
 'ngan hang tmcp ngoai thuong'
+>>> unsafe_char("Nguyễn\u202eThị"), unsafe_char("Nguyễn Thị Lan")
+('\u202e', None)
 
 Standard library only.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["fold", "emv_text", "search_key", "is_ans", "first_non_ans"]
+__all__ = ["fold", "emv_text", "search_key", "is_ans", "first_non_ans", "unsafe_char"]
 
 # Letters Unicode does not decompose into base + combining mark, and the
 # typographic punctuation that spreadsheets and phones slip into names.
@@ -87,3 +89,23 @@ def first_non_ans(text: str) -> str | None:
         if not " " <= char <= "~":
             return char
     return None
+
+
+def unsafe_char(text: str) -> str | None:
+    """The first character a name must not hold, or None: the one rule for every door.
+
+    Control characters (ESC, BEL, NUL, ...), format characters (bidi overrides and
+    isolates such as U+202E, zero-width spaces and joiners, the BOM), line and
+    paragraph separators, surrogates, private-use and unassigned code points. Plain
+    white space (space, tab, newline) is not refused here: callers collapse it.
+    """
+    for char in text:
+        if char in " \t\n\r":
+            continue
+        if unicodedata.category(char) in _UNSAFE_CATEGORIES:
+            return char
+    return None
+
+
+# Cc control, Cf format (bidi, zero-width), Zl/Zp separators, Cs surrogates, Co private use, Cn unassigned.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})

@@ -119,10 +119,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TLS"] not in ("auto", "always", "never"):
         raise ValueError(f"TLS must be auto, always or never, got {app.config['TLS']!r}")
 
-    from . import db, i18n, security
+    from . import db, guards, i18n, security
     db.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
+    guards.init_app(app)
 
     import market40
     app.jinja_env.globals["asset_version"] = market40.__version__

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from market40.exceptions import Conflict, NotFound, ValidationError
 from market40.models import ROLES
 from market40.services import auth as auth_service
+from market40.services.registry import OwnerExists
 
 from .db import actor, get_session, registry
 from .messages import USER_FIELDS, form_errors
@@ -48,6 +49,11 @@ def new_user() -> Any:
         get_session().rollback()
         return render_template("admin/user_new.html", values=values, roles=ROLES, errors={
             "_form": [_("Không tìm thấy chợ, địa phương hoặc sạp đã nhập. Hãy kiểm tra các mã.")]})
+    except OwnerExists:
+        get_session().rollback()
+        return render_template("admin/user_new.html", values=values, roles=ROLES, errors={"stall": [
+            _("Sạp này đã có tài khoản đăng nhập của chủ sạp (mỗi sạp một tài khoản). Để đổi số điện thoại hoặc "
+              "mật khẩu, hãy cấp mã đăng ký mới cho sạp.")]})
     except Conflict:
         get_session().rollback()
         return render_template("admin/user_new.html", values=values, roles=ROLES,

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from market40 import qrimage
 from market40.exceptions import Conflict, Forbidden, ValidationError
@@ -218,12 +219,16 @@ def enrol() -> Any:
             get_session(), current_app.config["ENROLLMENT_KEY"], typed["market"], typed["stall"], typed["code"],
             typed["phone"], password, form.get("consent") == "yes", consent_text=consent.as_text(),
             channel="web", language=current_language(), address=client_address())
+        get_session().flush()
     except ValidationError as error:
         return _enrol_form(values, form_errors(error, ENROL_FIELDS))
+    except IntegrityError:  # the same phone enrolled for another stall at the same moment
+        get_session().rollback()
+        return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
+                                                "ngân hàng giúp.")]})
     except Conflict:
         return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
                                                 "ngân hàng giúp.")]})
-    get_session().flush()
     login_user(user)
     flash(_("Đăng ký thành công. Bây giờ hãy đăng ký tài khoản nhận tiền của sạp."), "success")
     return redirect(url_for("owner.status"))

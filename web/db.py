@@ -59,12 +59,31 @@ def anonymous_actor() -> Actor:
 
 
 def _commit(response: Any) -> Any:
+    """Commit a response below 500, else roll back; either failing leaves no cookie change behind.
+
+    A commit that fails (the database busy past its timeout, a constraint refusing a change
+    made at the same time) turns the response into the error page instead of a success page
+    that lied, and the session cookie is not re-issued: no half-done login.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .guards import database_failure, discard_cookie_changes
     session: Session | None = g.get("db")
-    if session is not None:
-        if response.status_code < 500:
-            session.commit()
-        else:
+    if response.status_code >= 500:
+        discard_cookie_changes()
+        if session is not None:
             session.rollback()
+        return response
+    if session is not None:
+        try:
+            session.commit()
+        except SQLAlchemyError as error:
+            body, status, headers = database_failure(error)
+            response.status_code = status
+            response.set_data(body)
+            response.mimetype = "text/html"
+            response.headers.pop("Location", None)
+            response.headers.update(headers)
     return response
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from market40 import accounts, banks
 from market40.exceptions import Conflict, ValidationError
@@ -166,8 +167,14 @@ def account() -> Any:
             here.ref, bank=prepared["bin"], number=prepared["number"], holder_name=prepared["holder_name"],
             kind=prepared["kind"], reference_label=prepared["reference_label"], consent_channel="web",
             consent_purpose=CONSENT_PURPOSE)
+        get_session().flush()
     except ValidationError as error:
         return _form(here, values, form_errors(error, ACCOUNT_FIELDS))
+    except IntegrityError:  # another registration of this stall's account was saved at the same moment
+        get_session().rollback()
+        here = _Stall()
+        return _form(here, values, {"_form": [_("Tài khoản của sạp vừa được thay đổi cùng lúc ở nơi khác. Hãy xem "
+                                                "lại rồi gửi lại nếu cần.")]}, status=409)
     if outcome == "unchanged":
         flash(_("Tài khoản này đã được đăng ký, không có gì thay đổi."), "info")
     elif outcome == "replaced":

@@ -32,7 +32,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -43,7 +43,7 @@ from market40.services import auth as auth_service
 from market40.services import second_factor
 
 from .db import get_session
-from .i18n import N_
+from .errors import error_page
 
 __all__ = ["init_app", "apply_rate_limits", "AttemptLimiter", "needs_second_factor_setup", "roles_required", "public", "login_user", "logout_user",
            "home_for", "client_address", "PUBLIC_ENDPOINTS"]
@@ -152,6 +152,8 @@ def home_for(user: Any) -> str:
 def safe_next(target: str | None) -> str | None:
     """A local path to go back to after login, or None (no open redirects)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if not target.isascii() or not target.isprintable():  # CRLF would split the Location header
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -345,27 +347,6 @@ def apply_rate_limits(app: Flask) -> AttemptLimiter:
 
 
 # ------------------------------------------------------------------ error pages
-
-_MESSAGES = {
-    400: (N_("Yêu cầu không hợp lệ"), N_("Trang không hiểu yêu cầu này. Hãy quay lại và thử lại.")),
-    401: (N_("Cần đăng nhập"), N_("Vui lòng đăng nhập để tiếp tục.")),
-    403: (N_("Không có quyền truy cập"), N_("Bạn không có quyền xem hoặc thay đổi nội dung này.")),
-    404: (N_("Không tìm thấy"), N_("Không có trang hoặc dữ liệu này, hoặc nó không thuộc phạm vi của bạn.")),
-    405: (N_("Không được phép"), N_("Thao tác này không dùng được theo cách đó.")),
-    409: (N_("Không thực hiện được"), N_("Trạng thái hiện tại không cho phép thao tác này.")),
-    413: (N_("Dữ liệu quá lớn"), N_("Nội dung gửi lên quá lớn.")),
-    429: (N_("Bạn đã thử quá nhiều lần"),
-          N_("Vì an toàn, vui lòng đợi khoảng %(minutes)s phút rồi thử lại. "
-             "Nếu quên mật khẩu, hãy nhờ cán bộ ngân hàng cấp mã đăng ký mới.")),
-    500: (N_("Có lỗi xảy ra"), N_("Hệ thống gặp sự cố. Vui lòng thử lại sau ít phút.")),
-}
-
-
-def error_page(status: int, detail: str | None = None, **values: Any) -> tuple[str, int]:
-    title, message = _MESSAGES.get(status, _MESSAGES[500] if status >= 500 else _MESSAGES[400])
-    return render_template("errors/error.html", status=status, title=_(title), message=_(message, **values),
-                           detail=detail), status
-
 
 def _http_error(error: HTTPException) -> Any:
     if error.code is None or error.code < 400:

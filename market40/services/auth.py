@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam
 from sqlmodel import Session, select
 
-from .. import accounts, breached, passwords
+from .. import accounts, breached, db, passwords
 from ..exceptions import Conflict, Forbidden, InvalidComponent, InvalidFormat, NotFound, \
     ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, EnrollmentCode, Market, PaymentAccount, Stall, User, \
@@ -374,8 +374,10 @@ def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_cod
     if errors:
         raise ValidationError.combine(errors)
 
+    db.begin_write(session)  # the code is checked, then used: nobody else may use it in between
     row = session.exec(select(Stall, Market).join(Market, Market.id == Stall.market_id)
-                       .where(Market.code == market_code, Stall.code == stall_code)).first()
+                       .where(Market.code == market_code, Stall.code == stall_code)
+                       .with_for_update(of=Stall)).first()
     if row is None:
         # Same work as a real check, so the answer time does not tell which stalls exist.
         passwords.hash_enrollment_code(normalized_code, key)

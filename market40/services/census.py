@@ -28,7 +28,7 @@ from .. import accounts, tabular
 from ..exceptions import Forbidden, InvalidFormat, InvalidLength, NotFound, ValidationError
 from ..models import AuditEvent, CensusEntry, Market, utcnow
 from ..reconciliation import Period, stall_key
-from .imports import Problem, settle, verdict, write_rejects
+from .imports import Problem, Problems, settle, verdict, write_rejects
 from .registry import Actor, Registry
 
 __all__ = ["CENSUS_COLUMNS", "CensusReport", "import_census", "census_summary", "write_census_template"]
@@ -76,7 +76,7 @@ class CensusReport:
     updated: int = 0
     unchanged: int = 0
     lists: dict[str, int] = field(default_factory=dict)  # "HL1 2025-06" → households
-    problems: list[Problem] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
     written: bool = False
     dry_run: bool = False
     rejects_file: str | None = None
@@ -131,13 +131,12 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                 except ValidationError as error:
                     errors.append(error)
                     code = None
-                owner = " ".join((values.get("owner_name") or "").split())
-                if not owner:
-                    errors.append(InvalidFormat("owner_name: required", field="owner_name", value="",
-                                                limit="the household's name"))
-                elif len(owner) > 200:
-                    errors.append(InvalidLength(f"owner_name: at most 200 characters, got {len(owner)}",
-                                                field="owner_name", value=owner, limit="≤ 200 characters"))
+                try:
+                    owner = accounts.clean_name(values.get("owner_name"), field="owner_name", limit=200,
+                                                required=True) or ""
+                except ValidationError as error:
+                    errors.append(error)
+                    owner = ""
                 try:
                     operating = accounts.clean_stall_status(values.get("status")) == "operating"
                 except ValidationError as error:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import operator
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +41,8 @@ from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
 from .registry import CONSENT_PURPOSE, Actor, ReferenceGuard, Registry, mask_record
 
-__all__ = ["ImportReport", "Problem", "find_twins", "import_stalls", "import_markets", "import_stall_rows", "verdict", "settle", "write_rejects"]
+__all__ = ["ImportReport", "Problem", "Problems", "MAX_DETAIL", "find_twins", "import_stalls", "import_markets",
+           "import_stall_rows", "verdict", "settle", "write_rejects"]
 
 CHUNK = 2000
 Progress = Callable[[int, "int | None"], None]
@@ -64,6 +67,65 @@ class Problem:
         return [f"row {self.row}: {e.message}" for e in self.error.errors]
 
 
+#: Bad rows kept whole in memory; the rest wait in a temporary file (a file of 300,000 bad
+#: rows is reported in seconds and a bounded amount of memory, and every one is still listed).
+MAX_DETAIL = 1000
+
+
+class Problems:
+    """Every bad row of an import, in order: ``len`` counts them all, iterating yields them all.
+
+    The first :data:`MAX_DETAIL` are kept as they are (index them); later ones are written to
+    a temporary file as they come, with their row number, values, fields and messages, and
+    read back when iterated. Errors lose their tracebacks: a traceback keeps every frame of
+    the validation alive, and with it the memory of the whole file.
+    """
+
+    def __init__(self, keep: int | None = None) -> None:
+        self.keep = MAX_DETAIL if keep is None else keep
+        self._kept: list[Problem] = []
+        self._spill: IO[str] | None = None
+        self._count = 0
+
+    def append(self, problem: Problem) -> None:
+        self._count += 1
+        for error in {id(e): e for e in (problem.error, *problem.error.errors)}.values():
+            error.__traceback__ = error.__context__ = error.__cause__ = None
+        if len(self._kept) < self.keep:
+            self._kept.append(problem)
+            return
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile("w+", encoding="utf-8")
+            weakref.finalize(self, self._spill.close)
+        self._spill.write(json.dumps([problem.row, problem.values,
+                                      [[e.field, e.message] for e in problem.error.errors]],
+                                     ensure_ascii=False, default=str) + "\n")
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._kept[index]
+
+    def __iter__(self) -> Iterator[Problem]:
+        yield from self._kept
+        if self._spill is None:
+            return
+        self._spill.flush()
+        self._spill.seek(0)
+        for line in self._spill:
+            row, values, errors = json.loads(line)
+            yield Problem(row, ValidationError.combine([InvalidFormat(message, field=field)
+                                                        for field, message in errors]), values)
+        self._spill.seek(0, 2)
+
+    def __repr__(self) -> str:
+        return f"<{self._count} problems>"
+
+
 @dataclass
 class ImportReport:
     """What an import did (or, for a dry run or a refused file, would have done)."""
@@ -76,7 +138,7 @@ class ImportReport:
     unchanged: int = 0
     accounts_created: int = 0
     accounts_replaced: int = 0
-    problems: list[Problem] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
     written: bool = False
     dry_run: bool = False
     rejects_file: str | None = None
@@ -700,7 +762,7 @@ def write_rejects(report: Any, rejects: str | Path | None) -> None:
     """Write the report's bad rows to ``rejects`` (CSV or XLSX) when there are any."""
     if rejects is None or not report.problems:
         return
-    rows = [(tabular.Row(number=p.row, values=dict(p.values)), p.error) for p in report.problems]
+    rows = ((tabular.Row(number=p.row, values=dict(p.values)), p.error) for p in report.problems)
     tabular.write_rejects(rejects, rows)
     report.rejects_file = str(rejects)
 

@@ -20,14 +20,14 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from .. import accounts, banks, breached, passwords, vietqr
+from .. import accounts, banks, breached, db, passwords, vietqr
 from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound,
                           ValidationError)
 from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, STALL_STATUSES, AuditEvent, EnrollmentCode, Locality,
                       LocalityLink, Market, PaymentAccount, Stall, User, UserScope, utcnow)
 
 __all__ = ["Actor", "Registry", "ReferenceGuard", "MergeResult", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",
-           "EnrollmentSlip", "CONSENT_PURPOSE", "parse_stall_ref", "mask_record", "descendant_localities"]
+           "EnrollmentSlip", "OwnerExists", "CONSENT_PURPOSE", "parse_stall_ref", "mask_record", "descendant_localities", "ROLES", "STALL_STATUSES", "ACCOUNT_STATUSES"]
 
 #: What the owner consents to when registering an account (Law 91/2025: consent per purpose).
 CONSENT_PURPOSE = ("Hiển thị mã VietQR và số tài khoản trên biển tại sạp để khách thanh toán; đối soát "
@@ -89,6 +89,10 @@ def parse_stall_ref(ref: str) -> tuple[str, str]:
                             value=ref, limit="MARKET/STALL")
     market, stall = ref.split("/", 1)
     return accounts.clean_market_code(market, field="stall"), accounts.clean_stall_code(stall, field="stall")
+
+
+class OwnerExists(Conflict):
+    """The stall already has its owner login (one per stall)."""
 
 
 # ------------------------------------------------------------------ plain records for listings
@@ -249,6 +253,12 @@ class Registry:
     def _require_write(self) -> None:
         if not self.actor.can_write:
             raise Forbidden(f"{self.actor.role} accounts can only read")
+        db.begin_write(self.session)
+
+    def _lock_stall(self, stall: Stall) -> None:
+        """Hold the stall's row until the end of the transaction (PostgreSQL; SQLite has one writer):
+        two changes of one stall's account at once are made one after the other."""
+        self.session.exec(select(Stall.id).where(Stall.id == stall.id).with_for_update()).first()
 
     def _market_allowed(self, market: Market) -> bool:
         actor = self.actor
@@ -755,7 +765,8 @@ class Registry:
     def current_account(self, stall: Stall) -> PaymentAccount | None:
         return self.session.exec(select(PaymentAccount).where(
             PaymentAccount.stall_id == stall.id,
-            PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))).first()  # type: ignore[attr-defined]
+            PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))  # type: ignore[attr-defined]
+            .execution_options(populate_existing=True)).first()
 
     def prepare_account(self, market_code: str, stall_code: str, *, bank: str, number: str, holder_name: str,
                         kind: str | None = None, reference_label: str | None = None,
@@ -828,12 +839,15 @@ class Registry:
         """
         if self.actor.role != "owner":
             self._require_write()
+        else:
+            db.begin_write(self.session)
         stall = self.stall(ref)
         market = self.session.get(Market, stall.market_id)
         assert market is not None
         data = self.prepare_account(market.code, stall.code, bank=bank, number=number, holder_name=holder_name,
                                     kind=kind, reference_label=reference_label,
                                     allow_unknown_bin=allow_unknown_bin)
+        self._lock_stall(stall)
         current = self.current_account(stall)
         if current is not None and all(getattr(current, k) == v for k, v in data.items()):
             return current, "unchanged"
@@ -869,6 +883,7 @@ class Registry:
                     action: str, at: Any = None) -> PaymentAccount:
         self._require_write()
         stall = self.stall(ref)
+        self._lock_stall(stall)
         account = self.current_account(stall)
         if account is None:
             raise Conflict(f"stall {ref}: no pending or verified account to {action}")
@@ -974,6 +989,7 @@ class Registry:
         """Create a user with a role and the markets or localities they may see."""
         if self.actor.role not in ("operator", "admin"):
             raise Forbidden("only administrators add users")
+        db.begin_write(self.session)
         errors: list[ValidationError] = []
         name = ""
         try:
@@ -994,11 +1010,22 @@ class Registry:
                                              breached=breached.current())
             except ValidationError as error:
                 errors.append(error)
+        try:
+            display_name = accounts.clean_name(display_name, field="display_name", limit=120)
+        except ValidationError as error:
+            errors.append(error)
         if errors:
             raise ValidationError.combine(errors)
         if self.session.exec(select(User).where(User.username == name)).first() is not None:
             raise Conflict(f"user {name!r} already exists")
         stall_id = self.stall(stall).id if stall else None
+        if role == "owner" and stall_id is not None:
+            # One owner login per stall (the database refuses a second one too): the payout account has
+            # one person answering for it. A new phone or a forgotten password is a new enrollment code.
+            holder = self.session.exec(select(User).where(User.stall_id == stall_id, User.role == "owner")).first()
+            if holder is not None:
+                raise OwnerExists(f"stall {stall}: already has an owner login ({holder.username}); one owner login "
+                                  "per stall — issue a new enrollment code to change its phone or password")
         user = User(username=name, display_name=display_name or name, role=role,
                     password_hash=passwords.hash_password(password) if password else None,
                     phone=phone or None, stall_id=stall_id)
@@ -1098,13 +1125,7 @@ def _required_text(value: Any, name: str, limit: int) -> str:
 def _optional_text(value: Any, name: str, limit: int) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        value = str(value)
-    text = " ".join(value.split())
-    if len(text) > limit:
-        raise InvalidLength(f"{name}: at most {limit} characters, got {len(text)}", field=name, value=value,
-                            limit=f"≤ {limit} characters")
-    return text or None
+    return accounts.clean_name(value, field=name, limit=limit)
 
 
 def _tier(value: Any) -> str | None:

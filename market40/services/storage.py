@@ -11,10 +11,12 @@ from typing import Iterator
 
 from sqlmodel import Session
 
+from .. import backup as _backup
 from .. import db
+from ..txstore import store_path
 
 __all__ = ["Storage", "unit_of_work", "database_url", "redact", "current_revision", "head_revision", "init",
-           "upgrade"]
+           "upgrade", "backup", "restore", "store_path", "SECRET_REMINDER", "describe_failure", "check_schema"]
 
 database_url = db.database_url
 redact = db.redact
@@ -22,6 +24,10 @@ current_revision = db.current_revision
 head_revision = db.head_revision
 init = db.init
 upgrade = db.upgrade
+check_schema = db.check_schema
+backup = _backup.backup
+restore = _backup.restore
+SECRET_REMINDER = _backup.SECRET_REMINDER
 
 
 class Storage:
@@ -44,6 +50,23 @@ class Storage:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def describe_failure(error: Exception) -> str | None:
+    """One line, without data, for a locked, read-only, full or outdated database or a full disk;
+    ``None`` when ``error`` is none of these (a bug: let it be seen)."""
+    import errno
+
+    from sqlalchemy.exc import SQLAlchemyError
+    if isinstance(error, SQLAlchemyError):
+        return db.describe_error(error)
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
+                                                       getattr(errno, "EDQUOT", errno.ENOSPC)):
+        where = f" {error.filename}" if error.filename else ""
+        reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the disk is read-only"}.get(
+            error.errno, error.strerror or "refused")
+        return f"cannot write{where}: {reason}"
+    return None
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """A reconciliation anomaly for a household the census lists whose stall the registry closed.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 """
 from typing import Sequence, Union
 
@@ -9,7 +9,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0008"
-down_revision: Union[str, Sequence[str], None] = "0005"
+down_revision: Union[str, Sequence[str], None] = "0006"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
