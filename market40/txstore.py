@@ -59,7 +59,7 @@ import duckdb
 
 from . import reconciliation as rules
 from .exceptions import InvalidFormat, Market40Error, NotFound
-from .transactions import LAYOUTS, Layout, Parsed, Sniffed, fast_sql, parse_values, sniff_csv
+from .transactions import LAYOUTS, Layout, Sniffed, fast_sql, sniff_csv
 
 __all__ = ["ENV_VAR", "DEFAULT_FILENAME", "DEDUP_WINDOW_DAYS", "MEMORY_LIMIT", "store_path", "TransferStore", "BatchResult",
            "fingerprint", "count_csv_rows", "CsvCount", "UnaccountedRows", "canonical_bin_sql"]

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from market40.exceptions import Conflict, NotFound, ValidationError
-from market40.models import ROLES
+from market40.services.registry import ROLES
 from market40.services import auth as auth_service
 from market40.services.registry import OwnerExists
 

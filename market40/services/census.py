@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from .. import accounts, tabular
-from ..exceptions import Forbidden, InvalidFormat, InvalidLength, NotFound, ValidationError
+from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import AuditEvent, CensusEntry, Market, utcnow
 from ..reconciliation import Period, stall_key
 from .imports import Problem, Problems, settle, verdict, write_rejects

@@ -24,7 +24,7 @@ from sqlmodel import select
 
 from .. import banks, posters, qrimage
 from . import qr as qr_service
-from ..exceptions import Conflict, InvalidFormat, NotFound, ValidationError
+from ..exceptions import Conflict, InvalidFormat, ValidationError
 from ..models import PaymentAccount, Stall
 from .registry import Registry, _natural, parse_stall_ref
 

@@ -16,7 +16,7 @@ everything (:class:`~market40.services.registry.Actor`); owners get none.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any, Iterable
 
