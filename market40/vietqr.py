@@ -543,6 +543,13 @@ _FAST_LENGTHS_ROOT = ((9, 10), (11, 12), (13, 14))
 _FAST_LENGTHS_62 = ((17, 18), (19, 20), (21, 22))
 
 
+def _swallowed_service(ident: str) -> bool:
+    """True when an account id holds ``02 08 QRIBFTT…``: a wrong 38.01 length swallowed the 38.02
+    service code (vietqr-spec.md §3, "common generator bug"). An id that merely spells letters
+    such as ``QRIBFTT`` is a legal (if odd) id and is read."""
+    return "0208QRIBFTT" in ident.upper()
+
+
 def _parse_fast(payload: str) -> VietQR | None:
     match = _FAST.fullmatch(payload)
     if match is None:
@@ -565,7 +572,7 @@ def _parse_fast(payload: str) -> VietQR | None:
         return None  # over the NAPAS 247 cap: refused by the general parser, which words it
     ident = groups[7]
     if (groups[8] == SERVICE_CARD and not (len(ident) >= 16 and ident.isdigit())) or (
-            not ident.isdigit() and "QRIBFTT" in ident.upper()):
+            not ident.isdigit() and _swallowed_service(ident)):
         return None  # a card that is not 16–19 digits, or a swallowed service code: refused there
     found = groups[23]
     if "%04X" % crc_hqx(payload[:-4].encode(), 0xFFFF) != found.upper():
@@ -701,9 +708,9 @@ def _parse_general(payload: str) -> VietQR:
         if not ident:
             errors.append(InvalidFormat("38.01.01 account: missing", field="account", value=None,
                                         limit="1–19 characters"))
-        elif "QRIBFTT" in ident.upper():
+        elif _swallowed_service(ident):
             errors.append(InvalidFormat(
-                f"38.01.01 account: {ident!r} ends in a service code: a wrong length swallowed 38.02 "
+                f"38.01.01 account: {ident!r} holds a service code: a wrong length swallowed 38.02 "
                 f"into the account (a known generator bug); the payload is malformed",
                 field="account", value=ident, limit="1–19 of [0-9A-Za-z], no service code"))
         elif len(ident) > 19:

@@ -86,9 +86,14 @@ class Problems:
         self._kept: list[Problem] = []
         self._spill: IO[str] | None = None
         self._count = 0
+        self._last_row = -1
+        self._in_order = True
 
     def append(self, problem: Problem) -> None:
         self._count += 1
+        if problem.row < self._last_row:
+            self._in_order = False  # an earlier row reported late (a twin found further down)
+        self._last_row = max(self._last_row, problem.row)
         for error in {id(e): e for e in (problem.error, *problem.error.errors)}.values():
             error.__traceback__ = error.__context__ = error.__cause__ = None
         if len(self._kept) < self.keep:
@@ -121,6 +126,20 @@ class Problems:
             yield Problem(row, ValidationError.combine([InvalidFormat(message, field=field)
                                                         for field, message in errors]), values)
         self._spill.seek(0, 2)
+
+    def sort(self, key: Callable[[Problem], Any] = lambda p: p.row) -> None:
+        """Put the problems in row order (a no-op unless a row was reported out of order)."""
+        if self._in_order:
+            return
+        if self._spill is None:
+            self._kept.sort(key=key)
+        else:  # rare: re-spill in order (memory for the detail of every bad row, once)
+            everything = sorted(self, key=key)
+            self._spill.close()
+            self._kept, self._spill, self._count, self._last_row = [], None, 0, -1
+            for problem in everything:
+                self.append(problem)
+        self._in_order = True
 
     def __repr__(self) -> str:
         return f"<{self._count} problems>"
