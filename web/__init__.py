@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": ("vi", "en"),
     "WTF_CSRF_TIME_LIMIT": None,  # bound to the session, which has its own timeouts
     "MAX_CONTENT_LENGTH": 64 * 1024,  # no uploads: forms only
+    "MAX_QR_UPLOAD_LENGTH": 12 * 1024 * 1024,  # except a photo of the owner's QR on the account form
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_REFRESH_EACH_REQUEST": False,
