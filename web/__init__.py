@@ -120,9 +120,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TLS"] not in ("auto", "always", "never"):
         raise ValueError(f"TLS must be auto, always or never, got {app.config['TLS']!r}")
 
-    from . import db, i18n, security
+    from . import db, i18n, owner as owner_pages, security
     db.init_app(app)
     i18n.init_app(app)
+    owner_pages.allow_uploads(app)  # before the CSRF check reads the form
     security.init_app(app)
 
     import market40

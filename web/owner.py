@@ -105,9 +105,19 @@ def _bank_choices() -> list[tuple[str, list[dict[str, str]]]]:
     return groups
 
 
-def _allow_upload() -> None:
-    """The account form takes a photo of the owner's QR: a larger body than other forms."""
-    request.max_content_length = current_app.config.get("MAX_QR_UPLOAD_LENGTH", 12 * 1024 * 1024)
+#: The pages that take a photo of the owner's QR: a larger body than other forms.
+UPLOAD_ENDPOINTS = frozenset({"owner.account", "owner.preview"})
+
+
+def allow_uploads(app: Any) -> None:
+    """Let the account form's photo through (MAX_QR_UPLOAD_LENGTH); every other form keeps the small limit.
+
+    Registered before the CSRF check, which is the first to read the form.
+    """
+    @app.before_request
+    def _upload_limit() -> None:
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            request.max_content_length = current_app.config["MAX_QR_UPLOAD_LENGTH"]
 
 
 def _values() -> dict[str, str]:
@@ -176,7 +186,12 @@ def _preview_png(here: _Stall, prepared: dict[str, Any]) -> bytes | None:
                                     shop_name=here.shop_name)
     except ValidationError:
         return None
-    return posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)
+    for size in ("a6", "a5"):  # a long code (a bank's merchant QR) may need A5 to keep its modules readable
+        try:
+            return posters.render(data, size, "png", dpi=posters.PREVIEW_DPI)
+        except ValidationError:
+            continue
+    return None
 
 
 def _preview_images(here: _Stall, prepared: dict[str, Any]) -> dict[str, str]:
@@ -209,7 +224,6 @@ def account() -> Any:
         if current is not None:  # the bank and name help; the number is typed again, never shown here
             values.update(bank=current.bin, holder_name=current.holder_name, holder_type=current.holder_type)
         return _form(here, values, {})
-    _allow_upload()
     values = _values()
     if request.form.get("action") == "clear_qr":
         values.update(qr_payload="", merchant_payload="")
@@ -251,7 +265,6 @@ def account() -> Any:
 def preview() -> Any:
     """The preview picture for what is typed (JavaScript asks for it as the owner types)."""
     here = _Stall()
-    _allow_upload()
     values = _values()
     try:
         prepared = _prepare(here, values)
@@ -278,8 +291,14 @@ def poster() -> Any:
     if account.status == "verified":
         try:
             data = posters.poster_for(here.registry, here.ref)
-            image = "data:image/png;base64," + base64.b64encode(
-                posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)).decode()
+            image = None
+            for size in ("a6", "a5"):  # a bank's long merchant QR may need A5
+                try:
+                    image = "data:image/png;base64," + base64.b64encode(
+                        posters.render(data, size, "png", dpi=posters.PREVIEW_DPI)).decode()
+                    break
+                except ValidationError:
+                    continue
         except (ValidationError, Conflict):
             image = None
     return render_template("owner/poster.html", here=here, account=account, bank=_bank(account.bin),
@@ -298,7 +317,11 @@ def download(size: str, fmt: str) -> Any:
     except Conflict:
         flash(_("Biển chỉ tải được khi tài khoản đã được xác minh."), "error")
         return redirect(url_for("owner.status"))
-    body = posters.render(data, size, fmt)
+    try:
+        body = posters.render(data, size, fmt)
+    except ValidationError:
+        flash(_("Mã QR này quá dày để in rõ ở khổ %(size)s. Hãy chọn khổ lớn hơn.", size=size.upper()), "error")
+        return redirect(url_for("owner.poster"))
     name = f"bien-qr-{here.market.code}-{here.stall.code}-{size}.{fmt}".replace("/", "-").replace(" ", "")
     return Response(body, mimetype="application/pdf" if fmt == "pdf" else "image/png",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
