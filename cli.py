@@ -1253,7 +1253,7 @@ def poster_group(ctx: click.Context, stall: str | None, market: str | None, outp
                 posters.render_pdf(data, output, size=size, langs=langs)
             click.echo(f"{stall}: poster {data.serial} written to {output}", err=True)
             return
-        items, left_out = poster_service.market_posters(registry, market)
+        items, left_out = poster_service.market_posters(registry, market, size=size, langs=langs)
     update, done = progress_bar("posters")
     try:
         posters.render_sheet_pdf(items, output, size=size, sheet=sheet, langs=langs, progress=update,

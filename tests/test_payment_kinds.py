@@ -164,6 +164,10 @@ def test_a_merchant_qr_is_stored_as_issued_verified_printed_and_recognised(run, 
     [unknown] = json.loads(stranger.output)
     assert stranger.exit_code == 5 and unknown["verdict"] == "unknown"
     assert any("merchant QR (QRPUSH) that no stall registered" in n for n in unknown["notes"])
+    # a market sheet on A6 skips the too-dense merchant QR with the reason, and prints the others
+    sheet = run("poster", "--market", "HL1", "-o", "hl1.pdf", "--size", "a6")
+    assert sheet.exit_code == 0 and "1 posters written" in sheet.output
+    assert "skipped HL1/A-12: cannot print: size:" in sheet.output
     # the stall's transfer QR (beside the merchant QR) is still its own
     qrimage.write(account.payload, tmp_path / "transfer.png", module_mm=0.5)
     assert run("poster", "verify", "transfer.png", "--stall", "HL1/A-12").exit_code == 0
@@ -193,11 +197,19 @@ def test_reconciliation_attributes_a_merchant_qrs_takings_by_its_settlement_acco
     account, _ = registry.register_account("HL1/A-12", merchant_qr=MERCHANT, number="0071000999888",
                                            holder_name="Nguyen Thi Lan")
     registry.verify_account("HL1/A-12")
-    created = account.created_at.replace(tzinfo=account.created_at.tzinfo or timezone.utc)
-    directory = rules.Directory([rules.Registration(account.id, account.stall_id, account.bin, account.number,
-                                                    "verified", created, created)])
-    later = created + timedelta(hours=1)
-    assert directory.owners("970436", "0071000999888", later) == frozenset({account.stall_id})
+    registry.register_account("HL1/A-13", bank="vcb", number="1012345678", holder_name="Tran Van Binh")
+    registry.verify_account("HL1/A-13")
+    session.flush()
+    rows = session.exec(select(PaymentAccount)).all()
+    aware = lambda t: t if t is None or t.tzinfo else t.replace(tzinfo=timezone.utc)  # noqa: E731
+    directory = rules.Directory([rules.Registration(r.id, r.stall_id, r.bin, r.number, r.status,
+                                                    aware(r.created_at), aware(r.verified_at)) for r in rows])
+    index = rules.ReferenceIndex([("HL1 A12", account.stall_id)])
+    booked = (aware(account.verified_at) + timedelta(hours=2)).astimezone(accounts.VN_TZ).replace(tzinfo=None)
+    # a merchant-QR payment: the bank feed names the settlement account; the memo is the acquirer's, no stall code
+    paid = rules.Transfer("970436", "FT26336001", booked, "0071000999888", 120000, "QRPAY VCB0036QN68 TT")
+    found = rules.attribute(paid, directory, index)
+    assert (found.stall, found.method) == (account.stall_id, "account")
 
 
 # ------------------------------------------------------------------ household-business accounts

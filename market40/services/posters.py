@@ -137,9 +137,13 @@ class Skipped:
         return asdict(self)
 
 
-def market_posters(registry: Registry, market_code: str, *, printed_on: date | None = None
-                   ) -> tuple[list[posters.PosterData], list[Skipped]]:
-    """Every printable poster of a market (by stall code) and the stalls skipped, with the reason."""
+def market_posters(registry: Registry, market_code: str, *, printed_on: date | None = None,
+                   size: str | None = None, langs: Any = None) -> tuple[list[posters.PosterData], list[Skipped]]:
+    """Every printable poster of a market (by stall code) and the stalls skipped, with the reason.
+
+    With ``size``, a merchant QR too dense for that size is skipped with the reason (print it
+    alone on a larger size) instead of stopping the whole sheet.
+    """
     market = registry.market(market_code)
     stalls = sorted(registry.session.exec(select(Stall).where(Stall.market_id == market.id)).all(),
                     key=lambda s: _natural(s.code))
@@ -157,7 +161,10 @@ def market_posters(registry: Registry, market_code: str, *, printed_on: date | N
             skipped.append(Skipped(ref, f"account {account.status}, waiting for verification"))
         else:
             try:
-                items.append(_data(registry, stall, account, printed_on))
+                data = _data(registry, stall, account, printed_on)
+                if size is not None and data.is_merchant:
+                    posters.layout(data, size=size, langs=langs)
+                items.append(data)
             except ValidationError as error:  # a registry row that no longer passes the poster's checks
                 skipped.append(Skipped(ref, f"cannot print: {error}"))
     registry.audit("poster.print", "market", market.code, note=f"{len(items)} posters, {len(skipped)} skipped")
