@@ -1100,7 +1100,8 @@ def account_list(market: str, status: str | None, history: bool, reveal: bool, l
     if as_json:
         echo_json([r.as_dict() for r in rows])
         return
-    print_table([[r.stall, r.bank, r.number, r.holder_name, r.kind, r.status] for r in rows],
+    print_table([[r.stall, r.bank, r.number, r.holder_name + (" (HKD)" if r.holder_type == "household" else ""),
+                  r.kind + (f" + merchant QR {r.merchant_id}" if r.merchant_id else ""), r.status] for r in rows],
                 ["stall", "bank", "number", "holder", "kind", "status"])
     if total > len(rows):
         click.echo(f"… {total - len(rows)} more (of {total})")

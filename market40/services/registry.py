@@ -792,6 +792,9 @@ class Registry:
                 return [text]
             from pathlib import Path
             if not Path(text).exists():
+                if Path(text).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff",
+                                                 ".heic"):
+                    raise NotFound(f"image file not found: {text!r}")
                 return [text]  # not a file: judged (and refused) as QR content
         return qrimage.read(source)
 
