@@ -1039,29 +1039,70 @@ def account_group() -> None:
 
 @account_group.command("set")
 @click.argument("stall")
-@click.option("--bank", required=True, help="Bank or e-wallet: BIN, code or name.")
-@click.option("--account", "number", required=True, help="Account, card or wallet number.")
-@click.option("--holder", "holder_name", required=True, help="Holder name exactly as the bank shows it.")
+@click.option("--bank", help="Bank or e-wallet: BIN, code or name (taken from --from-qr when scanning).")
+@click.option("--account", "number", help="Account, card or wallet number (taken from --from-qr when scanning).")
+@click.option("--holder", "holder_name", help="Holder name exactly as the bank shows it (an HKD's business name).")
 @click.option("--kind", help="bank_account, card or ewallet (default: from the bank).")
 @click.option("--reference", "reference_label", help="62.05 reference (MoMo: MOMOW2W…).")
+@click.option("--from-qr", "from_qr", metavar="IMAGE|PAYLOAD",
+              help="The owner's own receiving QR (a photo or screenshot of the bank/wallet app's QR, or its "
+                   "text): its bank, number and reference are registered exactly. A merchant QR counts as "
+                   "--merchant-qr.")
+@click.option("--merchant-qr", "merchant_qr", metavar="IMAGE|PAYLOAD",
+              help="A bank-issued merchant QR (NAPAS QRPUSH / VIETQRPay), kept and printed as issued; "
+                   "--bank/--account/--holder are then its settlement account.")
+@click.option("--holder-type", type=click.Choice(["personal", "household"]),
+              help="personal (default) or household: a household business (HKD) account.")
+@click.option("--business-reg", "business_reg_no", help="HKD registration number (household accounts only).")
+@click.option("--tax-code", help="HKD tax code, MST: 10 or 13 digits (household accounts only).")
 @click.option("--consent", "consent_channel", default="paper", show_default=True,
               help="How the owner gave consent (paper, web, …).")
 @click.option("--allow-unknown-bin", is_flag=True)
 @click.option("--at", help=AT_HELP)
-def account_set(stall: str, **fields: Any) -> None:
+def account_set(stall: str, from_qr: str | None, merchant_qr: str | None, **fields: Any) -> None:
     """Register or change the account a stall's customers pay into (pending review).
 
     Spaces and dashes in the number are dropped (0011 0123 4441 8). With --at, the
-    account counts from that day (and the one it replaces until then).
+    account counts from that day (and the one it replaces until then). With --from-qr,
+    nothing is retyped: what the QR says is shown, then registered.
 
     \b
     Examples:
       market40 account set HL1/A-12 --bank vietcombank --account 0011012344418 --holder "NGUYEN THI LAN"
       market40 account set HL1/A-12 --bank vcb --account 0011012344418 --holder "NGUYEN THI LAN" --at 15/01/2025
+      market40 account set HL1/A-12 --from-qr momo.jpg --holder "NGUYEN THI LAN"
+      market40 account set HL1/A-12 --merchant-qr qrpay.png --account 1023456789 --holder-type household \\
+          --holder "HO KINH DOANH TAP HOA 68" --tax-code 0100233488
     """
     with registry_session() as registry:
-        account, outcome = registry.register_account(stall, **fields)
-        click.echo(f"{stall}: {outcome}; {account.status}; QR reference {account.purpose!r}")
+        allow = fields.get("allow_unknown_bin", False)
+        for label, source in (("QR", from_qr), ("merchant QR", merchant_qr)):
+            if source:
+                scanned = registry.scan_qr(source, allow_unknown_bin=allow)
+                click.echo(_scanned_line(label, scanned), err=True)
+                if label == "QR":
+                    from_qr = scanned.payload
+                else:
+                    merchant_qr = scanned.payload
+        account, outcome = registry.register_account(stall, qr=from_qr, merchant_qr=merchant_qr, **fields)
+        extra = "; merchant QR registered as issued" if account.merchant_payload else ""
+        click.echo(f"{stall}: {outcome}; {account.status}; QR reference {account.purpose!r}{extra}")
+
+
+def _scanned_line(label: str, scanned: Any) -> str:
+    """What a scanned receiving QR says, masked, as `account set --from-qr` shows it."""
+    from market40 import accounts
+    bank = scanned.bank
+    parts = [f"{bank.short_name if bank else 'BIN'} ({scanned.bin})"]
+    if scanned.kind == "merchant":
+        parts.append(f"merchant QR (QRPUSH), merchant id {scanned.merchant_id}")
+    else:
+        parts.append(f"{'card' if scanned.is_card else 'account'} {accounts.mask(scanned.account)}")
+    if scanned.reference_label:
+        parts.append(f"reference {scanned.reference_label}")
+    if scanned.merchant_name:
+        parts.append(f"name {scanned.merchant_name}")
+    return f"{label} read: " + ", ".join(parts)
 
 
 @account_group.command("verify")
@@ -1143,7 +1184,8 @@ def account_list(market: str, status: str | None, history: bool, reveal: bool, l
     if as_json:
         echo_json([r.as_dict() for r in rows])
         return
-    print_table([[r.stall, r.bank, r.number, r.holder_name, r.kind, r.status] for r in rows],
+    print_table([[r.stall, r.bank, r.number, r.holder_name + (" (HKD)" if r.holder_type == "household" else ""),
+                  r.kind + (f" + merchant QR {r.merchant_id}" if r.merchant_id else ""), r.status] for r in rows],
                 ["stall", "bank", "number", "holder", "kind", "status"])
     if total > len(rows):
         click.echo(f"… {total - len(rows)} more (of {total})")
@@ -1292,7 +1334,7 @@ def poster_group(ctx: click.Context, stall: str | None, market: str | None, outp
             poster_service.render_poster(data, output, size=size, langs=langs)
             click.echo(f"{stall}: poster {data.serial} written to {output}", err=True)
             return
-        items, left_out = poster_service.market_posters(registry, market)
+        items, left_out = poster_service.market_posters(registry, market, size=size, langs=langs)
     update, done = progress_bar("posters")
     try:
         poster_service.render_sheet(items, output, size=size, sheet=sheet, langs=langs, progress=update,

@@ -29,15 +29,21 @@ import functools
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-from .exceptions import InvalidFormat, InvalidLength
+from stdnum.exceptions import ValidationError as _StdnumError
+from stdnum.vn import mst as _mst
+
+from . import banks, vietqr
+from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, NotVietQR, ValidationError
 from .text import emv_text, search_key, unsafe_char
 
 __all__ = ["KIND_LABELS", "STALL_STATUS_LABELS", "mask", "group", "stall_reference", "clean_holder_name",
            "clean_phone", "clean_username", "MAX_USERNAME", "clean_account_kind", "clean_stall_status",
            "clean_stall_code", "clean_market_code", "MAX_REFERENCE", "stall_key", "compact_reference",
-           "clean_account_number", "clean_name", "clean_event_time", "event_day", "datetime_of_day", "VN_TZ"]
+           "clean_account_number", "clean_name", "clean_event_time", "event_day", "datetime_of_day", "VN_TZ",
+           "HOLDER_TYPE_LABELS", "clean_holder_type", "clean_tax_code", "clean_business_registration",
+           "mask_identifier", "ScannedQR", "RefusedQR", "receiving_qr", "merchant_qr"]
 
 #: The stall reference in 62.08: upper-case ASCII, at most 19 characters so that every
 #: bank app keeps it (design.md §3.1; api.vietqr.vn caps content at 19).
@@ -61,6 +67,19 @@ _STATUSES = {
     "ngung kinh doanh": "closed", "dong cua": "closed",
 }
 _HOLDER = re.compile(r"[A-Z][A-Z .'-]*")
+# A household business's registered name as the bank shows it: digits and shop punctuation too
+# ("HO KINH DOANH TAP HOA 68", "HKD BANH MI 3/2"); upper-case ASCII.
+_BUSINESS_NAME = re.compile(r"[A-Z0-9][A-Z0-9 .,&'/()+-]*")
+MAX_BUSINESS_NAME = 100
+HOLDER_TYPE_LABELS = {"personal": "Cá nhân", "household": "Hộ kinh doanh"}
+_HOLDER_TYPES = {
+    "personal": "personal", "person": "personal", "individual": "personal", "ca nhan": "personal",
+    "tai khoan ca nhan": "personal", "tk ca nhan": "personal",
+    "household": "household", "household business": "household", "business": "household", "hkd": "household",
+    "ho kinh doanh": "household", "tai khoan ho kinh doanh": "household", "tk hkd": "household",
+    "tk ho kinh doanh": "household",
+}
+_BUSINESS_REG = re.compile(r"[0-9A-Z][0-9A-Z/.-]{2,31}")
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z ._/-]*")
 
 
@@ -174,21 +193,92 @@ def clean_name(value: Any, *, field: str, limit: int, required: bool = False) ->
     return text or None
 
 
-def clean_holder_name(value: Any) -> str:
-    """The account holder name as the bank shows it: upper-case ASCII, 2–50 characters."""
+def clean_holder_name(value: Any, *, household: bool = False) -> str:
+    """The account holder name as the bank shows it: upper-case ASCII, 2–50 characters.
+
+    A household business's account (``household=True``, Circular 25/2025) carries its registered
+    business name: digits and ``. , & ' / ( ) + -`` are allowed too, up to 100 characters.
+
+    >>> clean_holder_name("Hộ kinh doanh Tạp hóa 68", household=True)
+    'HO KINH DOANH TAP HOA 68'
+    """
+    limit = f"2–{MAX_BUSINESS_NAME} characters" if household else "2–50 letters"
     if not isinstance(value, str) or not value.strip():
         raise InvalidFormat("holder_name: the account holder name is required", field="holder_name",
-                            value=value, limit="2–50 letters")
+                            value=value, limit=limit)
     clean_name(value, field="holder_name", limit=len(value))  # the same rule as every other name
-    name = emv_text(value)
+    name = " ".join(emv_text(value).split())
+    if household:
+        if not _BUSINESS_NAME.fullmatch(name):
+            bad = next((c for c in name if not (c.isascii() and (c.isalnum() or c in " .,&'/()+-"))), name[:1])
+            raise InvalidFormat(f"holder_name: the business name as the bank shows it: letters, digits, spaces "
+                                f"and . , & ' / ( ) + -, found {bad!r} in {value!r}", field="holder_name",
+                                value=value, limit="letters, digits and . , & ' / ( ) + -")
+        if not 2 <= len(name) <= MAX_BUSINESS_NAME:
+            raise InvalidLength(f"holder_name: 2–{MAX_BUSINESS_NAME} characters, got {len(name)} ({name!r})",
+                                field="holder_name", value=value, limit=limit)
+        return name
     if not _HOLDER.fullmatch(name):
         bad = next((c for c in name if not (c.isascii() and (c.isalpha() or c in " .'-"))), name[:1])
+        hint = " (a household business's name with digits: register it as a household-business account)" \
+            if bad.isdigit() else ""
         raise InvalidFormat(f"holder_name: letters and spaces only (as the bank shows it), found {bad!r} "
-                            f"in {value!r}", field="holder_name", value=value, limit="letters A–Z and spaces")
+                            f"in {value!r}{hint}", field="holder_name", value=value, limit="letters A–Z and spaces")
     if not 2 <= len(name) <= 50:
         raise InvalidLength(f"holder_name: 2–50 characters, got {len(name)} ({name!r})", field="holder_name",
                             value=value, limit="2–50 characters")
     return name
+
+
+def clean_holder_type(value: Any, *, field: str = "holder_type") -> str:
+    """``personal`` or ``household`` (a household business, HKD) from what people write; empty: personal."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "personal"
+    kind = _vocabulary(_HOLDER_TYPES, str(value))
+    if kind is None:
+        raise InvalidFormat(f"{field}: Cá nhân / Hộ kinh doanh (personal / household), got {value!r}",
+                            field=field, value=value, limit="personal or household")
+    return kind
+
+
+def clean_tax_code(value: Any, *, field: str = "tax_code") -> str | None:
+    """A household's tax code (MST): 10 digits, or 13 (10 + a 3-digit branch), with its check digit.
+
+    Validated by python-stdnum's ``vn.mst``; stored compact (digits only). Empty: None.
+
+    >>> clean_tax_code("0100233488"), clean_tax_code("0100233488-001")
+    ('0100233488', '0100233488001')
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise InvalidFormat(f"{field}: must be text (leading zeros matter), got {value!r}", field=field,
+                            value=value, limit="10 or 13 digits")
+    try:
+        return _mst.validate(value)
+    except _StdnumError as error:
+        kind = InvalidChecksum if "checksum" in type(error).__name__.lower() else InvalidFormat
+        raise kind(f"{field}: a tax code (MST) is 10 digits, or 13 with the branch, and its check digit must "
+                   f"match ({error.message}), got {value!r}", field=field, value=value,
+                   limit="10 or 13 digits with a valid check digit") from None
+
+
+def clean_business_registration(value: Any, *, field: str = "business_reg_no") -> str | None:
+    """A household business's registration number (as on its certificate): 3–32 letters, digits, / . -."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = re.sub(r"\s+", "", emv_text(str(value)))
+    if not _BUSINESS_REG.fullmatch(text):
+        raise InvalidFormat(f"{field}: 3–32 letters, digits, / . or -, as on the registration certificate, "
+                            f"got {value!r}", field=field, value=value, limit="3–32 of A–Z 0–9 / . -")
+    return text
+
+
+def mask_identifier(value: str | None) -> str:
+    """A registration number or tax code in listings: only the last 3 characters."""
+    if not value:
+        return ""
+    return "•••" + value[-3:]
 
 
 def clean_phone(value: Any, *, field: str = "owner_phone") -> str:
@@ -315,6 +405,159 @@ def clean_account_number(value: Any, *, field: str = "number") -> str:
         raise InvalidFormat(f"{field}: letters A–Z and digits only (spaces and dashes are dropped), found {bad!r} "
                             f"in {value!r}", field=field, value=value, limit="1–19 letters or digits")
     return number
+
+
+# --------------------------------------------------------------------------- scanned QR codes
+
+class RefusedQR(InvalidFormat):
+    """A scanned QR that cannot be registered as a stall's receiving QR; ``reason`` says why.
+
+    Reasons: ``damaged`` (CRC), ``not_vietqr`` (not an EMV/VietQR payload), ``other_scheme``
+    (a VNPAY merchant sticker, a wallet's merchant QR…), ``cash`` (NAPAS QRCASH), ``amount``
+    (a QR for one payment of a fixed amount), ``dynamic`` (a bill's one-time QR), ``bill``
+    (a bill number), ``momo_reference`` (a MoMo QR without its MOMOW2W reference),
+    ``merchant`` (a merchant QR where a transfer QR is needed, or the reverse).
+    """
+
+    message = "not a receiving QR"
+
+    def __init__(self, message: str | None = None, *, reason: str, kind: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("field", "qr")
+        kwargs.setdefault("limit", "the receiving QR of a bank or wallet app (static, no amount)")
+        super().__init__(message, **kwargs)
+        self.reason = reason
+        self.kind = kind
+
+
+class ScannedQR(NamedTuple):
+    """What a stall's own receiving QR says, read by :func:`receiving_qr`.
+
+    ``kind`` is ``transfer`` (a personal VietQR: ``bin`` is the bank's, ``account`` the account,
+    card or wallet number) or ``merchant`` (a bank-issued NAPAS QRPUSH merchant QR: ``bin`` is
+    the acquirer's, ``merchant_id`` the id it issued; ``account`` is None). ``payload`` is the
+    scanned text, trimmed: a merchant QR is stored and printed exactly so.
+    """
+
+    kind: str
+    bin: str
+    account: str | None = None
+    is_card: bool = False
+    reference_label: str | None = None
+    merchant_name: str | None = None
+    merchant_city: str | None = None
+    merchant_id: str | None = None
+    mcc: str | None = None
+    payload: str = ""
+
+    @property
+    def bank(self) -> "banks.Bank | None":
+        return banks.by_bin(self.bin)
+
+    def as_dict(self) -> dict[str, Any]:
+        bank = self.bank
+        return {**self._asdict(), "bank": bank.short_name if bank else None}
+
+
+_MOMO_BIN = "971025"
+
+
+def receiving_qr(text: Any, *, allow_unknown_bin: bool = False) -> ScannedQR:
+    """Judge a scanned QR as a stall's receiving QR: the one rule for the web form, the CLI and imports.
+
+    Accepted: the static receiving QR a bank or wallet app shows (a VietQR transfer to an account,
+    card or wallet, without an amount or bill; MoMo's with its ``MOMOW2W…`` reference), and a
+    bank-issued merchant QR (NAPAS QRPUSH, static, no amount). The BIN must be in the directory
+    unless ``allow_unknown_bin``. Anything else raises :class:`RefusedQR` saying what it is.
+
+    >>> qr = receiving_qr(vietqr.build(bin="970436", account="0011012345678").payload)
+    >>> qr.kind, qr.bin, qr.account
+    ('transfer', '970436', '0011012345678')
+    >>> receiving_qr(vietqr.build(bin="970436", account="0011012345678", amount=50000).payload)
+    Traceback (most recent call last):
+    ...
+    market40.accounts.RefusedQR: qr: this QR asks for a fixed amount (50000 đ): it is made for one payment, not the stall's receiving QR
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise RefusedQR("qr: no QR content", reason="not_vietqr", value=text)
+    payload = text.strip()
+    try:
+        qr = vietqr.parse(payload)
+    except InvalidChecksum as error:
+        raise RefusedQR(f"qr: the QR's check characters (CRC) do not match: it is damaged or was altered "
+                        f"({error})", reason="damaged", value=payload) from None
+    except NotVietQR as error:
+        other = error.parsed
+        if other is not None and other.is_napas_merchant:
+            return _merchant(other, payload, allow_unknown_bin)
+        reason = "cash" if other is not None and other.service == "QRCASH" else "other_scheme"
+        raise RefusedQR(f"qr: this is a {error.kind}: it pays a merchant through another scheme, not into "
+                        f"the stall's own account; scan the receiving QR of the owner's bank or wallet app",
+                        reason=reason, kind=error.kind, value=payload) from None
+    except ValidationError as error:
+        raise RefusedQR(f"qr: not a VietQR payment code ({error})", reason="not_vietqr", value=payload) from None
+    if qr.amount is not None:
+        raise RefusedQR(f"qr: this QR asks for a fixed amount ({qr.amount} đ): it is made for one payment, "
+                        f"not the stall's receiving QR", reason="amount", value=payload)
+    if qr.is_dynamic:
+        raise RefusedQR("qr: this is a one-time (dynamic) QR, like a bill's: it is made for one payment, not "
+                        "the stall's receiving QR", reason="dynamic", value=payload)
+    if qr.bill_number:
+        raise RefusedQR(f"qr: this QR pays bill {qr.bill_number!r}, not the stall's receiving QR",
+                        reason="bill", value=payload)
+    if qr.bin == _MOMO_BIN and not (qr.reference_label or "").upper().startswith("MOMOW2W"):
+        raise RefusedQR("qr: a MoMo QR without its MOMOW2W… reference (62.05): scan the receive-money QR in "
+                        "the MoMo app", reason="momo_reference", value=payload)
+    banks.require_bin(qr.bin, allow_unknown=allow_unknown_bin)
+    return ScannedQR("transfer", qr.bin, qr.account, qr.is_card, qr.reference_label, qr.merchant_name,
+                     qr.merchant_city, None, None, payload)
+
+
+def merchant_qr(text: Any, *, allow_unknown_bin: bool = False) -> ScannedQR:
+    """A bank-issued merchant QR (NAPAS QRPUSH) to register as issued, or :class:`RefusedQR`."""
+    scanned = receiving_qr(text, allow_unknown_bin=allow_unknown_bin)
+    if scanned.kind != "merchant":
+        raise RefusedQR("merchant_qr: this is a personal transfer QR, not a bank-issued merchant QR (QRPUSH): "
+                        "register it as the stall's account", reason="merchant", field="merchant_qr",
+                        value=scanned.payload)
+    return scanned
+
+
+def _merchant(other: Any, payload: str, allow_unknown_bin: bool) -> ScannedQR:
+    if other.crc_ok is False:
+        raise RefusedQR("qr: the merchant QR's check characters (CRC) do not match: it is damaged or was "
+                        "altered", reason="damaged", value=payload)
+    if other.amount_text:
+        raise RefusedQR(f"qr: this merchant QR asks for a fixed amount ({other.amount_text} đ): it is made for "
+                        f"one payment, not the stall's QR", reason="amount", value=payload)
+    if other.initiation != "static":
+        raise RefusedQR("qr: this merchant QR is a one-time (dynamic) code, not the one to hang at the stall",
+                        reason="dynamic", value=payload)
+    errors: list[ValidationError] = []
+    if not other.bin or not re.fullmatch(r"[0-9]{6}", other.bin):
+        errors.append(InvalidFormat(f"merchant_qr: the acquirer BIN (38.01.00) must be 6 digits, got {other.bin!r}",
+                                    field="bin", value=other.bin, limit="6 digits"))
+    else:
+        try:
+            banks.require_bin(other.bin, allow_unknown=allow_unknown_bin)
+        except ValidationError as error:
+            errors.extend(error.errors)
+    if not other.merchant_id or not re.fullmatch(r"[ -~]{1,19}", other.merchant_id):
+        errors.append(InvalidFormat(f"merchant_qr: the merchant id (38.01.01) must be 1–19 characters, got "
+                                    f"{other.merchant_id!r}", field="merchant_qr", value=payload,
+                                    limit="1–19 characters"))
+    if other.currency not in (None, "704"):
+        errors.append(InvalidComponent(f"merchant_qr: currency (53) must be 704 (VND), got {other.currency!r}",
+                                       field="merchant_qr", value=payload, limit="704"))
+    if other.country not in (None, "VN"):
+        errors.append(InvalidComponent(f"merchant_qr: country (58) must be VN, got {other.country!r}",
+                                       field="merchant_qr", value=payload, limit="VN"))
+    if not payload.isascii():
+        errors.append(InvalidFormat("merchant_qr: the payload must be ASCII (EMV ANS)", field="merchant_qr",
+                                    value=payload, limit="printable ASCII"))
+    if errors:
+        raise ValidationError.combine(errors)
+    return ScannedQR("merchant", other.bin, None, False, other.reference_label, other.merchant_name,
+                     other.merchant_city, other.merchant_id, other.mcc, payload)
 
 
 # --------------------------------------------------------------------------- dated history

@@ -41,6 +41,7 @@ from .reconciliation import ANOMALY_KINDS, STATES as PERIOD_STATES
 
 __all__ = [
     "ACCOUNT_KINDS",
+    "HOLDER_TYPES",
     "ACCOUNT_STATUSES",
     "CURRENT_ACCOUNT_STATUSES",
     "LOCALITY_KINDS",
@@ -77,6 +78,7 @@ __all__ = [
 LOCALITY_KINDS = ("district", "commune")
 STALL_STATUSES = ("operating", "closed")
 ACCOUNT_KINDS = ("bank_account", "card", "ewallet")
+HOLDER_TYPES = ("personal", "household")  # a person's account / a household business's (HKD)
 ACCOUNT_STATUSES = ("pending", "verified", "rejected", "revoked")
 #: A stall has at most one account in these statuses (enforced by an index).
 CURRENT_ACCOUNT_STATUSES = ("pending", "verified")
@@ -282,6 +284,14 @@ class PaymentAccountBase(SQLModel):
     number: str = Field(max_length=19)  # account or card number: text, never an int
     holder_name: str = Field(max_length=100)  # upper-case ASCII, exactly as the bank shows it
     reference_label: Optional[str] = Field(default=None, max_length=25)  # 62.05 (MoMo needs it)
+    # Personal account or a household business's (HKD, Circular 25/2025): an HKD account's holder
+    # name is the registered business name; its registration number and tax code (MST) are optional.
+    holder_type: str = Field(default="personal", max_length=16, sa_column_kwargs={"server_default": "personal"})
+    business_reg_no: Optional[str] = Field(default=None, max_length=32)
+    tax_code: Optional[str] = Field(default=None, max_length=14)  # MST, 10 or 13 digits, compact
+    # A bank-issued merchant QR (NAPAS QRPUSH / VIETQRPay), stored exactly as issued; the account
+    # fields above are then its settlement account (the one the bank feed names).
+    merchant_payload: Optional[str] = Field(default=None, max_length=512, index=True)
     # Consent of the owner for this purpose (Law 91/2025 Art. 9: silence is not consent).
     consent_purpose: str = Field(max_length=200)
     consent_at: datetime = Field(sa_type=UTCDateTime)
@@ -307,6 +317,7 @@ class PaymentAccount(PaymentAccountBase, table=True):
             postgresql_where=text(_one_of("status", CURRENT_ACCOUNT_STATUSES)),
         ),
         CheckConstraint(_one_of("kind", ACCOUNT_KINDS), name="kind"),
+        CheckConstraint(_one_of("holder_type", HOLDER_TYPES), name="holder_type"),
         CheckConstraint(_one_of("status", ACCOUNT_STATUSES), name="status"),
         CheckConstraint("status <> 'verified' OR verified_at IS NOT NULL", name="verified"),
         CheckConstraint(

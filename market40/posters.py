@@ -80,8 +80,8 @@ from fpdf.enums import RenderStyle
 from PIL import Image, ImageDraw, ImageFont
 
 from . import accounts, banks, qrimage, vietqr
-from .exceptions import InvalidComponent, InvalidFormat, InvalidLength, NotFound, ValidationError
-from .text import is_ans, unsafe_char
+from .exceptions import InvalidComponent, InvalidFormat, InvalidLength, NotFound, NotVietQR, ValidationError
+from .text import emv_text, is_ans, unsafe_char
 
 __all__ = [
     "PosterData",
@@ -261,6 +261,7 @@ LABELS: dict[str, str] = {
     "account": "Số tài khoản",
     "card": "Số thẻ",
     "ewallet_account": "Tài khoản ví",
+    "merchant": "Mã điểm bán",
     "stall": "Sạp {code} · {shop}",
     "footer": "In ngày {date:%d/%m/%Y} · Mã poster {serial}",
 }
@@ -451,6 +452,10 @@ class PosterData:
     printed_on: datetime.date
     is_card: bool = False
     is_ewallet: bool = False
+    #: A bank-issued merchant QR (NAPAS QRPUSH), printed as issued: ``account_number`` is then the
+    #: merchant id the acquirer issued, ``bank_short_name`` the acquirer, ``holder_name`` the
+    #: merchant name the QR carries (what the payer's app shows).
+    is_merchant: bool = False
 
     def __post_init__(self) -> None:
         errors: list[ValidationError] = []
@@ -480,7 +485,7 @@ class PosterData:
         if not isinstance(self.printed_on, datetime.date):
             errors.append(InvalidFormat(f"printed_on: must be a date, got {self.printed_on!r}",
                                         field="printed_on", value=self.printed_on, limit="datetime.date"))
-        for flag in ("is_card", "is_ewallet"):
+        for flag in ("is_card", "is_ewallet", "is_merchant"):
             if not isinstance(getattr(self, flag), bool):
                 errors.append(InvalidFormat(f"{flag}: must be True or False, got {getattr(self, flag)!r}",
                                             field=flag, value=getattr(self, flag), limit="bool"))
@@ -492,6 +497,8 @@ class PosterData:
             raise ValidationError.combine(errors)
 
     def _check_payload(self) -> list[ValidationError]:
+        if self.is_merchant is True:
+            return _merchant_checks(self)
         try:
             qr = vietqr.parse(self.payload)
         except ValidationError as error:
@@ -525,6 +532,51 @@ class PosterData:
                     field="bank_short_name", value=self.bank_short_name,
                     limit=f"{bank.short_name} (BIN {qr.bin})", suggestions=[bank.short_name]))
         return errors
+
+
+def _merchant_checks(self: "PosterData") -> list[ValidationError]:
+    """A merchant poster's QR: a static NAPAS QRPUSH code without amount, whose merchant id,
+    acquirer and merchant name are what the poster prints."""
+    try:
+        vietqr.parse(self.payload)
+    except NotVietQR as error:
+        other = error.parsed
+    except ValidationError as error:
+        return [InvalidFormat(f"payload: not a valid merchant QR ({error})", field="payload", value=self.payload,
+                              limit="a NAPAS QRPUSH merchant payload")]
+    else:
+        other = None
+    if other is None or not other.is_napas_merchant:
+        return [InvalidFormat("payload: is_merchant needs a NAPAS merchant QR (service QRPUSH)", field="payload",
+                              value=self.payload, limit="a NAPAS QRPUSH merchant payload")]
+    errors: list[ValidationError] = []
+    if other.crc_ok is False:
+        errors.append(InvalidFormat("payload: the merchant QR's CRC does not match", field="payload",
+                                    value=self.payload, limit="a valid CRC"))
+    if other.initiation != "static" or other.amount_text:
+        errors.append(InvalidFormat("payload: a poster needs a static merchant QR without an amount",
+                                    field="payload", value=self.payload, limit="static (tag 01 = 11), no amount"))
+    if self.payload != self.payload.strip():
+        errors.append(InvalidFormat("payload: surrounding white space would be printed in the QR",
+                                    field="payload", value=self.payload, limit="no surrounding white space"))
+    if other.merchant_id != self.account_number:
+        errors.append(ValidationError(
+            f"account_number: {self.account_number!r} is not the merchant id in the QR ({other.merchant_id!r})",
+            field="account_number", value=self.account_number, limit=f"{other.merchant_id!r} (from the payload)"))
+    if other.merchant_name and emv_text(other.merchant_name) != self.holder_name:
+        errors.append(ValidationError(
+            f"holder_name: {self.holder_name!r} is not the merchant name in the QR ({other.merchant_name!r}); the "
+            f"poster must print the name the payer's app shows", field="holder_name", value=self.holder_name,
+            limit=f"{other.merchant_name!r} (from the payload)"))
+    bank = banks.by_bin(other.bin or "")
+    if bank is not None and isinstance(self.bank_short_name, str):
+        known = {bank.short_name, bank.code, *bank.aliases}
+        if self.bank_short_name.strip().casefold() not in {k.casefold() for k in known}:
+            errors.append(InvalidComponent(
+                f"bank_short_name: {self.bank_short_name!r} is not the acquirer of the merchant QR ({bank.short_name})",
+                field="bank_short_name", value=self.bank_short_name, limit=f"{bank.short_name} (BIN {other.bin})",
+                suggestions=[bank.short_name]))
+    return errors
 
 
 def group_account(number: str) -> str:
@@ -759,7 +811,8 @@ def _texts(data: PosterData, langs: tuple[str, ...]) -> dict[str, tuple[str | No
     """Each text block's content: (wrapping text, or label + value runs, the value reported on error)."""
     name = data.holder_name
     kind = "ewallet" if data.is_ewallet else "bank"
-    account_label = "card" if data.is_card else "ewallet_account" if data.is_ewallet else "account"
+    account_label = "merchant" if data.is_merchant else "card" if data.is_card else \
+        "ewallet_account" if data.is_ewallet else "account"
     content: dict[str, tuple[str | None, Runs | None, Any]] = {
         "title": (LABELS["title"].upper(), None, None),
         "holder": (name, None, name),
@@ -767,7 +820,8 @@ def _texts(data: PosterData, langs: tuple[str, ...]) -> dict[str, tuple[str | No
                  data.bank_short_name),
         "bank_name": (_nfc(data.bank_name), None, data.bank_name),
         "account": (None, ((LABELS[account_label], _REGULAR, _LABEL_SCALE),
-                           (group_account(data.account_number), _BOLD, 1.0)), data.account_number),
+                           (data.account_number if data.is_merchant else group_account(data.account_number),
+                            _BOLD, 1.0)), data.account_number),
         "check": (LABELS["check"].format(name=name), None, name),
         "stall": (LABELS["stall"].format(code=_nfc(data.stall_code), shop=_nfc(data.shop_name)), None,
                   data.shop_name),

@@ -318,6 +318,7 @@ class Registration:
     revoked_at: datetime | None = None
     rejected_at: datetime | None = None
     holder_name: str = ""
+    holder_type: str = "personal"  # or "household": the holder name is the HKD's business name
 
     @property
     def ended_at(self) -> datetime | None:
@@ -687,7 +688,9 @@ def find_anomalies(*, stalls: Mapping[int, StallInput], registrations: Sequence[
         elif stall.market_id in census_markets and not stall.in_census:
             out.append(Anomaly("not_in_census_live_qr", "Không có trong danh sách hộ của ban quản lý chợ kỳ này",
                                **base))
-        if stall.in_census and stall.owner_name and reg.holder_name and \
+        # A household business's account carries its registered business name (Circular 25/2025),
+        # which is not the owner's personal name: only a personal account's name is compared.
+        if stall.in_census and stall.owner_name and reg.holder_name and reg.holder_type != "household" and \
                 not names_match(stall.owner_name, reg.holder_name):
             out.append(Anomaly("name_mismatch", f"Chủ hộ: {stall.owner_name}; chủ tài khoản: {reg.holder_name}",
                                **base))

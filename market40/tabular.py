@@ -166,6 +166,14 @@ STALL_COLUMNS: Schema = MappingProxyType({
         ("Mã tham chiếu", "Mã tham chiếu MoMo", "Reference"), text=True,
         vi="Mã tham chiếu của ví (ví dụ MoMo), nếu ví yêu cầu.",
         en="The wallet's reference code (e.g. MoMo), when the wallet needs one.", example=""),
+    "payload": Column(
+        ("Mã QR", "Nội dung mã QR", "Payload", "QR payload"), text=True,
+        vi="Nội dung mã QR nhận tiền của chủ sạp (đọc từ ảnh mã QR trong ứng dụng ngân hàng/ví, bắt đầu bằng "
+           "000201): ngân hàng, số tài khoản và mã tham chiếu lấy từ mã QR, không cần gõ. Mã QR bán hàng (QRPUSH) "
+           "của ngân hàng cũng được; khi đó cột Số tài khoản là tài khoản nhận tiền bán hàng.",
+        en="The owner's receiving QR payload (read from the bank/wallet app's QR, starting 000201): bank, number "
+           "and reference come from it, nothing retyped. A bank-issued merchant QR (QRPUSH) is accepted too; the "
+           "Account column is then its settlement account.", example=""),
     "status": Column(
         ("Trạng thái", "Tình trạng", "Status"),
         vi="Đang kinh doanh (hoặc Đang hoạt động) / Nghỉ (hoặc Đã nghỉ). Bỏ trống: đang kinh doanh.",

@@ -80,7 +80,7 @@ def test_schema_aliases_are_unambiguous():
 def test_schema_required_and_text_columns():
     assert {c for c, col in STALL_COLUMNS.items() if col.required} == {"stall_code", "owner_name"}
     assert {c for c, col in MARKET_COLUMNS.items() if col.required} == {"market_code", "name", "tier"}
-    assert TEXT_COLUMNS == {"account", "owner_phone", "board_phone", "reference", "stall_code"}
+    assert TEXT_COLUMNS == {"account", "owner_phone", "board_phone", "reference", "stall_code", "payload"}
     for schema in SCHEMAS.values():
         for column in schema.values():
             assert column.vi and column.en, column  # the template's guide needs both

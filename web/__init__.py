@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": ("vi", "en"),
     "WTF_CSRF_TIME_LIMIT": None,  # bound to the session, which has its own timeouts
     "MAX_CONTENT_LENGTH": 64 * 1024,  # no uploads: forms only
+    "MAX_QR_UPLOAD_LENGTH": 12 * 1024 * 1024,  # except a photo of the owner's QR on the account form
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_REFRESH_EACH_REQUEST": False,
@@ -119,9 +120,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TLS"] not in ("auto", "always", "never"):
         raise ValueError(f"TLS must be auto, always or never, got {app.config['TLS']!r}")
 
-    from . import db, guards, i18n, security
+    from . import db, guards, i18n, owner as owner_pages, security
     db.init_app(app)
     i18n.init_app(app)
+    owner_pages.allow_uploads(app)  # before the CSRF check reads the form
     security.init_app(app)
     guards.init_app(app)
 

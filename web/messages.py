@@ -18,7 +18,9 @@ __all__ = ["message_for", "form_errors", "ACCOUNT_FIELDS", "ENROL_FIELDS", "PASS
 
 #: Service field → form field, per form. Anything else goes to the form's general errors.
 ACCOUNT_FIELDS = {"bank": "bank", "bin": "bank", "account": "number", "card": "number",
-                  "holder_name": "holder_name", "account_kind": "kind", "reference_label": "reference_label"}
+                  "holder_name": "holder_name", "account_kind": "kind", "reference_label": "reference_label",
+                  "qr": "qr_image", "merchant_qr": "qr_image", "image": "qr_image", "holder_type": "holder_type",
+                  "business_reg_no": "business_reg_no", "tax_code": "tax_code"}
 ENROL_FIELDS = {"market": "market", "stall": "stall", "code": "code", "phone": "phone", "password": "password",
                 "consent": "consent"}
 PASSWORD_FIELDS = {"current_password": "current_password", "new_password": "new_password"}
@@ -41,6 +43,15 @@ def message_for(error: ValidationError) -> str:
             "expired": _("Mã đăng ký đã hết hạn. Hãy nhờ cán bộ ngân hàng cấp mã mới."),
             "replaced": _("Sạp đã được cấp một mã mới hơn. Hãy dùng mã trên phiếu mới nhất."),
         }.get(error.reason, _("Mã đăng ký không dùng được."))
+    if field in ("qr", "merchant_qr", "image"):
+        return _qr_message(error)
+    if field == "tax_code":
+        return _("Mã số thuế gồm 10 chữ số (hoặc 13 chữ số có mã chi nhánh) và chữ số kiểm tra phải đúng.")
+    if field == "business_reg_no":
+        return _("Số đăng ký hộ kinh doanh gồm chữ và số như trên giấy chứng nhận (3–32 ký tự). Chỉ tài khoản hộ "
+                 "kinh doanh mới ghi số này.")
+    if field == "holder_type":
+        return _("Hãy chọn: tài khoản cá nhân hay tài khoản hộ kinh doanh.")
     if field in ("bank", "bin"):
         if isinstance(error, InvalidComponent) and error.suggestions:
             return _("Tên này khớp với nhiều ngân hàng. Hãy chọn đúng một ngân hàng trong danh sách.")
@@ -100,6 +111,28 @@ def message_for(error: ValidationError) -> str:
     if field == "valid_days":
         return _("Số ngày hiệu lực từ 1 đến 90.")
     return _("Giá trị này chưa hợp lệ.")
+
+
+def _qr_message(error: ValidationError) -> str:
+    """Why a scanned QR cannot be the stall's receiving QR, said for the owner."""
+    reason = getattr(error, "reason", None)
+    if error.field == "image":
+        return _("Không đọc được ảnh này. Hãy chụp lại hoặc tải lên ảnh PNG hay JPEG.")
+    return {
+        "no_qr": _("Không tìm thấy mã QR trong ảnh. Hãy chụp lại gần hơn, rõ nét và đủ sáng."),
+        "damaged": _("Mã QR này bị hỏng hoặc đã bị sửa (mã kiểm tra không khớp). Hãy chụp lại mã trong ứng dụng."),
+        "not_vietqr": _("Đây không phải mã QR thanh toán VietQR. Hãy chụp mã QR nhận tiền trong ứng dụng ngân hàng "
+                        "hoặc ví."),
+        "other_scheme": _("Đây là mã QR bán hàng của một hệ thống khác (ví dụ VNPAY), không phải mã nhận tiền vào tài "
+                          "khoản của bạn. Hãy chụp mã QR nhận tiền trong ứng dụng ngân hàng hoặc ví."),
+        "cash": _("Đây là mã QR rút tiền ATM, không phải mã nhận tiền."),
+        "amount": _("Mã QR này có sẵn số tiền, chỉ dùng cho một lần thanh toán. Hãy chụp mã QR nhận tiền không có số "
+                    "tiền."),
+        "dynamic": _("Đây là mã QR dùng một lần (như mã trên hoá đơn), không phải mã nhận tiền của sạp."),
+        "bill": _("Đây là mã QR thanh toán hoá đơn, không phải mã nhận tiền của sạp."),
+        "momo_reference": _("Mã QR MoMo này thiếu mã tham chiếu MOMOW2W. Hãy chụp mã QR nhận tiền trong ứng dụng MoMo."),
+        "merchant": _("Mã QR này không đúng loại: cần mã QR bán hàng do ngân hàng cấp (QR Pay)."),
+    }.get(reason or "", _("Mã QR này không dùng được để nhận tiền cho sạp."))
 
 
 def form_errors(error: ValidationError | NotFound, fields: Mapping[str, str]) -> dict[str, list[str]]:

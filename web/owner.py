@@ -10,7 +10,8 @@ import base64
 import functools
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -27,7 +28,10 @@ from .security import client_address, roles_required
 
 bp = Blueprint("owner", __name__, url_prefix="/owner")
 
-ACCOUNT_INPUTS = ("bank", "number", "holder_name", "kind", "reference_label")
+ACCOUNT_INPUTS = ("bank", "number", "holder_name", "kind", "reference_label", "holder_type", "business_reg_no",
+                  "tax_code", "qr_payload", "merchant_payload")
+#: Scanned payloads ride along in hidden fields: up to 512 characters, like the stored payload.
+_LONG_INPUTS = {"qr_payload": 512, "merchant_payload": 512}
 
 
 class _Stall:
@@ -78,7 +82,7 @@ def qr() -> Any:
     here = _Stall()
     if here.current is None:
         abort(404)
-    return Response(posters.qr_png(here.current.payload), mimetype="image/png")
+    return Response(posters.qr_png(here.current.merchant_payload or here.current.payload), mimetype="image/png")
 
 
 # ------------------------------------------------------------------ the account form
@@ -102,15 +106,77 @@ def _bank_choices() -> list[tuple[str, list[dict[str, str]]]]:
     return groups
 
 
+#: The pages that take a photo of the owner's QR: a larger body than other forms.
+UPLOAD_ENDPOINTS = frozenset({"owner.account", "owner.preview"})
+
+
+def allow_uploads(app: Any) -> None:
+    """Let the account form's photo through (MAX_QR_UPLOAD_LENGTH); every other form keeps the small limit.
+
+    Registered before the CSRF check, which is the first to read the form.
+    """
+    @app.before_request
+    def _upload_limit() -> None:
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            request.max_content_length = current_app.config["MAX_QR_UPLOAD_LENGTH"]
+
+
 def _values() -> dict[str, str]:
-    return {name: (request.form.get(name, "") or "")[:200] for name in ACCOUNT_INPUTS}
+    return {name: (request.form.get(name, "") or "")[:_LONG_INPUTS.get(name, 200)] for name in ACCOUNT_INPUTS}
+
+
+def _scan(here: _Stall, values: dict[str, str]) -> dict[str, list[str]]:
+    """Read an uploaded photo of the owner's own receiving QR into ``values`` (errors if refused).
+
+    A transfer QR replaces the bank, number and MoMo reference (they come from the QR, never
+    retyped); a bank-issued merchant QR is kept as the stall's merchant QR.
+    """
+    upload = request.files.get("qr_image")
+    if upload is None or not upload.filename:
+        if request.form.get("action") == "scan":
+            return {"qr_image": [_("Hãy chọn hoặc chụp ảnh mã QR nhận tiền trong ứng dụng ngân hàng hoặc ví.")]}
+        return {}
+    try:
+        scanned = here.registry.scan_qr(upload.stream.read())
+    except ValidationError as error:
+        return form_errors(error, ACCOUNT_FIELDS)
+    if scanned.kind == "merchant":
+        values["merchant_payload"] = scanned.payload
+    else:
+        values.update(qr_payload=scanned.payload, bank="", number="", reference_label="")
+        if scanned.is_card:
+            values["kind"] = "card"
+    return {}
+
+
+def _scanned(values: dict[str, str]) -> dict[str, Any]:
+    """What the scanned QRs say, for the owner to check (numbers masked)."""
+    out: dict[str, Any] = {}
+    for key, name in (("qr_payload", "transfer"), ("merchant_payload", "merchant")):
+        if values.get(key):
+            try:
+                found = accounts.receiving_qr(values[key], allow_unknown_bin=True)
+            except ValidationError:
+                values[key] = ""
+                continue
+            bank = found.bank
+            out[name] = {"bank": bank.short_name if bank else found.bin, "bin": found.bin,
+                         "number": accounts.mask(found.account) if found.account else "",
+                         "reference": found.reference_label or "", "name": found.merchant_name or "",
+                         "merchant_id": found.merchant_id or "", "city": found.merchant_city or ""}
+    return out
 
 
 def _prepare(here: _Stall, values: dict[str, str]) -> dict[str, Any]:
-    return here.registry.prepare_account(here.market.code, here.stall.code, bank=values["bank"],
-                                         number=values["number"],
+    return here.registry.prepare_account(here.market.code, here.stall.code, bank=values["bank"] or None,
+                                         number=values["number"] or None,
                                          holder_name=values["holder_name"], kind=values["kind"] or None,
-                                         reference_label=values["reference_label"] or None)
+                                         reference_label=values["reference_label"] or None,
+                                         qr=values["qr_payload"] or None,
+                                         merchant_qr=values["merchant_payload"] or None,
+                                         holder_type=values["holder_type"] or None,
+                                         business_reg_no=values["business_reg_no"] or None,
+                                         tax_code=values["tax_code"] or None)
 
 
 def _preview_png(here: _Stall, prepared: dict[str, Any]) -> bytes | None:
@@ -121,11 +187,17 @@ def _preview_png(here: _Stall, prepared: dict[str, Any]) -> bytes | None:
                                     shop_name=here.shop_name)
     except ValidationError:
         return None
-    return posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)
+    for size in ("a6", "a5"):  # a long code (a bank's merchant QR) may need A5 to keep its modules readable
+        try:
+            return posters.render(data, size, "png", dpi=posters.PREVIEW_DPI)
+        except ValidationError:
+            continue
+    return None
 
 
 def _preview_images(here: _Stall, prepared: dict[str, Any]) -> dict[str, str]:
-    images = {"qr": "data:image/png;base64," + base64.b64encode(posters.qr_png(prepared["payload"])).decode()}
+    shown = prepared.get("merchant_payload") or prepared["payload"]
+    images = {"qr": "data:image/png;base64," + base64.b64encode(posters.qr_png(shown)).decode()}
     png = _preview_png(here, prepared)
     if png is not None:
         images["poster"] = "data:image/png;base64," + base64.b64encode(png).decode()
@@ -139,7 +211,8 @@ def _form(here: _Stall, values: dict[str, str], errors: dict[str, list[str]], *,
                            images=images, bank_groups=_bank_choices(), current=current,
                            current_bank=_bank(current and current.bin),
                            current_masked=accounts.mask(current.number) if current else "",
-                           account_consent=_(ACCOUNT_CONSENT), grouped=accounts.group), status
+                           account_consent=_(ACCOUNT_CONSENT), grouped=accounts.group,
+                           scanned=_scanned(values), holder_types=accounts.HOLDER_TYPE_LABELS), status
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -150,9 +223,15 @@ def account() -> Any:
         current = here.current
         values = {name: "" for name in ACCOUNT_INPUTS}
         if current is not None:  # the bank and name help; the number is typed again, never shown here
-            values.update(bank=current.bin, holder_name=current.holder_name)
+            values.update(bank=current.bin, holder_name=current.holder_name, holder_type=current.holder_type)
         return _form(here, values, {})
     values = _values()
+    if request.form.get("action") == "clear_qr":
+        values.update(qr_payload="", merchant_payload="")
+        return _form(here, values, {})
+    scan_errors = _scan(here, values)
+    if scan_errors:
+        return _form(here, values, scan_errors)
     try:
         prepared = _prepare(here, values)
     except ValidationError as error:
@@ -162,11 +241,14 @@ def account() -> Any:
     if request.form.get("consent") != "yes":
         return _form(here, values, {"consent": [_("Hãy đánh dấu đồng ý để đăng ký tài khoản này.")]},
                      prepared=prepared, images=_preview_images(here, prepared))
-    try:
+    try:  # exactly what was previewed: the scanned QRs again, so their fields are registered as read
         _account, outcome = here.registry.register_account(
-            here.ref, bank=prepared["bin"], number=prepared["number"], holder_name=prepared["holder_name"],
-            kind=prepared["kind"], reference_label=prepared["reference_label"], consent_channel="web",
-            consent_purpose=CONSENT_PURPOSE)
+            here.ref, bank=values["bank"] or None, number=values["number"] or None,
+            holder_name=values["holder_name"], kind=values["kind"] or None,
+            reference_label=values["reference_label"] or None, qr=values["qr_payload"] or None,
+            merchant_qr=values["merchant_payload"] or None, holder_type=values["holder_type"] or None,
+            business_reg_no=values["business_reg_no"] or None, tax_code=values["tax_code"] or None,
+            consent_channel="web", consent_purpose=CONSENT_PURPOSE)
         get_session().flush()
     except ValidationError as error:
         return _form(here, values, form_errors(error, ACCOUNT_FIELDS))
@@ -196,7 +278,8 @@ def preview() -> Any:
     except ValidationError as error:
         return jsonify(errors=form_errors(error, ACCOUNT_FIELDS)), 422
     png = _preview_png(here, prepared)
-    return Response(png if png is not None else posters.qr_png(prepared["payload"]), mimetype="image/png")
+    shown = prepared.get("merchant_payload") or prepared["payload"]
+    return Response(png if png is not None else posters.qr_png(shown), mimetype="image/png")
 
 
 # ------------------------------------------------------------------ the poster
@@ -215,8 +298,14 @@ def poster() -> Any:
     if account.status == "verified":
         try:
             data = posters.poster_for(here.registry, here.ref)
-            image = "data:image/png;base64," + base64.b64encode(
-                posters.render(data, "a6", "png", dpi=posters.PREVIEW_DPI)).decode()
+            image = None
+            for size in ("a6", "a5"):  # a bank's long merchant QR may need A5
+                try:
+                    image = "data:image/png;base64," + base64.b64encode(
+                        posters.render(data, size, "png", dpi=posters.PREVIEW_DPI)).decode()
+                    break
+                except ValidationError:
+                    continue
         except (ValidationError, Conflict):
             image = None
     return render_template("owner/poster.html", here=here, account=account, bank=_bank(account.bin),
@@ -235,7 +324,11 @@ def download(size: str, fmt: str) -> Any:
     except Conflict:
         flash(_("Biển chỉ tải được khi tài khoản đã được xác minh."), "error")
         return redirect(url_for("owner.status"))
-    body = posters.render(data, size, fmt)
+    try:
+        body = posters.render(data, size, fmt)
+    except ValidationError:
+        flash(_("Mã QR này quá dày để in rõ ở khổ %(size)s. Hãy chọn khổ lớn hơn.", size=size.upper()), "error")
+        return redirect(url_for("owner.poster"))
     name = f"bien-qr-{here.market.code}-{here.stall.code}-{size}.{fmt}".replace("/", "-").replace(" ", "")
     return Response(body, mimetype="application/pdf" if fmt == "pdf" else "image/png",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -51,8 +51,9 @@ Progress = Callable[[int, "int | None"], None]
 _COLUMN_OF = {"code": "stall_code", "holder_name": "account_holder", "reference_label": "reference",
               "card": "account", "bin": "bank", "goods_category": "category", "stall": "stall_code",
               "locality_id": "locality", "is_central": "central", "board_contact_name": "board_contact",
-              "board_contact_phone": "board_phone", "name": "name"}
-_ACCOUNT_FIELDS = ("kind", "bin", "number", "holder_name", "reference_label", "purpose", "payload")
+              "board_contact_phone": "board_phone", "name": "name", "qr": "payload", "merchant_qr": "payload"}
+_ACCOUNT_FIELDS = ("kind", "bin", "number", "holder_name", "reference_label", "purpose", "payload",
+                   "merchant_payload")
 
 
 @dataclass
@@ -328,7 +329,20 @@ class _StallValidator:
                         errors.append(error)  # an existing stall (from before this rule) may still be updated
         account = None
         given = {k: values.get(k, "") for k in ("bank", "account", "account_holder")}
-        if any(given.values()):
+        if values.get("payload"):  # the owner's own QR: bank, number and reference come from it
+            if not given["account_holder"]:
+                errors.append(InvalidFormat("account_holder: needed with the QR payload (the name as the bank "
+                                            "shows it)", field="account_holder", value="", limit="holder name"))
+            elif market is not None and stall.get("code"):
+                try:
+                    account = self.registry.prepare_account(
+                        market.code, stall["code"], bank=given["bank"] or None, number=given["account"] or None,
+                        holder_name=given["account_holder"], kind=values.get("account_kind"),
+                        reference_label=values.get("reference"), qr=values["payload"],
+                        allow_unknown_bin=self.allow_unknown_bin)
+                except ValidationError as error:
+                    errors.extend(error.errors)
+        elif any(given.values()):
             missing = [k for k, v in given.items() if not v]
             if missing:
                 for name in missing:

@@ -65,8 +65,24 @@ def account_id_for_serial(serial: str) -> int:
 
 
 def _poster(*, payload: str, bin: str, number: str, kind: str, holder_name: str, stall_code: str,
-            shop_name: str, market_name: str, serial: str, printed_on: date) -> posters.PosterData:
-    """The one place an account becomes what a poster prints (bank names from the directory)."""
+            shop_name: str, market_name: str, serial: str, printed_on: date,
+            merchant_payload: str | None = None) -> posters.PosterData:
+    """The one place an account becomes what a poster prints (bank names from the directory).
+
+    A registration with a bank-issued merchant QR prints that QR exactly as issued, with the
+    acquirer, the merchant id and the merchant name the QR carries (what the payer's app shows).
+    """
+    if merchant_payload:
+        from .. import accounts
+        from ..text import emv_text
+        scanned = accounts.receiving_qr(merchant_payload, allow_unknown_bin=True)
+        acquirer = banks.by_bin(scanned.bin)
+        return posters.PosterData(
+            payload=merchant_payload, holder_name=emv_text(scanned.merchant_name or holder_name),
+            bank_short_name=acquirer.short_name if acquirer else scanned.bin,
+            bank_name=acquirer.name if acquirer else f"BIN {scanned.bin}", account_number=scanned.merchant_id or "",
+            stall_code=stall_code, shop_name=shop_name, market_name=market_name, serial=serial,
+            printed_on=printed_on, is_merchant=True)
     bank = banks.by_bin(bin)
     return posters.PosterData(
         payload=payload, holder_name=holder_name, bank_short_name=bank.short_name if bank else bin,
@@ -81,7 +97,8 @@ def _data(registry: Registry, stall: Stall, account: PaymentAccount, printed_on:
     return _poster(payload=account.payload, bin=account.bin, number=account.number, kind=account.kind,
                    holder_name=account.holder_name, stall_code=stall.code,
                    shop_name=stall.shop_name or stall.owner_name, market_name=market.name if market else "",
-                   serial=serial_for(account.id), printed_on=printed_on)
+                   serial=serial_for(account.id), printed_on=printed_on,
+                   merchant_payload=account.merchant_payload)
 
 
 #: Printed instead of a serial on the preview of an account that is not registered yet.
@@ -93,7 +110,8 @@ def preview_data(prepared: dict[str, Any], *, market_name: str, stall_code: str,
     """The poster of an account being typed (``Registry.prepare_account``'s result), not yet registered."""
     return _poster(payload=prepared["payload"], bin=prepared["bin"], number=prepared["number"],
                    kind=prepared["kind"], holder_name=prepared["holder_name"], stall_code=stall_code,
-                   shop_name=shop_name, market_name=market_name, serial=PREVIEW_SERIAL, printed_on=date.today())
+                   shop_name=shop_name, market_name=market_name, serial=PREVIEW_SERIAL, printed_on=date.today(),
+                   merchant_payload=prepared.get("merchant_payload"))
 
 
 def poster_data(registry: Registry, ref: str, *, printed_on: date | None = None) -> posters.PosterData:
@@ -119,9 +137,13 @@ class Skipped:
         return asdict(self)
 
 
-def market_posters(registry: Registry, market_code: str, *, printed_on: date | None = None
-                   ) -> tuple[list[posters.PosterData], list[Skipped]]:
-    """Every printable poster of a market (by stall code) and the stalls skipped, with the reason."""
+def market_posters(registry: Registry, market_code: str, *, printed_on: date | None = None,
+                   size: str | None = None, langs: Any = None) -> tuple[list[posters.PosterData], list[Skipped]]:
+    """Every printable poster of a market (by stall code) and the stalls skipped, with the reason.
+
+    With ``size``, a merchant QR too dense for that size is skipped with the reason (print it
+    alone on a larger size) instead of stopping the whole sheet.
+    """
     market = registry.market(market_code)
     stalls = sorted(registry.session.exec(select(Stall).where(Stall.market_id == market.id)).all(),
                     key=lambda s: _natural(s.code))
@@ -139,7 +161,10 @@ def market_posters(registry: Registry, market_code: str, *, printed_on: date | N
             skipped.append(Skipped(ref, f"account {account.status}, waiting for verification"))
         else:
             try:
-                items.append(_data(registry, stall, account, printed_on))
+                data = _data(registry, stall, account, printed_on)
+                if size is not None and data.is_merchant:
+                    posters.layout(data, size=size, langs=langs)
+                items.append(data)
             except ValidationError as error:  # a registry row that no longer passes the poster's checks
                 skipped.append(Skipped(ref, f"cannot print: {error}"))
     registry.audit("poster.print", "market", market.code, note=f"{len(items)} posters, {len(skipped)} skipped")
@@ -200,9 +225,13 @@ def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list
     for text in texts:
         decoded = qr_service.decode(text)
         qr = decoded.qr
-        if not decoded.ok or qr is None:
-            # Not a valid VietQR transfer: whatever it is, it is not what market40 printed for the
-            # stall, so it is reported as a possible overlay (exit 5), named for what it is.
+        merchant_rows = [] if decoded.ok and qr is not None else registry.session.exec(
+            select(PaymentAccount, Stall).join(Stall, Stall.id == PaymentAccount.stall_id)
+            .where(PaymentAccount.merchant_payload == text.strip())
+            .order_by(PaymentAccount.id.desc())).all()  # type: ignore[attr-defined]
+        if (not decoded.ok or qr is None) and not merchant_rows:
+            # Not a valid VietQR transfer nor a registered merchant QR: whatever it is, it is not what
+            # market40 printed for the stall, so it is reported as a possible overlay (exit 5).
             other = decoded.other
             inspection = Inspection("unknown", _MESSAGES["other_code"].format(detail=decoded.describe()),
                                     expected=expected, payload=text, kind=decoded.kind,
@@ -211,14 +240,25 @@ def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list
                                     account=mask(qr.account) if qr is not None and qr.account else None)
             if decoded.error is not None and (qr is not None or decoded.kind.startswith("malformed")):
                 inspection.notes.append(str(decoded.error))  # a damaged or altered VietQR: say what broke
+            elif other is not None and other.is_napas_merchant:
+                inspection.notes.append("a merchant QR (QRPUSH) that no stall registered: not an official poster")
             results.append(inspection)
             continue
-        bank = banks.by_bin(qr.bin)
-        base = dict(expected=expected, payload=qr.payload, bank=bank.short_name if bank else qr.bin,
-                    account=mask(qr.account), kind=decoded.kind)
-        rows = registry.session.exec(select(PaymentAccount, Stall).join(Stall, Stall.id == PaymentAccount.stall_id)
-                                     .where(PaymentAccount.payload == qr.payload)
-                                     .order_by(PaymentAccount.id.desc())).all()  # type: ignore[attr-defined]
+        if merchant_rows:
+            other = decoded.other
+            bank = banks.by_bin(other.bin) if other is not None and other.bin else None
+            base = dict(expected=expected, payload=text.strip(), kind=decoded.kind,
+                        bank=bank.short_name if bank else (other.bin if other else None),
+                        account=other.merchant_id if other is not None else None)
+            rows = merchant_rows
+        else:
+            assert qr is not None
+            bank = banks.by_bin(qr.bin)
+            base = dict(expected=expected, payload=qr.payload, bank=bank.short_name if bank else qr.bin,
+                        account=mask(qr.account), kind=decoded.kind)
+            rows = registry.session.exec(select(PaymentAccount, Stall).join(Stall, Stall.id == PaymentAccount.stall_id)
+                                         .where(PaymentAccount.payload == qr.payload)
+                                         .order_by(PaymentAccount.id.desc())).all()  # type: ignore[attr-defined]
         if not rows:
             inspection = Inspection("unknown", _MESSAGES["unknown"], **base)
             same_account = registry.session.exec(select(PaymentAccount).where(

@@ -115,11 +115,12 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
                                         Stall.opened_on, Stall.closed_on, Stall.owner_name)).all()
     registrations = [rules.Registration(
         r.id, r.stall_id, r.bin, r.number, r.status, _aware(r.created_at), _aware(r.verified_at),
-        _aware(r.revoked_at), _aware(r.rejected_at), r.holder_name)
+        _aware(r.revoked_at), _aware(r.rejected_at), r.holder_name, r.holder_type)
         for r in session.execute(select(PaymentAccount.id, PaymentAccount.stall_id, PaymentAccount.bin,
                                         PaymentAccount.number, PaymentAccount.status, PaymentAccount.created_at,
                                         PaymentAccount.verified_at, PaymentAccount.revoked_at,
-                                        PaymentAccount.rejected_at, PaymentAccount.holder_name)).all()]
+                                        PaymentAccount.rejected_at, PaymentAccount.holder_name,
+                                        PaymentAccount.holder_type)).all()]
     census: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
     for market_id, key, code, owner in session.execute(select(
             CensusEntry.market_id, CensusEntry.stall_key, CensusEntry.stall_code, CensusEntry.owner_name).where(

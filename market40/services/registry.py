@@ -129,6 +129,10 @@ class AccountSummary(_Record):
     status_reason: str | None
     created_at: datetime
     verified_at: datetime | None
+    holder_type: str = "personal"  # or "household" (HKD)
+    tax_code: str | None = None  # masked unless revealed
+    business_reg_no: str | None = None  # masked unless revealed
+    merchant_id: str | None = None  # the merchant id of a registered merchant QR (QRPUSH)
 
 
 @dataclass
@@ -758,7 +762,9 @@ class Registry:
         return AccountSummary(f"{market.code}/{stall.code}", account.kind, bank.short_name if bank else account.bin,
                               account.bin, account.number if reveal else accounts.mask(account.number),
                               account.holder_name, account.status, account.status_reason, account.created_at,
-                              account.verified_at)
+                              account.verified_at, account.holder_type or "personal",
+                              _identifier(account.tax_code, reveal), _identifier(account.business_reg_no, reveal),
+                              _merchant_id(account.merchant_payload))
 
     # -------------------------------------------------------------- payment accounts
 
@@ -768,14 +774,82 @@ class Registry:
             PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))  # type: ignore[attr-defined]
             .execution_options(populate_existing=True)).first()
 
-    def prepare_account(self, market_code: str, stall_code: str, *, bank: str, number: str, holder_name: str,
+    def scan_qr(self, source: Any, *, allow_unknown_bin: bool = False) -> "accounts.ScannedQR":
+        """Read a stall's receiving QR from a photo (path, bytes, file) or its text, and judge it.
+
+        The one rule for every door (web form, ``account set --from-qr``, imports): the payload
+        text is judged by :func:`market40.accounts.receiving_qr`; an image is read first (the QR
+        reader market40 uses everywhere). A photo with several codes gives the first receiving
+        QR in it; a photo with none is refused, saying so.
+        """
+        texts = self._qr_texts(source)
+        refusal: ValidationError | None = None
+        for text in texts:
+            try:
+                return accounts.receiving_qr(text, allow_unknown_bin=allow_unknown_bin)
+            except ValidationError as error:
+                refusal = refusal or error
+        if refusal is not None:
+            raise refusal
+        raise accounts.RefusedQR("qr: no QR code found in the photo; take it again, closer and in focus",
+                                 reason="no_qr", value=None)
+
+    @staticmethod
+    def _qr_texts(source: Any) -> list[str]:
+        from .. import qrimage
+        if isinstance(source, str):
+            text = source.strip()
+            if text.startswith("000201") or not text:
+                return [text]
+            from pathlib import Path
+            if not Path(text).exists():
+                if Path(text).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff",
+                                                 ".heic"):
+                    raise NotFound(f"image file not found: {text!r}")
+                return [text]  # not a file: judged (and refused) as QR content
+        return qrimage.read(source)
+
+    def prepare_account(self, market_code: str, stall_code: str, *, bank: str | None = None,
+                        number: str | None = None, holder_name: str | None = None,
                         kind: str | None = None, reference_label: str | None = None,
-                        allow_unknown_bin: bool = False) -> dict[str, Any]:
+                        allow_unknown_bin: bool = False, qr: str | None = None, merchant_qr: str | None = None,
+                        holder_type: str | None = None, business_reg_no: str | None = None,
+                        tax_code: str | None = None) -> dict[str, Any]:
         """Validate an account for a stall and build its payload; every problem at once.
 
+        ``qr``: the payload of the owner's own receiving QR (scanned): its bank, number and
+        reference are registered exactly, never retyped (a typed value that differs is refused).
+        ``merchant_qr``: a bank-issued merchant QR (QRPUSH), kept as issued; the account fields
+        are then its settlement account (a scanned ``qr`` that is a merchant QR counts as one).
+        ``holder_type``: ``personal`` or ``household`` (HKD: the holder name is the business
+        name; ``business_reg_no`` and ``tax_code`` belong to HKD accounts only).
         Returns the fields of a :class:`PaymentAccount` (without status, consent or stall).
         """
         errors: list[ValidationError] = []
+        scanned = merchant = None
+        if qr is not None and str(qr).strip():
+            found = accounts.receiving_qr(qr, allow_unknown_bin=allow_unknown_bin)  # a refusal is the answer
+            if found.kind == "merchant":
+                if merchant_qr and merchant_qr.strip() != found.payload:
+                    raise accounts.RefusedQR("qr: two different merchant QRs given", reason="merchant",
+                                             value=qr)
+                merchant = found
+            else:
+                scanned = found
+        if merchant is None and merchant_qr is not None and str(merchant_qr).strip():
+            merchant = accounts.merchant_qr(merchant_qr, allow_unknown_bin=allow_unknown_bin)
+        if scanned is not None:
+            errors.extend(self._differs_from_qr(scanned, bank, number, reference_label))
+            bank, number, reference_label = scanned.bin, scanned.account, scanned.reference_label
+            kind = kind or ("card" if scanned.is_card else None)
+            if not (holder_name or "").strip() and scanned.merchant_name:
+                holder_name = scanned.merchant_name  # the name the app put in the QR, if any
+        elif merchant is not None and not (bank or "").strip():
+            bank = merchant.bin  # the settlement account is usually at the acquiring bank
+        if merchant is not None and not (number or "").strip():
+            errors.append(InvalidFormat("account: a merchant QR needs its settlement account (the account the "
+                                        "bank pays the takings into), as the bank feed names it",
+                                        field="account", value=number, limit="the settlement account number"))
         participant = None
         bin_ = None
         try:
@@ -794,13 +868,31 @@ class Registry:
         except ValidationError as error:
             errors.append(error)
         try:
-            holder = accounts.clean_holder_name(holder_name)
+            holder_type = accounts.clean_holder_type(holder_type)
         except ValidationError as error:
             errors.append(error)
+            holder_type = "personal"
+        try:
+            holder = accounts.clean_holder_name(holder_name, household=holder_type == "household")
+        except ValidationError as error:
+            errors.append(error)
+        identifiers: dict[str, str | None] = {}
+        for name, value, clean in (("business_reg_no", business_reg_no, accounts.clean_business_registration),
+                                   ("tax_code", tax_code, accounts.clean_tax_code)):
+            try:
+                identifiers[name] = clean(value)
+            except ValidationError as error:
+                errors.append(error)
+                continue
+            if identifiers[name] and holder_type != "household":
+                errors.append(InvalidFormat(f"{name}: only a household-business (HKD) account has a business "
+                                            f"registration number or tax code", field=name, value=value,
+                                            limit="empty for a personal account"))
         try:  # one rule for every door (web form, `account set`, imports): spaces and dashes dropped
             number = accounts.clean_account_number(number, field="card" if kind == "card" else "account")
         except ValidationError as error:
-            errors.append(error)
+            if merchant is None or (number or "").strip():
+                errors.append(error)
             number = None
         reference = (reference_label or "").strip() or None
         if bin_ == MOMO_BIN and not reference:
@@ -823,18 +915,54 @@ class Registry:
         if errors:
             raise ValidationError.combine(errors)
         return {"kind": kind, "bin": bin_, "number": number, "holder_name": holder,
-                "reference_label": reference, "purpose": purpose, "payload": payload}
+                "reference_label": reference, "purpose": purpose, "payload": payload,
+                "holder_type": holder_type, "business_reg_no": identifiers.get("business_reg_no"),
+                "tax_code": identifiers.get("tax_code"),
+                "merchant_payload": merchant.payload if merchant is not None else None}
 
-    def register_account(self, ref: str, *, bank: str, number: str, holder_name: str, kind: str | None = None,
+    @staticmethod
+    def _differs_from_qr(scanned: "accounts.ScannedQR", bank: str | None, number: str | None,
+                         reference: str | None) -> list[ValidationError]:
+        """Typed values that contradict the scanned QR (the QR wins only if they agree)."""
+        errors: list[ValidationError] = []
+        if (bank or "").strip():
+            try:
+                typed = bank.strip() if bank.strip().isdigit() else banks.lookup(bank).bin
+            except (ValidationError, NotFound):
+                typed = None
+            if typed != scanned.bin:
+                errors.append(InvalidComponent(f"bank: {bank!r} is not the bank of the scanned QR (BIN {scanned.bin}); "
+                                               f"the QR's bank is registered, leave the bank empty",
+                                               field="bank", value=bank, limit=f"BIN {scanned.bin} (from the QR)"))
+        if (number or "").strip():
+            try:
+                typed_number = accounts.clean_account_number(number)
+            except ValidationError:
+                typed_number = None
+            if typed_number != scanned.account:
+                errors.append(InvalidFormat(f"account: {number!r} is not the number in the scanned QR "
+                                            f"({accounts.mask(scanned.account)}); the QR's number is registered",
+                                            field="account", value=number, limit="the number in the QR"))
+        if (reference or "").strip() and reference.strip() != (scanned.reference_label or ""):
+            errors.append(InvalidFormat(f"reference_label: {reference!r} is not the reference in the scanned QR",
+                                        field="reference_label", value=reference, limit="the QR's 62.05"))
+        return errors
+
+    def register_account(self, ref: str, *, bank: str | None = None, number: str | None = None,
+                         holder_name: str | None = None, kind: str | None = None,
                          reference_label: str | None = None, consent_channel: str = "paper",
                          consent_purpose: str = CONSENT_PURPOSE, consent_at: datetime | None = None,
-                         allow_unknown_bin: bool = False, at: Any = None) -> tuple[PaymentAccount, str]:
+                         allow_unknown_bin: bool = False, at: Any = None, qr: str | None = None,
+                         merchant_qr: str | None = None, holder_type: str | None = None,
+                         business_reg_no: str | None = None, tax_code: str | None = None
+                         ) -> tuple[PaymentAccount, str]:
         """Register (or change) the account a stall's customers pay into.
 
         The new account is ``pending`` until staff verify it; a different current account is
         revoked (history kept). Registering the same account again changes nothing.
         ``at``: when the owner registered it, if not now (a date or time in the past, not
         before the stall's last account change); the replaced account is revoked then too.
+        ``qr``/``merchant_qr``/``holder_type``/…: see :meth:`prepare_account`.
         Returns the account and ``created``/``replaced``/``unchanged``.
         """
         if self.actor.role != "owner":
@@ -846,7 +974,8 @@ class Registry:
         assert market is not None
         data = self.prepare_account(market.code, stall.code, bank=bank, number=number, holder_name=holder_name,
                                     kind=kind, reference_label=reference_label,
-                                    allow_unknown_bin=allow_unknown_bin)
+                                    allow_unknown_bin=allow_unknown_bin, qr=qr, merchant_qr=merchant_qr,
+                                    holder_type=holder_type, business_reg_no=business_reg_no, tax_code=tax_code)
         self._lock_stall(stall)
         current = self.current_account(stall)
         if current is not None and all(getattr(current, k) == v for k, v in data.items()):
@@ -863,7 +992,8 @@ class Registry:
         self.session.add(account)
         self.session.flush()
         self.audit("account.register", "payment_account", account.id, after=_snapshot(account),
-                   note=f"stall {market.code}/{stall.code}", effective_at=when)
+                   note=f"stall {market.code}/{stall.code}" + (" (merchant QR)" if data["merchant_payload"] else ""),
+                   effective_at=when)
         return account, outcome
 
     def _when(self, at: Any, *, not_before: datetime | None = None, label: str = "",
@@ -1102,13 +1232,30 @@ class Registry:
 
 def mask_record(data: dict[str, Any]) -> dict[str, Any]:
     """A record for the audit trail: account numbers and phones masked, payload and hashes left out."""
-    out = {key: value for key, value in data.items() if key not in ("payload", "password_hash", "code_hash")}
+    out = {key: value for key, value in data.items()
+           if key not in ("payload", "merchant_payload", "password_hash", "code_hash")}
     if out.get("number"):
         out["number"] = accounts.mask(out["number"])
+    for key in ("business_reg_no", "tax_code"):
+        if out.get(key):
+            out[key] = accounts.mask_identifier(out[key])
     for key in ("owner_phone", "board_contact_phone", "phone"):
         if out.get(key):
             out[key] = "•••" + out[key][-3:]
     return out
+
+
+def _identifier(value: str | None, reveal: bool) -> str | None:
+    return value if reveal or not value else accounts.mask_identifier(value)
+
+
+def _merchant_id(payload: str | None) -> str | None:
+    if not payload:
+        return None
+    try:
+        return accounts.receiving_qr(payload, allow_unknown_bin=True).merchant_id
+    except ValidationError:
+        return None
 
 
 def _snapshot(row: Any) -> dict[str, Any]:

@@ -90,6 +90,8 @@
 
     button.addEventListener("click", function (event) {
       if (fallback) { return; }
+      var photo = form.querySelector("input[type=file]");
+      if (photo && photo.files && photo.files.length) { return; }  /* the server reads the photo */
       event.preventDefault();
       load(true);
     });
