@@ -128,6 +128,7 @@ class FeeImport:
     written: bool = False
     dry_run: bool = False
     rejects_file: str | None = None
+    unknown_columns: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
