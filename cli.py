@@ -1074,7 +1074,8 @@ def user_group() -> None:
 
 @user_group.command("add")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["owner", "staff", "officer", "admin"]))
+@click.option("--role", required=True, type=click.Choice(["owner", "staff", "officer", "admin", "board"]),
+              help="board: a market board (ban quản lý chợ), with --market: its fees.")
 @click.option("--name", "display_name", help="Display name.")
 @click.option("--password", help="Password (asked for when not given; at least 8 characters).")
 @click.option("--phone")
