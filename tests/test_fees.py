@@ -307,3 +307,42 @@ def test_owner_sees_only_their_own_bills_board_only_its_market(demo, tmp_path):
             Fees(session, board).bills(MARKET, PERIOD)
         with pytest.raises(Forbidden):
             Fees(session, board).issue(MARKET, PERIOD)
+
+
+# ----------------------------------------------------------------------------- part 5: the indicator
+
+
+def test_adoption_report_gains_the_share_of_fees_paid_cashless(demo, tmp_path):
+    import csv
+    from openpyxl import load_workbook
+    from market40.services.reports import adoption_summary, export
+    _setup(demo, tmp_path)
+    with Session(demo) as session:
+        fees = Fees(session, OP)
+        fees.issue(MARKET, PERIOD)
+        session.commit()
+        views = fees.bills(MARKET, PERIOD)
+        a, b = views[0], views[1]
+        fees.match(MARKET, [_incoming("T1", a.amount, a.reference)])       # paid by transfer
+        fees.record_cash(b.number, b.amount)                                 # paid in cash: not cashless
+        session.commit()
+        billed = sum(v.amount for v in views)
+        report = adoption_summary(session, OP, PERIOD, by="market", anomalies=False)
+        [row] = [m for m in report.markets if m.code == MARKET]
+        assert (row.fees_billed, row.fees_cashless) == (billed, a.amount)
+        assert row.fees_cashless_rate == pytest.approx(a.amount / billed)
+        tier = next(f for f in report.views["tier"] if f.label == "III")
+        assert tier.fees_cashless_rate == pytest.approx(a.amount / billed)
+        assert report.province.fees_billed == billed
+        locality = report.views["locality"]
+        assert sum(f.fees_cashless for f in locality) >= a.amount
+        for fmt in ("xlsx", "csv", "json", "html"):
+            export(report, fmt, tmp_path / f"r.{fmt}")
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert data["province"]["fees_cashless"] == a.amount
+    assert "% phí chợ thu không dùng tiền mặt" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "% phí chợ thu không dùng tiền mặt" in (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    book = load_workbook(tmp_path / "r.xlsx")
+    headers = [c.value for c in next(book["Theo chợ"].iter_rows(max_row=1))] if "Theo chợ" in book.sheetnames else \
+        [c.value for ws in book.worksheets for c in next(ws.iter_rows(max_row=1))]
+    assert "% phí chợ thu không dùng tiền mặt" in headers

@@ -34,7 +34,7 @@ from .imports import Problem, _bulk_insert, settle, verdict
 from ..text import emv_text, search_key
 from .registry import Actor, Registry
 
-__all__ = ["Fees", "FeeImport", "BillRun", "BillView", "MatchRun", "TARIFF_COLUMNS", "STALL_FEE_COLUMNS",
+__all__ = ["Fees", "fee_counts", "FeeImport", "BillRun", "BillView", "MatchRun", "TARIFF_COLUMNS", "STALL_FEE_COLUMNS",
            "READING_COLUMNS", "write_template"]
 
 _C = tabular.Column
@@ -909,6 +909,35 @@ def _owed_payload(payable: list[FeeBill], owed: int, versions: list[FeeBill]) ->
         return vietqr.build(bin=parsed.bin, account=parsed.account, amount=owed,
                             bill_number=versions[-1].number, purpose=versions[0].reference).payload
     return None
+
+
+def fee_counts(session: Session, market_ids: list[int], periods: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
+    """(market, period) → (fees billed, fees paid cashless) in đồng, for the adoption report.
+
+    Cashless is what transfers matched to the bills paid (over-payments capped at what each
+    stall's bill asked); cash paid at the board's office is not cashless.
+    """
+    if not market_ids or not periods:
+        return {}
+    billed: dict[tuple[int, int, str], int] = defaultdict(int)
+    bill_group: dict[int, tuple[int, int, str]] = {}
+    for chunk in _chunks(list(market_ids), 900):
+        for bill_id, market_id, stall_id, period, amount in session.execute(
+                select(FeeBill.id, FeeBill.market_id, FeeBill.stall_id, FeeBill.period, FeeBill.amount).where(
+                    FeeBill.market_id.in_(chunk), FeeBill.period.in_(periods))).all():  # type: ignore[attr-defined]
+            billed[(market_id, stall_id, period)] += amount
+            bill_group[bill_id] = (market_id, stall_id, period)
+    cashless: dict[tuple[int, int, str], int] = defaultdict(int)
+    for chunk in _chunks(list(bill_group), 900):
+        for bill_id, amount in session.execute(select(FeePayment.bill_id, FeePayment.amount).where(
+                FeePayment.bill_id.in_(chunk), FeePayment.method != "cash")).all():  # type: ignore[attr-defined]
+            cashless[bill_group[bill_id]] += amount
+    out: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for (market_id, stall_id, period), amount in billed.items():
+        row = out[(market_id, period)]
+        row[0] += amount
+        row[1] += min(cashless.get((market_id, stall_id, period), 0), max(amount, 0))
+    return {key: (a, b) for key, (a, b) in out.items()}
 
 
 def _current_lines(view: BillView) -> list[dict[str, Any]]:
