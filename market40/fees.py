@@ -514,9 +514,14 @@ def match(transfers: Iterable[Incoming], dues: Sequence[BillDue], index: Referen
         elif tx.amount < due.outstanding:
             note = f"nộp thiếu {due.outstanding - tx.amount} đ (partial)"
         result.allocations.extend(_apply(due, tx, tx.amount, "reference", note))
+    owing: dict[int, list[BillDue]] = {}
+    if later:
+        for d in dues:
+            if d.outstanding > 0:
+                owing.setdefault(d.outstanding, []).append(d)
     for tx in later:
         day = tx.booked_at.date()
-        fits = [d for d in dues if d.outstanding == tx.amount and d.issued <= tx.booked_at
+        fits = [d for d in owing.get(tx.amount, ()) if d.outstanding == tx.amount and d.issued <= tx.booked_at
                 and day <= d.due_on + timedelta(days=window_days)]
         if len(fits) == 1:
             result.allocations.extend(_apply(fits[0], tx, tx.amount, "amount",

@@ -775,7 +775,7 @@ class Fees:
         self.session.flush()
         self.registry.audit("fee.cash", "fee_bill", view.number, after={"amount": value, "note": note},
                             effective_at=when if at else None)
-        self._receipts(market)
+        self._receipts(market, view.period, last.stall_id)
         return self.bill(view.number)
 
     def transfers_to_board(self, store: Any, market_code: str) -> list[rules.Incoming]:
@@ -790,27 +790,31 @@ class Fees:
         """Apply transfers to the market's bills (idempotent: a transfer already applied is skipped)."""
         market = self.market(market_code, write=True)
         run = MatchRun(market.code)
-        bills = self.session.exec(select(FeeBill).where(FeeBill.market_id == market.id)
-                                  .order_by(FeeBill.period, FeeBill.stall_id, FeeBill.version)).all()
-        ids = [b.id for b in bills]
+        bills = self.session.execute(
+            select(FeeBill.id, FeeBill.stall_id, FeeBill.period, FeeBill.amount, FeeBill.reference,
+                   FeeBill.issued_at, FeeBill.due_date, FeeBill.receipt_serial)
+            .where(FeeBill.market_id == market.id)
+            .order_by(FeeBill.period, FeeBill.stall_id, FeeBill.version)).all()
         paid: dict[int, int] = defaultdict(int)
         done: set[str] = set()
-        for chunk in _chunks(ids, 900):
-            for bill_id, amount, key in self.session.exec(select(FeePayment.bill_id, FeePayment.amount,
-                                                                 FeePayment.tx_key).where(
-                    FeePayment.bill_id.in_(chunk))).all():  # type: ignore[attr-defined]
-                paid[bill_id] += amount
-                done.add(key)
-        groups: dict[tuple[int, str], list[FeeBill]] = defaultdict(list)
+        for bill_id, amount, key in self.session.execute(
+                select(FeePayment.bill_id, FeePayment.amount, FeePayment.tx_key).join(
+                    FeeBill, FeeBill.id == FeePayment.bill_id).where(FeeBill.market_id == market.id)).all():
+            paid[bill_id] += amount
+            done.add(key)
+        groups: dict[tuple[int, str], list[Any]] = defaultdict(list)
         for bill in bills:
             groups[(bill.stall_id, bill.period)].append(bill)
         dues = []
         for (sid, month), versions in groups.items():
             first = versions[0]
+            issued = first.issued_at
+            if issued.tzinfo is None:
+                issued = issued.replace(tzinfo=timezone.utc)
             dues.append(rules.BillDue(
                 group=(sid, month), key=first.reference.replace(" ", ""), stall=sid, period=month,
-                bills=[(b.id, b.amount) for b in versions], paid=[paid[b.id] for b in versions],  # type: ignore[index]
-                issued=first.issued_at.astimezone(VN_TZ).replace(tzinfo=None) - timedelta(days=1),
+                bills=[(b.id, b.amount) for b in versions], paid=[paid[b.id] for b in versions],
+                issued=issued.astimezone(VN_TZ).replace(tzinfo=None) - timedelta(days=1),
                 due_on=versions[-1].due_date))
         index = rules.bill_index([(b.reference, b.reference) for b in bills])
         fresh = []
@@ -823,12 +827,15 @@ class Fees:
         result = rules.match(fresh, dues, index, window_days=window_days)
         txs = {t.tx_key: t for t in fresh}
         rows = []
+        now = utcnow()
+        last_paid: dict[int, datetime] = {}
         for a in result.allocations:
             tx = txs[a.tx_key]
+            when = tx.booked_at.replace(tzinfo=VN_TZ).astimezone(timezone.utc)
             rows.append({"bill_id": a.bill, "amount": a.amount, "method": a.method, "tx_key": a.tx_key,
-                         "paid_at": tx.booked_at.replace(tzinfo=VN_TZ).astimezone(timezone.utc),
-                         "channel": tx.channel, "content": (tx.content or "")[:300], "note": a.note,
-                         "recorded_at": utcnow(), "recorded_by": self.actor.name})
+                         "paid_at": when, "channel": tx.channel, "content": (tx.content or "")[:300], "note": a.note,
+                         "recorded_at": now, "recorded_by": self.actor.name})
+            last_paid[a.bill] = max(last_paid.get(a.bill, when), when)  # type: ignore[index]
             run.applied += 1
             run.amount += a.amount
             if a.note:
@@ -838,32 +845,43 @@ class Fees:
         run.unmatched = [{"tx": u.tx_key, "amount": u.amount, "reason": u.reason, "candidates": list(u.candidates),
                           "booked_at": txs[u.tx_key].booked_at, "content": txs[u.tx_key].content}
                          for u in result.unmatched]
+        serials = {b.id: b.receipt_serial for b in bills}
+        newly_paid = []
+        for due in dues:
+            first_id = due.bills[0][0]
+            if due.outstanding <= 0 and serials.get(first_id) is None:  # type: ignore[arg-type]
+                moments = [last_paid[b] for b, _ in due.bills if b in last_paid]  # type: ignore[index]
+                newly_paid.append((first_id, max(moments) if moments else now))
+        run.receipts = self._issue_receipts(market, newly_paid)
         self.registry.audit("fee.match", "market", market.code, after={
             "transfers": run.transfers, "applied": run.applied, "amount": run.amount,
-            "unmatched": len(run.unmatched)})
+            "unmatched": len(run.unmatched), "receipts": run.receipts})
         self.session.flush()
-        run.receipts = self._receipts(market)
         return run
 
-    def _receipts(self, market: Market) -> int:
-        """Give every newly paid bill a receipt serial (market, year, sequence); returns how many."""
-        views = self._views(market)
-        issued = 0
+    def _issue_receipts(self, market: Market, paid: list[tuple[Any, datetime]]) -> int:
+        """Receipt serials (market, year, sequence) for bills just paid in full: ``(first version id, paid at)``."""
+        if not paid:
+            return 0
+        from sqlalchemy import bindparam, update
         year = _today().year
         prefix = rules.receipt_serial(market.code, year, 0)[:-6]
-        taken = self.session.exec(select(func.count()).select_from(FeeBill).where(
-            FeeBill.receipt_serial.like(prefix + "%"))).one()  # type: ignore[union-attr]
-        for view in views:
-            if view.state == "paid" and view.receipt_serial is None:
-                first = self.session.get(FeeBill, view.bill_id)
-                assert first is not None
-                taken += 1
-                first.receipt_serial = rules.receipt_serial(market.code, year, taken)
-                first.paid_at = max((p["paid_at"] for p in view.payments), default=utcnow())
-                self.session.add(first)
-                issued += 1
-        self.session.flush()
-        return issued
+        taken = self.session.execute(select(func.count()).select_from(FeeBill).where(
+            FeeBill.receipt_serial.like(prefix + "%"))).scalar_one()  # type: ignore[union-attr]
+        values = [{"key": bill_id, "serial": rules.receipt_serial(market.code, year, taken + n + 1), "at": at}
+                  for n, (bill_id, at) in enumerate(sorted(paid, key=lambda item: (item[1], item[0])))]
+        table = FeeBill.__table__  # type: ignore[attr-defined]
+        self.session.execute(update(table).where(table.c.id == bindparam("key")).values(
+            receipt_serial=bindparam("serial"), paid_at=bindparam("at")), values)
+        self.session.expire_all()
+        return len(values)
+
+    def _receipts(self, market: Market, period: str | None = None, stall_id: int | None = None) -> int:
+        """Receipts for the bills of one stall and period that are now paid in full (after a cash payment)."""
+        views = self._views(market, period=period, stall_id=stall_id)
+        return self._issue_receipts(market, [
+            (v.bill_id, max((p["paid_at"] for p in v.payments), default=utcnow()))
+            for v in views if v.state == "paid" and v.receipt_serial is None])
 
     def slips(self, market_code: str, period: Any) -> list[BillView]:
         """The bills to print as slips: those with something still owed (their QR asks exactly that)."""
@@ -875,14 +893,15 @@ class Fees:
         account = self.account(market_code)
         bank = banks.by_bin(account.bin)
         views = self.slips(market_code, period)
-        self.registry.audit("fee.slips.print", "market", market_code.upper(), note=f"{_period(period)}: "
-                            f"{len(views)} slips")
-        return feeslips.render_slips_pdf((feeslips.Slip(
+        count = feeslips.render_slips_pdf((feeslips.Slip(
             board_name=v.board_name, market_name=v.market_name, stall_code=v.stall_code, owner_name=v.owner_name,
             shop_name=v.shop_name, period=v.period, number=v.versions[-1]["number"], reference=v.reference,
             due_date=v.due_date, amount=v.owed, lines=_current_lines(v), payload=v.payload,  # type: ignore[arg-type]
             holder_name=account.holder_name, bank=bank.short_name if bank else account.bin) for v in views),
             out, sheet=sheet)
+        self.registry.audit("fee.slips.print", "market", market_code.upper(), note=f"{_period(period)}: "
+                            f"{count} slips")
+        return count
 
     def write_receipt(self, number: str, out: Any) -> str:
         """The receipt of a paid bill as a PDF; returns its serial."""
