@@ -1849,7 +1849,12 @@ def fee_account_group() -> None:
 @click.option("--holder", "holder_name", required=True, help="Holder name exactly as the bank shows it.")
 @click.option("--board-name", help="Printed on slips and receipts (default: 'Ban quản lý' + market name).")
 def fee_account_set(market: str, bank: str, number: str, holder_name: str, board_name: str | None) -> None:
-    """Set a market's collection account (validated like a stall's; audited)."""
+    """Set a market's collection account (validated like a stall's; audited).
+
+    \b
+    Example:
+      market40 fee account set HL1 --bank vietcombank --account 0011009876543 --holder "BAN QUAN LY CHO HA LONG"
+    """
     from market40.accounts import mask
     with fee_session() as fees:
         account, outcome = fees.set_account(market, bank=bank, number=number, holder_name=holder_name,
@@ -1873,6 +1878,10 @@ def fee_tariff_import(file: str, dry_run: bool, partial: bool, rejects: str | No
     \b
     Every bad row is reported at once; nothing is written unless all rows are good
     (or --partial); importing the same file again changes nothing.
+
+    \b
+    Example:
+      market40 fee tariff import bang-gia-2026.xlsx
     """
     with fee_session() as fees:
         report = fees.import_tariffs(file, dry_run=dry_run, partial=partial, sheet=sheet,
@@ -1884,7 +1893,12 @@ def fee_tariff_import(file: str, dry_run: bool, partial: bool, rejects: str | No
 @click.option("--period", help="Only the rows valid on the first day of this month (YYYY-MM).")
 @click.option("--json", "as_json", is_flag=True)
 def fee_tariff_list(period: str | None, as_json: bool) -> None:
-    """The tariff rows, by code, tier and position class."""
+    """The tariff rows, by code, tier and position class.
+
+    \b
+    Example:
+      market40 fee tariff list --period 2026-12
+    """
     with fee_session() as fees:
         rows = [t.model_dump(exclude={"id", "imported_at"}) for t in fees.tariffs(on=period)]
     if as_json:
@@ -1900,7 +1914,12 @@ def fee_tariff_list(period: str | None, as_json: bool) -> None:
 @click.option("--what", type=click.Choice(["tariffs", "stalls", "readings"]), default="tariffs", show_default=True,
               help="Which sheet: price table, stall areas, or meter readings.")
 def fee_tariff_template(file: str, what: str) -> None:
-    """Write an import template (.xlsx with a guide sheet, or .csv) with Vietnamese headers."""
+    """Write an import template (.xlsx with a guide sheet, or .csv) with Vietnamese headers.
+
+    \b
+    Example:
+      market40 fee tariff template bieu-phi.xlsx --what tariffs
+    """
     from market40.services.fees import write_template
     write_template(file, what)
     click.echo(f"wrote {file}")
@@ -1912,7 +1931,12 @@ def fee_tariff_template(file: str, what: str) -> None:
 @import_options
 def fee_stalls(file: str, market: str | None, dry_run: bool, partial: bool, rejects: str | None, sheet: str | None,
                as_json: bool) -> None:
-    """Import stall areas (m²) and position classes from the board's sheet."""
+    """Import stall areas (m²) and position classes from the board's sheet.
+
+    \b
+    Example:
+      market40 fee stalls dien-tich-HL1.xlsx --market HL1
+    """
     with fee_session() as fees:
         report = fees.import_stalls(file, market=market, dry_run=dry_run, partial=partial, sheet=sheet,
                                     rejects=default_rejects(file, rejects))
@@ -1926,7 +1950,12 @@ def fee_stalls(file: str, market: str | None, dry_run: bool, partial: bool, reje
 @import_options
 def fee_readings(file: str, period: str, market: str | None, dry_run: bool, partial: bool, rejects: str | None,
                  sheet: str | None, as_json: bool) -> None:
-    """Import meter readings (previous/current) or entry counts for a month."""
+    """Import meter readings (previous/current) or entry counts for a month.
+
+    \b
+    Example:
+      market40 fee readings chi-so-dien-2026-12.xlsx --market HL1 --period 2026-12
+    """
     with fee_session() as fees:
         report = fees.import_readings(file, period=period, market=market, dry_run=dry_run, partial=partial,
                                       sheet=sheet, rejects=default_rejects(file, rejects))
@@ -1942,7 +1971,12 @@ def fee_readings(file: str, period: str, market: str | None, dry_run: bool, part
 @click.option("--json", "as_json", is_flag=True)
 def fee_bill(market: str, period: str, due: str | None, partial: bool, slips_path: str | None, as_json: bool) -> None:
     """Issue the month's bills: one per operating stall; re-running changes nothing;
-    a changed tariff or reading gives a new version with the difference."""
+    a changed tariff or reading gives a new version with the difference.
+
+    \b
+    Example:
+      market40 fee bill --market HL1 --period 2026-12 --slips phieu-thu-HL1.pdf
+    """
     with fee_session() as fees:
         run = fees.issue(market, period, due=due, partial=partial)
         if slips_path and run.written:
@@ -1964,7 +1998,12 @@ def fee_bill(market: str, period: str, due: str | None, partial: bool, slips_pat
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--sheet", type=click.Choice(["a4", "a3"]), default="a4", show_default=True)
 def fee_slips(market: str, period: str, output: str, sheet: str) -> None:
-    """The month's slips of a market as one PDF: A6 slips with cut marks, QR modules ≥ 1.5 mm."""
+    """The month's slips of a market as one PDF: A6 slips with cut marks, QR modules ≥ 1.5 mm.
+
+    \b
+    Example:
+      market40 fee slips --market HL1 --period 2026-12 -o phieu-thu-HL1.pdf
+    """
     with fee_session() as fees:
         count = fees.write_slips(market, period, output, sheet=sheet)
     click.echo(f"wrote {count} slips to {output}")
@@ -1977,7 +2016,12 @@ def fee_slips(market: str, period: str, output: str, sheet: str) -> None:
 @store_option
 @click.option("--json", "as_json", is_flag=True)
 def fee_match(market: str, window_days: int, store_path: str | None, as_json: bool) -> None:
-    """Match the transfers to the market's collection account (transaction store) to its bills."""
+    """Match the transfers to the market's collection account (transaction store) to its bills.
+
+    \b
+    Example:
+      market40 fee match --market HL1 --store market40.transfers.duckdb
+    """
     with fee_session() as fees, open_store(store_path, read_only=True) as store:
         run = fees.match(market, fees.transfers_to_board(store, market), window_days=window_days)
     if as_json:
@@ -1994,7 +2038,12 @@ def fee_match(market: str, window_days: int, store_path: str | None, as_json: bo
 @click.option("--bills", "show_bills", is_flag=True, help="One line per bill.")
 @click.option("--json", "as_json", is_flag=True)
 def fee_status(market: str, period: str, show_bills: bool, as_json: bool) -> None:
-    """The month's bills of a market by state: unpaid, partly paid, paid, overdue."""
+    """The month's bills of a market by state: unpaid, partly paid, paid, overdue.
+
+    \b
+    Example:
+      market40 fee status --market HL1 --period 2026-12 --bills
+    """
     with fee_session() as fees:
         summary = fees.status(market, period)
         views = fees.bills(market, period) if show_bills or as_json else []
@@ -2016,7 +2065,12 @@ def fee_status(market: str, period: str, show_bills: bool, as_json: bool) -> Non
 @click.option("--reminders", is_flag=True, help="The reminder text for each overdue stall, with its phone.")
 @click.option("--json", "as_json", is_flag=True)
 def fee_arrears(market: str, reminders: bool, as_json: bool) -> None:
-    """Who owes how much since when (overdue bills), oldest first."""
+    """Who owes how much since when (overdue bills), oldest first.
+
+    \b
+    Example:
+      market40 fee arrears --market HL1 --json
+    """
     with fee_session() as fees:
         rows = fees.reminders(market) if reminders else fees.arrears(market)
     if as_json:
@@ -2037,7 +2091,12 @@ def fee_arrears(market: str, reminders: bool, as_json: bool) -> None:
 @click.option("--at", help="When it was paid, if not now (DD/MM/YYYY).")
 @click.option("--note", help="Kept with the payment and in the audit trail.")
 def fee_cash(bill: str, amount: str, at: str | None, note: str | None) -> None:
-    """Record cash paid at the board's office on a bill (audited)."""
+    """Record cash paid at the board's office on a bill (audited).
+
+    \b
+    Example:
+      market40 fee cash HL1-2612-A12 50.000 --note "nộp tại văn phòng"
+    """
     with fee_session() as fees:
         view = fees.record_cash(bill, amount, at=at, note=note)
     click.echo(f"{view.number}: {view.state_label}, paid {format_vnd(view.paid)} of {format_vnd(view.amount)}"
@@ -2048,7 +2107,12 @@ def fee_cash(bill: str, amount: str, at: str | None, note: str | None) -> None:
 @click.argument("bill")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 def fee_receipt(bill: str, output: str) -> None:
-    """The receipt PDF of a paid bill (serial, board, what was paid and how)."""
+    """The receipt PDF of a paid bill (serial, board, what was paid and how).
+
+    \b
+    Example:
+      market40 fee receipt HL1-2612-A12 -o bien-lai.pdf
+    """
     with fee_session() as fees:
         serial = fees.write_receipt(bill, output)
     click.echo(f"wrote receipt {serial} to {output}")
