@@ -84,3 +84,18 @@ def test_owner_sees_their_bill_with_a_qr_to_scan_or_save(app, client, billed):
     assert (qr.account, qr.amount, qr.bill_number) == ("0011009876543", 50_000, "HL1-2612-A12")
     assert client.get("/owner/bills/CP1-2612-B1/qr.png").status_code == 403
     assert client.get("/owner/bills/NOPE/qr.png").status_code == 404
+
+
+def test_a_matched_transfer_shows_paid_on_the_owners_page(app, client, billed, engine):
+    from datetime import datetime
+    from market40 import fees as rules
+    with Session(engine) as session:
+        fees = Fees(session, Actor.operator("tests"))
+        run = fees.match("HL1", [rules.Incoming("970436:FT1", datetime(2026, 12, 3, 9), 50_000,
+                                                "MBVCB.123.F2612HL1A12.CT tu 0011")])
+        session.commit()
+        assert (run.applied, run.receipts) == (1, 1)
+    sign_in(client, billed.user("owner_a"))
+    page = client.get("/owner/bills")
+    assert "Đã nộp" in page.text and "BL-HL1-" in page.text
+    assert client.get("/owner/bills/HL1-2612-A12/qr.png").status_code == 404  # nothing left to pay
