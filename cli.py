@@ -1200,7 +1200,8 @@ def user_group() -> None:
 
 @user_group.command("add")
 @click.argument("username")
-@click.option("--role", required=True, type=choice("market40.services.registry", "ROLES"))
+@click.option("--role", required=True, type=choice("market40.services.registry", "ROLES"),
+              help="board: a market board (ban quản lý chợ), with --market: its fees.")
 @click.option("--name", "display_name", help="Display name.")
 @click.option("--password", help="Password (asked for when not given; at least 8 characters).")
 @click.option("--phone")
@@ -1883,6 +1884,304 @@ def report_anomalies(period: str, kind: str | None, market: str | None, limit: i
         return
     print_table([[r["kind"], r["market"] or "—", r["stall"] or "—", r["account"] or "", r["transfers"] or "",
                   r["detail"][:80]] for r in rows], ["kind", "market", "stall", "account", "transfers", "detail"])
+
+
+# ---------------------------------------------------------------------------- fee (issue #11)
+
+@main.group("fee")
+def fee_group() -> None:
+    """Market fees: the board's account, tariffs, stall areas and readings, monthly bills with a
+    dynamic VietQR, slips, matching of transfers, cash receipts, status and arrears."""
+
+
+class fee_session(registry_session):
+    """``with fee_session() as fees:`` the fee use cases on one transaction (commit on success)."""
+
+    def __enter__(self) -> Any:
+        from market40.services.fees import Fees
+        registry = super().__enter__()
+        return Fees(registry.session, registry.actor)
+
+
+@fee_group.group("account")
+def fee_account_group() -> None:
+    """The collection account a market's fees are paid into."""
+
+
+@fee_account_group.command("set")
+@click.argument("market")
+@click.option("--bank", required=True, help="Bank name, code or BIN (`market40 banks`).")
+@click.option("--account", "number", required=True, help="Account number of the board (or the commune).")
+@click.option("--holder", "holder_name", required=True, help="Holder name exactly as the bank shows it.")
+@click.option("--board-name", help="Printed on slips and receipts (default: 'Ban quản lý' + market name).")
+def fee_account_set(market: str, bank: str, number: str, holder_name: str, board_name: str | None) -> None:
+    """Set a market's collection account (validated like a stall's; audited).
+
+    \b
+    Example:
+      market40 fee account set HL1 --bank vietcombank --account 0011009876543 --holder "BAN QUAN LY CHO HA LONG"
+    """
+    from market40.accounts import mask
+    with fee_session() as fees:
+        account, outcome = fees.set_account(market, bank=bank, number=number, holder_name=holder_name,
+                                            board_name=board_name)
+        click.echo(f"{market.upper()}: {outcome}: {account.bin} {mask(account.number)} {account.holder_name} "
+                   f"({account.board_name})")
+
+
+@fee_group.group("tariff")
+def fee_tariff_group() -> None:
+    """Tariffs: provincial price tables as data, with their legal source and dates."""
+
+
+@fee_tariff_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@import_options
+def fee_tariff_import(file: str, dry_run: bool, partial: bool, rejects: str | None, sheet: str | None,
+                      as_json: bool) -> None:
+    """Import a price table (CSV/XLSX, template: `market40 fee tariff template FILE`).
+
+    \b
+    Every bad row is reported at once; nothing is written unless all rows are good
+    (or --partial); importing the same file again changes nothing.
+
+    \b
+    Example:
+      market40 fee tariff import bang-gia-2026.xlsx
+    """
+    with fee_session() as fees:
+        report = fees.import_tariffs(file, dry_run=dry_run, partial=partial, sheet=sheet,
+                                     rejects=default_rejects(file, rejects))
+    finish_import(report, as_json)
+
+
+@fee_tariff_group.command("list")
+@click.option("--period", help="Only the rows valid on the first day of this month (YYYY-MM).")
+@click.option("--json", "as_json", is_flag=True)
+def fee_tariff_list(period: str | None, as_json: bool) -> None:
+    """The tariff rows, by code, tier and position class.
+
+    \b
+    Example:
+      market40 fee tariff list --period 2026-12
+    """
+    with fee_session() as fees:
+        rows = [t.model_dump(exclude={"id", "imported_at"}) for t in fees.tariffs(on=period)]
+    if as_json:
+        echo_json(rows)
+        return
+    print_table([[r["code"], r["kind"], r["name"], r["tier"] or "*", r["position_class"] or "*",
+                  f"{format_vnd(r['unit_price'])}/{r['unit']}", r["valid_from"], r["valid_to"] or "", r["source"]]
+                 for r in rows], ["code", "kind", "name", "tier", "position", "price", "from", "to", "source"])
+
+
+@fee_tariff_group.command("template")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--what", type=click.Choice(["tariffs", "stalls", "readings"]), default="tariffs", show_default=True,
+              help="Which sheet: price table, stall areas, or meter readings.")
+def fee_tariff_template(file: str, what: str) -> None:
+    """Write an import template (.xlsx with a guide sheet, or .csv) with Vietnamese headers.
+
+    \b
+    Example:
+      market40 fee tariff template bieu-phi.xlsx --what tariffs
+    """
+    from market40.services.fees import write_template
+    write_template(file, what)
+    click.echo(f"wrote {file}")
+
+
+@fee_group.command("stalls")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--market", help="Market code for rows without a Mã chợ column.")
+@import_options
+def fee_stalls(file: str, market: str | None, dry_run: bool, partial: bool, rejects: str | None, sheet: str | None,
+               as_json: bool) -> None:
+    """Import stall areas (m²) and position classes from the board's sheet.
+
+    \b
+    Example:
+      market40 fee stalls dien-tich-HL1.xlsx --market HL1
+    """
+    with fee_session() as fees:
+        report = fees.import_stalls(file, market=market, dry_run=dry_run, partial=partial, sheet=sheet,
+                                    rejects=default_rejects(file, rejects))
+    finish_import(report, as_json)
+
+
+@fee_group.command("readings")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--period", required=True, help="The month read, YYYY-MM.")
+@click.option("--market", help="Market code for rows without a Mã chợ column.")
+@import_options
+def fee_readings(file: str, period: str, market: str | None, dry_run: bool, partial: bool, rejects: str | None,
+                 sheet: str | None, as_json: bool) -> None:
+    """Import meter readings (previous/current) or entry counts for a month.
+
+    \b
+    Example:
+      market40 fee readings chi-so-dien-2026-12.xlsx --market HL1 --period 2026-12
+    """
+    with fee_session() as fees:
+        report = fees.import_readings(file, period=period, market=market, dry_run=dry_run, partial=partial,
+                                      sheet=sheet, rejects=default_rejects(file, rejects))
+    finish_import(report, as_json)
+
+
+@fee_group.command("bill")
+@click.option("--market", required=True)
+@click.option("--period", required=True, help="YYYY-MM")
+@click.option("--due", help="Due date (DD/MM/YYYY; default the 15th of the month).")
+@click.option("--partial", is_flag=True, help="Issue the bills that can be computed even if some cannot.")
+@click.option("--slips", "slips_path", type=click.Path(dir_okay=False), help="Also write the slips PDF here.")
+@click.option("--json", "as_json", is_flag=True)
+def fee_bill(market: str, period: str, due: str | None, partial: bool, slips_path: str | None, as_json: bool) -> None:
+    """Issue the month's bills: one per operating stall; re-running changes nothing;
+    a changed tariff or reading gives a new version with the difference.
+
+    \b
+    Example:
+      market40 fee bill --market HL1 --period 2026-12 --slips phieu-thu-HL1.pdf
+    """
+    with fee_session() as fees:
+        run = fees.issue(market, period, due=due, partial=partial)
+        if slips_path and run.written:
+            fees.session.commit()
+            fees.write_slips(market, period, slips_path)
+    if as_json:
+        echo_json(run.as_dict())
+    else:
+        for problem in run.problems:
+            click.echo(problem, err=True)
+        click.echo(run.summary())
+    if run.problems and not run.written:
+        sys.exit(1)
+
+
+@fee_group.command("slips")
+@click.option("--market", required=True)
+@click.option("--period", required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--sheet", type=click.Choice(["a4", "a3"]), default="a4", show_default=True)
+def fee_slips(market: str, period: str, output: str, sheet: str) -> None:
+    """The month's slips of a market as one PDF: A6 slips with cut marks, QR modules ≥ 1.5 mm.
+
+    \b
+    Example:
+      market40 fee slips --market HL1 --period 2026-12 -o phieu-thu-HL1.pdf
+    """
+    with fee_session() as fees:
+        count = fees.write_slips(market, period, output, sheet=sheet)
+    click.echo(f"wrote {count} slips to {output}")
+
+
+@fee_group.command("match")
+@click.option("--market", required=True)
+@click.option("--window", "window_days", type=int, default=45, show_default=True,
+              help="Days after the due date a transfer without reference may still match by amount.")
+@store_option
+@click.option("--json", "as_json", is_flag=True)
+def fee_match(market: str, window_days: int, store_path: str | None, as_json: bool) -> None:
+    """Match the transfers to the market's collection account (transaction store) to its bills.
+
+    \b
+    Example:
+      market40 fee match --market HL1 --store market40.transfers.duckdb
+    """
+    with fee_session() as fees, open_store(store_path, read_only=True) as store:
+        run = fees.match(market, fees.transfers_to_board(store, market), window_days=window_days)
+    if as_json:
+        echo_json(run.as_dict())
+        return
+    for row in run.unmatched:
+        click.echo(f"left for the board: {row['tx']} {format_vnd(row['amount'])}: {row['reason']}", err=True)
+    click.echo(run.summary())
+
+
+@fee_group.command("status")
+@click.option("--market", required=True)
+@click.option("--period", required=True)
+@click.option("--bills", "show_bills", is_flag=True, help="One line per bill.")
+@click.option("--json", "as_json", is_flag=True)
+def fee_status(market: str, period: str, show_bills: bool, as_json: bool) -> None:
+    """The month's bills of a market by state: unpaid, partly paid, paid, overdue.
+
+    \b
+    Example:
+      market40 fee status --market HL1 --period 2026-12 --bills
+    """
+    with fee_session() as fees:
+        summary = fees.status(market, period)
+        views = fees.bills(market, period) if show_bills or as_json else []
+    if as_json:
+        echo_json({**summary, "list": [v.as_dict() for v in views]})
+        return
+    if show_bills:
+        print_table([[v.number, v.stall, v.owner_name, format_vnd(v.amount), format_vnd(v.paid), v.state_label,
+                      v.receipt_serial or ""] for v in views],
+                    ["bill", "stall", "owner", "billed", "paid", "state", "receipt"])
+    click.echo(f"{summary['market']} {summary['period']}: {summary['bills']} bills; paid {summary['paid']}, "
+               f"partly {summary['partly_paid']}, unpaid {summary['unpaid']}, overdue {summary['overdue']}; "
+               f"billed {format_vnd(summary['billed'])}, received {format_vnd(summary['paid'])} "
+               f"({format_vnd(summary['paid_cashless'])} cashless), owed {format_vnd(summary['owed'])}")
+
+
+@fee_group.command("arrears")
+@click.option("--market", required=True)
+@click.option("--reminders", is_flag=True, help="The reminder text for each overdue stall, with its phone.")
+@click.option("--json", "as_json", is_flag=True)
+def fee_arrears(market: str, reminders: bool, as_json: bool) -> None:
+    """Who owes how much since when (overdue bills), oldest first.
+
+    \b
+    Example:
+      market40 fee arrears --market HL1 --json
+    """
+    with fee_session() as fees:
+        rows = fees.reminders(market) if reminders else fees.arrears(market)
+    if as_json:
+        echo_json(rows)
+        return
+    if reminders:
+        for row in rows:
+            click.echo(f"{row['phone'] or '—'}\t{row['text']}")
+        return
+    print_table([[r["stall"], r["owner_name"], format_vnd(r["owed"]), r["since"], r["days"],
+                  ", ".join(b["period"] for b in r["bills"])] for r in rows],
+                ["stall", "owner", "owed", "since", "days", "periods"])
+
+
+@fee_group.command("cash")
+@click.argument("bill")
+@click.argument("amount")
+@click.option("--at", help="When it was paid, if not now (DD/MM/YYYY).")
+@click.option("--note", help="Kept with the payment and in the audit trail.")
+def fee_cash(bill: str, amount: str, at: str | None, note: str | None) -> None:
+    """Record cash paid at the board's office on a bill (audited).
+
+    \b
+    Example:
+      market40 fee cash HL1-2612-A12 50.000 --note "nộp tại văn phòng"
+    """
+    with fee_session() as fees:
+        view = fees.record_cash(bill, amount, at=at, note=note)
+    click.echo(f"{view.number}: {view.state_label}, paid {format_vnd(view.paid)} of {format_vnd(view.amount)}"
+               + (f"; receipt {view.receipt_serial}" if view.receipt_serial else ""))
+
+
+@fee_group.command("receipt")
+@click.argument("bill")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+def fee_receipt(bill: str, output: str) -> None:
+    """The receipt PDF of a paid bill (serial, board, what was paid and how).
+
+    \b
+    Example:
+      market40 fee receipt HL1-2612-A12 -o bien-lai.pdf
+    """
+    with fee_session() as fees:
+        serial = fees.write_receipt(bill, output)
+    click.echo(f"wrote receipt {serial} to {output}")
 
 
 

@@ -89,6 +89,8 @@ DEFINITIONS_EN = {
     "target": "the accepting rate every market should reach; markets_at_target and stalls_to_target measure "
               "the progress",
     "covered": "stalls whose bank had transfers in the store for the month: active is only known for them",
+    "fees_cashless_rate": "market fees of the month paid by transfer (matched to their bills) / market fees billed "
+                          "for the month; cash paid at the board's office does not count",
 }
 
 
@@ -96,4 +98,5 @@ def market_dict(m: rules.MarketCounts) -> dict[str, Any]:
     return {"code": m.code, "name": m.name, "tier": m.tier, "stalls": m.stalls, "registered": m.registered,
             "accepting": m.accepting, "active": m.active, "covered": m.covered,
             "accepting_rate": m.accepting_rate, "active_rate": m.active_rate, "denominator": m.denominator,
+            "fees_billed": m.fees_billed, "fees_cashless": m.fees_cashless, "fees_cashless_rate": m.fees_cashless_rate,
             "groups": {k: list(v) for k, v in m.groups.items()}}

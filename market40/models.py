@@ -22,7 +22,8 @@ The schema itself is created by the Alembic migrations in
 these models agree.
 
 >>> sorted(SQLModel.metadata.tables)  # doctest: +NORMALIZE_WHITESPACE
-['app_user', 'audit_event', 'census_entry', 'enrollment_code', 'locality', 'locality_link',
+['app_user', 'audit_event', 'census_entry', 'enrollment_code', 'fee_account', 'fee_bill', 'fee_payment',
+ 'fee_reading', 'fee_stall', 'fee_tariff', 'locality', 'locality_link',
  'market', 'payment_account', 'reconcile_anomaly', 'reconcile_run', 'recovery_code', 'stall',
  'stall_period', 'user_scope']
 >>> utcnow().tzinfo
@@ -71,6 +72,13 @@ __all__ = [
     "ReconcileRun",
     "StallPeriod",
     "ReconcileAnomaly",
+    "FEE_KINDS",
+    "FeeAccount",
+    "FeeTariff",
+    "FeeStall",
+    "FeeReading",
+    "FeeBill",
+    "FeePayment",
 ]
 
 # Fixed vocabularies. Changing one needs a migration (the CHECK constraints
@@ -82,7 +90,7 @@ HOLDER_TYPES = ("personal", "household")  # a person's account / a household bus
 ACCOUNT_STATUSES = ("pending", "verified", "rejected", "revoked")
 #: A stall has at most one account in these statuses (enforced by an index).
 CURRENT_ACCOUNT_STATUSES = ("pending", "verified")
-ROLES = ("owner", "staff", "officer", "admin")
+ROLES = ("owner", "staff", "officer", "admin", "board")  # board: ban quản lý chợ (its markets' fees)
 
 #: Deterministic constraint names, so later migrations can alter them
 #: (SQLite's batch mode cannot drop a constraint that has no name).
@@ -571,3 +579,145 @@ class ReconcileAnomaly(SQLModel, table=True):
     detail: str = Field(max_length=500)
     transfers: int = 0
     amount: int = Field(default=0, sa_type=BigInteger)
+
+
+# --- market fees (issue #11) ------------------------------------------------
+#
+# The board's collection account per market, tariffs as dated data with their legal source,
+# what each stall's bill needs (area, position class, meter readings per period), the bills
+# (one per stall and period, corrections as new versions) and the payments matched to them.
+# The rules are in market40.fees; the use cases in market40.services.fees.
+
+FEE_KINDS = ("rent", "fixed", "metered", "entry")
+FEE_PAYMENT_METHODS = ("reference", "amount", "cash", "split")
+
+
+class FeeAccount(SQLModel, table=True):
+    """The account a market's fees are paid into (the board's or the commune's): one per market."""
+
+    __tablename__ = "fee_account"
+    __table_args__ = (UniqueConstraint("market_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    market_id: int = Field(foreign_key="market.id", ondelete="CASCADE")
+    bin: str = Field(max_length=6)
+    number: str = Field(max_length=19)
+    holder_name: str = Field(max_length=100)
+    board_name: str = Field(max_length=200)  # printed on slips and receipts: "Ban quản lý chợ Hạ Long I"
+    updated_at: datetime = _updated()
+    updated_by: str = Field(max_length=64)
+
+
+class FeeTariff(SQLModel, table=True):
+    """One row of a provincial price table, valid over ``[valid_from, valid_to)``.
+
+    ``tier`` / ``position_class`` of None apply to every tier / class; a stall's bill takes,
+    for each ``code``, the most specific row valid on the period's first day.
+    """
+
+    __tablename__ = "fee_tariff"
+    __table_args__ = (
+        UniqueConstraint("code", "tier", "position_class", "valid_from"),
+        CheckConstraint(_one_of("kind", FEE_KINDS), name="kind"),
+        CheckConstraint("unit_price > 0", name="price"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16)  # "THUE", "VESINH", "DIEN"
+    kind: str = Field(max_length=16)
+    name: str = Field(max_length=200)  # "Tiền thuê điểm kinh doanh"
+    unit: str = Field(max_length=32)  # "m²/tháng", "tháng", "kWh", "lượt"
+    unit_price: int = Field(sa_type=BigInteger)  # đồng
+    tier: Optional[str] = Field(default=None, max_length=32)
+    position_class: Optional[str] = Field(default=None, max_length=32)
+    source: str = Field(max_length=300)  # the decision: "QĐ 48/2017/QĐ-UBND tỉnh Thừa Thiên Huế"
+    valid_from: date
+    valid_to: Optional[date] = None
+    imported_at: datetime = _created()
+    imported_by: str = Field(max_length=64)
+
+
+class FeeStall(SQLModel, table=True):
+    """What a stall's rent needs: its selling area (in hundredths of m²) and position class."""
+
+    __tablename__ = "fee_stall"
+    __table_args__ = (CheckConstraint("area_cm2 IS NULL OR area_cm2 > 0", name="area"),)
+
+    stall_id: int = Field(foreign_key="stall.id", ondelete="CASCADE", primary_key=True)
+    area_cm2: Optional[int] = None  # hundredths of a square metre: 4.5 m² → 450
+    position_class: Optional[str] = Field(default=None, max_length=32)
+    updated_at: datetime = _updated()
+
+
+class FeeReading(SQLModel, table=True):
+    """A meter reading (or an entry count) of a stall for a period, for one metered tariff code."""
+
+    __tablename__ = "fee_reading"
+    __table_args__ = (
+        UniqueConstraint("stall_id", "period", "code"),
+        CheckConstraint(f"length(period) = {PERIOD_LENGTH}", name="period"),
+        CheckConstraint("quantity >= 0", name="quantity"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    stall_id: int = Field(foreign_key="stall.id", ondelete="CASCADE")
+    period: str = Field(max_length=PERIOD_LENGTH)
+    code: str = Field(max_length=16)  # the tariff code it is priced by: "DIEN"
+    previous: Optional[int] = Field(default=None, sa_type=BigInteger)
+    current: Optional[int] = Field(default=None, sa_type=BigInteger)
+    quantity: int = Field(sa_type=BigInteger)
+    updated_at: datetime = _updated()
+    updated_by: str = Field(max_length=64)
+
+
+class FeeBill(SQLModel, table=True):
+    """One version of a stall's bill for a period; a correction is a new version with the difference."""
+
+    __tablename__ = "fee_bill"
+    __table_args__ = (
+        UniqueConstraint("number"),
+        UniqueConstraint("stall_id", "period", "version"),
+        UniqueConstraint("receipt_serial"),
+        CheckConstraint(f"length(period) = {PERIOD_LENGTH}", name="period"),
+        Index("ix_fee_bill_market_period", "market_id", "period"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    number: str = Field(max_length=25)  # 62.01: "HL1-2612-A12" (version 2: "HL1-2612-A12-2")
+    market_id: int = Field(foreign_key="market.id", ondelete="CASCADE")
+    stall_id: int = Field(foreign_key="stall.id", ondelete="CASCADE", index=True)
+    period: str = Field(max_length=PERIOD_LENGTH)
+    version: int = 1
+    reference: str = Field(max_length=25, index=True)  # 62.08: "F2612HL1 A12", the same for every version
+    amount: int = Field(sa_type=BigInteger)  # this version's amount (a correction may be negative)
+    lines: str = Field(sa_type=Text)  # JSON: code, name, quantity, unit, unit_price, amount, source
+    due_date: date
+    payload: Optional[str] = Field(default=None, max_length=512)  # the dynamic VietQR (None when amount <= 0)
+    issued_at: datetime = _created()
+    issued_by: str = Field(max_length=64)
+    receipt_serial: Optional[str] = Field(default=None, max_length=32)
+    paid_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+
+class FeePayment(SQLModel, table=True):
+    """Money applied to a bill (a matched transfer, a share of one, or cash), with its evidence."""
+
+    __tablename__ = "fee_payment"
+    __table_args__ = (
+        UniqueConstraint("bill_id", "tx_key"),
+        CheckConstraint(_one_of("method", FEE_PAYMENT_METHODS), name="method"),
+        CheckConstraint("amount > 0", name="amount"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bill_id: int = Field(foreign_key="fee_bill.id", ondelete="CASCADE", index=True)
+    amount: int = Field(sa_type=BigInteger)
+    method: str = Field(max_length=16)
+    tx_key: str = Field(max_length=96)  # "970436:FT26120012345" for a transfer, "cash:<n>" for cash
+    paid_at: datetime = Field(sa_type=UTCDateTime)
+    channel: Optional[str] = Field(default=None, max_length=16)  # statement, webhook, cash
+    content: Optional[str] = Field(default=None, max_length=300)  # the transfer content as received
+    note: Optional[str] = Field(default=None, max_length=500)  # over-payment, wrong period, ...
+    recorded_at: datetime = _created()
+    recorded_by: str = Field(max_length=64)

@@ -721,6 +721,14 @@ class MarketCounts:
     market_id: int | None = None
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # view → group labels
     denominator: str = "registry"  # "census" or "registry"
+    #: market fees of the period (issue #11): billed, and paid by transfer (not cash), in đồng
+    fees_billed: int = 0
+    fees_cashless: int = 0
+
+    @property
+    def fees_cashless_rate(self) -> float | None:
+        """The official indicator: the share of the fees billed that were paid cashless."""
+        return self.fees_cashless / self.fees_billed if self.fees_billed else None
 
     @property
     def accepting_rate(self) -> float | None:
@@ -752,6 +760,10 @@ class Figures:
     markets_at_target: int = 0
     stalls_to_target: int = 0  # more accepting stalls needed for every market to reach the target
     census_markets: int = 0
+    #: market fees (issue #11): billed, paid cashless (đồng), and the share paid cashless
+    fees_billed: int = 0
+    fees_cashless: int = 0
+    fees_cashless_rate: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -774,6 +786,8 @@ def summarise(markets: Iterable[MarketCounts], *, label: str = "Toàn tỉnh", t
         out.active += m.active
         out.covered += m.covered
         out.census_markets += m.denominator == "census"
+        out.fees_billed += m.fees_billed
+        out.fees_cashless += m.fees_cashless
         needed = math.ceil(round(target * m.stalls, 9))
         if m.stalls and m.accepting >= needed:
             out.markets_at_target += 1
@@ -781,6 +795,8 @@ def summarise(markets: Iterable[MarketCounts], *, label: str = "Toàn tỉnh", t
     if out.stalls:
         out.accepting_rate = out.accepting / out.stalls
         out.active_rate = out.active / out.stalls
+    if out.fees_billed:
+        out.fees_cashless_rate = out.fees_cashless / out.fees_billed
     out.mean_accepting_rate = mean_rate(m.accepting_rate for m in items)
     out.mean_active_rate = mean_rate(m.active_rate for m in items)
     return out

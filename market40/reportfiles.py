@@ -47,6 +47,9 @@ FIGURE_COLUMNS = (
     ("markets_at_target", "Chợ đạt mục tiêu", "int"),
     ("stalls_to_target", "Hộ cần thêm để đạt mục tiêu", "int"),
     ("census_markets", "Chợ có danh sách hộ của BQL", "int"),
+    ("fees_billed", "Phí chợ đã lập phiếu (đ)", "money"),
+    ("fees_cashless", "Phí chợ thu không dùng tiền mặt (đ)", "money"),
+    ("fees_cashless_rate", "% phí chợ thu không dùng tiền mặt", "pct"),
 )
 MARKET_COLUMNS = (
     ("code", "Mã chợ", "text"), ("name", "Tên chợ", "text"), ("tier", "Hạng", "text"),
@@ -56,6 +59,9 @@ MARKET_COLUMNS = (
     ("active", "Hộ có giao dịch trong tháng", "int"), ("active_rate", "% có giao dịch", "pct"),
     ("covered", "Hộ có dữ liệu giao dịch", "int"), ("at_target", "Đạt mục tiêu", "text"),
     ("to_target", "Hộ cần thêm để đạt mục tiêu", "int"),
+    ("fees_billed", "Phí chợ đã lập phiếu (đ)", "money"),
+    ("fees_cashless", "Phí chợ thu không dùng tiền mặt (đ)", "money"),
+    ("fees_cashless_rate", "% phí chợ thu không dùng tiền mặt", "pct"),
 )
 TREND_COLUMNS = (
     ("period", "Kỳ (tháng)", "text"), ("stalls", "Số hộ kinh doanh", "int"), ("accepting", "Hộ chấp nhận", "int"),
@@ -63,6 +69,7 @@ TREND_COLUMNS = (
     ("mean_accepting_rate", "% chấp nhận (bình quân các chợ)", "pct"),
     ("active", "Hộ có giao dịch", "int"), ("active_rate", "% có giao dịch (theo số hộ)", "pct"),
     ("mean_active_rate", "% có giao dịch (bình quân các chợ)", "pct"),
+    ("fees_cashless_rate", "% phí chợ thu không dùng tiền mặt", "pct"),
 )
 ANOMALY_COLUMNS = (
     ("label", "Loại", "text"), ("market", "Chợ", "text"), ("stall", "Sạp", "text"),
@@ -88,6 +95,8 @@ DEFINITIONS_VI = (
     ("% theo số hộ", "Tổng số hộ chấp nhận (có giao dịch) chia tổng số hộ của cả nhóm."),
     ("% bình quân các chợ", "Trung bình cộng tỷ lệ của từng chợ (con số tỉnh công bố là \"trung bình 83%\")."),
     ("Mục tiêu", "Tỷ lệ hộ chấp nhận mà mỗi chợ cần đạt; \"Hộ cần thêm\" là số hộ phải đưa vào để mọi chợ đạt."),
+    ("% phí chợ thu không dùng tiền mặt", "Số tiền phí chợ của tháng đã thu qua chuyển khoản (khớp với phiếu thu) "
+     "chia tổng số tiền phí chợ đã lập phiếu của tháng; tiền mặt nộp tại ban quản lý không tính."),
     ("Hộ có dữ liệu giao dịch", "Sạp mà ngân hàng của tài khoản có dữ liệu giao dịch trong tháng: chỉ với các "
      "sạp này mới biết được có giao dịch hay không."),
 )
@@ -107,7 +116,8 @@ def _market_values(report: "AdoptionReport") -> list[dict[str, Any]]:
                     "registered": m.registered, "accepting": m.accepting, "accepting_rate": m.accepting_rate,
                     "active": m.active, "active_rate": m.active_rate, "covered": m.covered,
                     "at_target": "Có" if m.stalls and m.accepting >= needed else "Chưa",
-                    "to_target": max(0, needed - m.accepting)})
+                    "to_target": max(0, needed - m.accepting), "fees_billed": m.fees_billed,
+                    "fees_cashless": m.fees_cashless, "fees_cashless_rate": m.fees_cashless_rate})
     return out
 
 
@@ -227,6 +237,11 @@ def write_xlsx(report: "AdoptionReport", target: str | os.PathLike[str] | IO[byt
     book.save(target)
 
 
+def _column(columns: Sequence[tuple[str, str, str]], key: str) -> int:
+    """The 1-based sheet column of ``key`` in a table written with ``columns``."""
+    return [k for k, _, _ in columns].index(key) + 1
+
+
 def _bar_chart(sheet: Any, n: int) -> Any:
     """Accepting and active (stall-weighted) by tier: columns F and I of the tier sheet."""
     from openpyxl.chart import BarChart, Reference
@@ -236,7 +251,7 @@ def _bar_chart(sheet: Any, n: int) -> Any:
     chart.y_axis.title = "% số hộ"
     chart.y_axis.number_format = "0%"
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
-    for column in (6, 9):
+    for column in (6, 9, _column(FIGURE_COLUMNS, "fees_cashless_rate")):
         chart.add_data(Reference(sheet, min_col=column, min_row=1, max_row=n + 1), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=n + 1))
     chart.height, chart.width = 8, 16
@@ -251,7 +266,7 @@ def _line_chart(sheet: Any, n: int) -> Any:
     chart.y_axis.title = "% số hộ"
     chart.y_axis.number_format = "0%"
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
-    for column in (4, 5, 7):
+    for column in (4, 5, 7, _column(TREND_COLUMNS, "fees_cashless_rate")):
         chart.add_data(Reference(sheet, min_col=column, min_row=1, max_row=n + 1), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=n + 1))
     chart.height, chart.width = 8, 16

@@ -132,8 +132,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["market40.urls"] = {}
     app.jinja_env.globals["url_for"] = _cached_url_for
 
-    from . import admin, auth, officer, owner, staff
-    for module in (auth, owner, staff, officer, admin):
+    from . import admin, auth, board, officer, owner, staff
+    for module in (auth, owner, staff, officer, admin, board):
         app.register_blueprint(module.bp)
     security.apply_rate_limits(app)
     return app

@@ -24,7 +24,7 @@ from .security import attempt_succeeded, client_address, home_for, login_user, l
 
 bp = Blueprint("auth", __name__)
 
-ALL_ROLES = ("owner", "staff", "officer", "admin")
+ALL_ROLES = ("owner", "staff", "officer", "admin", "board")
 
 
 @bp.get("/")

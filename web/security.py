@@ -146,7 +146,7 @@ def _load_user() -> None:
 def home_for(user: Any) -> str:
     """Where a user lands after login."""
     return {"owner": "owner.status", "staff": "staff.index", "officer": "officer.index",
-            "admin": "admin.users"}.get(user.role, "auth.login")
+            "admin": "admin.users", "board": "board.index"}.get(user.role, "auth.login")
 
 
 def safe_next(target: str | None) -> str | None:

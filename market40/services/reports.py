@@ -97,6 +97,8 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
     ids = [m.id for m in markets]
 
     counts = _counts(session, ids, periods)
+    from .fees import fee_counts
+    fee_totals = fee_counts(session, ids, periods)
     census_markets = {(market_id, p) for market_id, p in session.execute(
         select(CensusEntry.market_id, CensusEntry.period).where(CensusEntry.period.in_(periods)).distinct()).all()}
     runs = {p: (finished, banks) for p, finished, banks in session.execute(
@@ -117,9 +119,13 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
         for m in markets:
             c = counts.get((m.id, p))
             if c is None:
-                continue
+                if (m.id, p) not in fee_totals:
+                    continue
+                c = (0, 0, 0, 0, 0)  # billed for fees, not reconciled: only the fee figures are known
             out.append(rules.MarketCounts(m.code, *c, name=m.name, tier=m.tier, market_id=m.id, groups=groups(m),
-                                          denominator="census" if (m.id, p) in census_markets else "registry"))
+                                          denominator="census" if (m.id, p) in census_markets else "registry",
+                                          fees_billed=fee_totals.get((m.id, p), (0, 0))[0],
+                                          fees_cashless=fee_totals.get((m.id, p), (0, 0))[1]))
         return out
 
     current = market_counts(month)

@@ -10,7 +10,7 @@ import pytest
 
 from webhelpers import ACCOUNT_A, ACCOUNT_B, audit_events, csrf_token, fetch, sign_in
 
-ROLES = ("owner", "staff", "officer", "admin")
+ROLES = ("owner", "staff", "officer", "admin", "board")
 #: Who may use each endpoint (besides the public ones).
 ALLOWED = {
     "auth.logout": set(ROLES), "auth.password": set(ROLES), "auth.second_factor": set(ROLES),
@@ -21,11 +21,16 @@ ALLOWED = {
     "officer.index": {"officer", "admin"}, "officer.market": {"officer", "admin"},
     "officer.dashboard": {"officer", "admin"}, "officer.download": {"officer", "admin"},
     "admin.users": {"admin"}, "admin.new_user": {"admin"}, "admin.set_active": {"admin"},
+    "board.index": {"board", "admin"}, "board.market": {"board", "admin"}, "board.arrears": {"board", "admin"},
+    "board.cash": {"board", "admin"}, "board.slips": {"board", "admin"}, "board.receipt": {"board", "admin"},
+    "board.my_bills": {"owner"}, "board.my_bill_qr": {"owner"},
 }
 PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy", "auth.login_code"}
 #: Sample values for URL variables: the *other* party's data for scope tests is chosen below.
-ARGS = {"market": "HL1", "stall": "A-12", "username": "staff.cp", "size": "a6", "fmt": "pdf", "filename": "app.css"}
-USERS_BY_ROLE = {"owner": "owner_a", "staff": "staff_hl", "officer": "officer_hl", "admin": "admin"}
+ARGS = {"market": "HL1", "stall": "A-12", "username": "staff.cp", "size": "a6", "fmt": "pdf", "filename": "app.css",
+        "bill": "HL1-2612-A12"}
+USERS_BY_ROLE = {"owner": "owner_a", "staff": "staff_hl", "officer": "officer_hl", "admin": "admin",
+                 "board": "board_hl"}
 
 
 def _rules(app):

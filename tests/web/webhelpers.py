@@ -83,10 +83,12 @@ def build_world(session: Session) -> World:
         "officer_hl": _user(session, "officer.hl", "officer"),
         "officer_cp": _user(session, "officer.cp", "officer"),
         "admin": _user(session, "admin", "admin"),
+        "board_hl": _user(session, "board.hl", "board"),
     }
     hl, cp = registry.market("HL1"), registry.market("CP1")
     session.add(UserScope(user_id=users["staff_hl"].id, market_id=hl.id))
     session.add(UserScope(user_id=users["staff_cp"].id, market_id=cp.id))
+    session.add(UserScope(user_id=users["board_hl"].id, market_id=hl.id))
     for name, code in (("officer_hl", "L-HL"), ("officer_cp", "L-CP")):
         locality = session.exec(select(Locality).where(Locality.code == code)).one()
         session.add(UserScope(user_id=users[name].id, locality_id=locality.id))

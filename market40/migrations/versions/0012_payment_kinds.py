@@ -2,7 +2,7 @@
 tax code, and a bank-issued merchant QR (NAPAS QRPUSH) stored as issued.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0009
 """
 from typing import Sequence, Union
 
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0012"
-down_revision: Union[str, Sequence[str], None] = "0008"
+down_revision: Union[str, Sequence[str], None] = "0009"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
