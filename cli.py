@@ -1894,13 +1894,12 @@ def fee_group() -> None:
     dynamic VietQR, slips, matching of transfers, cash receipts, status and arrears."""
 
 
-class fee_session(registry_session):
+@contextlib.contextmanager
+def fee_session() -> Iterator[Any]:
     """``with fee_session() as fees:`` the fee use cases on one transaction (commit on success)."""
-
-    def __enter__(self) -> Any:
-        from market40.services.fees import Fees
-        registry = super().__enter__()
-        return Fees(registry.session, registry.actor)
+    from market40.services.fees import Fees
+    with unit_of_work() as (session, _):
+        yield Fees(session, operator())
 
 
 @fee_group.group("account")

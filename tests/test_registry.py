@@ -1,9 +1,11 @@
 """Registry use cases on real SQLite and PostgreSQL: accounts, history, scope, audit."""
 import json
-from datetime import date
+from datetime import datetime
 
 import pytest
 from sqlmodel import select
+
+from market40.formats import VN_TZ
 
 from market40 import passwords, vietqr
 from market40.exceptions import Conflict, Forbidden, InvalidComponent, NotFound, ValidationError
@@ -136,7 +138,7 @@ def test_save_stall_is_idempotent_and_audits_changes(registry, session):
     assert registry.save_stall("HL1", code="B-3", owner_name="Trần Văn Bình", owner_phone="0987 654 321")[1] == \
         "unchanged"
     _, outcome = registry.save_stall("HL1", code="B-3", owner_name="Trần Văn Bình", status="Nghỉ kinh doanh")
-    assert outcome == "updated" and stall.status == "closed" and stall.closed_on == date.today()
+    assert outcome == "updated" and stall.status == "closed" and stall.closed_on == datetime.now(VN_TZ).date()  # the day in Vietnam
     update = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.update")).one()
     assert json.loads(update.before)["status"] == "operating" and json.loads(update.after)["status"] == "closed"
 

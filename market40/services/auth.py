@@ -27,7 +27,6 @@ No Flask: the web layer passes addresses and texts in.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,10 +34,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam
 from sqlmodel import Session, select
 
+from . import auditlog
 from .. import accounts, breached, db, passwords
 from ..exceptions import Conflict, Forbidden, InvalidComponent, InvalidFormat, NotFound, \
     ValidationError
-from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, EnrollmentCode, Market, PaymentAccount, Stall, User, \
+from ..models import CURRENT_ACCOUNT_STATUSES, EnrollmentCode, Market, PaymentAccount, Stall, User, \
     utcnow
 from .registry import Actor
 
@@ -104,10 +104,7 @@ class ErasureRequest:
 
 def _audit(session: Session, actor: str, action: str, entity: str, entity_id: Any, *,
            after: dict | None = None, note: str | None = None) -> None:
-    session.add(AuditEvent(actor=actor[:64], action=action, entity=entity,
-                           entity_id=None if entity_id is None else str(entity_id)[:64],
-                           after=None if after is None else json.dumps(after, ensure_ascii=False, default=str),
-                           note=note))
+    auditlog.record(session, actor, action, entity, entity_id, after=after, note=note)
 
 
 def record_denied(session: Session, user: User, *, route: str, detail: str) -> None:

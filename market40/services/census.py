@@ -15,7 +15,6 @@ households, not the registry's. A board sends its list per market and month as C
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -24,9 +23,10 @@ from typing import IO, Any, Callable
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
+from . import auditlog
 from .. import accounts, tabular
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
-from ..models import AuditEvent, CensusEntry, Market, utcnow
+from ..models import CensusEntry, Market, utcnow
 from ..reconciliation import Period, stall_key
 from .imports import Problem, Problems, settle, verdict, write_rejects
 from .registry import Actor, Registry
@@ -267,10 +267,10 @@ def _write(session: Session, actor: Actor, report: CensusReport,
         report.updated += updated
         report.unchanged += len(households) - len(added) - updated
         if added or removed or updated:
-            session.add(AuditEvent(actor=actor.name, action="census.import", entity="market",
-                                   entity_id=codes[market_id], note=report.source[:200],
-                                   after=json.dumps({"period": month, "households": len(households), "added": len(added),
-                                                     "removed": len(removed), "updated": updated})))
+            auditlog.record(session, actor.name, "census.import", "market", codes[market_id],
+                            note=report.source[:200], after={"period": month, "households": len(households),
+                                                             "added": len(added), "removed": len(removed),
+                                                             "updated": updated})
     session.flush()
 
 

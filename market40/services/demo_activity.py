@@ -20,7 +20,6 @@ changes nothing (the files are the same, so the imports say so).
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
@@ -29,9 +28,10 @@ from typing import Callable
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
+from . import auditlog
 from .. import demo, demo_transactions
 from ..exceptions import Conflict
-from ..models import AuditEvent, Market, PaymentAccount, Stall
+from ..models import Market, PaymentAccount, Stall
 from ..reconciliation import VN_TZ, Period
 from ..transactions import LAYOUTS, write_csv
 from ..txstore import BatchResult, TransferStore
@@ -188,9 +188,8 @@ def _backdate(session: Session, actor: Actor, markets: dict[int, Market], end: P
     closing = end.shift(-1).start + timedelta(days=10)
     session.execute(update(Stall).where(Stall.market_id.in_(list(markets)), Stall.status == "closed")  # type: ignore
                     .values(closed_on=closing))
-    session.add(AuditEvent(actor=actor.name, action="demo.backdate", entity="registry", entity_id=None,
-                           note=f"demo onboarding history ending {end}",
-                           after=json.dumps({"accounts": changed, "shared": shared, "closed_on": str(closing)})))
+    auditlog.record(session, actor.name, "demo.backdate", "registry", note=f"demo onboarding history ending {end}",
+                    after={"accounts": changed, "shared": shared, "closed_on": str(closing)})
     session.flush()
     return changed, shared
 

@@ -27,10 +27,11 @@ from typing import Any, Callable
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
+from . import auditlog
 from .. import accounts
 from .. import reconciliation as rules
 from ..exceptions import Forbidden, ValidationError
-from ..models import (AuditEvent, CensusEntry, Market, PaymentAccount, ReconcileAnomaly, ReconcileRun, Stall,
+from ..models import (CensusEntry, Market, PaymentAccount, ReconcileAnomaly, ReconcileRun, Stall,
                       StallPeriod, utcnow)
 from ..txstore import TransferStore, window_start
 from .registry import Actor
@@ -269,9 +270,8 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
         session.execute(ReconcileAnomaly.__table__.insert(), chunk)  # type: ignore[attr-defined]
     run.finished_at = utcnow()
     session.add(run)
-    session.add(AuditEvent(actor=actor.name, action="reconcile.run", entity="reconcile_run", entity_id=str(run.id),
-                           note=f"period {month}", after=json.dumps({k: v for k, v in summary.as_dict().items()
-                                                                     if k != "seconds"}, default=str)))
+    auditlog.record(session, actor.name, "reconcile.run", "reconcile_run", run.id, note=f"period {month}",
+                    after={k: v for k, v in summary.as_dict().items() if k != "seconds"})
     session.commit()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -12,7 +12,6 @@ is acting, and what they may see). The CLI and the web app both go through here:
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
@@ -20,10 +19,12 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from . import auditlog
+from .auditlog import mask_record
 from .. import accounts, banks, breached, db, passwords, vietqr
 from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound,
                           ValidationError)
-from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, STALL_STATUSES, AuditEvent, EnrollmentCode, Locality,
+from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, STALL_STATUSES, EnrollmentCode, Locality,
                       LocalityLink, Market, PaymentAccount, Stall, User, UserScope, utcnow)
 
 __all__ = ["Actor", "Registry", "ReferenceGuard", "MergeResult", "StallSummary", "AccountSummary", "MarketSummary", "UserSummary",
@@ -248,11 +249,8 @@ class Registry:
         ``effective_at``: when the change happened, if staff dated it; the event's ``at`` is
         always when it was recorded.
         """
-        self.session.add(AuditEvent(
-            actor=self.actor.name, action=action, entity=entity, effective_at=effective_at,
-            entity_id=None if entity_id is None else str(entity_id),
-            before=None if before is None else json.dumps(before, ensure_ascii=False, default=str),
-            after=None if after is None else json.dumps(after, ensure_ascii=False, default=str), note=note))
+        auditlog.record(self.session, self.actor.name, action, entity, entity_id, before=before, after=after,
+                        note=note, effective_at=effective_at)
 
     def _require_write(self) -> None:
         if not self.actor.can_write:
@@ -1229,21 +1227,6 @@ class Registry:
 
 
 # ------------------------------------------------------------------ helpers
-
-def mask_record(data: dict[str, Any]) -> dict[str, Any]:
-    """A record for the audit trail: account numbers and phones masked, payload and hashes left out."""
-    out = {key: value for key, value in data.items()
-           if key not in ("payload", "merchant_payload", "password_hash", "code_hash")}
-    if out.get("number"):
-        out["number"] = accounts.mask(out["number"])
-    for key in ("business_reg_no", "tax_code"):
-        if out.get(key):
-            out[key] = accounts.mask_identifier(out[key])
-    for key in ("owner_phone", "board_contact_phone", "phone"):
-        if out.get(key):
-            out[key] = "•••" + out[key][-3:]
-    return out
-
 
 def _identifier(value: str | None, reveal: bool) -> str | None:
     return value if reveal or not value else accounts.mask_identifier(value)

@@ -23,12 +23,13 @@ from typing import IO, Any, Iterable
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
+from . import auditlog
 from .. import accounts
 from .. import reconciliation as rules
 from ..adoption import LEVEL_LABELS, PROVINCE_LABEL, AdoptionReport, TrendPoint
 from ..reportfiles import EXPORT_FORMATS, WRITERS, svg_bars, svg_lines
 from ..exceptions import Forbidden, InvalidFormat, InvalidLength
-from ..models import (AuditEvent, CensusEntry, Locality, LocalityLink, Market, PaymentAccount, ReconcileAnomaly,
+from ..models import (CensusEntry, Locality, LocalityLink, Market, PaymentAccount, ReconcileAnomaly,
                       ReconcileRun, Stall, StallPeriod, utcnow)
 from .registry import Actor, Registry, descendant_localities
 
@@ -151,9 +152,9 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
     if detail:
         report.stalls = _stall_detail(session, ids, month)
     if anomalies or detail:
-        session.add(AuditEvent(actor=actor.name, action="report.adoption", entity="report", entity_id=month,
-                               note=f"scope {scope}; {len(report.anomalies)} anomalies"
-                                    + (f"; {len(report.stalls or [])} stalls" if detail else "")))
+        auditlog.record(session, actor.name, "report.adoption", "report", month,
+                        note=f"scope {scope}; {len(report.anomalies)} anomalies"
+                             + (f"; {len(report.stalls or [])} stalls" if detail else ""))
         session.commit()
     return report
 

@@ -32,9 +32,10 @@ from typing import Iterable
 import pyotp
 from sqlmodel import Session, select
 
+from . import auditlog
 from .. import passwords
 from ..exceptions import Conflict, Forbidden, InvalidFormat, NotFound, ValidationError
-from ..models import ROLES, AuditEvent, RecoveryCode, User, utcnow
+from ..models import ROLES, RecoveryCode, User, utcnow
 from .registry import Actor
 
 __all__ = ["DEFAULT_ROLES", "ISSUER", "RECOVERY_CODES", "parse_roles", "is_enrolled", "is_required",
@@ -76,7 +77,7 @@ def is_required(user: User, roles: Iterable[str]) -> bool:
 
 
 def _audit(session: Session, actor: str, action: str, user: User, note: str) -> None:
-    session.add(AuditEvent(actor=actor[:64], action=action, entity="user", entity_id=str(user.id), note=note))
+    auditlog.record(session, actor, action, "user", user.id, note=note)
 
 
 def _from(address: str | None) -> str:

@@ -23,9 +23,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 from sqlmodel import Session
 
+from . import auditlog
 from .. import banks, tabular
 from ..exceptions import InvalidFormat, NotFound
-from ..models import AuditEvent
 from ..transactions import LAYOUTS, Layout, Parsed, excel_date_text, parse_values, read_jsonl
 from ..txstore import BatchResult, TransferStore, UnaccountedRows, fingerprint
 from .imports import Problem, settle, verdict, write_rejects
@@ -214,10 +214,9 @@ def import_files(session: Session, actor: Actor, store: TransferStore, paths: Se
                              dry_run=dry_run, rejects=rejects(str(path)) if rejects else None, sheet=sheet)
         results.append(result)
         if result.written:
-            session.add(AuditEvent(actor=actor.name, action="transfers.import", entity="transfer_batch",
-                                   entity_id=str(result.batch), note=str(path)[:500],
-                                   after=json.dumps({k: v for k, v in result.as_dict().items()
-                                                     if k not in ("problems",)}, default=str)))
+            auditlog.record(session, actor.name, "transfers.import", "transfer_batch", result.batch,
+                            note=str(path)[:500],
+                            after={k: v for k, v in result.as_dict().items() if k not in ("problems",)})
     session.flush()
     return results
 

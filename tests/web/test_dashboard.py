@@ -1,12 +1,14 @@
 """The district dashboard: the report's figures, scoped to the officer's localities, with downloads."""
-from datetime import date
+from datetime import datetime
 from io import BytesIO
 
 from openpyxl import load_workbook
 
+from market40.formats import VN_TZ
+
 from webhelpers import audit_events, sign_in
 
-PERIOD = date.today().strftime("%Y-%m")  # the test world was registered today
+PERIOD = datetime.now(VN_TZ).strftime("%Y-%m")  # the test world was registered today (Vietnam time)
 
 
 def verify_all(session, world, tmp_path):
