@@ -6,6 +6,7 @@ trail was written with account numbers and phones already masked.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,9 +16,9 @@ from sqlalchemy import and_, or_
 from sqlmodel import select
 
 from ..models import AuditEvent, Market, PaymentAccount, Stall, User
-from .registry import Registry
+from .registry import CONSENT_PURPOSE, Registry
 
-__all__ = ["TrailEntry", "stall_trail", "erasure_requests"]
+__all__ = ["TrailEntry", "stall_trail", "erasure_requests", "compact_record", "expand_record", "CONSTANTS"]
 
 
 @dataclass
@@ -33,6 +34,39 @@ class TrailEntry:
     effective_at: datetime | None = None  # when it happened, if staff dated it (``at``: when recorded)
 
 
+# ------------------------------------------------------------------ compact records
+
+def _reference(text: str, kind: str) -> str:
+    return f"{kind}/{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
+
+
+#: Long constant texts an audit record refers to instead of repeating them (a bulk import would
+#: otherwise store the 170-character consent purpose once per account): ``{"$ref": "consent/<sha>"}``.
+#: A text that changes keeps its old entry here, so old records still read in full.
+CONSTANTS: dict[str, str] = {_reference(CONSENT_PURPOSE, "consent"): CONSENT_PURPOSE}
+_REFERENCES = {text: {"$ref": key} for key, text in CONSTANTS.items()}
+
+
+def compact_record(record: dict[str, Any] | None, *, created: bool = False) -> dict[str, Any] | None:
+    """An audit record with known constant texts referred to; a creation's empty fields left out
+    (a field a creation does not list was empty). :func:`expand_record` reads it back."""
+    if record is None:
+        return None
+    references = _REFERENCES
+    if created:
+        return {key: references.get(value, value) if type(value) is str else value
+                for key, value in record.items() if value is not None}
+    return {key: references.get(value, value) if type(value) is str else value for key, value in record.items()}
+
+
+def expand_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with every ``{"$ref": ...}`` to a known constant replaced by its text."""
+    for key, value in record.items():
+        if isinstance(value, dict) and len(value) == 1 and value.get("$ref") in CONSTANTS:
+            record[key] = CONSTANTS[value["$ref"]]
+    return record
+
+
 def _json(text: str | None) -> dict[str, Any] | None:
     if not text:
         return None
@@ -40,7 +74,7 @@ def _json(text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except ValueError:
         return {"text": text}
-    return value if isinstance(value, dict) else {"value": value}
+    return expand_record(value) if isinstance(value, dict) else {"value": value}
 
 
 def _entry(event: AuditEvent) -> TrailEntry:
