@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam
+from sqlalchemy import and_, bindparam, literal_column, or_
 from sqlmodel import Session, select
 
 from .. import accounts, breached, passwords
@@ -313,8 +313,9 @@ _SESSION_VIEW = (
     select(User, Stall, Market, PaymentAccount)
     .outerjoin(Stall, and_(Stall.id == User.stall_id, User.role == "owner"))  # type: ignore[arg-type]
     .outerjoin(Market, Market.id == Stall.market_id)  # type: ignore[arg-type]
-    .outerjoin(PaymentAccount, and_(PaymentAccount.stall_id == Stall.id,
-                                    PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES)))  # type: ignore
+    .outerjoin(PaymentAccount, and_(PaymentAccount.stall_id == Stall.id, or_(*(  # constants in the SQL: no
+        PaymentAccount.status == literal_column(f"'{status}'")  # expanding IN to render on every request
+        for status in CURRENT_ACCOUNT_STATUSES))))  # type: ignore
     .where(User.id == bindparam("user_id")))
 
 
