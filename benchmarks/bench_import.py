@@ -46,13 +46,17 @@ KEYS = ["market_code", "stall_code", "shop_name", "category", "owner_name", "own
 TARGET_RATIO, TARGET_MB, TARGET_AUDIT_SHARE = 2.0, 150, 0.25
 
 
-def market_codes() -> list[str]:
-    return [f"B{i:02d}" for i in range(1, MARKETS + 1)]
+def market_codes(rows: int = 0) -> list[str]:
+    """50 markets, more when the rows would not fit (the demo generator caps a market's stalls)."""
+    from market40 import demo
+    most = len(demo._ZONE_LETTERS) * demo._ZONE_SIZE
+    return [f"B{i:02d}" for i in range(1, max(MARKETS, -(-rows // most)) + 1)]
 
 
 def write_files(rows: int, folder: Path, xlsx: bool) -> tuple[Path, Path | None]:
     from market40 import demo
-    per_market = -(-rows // MARKETS)
+    codes = market_codes(rows)
+    per_market = -(-rows // len(codes))
     csv_path, xlsx_path = folder / f"stalls-{rows}.csv", folder / f"stalls-{rows}.xlsx"
     sheet = book = None
     if xlsx:
@@ -64,7 +68,7 @@ def write_files(rows: int, folder: Path, xlsx: bool) -> tuple[Path, Path | None]
     with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
-        for code in market_codes():
+        for code in codes:
             count = min(per_market, rows - written)
             if count <= 0:
                 break
@@ -80,7 +84,7 @@ def write_files(rows: int, folder: Path, xlsx: bool) -> tuple[Path, Path | None]
     return csv_path, xlsx_path if xlsx else None
 
 
-def prepare_database(url: str) -> None:
+def prepare_database(url: str, rows: int) -> None:
     from market40 import db
     from market40.services.registry import Actor, Registry
     db.init(url, drop_existing=True)
@@ -89,7 +93,7 @@ def prepare_database(url: str) -> None:
         registry = Registry(session, Actor.operator("bench"))
         registry.add_locality(code="BENCH", name="Phường Thử", kind="commune", unit_type="phường",
                               province="Quảng Ninh", valid_from=date(2025, 7, 1))
-        for code in market_codes():
+        for code in market_codes(rows):
             registry.save_market(code=code, name=f"Chợ thử {code}", tier="I", locality="BENCH")
     engine.dispose()
 
@@ -228,8 +232,8 @@ def sizes(url: str) -> dict:
     return {"registry_mb": total / 1e6, "audit_share": (audit or 0) / total}
 
 
-def run(kind: str, url: str, path: Path) -> dict:
-    prepare_database(url)
+def run(kind: str, url: str, path: Path, rows: int) -> dict:
+    prepare_database(url, rows)
     out = subprocess.run([sys.executable, __file__, "--child", kind, url, str(path)], capture_output=True,
                          text=True)
     if out.returncode:
@@ -278,7 +282,7 @@ def main() -> int:
                     series: dict[str, list[dict]] = {"floor": [], "market40": []}
                     for _ in range(args.repeat):
                         for kind in ("floor", "market40"):
-                            series[kind].append(run(kind, url, csv_path))
+                            series[kind].append(run(kind, url, csv_path, rows))
                     bad = [r for r in series["market40"] if r["problems"] or r["created"] != rows]
                     if bad:
                         raise SystemExit(f"market40 did not import every row: {bad[0]}")
@@ -295,7 +299,7 @@ def main() -> int:
                     results.append(row)
                     _print(row)
                     if xlsx_path is not None:
-                        x = run("market40", url, xlsx_path)
+                        x = run("market40", url, xlsx_path, rows)
                         print(f"  {name} xlsx (not a target): {x['wall']:.1f} s, {x['cpu']:.1f} CPU-s, "
                               f"peak {x['rss_mb']:.0f} MB, load {x['load']:.1f}", flush=True)
         finally:
