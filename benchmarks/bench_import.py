@@ -1,15 +1,21 @@
-"""Bulk-import speed: 100,000 stalls from CSV and XLSX into SQLite (and PostgreSQL).
+"""Bulk-import speed: a stall list (CSV, and XLSX) into SQLite (and PostgreSQL), against a bare floor.
 
-Targets (issue #3): CSV ≤ 20 s, XLSX ≤ 60 s, memory that does not grow with the file;
-looking up one stall among 100,000 ≤ 10 ms.
+Targets (issue #15), judged on ratios measured in the same run so that they hold on a busy
+machine: a 100,000-row CSV into SQLite in **≤ 2× the floor**; PostgreSQL **≤ 2× its floor**;
+time linear in the rows and peak memory **≤ 150 MB** from 10k to 1M rows; ``audit_event``
+**≤ 25 %** of the registry file (SQLite). The floor is the least any importer must do with
+the same file: read it with Python's ``csv`` module and insert the stalls and their accounts
+with one bare ``executemany`` each (SQLite) or ``COPY`` (PostgreSQL, psycopg 3) into the same
+tables, no validation and no audit trail. Floor and market40 alternate, ``--repeat`` times.
 
-    python benchmarks/bench_import.py                 # SQLite, 100,000 rows
-    python benchmarks/bench_import.py --postgres      # also PostgreSQL (MARKET40_TEST_POSTGRES_URL)
-    python benchmarks/bench_import.py --rows 20000    # a quicker run
+    python benchmarks/bench_import.py                          # SQLite, 100,000 rows
+    python benchmarks/bench_import.py --rows 10000 100000      # several sizes (memory and time per row)
+    python benchmarks/bench_import.py --postgres               # also PostgreSQL: a throw-away database
+    python benchmarks/bench_import.py --xlsx                   # also the XLSX file (not a target here)
 
-Each import runs in its own process so that its peak memory (ru_maxrss) is its own;
-memory is also measured at a quarter of the rows to show whether it grows with the file.
-The rows come from the demo generator (realistic names, banks, accounts): 50 markets of 2,000 stalls.
+Each run is its own process, so its peak memory (ru_maxrss) is its own. The rows come from the
+demo generator (realistic names, banks, accounts): 50 markets. ``--postgres`` creates
+``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and drops it at the end.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ import csv
 import json
 import os
 import resource
-import statistics
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -28,41 +34,57 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from benchlib import load, median  # noqa: E402
 
 MARKETS = 50
 HEADER = ["Mã chợ", "Mã sạp", "Tên cửa hàng", "Ngành hàng", "Tên chủ hộ", "Số điện thoại", "Ngân hàng",
           "Số tài khoản", "Tên chủ tài khoản", "Loại tài khoản", "Mã tham chiếu", "Trạng thái"]
 KEYS = ["market_code", "stall_code", "shop_name", "category", "owner_name", "owner_phone", "bank", "account",
         "account_holder", "account_kind", "reference", "status"]
+TARGET_RATIO, TARGET_MB, TARGET_AUDIT_SHARE = 2.0, 150, 0.25
 
 
-def market_codes() -> list[str]:
-    return [f"B{i:02d}" for i in range(1, MARKETS + 1)]
-
-
-def write_files(rows: int, folder: Path) -> tuple[Path, Path]:
-    from openpyxl import Workbook
-
+def market_codes(rows: int = 0) -> list[str]:
+    """50 markets, more when the rows would not fit (the demo generator caps a market's stalls)."""
     from market40 import demo
-    per_market = rows // MARKETS
+    most = len(demo._ZONE_LETTERS) * demo._ZONE_SIZE
+    return [f"B{i:02d}" for i in range(1, max(MARKETS, -(-rows // most)) + 1)]
+
+
+def write_files(rows: int, folder: Path, xlsx: bool) -> tuple[Path, Path | None]:
+    from market40 import demo
+    codes = market_codes(rows)
+    per_market = -(-rows // len(codes))
     csv_path, xlsx_path = folder / f"stalls-{rows}.csv", folder / f"stalls-{rows}.xlsx"
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Danh sách sạp")
-    sheet.append(HEADER)
+    sheet = book = None
+    if xlsx:
+        from openpyxl import Workbook
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Danh sách sạp")
+        sheet.append(HEADER)
+    written = 0
     with open(csv_path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
-        for code in market_codes():
-            for row in demo.stalls(code, count=per_market, adoption=0.85):
+        for code in codes:
+            count = min(per_market, rows - written)
+            if count <= 0:
+                break
+            for row in demo.stalls(code, count=count, adoption=0.85):
                 row["market_code"] = code
                 values = [row[k] for k in KEYS]
                 writer.writerow(values)
-                sheet.append(values)
-    book.save(xlsx_path)
-    return csv_path, xlsx_path
+                if sheet is not None:
+                    sheet.append(values)
+            written += count
+    if book is not None:
+        book.save(xlsx_path)
+    return csv_path, xlsx_path if xlsx else None
 
 
-def prepare_database(url: str) -> None:
+def prepare_database(url: str, rows: int) -> None:
     from market40 import db
     from market40.services.registry import Actor, Registry
     db.init(url, drop_existing=True)
@@ -71,88 +93,240 @@ def prepare_database(url: str) -> None:
         registry = Registry(session, Actor.operator("bench"))
         registry.add_locality(code="BENCH", name="Phường Thử", kind="commune", unit_type="phường",
                               province="Quảng Ninh", valid_from=date(2025, 7, 1))
-        for code in market_codes():
+        for code in market_codes(rows):
             registry.save_market(code=code, name=f"Chợ thử {code}", tier="I", locality="BENCH")
     engine.dispose()
 
 
-def child(url: str, path: str) -> None:
-    """Runs in a subprocess: one import, then its figures as JSON on stdout."""
+def _usage() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def child_market40(url: str, path: str) -> dict:
+    """One market40 import (what `market40 stall import` does), then a few single-stall lookups."""
     from market40 import db
     from market40.services.imports import import_stalls
     from market40.services.registry import Actor, Registry
     engine = db.make_engine(url)
-    quarter = {}
-
-    def progress(done: int, total: int | None) -> None:
-        if total and not quarter and done >= total / 4:
-            quarter["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
+    cpu0, _ = _usage()
     start = time.perf_counter()
     with db.session_scope(engine) as session:
-        report = import_stalls(session, Actor.operator("bench"), path, progress=progress)
+        report = import_stalls(session, Actor.operator("bench"), path)
     seconds = time.perf_counter() - start
-    # look up single stalls among all of them (what `market40 stall show` does first)
+    cpu, rss = _usage()
     times = []
     with db.session_scope(engine) as session:
         registry = Registry(session, Actor.operator("bench"))
-        for i in range(200):
-            code = market_codes()[i % MARKETS]
+        for i in range(100):
             t = time.perf_counter()
-            stall = registry.stall(f"{code}/A-{1 + (i * 37) % 100}")
-            registry.current_account(stall)
+            registry.current_account(registry.stall(f"{market_codes()[i % MARKETS]}/A-{1 + (i * 37) % 100}"))
             times.append((time.perf_counter() - t) * 1000)
     engine.dispose()
-    print(json.dumps({"seconds": seconds, "created": report.created, "accounts": report.accounts_created,
-                      "problems": len(report.problems),
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "rss_quarter_mb": quarter.get("rss_mb"), "lookup_ms_median": statistics.median(times),
-                      "lookup_ms_p99": sorted(times)[int(len(times) * 0.99) - 1]}))
+    return {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss, "created": report.created,
+            "problems": len(report.problems), "lookup_ms": median(times)}
 
 
-def run(url: str, path: Path) -> dict:
-    prepare_database(url)
-    out = subprocess.run([sys.executable, __file__, "--child", url, str(path)], capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def child_floor(url: str, path: str) -> dict:
+    """The floor: csv rows straight into the same tables (executemany, or COPY on PostgreSQL)."""
+    from datetime import datetime, timezone
+
+    from market40 import db
+    from market40.services.registry import CONSENT_PURPOSE
+    payload = "0" * 120  # a VietQR payload's length (the floor does not build it)
+    engine = db.make_engine(url)
+    with engine.connect() as connection:
+        markets = dict(connection.exec_driver_sql("SELECT code, id FROM market").fetchall())
+    engine.dispose()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    cpu0, _ = _usage()
+    start = time.perf_counter()
+    stall_columns = ("market_id", "code", "code_key", "shop_name", "goods_category", "owner_name", "owner_phone",
+                     "status", "created_at", "updated_at")
+    account_columns = ("stall_id", "kind", "bin", "number", "holder_name", "reference_label", "purpose", "payload",
+                       "status", "consent_purpose", "consent_at", "consent_channel", "created_at", "created_by")
+
+    def rows():
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader)
+            yield from reader
+
+    def stall(r):
+        return (markets[r[0]], r[1], r[1], r[2] or None, r[3] or None, r[4], r[5] or None, "operating", now, now)
+
+    def account(stall_id, r):
+        return (stall_id, "bank_account", "970436", r[7], r[8], r[10] or None, "QRIBFTTA", payload, "pending",
+                CONSENT_PURPOSE, now, "paper", now, "user:bench")
+
+    chunk = 20_000
+    if url.startswith("sqlite"):
+        import sqlite3
+        con = sqlite3.connect(url.split("///", 1)[1])
+        cur = con.cursor()
+        batch: list = []
+        for r in rows():
+            batch.append(r)
+            if len(batch) == chunk:
+                _floor_sqlite(cur, batch, stall, account, stall_columns, account_columns)
+                batch = []
+        _floor_sqlite(cur, batch, stall, account, stall_columns, account_columns)
+        con.commit()
+        con.close()
+    else:
+        import psycopg
+        with psycopg.connect(url.replace("+psycopg", "")) as con:
+            with con.cursor() as cur:
+                batch = []
+                for r in rows():
+                    batch.append(r)
+                    if len(batch) == chunk:
+                        _floor_postgres(cur, batch, stall, account, stall_columns, account_columns)
+                        batch = []
+                _floor_postgres(cur, batch, stall, account, stall_columns, account_columns)
+    cpu, rss = _usage()
+    return {"wall": time.perf_counter() - start, "cpu": cpu - cpu0, "rss_mb": rss}
 
 
-def main() -> None:
+def _floor_sqlite(cur, batch, stall, account, stall_columns, account_columns) -> None:
+    if not batch:
+        return
+    cur.execute("BEGIN") if not cur.connection.in_transaction else None
+    first = cur.execute("SELECT coalesce(max(id), 0) FROM stall").fetchone()[0]
+    cur.executemany(f"INSERT INTO stall ({', '.join(stall_columns)}) VALUES ({', '.join('?' * len(stall_columns))})",
+                    [stall(r) for r in batch])
+    cur.executemany(f"INSERT INTO payment_account ({', '.join(account_columns)}) "
+                    f"VALUES ({', '.join('?' * len(account_columns))})",
+                    [account(first + 1 + i, r) for i, r in enumerate(batch) if r[7]])
+
+
+def _floor_postgres(cur, batch, stall, account, stall_columns, account_columns) -> None:
+    if not batch:
+        return
+    cur.execute("SELECT coalesce(max(id), 0) FROM stall")
+    first = cur.fetchone()[0]
+    with cur.copy(f"COPY stall ({', '.join(stall_columns)}) FROM STDIN") as copy:
+        for r in batch:
+            copy.write_row(stall(r))
+    with cur.copy(f"COPY payment_account ({', '.join(account_columns)}) FROM STDIN") as copy:
+        for i, r in enumerate(batch):
+            if r[7]:
+                copy.write_row(account(first + 1 + i, r))
+
+
+def sizes(url: str) -> dict:
+    """The registry's size and its audit trail's share (SQLite: pages per table, dbstat)."""
+    if not url.startswith("sqlite"):
+        return {}
+    import sqlite3
+    con = sqlite3.connect(url.split("///", 1)[1])
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        total = con.execute("SELECT sum(pgsize) FROM dbstat").fetchone()[0]
+        audit = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name = 'audit_event' OR name IN "
+                            "(SELECT name FROM sqlite_master WHERE tbl_name = 'audit_event')").fetchone()[0]
+    except sqlite3.OperationalError:  # no dbstat in this SQLite build
+        return {}
+    finally:
+        con.close()
+    return {"registry_mb": total / 1e6, "audit_share": (audit or 0) / total}
+
+
+def run(kind: str, url: str, path: Path, rows: int) -> dict:
+    prepare_database(url, rows)
+    out = subprocess.run([sys.executable, __file__, "--child", kind, url, str(path)], capture_output=True,
+                         text=True)
+    if out.returncode:
+        raise SystemExit(f"{kind} import failed:\n{out.stderr[-3000:]}")
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures["load"] = os.getloadavg()[0]
+    if kind == "market40":
+        figures.update(sizes(url))
+    return figures
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--postgres", action="store_true")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000], help="sizes (default 100000)")
+    parser.add_argument("--repeat", type=int, default=2, help="alternating repetitions (default 2)")
+    parser.add_argument("--postgres", action="store_true", help="also PostgreSQL (a throw-away database)")
+    parser.add_argument("--xlsx", action="store_true", help="also import the XLSX file (reported, no floor)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
-        return
+        kind, url, path = args.child
+        print(json.dumps((child_market40 if kind == "market40" else child_floor)(url, path)))
+        return 0
+    print(f"TARGETS: CSV ≤ {TARGET_RATIO:.0f}× the floor (same run), peak ≤ {TARGET_MB} MB at every size, "
+          f"audit_event ≤ {TARGET_AUDIT_SHARE:.0%} of the registry; the floor and XLSX rows are not targets")
+    admin = dropped = None
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        t = time.perf_counter()
-        csv_path, xlsx_path = write_files(args.rows, folder)
-        print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f} s "
-              f"(CSV {csv_path.stat().st_size / 1e6:.1f} MB, XLSX {xlsx_path.stat().st_size / 1e6:.1f} MB); "
-              f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-        targets = [("sqlite", f"sqlite:///{folder / 'bench.db'}")]
-        if args.postgres:
-            import psycopg
-            base = os.environ.get("MARKET40_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-            plain = base.replace("+psycopg", "")
-            with psycopg.connect(plain, autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS market40_bench")
-                conn.execute("CREATE DATABASE market40_bench")
-            targets.append(("postgresql", base.rsplit("/", 1)[0] + "/market40_bench"))
-        print(f"{'database':<11} {'file':<5} {'seconds':>8} {'rows/s':>9} {'target':>7} {'peak MB':>8} "
-              f"{'MB at 1/4':>9} {'lookup ms (median/p99)':>24}")
-        for name, url in targets:
-            for kind, path, target in (("csv", csv_path, 20), ("xlsx", xlsx_path, 60)):
-                r = run(url, path)
-                assert r["problems"] == 0 and r["created"] == args.rows // MARKETS * MARKETS, r
-                quarter = f"{r['rss_quarter_mb']:.0f}" if r["rss_quarter_mb"] else "-"
-                print(f"{name:<11} {kind:<5} {r['seconds']:8.1f} {args.rows / r['seconds']:9,.0f} "
-                      f"{'≤' + str(target) + ' s':>7} {r['rss_mb']:8.0f} {quarter:>9} "
-                      f"{r['lookup_ms_median']:>14.2f} / {r['lookup_ms_p99']:.2f}")
+        targets = [("SQLite", f"sqlite:///{folder / 'bench.db'}")]
+        try:
+            if args.postgres:
+                import psycopg
+                base = os.environ.get("MARKET40_TEST_POSTGRES_URL",
+                                      "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+                admin, dropped = base.replace("+psycopg", ""), f"market40_bench_{secrets.token_hex(4)}"
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f'CREATE DATABASE "{dropped}"')
+                targets.append(("PostgreSQL", base.rsplit("/", 1)[0] + "/" + dropped))
+            for rows in args.rows:
+                t = time.perf_counter()
+                csv_path, xlsx_path = write_files(rows, folder, args.xlsx)
+                print(f"generated {rows:,} rows in {time.perf_counter() - t:.1f} s "
+                      f"(CSV {csv_path.stat().st_size / 1e6:.1f} MB); {load()}", flush=True)
+                for name, url in targets:
+                    series: dict[str, list[dict]] = {"floor": [], "market40": []}
+                    for _ in range(args.repeat):
+                        for kind in ("floor", "market40"):
+                            series[kind].append(run(kind, url, csv_path, rows))
+                    bad = [r for r in series["market40"] if r["problems"] or r["created"] != rows]
+                    if bad:
+                        raise SystemExit(f"market40 did not import every row: {bad[0]}")
+                    floor, mine = series["floor"], series["market40"]
+                    row = {"database": name, "rows": rows, "file": "csv",
+                           "floor_s": median([r["wall"] for r in floor]), "floor_cpu_s": median([r["cpu"] for r in floor]),
+                           "floor_mb": max(r["rss_mb"] for r in floor),
+                           "seconds": median([r["wall"] for r in mine]), "cpu_s": median([r["cpu"] for r in mine]),
+                           "peak_mb": max(r["rss_mb"] for r in mine), "load": median([r["load"] for r in mine]),
+                           "lookup_ms": median([r["lookup_ms"] for r in mine]),
+                           "audit_share": mine[-1].get("audit_share"), "registry_mb": mine[-1].get("registry_mb")}
+                    row["ratio"] = median([m["wall"] / f["wall"] for f, m in zip(floor, mine)])
+                    row["cpu_ratio"] = row["cpu_s"] / row["floor_cpu_s"] if row["floor_cpu_s"] else float("nan")
+                    results.append(row)
+                    _print(row)
+                    if xlsx_path is not None:
+                        x = run("market40", url, xlsx_path, rows)
+                        print(f"  {name} xlsx (not a target): {x['wall']:.1f} s, {x['cpu']:.1f} CPU-s, "
+                              f"peak {x['rss_mb']:.0f} MB, load {x['load']:.1f}", flush=True)
+        finally:
+            if admin and dropped:
+                import psycopg
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{dropped}" WITH (FORCE)')
+    for name in {r["database"] for r in results}:
+        mine = sorted((r for r in results if r["database"] == name), key=lambda r: r["rows"])
+        if len(mine) > 1:
+            per_row = [r["seconds"] / r["rows"] * 1e6 for r in mine]
+            print(f"{name}: µs per row {' → '.join(f'{v:.0f}' for v in per_row)} "
+                  f"(linear if flat); peak MB {' → '.join(format(r['peak_mb'], '.0f') for r in mine)}")
+    print(f"at the end: {load()}")
+    ok = all(r["ratio"] <= TARGET_RATIO and r["peak_mb"] <= TARGET_MB and
+             (r["audit_share"] is None or r["audit_share"] <= TARGET_AUDIT_SHARE) for r in results)
+    return 0 if ok else 1
+
+
+def _print(r: dict) -> None:
+    share = f"{r['audit_share']:.0%} of {r['registry_mb']:.0f} MB" if r.get("audit_share") is not None else "-"
+    verdict = "met" if (r["ratio"] <= TARGET_RATIO and r["peak_mb"] <= TARGET_MB) else "MISSED"
+    print(f"{r['database']:<10} {r['rows']:>9,} rows  floor {r['floor_s']:6.1f} s ({r['floor_cpu_s']:.1f} CPU-s, "
+          f"{r['floor_mb']:.0f} MB)  market40 {r['seconds']:6.1f} s ({r['cpu_s']:.1f} CPU-s, peak {r['peak_mb']:.0f} MB)"
+          f"  ratio {r['ratio']:.2f} (CPU {r['cpu_ratio']:.2f})  target {verdict}  audit {share}  "
+          f"lookup {r['lookup_ms']:.2f} ms  load {r['load']:.1f}", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

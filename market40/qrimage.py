@@ -68,6 +68,7 @@ __all__ = [
     "Matrix",
     "version_for",
     "write",
+    "png",
     "to_image",
     "read",
 ]
@@ -386,6 +387,33 @@ def matrix(payload: str, *, error: str = "M") -> Matrix:
 
 
 # --- writing -----------------------------------------------------------------------------------
+
+_PNG_GREY = bytes.maketrans(b"\x00\x01", b"\xff\x00")  # module 1 (dark) -> black, 0 -> white
+
+
+def png(payload: str, *, pixels: int, error: str = "M", border: int = QUIET_ZONE) -> bytes:
+    """The QR Code for ``payload`` as a black-and-white PNG at most ``pixels`` wide, fast.
+
+    The same symbol as :func:`matrix` (zxing-cpp's writer when it keeps the rules, else
+    segno), drawn with Pillow in whole pixels per module, quiet zone included; about ten
+    times cheaper than :func:`write`, for the web app's images drawn on every request.
+
+    >>> data = png("HL1 A12", pixels=120)
+    >>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n", read(data)
+    (True, ['HL1 A12'])
+    """
+    border = _check_int("border", border, 0)
+    symbol = matrix(payload, error=error)
+    width = symbol.size + 2 * border
+    scale = _module_px(pixels, None, 300, width, symbol.size, border)
+    image = Image.frombytes("L", (symbol.size, symbol.size), b"".join(symbol.rows).translate(_PNG_GREY))
+    if border:
+        image = ImageOps.expand(image, border=border, fill=255)
+    image = image.resize((width * scale, width * scale), Image.NEAREST).convert("1", dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

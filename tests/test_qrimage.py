@@ -658,5 +658,5 @@ def test_read_keeps_bytes_exact():
 
 def test_public_api():
     assert qrimage.__all__ == ["KINDS", "QUIET_ZONE", "DEFAULT_MODULE_PX", "make_symbol", "matrix", "Matrix",
-                               "version_for", "write", "to_image", "read"]
+                               "version_for", "write", "png", "to_image", "read"]
     assert qrimage.QUIET_ZONE == 4

@@ -2,14 +2,16 @@
 
 Views get it with :func:`get_session` (or a :class:`Registry` for the signed-in user
 with :func:`registry`). The session is committed in ``after_request`` for every
-response below 500, so audit events written while refusing access (403) are kept,
-and a failed commit becomes an error page instead of a success page that lied.
+response below 500 that wrote something (a read-only page view just ends its transaction:
+no flush, no commit), so audit events written while refusing access (403) are kept, and a
+failed commit becomes an error page instead of a success page that lied.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
+from sqlalchemy import event
 from sqlmodel import Session
 
 from market40 import db as registry_db
@@ -23,6 +25,8 @@ def init_app(app: Flask) -> None:
     if engine is None:
         engine = registry_db.make_engine(app.config.get("DATABASE_URL"))
     app.extensions["market40.engine"] = engine
+    if not event.contains(engine, "before_cursor_execute", _mark_write):
+        event.listen(engine, "before_cursor_execute", _mark_write)
     app.after_request(_commit)
     app.teardown_request(_close)
 
@@ -58,6 +62,15 @@ def anonymous_actor() -> Actor:
     return Actor(name=f"web:{request.remote_addr or 'unknown'}", role="anonymous")
 
 
+_READS = frozenset({"SELECT", "BEGIN", "BEGIN "})
+
+
+def _mark_write(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    """Notes that this request's session wrote (anything but a SELECT), whatever path the write took."""
+    if statement.lstrip()[:6].upper() not in _READS and has_app_context():
+        g.db_wrote = True
+
+
 def _commit(response: Any) -> Any:
     """Commit a response below 500, else roll back; either failing leaves no cookie change behind.
 
@@ -75,6 +88,9 @@ def _commit(response: Any) -> Any:
             session.rollback()
         return response
     if session is not None:
+        if not (g.get("db_wrote") or session.new or session.dirty or session.deleted):
+            session.rollback()  # a read-only request (a page view): nothing to commit, nothing to flush
+            return response
         try:
             session.commit()
         except SQLAlchemyError as error:

@@ -38,7 +38,9 @@ class _Stall:
     """The owner's stall, market and current account (from their own user row), for one request."""
 
     def __init__(self) -> None:
-        view = auth_service.owner_view(get_session(), g.user)
+        view = g.get("owner_view")  # read with the signed-in user (web.security), else now
+        if view is None:
+            view = auth_service.owner_view(get_session(), g.user)
         if view is None:
             abort(404)
         self.stall, self.market, self.current = view.stall, view.market, view.account

@@ -26,9 +26,7 @@ PREVIEW_DPI = 110
 @functools.lru_cache(maxsize=2048)
 def qr_png(payload: str, pixels: int = 360) -> bytes:
     """The QR of ``payload`` as a PNG at most ``pixels`` wide (4-module quiet zone), cached."""
-    out = io.BytesIO()
-    qrimage.write(payload, out, kind="png", pixels=pixels)
-    return out.getvalue()
+    return qrimage.png(payload, pixels=pixels)
 
 
 def poster_for(registry: Any, ref: str) -> Any:

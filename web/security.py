@@ -100,6 +100,40 @@ class SessionInterface(SecureCookieSessionInterface):
 
 csrf = CSRFProtect()
 
+#: Signed CSRF tokens by (secret, the session's raw token): signing one costs a key derivation and an
+#: HMAC on every page with a form; the same session gets the same valid token back (bounded, per process).
+_CSRF_SIGNED: dict[tuple[str, str], tuple[str, float]] = {}
+_CSRF_CACHE_SIZE = 20_000
+
+
+def csrf_token() -> str:
+    """The page's CSRF token (Flask-WTF's, signed once per session rather than once per render).
+
+    With a token time limit, a cached token is reused only for the first half of its life.
+    Validation is Flask-WTF's own, unchanged: the token is still bound to this session's secret.
+    """
+    from flask_wtf.csrf import generate_csrf
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g:
+        return g.get(field)
+    raw = session.get(field)
+    secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    limit = config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    key = (str(secret), raw) if isinstance(raw, str) else None
+    found = _CSRF_SIGNED.get(key) if key else None
+    now = time.monotonic()
+    if found is not None and (limit is None or now - found[1] < limit / 2):
+        setattr(g, field, found[0])
+        return found[0]
+    token = generate_csrf()
+    raw = session.get(field)
+    if isinstance(raw, str):
+        if len(_CSRF_SIGNED) >= _CSRF_CACHE_SIZE:
+            _CSRF_SIGNED.clear()
+        _CSRF_SIGNED[(str(secret), raw)] = (token, now)
+    return token
+
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
@@ -133,7 +167,8 @@ def _load_user() -> None:
     config = current_app.config
     fresh = isinstance(iat, (int, float)) and isinstance(seen, (int, float)) and \
         now - iat <= config["ABSOLUTE_TIMEOUT"] and now - seen <= config["IDLE_TIMEOUT"]
-    user = auth_service.session_user(get_session(), session.get("uid"), session.get("epoch")) if fresh else None
+    user, g.owner_view = (auth_service.session_user_view(get_session(), session.get("uid"), session.get("epoch"))
+                          if fresh else (None, None))
     if user is None:
         session.clear()
         g.session_ended = "expired" if not fresh else "revoked"
@@ -386,6 +421,7 @@ def init_app(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore
     csrf.init_app(app)
+    app.jinja_env.globals["csrf_token"] = csrf_token  # Flask-WTF's, cached per session
     app.before_request(_load_user)
     app.before_request(_second_factor_gate)
     app.extensions["market40.2fa_roles"] = second_factor.parse_roles(app.config.get("SECOND_FACTOR_ROLES"))

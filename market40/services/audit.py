@@ -15,9 +15,10 @@ from sqlalchemy import and_, or_
 from sqlmodel import select
 
 from ..models import AuditEvent, Market, PaymentAccount, Stall, User
+from .auditlog import CONSTANTS, compact_record, expand_record
 from .registry import Registry
 
-__all__ = ["TrailEntry", "stall_trail", "erasure_requests"]
+__all__ = ["TrailEntry", "stall_trail", "erasure_requests", "compact_record", "expand_record", "CONSTANTS"]
 
 
 @dataclass
@@ -40,7 +41,7 @@ def _json(text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except ValueError:
         return {"text": text}
-    return value if isinstance(value, dict) else {"value": value}
+    return expand_record(value) if isinstance(value, dict) else {"value": value}
 
 
 def _entry(event: AuditEvent) -> TrailEntry:

@@ -9,6 +9,7 @@ a caller that already masked loses nothing.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from sqlmodel import Session
 from .. import accounts
 from ..models import AuditEvent, utcnow
 
-__all__ = ["record", "row", "mask_record"]
+__all__ = ["record", "row", "mask_record", "refer", "compact_record", "expand_record", "CONSTANTS"]
 
 _LEFT_OUT = ("payload", "merchant_payload", "password_hash", "code_hash", "totp_secret")
 _PHONES = ("owner_phone", "board_contact_phone", "phone")
@@ -50,17 +51,63 @@ def mask_record(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _text(data: dict[str, Any] | None) -> str | None:
-    return None if data is None else json.dumps(mask_record(data), ensure_ascii=False, default=str)
+# --- compact records: long constants referred to, not repeated ---------------------------------
+
+#: Long constant texts an audit record refers to instead of repeating them (a bulk import would
+#: otherwise store the 170-character consent purpose once per account): ``{"$ref": "consent/<sha>"}``.
+#: A text that changes keeps its old entry here, so old records still read in full.
+CONSTANTS: dict[str, str] = {}
+_REFERENCES: dict[str, dict[str, str]] = {}
+
+
+def refer(text: str, kind: str) -> str:
+    """Make ``text`` a constant records refer to (``kind/<sha16>``); returns its key."""
+    key = f"{kind}/{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
+    CONSTANTS[key] = text
+    _REFERENCES[text] = {"$ref": key}
+    return key
+
+
+def compact_record(record: dict[str, Any] | None, *, created: bool = False) -> dict[str, Any] | None:
+    """An audit record with known constant texts referred to; a creation's empty fields left out
+    (a field a creation does not list was empty). :func:`expand_record` reads it back."""
+    if record is None:
+        return None
+    references = _REFERENCES
+    if created:
+        return {key: references.get(value, value) if type(value) is str else value
+                for key, value in record.items() if value is not None}
+    return {key: references.get(value, value) if type(value) is str else value for key, value in record.items()}
+
+
+def expand_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with every ``{"$ref": ...}`` to a known constant replaced by its text."""
+    for key, value in record.items():
+        if isinstance(value, dict) and len(value) == 1 and value.get("$ref") in CONSTANTS:
+            record[key] = CONSTANTS[value["$ref"]]
+    return record
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+
+
+def _text(data: dict[str, Any] | None, compact: bool = True) -> str | None:
+    if data is None:
+        return None
+    data = mask_record(data)
+    return _dumps(data) if compact else json.dumps(data, ensure_ascii=False, default=str)
 
 
 def row(actor: str, action: str, entity: str, entity_id: Any, *, before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None, note: str | None = None, effective_at: datetime | None = None,
-        at: datetime | None = None) -> dict[str, Any]:
-    """One audit event as a plain row (for bulk inserts), masked like :func:`record`'s."""
+        at: datetime | None = None, compact: bool = True) -> dict[str, Any]:
+    """One audit event as a plain row (for bulk inserts), masked like :func:`record`'s and compact:
+    known constants referred to, a creation's empty fields left out, no spaces in the JSON."""
+    if compact:
+        before, after = compact_record(before), compact_record(after, created=before is None)
     return {"at": at or utcnow(), "actor": actor[:64], "action": action, "entity": entity,
             "entity_id": None if entity_id is None else str(entity_id)[:64], "effective_at": effective_at,
-            "before": _text(before), "after": _text(after), "note": note}
+            "before": _text(before, compact), "after": _text(after, compact), "note": note}
 
 
 def record(session: Session, actor: str, action: str, entity: str, entity_id: Any = None, *,
@@ -68,7 +115,7 @@ def record(session: Session, actor: str, action: str, entity: str, entity_id: An
            effective_at: datetime | None = None) -> AuditEvent:
     """Add one audit event to ``session`` (committed with the change it records)."""
     fields = row(actor, action, entity, entity_id, before=before, after=after, note=note,
-                 effective_at=effective_at)
+                 effective_at=effective_at, compact=False)
     event = AuditEvent(**fields)
     session.add(event)
     return event

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam
+from sqlalchemy import and_, bindparam, literal_column, or_
 from sqlmodel import Session, select
 
 from . import auditlog
@@ -302,6 +302,32 @@ _OWNER_VIEW = (
     .outerjoin(PaymentAccount, and_(PaymentAccount.stall_id == Stall.id,
                                     PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES)))  # type: ignore
     .where(Stall.id == bindparam("stall_id")))
+
+
+# What a request needs about its signed-in user, in one statement: the user and, for an owner,
+# their stall, its market and its current account (the owner's pages need nothing else).
+_SESSION_VIEW = (
+    select(User, Stall, Market, PaymentAccount)
+    .outerjoin(Stall, and_(Stall.id == User.stall_id, User.role == "owner"))  # type: ignore[arg-type]
+    .outerjoin(Market, Market.id == Stall.market_id)  # type: ignore[arg-type]
+    .outerjoin(PaymentAccount, and_(PaymentAccount.stall_id == Stall.id, or_(*(  # constants in the SQL: no
+        PaymentAccount.status == literal_column(f"'{status}'")  # expanding IN to render on every request
+        for status in CURRENT_ACCOUNT_STATUSES))))  # type: ignore
+    .where(User.id == bindparam("user_id")))
+
+
+def session_user_view(session: Session, user_id: Any, epoch: Any) -> tuple[User | None, OwnerView | None]:
+    """:func:`session_user` and, for an owner, :func:`owner_view`, read with one query."""
+    if not isinstance(user_id, int) or not isinstance(epoch, int) or isinstance(user_id, bool):
+        return None, None
+    row = session.execute(_SESSION_VIEW, {"user_id": user_id}).first()
+    if row is None:
+        return None, None
+    user, stall, market, account = row
+    if not user.is_active or user.session_epoch != epoch:
+        return None, None
+    view = OwnerView(stall, market, account) if stall is not None and market is not None else None
+    return user, view
 
 
 def owner_view(session: Session, user: User) -> OwnerView | None:

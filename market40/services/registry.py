@@ -36,6 +36,7 @@ CONSENT_PURPOSE = ("Hiển thị mã VietQR và số tài khoản trên biển t
 MOMO_BIN = "971025"
 _STATUS_ACTIONS = {"verified": "account.verify", "rejected": "account.reject", "revoked": "account.revoke"}
 _SPREADSHEET_FIELDS = ("shop_name", "goods_category", "owner_name", "owner_phone", "status")
+auditlog.refer(CONSENT_PURPOSE, "consent")  # records refer to it instead of repeating it
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class ReferenceGuard:
         self.market = market
         self.codes = {m.id: accounts.compact_reference(m.code, "") for m in session.exec(select(Market)).all()}
         self.known: dict[int, dict[str, str]] = {}
+        self.rivals: dict[int, list[tuple[int, str]]] = {}
 
     def _keys(self, market_id: int) -> dict[str, str]:
         if market_id not in self.known:
@@ -205,12 +207,26 @@ class ReferenceGuard:
                 select(Stall.code_key, Stall.code).where(Stall.market_id == market_id)).all()}
         return self.known[market_id]
 
+    def _rivals(self, market_id: int) -> list[tuple[int, str]]:
+        """The markets whose compacted code could start one of this market's references (cached):
+        both are prefixes of the reference, so one is a prefix of the other."""
+        found = self.rivals.get(market_id)
+        if found is None:
+            mine = self.codes.get(market_id, "")
+            found = self.rivals[market_id] = [(other_id, prefix) for other_id, prefix in self.codes.items()
+                                              if other_id != market_id and (mine.startswith(prefix)
+                                                                            or prefix.startswith(mine))]
+        return found
+
     def check(self, code: str, market: Market | None = None) -> None:
         market = market or self.market
         assert market is not None and market.id is not None
+        rivals = self._rivals(market.id)
+        if not rivals:
+            return
         reference = accounts.compact_reference(market.code, code)
-        for other_id, prefix in self.codes.items():
-            if other_id == market.id or not reference.startswith(prefix):
+        for other_id, prefix in rivals:
+            if not reference.startswith(prefix):
                 continue
             other = self._keys(other_id).get(reference[len(prefix):])
             if other is not None:

@@ -1,0 +1,84 @@
+"""Fast paths keep what users rely on (issue #15): a compact but complete audit trail, the
+reference guard, the owner's one-query view, the fast QR image."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from PIL import Image
+from sqlmodel import select
+
+from market40 import qrimage
+from market40.models import AuditEvent, User
+from market40.services import audit as audit_service
+from market40.services import auth as auth_service
+from market40.services.imports import import_stalls
+from market40.services.registry import CONSENT_PURPOSE, Actor, Registry
+
+ACTOR = Actor.operator("tester")
+HEADER = ["Mã sạp", "Tên cửa hàng", "Tên chủ hộ", "Số điện thoại", "Ngân hàng", "Số tài khoản", "Tên chủ tài khoản"]
+
+
+def _csv(path, rows):
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def test_an_import_refers_to_the_consent_text_and_the_history_shows_it_in_full(session, market, tmp_path):
+    rows = [[f"A-{n}", "", f"Nguyễn Văn {n}", "", "Vietcombank", "0011012344418", "NGUYEN VAN A"] for n in (1, 2)]
+    assert import_stalls(session, ACTOR, _csv(tmp_path / "list.csv", rows), market="HL1").written
+    registered = session.exec(select(AuditEvent).where(AuditEvent.action == "account.register")).all()
+    assert len(registered) == 2
+    for event in registered:
+        assert CONSENT_PURPOSE not in event.after and '"$ref"' in event.after  # not repeated per account
+    created = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).all()
+    assert all("null" not in event.after for event in created)  # a creation lists what it set
+    trail = audit_service.stall_trail(Registry(session, ACTOR), "HL1/A-1")
+    [register] = [e for e in trail if e.action == "account.register"]
+    assert register.after["consent_purpose"] == CONSENT_PURPOSE and register.after["number"].endswith("4418")
+    [create] = [e for e in trail if e.action == "stall.create"]
+    assert create.after["owner_name"] == "Nguyễn Văn 1" and "shop_name" not in create.after
+
+
+def test_an_unknown_reference_reads_as_written():
+    record = {"consent_purpose": {"$ref": "consent/0000000000000000"}, "x": 1}
+    assert audit_service.expand_record(dict(record)) == record
+
+
+def test_references_that_read_alike_across_markets_are_still_refused(session, market, tmp_path):
+    registry = Registry(session, ACTOR)
+    registry.save_market(code="HL11", name="Chợ Hạ Long XI", tier="I", locality="06688")
+    registry.save_stall("HL1", code="15", owner_name="Lan")
+    report = import_stalls(session, ACTOR, _csv(tmp_path / "x.csv", [["5", "", "Bình", "", "", "", ""]]),
+                           market="HL11")
+    assert not report.written and "HL115" in report.problems[0].lines()[0]
+
+
+def test_the_session_user_and_the_owner_view_come_from_one_query(session, market):
+    registry = Registry(session, ACTOR)
+    stall, _ = registry.save_stall("HL1", code="A-9", owner_name="Lan")
+    registry.register_account("HL1/A-9", bank="vietcombank", number="0011012344418", holder_name="LAN")
+    owner = User(username="0912000009", display_name="Lan", role="owner", stall_id=stall.id)
+    staff = User(username="staff.x", display_name="X", role="staff", stall_id=stall.id)
+    session.add_all([owner, staff])
+    session.commit()
+    user, view = auth_service.session_user_view(session, owner.id, owner.session_epoch)
+    assert user.id == owner.id and view.ref == "HL1/A-9" and view.account.number == "0011012344418"
+    assert auth_service.session_user_view(session, owner.id, owner.session_epoch + 1) == (None, None)
+    assert auth_service.session_user_view(session, True, 0) == (None, None)
+    user, view = auth_service.session_user_view(session, staff.id, 0)
+    assert user.id == staff.id and view is None  # only an owner's own stall is ever read with the user
+
+
+@pytest.mark.parametrize("payload", ["00020101021138570010A00000072701270006970403011300110123456780208"
+                                     "QRIBFTTA53037045802VN63049E6F", "Chợ Hạ Long sạp A-12"])
+def test_the_fast_png_decodes_and_is_no_larger_than_the_symbol(payload):
+    data = qrimage.png(payload, pixels=360)
+    image = Image.open(io.BytesIO(data))
+    assert qrimage.read(data) == [payload]
+    modules = qrimage.make_symbol(payload).symbol_size(border=4)[0]
+    assert image.size[0] <= 360 and image.size[0] % modules == 0 and image.size[0] // modules >= 360 // modules

@@ -1,0 +1,85 @@
+"""The owner's pages on their fast path keep their guarantees (issue #15): one query for the
+signed-in owner's page, no commit on a read-only view while audited reads are still kept,
+one CSRF token per session, a QR image per owner drawn from the fast matrix."""
+from __future__ import annotations
+
+import io
+import re
+
+from sqlalchemy import event
+
+from market40 import qrimage
+from market40.models import PaymentAccount
+
+from webhelpers import ACCOUNT_A, audit_events, fetch, post, sign_in
+
+
+def _statements(engine):
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement.lstrip().split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", record)
+
+
+def _commits(engine):
+    count = []
+    listener = lambda conn: count.append(1)  # noqa: E731
+    event.listen(engine, "commit", listener)
+    return count, lambda: event.remove(engine, "commit", listener)
+
+
+def test_the_status_page_reads_the_owner_once_and_commits_nothing(client, world, engine):
+    sign_in(client, world.user("owner_a"))
+    client.get("/owner/")  # warm-up (first-use caches)
+    statements, stop = _statements(engine)
+    commits, stop_commits = _commits(engine)
+    try:
+        page = client.get("/owner/")
+    finally:
+        stop()
+        stop_commits()
+    assert page.status_code == 200 and "Hải sản Cô Lan" in page.text
+    assert [s for s in statements if s not in ("BEGIN", "ROLLBACK")] == ["SELECT"]
+    assert commits == []
+
+
+def test_a_read_that_is_audited_is_still_committed(client, world, engine):
+    sign_in(client, world.user("owner_a"))
+    assert client.get("/owner/poster").status_code == 200
+    assert [e.action for e in audit_events(engine, "account.reveal")] == ["account.reveal"]
+
+
+def test_a_refused_page_is_still_audited(client, world, engine):
+    sign_in(client, world.user("owner_a"))
+    assert client.get("/staff/").status_code == 403
+    assert [e.action for e in audit_events(engine, "access.denied")] == ["access.denied"]  # kept
+
+
+def test_one_csrf_token_per_session_and_it_still_protects(client, app, world):
+    sign_in(client, world.user("owner_a"))
+    tokens = {re.search(r'name="csrf_token" value="([^"]+)"', client.get("/owner/").text).group(1)
+              for _ in range(3)}
+    assert len(tokens) == 1
+    other = app.test_client()
+    sign_in(other, world.user("owner_b"))
+    assert re.search(r'name="csrf_token" value="([^"]+)"', other.get("/owner/").text).group(1) not in tokens
+    # the cached token is accepted, another session's is refused
+    [token] = tokens
+    assert other.post("/logout", data={"csrf_token": token}).status_code == 400
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+
+
+def test_each_owner_gets_their_own_qr_image(client, app, world, engine):
+    sign_in(client, world.user("owner_a"))
+    first = client.get("/owner/qr.png")
+    other = app.test_client()
+    sign_in(other, world.user("owner_b"))
+    second = other.get("/owner/qr.png")
+    [account] = fetch(engine, PaymentAccount, PaymentAccount.number == ACCOUNT_A)
+    assert qrimage.read(io.BytesIO(first.data)) == [account.payload]
+    assert qrimage.read(io.BytesIO(second.data)) != [account.payload]
+    assert first.headers["Cache-Control"] == "no-store" and "Content-Security-Policy" in first.headers
+    assert post(client, "/logout").status_code == 302
