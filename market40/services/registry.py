@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from .. import accounts, banks, breached, passwords, vietqr
+from .. import accounts, banks, breached, households, passwords, vietqr
 from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound,
                           ValidationError)
 from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, AuditEvent, EnrollmentCode, Locality,
@@ -456,6 +456,7 @@ class Registry:
             "owner_name": lambda: _required_text(fields.get("owner_name"), "owner_name", 200),
             "owner_phone": lambda: None if not fields.get("owner_phone") else
             accounts.clean_phone(fields.get("owner_phone")),
+            "owner_tax_code": lambda: households.clean_tax_code(fields.get("owner_tax_code")),
             "status": lambda: accounts.clean_stall_status(fields.get("status")),
         }
         for name, check in checks.items():
@@ -767,12 +768,14 @@ class Registry:
         errors: list[ValidationError] = []
         participant = None
         bin_ = None
+        branch = None
         try:
             if isinstance(bank, str) and bank.strip().isdigit() and len(bank.strip()) == 6:
                 bin_ = bank.strip()
                 participant = banks.require_bin(bin_, allow_unknown=allow_unknown_bin)
-            else:
-                participant = banks.lookup(bank)
+            else:  # "BIDV - CN Hạ Long": the bank, the branch kept as a note (banks.resolve, one rule)
+                found = banks.resolve(bank)
+                participant, branch = found.bank, found.branch
                 bin_ = participant.bin
         except ValidationError as error:
             errors.append(error)
@@ -812,7 +815,8 @@ class Registry:
         if errors:
             raise ValidationError.combine(errors)
         return {"kind": kind, "bin": bin_, "number": number, "holder_name": holder,
-                "reference_label": reference, "purpose": purpose, "payload": payload}
+                "reference_label": reference, "purpose": purpose, "payload": payload,
+                "bank_branch": branch[:120] if branch else None}
 
     def register_account(self, ref: str, *, bank: str, number: str, holder_name: str, kind: str | None = None,
                          reference_label: str | None = None, consent_channel: str = "paper",
@@ -835,7 +839,7 @@ class Registry:
                                     kind=kind, reference_label=reference_label,
                                     allow_unknown_bin=allow_unknown_bin)
         current = self.current_account(stall)
-        if current is not None and all(getattr(current, k) == v for k, v in data.items()):
+        if current is not None and all(getattr(current, k) == v for k, v in data.items() if k != "bank_branch"):
             return current, "unchanged"
         when = self._when(at, not_before=self._last_change(stall), label="the stall's last account change")
         outcome = "created"
