@@ -327,13 +327,27 @@ def resolve(text: str) -> Resolution:
     for head, rest in candidates:
         head = _tidy(head)
         words = head.split()
-        for cut in range(len(words), 0, -1):  # the longest leading words that name one bank
+        found: list[tuple[int, Bank]] = []
+        for cut in range(len(words), 0, -1):  # the leading words that name one bank
             name = " ".join(words[:cut])
             bank = _unique(name) or _unique(_expand(name))
             if bank is not None:
-                branch = _tidy(" ".join(words[cut:] + ([rest] if rest else [])))
-                return Resolution(bank, branch or None)
+                found.append((cut, bank))
+        if found:
+            # "… PTNT Hạ Long": "Hạ" begins a word of the bank's name ("hàng"), yet belongs to the branch:
+            # the longest prefix made of whole words of the bank's names wins.
+            whole = [(cut, bank) for cut, bank in found if _whole_words(" ".join(words[:cut]), bank)]
+            cut, bank = (whole or found)[0]
+            branch = _tidy(" ".join(words[cut:] + ([rest] if rest else [])))
+            return Resolution(bank, branch or None)
     raise first_error
+
+
+def _whole_words(name: str, bank: Bank) -> bool:
+    """True when every word of ``name`` (abbreviations expanded or not) is a whole word of the bank's names."""
+    vocabulary = set(search_key(bank.name).split()) | {w for k in bank._keys for w in k.split()} | \
+        {k.replace(" ", "") for k in bank._keys} | {"ngan", "hang"}
+    return set(_expand(name).split()) <= vocabulary or set(search_key(name).split()) <= vocabulary
 
 
 def require_bin(bin: str, *, allow_unknown: bool = False) -> Bank | None:
