@@ -718,6 +718,21 @@ class MarketCounts:
     market_id: int | None = None
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # view → group labels
     denominator: str = "registry"  # "census" or "registry"
+    #: household key → (accepting, active) of the counted stalls: a household with several stalls
+    #: is accepting (active) when one of them is (market40.households)
+    households: Mapping[str, tuple[bool, bool]] = field(default_factory=dict)
+
+    @property
+    def household_count(self) -> int:
+        return len(self.households)
+
+    @property
+    def households_accepting(self) -> int:
+        return sum(1 for accepting, _ in self.households.values() if accepting)
+
+    @property
+    def households_active(self) -> int:
+        return sum(1 for _, active in self.households.values() if active)
 
     @property
     def accepting_rate(self) -> float | None:
@@ -749,6 +764,12 @@ class Figures:
     markets_at_target: int = 0
     stalls_to_target: int = 0  # more accepting stalls needed for every market to reach the target
     census_markets: int = 0
+    #: business households (hộ kinh doanh): a household with several stalls counts once
+    households: int = 0
+    households_accepting: int = 0
+    households_active: int = 0
+    household_accepting_rate: float | None = None
+    household_active_rate: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -764,7 +785,11 @@ def summarise(markets: Iterable[MarketCounts], *, label: str = "Toàn tỉnh", t
     """The figures of one group of markets; ``target`` is the accepting rate each market should reach."""
     items = list(markets)
     out = Figures(label=label, markets=len(items), target=target)
+    households: dict[str, tuple[bool, bool]] = {}
     for m in items:
+        for key, (accepting, active) in m.households.items():
+            was = households.get(key, (False, False))
+            households[key] = (was[0] or accepting, was[1] or active)
         out.stalls += m.stalls
         out.registered += m.registered
         out.accepting += m.accepting
@@ -778,6 +803,12 @@ def summarise(markets: Iterable[MarketCounts], *, label: str = "Toàn tỉnh", t
     if out.stalls:
         out.accepting_rate = out.accepting / out.stalls
         out.active_rate = out.active / out.stalls
+    out.households = len(households)
+    out.households_accepting = sum(1 for a, _ in households.values() if a)
+    out.households_active = sum(1 for _, a in households.values() if a)
+    if out.households:
+        out.household_accepting_rate = out.households_accepting / out.households
+        out.household_active_rate = out.households_active / out.households
     out.mean_accepting_rate = mean_rate(m.accepting_rate for m in items)
     out.mean_active_rate = mean_rate(m.active_rate for m in items)
     return out

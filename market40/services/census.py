@@ -58,6 +58,10 @@ CENSUS_COLUMNS: tabular.Schema = MappingProxyType({
          "Owner name", "Owner"), required=True,
         vi="Họ và tên chủ hộ kinh doanh đang kinh doanh tại sạp.", en="The household operating the stall.",
         example="Nguyễn Thị Lan"),
+    "status": tabular.Column(
+        ("Trạng thái", "Tình trạng", "Status"),
+        vi="Đang kinh doanh (Đang KD, bỏ trống cũng được) / Nghỉ (Tạm nghỉ, Đóng cửa): hộ nghỉ không được tính.",
+        en="Operating (or blank) / closed: closed households are not counted.", example="Đang kinh doanh"),
     "owner_phone": tabular.Column(
         ("Số điện thoại", "SĐT", "Điện thoại", "Số ĐT", "Di động", "Owner phone", "Phone"), text=True,
         vi="Số điện thoại của chủ hộ (nếu có): cùng số điện thoại và tên là cùng một hộ.",
@@ -68,10 +72,6 @@ CENSUS_COLUMNS: tabular.Schema = MappingProxyType({
         vi="Mã số thuế hoặc số đăng ký kinh doanh của hộ (nếu có): các sạp cùng một hộ được tính là một hộ.",
         en="The household's tax or business registration code (if known): its stalls count as one household.",
         example=""),
-    "status": tabular.Column(
-        ("Trạng thái", "Tình trạng", "Status"),
-        vi="Đang kinh doanh (Đang KD, bỏ trống cũng được) / Nghỉ (Tạm nghỉ, Đóng cửa): hộ nghỉ không được tính.",
-        en="Operating (or blank) / closed: closed households are not counted.", example="Đang kinh doanh"),
 })
 
 
@@ -223,23 +223,21 @@ def _report_first(report: CensusReport, lists: dict[tuple[int, str], dict[str, d
 def _market(registry: Registry, cache: dict[str, Market | ValidationError], code: str | None,
             default: str | None, errors: list[ValidationError]) -> Market | None:
     if not code:
-        errors.append(InvalidFormat("market_code: no market for this row (add a Mã chợ column or choose the "
-                                    "market when importing)", field="market_code", value="", limit="a market code"))
+        errors.append(messages.problem("market_missing", "market_code", "", limit="a market code"))
         return None
     key = code.strip().upper()
     if key not in cache:
         try:
             cache[key] = registry.market(key)
         except (NotFound, Forbidden, ValidationError) as error:
-            cache[key] = InvalidFormat(f"market_code: {error}", field="market_code", value=code,
-                                       limit="a market in the registry, within your scope")
+            cache[key] = messages.problem("market_unknown", "market_code", code, detail=str(error),
+                                          limit="a market in the registry, within your scope")
     found = cache[key]
     if isinstance(found, ValidationError):
         errors.append(found)
         return None
     if default and key != default.strip().upper():
-        errors.append(InvalidFormat(f"market_code: row is for {code!r}, the import is for {default!r}",
-                                    field="market_code", value=code, limit=default))
+        errors.append(messages.problem("market_other", "market_code", code, market=default, limit=default))
         return None
     return found
 
