@@ -27,7 +27,7 @@ from sqlmodel import Session
 from .. import accounts, formats
 from .. import reconciliation as rules
 from ..adoption import LEVEL_LABELS, PROVINCE_LABEL, AdoptionReport, TrendPoint
-from ..reportfiles import EXPORT_FORMATS, WRITERS, svg_bars, svg_lines
+from ..reportfiles import EXPORT_FORMATS, WRITERS, svg_bars, svg_lines, tier_chart, trend_chart
 from ..exceptions import Forbidden, InvalidFormat, InvalidLength
 from ..models import (AdoptionTarget, AuditEvent, CensusEntry, Locality, LocalityLink, Market, PaymentAccount, ReconcileAnomaly,
                       ReconcileRun, Stall, StallPeriod, utcnow)
@@ -35,7 +35,7 @@ from .registry import Actor, Registry, descendant_localities
 
 __all__ = ["VIEWS", "LEVELS", "LEVEL_LABELS", "EXPORT_FORMATS", "TrendPoint", "AdoptionReport", "adoption_summary",
            "set_target",
-           "anomaly_list", "export", "PROVINCE_LABEL", "svg_bars", "svg_lines"]
+           "anomaly_list", "export", "PROVINCE_LABEL", "svg_bars", "svg_lines", "tier_chart", "trend_chart"]
 
 VIEWS = ("tier", "locality", "market", "province")
 LEVELS = ("auto", "former-district", "commune")
