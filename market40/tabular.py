@@ -221,6 +221,12 @@ MARKET_COLUMNS: Schema = MappingProxyType({
         ("Ngày phân hạng", "Tier date"),
         vi="Ngày phân hạng, dạng ngày của Excel hoặc YYYY-MM-DD.",
         en="Date of the classification, an Excel date or YYYY-MM-DD.", example="2025-01-15"),
+    "onboarded_on": Column(
+        ("Ngày triển khai", "Ngày bắt đầu triển khai", "Ngày tham gia", "Onboarded on", "Start date"),
+        vi="Ngày chợ bắt đầu triển khai thanh toán không dùng tiền mặt (nếu có): báo cáo không tính chợ ở các tháng "
+           "trước ngày này.",
+        en="The day the market started the cashless programme (if known): reports leave it out of earlier months.",
+        example=""),
     "central": Column(
         ("Chợ trung tâm", "Trung tâm", "Central"),
         vi="Có/Không (x, 1/0 cũng được).", en="Central market: yes/no (x, 1/0 accepted).",

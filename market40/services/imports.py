@@ -648,7 +648,8 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
 
 _MARKET_FIELDS = {"market_code": "code", "name": "name", "tier": "tier", "tier_source": "tier_source",
                   "tier_date": "tier_date", "central": "is_central", "locality": "locality", "address": "address",
-                  "board_contact": "board_contact_name", "board_phone": "board_contact_phone"}
+                  "board_contact": "board_contact_name", "board_phone": "board_contact_phone",
+                  "onboarded_on": "onboarded_on"}
 
 
 def import_markets(session: Session, actor: Actor, source: str | Path | IO[bytes], *, sheet: str | None = None,

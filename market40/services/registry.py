@@ -382,6 +382,8 @@ class Registry:
         attempt("tier", lambda: _tier(fields.get("tier")))
         attempt("tier_source", lambda: _optional_text(fields.get("tier_source"), "tier_source", 200))
         attempt("tier_date", lambda: _optional_date(fields.get("tier_date"), "tier_date"))
+        if "onboarded_on" in fields:  # the day the programme started here: reports leave out earlier months
+            attempt("onboarded_on", lambda: _optional_date(fields.get("onboarded_on"), "onboarded_on"))
         attempt("is_central", lambda: _boolean(fields.get("is_central"), "is_central"))
         attempt("locality_id", lambda: self.locality(_required_text(fields.get("locality"), "locality", 16)).id)
         attempt("address", lambda: _optional_text(fields.get("address"), "address", 300))
