@@ -392,10 +392,14 @@ table{border-collapse:collapse;width:100%;margin:6px 0 12px}th,td{border:1px sol
 th{background:#ddebf7;text-align:center}td.t{text-align:left}tr.total td{font-weight:bold;background:#f3f6fa}
 .charts{display:flex;flex-wrap:wrap;gap:24px}.note{color:#444}dl{display:grid;grid-template-columns:260px 1fr;gap:4px 12px}
 dt{font-weight:bold}dd{margin:0}
-@media print{body{margin:10mm}h2{break-after:avoid}table{page-break-inside:auto}tr{break-inside:avoid}
-.charts{break-inside:avoid}@page{size:A4 landscape;margin:10mm}figure{margin:0}}
 .warning{border:2px solid #c0392b;background:#fdecea;padding:8px 12px;font-weight:bold}
-figure{margin:0}svg{max-width:100%;height:auto}
+figure{margin:0}svg{max-width:100%;height:auto}.charts figure{flex:1 1 320px;max-width:560px}
+@page{size:A4 landscape;margin:9mm}
+@media print{body{margin:0;font-size:10px}h1{font-size:16px}h2{font-size:13px;margin:12px 0 4px;break-after:avoid}
+.meta{font-size:10px}.cards{margin:8px 0;gap:6px}.card{padding:4px 8px;min-width:0;flex:1}.card b{font-size:17px}
+table{page-break-inside:auto;margin:4px 0 8px}th,td{padding:1px 4px}tr{break-inside:avoid}
+.charts{break-inside:avoid;flex-wrap:nowrap;gap:12px}.charts figure{flex:1 1 0;max-width:none}
+.charts svg{max-height:62mm;width:auto}p.note{margin:3px 0}dl{grid-template-columns:200px 1fr;gap:1px 8px}}
 """
 _COLOURS = ("#1f6fb2", "#f28e2b", "#59a14f", "#e15759")
 
