@@ -457,7 +457,7 @@ def _target_line(target: float | None, label: str, left: float, right: float, to
         return ""
     y = top + plot_h - plot_h * float(target)
     return (f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c0392b" stroke-width="1.5" '
-            f'stroke-dasharray="6 4"/><text x="{right}" y="{y - 4:.1f}" text-anchor="end" font-size="12" '
+            f'stroke-dasharray="6 4"/><text x="{right - 2}" y="{y + 14:.1f}" text-anchor="end" font-size="12" '
             f'fill="#c0392b">{_e(label)} {_e(formats.percent(float(target), digits=0))}</text>')
 
 
@@ -616,7 +616,7 @@ def write_html(report: "AdoptionReport", target: str | os.PathLike[str] | IO[byt
               f"{_fmt(p.households_active, 'int')} hộ" if done else ""),
              ("Chợ đạt mục tiêu", f"{p.markets_at_target}/{p.markets}" if done else NOT_RECONCILED,
               f"mục tiêu {target_label(report)}")]
-    charts = [c for c in (tier_chart(report), trend_chart(report)) if c]
+    charts = [c for c in (tier_chart(report, width=440), trend_chart(report, width=440)) if c]
     sections = []
     figure_columns = _pick(FIGURE_COLUMNS, HTML_FIGURE_KEYS)
     if done:

@@ -13,7 +13,7 @@ PERIOD = date.today().strftime("%Y-%m")
 FORBIDDEN = ["pending", "verified", "rejected", "revoked", "operating", "closed", "replaced by a new account",
              "replaced", "Accepting", "Active", "households", "stalls", "markets", "target", "tier", "Tier",
              "Mã poster", "bank_account", "ewallet", "None", "null", "user:[0-9]+", "cli:[a-z]+", "Not reconciled",
-             "Monthly trend", "mean of market rates", "by stalls"]
+             "Monthly trend", "mean of market rates", "by stalls", "former", "everything"]
 _TAGS = re.compile(r"<(script|style|svg:title)\b.*?</\1>|<[^>]+>", re.S)
 
 
