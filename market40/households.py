@@ -4,16 +4,20 @@ A household may run several stalls (two kiosks side by side, a stall in two mark
 province's "83% of households" counts it once, so every stall carries a *household key*:
 
 * the owner's business registration or tax code (mã số thuế / số ĐKKD) where it is known,
-  digits and letters only: ``mst:0101234567``;
+  digits and letters only (``0101234567``);
 * else the owner's phone number and name, normalised (phone as ``0…``, the name without
-  case, diacritics or extra spaces): ``tel:0912345678:nguyen thi lan``;
+  case, diacritics or extra spaces: ``0912345678`` + ``nguyen thi lan``);
 * else nothing (None): with neither a code nor a phone, a name alone is too common to join
   stalls on ("Nguyễn Thị Lan"), so such a stall counts as its own household.
 
->>> household_key(tax_code="0101 234-567")
-'mst:0101234567'
->>> household_key(phone="+84 912 345 678", name="  Nguyễn  Thị LAN ")
-'tel:0912345678:nguyen thi lan'
+The key is a digest (``mst:…`` or ``tel:…`` and 32 hex digits of SHA-256), never the phone or
+code itself: it is stored on every stall and copied into the audit trail, which must not hold
+a phone number in clear.
+
+>>> household_key(tax_code="0101 234-567") == household_key(tax_code="0101234567")
+True
+>>> household_key(phone="+84 912 345 678", name="  Nguyễn  Thị LAN ")[:4], len(household_key(tax_code="0101234567"))
+('tel:', 36)
 >>> household_key(phone="0912345678", name="Nguyen Thi Lan") == household_key(phone="0912.345.678",
 ...                                                                          name="nguyễn thị lan")
 True
@@ -22,6 +26,7 @@ True
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -61,7 +66,7 @@ def household_key(*, tax_code: Any = None, phone: Any = None, name: Any = None) 
     except ValidationError:
         code = None
     if code:
-        return f"mst:{code}"
+        return _digest("mst", code)
     if not isinstance(phone, str) or not phone.strip() or not isinstance(name, str) or not name.strip():
         return None
     try:
@@ -69,4 +74,8 @@ def household_key(*, tax_code: Any = None, phone: Any = None, name: Any = None) 
     except ValidationError:
         return None
     folded = " ".join(search_key(name).split())
-    return f"tel:{digits}:{folded}"[:MAX_KEY] if folded else None
+    return _digest("tel", f"{digits}:{folded}") if folded else None
+
+
+def _digest(kind: str, text: str) -> str:
+    return f"{kind}:{hashlib.sha256(text.encode('utf-8')).hexdigest()[:32]}"

@@ -16,6 +16,7 @@ Create Date: 2026-12-02
 * ``adoption_target``: the share of households each province plans to reach (one row per
   province), shown on the dashboard and in every report.
 """
+import hashlib
 import re
 import unicodedata
 from typing import Sequence, Union
@@ -39,7 +40,7 @@ def _fold(text: str) -> str:
 def _key(tax: str | None, phone: str | None, name: str | None) -> str | None:
     code = re.sub(r"[\s.\-/]", "", tax or "").upper()
     if re.fullmatch(r"[0-9A-Z]{6,20}", code):
-        return f"mst:{code}"
+        return "mst:" + hashlib.sha256(code.encode("utf-8")).hexdigest()[:32]
     digits = re.sub(r"[\s.()-]", "", phone or "")
     if digits.startswith("+84"):
         digits = "0" + digits[3:]
@@ -48,7 +49,7 @@ def _key(tax: str | None, phone: str | None, name: str | None) -> str | None:
     folded = _fold(name or "")
     if not re.fullmatch(r"0[0-9]{9,10}", digits) or not folded:
         return None
-    return f"tel:{digits}:{folded}"[:120]
+    return "tel:" + hashlib.sha256(f"{digits}:{folded}".encode("utf-8")).hexdigest()[:32]
 
 
 def upgrade() -> None:
