@@ -125,3 +125,13 @@ def test_a_market_onboarded_later_is_left_out_of_earlier_months(session, reconci
     session.add(ty1)
     session.commit()
     assert [m.code for m in adoption_summary(session, reconciled.operator, PERIOD).markets] == ["HL1", "TY1"]
+
+
+def test_the_markets_list_carries_the_onboarding_day(session, world, tmp_path):
+    from market40.services.imports import import_markets
+    path = tmp_path / "cho.csv"
+    path.write_text("Mã chợ,Tên chợ,Hạng,Địa phương,Ngày triển khai\nTY1,Chợ Tiên Yên,III,QN-X-TIENYEN,01/12/2025\n",
+                    encoding="utf-8-sig")
+    report = import_markets(session, world.operator, path)
+    assert report.problems == [] and report.updated == 1
+    assert session.exec(select(Market).where(Market.code == "TY1")).one().onboarded_on == date(2025, 12, 1)
