@@ -670,6 +670,8 @@ def market_group() -> None:
 @click.option("--address")
 @click.option("--contact", "board_contact_name", help="Market board contact person.")
 @click.option("--phone", "board_contact_phone", help="Market board phone.")
+@click.option("--onboarded", "onboarded_on", help="The day the cashless programme started in this market "
+              "(YYYY-MM-DD or DD/MM/YYYY): adoption reports leave it out of earlier months.")
 def market_add(code: str, **fields: Any) -> None:
     """Add a market, or update it if the code exists.
 
@@ -678,6 +680,8 @@ def market_add(code: str, **fields: Any) -> None:
       market40 market add HH1 --name "Chợ Hồng Hà" --tier III --locality 06688
     """
     fields["is_central"] = fields.pop("central")
+    if fields.get("onboarded_on") is None:
+        fields.pop("onboarded_on", None)  # not given: kept as it is
     with registry_session() as registry:
         market, outcome = registry.save_market(code=code, **fields)
         click.echo(f"{market.code}: {outcome}")
@@ -1802,15 +1806,16 @@ def report_group() -> None:
               "'district' is the same) or by commune/ward (auto: the units in force in the period).")
 @click.option("--months", default=6, show_default=True, type=click.IntRange(1, 36),
               help="Months in the trend, ending with --period.")
-@click.option("--target", default=100.0, show_default=True, type=click.FloatRange(0, 100, min_open=True),
-              help="Accepting rate each market should reach, in %.")
+@click.option("--target", default=None, type=click.FloatRange(0, 100, min_open=True),
+              help="Accepting rate each market should reach, in % (default: the province's target, "
+                   "`market40 report target`; 100 when none is set).")
 @click.option("--format", "fmt", type=choice("market40.services.reports", "EXPORT_FORMATS"), default=None,
               help="Default: from the suffix of -o.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="The file to write ('-' for standard output with csv/json).")
 @click.option("--user", "username", help="Report as this user would see it (their markets or localities).")
 @click.option("--detail", is_flag=True, help="Add one row per stall, with its evidence.")
-def report_adoption(period: str, by: str, locality: str | None, level: str, months: int, target: float,
+def report_adoption(period: str, by: str, locality: str | None, level: str, months: int, target: float | None,
                     fmt: str | None, output: str, username: str | None, detail: bool) -> None:
     """Adoption per tier, locality, market and the province, with the monthly trend.
 
@@ -1839,7 +1844,7 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
                 raise click.ClickException(f"no user {username!r}")
             actor = Actor.for_user(registry.session, user)
         report = adoption_summary(registry.session, actor, period, by=by, locality=locality, level=level,
-                                  months=months, target=target / 100, detail=detail)
+                                  months=months, target=None if target is None else target / 100, detail=detail)
     if output == "-":
         if fmt in ("xlsx",):
             raise click.UsageError("an XLSX workbook needs a file: -o report.xlsx")
@@ -1854,9 +1859,28 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
     click.echo(f"{report.period} · {report.scope}: {p.markets} markets, {stalls} stalls; accepting "
                f"{rate(p.accepting_rate)} (stall-weighted), {rate(p.mean_accepting_rate)} (mean of market rates); "
                f"active {rate(p.active_rate)} / {rate(p.mean_active_rate)}; {p.markets_at_target}/{p.markets} markets "
-               f"at the {target:g}% target. Wrote {output}.")
+               f"at the {report.target * 100:g}% target. Wrote {output}.")
     for note in report.notes[:1] if not report.reconciled else []:
         click.echo(note, err=True)
+
+
+@report_group.command("target")
+@click.argument("province")
+@click.argument("percent", type=click.FloatRange(0, 100, min_open=True))
+@click.option("--source", help="The plan or decision the target comes from (e.g. 'KH 123/KH-UBND').")
+def report_target(province: str, percent: float, source: str | None) -> None:
+    """Set a province's adoption target: the share of households accepting cashless payment.
+
+    Reports and the officers' dashboard use it (and show it) unless --target is given.
+
+    \b
+    Example:
+      market40 report target "Quảng Ninh" 90 --source "KH 123/KH-UBND"
+    """
+    from market40.services.reports import set_target
+    with registry_session() as registry:
+        row = set_target(registry.session, registry.actor, province, percent / 100, source=source)
+        click.echo(f"{row.province}: target {row.target * 100:g}%" + (f" ({row.source})" if row.source else ""))
 
 
 @report_group.command("anomalies")

@@ -65,6 +65,14 @@ _STATUSES = {
     "dang hoat dong": "operating", "hoat dong": "operating", "kinh doanh": "operating",
     "closed": "closed", "nghi": "closed", "da nghi": "closed", "nghi kinh doanh": "closed",
     "ngung kinh doanh": "closed", "dong cua": "closed",
+    # what boards write in their lists: abbreviations and everyday words
+    "dang kd": "operating", "dkd": "operating", "kd": "operating", "con kd": "operating",
+    "con kinh doanh": "operating", "dang ban": "operating", "con ban": "operating", "hd": "operating",
+    "dang hd": "operating",
+    "tam nghi": "closed", "tam ngung": "closed", "tam ngung kinh doanh": "closed", "nghi kd": "closed",
+    "da nghi kd": "closed", "ngung kd": "closed", "ngung hoat dong": "closed", "da dong cua": "closed",
+    "thoi kinh doanh": "closed", "thoi kd": "closed", "nghi han": "closed", "da nghi kinh doanh": "closed",
+    "giai the": "closed", "khong kinh doanh": "closed", "khong kd": "closed",
 }
 _HOLDER = re.compile(r"[A-Z][A-Z .'-]*")
 # A household business's registered name as the bank shows it: digits and shop punctuation too

@@ -52,6 +52,12 @@ class AdoptionReport:
     stalls: list[dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)
     banks: list[str] = field(default_factory=list)
+    #: where ``target`` comes from: "province" (configured), "given" (asked for), "default" (none set: 100%)
+    target_source: str = "default"
+    province_name: str | None = None
+    target_note: str | None = None  # the plan or decision a configured target comes from
+    #: markets left out of the period because their programme started after it
+    not_yet_onboarded: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def level_label(self) -> str:
@@ -66,7 +72,8 @@ class AdoptionReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "period": self.period, "by": self.by, "level": self.level, "level_label": self.level_label,
-            "target": self.target, "scope": self.scope,
+            "target": self.target, "target_source": self.target_source, "target_note": self.target_note,
+            "province_name": self.province_name, "scope": self.scope,
             "generated_at": self.generated_at.isoformat(), "generated_by": self.generated_by,
             "reconciled": self.reconciled,
             "reconciled_at": self.reconciled_at.isoformat() if self.reconciled_at else None,
@@ -75,12 +82,32 @@ class AdoptionReport:
             "views": {k: [f.as_dict() for f in v] for k, v in self.views.items()},
             "markets": [market_dict(m) for m in self.markets],
             "trend": [t.as_dict() for t in self.trend],
-            "anomalies": self.anomalies, "stalls": self.stalls, "notes": self.notes, "banks": self.banks}
+            "anomalies": self.anomalies, "anomaly_summary": self.anomaly_summary,
+            "stalls": self.stalls, "notes": self.notes, "banks": self.banks,
+            "not_yet_onboarded": [{**m, "onboarded_on": m["onboarded_on"].isoformat() if m.get("onboarded_on")
+                                   else None} for m in self.not_yet_onboarded]}
+
+    @property
+    def anomaly_summary(self) -> list[dict[str, Any]]:
+        """The anomalies by kind: label, count, markets, transfers and amount (what the printable report shows)."""
+        kinds: dict[str, dict[str, Any]] = {}
+        for a in self.anomalies:
+            row = kinds.setdefault(a["kind"], {"kind": a["kind"], "label": a.get("label") or a["kind"],
+                                               "count": 0, "markets": set(), "transfers": 0, "amount": 0})
+            row["count"] += 1
+            if a.get("market"):
+                row["markets"].add(a["market"])
+            row["transfers"] += a.get("transfers") or 0
+            row["amount"] += a.get("amount") or 0
+        return [{**row, "markets": len(row["markets"])} for row in sorted(kinds.values(), key=lambda r: -r["count"])]
 
 
 DEFINITIONS_EN = {
-    "stalls": "the denominator: households on the market board's census for the month, or, for markets "
-              "without a census, the registry's operating stalls",
+    "stalls": "the denominator, in stalls: the stalls on the market board's census for the month, or, for "
+              "markets without a census, the registry's operating stalls",
+    "households": "business households (hộ kinh doanh) among those stalls: the stalls sharing a household key "
+                  "(tax code, else phone + owner name) count once; a household is accepting (active) when one "
+                  "of its stalls is",
     "accepting": "a verified payment account (and poster) live at the end of the month",
     "active": "at least one incoming transfer attributed to the stall in the month (bank export or webhook)",
     "accepting_rate": "stall-weighted: accepting stalls / stalls, over all stalls of the group",
@@ -95,7 +122,9 @@ DEFINITIONS_EN = {
 
 
 def market_dict(m: rules.MarketCounts) -> dict[str, Any]:
-    return {"code": m.code, "name": m.name, "tier": m.tier, "stalls": m.stalls, "registered": m.registered,
+    return {"code": m.code, "name": m.name, "tier": m.tier, "stalls": m.stalls, "households": m.household_count,
+            "households_accepting": m.households_accepting, "households_active": m.households_active,
+            "registered": m.registered,
             "accepting": m.accepting, "active": m.active, "covered": m.covered,
             "accepting_rate": m.accepting_rate, "active_rate": m.active_rate, "denominator": m.denominator,
             "fees_billed": m.fees_billed, "fees_cashless": m.fees_cashless, "fees_cashless_rate": m.fees_cashless_rate,

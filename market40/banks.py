@@ -20,6 +20,14 @@ diacritics or case:
 ('VCBNeo', 'CBBank')
 >>> unlisted("zalopay")[0][0]                # a wallet with no sourced BIN: explained, never invented
 'ZaloPay'
+
+Market boards write the bank with its branch; :func:`resolve` finds the bank and keeps the branch:
+
+>>> found = resolve("BIDV - CN Hạ Long")
+>>> found.bank.code, found.branch
+('BIDV', 'CN Hạ Long')
+>>> resolve("Agribank Quảng Ninh").branch, resolve("NH Nông nghiệp").bank.short_name
+('Quảng Ninh', 'Agribank')
 """
 from __future__ import annotations
 
@@ -36,7 +44,8 @@ from typing import Any
 from .exceptions import InvalidComponent, InvalidFormat, NotFound
 from .text import search_key
 
-__all__ = ["Bank", "KINDS", "UNLISTED", "all_banks", "by_bin", "by_code", "search", "lookup", "require_bin",
+__all__ = ["Bank", "KINDS", "UNLISTED", "Resolution", "all_banks", "by_bin", "by_code", "search", "lookup", "resolve",
+           "require_bin",
            "suggest", "provenance", "former_match", "unlisted"]
 
 KINDS = ("bank", "ewallet", "other")
@@ -253,6 +262,92 @@ def lookup(query: str) -> Bank:
     raise InvalidComponent(f"bank: {query!r} matches several participants: {names}; be more precise "
                            "or give the BIN", field="bank", value=query, limit="one participant",
                            suggestions=[b.label for b in found[:5]])
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A bank as a person wrote it: the participant, and the branch they named (or None)."""
+
+    bank: Bank
+    branch: str | None = None
+
+
+# "chi nhánh Hạ Long", "CN Hạ Long", "PGD Bãi Cháy", "Sở giao dịch", after the bank's name.
+_BRANCH_MARK = re.compile(r"(?i)(?:^|[\s,;(/–—-])\s*((?:chi\s+nh[aá]nh|cn|pgd|ph[oò]ng\s+giao\s+d[iị]ch|"
+                          r"s[oở]\s+giao\s+d[iị]ch|sgd|hub)\b.*)$")
+_SEPARATOR = re.compile(r"\s+[-–—,;(/]\s*|\s*[,;(/]\s*|\s*[–—]\s*")
+# Abbreviations of boards' lists, folded (search_key) → what the directory knows.
+_ABBREVIATIONS = ((re.compile(r"^nhno(?: ptnt)?\b"), "agribank"), (re.compile(r"\bnh\b"), "ngan hang"),
+                  (re.compile(r"\bptnt\b"), "phat trien nong thon"), (re.compile(r"\btmcp\b"), ""),
+                  (re.compile(r"\bnhtmcp\b"), "ngan hang"))
+
+
+def _tidy(text: str) -> str:
+    return " ".join(text.strip(" \t-–—,;()/").split())
+
+
+def _unique(query: str) -> Bank | None:
+    try:
+        return lookup(query)
+    except (NotFound, InvalidComponent, InvalidFormat):
+        return None
+
+
+def _expand(text: str) -> str:
+    key = search_key(text)
+    for pattern, replacement in _ABBREVIATIONS:
+        key = pattern.sub(replacement, key)
+    return " ".join(key.split())
+
+
+def resolve(text: str) -> Resolution:
+    """The participant a board's "bank" cell names, with the branch it adds kept apart.
+
+    ``Vietcombank chi nhánh Hạ Long``, ``BIDV - CN Hạ Long``, ``Agribank Quảng Ninh`` and
+    ``NH Nông nghiệp và PTNT`` all name a bank: the branch words (after "chi nhánh", "CN",
+    "PGD", a dash or a comma, or the trailing words that are not part of the bank's name) are
+    returned as ``branch``, as written. The one rule every door uses (imports, the web form,
+    the CLI). Raises what :func:`lookup` raises for the whole text when no bank is found.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return Resolution(lookup(text))
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    try:
+        return Resolution(lookup(text))
+    except (NotFound, InvalidComponent) as error:
+        first_error = error
+    candidates: list[tuple[str, str]] = []
+    marked = _BRANCH_MARK.search(text)
+    if marked and marked.start(1) > 0:
+        candidates.append((text[:marked.start(1)], marked.group(1)))
+    parts = _SEPARATOR.split(text, maxsplit=1)
+    if len(parts) == 2:
+        candidates.append((parts[0], parts[1]))
+    candidates.append((text, ""))
+    for head, rest in candidates:
+        head = _tidy(head)
+        words = head.split()
+        found: list[tuple[int, Bank]] = []
+        for cut in range(len(words), 0, -1):  # the leading words that name one bank
+            name = " ".join(words[:cut])
+            bank = _unique(name) or _unique(_expand(name))
+            if bank is not None:
+                found.append((cut, bank))
+        if found:
+            # "… PTNT Hạ Long": "Hạ" begins a word of the bank's name ("hàng"), yet belongs to the branch:
+            # the longest prefix made of whole words of the bank's names wins.
+            whole = [(cut, bank) for cut, bank in found if _whole_words(" ".join(words[:cut]), bank)]
+            cut, bank = (whole or found)[0]
+            branch = _tidy(" ".join(words[cut:] + ([rest] if rest else [])))
+            return Resolution(bank, branch or None)
+    raise first_error
+
+
+def _whole_words(name: str, bank: Bank) -> bool:
+    """True when every word of ``name`` (abbreviations expanded or not) is a whole word of the bank's names."""
+    vocabulary = set(search_key(bank.name).split()) | {w for k in bank._keys for w in k.split()} | \
+        {k.replace(" ", "") for k in bank._keys} | {"ngan", "hang"}
+    return set(_expand(name).split()) <= vocabulary or set(search_key(name).split()) <= vocabulary
 
 
 def require_bin(bin: str, *, allow_unknown: bool = False) -> Bank | None:

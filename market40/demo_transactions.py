@@ -37,7 +37,7 @@ from typing import Iterable, Iterator, Sequence
 from .reconciliation import Period, Transfer
 from .accounts import stall_reference
 
-__all__ = ["DemoAccount", "onboarding_day", "activity_share", "transfers", "census", "board_account",
+__all__ = ["DemoAccount", "onboarding_day", "rollout_day", "activity_share", "transfers", "census", "board_account",
            "write_samples", "SAMPLE_PERIOD"]
 
 #: The month the sample exports in data/samples/transactions/ cover.
@@ -77,14 +77,19 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(":".join(str(p) for p in parts))
 
 
+def rollout_day(market_code: str, end: Period, *, seed: int = 2025) -> date:
+    """The day the programme started in a demo market: the first of a month 12 to 3 months before ``end``."""
+    market = _rng(seed, "rollout", market_code)
+    return end.shift(-12 + int(market.random() * 10)).start
+
+
 def onboarding_day(market_code: str, stall_code: str, end: Period, *, seed: int = 2025) -> date:
     """The day a demo stall's account was verified: its market's rollout, then a wave of ~4 months.
 
     Markets start between 12 and 3 months before ``end``; every day returned is at least 10
     days before the end of ``end``.
     """
-    market = _rng(seed, "rollout", market_code)
-    start = end.shift(-12 + int(market.random() * 10)).start
+    start = rollout_day(market_code, end, seed=seed)
     stall = _rng(seed, "onboard", market_code, stall_code)
     day = start + timedelta(days=int(stall.random() ** 1.6 * 125))
     latest = end.end - timedelta(days=10)

@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Relationship, SQLModel
 
 from .accounts import stall_key
+from .households import household_key
 from .reconciliation import ANOMALY_KINDS, STATES as PERIOD_STATES
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "EnrollmentCode",
     "PERIOD_STATES",
     "ANOMALY_KINDS",
+    "AdoptionTarget",
     "CensusEntry",
     "ReconcileRun",
     "StallPeriod",
@@ -221,6 +223,8 @@ class MarketBase(SQLModel):
     address: Optional[str] = Field(default=None, max_length=300)
     board_contact_name: Optional[str] = Field(default=None, max_length=120)
     board_contact_phone: Optional[str] = Field(default=None, max_length=20)
+    # The day the programme started in this market: adoption reports leave it out of earlier months.
+    onboarded_on: Optional[date] = None
 
 
 class Market(MarketBase, table=True):
@@ -246,6 +250,8 @@ class StallBase(SQLModel):
     status: str = Field(default="operating", max_length=16)
     opened_on: Optional[date] = None
     closed_on: Optional[date] = None
+    # The owner's business registration or tax code (mã số thuế / số ĐKKD), when the board knows it.
+    owner_tax_code: Optional[str] = Field(default=None, max_length=20)
 
 
 class Stall(StallBase, table=True):
@@ -263,6 +269,9 @@ class Stall(StallBase, table=True):
     # that were already twins when migration 0004 ran keep a provisional key "A12~57" (with
     # their id) until staff merge them (`market40 stall twins`, `market40 stall merge`).
     code_key: Optional[str] = Field(default=None, max_length=32, nullable=False)
+    # market40.households.household_key(tax code, else phone + name): the stalls of one business
+    # household share it (None: the stall counts as its own household). Kept up to date below.
+    household_key: Optional[str] = Field(default=None, max_length=120, index=True)
     created_at: datetime = _created()
     updated_at: datetime = _updated()
 
@@ -279,6 +288,14 @@ def _stall_code_key(mapper: Any, connection: Any, target: Stall) -> None:
     """A new stall's canonical key is derived from its code (bulk inserts pass it themselves)."""
     if target.code_key is None:
         target.code_key = stall_key(target.code)
+
+
+@event.listens_for(Stall, "before_insert")
+@event.listens_for(Stall, "before_update")
+def _stall_household_key(mapper: Any, connection: Any, target: Stall) -> None:
+    """The household key follows the owner's tax code, phone and name (bulk inserts pass it themselves)."""
+    target.household_key = household_key(tax_code=target.owner_tax_code, phone=target.owner_phone,
+                                         name=target.owner_name)
 
 
 # --- payment accounts -----------------------------------------------------
@@ -338,6 +355,8 @@ class PaymentAccount(PaymentAccountBase, table=True):
         ),
     )
 
+    # The branch a board's list or the owner named with the bank ("CN Hạ Long"): a note, not part of the QR.
+    bank_branch: Optional[str] = Field(default=None, max_length=120)
     id: Optional[int] = Field(default=None, primary_key=True)
     stall_id: int = Field(foreign_key="stall.id", ondelete="CASCADE", index=True)
     purpose: str = Field(max_length=25)  # the stall reference placed in 62.08: "HL1 A12"
@@ -494,9 +513,24 @@ class CensusEntry(SQLModel, table=True):
     stall_code: str = Field(max_length=32)  # as the board wrote it: "A-12"
     stall_key: str = Field(max_length=32)  # compared without case or separators: "A12"
     owner_name: str = Field(max_length=200)
+    # The household's key when the census gives a tax code or phone (market40.households).
+    household_key: Optional[str] = Field(default=None, max_length=120)
     source: str = Field(max_length=200)  # the file it came from
     imported_at: datetime = _created()
     imported_by: str = Field(max_length=64)
+
+
+class AdoptionTarget(SQLModel, table=True):
+    """The share of households a province wants accepting cashless payment (its plan, e.g. 0.9)."""
+
+    __tablename__ = "adoption_target"
+    __table_args__ = (CheckConstraint("target > 0 AND target <= 1", name="target"),)
+
+    province: str = Field(max_length=120, primary_key=True)  # as in locality.province: "Quảng Ninh"
+    target: float
+    source: Optional[str] = Field(default=None, max_length=200)  # the plan or decision it comes from
+    set_at: datetime = _created()
+    set_by: str = Field(max_length=64)
 
 
 class ReconcileRun(SQLModel, table=True):

@@ -729,6 +729,21 @@ class MarketCounts:
     def fees_cashless_rate(self) -> float | None:
         """The official indicator: the share of the fees billed that were paid cashless."""
         return self.fees_cashless / self.fees_billed if self.fees_billed else None
+    #: household key → (accepting, active) of the counted stalls: a household with several stalls
+    #: is accepting (active) when one of them is (market40.households)
+    households: Mapping[str, tuple[bool, bool]] = field(default_factory=dict)
+
+    @property
+    def household_count(self) -> int:
+        return len(self.households)
+
+    @property
+    def households_accepting(self) -> int:
+        return sum(1 for accepting, _ in self.households.values() if accepting)
+
+    @property
+    def households_active(self) -> int:
+        return sum(1 for _, active in self.households.values() if active)
 
     @property
     def accepting_rate(self) -> float | None:
@@ -764,6 +779,12 @@ class Figures:
     fees_billed: int = 0
     fees_cashless: int = 0
     fees_cashless_rate: float | None = None
+    #: business households (hộ kinh doanh): a household with several stalls counts once
+    households: int = 0
+    households_accepting: int = 0
+    households_active: int = 0
+    household_accepting_rate: float | None = None
+    household_active_rate: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -779,7 +800,11 @@ def summarise(markets: Iterable[MarketCounts], *, label: str = "Toàn tỉnh", t
     """The figures of one group of markets; ``target`` is the accepting rate each market should reach."""
     items = list(markets)
     out = Figures(label=label, markets=len(items), target=target)
+    households: dict[str, tuple[bool, bool]] = {}
     for m in items:
+        for key, (accepting, active) in m.households.items():
+            was = households.get(key, (False, False))
+            households[key] = (was[0] or accepting, was[1] or active)
         out.stalls += m.stalls
         out.registered += m.registered
         out.accepting += m.accepting
@@ -797,6 +822,12 @@ def summarise(markets: Iterable[MarketCounts], *, label: str = "Toàn tỉnh", t
         out.active_rate = out.active / out.stalls
     if out.fees_billed:
         out.fees_cashless_rate = out.fees_cashless / out.fees_billed
+    out.households = len(households)
+    out.households_accepting = sum(1 for a, _ in households.values() if a)
+    out.households_active = sum(1 for _, a in households.values() if a)
+    if out.households:
+        out.household_accepting_rate = out.households_accepting / out.households
+        out.household_active_rate = out.households_active / out.households
     out.mean_accepting_rate = mean_rate(m.accepting_rate for m in items)
     out.mean_active_rate = mean_rate(m.active_rate for m in items)
     return out

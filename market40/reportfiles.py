@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
 from . import reconciliation as rules
+from . import formats
 from . import tabular  # the one place that makes cells safe
 from .tabular import string_cell
 
@@ -35,17 +36,22 @@ __all__ = ["write_xlsx", "write_csv", "write_html", "write_json", "FIGURE_COLUMN
 FIGURE_COLUMNS = (
     ("label", "Nhóm", "text"),
     ("markets", "Số chợ", "int"),
-    ("stalls", "Số hộ kinh doanh (mẫu số)", "int"),
-    ("registered", "Đã đăng ký, chờ xác minh", "int"),
-    ("accepting", "Hộ chấp nhận TTKDTM", "int"),
-    ("accepting_rate", "% chấp nhận (theo số hộ)", "pct"),
-    ("mean_accepting_rate", "% chấp nhận (bình quân các chợ)", "pct"),
-    ("active", "Hộ có giao dịch trong tháng", "int"),
-    ("active_rate", "% có giao dịch (theo số hộ)", "pct"),
-    ("mean_active_rate", "% có giao dịch (bình quân các chợ)", "pct"),
-    ("covered", "Hộ có dữ liệu giao dịch", "int"),
+    ("households", "Số hộ kinh doanh", "int"),
+    ("households_accepting", "Hộ chấp nhận TTKDTM", "int"),
+    ("household_accepting_rate", "% hộ chấp nhận", "pct"),
+    ("households_active", "Hộ có giao dịch trong tháng", "int"),
+    ("household_active_rate", "% hộ có giao dịch", "pct"),
+    ("stalls", "Số sạp (mẫu số)", "int"),
+    ("registered", "Sạp đã đăng ký, chờ xác minh", "int"),
+    ("accepting", "Sạp chấp nhận TTKDTM", "int"),
+    ("accepting_rate", "% sạp chấp nhận (theo số sạp)", "pct"),
+    ("mean_accepting_rate", "% sạp chấp nhận (bình quân các chợ)", "pct"),
+    ("active", "Sạp có giao dịch trong tháng", "int"),
+    ("active_rate", "% sạp có giao dịch (theo số sạp)", "pct"),
+    ("mean_active_rate", "% sạp có giao dịch (bình quân các chợ)", "pct"),
+    ("covered", "Sạp có dữ liệu giao dịch", "int"),
     ("markets_at_target", "Chợ đạt mục tiêu", "int"),
-    ("stalls_to_target", "Hộ cần thêm để đạt mục tiêu", "int"),
+    ("stalls_to_target", "Sạp cần thêm để đạt mục tiêu", "int"),
     ("census_markets", "Chợ có danh sách hộ của BQL", "int"),
     ("fees_billed", "Phí chợ đã lập phiếu (đ)", "money"),
     ("fees_cashless", "Phí chợ thu không dùng tiền mặt (đ)", "money"),
@@ -53,23 +59,33 @@ FIGURE_COLUMNS = (
 )
 MARKET_COLUMNS = (
     ("code", "Mã chợ", "text"), ("name", "Tên chợ", "text"), ("tier", "Hạng", "text"),
-    ("locality", "Địa phương", "text"), ("stalls", "Số hộ kinh doanh (mẫu số)", "int"),
-    ("denominator", "Nguồn mẫu số", "text"), ("registered", "Đã đăng ký, chờ xác minh", "int"),
-    ("accepting", "Hộ chấp nhận TTKDTM", "int"), ("accepting_rate", "% chấp nhận", "pct"),
-    ("active", "Hộ có giao dịch trong tháng", "int"), ("active_rate", "% có giao dịch", "pct"),
-    ("covered", "Hộ có dữ liệu giao dịch", "int"), ("at_target", "Đạt mục tiêu", "text"),
-    ("to_target", "Hộ cần thêm để đạt mục tiêu", "int"),
+    ("locality", "Địa phương", "text"), ("households", "Số hộ kinh doanh", "int"),
+    ("households_accepting", "Hộ chấp nhận TTKDTM", "int"), ("household_accepting_rate", "% hộ chấp nhận", "pct"),
+    ("stalls", "Số sạp (mẫu số)", "int"),
+    ("denominator", "Nguồn mẫu số", "text"), ("registered", "Sạp đã đăng ký, chờ xác minh", "int"),
+    ("accepting", "Sạp chấp nhận TTKDTM", "int"), ("accepting_rate", "% sạp chấp nhận", "pct"),
+    ("active", "Sạp có giao dịch trong tháng", "int"), ("active_rate", "% sạp có giao dịch", "pct"),
+    ("covered", "Sạp có dữ liệu giao dịch", "int"), ("at_target", "Đạt mục tiêu", "text"),
+    ("to_target", "Sạp cần thêm để đạt mục tiêu", "int"),
     ("fees_billed", "Phí chợ đã lập phiếu (đ)", "money"),
     ("fees_cashless", "Phí chợ thu không dùng tiền mặt (đ)", "money"),
     ("fees_cashless_rate", "% phí chợ thu không dùng tiền mặt", "pct"),
 )
 TREND_COLUMNS = (
-    ("period", "Kỳ (tháng)", "text"), ("stalls", "Số hộ kinh doanh", "int"), ("accepting", "Hộ chấp nhận", "int"),
-    ("accepting_rate", "% chấp nhận (theo số hộ)", "pct"),
-    ("mean_accepting_rate", "% chấp nhận (bình quân các chợ)", "pct"),
-    ("active", "Hộ có giao dịch", "int"), ("active_rate", "% có giao dịch (theo số hộ)", "pct"),
-    ("mean_active_rate", "% có giao dịch (bình quân các chợ)", "pct"),
+    ("period", "Kỳ (tháng)", "text"), ("state", "Tình trạng", "text"),
+    ("households", "Số hộ kinh doanh", "int"), ("households_accepting", "Hộ chấp nhận", "int"),
+    ("household_accepting_rate", "% hộ chấp nhận", "pct"),
+    ("stalls", "Số sạp", "int"), ("accepting", "Sạp chấp nhận", "int"),
+    ("accepting_rate", "% sạp chấp nhận (theo số sạp)", "pct"),
+    ("mean_accepting_rate", "% sạp chấp nhận (bình quân các chợ)", "pct"),
+    ("active", "Sạp có giao dịch", "int"), ("active_rate", "% sạp có giao dịch (theo số sạp)", "pct"),
+    ("mean_active_rate", "% sạp có giao dịch (bình quân các chợ)", "pct"),
     ("fees_cashless_rate", "% phí chợ thu không dùng tiền mặt", "pct"),
+)
+NOT_RECONCILED = "Chưa đối soát"
+ANOMALY_SUMMARY_COLUMNS = (
+    ("label", "Loại bất thường", "text"), ("count", "Số trường hợp", "int"), ("markets", "Số chợ", "int"),
+    ("transfers", "Số giao dịch", "int"), ("amount", "Số tiền (đ)", "money"),
 )
 ANOMALY_COLUMNS = (
     ("label", "Loại", "text"), ("market", "Chợ", "text"), ("stall", "Sạp", "text"),
@@ -87,19 +103,36 @@ STALL_COLUMNS = (
 VIEW_TITLES = {"tier": "Theo hạng chợ", "locality": "Theo địa phương", "market": "Theo chợ",
                "province": "Toàn bộ phạm vi"}
 DEFINITIONS_VI = (
-    ("Số hộ kinh doanh (mẫu số)", "Số hộ trong danh sách hộ đang kinh doanh do ban quản lý chợ gửi cho tháng; chợ "
+    ("Số hộ kinh doanh", "Số hộ kinh doanh có sạp trong mẫu số: các sạp cùng mã số thuế (hoặc cùng số điện thoại "
+     "và tên chủ hộ) là một hộ, được tính một lần."),
+    ("Hộ chấp nhận TTKDTM", "Hộ có ít nhất một sạp chấp nhận thanh toán không dùng tiền mặt vào cuối tháng."),
+    ("Số sạp (mẫu số)", "Số sạp trong danh sách hộ đang kinh doanh do ban quản lý chợ gửi cho tháng; chợ "
      "chưa gửi danh sách thì dùng số sạp đang kinh doanh trong sổ đăng ký."),
-    ("Hộ chấp nhận TTKDTM", "Sạp có tài khoản nhận tiền đã được xác minh (có biển QR) vào cuối tháng."),
-    ("Hộ có giao dịch", "Sạp có ít nhất một giao dịch chuyển khoản đến trong tháng, xác định theo số tài khoản "
+    ("Sạp chấp nhận TTKDTM", "Sạp có tài khoản nhận tiền đã được xác minh (có biển QR) vào cuối tháng."),
+    ("Sạp có giao dịch", "Sạp có ít nhất một giao dịch chuyển khoản đến trong tháng, xác định theo số tài khoản "
      "nhận hoặc theo mã sạp trong nội dung (nguồn: sao kê ngân hàng, webhook SePay/Casso)."),
-    ("% theo số hộ", "Tổng số hộ chấp nhận (có giao dịch) chia tổng số hộ của cả nhóm."),
-    ("% bình quân các chợ", "Trung bình cộng tỷ lệ của từng chợ (con số tỉnh công bố là \"trung bình 83%\")."),
-    ("Mục tiêu", "Tỷ lệ hộ chấp nhận mà mỗi chợ cần đạt; \"Hộ cần thêm\" là số hộ phải đưa vào để mọi chợ đạt."),
+    ("% theo số sạp", "Tổng số sạp chấp nhận (có giao dịch) chia tổng số sạp của cả nhóm."),
+    ("% bình quân các chợ", "Trung bình cộng tỷ lệ sạp của từng chợ."),
+    ("Mục tiêu", "Tỷ lệ chấp nhận mà tỉnh đặt cho mỗi chợ; \"Sạp cần thêm\" là số sạp phải đưa vào để mọi chợ "
+     "đạt."),
     ("% phí chợ thu không dùng tiền mặt", "Số tiền phí chợ của tháng đã thu qua chuyển khoản (khớp với phiếu thu) "
      "chia tổng số tiền phí chợ đã lập phiếu của tháng; tiền mặt nộp tại ban quản lý không tính."),
-    ("Hộ có dữ liệu giao dịch", "Sạp mà ngân hàng của tài khoản có dữ liệu giao dịch trong tháng: chỉ với các "
+    ("Sạp có dữ liệu giao dịch", "Sạp mà ngân hàng của tài khoản có dữ liệu giao dịch trong tháng: chỉ với các "
      "sạp này mới biết được có giao dịch hay không."),
+    ("Chưa đối soát", "Tháng chưa được đối soát thì chưa có số liệu: không ghi 0%."),
 )
+TARGET_SOURCES = {"province": "mục tiêu của tỉnh", "given": "mục tiêu chọn khi lập báo cáo",
+                  "default": "chưa đặt mục tiêu của tỉnh: dùng 100%"}
+
+
+def target_label(report: "AdoptionReport") -> str:
+    """``90,0% (mục tiêu của tỉnh Quảng Ninh — KH 123/UBND)``: the target and where it comes from."""
+    where = TARGET_SOURCES.get(report.target_source, "")
+    if report.target_source == "province" and report.province_name:
+        where += f" {report.province_name}"
+    if report.target_note:
+        where += f" — {report.target_note}"
+    return f"{formats.percent(report.target)} ({where})"
 
 
 def _figure_values(f: rules.Figures) -> dict[str, Any]:
@@ -112,6 +145,9 @@ def _market_values(report: "AdoptionReport") -> list[dict[str, Any]]:
         needed = -(-round(report.target * m.stalls * 1e9) // int(1e9)) if m.stalls else 0
         out.append({"code": m.code, "name": m.name, "tier": m.tier or "—",
                     "locality": ", ".join(m.groups.get("locality", ())), "stalls": m.stalls,
+                    "households": m.household_count, "households_accepting": m.households_accepting,
+                    "household_accepting_rate": m.households_accepting / m.household_count
+                    if m.household_count else None,
                     "denominator": "Danh sách BQL" if m.denominator == "census" else "Sổ đăng ký",
                     "registered": m.registered, "accepting": m.accepting, "accepting_rate": m.accepting_rate,
                     "active": m.active, "active_rate": m.active_rate, "covered": m.covered,
@@ -125,7 +161,8 @@ def _trend_values(report: "AdoptionReport") -> list[dict[str, Any]]:
     rows = []
     for point in report.trend:
         f = point.figures
-        rows.append({"period": point.period, **({k: getattr(f, k) for k, _, _ in TREND_COLUMNS[1:]} if f else {})})
+        rows.append({"period": point.period, "state": "Đã đối soát" if f else NOT_RECONCILED,
+                     **({k: getattr(f, k) for k, _, _ in TREND_COLUMNS[2:]} if f else {})})
     return rows
 
 
@@ -191,19 +228,29 @@ def write_xlsx(report: "AdoptionReport", target: str | os.PathLike[str] | IO[byt
     for text, font in head:
         summary.append([cell(summary, text, "label", font=font)])
     figures = [
-        ("Số chợ", p.markets, "int"), ("Số hộ kinh doanh (mẫu số)", p.stalls, "int"),
-        ("Hộ chấp nhận TTKDTM", p.accepting, "int"),
-        ("Tỷ lệ chấp nhận – theo số hộ", p.accepting_rate, "pct"),
-        ("Tỷ lệ chấp nhận – bình quân các chợ", p.mean_accepting_rate, "pct"),
-        ("Hộ có giao dịch trong tháng", p.active, "int"),
-        ("Tỷ lệ có giao dịch – theo số hộ", p.active_rate, "pct"),
-        ("Tỷ lệ có giao dịch – bình quân các chợ", p.mean_active_rate, "pct"),
-        ("Đã đăng ký, chờ xác minh", p.registered, "int"),
-        ("Mục tiêu (tỷ lệ hộ chấp nhận mỗi chợ)", report.target, "pct"),
+        ("Số chợ", p.markets, "int"), ("Số hộ kinh doanh", p.households, "int"),
+        ("Hộ chấp nhận TTKDTM", p.households_accepting, "int"),
+        ("Tỷ lệ hộ chấp nhận – theo số hộ kinh doanh", p.household_accepting_rate, "pct"),
+        ("Hộ có giao dịch trong tháng", p.households_active, "int"),
+        ("Tỷ lệ hộ có giao dịch – theo số hộ kinh doanh", p.household_active_rate, "pct"),
+        ("Số sạp (mẫu số)", p.stalls, "int"), ("Sạp chấp nhận TTKDTM", p.accepting, "int"),
+        ("Tỷ lệ sạp chấp nhận – theo số sạp", p.accepting_rate, "pct"),
+        ("Tỷ lệ sạp chấp nhận – bình quân các chợ", p.mean_accepting_rate, "pct"),
+        ("Sạp có giao dịch trong tháng", p.active, "int"),
+        ("Tỷ lệ sạp có giao dịch – theo số sạp", p.active_rate, "pct"),
+        ("Tỷ lệ sạp có giao dịch – bình quân các chợ", p.mean_active_rate, "pct"),
+        ("Sạp đã đăng ký, chờ xác minh", p.registered, "int"),
+        ("Mục tiêu (tỷ lệ chấp nhận mỗi chợ)", report.target, "pct"),
+        ("Nguồn mục tiêu", target_label(report), "label"),
         ("Chợ đạt mục tiêu", p.markets_at_target, "int"),
-        ("Hộ cần thêm để mọi chợ đạt mục tiêu", p.stalls_to_target, "int"),
+        ("Sạp cần thêm để mọi chợ đạt mục tiêu", p.stalls_to_target, "int"),
     ]
+    if not report.reconciled:
+        summary.append([cell(summary, "Tình trạng kỳ", "label"),
+                        cell(summary, f"{NOT_RECONCILED}: chưa có số liệu của kỳ này", "label", font=bold)])
     for label, value, kind in figures:
+        if not report.reconciled and kind in ("int", "pct") and label != "Mục tiêu (tỷ lệ chấp nhận mỗi chợ)":
+            value, kind = NOT_RECONCILED, "label"
         summary.append([cell(summary, label, "label"), cell(summary, value, kind, font=bold)])
     summary.append([])
     summary.append([cell(summary, "Giải thích", "label", font=bold)])
@@ -243,15 +290,16 @@ def _column(columns: Sequence[tuple[str, str, str]], key: str) -> int:
 
 
 def _bar_chart(sheet: Any, n: int) -> Any:
-    """Accepting and active (stall-weighted) by tier: columns F and I of the tier sheet."""
+    """Households accepting and active by tier (the tier sheet's household rate columns)."""
     from openpyxl.chart import BarChart, Reference
     chart = BarChart()
     chart.type = "col"
-    chart.title = "Tỷ lệ chấp nhận và có giao dịch theo hạng chợ"
-    chart.y_axis.title = "% số hộ"
+    chart.title = "Tỷ lệ hộ chấp nhận và có giao dịch theo hạng chợ"
     chart.y_axis.number_format = "0%"
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
-    for column in (6, 9, _column(FIGURE_COLUMNS, "fees_cashless_rate")):
+    chart.y_axis.title = "% số hộ kinh doanh"
+    for column in (_column(FIGURE_COLUMNS, "household_accepting_rate"), _column(FIGURE_COLUMNS, "household_active_rate"),
+                   _column(FIGURE_COLUMNS, "fees_cashless_rate")):
         chart.add_data(Reference(sheet, min_col=column, min_row=1, max_row=n + 1), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=n + 1))
     chart.height, chart.width = 8, 16
@@ -259,14 +307,16 @@ def _bar_chart(sheet: Any, n: int) -> Any:
 
 
 def _line_chart(sheet: Any, n: int) -> Any:
-    """The monthly trend: columns D (accepting, by stalls), E (mean of markets), G (active)."""
+    """The monthly trend: households accepting, stalls accepting (by stalls, mean of markets), stalls active."""
     from openpyxl.chart import LineChart, Reference
     chart = LineChart()
     chart.title = "Xu hướng theo tháng"
     chart.y_axis.title = "% số hộ"
     chart.y_axis.number_format = "0%"
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
-    for column in (4, 5, 7, _column(TREND_COLUMNS, "fees_cashless_rate")):
+    for column in [_column(TREND_COLUMNS, k) for k in ("household_accepting_rate", "accepting_rate",
+                                                        "mean_accepting_rate", "active_rate",
+                                                        "fees_cashless_rate")]:
         chart.add_data(Reference(sheet, min_col=column, min_row=1, max_row=n + 1), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=n + 1))
     chart.height, chart.width = 8, 16
@@ -319,8 +369,11 @@ def write_csv(report: "AdoptionReport", target: str | os.PathLike[str] | IO[byte
         rows = [_figure_values(f) for f in report.rows]
         if report.by != "province":
             rows.append(_figure_values(report.province))
-    lines = [[title for _, title, _ in columns]]
-    lines += [[_csv_value(row.get(key), kind) for key, _, kind in columns] for row in rows]
+    state = "Đã đối soát" if report.reconciled else NOT_RECONCILED
+    lines = [[title for _, title, _ in columns] + ["Kỳ", "Tình trạng kỳ", "Mục tiêu (%)"]]
+    lines += [[_csv_value(row.get(key), kind) if report.reconciled or kind == "text" else ""
+               for key, _, kind in columns] + [report.period, state, _csv_value(report.target, "pct")]
+              for row in rows]
     tabular.write_csv(target, lines)
 
 
@@ -352,8 +405,14 @@ table{border-collapse:collapse;width:100%;margin:6px 0 12px}th,td{border:1px sol
 th{background:#ddebf7;text-align:center}td.t{text-align:left}tr.total td{font-weight:bold;background:#f3f6fa}
 .charts{display:flex;flex-wrap:wrap;gap:24px}.note{color:#444}dl{display:grid;grid-template-columns:260px 1fr;gap:4px 12px}
 dt{font-weight:bold}dd{margin:0}
-@media print{body{margin:10mm}h2{break-after:avoid}table{page-break-inside:auto}tr{break-inside:avoid}
-.charts{break-inside:avoid}@page{size:A4 landscape;margin:10mm}}
+.warning{border:2px solid #c0392b;background:#fdecea;padding:8px 12px;font-weight:bold}
+figure{margin:0}svg{max-width:100%;height:auto}.charts figure{flex:1 1 320px;max-width:560px}
+@page{size:A4 landscape;margin:9mm}
+@media print{body{margin:0;font-size:10px}h1{font-size:16px}h2{font-size:13px;margin:12px 0 4px;break-after:avoid}
+.meta{font-size:10px}.cards{margin:8px 0;gap:6px}.card{padding:4px 8px;min-width:0;flex:1}.card b{font-size:17px}
+table{page-break-inside:auto;margin:4px 0 8px}th,td{padding:1px 4px}tr{break-inside:avoid}
+.charts{break-inside:avoid;flex-wrap:nowrap;gap:12px}.charts figure{flex:1 1 0;max-width:none}
+.charts svg{max-height:62mm;width:auto}p.note{margin:3px 0}dl{grid-template-columns:200px 1fr;gap:1px 8px}}
 """
 _COLOURS = ("#1f6fb2", "#f28e2b", "#59a14f", "#e15759")
 
@@ -366,9 +425,11 @@ def _fmt(value: Any, kind: str) -> str:
     if value is None:
         return "—"
     if kind == "pct":
-        return f"{float(value) * 100:.1f}%".replace(".", ",")
-    if kind in ("int", "money"):
-        return f"{int(value):,}".replace(",", ".")
+        return formats.percent(float(value))
+    if kind == "int":
+        return formats.count(int(value))
+    if kind == "money":
+        return formats.money(int(value))
     if kind == "bool":
         return "Có" if value else "Không"
     if kind == "datetime" and isinstance(value, datetime):
@@ -387,18 +448,39 @@ def _html_table(columns: Sequence[tuple[str, str, str]], rows: Sequence[dict[str
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def svg_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
-             title: str, width: int = 520, height: int = 260) -> str:
-    """A grouped bar chart of rates (0–1) as inline SVG."""
-    left, bottom, top = 44, 52, 30
-    plot_w, plot_h = width - left - 10, height - bottom - top
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
-             f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">{_e(title)}</text>']
+def _svg_open(title: str, width: int, height: int) -> list[str]:
+    # viewBox + width 100%: the chart scales to its box (a 360 px phone, a 1366 px laptop, A4 paper)
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" style="max-width:100%;height:auto" role="img" aria-label="{_e(title)}">'
+            f"<title>{_e(title)}</title>",
+            f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="15" font-weight="bold">{_e(title)}</text>']
+
+
+def _grid(left: float, right: float, top: float, plot_h: float) -> list[str]:
+    out = []
     for tick in range(0, 101, 25):
         y = top + plot_h - plot_h * tick / 100
-        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                     f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{tick}%</text>')
+        out.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                   f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="12">{tick}%</text>')
+    return out
+
+
+def _target_line(target: float | None, label: str, left: float, right: float, top: float, plot_h: float) -> str:
+    if target is None:
+        return ""
+    y = top + plot_h - plot_h * float(target)
+    return (f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c0392b" stroke-width="1.5" '
+            f'stroke-dasharray="6 4"/><text x="{right - 2}" y="{y + 14:.1f}" text-anchor="end" font-size="12" '
+            f'fill="#c0392b">{_e(label)} {_e(formats.percent(float(target), digits=0))}</text>')
+
+
+def svg_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
+             title: str, width: int = 520, height: int = 300, target: float | None = None,
+             target_label: str = "Mục tiêu") -> str:
+    """A grouped bar chart of rates (0–1) as inline SVG that scales to its box, with the target as a line."""
+    left, bottom, top, right = 46, 64, 34, width - 10
+    plot_w, plot_h = right - left, height - bottom - top
+    parts = _svg_open(title, width, height) + _grid(left, right, top, plot_h)
     group = plot_w / max(1, len(categories))
     bar = group * 0.8 / max(1, len(series))
     for i, category in enumerate(categories):
@@ -410,121 +492,184 @@ def svg_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[flo
             h = plot_h * float(value)
             x = x0 + j * bar
             parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar - 2:.1f}" height="{h:.1f}" '
-                         f'fill="{_COLOURS[j % len(_COLOURS)]}"><title>{_e(category)}: {float(value):.1%}</title></rect>'
+                         f'fill="{_COLOURS[j % len(_COLOURS)]}"><title>{_e(category)}: '
+                         f'{_e(formats.percent(float(value)))}</title></rect>'
                          f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle" '
-                         f'font-size="9">{float(value) * 100:.0f}%</text>')
-        parts.append(f'<text x="{left + i * group + group / 2:.1f}" y="{top + plot_h + 14}" text-anchor="middle" '
-                     f'font-size="11">{_e(category)}</text>')
-    parts.append(_legend([name for name, _ in series], left, height - 22, width))
+                         f'font-size="12">{float(value) * 100:.0f}%</text>')
+        parts.append(f'<text x="{left + i * group + group / 2:.1f}" y="{top + plot_h + 17}" text-anchor="middle" '
+                     f'font-size="13">{_e(category)}</text>')
+    parts.append(_target_line(target, target_label, left, right, top, plot_h))
+    parts.append(_legend([name for name, _ in series], left, height - 26, width))
     parts.append("</svg>")
     return "".join(parts)
 
 
 def svg_lines(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
-              title: str, width: int = 520, height: int = 260) -> str:
-    """A line chart of rates (0–1) over months as inline SVG; months without data leave a gap."""
-    left, bottom, top, right = 44, 52, 30, 34
-    plot_w, plot_h = width - left - right, height - bottom - top
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{_e(title)}"><title>{_e(title)}</title>',
-             f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">{_e(title)}</text>']
-    for tick in range(0, 101, 25):
-        y = top + plot_h - plot_h * tick / 100
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                     f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{tick}%</text>')
+              title: str, width: int = 520, height: int = 300, missing: Sequence[bool] | None = None,
+              missing_label: str = "chưa đối soát", target: float | None = None,
+              target_label: str = "Mục tiêu") -> str:
+    """A line chart of rates (0–1) over months as inline SVG; a month without data is a gap, marked
+    ``missing_label`` when ``missing`` says it was not reconciled (never drawn as 0%)."""
+    left, bottom, top, right = 46, 64 + 16 * max(0, (len(series) - 2) // 2), 34, width - 16
+    height = max(height, bottom + top + 160)
+    plot_w, plot_h = right - left, height - bottom - top
+    parts = _svg_open(title, width, height) + _grid(left, right, top, plot_h)
     step = plot_w / max(1, len(categories) - 1)
+    every = max(1, -(-len(categories) * 46 // plot_w))  # thin the month labels when they would overlap
     for i, category in enumerate(categories):
-        parts.append(f'<text x="{left + i * step:.1f}" y="{top + plot_h + 14}" text-anchor="middle" '
-                     f'font-size="10">{_e(category)}</text>')
+        x = left + i * step
+        if i % every == 0 or i == len(categories) - 1:
+            parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 17}" text-anchor="middle" '
+                         f'font-size="12">{_e(category)}</text>')
+        if missing and missing[i]:
+            parts.append(f'<rect x="{x - 9:.1f}" y="{top}" width="18" height="{plot_h}" fill="#f3f3f3"/>'
+                         f'<text transform="translate({x + 4:.1f},{top + plot_h - 6}) rotate(-90)" font-size="11" '
+                         f'fill="#777">{_e(missing_label)}</text>')
     for j, (name, values) in enumerate(series):
         colour = _COLOURS[j % len(_COLOURS)]
         run: list[str] = []
         for i, value in enumerate(values):
             if value is None:
                 if len(run) > 1:
-                    parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>')
+                    parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2.5" '
+                                 f'points="{" ".join(run)}"/>')
                 run = []
                 continue
             x, y = left + i * step, top + plot_h - plot_h * float(value)
             run.append(f"{x:.1f},{y:.1f}")
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>{_e(name)} '
-                         f'{_e(categories[i])}: {float(value):.1%}</title></circle>')
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"><title>{_e(name)} '
+                         f'{_e(categories[i])}: {_e(formats.percent(float(value)))}</title></circle>')
         if len(run) > 1:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>')
-    parts.append(_legend([name for name, _ in series], left, height - 22, width))
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2.5" points="{" ".join(run)}"/>')
+    parts.append(_target_line(target, target_label, left, right, top, plot_h))
+    parts.append(_legend([name for name, _ in series], left, height - bottom + 40, width))
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _legend(names: Sequence[str], x: float, y: float, width: float) -> str:
-    """Legend items left to right, wrapping to a second line when the next one would not fit."""
+    """Legend items left to right, wrapping to another line when the next one would not fit."""
     out = []
     start = x
     for j, name in enumerate(names):
-        size = 18 + 5.6 * len(name)
+        size = 20 + 6.8 * len(name)
         if x > start and x + size > width:
-            x, y = start, y + 14
-        out.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="10" height="10" fill="{_COLOURS[j % len(_COLOURS)]}"/>'
-                   f'<text x="{x + 14:.1f}" y="{y:.1f}" font-size="10">{_e(name)}</text>')
-        x += size + 8
+            x, y = start, y + 17
+        out.append(f'<rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" fill="{_COLOURS[j % len(_COLOURS)]}"/>'
+                   f'<text x="{x + 16:.1f}" y="{y:.1f}" font-size="12">{_e(name)}</text>')
+        x += size + 10
     return "".join(out)
 
 
-def write_html(report: "AdoptionReport", target: str | os.PathLike[str] | IO[bytes]) -> None:
-    """One printable page: key figures, charts, every view, the trend, the anomalies, the definitions."""
-    p = report.province
+#: The columns the printed page shows (the XLSX has them all).
+HTML_FIGURE_KEYS = ("label", "markets", "households", "households_accepting", "household_accepting_rate",
+                    "household_active_rate", "stalls", "accepting", "accepting_rate", "mean_accepting_rate",
+                    "active_rate", "markets_at_target")
+HTML_MARKET_KEYS = ("code", "name", "tier", "households", "household_accepting_rate", "stalls", "accepting_rate",
+                    "active_rate", "at_target")
+
+
+def _pick(columns: Sequence[tuple[str, str, str]], keys: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
+    by_key = {c[0]: c for c in columns}
+    return tuple(by_key[k] for k in keys)
+
+
+def tier_chart(report: "AdoptionReport", *, width: int = 520, labels: dict[str, str] | None = None) -> str | None:
+    """Households accepting and active by market tier (None when there are no tiers)."""
     tiers = report.views.get("tier", [])
-    cards = [("Hộ chấp nhận – theo số hộ", _fmt(p.accepting_rate, "pct"), f"{_fmt(p.accepting, 'int')} / "
-              f"{_fmt(p.stalls, 'int')} hộ"),
-             ("Hộ chấp nhận – bình quân các chợ", _fmt(p.mean_accepting_rate, "pct"), f"{p.markets} chợ"),
-             ("Hộ có giao dịch – theo số hộ", _fmt(p.active_rate, "pct"), f"{_fmt(p.active, 'int')} hộ"),
-             ("Hộ có giao dịch – bình quân các chợ", _fmt(p.mean_active_rate, "pct"), ""),
-             ("Chợ đạt mục tiêu", f"{p.markets_at_target}/{p.markets}", f"mục tiêu {_fmt(report.target, 'pct')}"),
-             ("Hộ cần thêm để đạt mục tiêu", _fmt(p.stalls_to_target, "int"), "")]
-    charts = []
-    if tiers:
-        charts.append(svg_bars([f"Hạng {f.label}" if f.label in ("I", "II", "III") else f.label for f in tiers],
-                               [("% chấp nhận", [f.accepting_rate for f in tiers]),
-                                ("% có giao dịch", [f.active_rate for f in tiers])],
-                               title="Chấp nhận và có giao dịch theo hạng chợ (theo số hộ)"))
-    if len(report.trend) > 1:
-        charts.append(svg_lines([t.period for t in report.trend],
-                                [("% chấp nhận (theo số hộ)", [t.figures.accepting_rate if t.figures else None
-                                                               for t in report.trend]),
-                                 ("% chấp nhận (bình quân các chợ)", [t.figures.mean_accepting_rate if t.figures
-                                                                      else None for t in report.trend]),
-                                 ("% có giao dịch (theo số hộ)", [t.figures.active_rate if t.figures else None
-                                                                  for t in report.trend])],
-                                title="Xu hướng theo tháng"))
+    if not tiers or not report.reconciled:
+        return None
+    names = labels or {}
+    return svg_bars([f"{names.get('tier', 'Hạng')} {f.label}" if f.label in ("I", "II", "III") else f.label
+                     for f in tiers],
+                    [(names.get("accepting", "% hộ chấp nhận"), [f.household_accepting_rate for f in tiers]),
+                     (names.get("active", "% hộ có giao dịch"), [f.household_active_rate for f in tiers])],
+                    title=names.get("bars", "Hộ chấp nhận và có giao dịch theo hạng chợ"), width=width,
+                    target=report.target, target_label=names.get("target", "Mục tiêu"))
+
+
+def trend_chart(report: "AdoptionReport", *, width: int = 520, labels: dict[str, str] | None = None) -> str | None:
+    """The monthly trend; months not reconciled are gaps marked as such (None with fewer than two months)."""
+    if len(report.trend) < 2 or sum(1 for t in report.trend if t.figures) < 1:
+        return None
+    names = labels or {}
+    return svg_lines([_month_label(t.period) for t in report.trend],
+                     [(names.get("households", "% hộ chấp nhận"),
+                       [t.figures.household_accepting_rate if t.figures else None for t in report.trend]),
+                      (names.get("accepting", "% sạp chấp nhận"),
+                       [t.figures.accepting_rate if t.figures else None for t in report.trend]),
+                      (names.get("active", "% sạp có giao dịch"),
+                       [t.figures.active_rate if t.figures else None for t in report.trend])],
+                     title=names.get("trend", "Xu hướng theo tháng"), width=width,
+                     missing=[t.figures is None for t in report.trend],
+                     missing_label=names.get("missing", "chưa đối soát"), target=report.target,
+                     target_label=names.get("target", "Mục tiêu"))
+
+
+def _month_label(period: str) -> str:
+    year, month = period.split("-")
+    return f"{month}/{year[2:]}"
+
+
+def write_html(report: "AdoptionReport", target: str | os.PathLike[str] | IO[bytes]) -> None:
+    """One printable report of a few A4 pages: key figures, charts, the views, the trend, the anomalies
+    summarised by kind (the full list is in the XLSX), the definitions."""
+    p = report.province
+    done = report.reconciled
+
+    def figure(value: Any, kind: str) -> str:
+        return _fmt(value, kind) if done else NOT_RECONCILED
+
+    cards = [("Hộ chấp nhận TTKDTM – theo số hộ kinh doanh", figure(p.household_accepting_rate, "pct"),
+              f"{_fmt(p.households_accepting, 'int')} / {_fmt(p.households, 'int')} hộ" if done else ""),
+             ("Sạp chấp nhận – theo số sạp", figure(p.accepting_rate, "pct"),
+              f"{_fmt(p.accepting, 'int')} / {_fmt(p.stalls, 'int')} sạp" if done else ""),
+             ("Sạp chấp nhận – bình quân các chợ", figure(p.mean_accepting_rate, "pct"), f"{p.markets} chợ"),
+             ("Hộ có giao dịch – theo số hộ kinh doanh", figure(p.household_active_rate, "pct"),
+              f"{_fmt(p.households_active, 'int')} hộ" if done else ""),
+             ("Chợ đạt mục tiêu", f"{p.markets_at_target}/{p.markets}" if done else NOT_RECONCILED,
+              f"mục tiêu {target_label(report)}")]
+    charts = [c for c in (tier_chart(report, width=440), trend_chart(report, width=440)) if c]
     sections = []
-    order = [report.by] + [v for v in ("tier", "locality", "market") if v != report.by]
-    for view in order:
-        if view == "province":
-            continue
-        if view == "market":
-            sections.append(f"<h2>{VIEW_TITLES[view]}</h2>" + _html_table(MARKET_COLUMNS, _market_values(report)))
-        else:
-            sections.append(f"<h2>{VIEW_TITLES[view]}</h2>" + _html_table(
-                FIGURE_COLUMNS, [_figure_values(f) for f in report.views.get(view, [])], _figure_values(p)))
-    sections.append("<h2>Xu hướng theo tháng</h2>" + _html_table(TREND_COLUMNS, _trend_values(report)))
+    figure_columns = _pick(FIGURE_COLUMNS, HTML_FIGURE_KEYS)
+    if done:
+        order = [report.by] + [v for v in ("tier", "locality", "market") if v != report.by]
+        for view in order:
+            if view == "province":
+                continue
+            if view == "market":
+                sections.append(f"<h2>{VIEW_TITLES[view]}</h2>" + _html_table(
+                    _pick(MARKET_COLUMNS, HTML_MARKET_KEYS), _market_values(report)))
+            else:
+                sections.append(f"<h2>{VIEW_TITLES[view]}</h2>" + _html_table(
+                    figure_columns, [_figure_values(f) for f in report.views.get(view, [])], _figure_values(p)))
+    trend_columns = _pick(TREND_COLUMNS, ("period", "state", "households", "household_accepting_rate", "stalls",
+                                          "accepting_rate", "mean_accepting_rate", "active_rate"))
+    sections.append("<h2>Xu hướng theo tháng</h2>" + _html_table(trend_columns, _trend_values(report)))
     if report.anomalies:
-        sections.append(f"<h2>Bất thường cần kiểm tra ({len(report.anomalies)})</h2>"
-                        + _html_table(ANOMALY_COLUMNS, report.anomalies))
+        sections.append(f"<h2>Bất thường cần kiểm tra: {_fmt(len(report.anomalies), 'int')} trường hợp</h2>"
+                        + _html_table(ANOMALY_SUMMARY_COLUMNS, report.anomaly_summary)
+                        + '<p class="note">Danh sách đầy đủ từng trường hợp có trong tệp Excel của báo cáo '
+                          '(trang “Bất thường”).</p>')
     if report.stalls is not None:
-        sections.append("<h2>Chi tiết sạp</h2>" + _html_table(STALL_COLUMNS, report.stalls))
+        sections.append(f'<p class="note">Chi tiết {_fmt(len(report.stalls), "int")} sạp có trong tệp Excel của '
+                        'báo cáo (trang “Chi tiết sạp”).</p>')
     definitions = "".join(f"<dt>{_e(a)}</dt><dd>{_e(b)}</dd>" for a, b in DEFINITIONS_VI)
     notes = "".join(f'<p class="note">{_e(n)}</p>' for n in report.notes)
+    warning = ("" if done else f'<p class="warning">Kỳ {_e(_period_title(report.period))} chưa được đối soát: '
+               "chưa có số liệu (không phải 0%).</p>")
     page = f"""<!DOCTYPE html>
 <html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Báo cáo thanh toán không dùng tiền mặt tại chợ – {_e(_period_title(report.period))}</title>
 <style>{_CSS}</style></head><body>
 <h1>Báo cáo tỷ lệ thanh toán không dùng tiền mặt tại chợ (Chợ 4.0)</h1>
 <p class="meta">Kỳ báo cáo: {_e(_period_title(report.period))} · Phạm vi: {_e(report.scope)} ·
-Cấp địa phương: {_e(report.level_label)} ·
-Lập lúc {report.generated_at.astimezone(rules.VN_TZ):%d/%m/%Y %H:%M} bởi {_e(report.generated_by)}</p>
-<div class="cards">{''.join(f'<div class="card"><small>{_e(a)}</small><b>{b}</b><small>{_e(c)}</small></div>'
+Cấp địa phương: {_e(report.level_label)} · Mục tiêu: {_e(target_label(report))} ·
+Lập lúc {formats.when(report.generated_at)} bởi {_e(report.generated_by)}</p>
+{warning}
+<div class="cards">{''.join(f'<div class="card"><small>{_e(a)}</small><b>{_e(b)}</b><small>{_e(c)}</small></div>'
                           for a, b, c in cards)}</div>
-<div class="charts">{''.join(charts)}</div>
+<div class="charts">{''.join(f'<figure>{c}</figure>' for c in charts)}</div>
 {notes}
 {''.join(sections)}
 <h2>Giải thích</h2><dl>{definitions}</dl>

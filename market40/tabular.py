@@ -54,6 +54,7 @@ from types import MappingProxyType
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 from xml.etree import ElementTree
 
+from market40 import messages
 from market40.exceptions import InvalidFormat, Market40Error, NotFound, ValidationError
 from market40.text import search_key
 
@@ -140,10 +141,18 @@ STALL_COLUMNS: Schema = MappingProxyType({
         vi="Số điện thoại của chủ hộ, 10 số, giữ số 0 ở đầu (cột đã định dạng Văn bản).",
         en="Owner's phone number, 10 digits, keeping the leading 0 (the column is formatted as Text).",
         example="0912345678"),
+    "owner_tax_code": Column(
+        ("Mã số thuế", "MST", "Mã số hộ kinh doanh", "Số ĐKKD", "Số đăng ký kinh doanh", "Số GCN ĐKKD",
+         "Tax code", "Business registration"), text=True,
+        vi="Mã số thuế hoặc số đăng ký kinh doanh của hộ (nếu có): các sạp cùng một hộ được tính là một hộ.",
+        en="The household's tax or business registration code (if known): stalls of one household count once.",
+        example=""),
     "bank": Column(
         ("Ngân hàng", "Ví điện tử", "Ngân hàng/Ví", "Ngân hàng/Ví điện tử", "Tên ngân hàng", "Bank", "BIN"),
-        vi="Ngân hàng hoặc ví nhận tiền: mã BIN (6 số), mã viết tắt (VCB) hoặc tên.",
-        en="Bank or e-wallet receiving the payments: BIN (6 digits), short code (VCB) or name.",
+        vi="Ngân hàng hoặc ví nhận tiền: mã BIN (6 số), mã viết tắt (VCB) hoặc tên; chi nhánh ghi kèm "
+           "(\"BIDV - CN Hạ Long\") được giữ làm ghi chú.",
+        en="Bank or e-wallet receiving the payments: BIN (6 digits), short code (VCB) or name; a branch written "
+           "with it (\"BIDV - CN Hạ Long\") is kept as a note.",
         example="Vietcombank"),
     "account": Column(
         ("Số tài khoản", "STK", "Số TK", "Số thẻ", "Số ví", "Tài khoản", "Account number", "Account"),
@@ -176,7 +185,8 @@ STALL_COLUMNS: Schema = MappingProxyType({
            "Account column is then its settlement account.", example=""),
     "status": Column(
         ("Trạng thái", "Tình trạng", "Status"),
-        vi="Đang kinh doanh (hoặc Đang hoạt động) / Nghỉ (hoặc Đã nghỉ). Bỏ trống: đang kinh doanh.",
+        vi="Đang kinh doanh (Đang KD, Đang hoạt động) / Nghỉ (Tạm nghỉ, Đã nghỉ, Đóng cửa). Bỏ trống: đang kinh "
+           "doanh.",
         en="Operating / closed (Đang kinh doanh, Đang hoạt động / Nghỉ, Đã nghỉ). Blank: operating.",
         example="Đang kinh doanh"),
     # Dated history (optional): when things happened before the list reached market40.
@@ -219,6 +229,12 @@ MARKET_COLUMNS: Schema = MappingProxyType({
         ("Ngày phân hạng", "Tier date"),
         vi="Ngày phân hạng, dạng ngày của Excel hoặc YYYY-MM-DD.",
         en="Date of the classification, an Excel date or YYYY-MM-DD.", example="2025-01-15"),
+    "onboarded_on": Column(
+        ("Ngày triển khai", "Ngày bắt đầu triển khai", "Ngày tham gia", "Onboarded on", "Start date"),
+        vi="Ngày chợ bắt đầu triển khai thanh toán không dùng tiền mặt (nếu có): báo cáo không tính chợ ở các tháng "
+           "trước ngày này.",
+        en="The day the market started the cashless programme (if known): reports leave it out of earlier months.",
+        example=""),
     "central": Column(
         ("Chợ trung tâm", "Trung tâm", "Central"),
         vi="Có/Không (x, 1/0 cũng được).", en="Central market: yes/no (x, 1/0 accepted).",
@@ -339,6 +355,8 @@ class Table:
         self.delimiter = delimiter
         self.total = None if last_row is None else max(0, last_row - header_row)
         self.rows_read = 0
+        self.totals_rows: list[int] = []  # totals lines skipped ("Tổng cộng"), by row number
+        self.skips_totals = False  # lists read with a schema (stalls, markets, census) skip their totals lines
         self._plan = plan
         self._source = source
         self._pending = pending
@@ -400,6 +418,9 @@ class Table:
                         errors = (errors or []) + [problem]
                 if blank:
                     continue
+                if self.skips_totals and _is_totals(values, extra):
+                    self.totals_rows.append(number)
+                    continue
                 self.rows_read += 1
                 yield Row(number, values, extra, errors or [], self)
         finally:
@@ -416,6 +437,35 @@ class Table:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+# "Tổng cộng: 120 hộ", "Cộng", "Tổng số sạp", "TỔNG": a board's totals line, folded (search_key).
+_TOTALS = re.compile(r"(?:tong cong|tong so|total)(?: .*)?|(?:tong|cong)(?: .*[0-9].*)?")
+_COUNT = re.compile(r"[0-9][0-9.,\s]*(?:ho|sap|ki ot|kiot|cho)?")
+
+
+def _is_totals(values: dict[str, str], extra: dict[str, str]) -> bool:
+    """A totals line at the foot of a board's list: a "Tổng cộng…"/"Cộng" label, or a row holding only a count.
+
+    Every other cell of the line must be empty or a number: a household named "Công Thị Hoa" is
+    a household, not a total.
+
+    >>> _is_totals({"stall_code": "", "owner_name": "Tổng cộng: 120 hộ"}, {}), _is_totals({"stall_code": "Cộng"}, {})
+    (True, True)
+    >>> _is_totals({"stall_code": "", "owner_name": ""}, {"STT": "120"}), _is_totals({"stall_code": "A1"}, {})
+    (True, False)
+    >>> _is_totals({"stall_code": "", "owner_name": "Công Thị Hoa"}, {}), _is_totals({"owner_name": "Tổng", "x": "Lan"}, {})
+    (False, False)
+    """
+    cells = [v for v in (*extra.values(), *values.values()) if v]
+    if not cells:
+        return False
+    keys = [search_key(c) for c in cells]
+    counts = [bool(_COUNT.fullmatch(k)) for k in keys]
+    if all(counts):
+        return len(cells) == 1
+    labels = [i for i, k in enumerate(keys) if not counts[i]]
+    return len(labels) == 1 and bool(_TOTALS.fullmatch(keys[labels[0]]))
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:
@@ -656,9 +706,11 @@ def _build(source: Iterator[tuple[int, list]], *, name: str, kind: str, schema: 
     number, texts, _ = chosen
     pending = [(n, cells) for n, _, cells in seen if n > number]
     header, columns, unknown, plan = _match_header(texts, schema, index, name, number, column_offset)
-    return Table(name=name, kind=kind, header=header, header_row=number, columns=columns,
+    table = Table(name=name, kind=kind, header=header, header_row=number, columns=columns,
                  unknown_columns=unknown, plan=plan, source=source, pending=pending,
                  convert=convert, closers=closers, **extra)
+    table.skips_totals = schema is not None
+    return table
 
 
 # --------------------------------------------------------------------------- CSV
@@ -1090,7 +1142,8 @@ def write_rejects(path_or_file: PathOrFile, rejects: Iterable[tuple[Row, Any]], 
     :class:`~market40.exceptions.ValidationError`, whose bundled ``errors`` each
     get a line, or a plain message. Each line holds ``row`` (the number Excel
     showed), ``column`` (the header the problem is in, found from the error's
-    ``field``), ``reason``, and then the row's original values under the file's
+    ``field``), ``reason`` in Vietnamese and in English (:mod:`market40.messages`, the one
+    table of reasons), and then the row's original values under the file's
     own headers. The file can be fixed and imported again. The extra columns are
     then ignored as unknown ones. Rows that did not come from :func:`read_table`
     (``Row(number, values)``) give the columns of the first row, under their
@@ -1125,10 +1178,14 @@ def write_rejects(path_or_file: PathOrFile, rejects: Iterable[tuple[Row, Any]], 
             errors = problem.errors if isinstance(problem, ValidationError) else [problem]
             for error in errors:
                 column = getattr(error, "field", None) or ""
-                reason = getattr(error, "message", None) or str(error)
-                yield [row.number, headings.get(column, column), reason, *values]
+                if isinstance(error, ValidationError):  # the one table of reasons (market40.messages)
+                    reason, reason_en = messages.describe(error, "vi"), messages.describe(error, "en")
+                else:
+                    reason = reason_en = getattr(error, "message", None) or str(error)
+                yield [row.number, headings.get(column, column), reason, reason_en, *values]
 
-    titles = ["row", "column", "reason", *(title for title, _, _ in layout)]
+    titles = [messages.text("report.heading.row"), messages.text("report.heading.column"),
+              messages.text("report.heading.reason"), "Reason (English)", *(title for title, _, _ in layout)]
     count = 0
 
     def counted() -> Iterator[list[Any]]:
@@ -1149,7 +1206,7 @@ def write_rejects(path_or_file: PathOrFile, rejects: Iterable[tuple[Row, Any]], 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Dòng lỗi")
     sheet.freeze_panes = "A2"
-    for index, width in enumerate([6, 18, 60] + [18] * len(layout)):
+    for index, width in enumerate([6, 18, 60, 60] + [18] * len(layout)):
         sheet.column_dimensions[_column_letter(index)].width = width
     bold = Font(bold=True)
     heading = []

@@ -65,7 +65,8 @@ def test_every_bad_row_is_reported_and_nothing_is_written(session, market, tmp_p
     assert stalls_in(session) == {}
     with open(rejects, encoding="utf-8-sig") as handle:
         lines = list(csv.DictReader(handle))
-    assert {line["row"] for line in lines} == {"2", "5", "6", "7"} and all(line["reason"] for line in lines)
+    assert {line["Dòng"] for line in lines} == {"2", "5", "6", "7"} and all(line["Lý do"] for line in lines)
+    assert all(line["Reason (English)"] for line in lines)
 
 
 def test_partial_writes_the_good_rows(session, market, tmp_path):

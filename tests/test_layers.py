@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 CORE = ["exceptions", "text", "emv", "vietqr"]
 PURE = CORE + ["banks", "accounts", "demo", "passwords", "config", "reconciliation", "formats", "localities",
-               "adoption", "fees"]
+               "adoption", "fees", "households", "messages"]
 DELIVERY = {"flask", "flask_wtf", "flask_limiter", "flask_babel", "click", "web", "cli", "waitress", "werkzeug"}
 HEAVY = {"sqlalchemy", "sqlmodel", "alembic", "psycopg", "segno", "PIL", "zxingcpp", "openpyxl", "duckdb", "fpdf"}
 
@@ -70,7 +70,7 @@ LAYERS = {
     "core": {"market40.exceptions", "market40.text", "market40.emv", "market40.vietqr"},
     "domain": {"market40.banks", "market40.accounts", "market40.reconciliation", "market40.demo",
                "market40.passwords", "market40.config", "market40.formats", "market40.localities",
-               "market40.adoption", "market40.fees"},
+               "market40.adoption", "market40.fees", "market40.households", "market40.messages"},
     "adapters": {"market40.db", "market40.models", "market40.tabular", "market40.qrimage", "market40.posters",
                  "market40.transactions", "market40.txstore", "market40.reportfiles",
                  "market40.demo_transactions", "market40.backup", "market40.breached", "market40.feeslips"},

@@ -80,7 +80,8 @@ def test_schema_aliases_are_unambiguous():
 def test_schema_required_and_text_columns():
     assert {c for c, col in STALL_COLUMNS.items() if col.required} == {"stall_code", "owner_name"}
     assert {c for c, col in MARKET_COLUMNS.items() if col.required} == {"market_code", "name", "tier"}
-    assert TEXT_COLUMNS == {"account", "owner_phone", "board_phone", "reference", "stall_code", "payload"}
+    assert TEXT_COLUMNS == {"account", "owner_phone", "board_phone", "reference", "stall_code", "payload",
+                            "owner_tax_code"}
     for schema in SCHEMAS.values():
         for column in schema.values():
             assert column.vi and column.en, column  # the template's guide needs both
@@ -649,11 +650,12 @@ def test_rejects_one_line_per_problem_and_reimportable(tmp_path, suffix):
     out = tmp_path / f"rejects.{suffix}"
     assert write_rejects(out, problems) == 4
     back, rows = read_all(out, schema="stalls")
-    assert back.unknown_columns == ["row", "column", "reason", "'=cmd|'/C calc'!A0"]
-    assert [(r.extra["row"], r.extra["column"], r.values["stall_code"]) for r in rows] == [
+    assert back.unknown_columns == ["Dòng", "Cột", "Lý do", "Reason (English)", "'=cmd|'/C calc'!A0"]
+    assert [(r.extra["Dòng"], r.extra["Cột"], r.values["stall_code"]) for r in rows] == [
         ("2", "Số điện thoại", "A1"), ("2", "Tên chủ hộ", "A1"), ("3", "", "A2"), ("4", "Số điện thoại", "A3")]
-    assert rows[0].extra["reason"] == "phone must start with 0"
-    assert rows[2].extra["reason"] == "stall A2 already exists"
+    assert rows[0].extra["Reason (English)"] == "phone must start with 0"
+    assert rows[0].extra["Lý do"].startswith("số điện thoại")  # Vietnamese first (market40.messages)
+    assert rows[2].extra["Lý do"] == rows[2].extra["Reason (English)"] == "stall A2 already exists"
     assert rows[0].values["owner_phone"] == "912345678"
     assert rows[0].values["owner_name"] == "'" + EVIL[0]  # neutralised, not lost
     if suffix == "csv":
@@ -682,7 +684,9 @@ def test_rejects_from_rows_built_by_hand(tmp_path):
             (Row(number=9, values={"stall_code": "A9", "owner_name": "Minh", "account": "34"}), "duplicate")]
     assert write_rejects(tmp_path / "r.csv", rows) == 2
     assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()[:2] == [
-        "row,column,reason,Mã sạp,Tên chủ hộ,Số tài khoản", "7,Số tài khoản,unknown bank,A7,Lan,12"]
+        "Dòng,Cột,Lý do,Reason (English),Mã sạp,Tên chủ hộ,Số tài khoản",
+        '7,Số tài khoản,"số tài khoản «» không đúng: chỉ gồm chữ số (dấu cách, dấu gạch được bỏ qua), tối đa 19 ký '
+        'tự",unknown bank,A7,Lan,12']
     table, back = read_all(tmp_path / "r.csv", schema="stalls")
     assert [r.values for r in back] == [row.values for row, _ in rows]
 
@@ -690,7 +694,7 @@ def test_rejects_from_rows_built_by_hand(tmp_path):
 def test_rejects_without_rows(tmp_path):
     table, _ = rejects_source(tmp_path)
     assert write_rejects(tmp_path / "r.csv", [], table=table) == 0
-    assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").startswith("row;column;reason;Mã sạp")
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").startswith("Dòng;Cột;Lý do;Reason (English);Mã sạp")
     with pytest.raises(InvalidFormat, match="csv or .xlsx"):
         write_rejects(tmp_path / "r.pdf", [])
 

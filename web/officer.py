@@ -17,10 +17,11 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext
 from markupsafe import Markup
 
-from market40 import accounts
+from market40 import accounts, formats
 from market40.exceptions import ValidationError
 
 from .db import registry
+from .i18n import current_language
 from .security import roles_required
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
@@ -79,30 +80,36 @@ def _summary(period: str, by: str, locality: str | None, months: int = 1) -> Any
         abort(400, description=str(error))
 
 
+def _chart_labels() -> dict[str, str]:
+    """The words of the dashboard's charts, in the page's language."""
+    return {"tier": gettext("Hạng"), "accepting": gettext("% hộ chấp nhận"), "active": gettext("% hộ có giao dịch"),
+            "bars": gettext("Hộ chấp nhận và có giao dịch theo hạng chợ"), "trend": gettext("Xu hướng theo tháng"),
+            "households": gettext("% hộ chấp nhận"), "missing": gettext("chưa đối soát"),
+            "target": gettext("Mục tiêu")}
+
+
 @bp.get("/dashboard")
 @roles_required(*OFFICERS)
 def dashboard() -> Any:
     """Adoption of cashless payment in the officer's localities: figures, charts, the chosen view."""
-    from market40.services.reports import svg_bars, svg_lines
+    from market40.services.reports import trend_chart, tier_chart
     period, by, locality = _dashboard_args()
     report = _summary(period, by, locality, months=6)
-    tiers = report.views.get("tier", [])
-    accepting, active = gettext("Chấp nhận (%)"), gettext("Có giao dịch (%)")
-    charts = []
-    if tiers:
-        charts.append(Markup(svg_bars(
-            [gettext("Hạng %(tier)s", tier=f.label) if f.label in ("I", "II", "III") else f.label for f in tiers],
-            [(accepting, [f.accepting_rate for f in tiers]), (active, [f.active_rate for f in tiers])],
-            title=gettext("Chấp nhận và có giao dịch theo hạng chợ"), width=320)))
-    points = [p for p in report.trend if p.figures is not None]
-    if len(points) > 1:
-        charts.append(Markup(svg_lines(
-            [p.period for p in report.trend],
-            [(accepting, [p.figures.accepting_rate if p.figures else None for p in report.trend]),
-             (active, [p.figures.active_rate if p.figures else None for p in report.trend])],
-            title=gettext("Xu hướng theo tháng"), width=320)))
+    labels = _chart_labels()
+    trend_labels = {**labels, "accepting": gettext("% sạp chấp nhận"), "active": gettext("% sạp có giao dịch")}
+    charts = [Markup(c) for c in (tier_chart(report, width=420, labels=labels),
+                                  trend_chart(report, width=420, labels=trend_labels)) if c]
+    lang = current_language()
     return render_template("officer/dashboard.html", report=report, period=period, by=by, locality=locality,
-                           views=VIEWS, charts=charts)
+                           views=VIEWS, charts=charts, pct=lambda rate: formats.percent(rate, lang),
+                           num=lambda value: formats.count(value, lang), day=lambda value: formats.day(value, lang),
+                           month=lambda text: _month(text, lang))
+
+
+def _month(period: str, lang: str) -> str:
+    """``06/2025`` (Vietnamese) or ``2025-06``."""
+    year, month = period.split("-")
+    return period if lang == "en" else f"{month}/{year}"
 
 
 @bp.get("/dashboard/download")

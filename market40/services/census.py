@@ -24,11 +24,12 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from . import auditlog
-from .. import accounts, tabular
+from .. import accounts, messages, tabular
+from ..households import household_key
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CensusEntry, Market, utcnow
 from ..reconciliation import Period, stall_key
-from .imports import Problem, Problems, settle, verdict, write_rejects
+from .imports import Problem, Problems, settle, totals_note, verdict, write_rejects
 from .registry import Actor, Registry
 
 __all__ = ["CENSUS_COLUMNS", "CensusReport", "import_census", "census_summary", "write_census_template"]
@@ -59,8 +60,18 @@ CENSUS_COLUMNS: tabular.Schema = MappingProxyType({
         example="Nguyễn Thị Lan"),
     "status": tabular.Column(
         ("Trạng thái", "Tình trạng", "Status"),
-        vi="Đang kinh doanh (bỏ trống cũng được) / Nghỉ: hộ nghỉ không được tính.",
+        vi="Đang kinh doanh (Đang KD, bỏ trống cũng được) / Nghỉ (Tạm nghỉ, Đóng cửa): hộ nghỉ không được tính.",
         en="Operating (or blank) / closed: closed households are not counted.", example="Đang kinh doanh"),
+    "owner_phone": tabular.Column(
+        ("Số điện thoại", "SĐT", "Điện thoại", "Số ĐT", "Di động", "Owner phone", "Phone"), text=True,
+        vi="Số điện thoại của chủ hộ (nếu có): cùng số điện thoại và tên là cùng một hộ.",
+        en="The owner's phone (if known): the same phone and name are one household.", example="0912345678"),
+    "owner_tax_code": tabular.Column(
+        ("Mã số thuế", "MST", "Mã số hộ kinh doanh", "Số ĐKKD", "Số đăng ký kinh doanh", "Tax code",
+         "Business registration"), text=True,
+        vi="Mã số thuế hoặc số đăng ký kinh doanh của hộ (nếu có): các sạp cùng một hộ được tính là một hộ.",
+        en="The household's tax or business registration code (if known): its stalls count as one household.",
+        example=""),
 })
 
 
@@ -81,6 +92,7 @@ class CensusReport:
     dry_run: bool = False
     rejects_file: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
+    totals_rows: list[int] = field(default_factory=list)  # "Tổng cộng" lines skipped, not rejected
 
     @property
     def changed(self) -> bool:
@@ -90,7 +102,8 @@ class CensusReport:
         lists = ", ".join(f"{k} ({v})" for k, v in sorted(self.lists.items()))
         counts = (f"{self.rows} rows for {len(self.lists)} market-month lists [{lists}]: {self.added} households "
                   f"added, {self.removed} removed, {self.updated} updated, {self.unchanged} unchanged; "
-                  f"{self.not_operating} not operating; {len(self.problems)} rejected")
+                  f"{self.not_operating} not operating; {len(self.problems)} rejected"
+                  + (f"; {totals_note(self.totals_rows, 'en')}" if self.totals_rows else ""))
         return f"{self.source}: {counts}. {verdict(self, already='this census was already imported')}."
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,7 +111,9 @@ class CensusReport:
                 "removed": self.removed, "updated": self.updated, "unchanged": self.unchanged,
                 "lists": self.lists, "written": self.written, "dry_run": self.dry_run,
                 "rejects_file": self.rejects_file, "unknown_columns": self.unknown_columns,
-                "problems": [{"row": p.row, "field": e.field, "message": e.message}
+                "totals_rows": self.totals_rows,
+                "problems": [{"row": p.row, "field": e.field, "message": e.message,
+                              "message_vi": messages.describe(e, "vi")}
                              for p in self.problems for e in p.error.errors]}
 
 
@@ -162,11 +177,13 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                 codes[found.id] = found.code
                 households = lists.setdefault((found.id, month), {})
                 if operating:
-                    households[key] = {"stall_code": code, "owner_name": owner}
+                    households[key] = {"stall_code": code, "owner_name": owner, "household_key": household_key(
+                        tax_code=values.get("owner_tax_code"), phone=values.get("owner_phone"), name=owner)}
                 else:
                     report.not_operating += 1
                 if progress:
                     progress(report.rows, table.total)
+            report.totals_rows = list(table.totals_rows)
         report.problems.sort(key=lambda p: p.row)
         for (market_id, month), households in lists.items():
             report.lists[f"{codes[market_id]} {month}"] = len(households)
@@ -205,23 +222,21 @@ def _report_first(report: CensusReport, lists: dict[tuple[int, str], dict[str, d
 def _market(registry: Registry, cache: dict[str, Market | ValidationError], code: str | None,
             default: str | None, errors: list[ValidationError]) -> Market | None:
     if not code:
-        errors.append(InvalidFormat("market_code: no market for this row (add a Mã chợ column or choose the "
-                                    "market when importing)", field="market_code", value="", limit="a market code"))
+        errors.append(messages.problem("market_missing", "market_code", "", limit="a market code"))
         return None
     key = code.strip().upper()
     if key not in cache:
         try:
             cache[key] = registry.market(key)
         except (NotFound, Forbidden, ValidationError) as error:
-            cache[key] = InvalidFormat(f"market_code: {error}", field="market_code", value=code,
-                                       limit="a market in the registry, within your scope")
+            cache[key] = messages.problem("market_unknown", "market_code", code, detail=str(error),
+                                          limit="a market in the registry, within your scope")
     found = cache[key]
     if isinstance(found, ValidationError):
         errors.append(found)
         return None
     if default and key != default.strip().upper():
-        errors.append(InvalidFormat(f"market_code: row is for {code!r}, the import is for {default!r}",
-                                    field="market_code", value=code, limit=default))
+        errors.append(messages.problem("market_other", "market_code", code, market=default, limit=default))
         return None
     return found
 
@@ -251,9 +266,11 @@ def _write(session: Session, actor: Actor, report: CensusReport,
             entry = existing.get(key)
             if entry is None:
                 continue
-            if entry.stall_code != values["stall_code"] or entry.owner_name != values["owner_name"]:
+            if entry.stall_code != values["stall_code"] or entry.owner_name != values["owner_name"] or \
+                    entry.household_key != values["household_key"]:
                 session.execute(update(CensusEntry).where(CensusEntry.id == entry.id).values(
-                    stall_code=values["stall_code"], owner_name=values["owner_name"], source=report.source[:200],
+                    stall_code=values["stall_code"], owner_name=values["owner_name"],
+                    household_key=values["household_key"], source=report.source[:200],
                     imported_at=now, imported_by=actor.name))
                 updated += 1
         if removed:

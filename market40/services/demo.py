@@ -32,14 +32,17 @@ class DemoLogin:
     markets: tuple[str, ...] = ()
     localities: tuple[str, ...] = ()
     stall: str | None = None
+    name: str = ""  # the display name the web app shows (Vietnamese): the scope when empty
 
 
 #: Demo logins, printed by ``market40 demo`` (demo passwords: never use them in a deployment).
 DEMO_LOGINS = (
-    DemoLogin("admin", "demo-admin-2025", "admin", "everything"),
-    DemoLogin("nv.halong", "demo-staff-2025", "staff", "markets HL1, HL2", markets=("HL1", "HL2")),
-    DemoLogin("cb.halong", "demo-officer-2025", "officer", "former TP Hạ Long (193)", localities=("193",)),
-    DemoLogin("0912000001", "demo-owner-2025", "owner", "stall HL1/A-1", stall="HL1/A-1"),
+    DemoLogin("admin", "demo-admin-2025", "admin", "everything", name="Quản trị viên"),
+    DemoLogin("nv.halong", "demo-staff-2025", "staff", "markets HL1, HL2", markets=("HL1", "HL2"),
+              name="Nhân viên ngân hàng (chợ HL1, HL2)"),
+    DemoLogin("cb.halong", "demo-officer-2025", "officer", "former TP Hạ Long (193)", localities=("193",),
+              name="Cán bộ TP Hạ Long cũ (193)"),
+    DemoLogin("0912000001", "demo-owner-2025", "owner", "stall HL1/A-1", stall="HL1/A-1", name="Chủ sạp HL1/A-1"),
 )
 
 
@@ -91,7 +94,7 @@ def build_demo(session: Session, actor: Actor, *, seed: int = 2025,
                     .values(status="pending", verified_at=None))
     summary.pending = len(pending)
     for login in DEMO_LOGINS:
-        registry.add_user(login.username, login.role, password=login.password, display_name=login.scope,
+        registry.add_user(login.username, login.role, password=login.password, display_name=login.name or login.scope,
                           markets=login.markets, localities=login.localities, stall=login.stall,
                           phone=login.username if login.role == "owner" else None)
     session.commit()

@@ -185,6 +185,9 @@ def _backdate(session: Session, actor: Actor, markets: dict[int, Market], end: P
                          verified_at=bindparam("verified"), revoked_at=bindparam("revoked")))
     for start in range(0, len(updates), 5000):
         session.execute(statement, updates[start:start + 5000])
+    for market in markets.values():  # the programme's start: reports leave a market out of earlier months
+        session.execute(update(Market).where(Market.id == market.id).values(  # type: ignore[arg-type]
+            onboarded_on=demo_transactions.rollout_day(market.code, end, seed=seed)))
     closing = end.shift(-1).start + timedelta(days=10)
     session.execute(update(Stall).where(Stall.market_id.in_(list(markets)), Stall.status == "closed")  # type: ignore
                     .values(closed_on=closing))

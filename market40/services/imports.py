@@ -37,7 +37,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
-from .. import accounts, tabular
+from .. import accounts, households, messages, tabular
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
 from . import auditlog
@@ -66,8 +66,9 @@ class Problem:
     error: ValidationError
     values: dict[str, str] = field(default_factory=dict)
 
-    def lines(self) -> list[str]:
-        return [f"row {self.row}: {e.message}" for e in self.error.errors]
+    def lines(self, lang: str = "vi") -> list[str]:
+        """One line per problem naming the row and the column, in Vietnamese (``lang="en"``: English)."""
+        return [messages.line(self.row, messages.column_name(e.field, lang), e, lang) for e in self.error.errors]
 
 
 #: Bad rows kept whole in memory; the rest wait in a temporary file (a file of 300,000 bad
@@ -165,6 +166,7 @@ class ImportReport:
     dry_run: bool = False
     rejects_file: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
+    totals_rows: list[int] = field(default_factory=list)  # "Tổng cộng" lines skipped, not rejected
 
     @property
     def good(self) -> int:
@@ -180,15 +182,24 @@ class ImportReport:
                   + (f"; accounts: {self.accounts_created} new, {self.accounts_replaced} replaced"
                      if self.what == "stalls" else "")
                   + f"; {len(self.problems)} rejected")
-        return f"{self.source}: {counts}. {verdict(self)}."
+        totals = f"; {totals_note(self.totals_rows, 'en')}" if self.totals_rows else ""
+        return f"{self.source}: {counts}{totals}. {verdict(self)}."
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,
                 "updated": self.updated, "unchanged": self.unchanged, "accounts_created": self.accounts_created,
                 "accounts_replaced": self.accounts_replaced, "written": self.written, "dry_run": self.dry_run,
                 "rejects_file": self.rejects_file, "unknown_columns": self.unknown_columns,
-                "problems": [{"row": p.row, "field": e.field, "message": e.message}
+                "totals_rows": self.totals_rows,
+                "problems": [{"row": p.row, "field": e.field, "message": e.message,
+                              "message_vi": messages.describe(e, "vi")}
                              for p in self.problems for e in p.error.errors]}
+
+
+def totals_note(rows: list[int], lang: str = "vi") -> str:
+    """``bỏ qua 2 dòng tổng cộng (dòng 45, 46)``: what became of a list's totals lines."""
+    shown = ", ".join(map(str, rows[:10])) + (", …" if len(rows) > 10 else "")
+    return messages.text("report.totals", lang, n=len(rows), rows=shown)
 
 
 def verdict(report: Any, *, already: str = "this file was already imported") -> str:
@@ -270,8 +281,8 @@ class _StallValidator:
             try:
                 self.markets[key] = self.registry.market(key)
             except (NotFound, Forbidden, ValidationError) as error:
-                self.markets[key] = InvalidFormat(f"market_code: {error}", field="market_code", value=code,
-                                                  limit="a market in the registry, within your scope")
+                self.markets[key] = messages.problem("market_unknown", "market_code", code, detail=str(error),
+                                                     limit="a market in the registry, within your scope")
         found = self.markets[key]
         if isinstance(found, ValidationError):
             raise found
@@ -282,17 +293,14 @@ class _StallValidator:
         market = None
         code = values.get("market_code") or self.default_market
         if not code:
-            errors.append(InvalidFormat("market_code: no market for this row (add a Mã chợ column or choose "
-                                        "the market when importing)", field="market_code", value="",
-                                        limit="a market code"))
+            errors.append(messages.problem("market_missing", "market_code", "", limit="a market code"))
         else:
             try:
                 market = self.market(code)
                 if self.default_market and values.get("market_code") and \
                         values["market_code"].strip().upper() != self.default_market.strip().upper():
-                    errors.append(InvalidFormat(f"market_code: row is for {values['market_code']!r}, the import "
-                                                f"is for {self.default_market!r}", field="market_code",
-                                                value=values["market_code"], limit=self.default_market))
+                    errors.append(messages.problem("market_other", "market_code", values["market_code"],
+                                                   market=self.default_market, limit=self.default_market))
             except ValidationError as error:
                 errors.append(error)
         stall: dict[str, Any] = {}
@@ -300,7 +308,8 @@ class _StallValidator:
             stall = self.registry.clean_stall({
                 "code": values.get("stall_code"), "shop_name": values.get("shop_name"),
                 "goods_category": values.get("category"), "owner_name": values.get("owner_name"),
-                "owner_phone": values.get("owner_phone"), "status": values.get("status")})
+                "owner_phone": values.get("owner_phone"), "status": values.get("status"),
+                **({"owner_tax_code": values["owner_tax_code"]} if "owner_tax_code" in values else {})})
         except ValidationError as error:
             errors.extend(error.errors)
             try:  # the other fields failed; the code alone still lets the account be checked
@@ -312,15 +321,11 @@ class _StallValidator:
             twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(), key[1]))
             others = [n for n in (twins or ()) if n != number]
             if others:
-                errors.append(InvalidFormat(
-                    f"stall_code: {stall['code']!r} is the same stall as row{'s' if len(others) > 1 else ''} "
-                    f"{', '.join(map(str, others))} of this file (codes that differ only by case, spaces or "
-                    "punctuation are one stall): keep one row", field="stall_code", value=stall["code"],
-                    limit="one row per stall"))
+                errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
+                                               rows=", ".join(map(str, others)), limit="one row per stall"))
             elif key in self.seen:
-                errors.append(InvalidFormat(f"stall_code: {stall['code']!r} is the same stall as row "
-                                            f"{self.seen[key]} of this file", field="stall_code",
-                                            value=stall["code"], limit="one row per stall"))
+                errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
+                                               rows=str(self.seen[key]), limit="one row per stall"))
             first = self.seen.setdefault(key, number) == number
             if first and not others:
                 try:
@@ -348,9 +353,8 @@ class _StallValidator:
             missing = [k for k, v in given.items() if not v]
             if missing:
                 for name in missing:
-                    errors.append(InvalidFormat(f"{name}: needed with the other account columns (bank, account, "
-                                                "holder name), or leave all three empty", field=name, value="",
-                                                limit="bank + account + holder together"))
+                    errors.append(messages.problem("account_columns", name, "",
+                                                   limit="bank + account + holder together"))
             elif market is not None and stall.get("code"):
                 try:
                     account = self.registry.prepare_account(
@@ -384,14 +388,12 @@ class _StallValidator:
                     errors.append(error)
         for name in ("registered_on", "verified_on"):
             if values.get(name) and not any(given.values()):
-                errors.append(InvalidFormat(f"{name}: a date for an account, but the row has no account (bank, "
-                                            "account, holder name)", field=name, value=values[name],
-                                            limit="with the account columns"))
+                errors.append(messages.problem("date_without_account", name, values[name],
+                                               limit="with the account columns"))
         if values.get("closed_on") and (values.get("status") or "").strip() and \
                 stall.get("status", "closed") != "closed":
-            errors.append(InvalidFormat(f"closed_on: the row gives a closing day ({values['closed_on']}) but says "
-                                        f"the stall operates ({values['status']})", field="closed_on",
-                                        value=values["closed_on"], limit="blank, or status Nghỉ"))
+            errors.append(messages.problem("closed_but_operating", "closed_on", values["closed_on"],
+                                           status=values["status"], limit="blank, or status Nghỉ"))
         verified = out["verified_on"]
         return out["registered_on"] or verified, verified, out["closed_on"]
 
@@ -513,9 +515,11 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
         closed_day = accounts.event_day(item.closed) if item.closed else None
         if stall is None:
             row = {"market_id": item.market.id, "created_at": now, "updated_at": now, "shop_name": None,
-                   "goods_category": None, "owner_phone": None, "status": "operating", **item.stall,
-                   "code_key": item.key,
+                   "goods_category": None, "owner_phone": None, "owner_tax_code": None, "status": "operating",
+                   **item.stall, "code_key": item.key,
                    "closed_on": (closed_day or today) if item.stall.get("status") == "closed" else None}
+            row["household_key"] = households.household_key(
+                tax_code=row["owner_tax_code"], phone=row["owner_phone"], name=row.get("owner_name"))
             new_stalls.append(row)
             report.created += 1
             if item.account:
@@ -743,6 +747,7 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
                                    partial=partial, allow_unknown_bin=allow_unknown_bin,
                                    consent_channel=consent_channel, progress=table_progress, twins=twins)
         report.unknown_columns = list(table.unknown_columns)
+        report.totals_rows = list(table.totals_rows)
     write_rejects(report, rejects)
     return report
 
@@ -751,7 +756,8 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
 
 _MARKET_FIELDS = {"market_code": "code", "name": "name", "tier": "tier", "tier_source": "tier_source",
                   "tier_date": "tier_date", "central": "is_central", "locality": "locality", "address": "address",
-                  "board_contact": "board_contact_name", "board_phone": "board_contact_phone"}
+                  "board_contact": "board_contact_name", "board_phone": "board_contact_phone",
+                  "onboarded_on": "onboarded_on"}
 
 
 def import_markets(session: Session, actor: Actor, source: str | Path | IO[bytes], *, sheet: str | None = None,

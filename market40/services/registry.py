@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from . import auditlog
 from .auditlog import mask_record
-from .. import accounts, banks, breached, db, passwords, vietqr
+from .. import accounts, banks, breached, db, households, passwords, vietqr
 from ..exceptions import (Conflict, Forbidden, InvalidComponent, InvalidFormat, InvalidLength, NotFound,
                           ValidationError)
 from ..models import (ACCOUNT_STATUSES, CURRENT_ACCOUNT_STATUSES, ROLES, STALL_STATUSES, EnrollmentCode, Locality,
@@ -410,6 +410,8 @@ class Registry:
         attempt("tier", lambda: _tier(fields.get("tier")))
         attempt("tier_source", lambda: _optional_text(fields.get("tier_source"), "tier_source", 200))
         attempt("tier_date", lambda: _optional_date(fields.get("tier_date"), "tier_date"))
+        if "onboarded_on" in fields:  # the day the programme started here: reports leave out earlier months
+            attempt("onboarded_on", lambda: _optional_date(fields.get("onboarded_on"), "onboarded_on"))
         attempt("is_central", lambda: _boolean(fields.get("is_central"), "is_central"))
         attempt("locality_id", lambda: self.locality(_required_text(fields.get("locality"), "locality", 16)).id)
         attempt("address", lambda: _optional_text(fields.get("address"), "address", 300))
@@ -484,6 +486,7 @@ class Registry:
             "owner_name": lambda: _required_text(fields.get("owner_name"), "owner_name", 200),
             "owner_phone": lambda: None if not fields.get("owner_phone") else
             accounts.clean_phone(fields.get("owner_phone")),
+            "owner_tax_code": lambda: households.clean_tax_code(fields.get("owner_tax_code")),
             "status": lambda: accounts.clean_stall_status(fields.get("status")),
         }
         for name, check in checks.items():
@@ -866,12 +869,14 @@ class Registry:
                                         field="account", value=number, limit="the settlement account number"))
         participant = None
         bin_ = None
+        branch = None
         try:
             if isinstance(bank, str) and bank.strip().isdigit() and len(bank.strip()) == 6:
                 bin_ = bank.strip()
                 participant = banks.require_bin(bin_, allow_unknown=allow_unknown_bin)
-            else:
-                participant = banks.lookup(bank)
+            else:  # "BIDV - CN Hạ Long": the bank, the branch kept as a note (banks.resolve, one rule)
+                found = banks.resolve(bank)
+                participant, branch = found.bank, found.branch
                 bin_ = participant.bin
         except ValidationError as error:
             errors.append(error)
@@ -932,7 +937,8 @@ class Registry:
                 "reference_label": reference, "purpose": purpose, "payload": payload,
                 "holder_type": holder_type, "business_reg_no": identifiers.get("business_reg_no"),
                 "tax_code": identifiers.get("tax_code"),
-                "merchant_payload": merchant.payload if merchant is not None else None}
+                "merchant_payload": merchant.payload if merchant is not None else None,
+                "bank_branch": branch[:120] if branch else None}
 
     @staticmethod
     def _differs_from_qr(scanned: "accounts.ScannedQR", bank: str | None, number: str | None,
@@ -992,7 +998,7 @@ class Registry:
                                     holder_type=holder_type, business_reg_no=business_reg_no, tax_code=tax_code)
         self._lock_stall(stall)
         current = self.current_account(stall)
-        if current is not None and all(getattr(current, k) == v for k, v in data.items()):
+        if current is not None and all(getattr(current, k) == v for k, v in data.items() if k != "bank_branch"):
             return current, "unchanged"
         when = self._when(at, not_before=self._last_change(stall), label="the stall's last account change")
         outcome = "created"

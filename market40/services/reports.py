@@ -24,17 +24,18 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from . import auditlog
-from .. import accounts
+from .. import accounts, formats
 from .. import reconciliation as rules
 from ..adoption import LEVEL_LABELS, PROVINCE_LABEL, AdoptionReport, TrendPoint
-from ..reportfiles import EXPORT_FORMATS, WRITERS, svg_bars, svg_lines
+from ..reportfiles import EXPORT_FORMATS, WRITERS, svg_bars, svg_lines, tier_chart, trend_chart
 from ..exceptions import Forbidden, InvalidFormat, InvalidLength
-from ..models import (CensusEntry, Locality, LocalityLink, Market, PaymentAccount, ReconcileAnomaly,
+from ..models import (AdoptionTarget, CensusEntry, Locality, LocalityLink, Market, PaymentAccount, ReconcileAnomaly,
                       ReconcileRun, Stall, StallPeriod, utcnow)
 from .registry import Actor, Registry, descendant_localities
 
 __all__ = ["VIEWS", "LEVELS", "LEVEL_LABELS", "EXPORT_FORMATS", "TrendPoint", "AdoptionReport", "adoption_summary",
-           "anomaly_list", "export", "PROVINCE_LABEL", "svg_bars", "svg_lines"]
+           "set_target",
+           "anomaly_list", "export", "PROVINCE_LABEL", "svg_bars", "svg_lines", "tier_chart", "trend_chart"]
 
 VIEWS = ("tier", "locality", "market", "province")
 LEVELS = ("auto", "former-district", "commune")
@@ -51,7 +52,7 @@ def _tier_order(label: str) -> tuple:
 
 
 def adoption_summary(session: Session, actor: Actor, period: str | rules.Period, *, by: str = "tier",
-                     locality: str | None = None, level: str = "auto", months: int = 1, target: float = 1.0,
+                     locality: str | None = None, level: str = "auto", months: int = 1, target: float | None = None,
                      anomalies: bool = True, detail: bool = False) -> AdoptionReport:
     """The adoption report of ``period`` as this actor may see it.
 
@@ -60,7 +61,10 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
     locality (a commune, or a former district and the communes it became). ``level``: group
     localities by ``former-district`` (alias ``district``, the value the report keeps) or by
     ``commune`` (``auto``: the units in force at the end of the period). ``months``: the trend covers this many months ending with
-    ``period``. ``target``: the accepting rate each market should reach (0–1).
+    ``period``. ``target``: the accepting rate each market should reach (0–1); None: the province's
+    configured target (:func:`set_target`), 100% when none is set (the report says which).
+    A market whose programme started after a month (``onboarded_on``) is left out of that
+    month, with a note, rather than counted as 0%.
     ``anomalies`` and ``detail`` (one row per stall) add the lists for follow-up; reading
     them is written to the audit trail (they name households).
     """
@@ -72,7 +76,7 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
     level = _LEVEL_ALIASES[level]
     if not 1 <= months <= 36:
         raise InvalidLength(f"months: 1 to 36, got {months}", field="months", value=months, limit="1–36")
-    if not 0 < target <= 1:
+    if target is not None and not 0 < target <= 1:
         raise InvalidLength(f"target: a share above 0 and at most 1 (100%), got {target}", field="target",
                             value=target, limit="0 < target ≤ 1")
     if actor.role == "owner":
@@ -96,10 +100,15 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
     if level == "auto":
         level = _level_at(all_localities.values(), period.end - timedelta(days=1))
     ids = [m.id for m in markets]
+    province_name, configured = _province_target(session, markets, all_localities)
+    target_source = "given" if target is not None else ("province" if configured is not None else "default")
+    if target is None:
+        target = configured.target if configured is not None else 1.0
 
     counts = _counts(session, ids, periods)
     from .fees import fee_counts
     fee_totals = fee_counts(session, ids, periods)
+    household_maps = _households(session, ids, periods)
     census_markets = {(market_id, p) for market_id, p in session.execute(
         select(CensusEntry.market_id, CensusEntry.period).where(CensusEntry.period.in_(periods)).distinct()).all()}
     runs = {p: (finished, banks) for p, finished, banks in session.execute(
@@ -115,16 +124,22 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
         return {"tier": (m.tier or "—",), "locality": names, "market": (f"{m.code} · {m.name}",),
                 "province": (PROVINCE_LABEL,)}
 
+    def onboarded(m: Market, p: str) -> bool:
+        return m.onboarded_on is None or m.onboarded_on < rules.Period.parse(p).end
+
     def market_counts(p: str) -> list[rules.MarketCounts]:
         out = []
         for m in markets:
             c = counts.get((m.id, p))
             if c is None:
-                if (m.id, p) not in fee_totals:
+                if (m.id, p) not in fee_totals or not onboarded(m, p):
                     continue
                 c = (0, 0, 0, 0, 0)  # billed for fees, not reconciled: only the fee figures are known
+            elif not onboarded(m, p):
+                continue
             out.append(rules.MarketCounts(m.code, *c, name=m.name, tier=m.tier, market_id=m.id, groups=groups(m),
                                           denominator="census" if (m.id, p) in census_markets else "registry",
+                                          households=household_maps.get((m.id, p), {}),
                                           fees_billed=fee_totals.get((m.id, p), (0, 0))[0],
                                           fees_cashless=fee_totals.get((m.id, p), (0, 0))[1]))
         return out
@@ -143,7 +158,11 @@ def adoption_summary(session: Session, actor: Actor, period: str | rules.Period,
         period=month, by=by, level=level, target=target, scope=scope, generated_at=utcnow(),
         generated_by=actor.name, reconciled=month in runs, reconciled_at=runs.get(month, (None, None))[0],
         province=province, views=views, markets=sorted(current, key=lambda m: (_tier_order(m.tier or "—"), m.code)),
-        trend=trend, banks=[b for b in (runs.get(month, (None, ""))[1] or "").split(",") if b])
+        trend=trend, banks=[b for b in (runs.get(month, (None, ""))[1] or "").split(",") if b],
+        target_source=target_source, province_name=province_name,
+        target_note=configured.source if configured is not None and target_source == "province" else None,
+        not_yet_onboarded=[{"code": m.code, "name": m.name, "onboarded_on": m.onboarded_on}
+                           for m in sorted(markets, key=lambda m: m.code) if not onboarded(m, month)])
     report.notes = _notes(report, locality_overlap=level == "district" and any(
         len(m.groups["locality"]) > 1 for m in current))
     unrestricted = actor.markets is None and actor.localities is None
@@ -174,6 +193,67 @@ def _counts(session: Session, market_ids: list[int], periods: list[str]) -> dict
                     StallPeriod.market_id.in_(market_ids))  # type: ignore[attr-defined]
              .group_by(StallPeriod.market_id, StallPeriod.period))
     return {(m, p): tuple(int(x or 0) for x in rest) for m, p, *rest in session.execute(query).all()}
+
+
+def _households(session: Session, market_ids: list[int], periods: list[str]
+                ) -> dict[tuple[int, str], dict[str, tuple[bool, bool]]]:
+    """(market, period) → household key → (accepting, active), over the counted stalls.
+
+    The key is the stall's (tax code, else phone + name: :mod:`market40.households`), else the
+    census line's; a stall with neither is a household of its own.
+    """
+    if not market_ids:
+        return {}
+    query = (select(StallPeriod.market_id, StallPeriod.period, StallPeriod.stall_key, Stall.household_key,
+                    CensusEntry.household_key, StallPeriod.accepting, StallPeriod.active)
+             .outerjoin(Stall, Stall.id == StallPeriod.stall_id)
+             .outerjoin(CensusEntry, (CensusEntry.market_id == StallPeriod.market_id)
+                        & (CensusEntry.period == StallPeriod.period) & (CensusEntry.stall_key == StallPeriod.stall_key))
+             .where(StallPeriod.counted.is_(True), StallPeriod.period.in_(periods),  # type: ignore[attr-defined]
+                    StallPeriod.market_id.in_(market_ids)))  # type: ignore[attr-defined]
+    out: dict[tuple[int, str], dict[str, tuple[bool, bool]]] = defaultdict(dict)
+    for market_id, p, key, stall_household, census_household, accepting, active in session.execute(query).all():
+        household = stall_household or census_household or f"sap:{market_id}:{key}"
+        was = out[(market_id, p)].get(household, (False, False))
+        out[(market_id, p)][household] = (was[0] or bool(accepting), was[1] or bool(active))
+    return out
+
+
+def _province_target(session: Session, markets: list[Market], localities: dict[int, Locality]
+                     ) -> tuple[str | None, AdoptionTarget | None]:
+    """The province of these markets (the most common one) and its configured target, if any."""
+    names = [localities[m.locality_id].province for m in markets if m.locality_id in localities]
+    if not names:
+        return None, None
+    province = max(sorted(set(names)), key=names.count)
+    return province, session.get(AdoptionTarget, province)
+
+
+def set_target(session: Session, actor: Actor, province: str, target: float, *, source: str | None = None
+               ) -> AdoptionTarget:
+    """Set the share of households ``province`` plans to have accepting cashless payment (0 < target ≤ 1)."""
+    if actor.role not in ("operator", "admin") or actor.markets is not None or actor.localities is not None:
+        raise Forbidden("the provincial target is set by administrators")
+    if not 0 < target <= 1:
+        raise InvalidLength(f"target: a share above 0 and at most 1 (100%), got {target}", field="target",
+                            value=target, limit="0 < target ≤ 1")
+    known = {name for (name,) in session.execute(select(Locality.province).distinct()).all()}
+    match = next((name for name in known if name.casefold() == province.strip().casefold()), None)
+    if match is None:
+        raise InvalidFormat(f"province: {province!r} has no localities in the registry (known: "
+                            f"{', '.join(sorted(known)) or 'none'})", field="province", value=province,
+                            limit="a province of the registry")
+    row = session.get(AdoptionTarget, match)
+    before = None if row is None else {"target": row.target, "source": row.source}
+    if row is None:
+        row = AdoptionTarget(province=match, target=target, source=source, set_by=actor.name)
+    else:
+        row.target, row.source, row.set_by, row.set_at = target, source, actor.name, utcnow()
+    session.add(row)
+    auditlog.record(session, actor.name, "report.target", "province", match, before=before,
+                    after={"target": target, "source": source})
+    session.commit()
+    return row
 
 
 def _descendants(session: Session, locality_id: int) -> set[int]:
@@ -245,7 +325,17 @@ def _notes(report: AdoptionReport, *, locality_overlap: bool) -> list[str]:
     p = report.province
     notes = []
     if not report.reconciled:
-        notes.append(f"Kỳ {report.period} chưa được đối soát: chạy `market40 reconcile --period {report.period}`.")
+        notes.append(f"Kỳ {_period_vi(report.period)} chưa được đối soát: chưa có số liệu (chạy market40 reconcile "
+                     f"--period {report.period}).")
+    if report.not_yet_onboarded:
+        notes.append("Chưa tính các chợ bắt đầu triển khai sau kỳ này: " + "; ".join(
+            f"{m['code']} · {m['name']} (từ {formats.day(m['onboarded_on'])})" for m in report.not_yet_onboarded)
+            + ".")
+    if report.target_source == "default":
+        notes.append("Chưa đặt mục tiêu của tỉnh: dùng 100% (đặt bằng market40 report target).")
+    if p.households:
+        notes.append(f"Hộ kinh doanh: {_n(p.households)} hộ có {_n(p.stalls)} sạp; một hộ có nhiều sạp được tính "
+                     "một lần (theo mã số thuế, hoặc số điện thoại và tên chủ hộ).")
     if p.markets:
         notes.append(f"Mẫu số: {p.census_markets}/{p.markets} chợ có danh sách hộ kinh doanh của ban quản lý chợ; "
                      "các chợ còn lại dùng số sạp đang kinh doanh trong sổ đăng ký.")
@@ -259,7 +349,12 @@ def _notes(report: AdoptionReport, *, locality_overlap: bool) -> list[str]:
 
 
 def _n(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
+    return formats.count(value)
+
+
+def _period_vi(period: str) -> str:
+    year, month = period.split("-")
+    return f"{month}/{year}"
 
 
 def export(report: AdoptionReport, fmt: str, target: str | Path | IO[bytes]) -> None:

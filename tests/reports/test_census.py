@@ -66,7 +66,7 @@ def test_every_bad_row_is_reported_and_nothing_written(session, world, tmp_path)
     fields = {(p.row, e.field) for p in report.problems for e in p.error.errors}
     assert {(2, "stall_code"), (3, "market_code"), (4, "period"), (5, "stall_code"), (6, "owner_name"),
             (7, "stall_code"), (8, "status")} <= fields
-    assert rejects.exists() and "row" in rejects.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert rejects.exists() and "Dòng" in rejects.read_text(encoding="utf-8-sig").splitlines()[0]
     partial = import_census(session, world.operator, path, partial=True)
     assert partial.written and entries(session) == []  # no good row: the twins are held back too
 
@@ -84,14 +84,15 @@ def test_xlsx_with_market_and_period_chosen_at_import(session, world, tmp_path):
     assert report.added == 2 and report.unknown_columns == ["STT"]
     other = write(tmp_path / "ty.csv", [["TY1", "", "B-1", "Lý Văn Tài", ""]])
     report = import_census(session, world.operator, other, market="HL1", period="2025-07")
-    assert report.problems and "the import is for 'HL1'" in report.problems[0].lines()[0]
+    assert report.problems and "the import is for 'HL1'" in report.problems[0].lines("en")[0]
+    assert report.problems[0].lines()[0] == "Dòng 2, cột «Mã chợ»: dòng này thuộc chợ «TY1», nhưng đang nhập cho chợ HL1"
 
 
 def test_scope_and_roles(session, world, tmp_path):
     path = write(tmp_path / "c.csv", [["TY1", "2025-07", "B-1", "Lý Văn Tài", ""]])
     staff = Actor(name="user:9", role="staff", markets=frozenset({world.hl1.id}), localities=frozenset())
     report = import_census(session, staff, path)
-    assert "outside your markets" in report.problems[0].lines()[0] and not report.written
+    assert "outside your markets" in report.problems[0].lines("en")[0] and not report.written
     officer = Actor(name="user:8", role="officer", markets=frozenset(), localities=frozenset({world.commune.id}))
     with pytest.raises(Forbidden):
         import_census(session, officer, path)
@@ -108,7 +109,8 @@ def test_dry_run_writes_nothing(session, world, tmp_path):
 def test_template(tmp_path):
     write_census_template(tmp_path / "t.xlsx")
     sheet = load_workbook(tmp_path / "t.xlsx").worksheets[0]
-    assert [c.value for c in sheet[1]] == ["Mã chợ", "Kỳ", "Mã sạp", "Tên chủ hộ", "Trạng thái"]
+    assert [c.value for c in sheet[1]] == ["Mã chợ", "Kỳ", "Mã sạp", "Tên chủ hộ", "Trạng thái", "Số điện thoại",
+                                           "Mã số thuế"]
     write_census_template(tmp_path / "t.csv")
     assert (tmp_path / "t.csv").read_bytes().startswith(b"\xef\xbb\xbf")
 

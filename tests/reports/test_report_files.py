@@ -1,4 +1,5 @@
 """The adoption report: figures, scope, and the files (XLSX read back with openpyxl, CSV, HTML, JSON)."""
+import csv
 import io
 import json
 import re
@@ -111,7 +112,8 @@ def test_xlsx(evil_report, tmp_path):
     assert [c.value for c in markets[1]][:3] == ["Mã chợ", "Tên chợ", "Hạng"]
     name = markets["B2"]
     assert name.value == "'" + EVIL_MARKET and name.data_type == "s"
-    assert markets["I2"].number_format == "0.0%" and isinstance(markets["I2"].value, float)
+    rate = markets.cell(row=2, column=[c.value for c in markets[1]].index("% sạp chấp nhận") + 1)
+    assert rate.number_format == "0.0%" and isinstance(rate.value, float)
     anomalies = book["Bất thường"]
     header = [c.value for c in anomalies[1]]
     column = header.index("Tài khoản (che số)") + 1
@@ -122,8 +124,9 @@ def test_xlsx(evil_report, tmp_path):
     texts = [c.value for row in stalls.iter_rows(min_row=2) for c in row if isinstance(c.value, str)]
     assert EVIL_SHOP in texts and not any(re.search(r"\d{10}", t) for t in texts)  # no full account number
     summary = book["Tổng hợp"]
-    labels = [summary.cell(row=r, column=1).value for r in range(1, 20)]
-    assert "Tỷ lệ chấp nhận – theo số hộ" in labels and "Tỷ lệ chấp nhận – bình quân các chợ" in labels
+    labels = [summary.cell(row=r, column=1).value for r in range(1, 30)]
+    assert "Tỷ lệ sạp chấp nhận – theo số sạp" in labels and "Tỷ lệ sạp chấp nhận – bình quân các chợ" in labels
+    assert "Tỷ lệ hộ chấp nhận – theo số hộ kinh doanh" in labels
 
 
 def test_xlsx_to_a_file_object(evil_report):
@@ -141,8 +144,14 @@ def test_csv(evil_report, session, reconciled, tmp_path):
     assert lines[0].startswith("Mã chợ,Tên chợ,Hạng") and "'=HYPERLINK" in lines[1]
     tiers = adoption_summary(session, reconciled.operator, PERIOD, by="tier")
     export(tiers, "csv", path)
-    rows = path.read_text(encoding="utf-8-sig").splitlines()
-    assert rows[-1].startswith("Toàn bộ phạm vi,2,11,0,6,54.55,52.78,7,63.64,58.33")
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    province = rows[-1]
+    assert [province[k] for k in ("Nhóm", "Số chợ", "Số sạp (mẫu số)", "Sạp đã đăng ký, chờ xác minh",
+                                  "Sạp chấp nhận TTKDTM", "% sạp chấp nhận (theo số sạp)",
+                                  "% sạp chấp nhận (bình quân các chợ)", "Sạp có giao dịch trong tháng",
+                                  "% sạp có giao dịch (theo số sạp)", "% sạp có giao dịch (bình quân các chợ)")] == [
+        "Toàn bộ phạm vi", "2", "11", "0", "6", "54.55", "52.78", "7", "63.64", "58.33"]
+    assert province["Số hộ kinh doanh"] and province["% hộ chấp nhận"] and province["Tình trạng kỳ"] == "Đã đối soát"
 
 
 def test_html_is_self_contained(evil_report, tmp_path):
@@ -153,7 +162,9 @@ def test_html_is_self_contained(evil_report, tmp_path):
     assert page.count("<svg") == 2 and "<script" not in page.replace("&lt;script&gt;", "")
     # nothing is fetched: no src/href/url()/@import (the market's name shows its URL as text only)
     assert not re.search(r"\b(src|href)\s*=|url\(|@import|<link|<img|<iframe", page)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "@media print" in page
+    assert "@media print" in page and "HYPERLINK(&quot;http://evil.example/x&quot;" in page  # escaped text
+    # the stall detail is in the XLSX only: the printed report stays a few pages
+    assert "Chi tiết 12 sạp có trong tệp Excel" in page
 
 
 def test_json(evil_report, tmp_path):
