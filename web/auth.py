@@ -6,7 +6,7 @@ import base64
 from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from market40 import qrimage
@@ -196,33 +196,64 @@ def logout() -> Any:
     return redirect(url_for("auth.login"))
 
 
+#: The enrolment form's fields in the order the page shows them (errors are listed in this order).
+ENROL_ORDER = ("market", "stall", "code", "phone", "password", "password2", "consent", "_form")
+
+
+def _in_order(errors: dict[str, list[str]], order: tuple[str, ...]) -> dict[str, list[str]]:
+    """``errors`` with its fields in the form's order (the summary lists them top to bottom)."""
+    return {name: errors[name] for name in sorted(errors, key=lambda n: order.index(n) if n in order else len(order))}
+
+
 def _enrol_form(values: dict[str, str], errors: dict[str, list[str]], status: int = 200) -> Any:
-    markets = auth_service.enrolment_markets(get_session())
-    return render_template("auth/enrol.html", markets=markets, values=values, errors=errors,
-                           consent=consent.sections()), status
+    db = get_session()
+    markets = auth_service.enrolment_markets(db)
+    market = values.get("market", "")
+    stalls = auth_service.enrolment_stalls(db, market) if market else []
+    return render_template("auth/enrol.html", markets=markets, values=values, errors=_in_order(errors, ENROL_ORDER),
+                           stalls=stalls, consent=consent.sections()), status
+
+
+@bp.get("/enrol/stalls")
+@public
+def enrol_stalls() -> Any:
+    """The stall picker's list for one market (JavaScript fills the picker without reloading the page)."""
+    market = request.args.get("market", "")[:16]
+    return jsonify(stalls=[{"code": code, "shop": shop}
+                           for code, shop in auth_service.enrolment_stalls(get_session(), market)])
 
 
 @bp.route("/enrol", methods=["GET", "POST"])
 @public
 def enrol() -> Any:
     if request.method == "GET":
-        return _enrol_form({}, {})
+        # From the slip's QR code: market and stall filled in (never the code: it stays on paper).
+        values = {name: request.args.get(name, "")[:32] for name in ("market", "stall")}
+        return _enrol_form({k: v for k, v in values.items() if v}, {})
     form = request.form
     typed = {name: form.get(name, "") for name in ("market", "stall", "code", "phone")}
     values = {name: text[:200] for name, text in typed.items()}  # shown again; the service reads it whole
+    if form.get("consent") == "yes":
+        values["consent"] = "yes"
+    if form.get("action") == "market":  # step one without JavaScript: the market chosen, show its stalls
+        return _enrol_form(values, {})
     password, password2 = form.get("password", ""), form.get("password2", "")
+    errors: dict[str, list[str]] = {}
     if password != password2:
-        return _enrol_form(values, {"password2": [_("Hai lần nhập mật khẩu không giống nhau.")]})
+        errors["password2"] = [_("Hai lần nhập mật khẩu không giống nhau.")]
     try:
         user = auth_service.enroll_owner(
             get_session(), current_app.config["ENROLLMENT_KEY"], typed["market"], typed["stall"], typed["code"],
             typed["phone"], password, form.get("consent") == "yes", consent_text=consent.as_text(),
-            channel="web", language=current_language(), address=client_address())
+            channel="web", language=current_language(), address=client_address(),
+            check_only=bool(errors))
     except ValidationError as error:
-        return _enrol_form(values, form_errors(error, ENROL_FIELDS))
+        return _enrol_form(values, {**form_errors(error, ENROL_FIELDS), **errors})
     except Conflict:
-        return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
-                                                "ngân hàng giúp.")]})
+        return _enrol_form(values, {**errors, "phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. "
+                                                          "Hãy nhờ cán bộ ngân hàng giúp.")]})
+    if errors or user is None:
+        return _enrol_form(values, errors)
     get_session().flush()
     login_user(user)
     flash(_("Đăng ký thành công. Bây giờ hãy đăng ký tài khoản nhận tiền của sạp."), "success")

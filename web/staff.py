@@ -7,14 +7,17 @@ asked for, one stall at a time, and that is audited.
 """
 from __future__ import annotations
 
+import base64
+from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from market40 import accounts, banks
+from market40 import accounts, banks, qrimage
 from market40.exceptions import Conflict, ValidationError
 from market40.services import audit as audit_service
+from market40.services import slips as slip_service
 
 from .db import registry
 from .messages import form_errors
@@ -25,6 +28,11 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 STAFF = ("staff", "admin")
 #: Stalls listed on a market page before searching.
 PAGE = 100
+
+
+def _public_url() -> str:
+    """Where owners reach the app: ``MARKET40_PUBLIC_URL``, else the address this request came to."""
+    return current_app.config.get("PUBLIC_URL") or request.url_root.rstrip("/")
 
 
 @bp.get("/")
@@ -103,7 +111,23 @@ def stall(market: str, stall: str) -> Any:
         return redirect(url_for("staff.stall", market=market, stall=stall))
     if action == "reissue":
         slips = reg.issue_enrollment_codes(key=current_app.config["ENROLLMENT_KEY"], stall=ref)
-        return render_template("staff/slip.html", slip=slips[0], ref=ref)
+        base, contact = _public_url(), current_app.config.get("SUPPORT_CONTACT")
+        if request.form.get("format") == "pdf":
+            out = BytesIO()
+            slip_service.write_pdf(slips, out, base_url=base, contact=contact)
+            name = f"phieu-dang-ky-{ref}.pdf".replace("/", "-").replace(" ", "")
+            return Response(out.getvalue(), mimetype="application/pdf",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                     "Cache-Control": "no-store"})
+        slip = slips[0]
+        url = slip_service.enrol_url(base, slip.stall)
+        qr = None
+        if url:
+            image = BytesIO()
+            qrimage.write(url, image, kind="png", pixels=360)
+            qr = "data:image/png;base64," + base64.b64encode(image.getvalue()).decode("ascii")
+        return render_template("staff/slip.html", slip=slip, ref=ref, url=url, qr=qr,
+                               contact=slip_service.contact_line(slip, contact))
     return _stall_page(ref, status=400)
 
 

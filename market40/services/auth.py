@@ -40,7 +40,7 @@ from ..exceptions import Conflict, Forbidden, InvalidComponent, InvalidFormat, N
     ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, EnrollmentCode, Market, PaymentAccount, Stall, User, \
     utcnow
-from .registry import Actor
+from .registry import Actor, Registry, _natural
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -66,6 +66,8 @@ __all__ = [
     "owner_stall",
     "owner_stall_ref",
     "enrolment_markets",
+    "enrolment_stalls",
+    "find_stall",
     "consent_version",
 ]
 
@@ -159,8 +161,11 @@ def enrolment_identity(market_code: str, stall_code: str, phone: str) -> tuple[s
             return rule(text, field=field)
         except ValidationError:
             return "?" + (text if isinstance(text, str) else "").strip().upper()
-    return (f"{clean(accounts.clean_market_code, market_code, 'market')}/"
-            f"{clean(accounts.clean_stall_code, stall_code, 'stall')}", clean(accounts.clean_phone, phone, "phone"))
+    def stall_key(text: Any) -> str:  # a48, A 48 and A-48 are one stall: one key, one count
+        cleaned = clean(accounts.clean_stall_code, text, "stall")
+        return cleaned if cleaned.startswith("?") else (accounts.stall_key(cleaned) or cleaned)
+    return (f"{clean(accounts.clean_market_code, market_code, 'market')}/{stall_key(stall_code)}",
+            clean(accounts.clean_phone, phone, "phone"))
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -286,6 +291,30 @@ def enrolment_markets(session: Session) -> list[tuple[str, str]]:
     return [(m.code, m.name) for m in session.exec(select(Market).order_by(Market.name)).all()]
 
 
+def find_stall(session: Session, market_code: str, stall_code: str) -> tuple[Stall, Market] | None:
+    """The stall a typed ``stall_code`` names in a market, in any spelling of its canonical key
+    (``a48``, ``A 48`` and ``A-48`` all find ``A-48``), with its market; None if there is none."""
+    market = session.exec(select(Market).where(Market.code == market_code)).first()
+    if market is None or market.id is None:
+        return None
+    stall = Registry(session, Actor.operator("enrolment")).find_stall(market.id, stall_code)
+    return None if stall is None else (stall, market)
+
+
+def enrolment_stalls(session: Session, market_code: str) -> list[tuple[str, str]]:
+    """(code, shop name) of a market's operating stalls, for the enrolment form's stall picker.
+
+    Public like the market list: stall codes and shop names are painted on the stalls. No
+    owner names or phones.
+    """
+    market = session.exec(select(Market).where(Market.code == (market_code or "").strip().upper())).first()
+    if market is None:
+        return []
+    rows = session.exec(select(Stall.code, Stall.shop_name).where(Stall.market_id == market.id,
+                                                                  Stall.status == "operating")).all()
+    return sorted(((code, shop or "") for code, shop in rows), key=lambda r: _natural(r[0]))
+
+
 @dataclass
 class OwnerView:
     """An owner's stall, its market and its current (pending or verified) account, if any."""
@@ -336,7 +365,8 @@ def owner_stall_ref(session: Session, user: User) -> str | None:
 
 def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_code: str, code: str, phone: str,
                  password: str, consent_accepted: bool, *, consent_text: str, channel: str = "web",
-                 language: str = "vi", address: str | None = None, now: datetime | None = None) -> User:
+                 language: str = "vi", address: str | None = None, now: datetime | None = None,
+                 check_only: bool = False) -> User | None:
     """Let a stall owner in with the one-time code from their slip; returns their user (caller commits).
 
     Every problem with the typed fields is reported at once (fields ``market``, ``stall``,
@@ -344,6 +374,8 @@ def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_cod
     raises :class:`CodeRefused` saying why. Re-enrolment with a new code (a forgotten
     password, a new phone) updates the stall's owner and ends their old sessions. The
     consent (its text, language, time and channel) goes to the audit trail.
+    ``check_only``: the door found a problem of its own (the password typed twice differently);
+    check the fields, so every problem is reported at once, and return None without using the code.
     """
     now = now or utcnow()
     errors: list[ValidationError] = []
@@ -373,9 +405,10 @@ def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_cod
                                     value=None, limit="accepted"))
     if errors:
         raise ValidationError.combine(errors)
+    if check_only:
+        return None
 
-    row = session.exec(select(Stall, Market).join(Market, Market.id == Stall.market_id)
-                       .where(Market.code == market_code, Stall.code == stall_code)).first()
+    row = find_stall(session, market_code, stall_code)
     if row is None:
         # Same work as a real check, so the answer time does not tell which stalls exist.
         passwords.hash_enrollment_code(normalized_code, key)

@@ -159,6 +159,9 @@ class EnrollmentSlip(_Record):
     owner_name: str
     code: str
     expires_at: datetime
+    #: The market board's contact, printed for the owner to call (None: the deployment's contact).
+    contact_name: str | None = None
+    contact_phone: str | None = None
 
 
 @dataclass
@@ -1065,9 +1068,16 @@ class Registry:
             self.session.add(EnrollmentCode(stall_id=target.id, code_hash=passwords.hash_enrollment_code(code, key),
                                             expires_at=expires, created_by=self.actor.name))
             slips.append(EnrollmentSlip(f"{market_row.code}/{target.code}", market_row.name, target.shop_name,
-                                        target.owner_name, passwords.format_enrollment_code(code), expires))
+                                        target.owner_name, passwords.format_enrollment_code(code), expires,
+                                        market_row.board_contact_name, market_row.board_contact_phone))
         self.session.flush()
-        self.audit("enrollment.issue", "market", market_row.code, note=f"{len(slips)} codes, valid {valid_days} days")
+        for target in targets:  # each stall's trail shows its codes (who issued one, when)
+            self.audit("enrollment.issue", "stall", target.id,
+                       after={"stall": f"{market_row.code}/{target.code}", "valid_days": valid_days},
+                       note=f"stall {market_row.code}/{target.code}")
+        if stall is None:
+            self.audit("enrollment.issue", "market", market_row.code,
+                       note=f"{len(slips)} codes, valid {valid_days} days")
         return slips
 
 

@@ -118,7 +118,42 @@
     if (summary) { summary.focus(); }
   }
 
+  /* Print buttons (a page prints without them through the browser's menu). */
+  function printButtons() {
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
+  /* Enrolment: choosing the market fills the stall picker at once (without JS: a second step). */
+  function stallPicker(input) {
+    var market = document.getElementById("f-market");
+    var list = document.getElementById(input.getAttribute("list"));
+    var step = document.querySelector("[data-market-step]");
+    if (!market || !list || !window.fetch) { return; }
+    if (step) { step.hidden = true; }
+    market.addEventListener("change", function () {
+      list.innerHTML = "";
+      if (!market.value) { return; }
+      fetch(input.getAttribute("data-stalls-url") + "?market=" + encodeURIComponent(market.value),
+            {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : {stalls: []}; })
+        .then(function (data) {
+          data.stalls.forEach(function (s) {
+            var option = document.createElement("option");
+            option.value = s.code;
+            option.textContent = s.shop ? s.code + " — " + s.shop : s.code;
+            list.appendChild(option);
+          });
+          input.focus();
+        });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    printButtons();
+    document.querySelectorAll("input[data-stalls-url]").forEach(stallPicker);
     document.querySelectorAll("select[data-filter]").forEach(bankPicker);
     document.querySelectorAll("form[data-preview-url]").forEach(preview);
     confirmations();
