@@ -73,7 +73,7 @@ LAYERS = {
                "market40.adoption"},
     "adapters": {"market40.db", "market40.models", "market40.tabular", "market40.qrimage", "market40.posters",
                  "market40.transactions", "market40.txstore", "market40.reportfiles",
-                 "market40.demo_transactions"},
+                 "market40.demo_transactions", "market40.notify", "market40.breached"},
     "services": {"market40.services"},
     "doors": {"cli", "web"},
 }

@@ -54,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_LOGIN_ADDRESS": "30 per minute;300 per hour",
     "RATELIMIT_ENROL": "5 per minute;20 per hour",
     "RATELIMIT_ENROL_ADDRESS": "30 per minute;300 per hour",
+    # Forgotten passwords: a code request may cost an SMS (per phone, any address); tries per phone.
+    "RATELIMIT_RESET_REQUEST": "3 per hour;6 per day",
+    "RATELIMIT_RESET": "5 per minute;20 per hour",
+    "RATELIMIT_RESET_ADDRESS": "30 per minute;300 per hour",
     "RATELIMIT_SECOND_FACTOR": "5 per minute;20 per hour",
     # Second factor (ASVS 6.3.3): None = every role but owners; owners may opt in.
     "SECOND_FACTOR_ROLES": None,

@@ -12,12 +12,12 @@ from flask_babel import gettext as _
 from market40 import qrimage
 from market40.exceptions import Conflict, Forbidden, ValidationError
 from market40.services import auth as auth_service
-from market40.services import second_factor
+from market40.services import recovery, second_factor
 
 from . import consent
-from .db import get_session
+from .db import get_session, sender
 from .i18n import current_language
-from .messages import ENROL_FIELDS, PASSWORD_FIELDS, form_errors
+from .messages import ENROL_FIELDS, PASSWORD_FIELDS, RESET_FIELDS, form_errors
 from .security import attempt_succeeded, client_address, home_for, login_user, logout_user, needs_second_factor_setup, public, \
     roles_required, safe_next, second_factor_roles
 
@@ -258,6 +258,57 @@ def enrol() -> Any:
     login_user(user)
     flash(_("Đăng ký thành công. Bây giờ hãy đăng ký tài khoản nhận tiền của sạp."), "success")
     return redirect(url_for("owner.status"))
+
+
+# ------------------------------------------------------------------ a forgotten password
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@public
+def forgot() -> Any:
+    """Step one: the phone. The same answer whether or not it has an account (counted per phone)."""
+    available = getattr(sender(), "available", True)
+    if request.method == "GET":
+        return render_template("auth/forgot.html", values={}, errors={}, available=available)
+    phone = request.form.get("phone", "")
+    if not phone.strip():
+        return render_template("auth/forgot.html", values={}, available=available,
+                               errors={"phone": [_("Hãy nhập số điện thoại bạn dùng để đăng nhập.")]})
+    recovery.request_reset(get_session(), sender(), phone, key=current_app.config["ENROLLMENT_KEY"],
+                           address=client_address())
+    return render_template("auth/reset.html", values={"phone": phone[:20]}, errors={}, sent=True,
+                           available=available)
+
+
+@bp.route("/forgot/reset", methods=["GET", "POST"], endpoint="reset")
+@public
+def reset() -> Any:
+    """Step two: the code from the message and a new password; every old session ends."""
+    if request.method == "GET":
+        return render_template("auth/reset.html", values={}, errors={}, sent=False, available=True)
+    form = request.form
+    values = {"phone": form.get("phone", "")[:20], "code": form.get("code", "")[:20]}
+    errors: dict[str, list[str]] = {}
+    if form.get("new_password", "") != form.get("new_password2", ""):
+        errors["new_password2"] = [_("Hai lần nhập mật khẩu mới không giống nhau.")]
+    try:
+        if errors:  # still check the rest, so every problem shows at once
+            auth_service.check_new_password(form.get("new_password", ""), field="new_password")
+        else:
+            recovery.reset_password(get_session(), form.get("phone", ""), form.get("code", ""),
+                                    form.get("new_password", ""), key=current_app.config["ENROLLMENT_KEY"],
+                                    address=client_address())
+    except recovery.ResetRefused:
+        errors = {"code": [_("Mã không đúng, đã dùng hoặc đã hết hạn. Hãy kiểm tra số điện thoại, hoặc xin mã "
+                             "mới.")], **errors}
+    except ValidationError as error:
+        errors = {**form_errors(error, RESET_FIELDS), **errors}
+    if errors:
+        order = ("phone", "code", "new_password", "new_password2", "_form")
+        return render_template("auth/reset.html", values=values, errors=_in_order(errors, order), sent=False,
+                               available=True)
+    flash(_("Đã đặt mật khẩu mới. Mọi phiên đăng nhập cũ đã kết thúc; hãy đăng nhập bằng mật khẩu mới."),
+          "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/password", methods=["GET", "POST"])

@@ -322,6 +322,8 @@ class OwnerView:
     stall: Stall
     market: Market
     account: PaymentAccount | None
+    #: A replacement waiting for review beside the verified ``account`` (not usable yet).
+    replacement: PaymentAccount | None = None
 
     @property
     def ref(self) -> str:
@@ -340,12 +342,20 @@ def owner_view(session: Session, user: User) -> OwnerView | None:
     """What an owner's own pages show, in one query; None for a user without a stall.
 
     The stall comes from the user's own row, so there is nothing to check against a
-    scope; the database keeps at most one current account per stall.
+    scope; the database keeps at most one verified and one pending account per stall.
     """
     if user.role != "owner" or user.stall_id is None:
         return None
-    row = session.execute(_OWNER_VIEW, {"stall_id": user.stall_id}).first()
-    return None if row is None else OwnerView(*row)
+    rows = session.execute(_OWNER_VIEW, {"stall_id": user.stall_id}).all()
+    if not rows:
+        return None
+    stall, market = rows[0][0], rows[0][1]
+    current = [row[2] for row in rows if row[2] is not None]
+    verified = [a for a in current if a.status == "verified"]
+    pending = [a for a in current if a.status == "pending"]
+    if verified:
+        return OwnerView(stall, market, verified[0], pending[0] if pending else None)
+    return OwnerView(stall, market, pending[0] if pending else None)
 
 
 def owner_stall(session: Session, user: User) -> tuple[Stall, Market] | None:
@@ -422,7 +432,7 @@ def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_cod
     found = session.exec(select(EnrollmentCode).where(EnrollmentCode.code_hash == digest,
                                                       EnrollmentCode.stall_id == stall.id)).first()
     reason = None
-    if found is None:
+    if found is None or (found.created_by or "").startswith("reset:"):  # a password-reset code is not a slip's
         reason = "wrong"
     elif found.used_at is not None:
         reason = "used"
