@@ -75,7 +75,14 @@ def status() -> Any:
                            replacement_masked=accounts.mask(replacement.number) if replacement else "",
                            notices=notices.owner_notices(get_session(), g.user),
                            erasure=erasure_service.erasure_state(get_session(), g.user),
-                           sizes=posters.SIZES)
+                           reason_text=_reason_text, sizes=posters.SIZES)
+
+
+def _reason_text(reason: str | None) -> str:
+    """The registry's own reasons in the owner's words (staff's reasons are shown as typed)."""
+    known = {"replaced by a new account": _("đã thay bằng tài khoản mới"),
+             "owner asked for erasure": _("theo yêu cầu xoá dữ liệu của bạn")}
+    return known.get(reason or "", reason or "—")
 
 
 @bp.get("/qr.png")
