@@ -81,7 +81,32 @@ STATUSES = {"pending": N_("Chờ xác minh"), "verified": N_("Đã xác minh"), 
 KINDS = {"bank_account": N_("Tài khoản ngân hàng"), "card": N_("Thẻ ngân hàng"), "ewallet": N_("Ví điện tử"),
          "account_verified": N_("Tài khoản đã xác minh"), "account_rejected": N_("Tài khoản bị từ chối"),
          "reset_code": N_("Mã đặt lại mật khẩu"), "erasure_done": N_("Đã xoá dữ liệu")}
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+#: The registry's own English reasons and notes, in words for staff (what staff typed shows as typed).
+REASONS = {"replaced by a new account": N_("thay bằng tài khoản mới"),
+           "owner asked for erasure": N_("chủ sạp yêu cầu xoá dữ liệu"),
+           "password changed": N_("đã đổi mật khẩu"), "password reset": N_("đặt lại mật khẩu"),
+           "logout": N_("đăng xuất"), "user disabled": N_("người dùng bị khoá"),
+           "erasure carried out": N_("đã xoá dữ liệu"), "re-enrolled with a new code": N_("đăng ký lại bằng mã mới")}
+_NOTES = [(re.compile(r"^stall \S+(: erasure carried out)?$"), None),
+          (re.compile(r"^(?:login|logout)(?: with .*)? from (?P<address>\S+)$"), N_("từ địa chỉ %(address)s")),
+          (re.compile(r"^\S+/\S+ from (?P<address>\S+)$"), N_("từ địa chỉ %(address)s")),
+          (re.compile(r"^stall \S+: the owner's poster page from (?P<address>\S+)$"),
+           N_("trang biển của chủ sạp, từ địa chỉ %(address)s")),
+          (re.compile(r"^stall \S+: full number shown to staff$"), N_("số đầy đủ hiện cho cán bộ"))]
+
+
+def note_text(note: str | None) -> str | None:
+    """A trail note for staff: the registry's English notes in Vietnamese, staff's own text as typed."""
+    if not note:
+        return None
+    if note in REASONS:
+        return _(REASONS[note])
+    for pattern, template in _NOTES:
+        found = pattern.match(note)
+        if found:
+            return None if template is None else _(template, **found.groupdict())
+    return note
 
 
 def action_label(action: str) -> str:
@@ -118,6 +143,8 @@ def value_text(name: str, value: Any) -> str:
     if name == "bin" and isinstance(value, str):
         bank = banks.by_bin(value)
         return bank.short_name if bank else value
+    if name == "status_reason" and isinstance(value, str) and value in REASONS:
+        return _(REASONS[value])
     if isinstance(value, str) and value in STATUSES and name in ("status", "status_old"):
         return _(STATUSES[value])
     if isinstance(value, str) and value in KINDS and name in ("kind",):
@@ -137,7 +164,8 @@ def readable(entry: TrailEntry) -> dict[str, Any]:
     rows: list[Change] = changes(entry)
     return {"at": formats.when(entry.at, current_language()), "who": actor_label(entry),
             "what": action_label(entry.action), "action": entry.action, "stall": entry.stall,
-            "note": entry.note,
+            "note": note_text(entry.note),
             "changes": [{"label": field_label(c.field), "before": None if c.before is None else
                          value_text(c.field, c.before), "after": None if c.after is None else
-                         value_text(c.field, c.after)} for c in rows]}
+                         value_text(c.field, c.after)} for c in rows
+                        if not (c.before in (None, "") and c.after in (None, ""))]}

@@ -842,7 +842,8 @@ class Registry:
         The new account is ``pending`` until staff verify it. A verified account stays valid
         (its posters keep working) until staff verify the replacement, which revokes it then
         (history kept); an earlier replacement still waiting, or a pending first account, is
-        withdrawn at once. Registering the same account again changes nothing.
+        withdrawn at once. Registering the same account again changes nothing. A dated change
+        (``at``, history being recorded) revokes the verified account at that time instead.
         ``at``: when the owner registered it, if not now (a date or time in the past, not
         before the stall's last account change); the replaced account is revoked then too.
         Returns the account and ``created``/``replaced``/``requested``/``unchanged``
@@ -867,7 +868,11 @@ class Registry:
             self._set_status(waiting, "revoked", reason="replaced by a new account", at=at and when)
             outcome = "replaced"
         if current is not None and current.status == "verified":
-            outcome = "requested"  # stays valid until staff verify the new one
+            if when is None:
+                outcome = "requested"  # stays valid until staff verify the new one
+            else:  # a dated record of a change that happened then: the old account ended then
+                self._set_status(current, "revoked", reason="replaced by a new account", at=when)
+                outcome = "replaced"
         moment = when or utcnow()
         account = PaymentAccount(stall_id=stall.id, status="pending", consent_purpose=consent_purpose,
                                  consent_at=consent_at or moment, consent_channel=consent_channel,
@@ -906,26 +911,30 @@ class Registry:
         if new in ("rejected", "revoked") and not (reason or "").strip():
             raise InvalidFormat(f"reason: say why the account is {new}", field="reason", value=reason,
                                 limit="a short text")
-        if new == "verified":
-            self._retire_replaced(stall, account, at=at)
-        self._set_status(account, new, reason=reason, at=at)
+        moment = self._retire_replaced(stall, account, at=at) if new == "verified" else None
+        self._set_status(account, new, reason=reason, at=at, moment=moment)
         return account
 
-    def _retire_replaced(self, stall: Stall, account: PaymentAccount, *, at: Any = None) -> None:
-        """Verifying a replacement: the verified account it replaces is revoked at this moment."""
+    def _retire_replaced(self, stall: Stall, account: PaymentAccount, *, at: Any = None) -> datetime:
+        """Verifying a replacement: the verified account it replaces is revoked at this moment.
+        Returns the moment, for the verification to share."""
+        moment = utcnow()
         old = self.session.exec(select(PaymentAccount).where(
             PaymentAccount.stall_id == stall.id, PaymentAccount.status == "verified",
             PaymentAccount.id != account.id)).first()
         if old is not None:
-            self._set_status(old, "revoked", reason="replaced by a new account", at=at)
+            self._set_status(old, "revoked", reason="replaced by a new account", at=at, moment=moment)
+        return moment
 
-    def _set_status(self, account: PaymentAccount, new: str, *, reason: str | None = None, at: Any = None) -> None:
+    def _set_status(self, account: PaymentAccount, new: str, *, reason: str | None = None, at: Any = None,
+                    moment: datetime | None = None) -> None:
+        """``moment``: the undated "now" to use (two changes of one action share it)."""
         assert new in ACCOUNT_STATUSES
         previous = account.verified_at if account.status == "verified" else None
         when = self._when(at, not_before=max(filter(None, (account.created_at, previous))),
                           label="when the account was " + ("registered" if previous is None else "verified"))
         before = _snapshot(account)
-        now = when or utcnow()
+        now = when or moment or utcnow()
         account.status = new
         if new == "verified":
             account.verified_at, account.verified_by_id = now, self.actor.user_id
@@ -976,8 +985,8 @@ class Registry:
                 raise ValidationError.combine(errors)
         stalls_by_id = {s.id: s for s in self.session.exec(select(Stall).where(Stall.market_id == market.id))}
         for account in pending:
-            self._retire_replaced(stalls_by_id[account.stall_id], account, at=at)
-            self._set_status(account, "verified", at=at)
+            moment = self._retire_replaced(stalls_by_id[account.stall_id], account, at=at)
+            self._set_status(account, "verified", at=at, moment=moment)
         return list(pending)
 
     def verify_many(self, refs: Sequence[str]) -> list[PaymentAccount]:
@@ -1003,8 +1012,8 @@ class Registry:
         if problems:
             raise Conflict("cannot verify: " + "; ".join(problems))
         for stall, account in found:
-            self._retire_replaced(stall, account)
-            self._set_status(account, "verified")
+            moment = self._retire_replaced(stall, account)
+            self._set_status(account, "verified", moment=moment)
         return [a for _, a in found]
 
     def accounts(self, market_code: str, *, status: str | None = None, history: bool = False,

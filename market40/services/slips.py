@@ -115,10 +115,10 @@ def write_pdf(slips: Iterable[EnrollmentSlip], out: str | Path | IO[bytes], *, b
         text = lines(slip, base_url=base_url, contact=contact)
         pdf.set_xy(x, y)
         pdf.set_font("body", "B", 14)
-        pdf.multi_cell(inner, 6.5, text[0])
+        pdf.multi_cell(inner, 6.5, text[0], align="L")
         pdf.set_font("body", "", BODY_PT)
         pdf.set_x(x)
-        pdf.multi_cell(inner, 5.5, text[1])
+        pdf.multi_cell(inner, 5.5, text[1], align="L")
         pdf.set_x(x)
         pdf.set_font("body", "B", 22)
         pdf.cell(inner, 12, slip.code, new_x="LMARGIN", new_y="NEXT")
@@ -132,14 +132,14 @@ def write_pdf(slips: Iterable[EnrollmentSlip], out: str | Path | IO[bytes], *, b
         pdf.set_y(top)
         for line in text[3:5]:
             pdf.set_x(text_x)
-            pdf.multi_cell(text_w, 5.2, line)
+            pdf.multi_cell(text_w, 5.2, line, align="L")
         pdf.set_y(max(pdf.get_y(), top + (36 if url else 0)))
         for line in text[5:]:
             pdf.set_x(x)
-            pdf.multi_cell(inner, 5.2, line)
+            pdf.multi_cell(inner, 5.2, line, align="L")
         if url:
             pdf.set_x(x)
-            pdf.multi_cell(inner, 5.2, url)
+            pdf.multi_cell(inner, 5.2, url, align="L")
     if not slips:
         pdf.add_page()
     data = bytes(pdf.output())

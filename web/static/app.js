@@ -132,7 +132,7 @@
     var list = document.getElementById(input.getAttribute("list"));
     var step = document.querySelector("[data-market-step]");
     if (!market || !list || !window.fetch) { return; }
-    if (step) { step.hidden = true; }
+    if (step) { step.hidden = true; step.style.display = "none"; }
     market.addEventListener("change", function () {
       list.innerHTML = "";
       if (!market.value) { return; }
