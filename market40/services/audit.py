@@ -74,8 +74,9 @@ def actor_names(session: Any, actors: list[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     if ids:
         for user in session.exec(select(User).where(User.id.in_(ids))).all():  # type: ignore[union-attr]
-            display = user.display_name or user.username
-            names[f"user:{user.id}"] = display if display == user.username else f"{display} ({user.username})"
+            login = "•••" + user.username[-3:] if user.username.isdigit() else user.username  # phones masked
+            display = user.display_name or login
+            names[f"user:{user.id}"] = display if display in (user.username, login) else f"{display} ({login})"
     return names
 
 
