@@ -1282,17 +1282,18 @@ def enroll_issue(market: str | None, stall: str | None, days: int, output: str |
       market40 enroll issue --stall HL1/A-12
       market40 enroll issue --market HH1 -o slips-HH1.pdf
     """
-    from market40.config import secret_key
+    from market40.config import public_url, secret_key, support_contact
     from market40.services import slips as slip_service
     with registry_session() as registry:
         slips = registry.issue_enrollment_codes(key=secret_key(), market=market, stall=stall, valid_days=days)
+    where = {"base_url": public_url(), "contact": support_contact()}  # MARKET40_PUBLIC_URL, _SUPPORT_CONTACT
     if output and output.lower().endswith(".pdf"):
-        slip_service.write_pdf(slips, output)
+        slip_service.write_pdf(slips, output, **where)
     elif output:
         with open(output, "w", encoding="utf-8") as handle:
-            handle.write(slip_service.as_text(slips))
+            handle.write(slip_service.as_text(slips, **where))
     else:
-        click.echo(slip_service.as_text(slips), nl=False)
+        click.echo(slip_service.as_text(slips, **where), nl=False)
     if output:
         click.echo(f"{len(slips)} slips written to {output}", err=True)
 

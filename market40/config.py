@@ -11,7 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["secret_key", "SECRET_FILE"]
+__all__ = ["secret_key", "SECRET_FILE", "public_url", "support_contact"]
 
 SECRET_FILE = ".market40-secret"
 
@@ -31,3 +31,17 @@ def secret_key(directory: str | Path | None = None) -> bytes:
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)
     return key
+
+
+def public_url() -> str | None:
+    """``MARKET40_PUBLIC_URL``: where owners reach the web app (``https://cho40.example.vn``), printed on
+    onboarding slips and in their QR code; None when not set (the slip then says to ask the bank staff)."""
+    value = (os.environ.get("MARKET40_PUBLIC_URL") or "").strip().rstrip("/")
+    return value or None
+
+
+def support_contact() -> str | None:
+    """``MARKET40_SUPPORT_CONTACT``: who owners call for help when their market has no board contact
+    (``Ngân hàng X, chi nhánh Hạ Long — 0203 3825 xxx``)."""
+    value = (os.environ.get("MARKET40_SUPPORT_CONTACT") or "").strip()
+    return value or None

@@ -327,19 +327,29 @@ class PaymentAccount(PaymentAccountBase, table=True):
     """One registration of an account for a stall; the history is kept.
 
     ``pending`` → ``verified`` or ``rejected`` (with a reason); a pending or
-    verified account may later be ``revoked`` (reason and time).  At most one
-    account per stall is *current* (pending or verified): the database
-    refuses a second one.
+    verified account may later be ``revoked`` (reason and time).  A stall has at
+    most one verified and at most one pending account (the database refuses a
+    second): a change of account waits, pending, beside the verified one, which
+    stays valid until staff verify its replacement.
     """
 
     __tablename__ = "payment_account"
     __table_args__ = (
+        # At most one verified and one pending account per stall: a replacement waits for review
+        # beside the verified account it will replace (migration 0010).
         Index(
-            "uq_payment_account_current_stall",
+            "uq_payment_account_verified_stall",
             "stall_id",
             unique=True,
-            sqlite_where=text(_one_of("status", CURRENT_ACCOUNT_STATUSES)),
-            postgresql_where=text(_one_of("status", CURRENT_ACCOUNT_STATUSES)),
+            sqlite_where=text(_one_of("status", ("verified",))),
+            postgresql_where=text(_one_of("status", ("verified",))),
+        ),
+        Index(
+            "uq_payment_account_pending_stall",
+            "stall_id",
+            unique=True,
+            sqlite_where=text(_one_of("status", ("pending",))),
+            postgresql_where=text(_one_of("status", ("pending",))),
         ),
         CheckConstraint(_one_of("kind", ACCOUNT_KINDS), name="kind"),
         CheckConstraint(_one_of("holder_type", HOLDER_TYPES), name="holder_type"),

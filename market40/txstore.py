@@ -640,6 +640,20 @@ class TransferStore:
             "ORDER BY 1",
             [start, end]).fetchall()]
 
+    def erase_accounts(self, accounts: Iterable[tuple[str, str]]) -> int:
+        """An owner's erasure: the transfers into these (bank BIN, account number) pairs keep their
+        amount and time (the market's figures stay whole) but lose the account number and the
+        transfer content (the only text that can name someone). Returns how many rows changed."""
+        pairs = [(b, n) for b, n in accounts if b and n]
+        if not pairs:
+            return 0
+        before = self.con.execute("SELECT count(*) FROM transfer WHERE account = 'erased'").fetchone()[0]
+        for bin_, number in pairs:
+            self.con.execute("UPDATE transfer SET account = 'erased', content = NULL "
+                             f"WHERE {canonical_bin_sql('bank_bin')} = ? AND account = ?", [bin_, number])
+        after = self.con.execute("SELECT count(*) FROM transfer WHERE account = 'erased'").fetchone()[0]
+        return int(after - before)
+
     def months_with_data(self) -> list[str]:
         return [row[0] for row in self.con.execute(
             "SELECT DISTINCT strftime(booked_at, '%Y-%m') FROM transfer ORDER BY 1").fetchall()]

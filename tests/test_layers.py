@@ -73,7 +73,8 @@ LAYERS = {
                "market40.adoption", "market40.fees", "market40.households", "market40.messages"},
     "adapters": {"market40.db", "market40.models", "market40.tabular", "market40.qrimage", "market40.posters",
                  "market40.transactions", "market40.txstore", "market40.reportfiles",
-                 "market40.demo_transactions", "market40.backup", "market40.breached", "market40.feeslips"},
+                 "market40.demo_transactions", "market40.backup", "market40.breached", "market40.feeslips",
+                 "market40.notify"},
     "services": {"market40.services"},
     "doors": {"cli", "web"},
 }

@@ -61,13 +61,19 @@ def test_stall_code_is_unique_within_its_market_only(session, market, stall, loc
     assert sorted(codes) == [("HL1", "A-12"), ("HL2", "A-12")]
 
 
-@pytest.mark.parametrize("first, second", [("pending", "pending"), ("verified", "pending"),
-                                           ("pending", "verified"), ("verified", "verified")])
-def test_a_stall_has_at_most_one_current_account(session, stall, first, second):
-    session.add(new_account(stall, status=first, verified_at=utcnow() if first == "verified" else None))
+@pytest.mark.parametrize("status", ["pending", "verified"])
+def test_a_stall_has_at_most_one_verified_and_one_pending_account(session, stall, status):
+    session.add(new_account(stall, status=status, verified_at=utcnow() if status == "verified" else None))
     session.commit()
-    refused(session, new_account(stall, status=second, number="1903555666777",
-                                 verified_at=utcnow() if second == "verified" else None))
+    refused(session, new_account(stall, status=status, number="1903555666777",
+                                 verified_at=utcnow() if status == "verified" else None))
+
+
+def test_a_replacement_waits_beside_the_verified_account(session, stall):
+    session.add(new_account(stall, status="verified", verified_at=utcnow()))
+    session.add(new_account(stall, status="pending", number="1903555666777"))
+    session.commit()
+    assert sorted(a.status for a in session.exec(select(PaymentAccount)).all()) == ["pending", "verified"]
 
 
 def test_account_history_is_kept_beside_the_current_one(session, stall):

@@ -84,13 +84,16 @@ def test_inspection_verdicts(registry, session):
     qrimage.write(vietqr.build(bin="970422", account="999888777", purpose="HL1 A12").payload, fraud, kind="png")
     [unknown] = poster_service.inspect(registry, fraud.getvalue(), stall="HL1/A-12")
     assert (unknown.verdict, unknown.exit_code) == ("unknown", 5)
-    # the stall changed bank: the old poster is revoked
+    # the stall changes bank: the old poster stays valid until the new account is verified, then is revoked
     registry.register_account("HL1/A-12", bank="Agribank", number="1234567890123", holder_name="Nguyen Thi Lan")
+    [waiting] = poster_service.inspect(registry, photo, stall="HL1/A-12")
+    assert (waiting.verdict, waiting.exit_code) == ("registered", 0)
+    registry.verify_account("HL1/A-12")
     [old] = poster_service.inspect(registry, photo, stall="HL1/A-12")
     assert (old.verdict, old.exit_code) == ("revoked", 4)
     [nothing] = poster_service.inspect(registry, Image.new("L", (300, 300), 255), stall="HL1/A-12")
     assert (nothing.verdict, nothing.exit_code) == ("no_qr", 1)
-    assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "poster.inspect")).all()) == 5
+    assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "poster.inspect")).all()) == 6
 
 
 def test_every_poster_of_a_demo_market_scans_to_its_registry_payload(demo_copy, tmp_path):

@@ -48,15 +48,28 @@ def test_registering_the_same_account_again_changes_nothing(registry, session):
     assert outcome == "unchanged" and len(session.exec(select(AuditEvent)).all()) == events
 
 
-def test_changing_the_account_revokes_the_old_one_and_keeps_history(registry, session):
+def test_changing_the_account_keeps_the_old_one_until_the_new_one_is_verified(registry, session):
     old, _ = register(registry)
     registry.verify_account("HL1/A-12")
     new, outcome = register(registry, bank="MB", number="0912345678")
-    assert outcome == "replaced" and new.status == "pending"
+    assert outcome == "requested" and new.status == "pending"
+    session.refresh(old)
+    assert old.status == "verified"  # its posters keep working while the new one waits
+    assert [a.status for a in registry.accounts("HL1", history=True)] == ["verified", "pending"]
+    registry.verify_account("HL1/A-12")
     session.refresh(old)
     assert old.status == "revoked" and old.status_reason == "replaced by a new account"
-    history = registry.accounts("HL1", history=True)
-    assert [a.status for a in history] == ["revoked", "pending"]
+    assert old.revoked_at == new.verified_at
+    assert [a.status for a in registry.accounts("HL1", history=True)] == ["revoked", "verified"]
+
+
+def test_a_rejected_replacement_leaves_the_verified_account_in_use(registry, session):
+    old, _ = register(registry)
+    registry.verify_account("HL1/A-12")
+    register(registry, bank="MB", number="0912345678")
+    rejected = registry.reject_account("HL1/A-12", "tên không khớp")
+    assert rejected.number == "0912345678"
+    assert registry.current_account(registry.stall("HL1/A-12")).id == old.id
 
 
 def test_status_transitions(registry, session):
@@ -129,7 +142,7 @@ def test_audit_trail_never_holds_a_full_account_number_or_phone(registry, sessio
     text = audit_text(session)
     assert NUMBER not in text and "0912300000" not in text and "0912345678" not in text
     actions = [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()]
-    assert actions == ["stall.update", "account.register", "account.verify", "account.revoke", "account.register"]
+    assert actions == ["stall.update", "account.register", "account.verify", "account.register"]
 
 
 def test_save_stall_is_idempotent_and_audits_changes(registry, session):

@@ -31,6 +31,11 @@ ENVIRONMENT = {
     "MARKET40_BREACHED_PASSWORDS_URL": "check new passwords against a breach range API, e.g. "
                                        "https://api.pwnedpasswords.com (default: off)",
     "MARKET40_TRUSTED_HOSTS": "comma-separated host names the app answers to (default: any)",
+    "MARKET40_PUBLIC_URL": "the address owners reach the app at, printed with a QR code on onboarding slips "
+                           "(default: the address of the staff member's request)",
+    "MARKET40_SUPPORT_CONTACT": "whom owners call when their market has no board contact (printed on slips)",
+    "MARKET40_SENDER": "how reset codes and notices reach owners: console (default), file:PATH or "
+                       "module:Class (see market40.notify)",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -49,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_LOGIN_ADDRESS": "30 per minute;300 per hour",
     "RATELIMIT_ENROL": "5 per minute;20 per hour",
     "RATELIMIT_ENROL_ADDRESS": "30 per minute;300 per hour",
+    # Forgotten passwords: a code request may cost an SMS (per phone, any address); tries per phone.
+    "RATELIMIT_RESET_REQUEST": "3 per hour;6 per day",
+    "RATELIMIT_RESET": "5 per minute;20 per hour",
+    "RATELIMIT_RESET_ADDRESS": "30 per minute;300 per hour",
     "RATELIMIT_SECOND_FACTOR": "5 per minute;20 per hour",
     # Second factor (ASVS 6.3.3): None = every role but owners; owners may opt in.
     "SECOND_FACTOR_ROLES": None,
@@ -109,6 +118,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["BREACHED_PASSWORDS_URL"] = env["MARKET40_BREACHED_PASSWORDS_URL"].strip()
     if env.get("MARKET40_TRUSTED_HOSTS"):
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in env["MARKET40_TRUSTED_HOSTS"].split(",") if h.strip()]
+    from market40.config import public_url, support_contact
+    app.config["PUBLIC_URL"] = public_url()
+    app.config["SUPPORT_CONTACT"] = support_contact()
+    if env.get("MARKET40_SENDER"):
+        app.config["SENDER"] = env["MARKET40_SENDER"].strip()
     if test_config:
         app.config.update(test_config)
     if "ENROLLMENT_KEY" not in (test_config or {}):

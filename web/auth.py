@@ -6,19 +6,19 @@ import base64
 from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from market40 import qrimage
 from market40.exceptions import Conflict, Forbidden, ValidationError
 from market40.services import auth as auth_service
-from market40.services import second_factor
+from market40.services import recovery, second_factor
 
 from . import consent
-from .db import get_session
+from .db import get_session, sender
 from .i18n import current_language
-from .messages import ENROL_FIELDS, PASSWORD_FIELDS, form_errors
+from .messages import ENROL_FIELDS, PASSWORD_FIELDS, RESET_FIELDS, form_errors
 from .security import attempt_succeeded, client_address, home_for, login_user, logout_user, needs_second_factor_setup, public, \
     roles_required, safe_next, second_factor_roles
 
@@ -197,41 +197,124 @@ def logout() -> Any:
     return redirect(url_for("auth.login"))
 
 
+#: The enrolment form's fields in the order the page shows them (errors are listed in this order).
+ENROL_ORDER = ("market", "stall", "code", "phone", "password", "password2", "consent", "_form")
+
+
+def _in_order(errors: dict[str, list[str]], order: tuple[str, ...]) -> dict[str, list[str]]:
+    """``errors`` with its fields in the form's order (the summary lists them top to bottom)."""
+    return {name: errors[name] for name in sorted(errors, key=lambda n: order.index(n) if n in order else len(order))}
+
+
 def _enrol_form(values: dict[str, str], errors: dict[str, list[str]], status: int = 200) -> Any:
-    markets = auth_service.enrolment_markets(get_session())
-    return render_template("auth/enrol.html", markets=markets, values=values, errors=errors,
-                           consent=consent.sections()), status
+    db = get_session()
+    markets = auth_service.enrolment_markets(db)
+    market = values.get("market", "")
+    stalls = auth_service.enrolment_stalls(db, market) if market else []
+    return render_template("auth/enrol.html", markets=markets, values=values, errors=_in_order(errors, ENROL_ORDER),
+                           stalls=stalls, consent=consent.sections()), status
+
+
+@bp.get("/enrol/stalls")
+@public
+def enrol_stalls() -> Any:
+    """The stall picker's list for one market (JavaScript fills the picker without reloading the page)."""
+    market = request.args.get("market", "")[:16]
+    return jsonify(stalls=[{"code": code, "shop": shop}
+                           for code, shop in auth_service.enrolment_stalls(get_session(), market)])
 
 
 @bp.route("/enrol", methods=["GET", "POST"])
 @public
 def enrol() -> Any:
     if request.method == "GET":
-        return _enrol_form({}, {})
+        # From the slip's QR code: market and stall filled in (never the code: it stays on paper).
+        values = {name: request.args.get(name, "")[:32] for name in ("market", "stall")}
+        return _enrol_form({k: v for k, v in values.items() if v}, {})
     form = request.form
     typed = {name: form.get(name, "") for name in ("market", "stall", "code", "phone")}
     values = {name: text[:200] for name, text in typed.items()}  # shown again; the service reads it whole
+    if form.get("consent") == "yes":
+        values["consent"] = "yes"
+    if form.get("action") == "market":  # step one without JavaScript: the market chosen, show its stalls
+        return _enrol_form(values, {})
     password, password2 = form.get("password", ""), form.get("password2", "")
+    errors: dict[str, list[str]] = {}
     if password != password2:
-        return _enrol_form(values, {"password2": [_("Hai lần nhập mật khẩu không giống nhau.")]})
+        errors["password2"] = [_("Hai lần nhập mật khẩu không giống nhau.")]
     try:
         user = auth_service.enroll_owner(
             get_session(), current_app.config["ENROLLMENT_KEY"], typed["market"], typed["stall"], typed["code"],
             typed["phone"], password, form.get("consent") == "yes", consent_text=consent.as_text(),
-            channel="web", language=current_language(), address=client_address())
-        get_session().flush()
+            channel="web", language=current_language(), address=client_address(),
+            check_only=bool(errors))
+        if not errors and user is not None:
+            get_session().flush()
     except ValidationError as error:
-        return _enrol_form(values, form_errors(error, ENROL_FIELDS))
+        return _enrol_form(values, {**form_errors(error, ENROL_FIELDS), **errors})
     except IntegrityError:  # the same phone enrolled for another stall at the same moment
         get_session().rollback()
-        return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
-                                                "ngân hàng giúp.")]})
+        return _enrol_form(values, {**errors, "phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. "
+                                                          "Hãy nhờ cán bộ ngân hàng giúp.")]})
     except Conflict:
-        return _enrol_form(values, {"phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. Hãy nhờ cán bộ "
-                                                "ngân hàng giúp.")]})
+        return _enrol_form(values, {**errors, "phone": [_("Số điện thoại này đã dùng cho một tài khoản khác. "
+                                                          "Hãy nhờ cán bộ ngân hàng giúp.")]})
+    if errors or user is None:
+        return _enrol_form(values, errors)
     login_user(user)
     flash(_("Đăng ký thành công. Bây giờ hãy đăng ký tài khoản nhận tiền của sạp."), "success")
     return redirect(url_for("owner.status"))
+
+
+# ------------------------------------------------------------------ a forgotten password
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@public
+def forgot() -> Any:
+    """Step one: the phone. The same answer whether or not it has an account (counted per phone)."""
+    available = getattr(sender(), "available", True)
+    if request.method == "GET":
+        return render_template("auth/forgot.html", values={}, errors={}, available=available)
+    phone = request.form.get("phone", "")
+    if not phone.strip():
+        return render_template("auth/forgot.html", values={}, available=available,
+                               errors={"phone": [_("Hãy nhập số điện thoại bạn dùng để đăng nhập.")]})
+    recovery.request_reset(get_session(), sender(), phone, key=current_app.config["ENROLLMENT_KEY"],
+                           address=client_address())
+    return render_template("auth/reset.html", values={"phone": phone[:20]}, errors={}, sent=True,
+                           available=available)
+
+
+@bp.route("/forgot/reset", methods=["GET", "POST"], endpoint="reset")
+@public
+def reset() -> Any:
+    """Step two: the code from the message and a new password; every old session ends."""
+    if request.method == "GET":
+        return render_template("auth/reset.html", values={}, errors={}, sent=False, available=True)
+    form = request.form
+    values = {"phone": form.get("phone", "")[:20], "code": form.get("code", "")[:20]}
+    errors: dict[str, list[str]] = {}
+    if form.get("new_password", "") != form.get("new_password2", ""):
+        errors["new_password2"] = [_("Hai lần nhập mật khẩu mới không giống nhau.")]
+    try:
+        if errors:  # still check the rest, so every problem shows at once
+            auth_service.check_new_password(form.get("new_password", ""), field="new_password")
+        else:
+            recovery.reset_password(get_session(), form.get("phone", ""), form.get("code", ""),
+                                    form.get("new_password", ""), key=current_app.config["ENROLLMENT_KEY"],
+                                    address=client_address())
+    except recovery.ResetRefused:
+        errors = {"code": [_("Mã không đúng, đã dùng hoặc đã hết hạn. Hãy kiểm tra số điện thoại, hoặc xin mã "
+                             "mới.")], **errors}
+    except ValidationError as error:
+        errors = {**form_errors(error, RESET_FIELDS), **errors}
+    if errors:
+        order = ("phone", "code", "new_password", "new_password2", "_form")
+        return render_template("auth/reset.html", values=values, errors=_in_order(errors, order), sent=False,
+                               available=True)
+    flash(_("Đã đặt mật khẩu mới. Mọi phiên đăng nhập cũ đã kết thúc; hãy đăng nhập bằng mật khẩu mới."),
+          "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/password", methods=["GET", "POST"])

@@ -109,3 +109,13 @@ def _close(exc: BaseException | None) -> None:
         if exc is not None:
             session.rollback()
         session.close()
+
+
+def sender() -> Any:
+    """The deployment's message sender (``MARKET40_SENDER``; :mod:`market40.notify`), built once per app."""
+    app = current_app
+    found = app.extensions.get("market40.sender")
+    if found is None:
+        from market40 import notify
+        found = app.extensions["market40.sender"] = notify.from_spec(app.config.get("SENDER"))
+    return found

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from market40.exceptions import InvalidComponent, InvalidLength, NotFound, ValidationError
 from market40.services.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, CodeRefused
 
-__all__ = ["message_for", "form_errors", "ACCOUNT_FIELDS", "ENROL_FIELDS", "PASSWORD_FIELDS", "USER_FIELDS"]
+__all__ = ["message_for", "form_errors", "ACCOUNT_FIELDS", "ENROL_FIELDS", "PASSWORD_FIELDS", "RESET_FIELDS", "USER_FIELDS"]
 
 #: Service field → form field, per form. Anything else goes to the form's general errors.
 ACCOUNT_FIELDS = {"bank": "bank", "bin": "bank", "account": "number", "card": "number",
@@ -24,6 +24,7 @@ ACCOUNT_FIELDS = {"bank": "bank", "bin": "bank", "account": "number", "card": "n
 ENROL_FIELDS = {"market": "market", "stall": "stall", "code": "code", "phone": "phone", "password": "password",
                 "consent": "consent"}
 PASSWORD_FIELDS = {"current_password": "current_password", "new_password": "new_password"}
+RESET_FIELDS = {"code": "code", "new_password": "new_password", "phone": "phone"}
 USER_FIELDS = {"username": "username", "role": "role", "password": "password", "phone": "phone",
                "stall": "stall", "market": "markets", "locality": "localities"}
 

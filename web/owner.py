@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from market40 import accounts, banks
 from market40.exceptions import Conflict, ValidationError
 from market40.services import auth as auth_service
+from market40.services import erasure as erasure_service
+from market40.services import notices
 from market40.services.registry import CONSENT_PURPOSE
 
 from . import posters
@@ -44,6 +46,7 @@ class _Stall:
         if view is None:
             abort(404)
         self.stall, self.market, self.current = view.stall, view.market, view.account
+        self.replacement = view.replacement  # waiting for review beside the verified account
         self.ref = view.ref
 
     @functools.cached_property
@@ -72,17 +75,32 @@ def _latest(here: _Stall) -> Any:
 def status() -> Any:
     here = _Stall()
     account = _latest(here)
+    replacement = here.replacement
     return render_template("owner/status.html", here=here, account=account, bank=_bank(account and account.bin),
                            masked=accounts.mask(account.number) if account else "",
-                           sizes=posters.SIZES)
+                           replacement=replacement, replacement_bank=_bank(replacement and replacement.bin),
+                           replacement_masked=accounts.mask(replacement.number) if replacement else "",
+                           notices=notices.owner_notices(get_session(), g.user),
+                           erasure=erasure_service.erasure_state(get_session(), g.user),
+                           reason_text=_reason_text, sizes=posters.SIZES)
+
+
+def _reason_text(reason: str | None) -> str:
+    """The registry's own reasons in the owner's words (staff's reasons are shown as typed)."""
+    known = {"replaced by a new account": _("đã thay bằng tài khoản mới"),
+             "owner asked for erasure": _("theo yêu cầu xoá dữ liệu của bạn")}
+    return known.get(reason or "", reason or "—")
 
 
 @bp.get("/qr.png")
 @roles_required("owner")
 def qr() -> Any:
-    """The QR of the stall's current account (the same symbol the poster prints)."""
+    """The QR of the stall's verified account (the same symbol the poster prints).
+
+    Never the QR of an account waiting for review: a customer could pay into an account
+    nobody checked, and the owner would take it for a working poster."""
     here = _Stall()
-    if here.current is None:
+    if here.current is None or here.current.status != "verified":
         abort(404)
     return Response(posters.qr_png(here.current.merchant_payload or here.current.payload), mimetype="image/png")
 
@@ -124,7 +142,11 @@ def allow_uploads(app: Any) -> None:
 
 
 def _values() -> dict[str, str]:
-    return {name: (request.form.get(name, "") or "")[:_LONG_INPUTS.get(name, 200)] for name in ACCOUNT_INPUTS}
+    values = {name: (request.form.get(name, "") or "")[:_LONG_INPUTS.get(name, 200)] for name in ACCOUNT_INPUTS}
+    for tick in ("consent", "confirm_change"):  # ticks stay ticked after an error
+        if request.form.get(tick) == "yes":
+            values[tick] = "yes"
+    return values
 
 
 def _scan(here: _Stall, values: dict[str, str]) -> dict[str, list[str]]:
@@ -209,7 +231,10 @@ def _preview_images(here: _Stall, prepared: dict[str, Any]) -> dict[str, str]:
 def _form(here: _Stall, values: dict[str, str], errors: dict[str, list[str]], *, prepared: Any = None,
           images: Any = None, status: int = 200) -> Any:
     current = here.current
+    replacement = here.replacement
     return render_template("owner/account.html", here=here, values=values, errors=errors, prepared=prepared,
+                           replacement=replacement, replacement_bank=_bank(replacement and replacement.bin),
+                           replacement_masked=accounts.mask(replacement.number) if replacement else "",
                            images=images, bank_groups=_bank_choices(), current=current,
                            current_bank=_bank(current and current.bin),
                            current_masked=accounts.mask(current.number) if current else "",
@@ -240,9 +265,15 @@ def account() -> Any:
         return _form(here, values, form_errors(error, ACCOUNT_FIELDS))
     if request.form.get("action") != "submit":
         return _form(here, values, {}, prepared=prepared, images=_preview_images(here, prepared))
+    problems: dict[str, list[str]] = {}
     if request.form.get("consent") != "yes":
-        return _form(here, values, {"consent": [_("Hãy đánh dấu đồng ý để đăng ký tài khoản này.")]},
-                     prepared=prepared, images=_preview_images(here, prepared))
+        problems["consent"] = [_("Hãy đánh dấu đồng ý để đăng ký tài khoản này.")]
+    changing = here.current is not None and here.current.status == "verified"
+    if changing and request.form.get("confirm_change") != "yes":
+        problems["confirm_change"] = [_("Hãy đọc điều sẽ xảy ra với tài khoản và biển hiện tại, rồi đánh dấu "
+                                        "xác nhận đổi tài khoản.")]
+    if problems:
+        return _form(here, values, problems, prepared=prepared, images=_preview_images(here, prepared))
     try:  # exactly what was previewed: the scanned QRs again, so their fields are registered as read
         _account, outcome = here.registry.register_account(
             here.ref, bank=values["bank"] or None, number=values["number"] or None,
@@ -261,9 +292,12 @@ def account() -> Any:
                                                 "lại rồi gửi lại nếu cần.")]}, status=409)
     if outcome == "unchanged":
         flash(_("Tài khoản này đã được đăng ký, không có gì thay đổi."), "info")
+    elif outcome == "requested":
+        flash(_("Đã gửi yêu cầu đổi tài khoản. Tài khoản và biển hiện tại vẫn dùng được cho đến khi cán bộ ngân "
+                "hàng xác minh tài khoản mới; khi đó hãy in biển mới."), "success")
     elif outcome == "replaced":
-        flash(_("Đã đổi tài khoản. Tài khoản cũ đã bị thu hồi; biển cũ không còn dùng được. Tài khoản mới đang "
-                "chờ cán bộ ngân hàng xác minh."), "success")
+        flash(_("Đã thay tài khoản đang chờ xác minh bằng tài khoản mới. Tài khoản mới đang chờ cán bộ ngân "
+                "hàng xác minh."), "success")
     else:
         flash(_("Đã đăng ký tài khoản. Cán bộ ngân hàng sẽ xác minh trước khi bạn in biển."), "success")
     return redirect(url_for("owner.status"))
@@ -342,11 +376,13 @@ def download(size: str, fmt: str) -> Any:
 @roles_required("owner")
 def erasure() -> Any:
     here = _Stall()
+    state = erasure_service.erasure_state(get_session(), g.user)
     if request.method == "GET":
-        return render_template("owner/erasure.html", here=here, errors={}, erasure_days=auth_service.ERASURE_DAYS)
+        return render_template("owner/erasure.html", here=here, errors={}, erasure_days=auth_service.ERASURE_DAYS,
+                               erasure=state)
     if request.form.get("confirm") != "yes":
         return render_template("owner/erasure.html", here=here, erasure_days=auth_service.ERASURE_DAYS,
-                               errors={"confirm": [_("Hãy đánh dấu xác nhận để gửi yêu cầu.")]})
+                               erasure=state, errors={"confirm": [_("Hãy đánh dấu xác nhận để gửi yêu cầu.")]})
     request_ = auth_service.request_erasure(get_session(), g.user, address=client_address(),
                                             note=request.form.get("note", "")[:500])
     return render_template("owner/erasure_done.html", here=here, request_=request_)

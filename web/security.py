@@ -297,8 +297,27 @@ def _second_factor_keys() -> list[tuple[str, str]]:
     return [("RATELIMIT_SECOND_FACTOR", f"2fa:{who}")]
 
 
+def _reset_phone() -> str:
+    """The login a reset form names, as the recovery service finds it (any spelling of the phone)."""
+    return _digest(auth_service.normalize_username(request.form.get("phone", "")))
+
+
+def _forgot_keys() -> list[tuple[str, str]]:
+    # Each request may send a paid SMS: counted per phone whatever the address, and per address.
+    address = client_address()
+    return [("RATELIMIT_RESET_REQUEST", f"reset-request:{_reset_phone()}"),
+            ("RATELIMIT_RESET_ADDRESS", f"reset-from:{address}")]
+
+
+def _reset_keys() -> list[tuple[str, str]]:
+    address = client_address()
+    return [("RATELIMIT_RESET", f"reset:{_reset_phone()}"), ("RATELIMIT_RESET_ADDRESS", f"reset-from:{address}")]
+
+
 #: Endpoint → the limits its POSTs are counted against.
 LIMITED: dict[str, Callable[[], list[tuple[str, str]]]] = {
+    "auth.forgot": _forgot_keys,
+    "auth.reset": _reset_keys,
     "auth.login": _login_keys,
     "auth.enrol": _enrol_keys,
     "auth.login_code": _second_factor_keys,

@@ -18,7 +18,8 @@ from ..models import AuditEvent, Market, PaymentAccount, Stall, User
 from .auditlog import CONSTANTS, compact_record, expand_record
 from .registry import Registry
 
-__all__ = ["TrailEntry", "stall_trail", "erasure_requests", "compact_record", "expand_record", "CONSTANTS"]
+__all__ = ["TrailEntry", "Change", "stall_trail", "erasure_requests", "actor_names", "changes", "FIELD_ORDER",
+           "compact_record", "expand_record", "CONSTANTS"]
 
 
 @dataclass
@@ -32,6 +33,53 @@ class TrailEntry:
     after: dict[str, Any] | None
     note: str | None
     effective_at: datetime | None = None  # when it happened, if staff dated it (``at``: when recorded)
+    stall: str | None = None  # ``MARKET/STALL`` the event is about
+    actor_name: str | None = None  # the person: "Nguyễn Văn An (staff.hl)", filled by stall_trail
+
+
+@dataclass
+class Change:
+    """One field of a before/after record: its key, the value before and after (None: not there)."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+#: The order fields are listed in (the rest follow, alphabetically); internal keys are left out.
+FIELD_ORDER = ("status", "status_reason", "kind", "bin", "number", "holder_name", "reference_label", "purpose",
+               "owner_name", "owner_phone", "shop_name", "goods_category", "code", "stall", "phone", "user",
+               "username", "role", "is_active", "verified_at", "rejected_at", "revoked_at", "due_by", "valid_days",
+               "channel", "language", "version", "kind_of_notice", "to", "via")
+_HIDDEN = {"id", "stall_id", "payload", "created_by", "created_at", "updated_at", "consent_purpose", "consent_at",
+           "consent_channel", "verified_by_id", "at", "steps", "code_key", "market_id"}
+
+
+def changes(entry: TrailEntry) -> list[Change]:
+    """The entry's before/after as a list of changed (or recorded) fields, in a readable order."""
+    before, after = entry.before or {}, entry.after or {}
+    keys = [k for k in dict.fromkeys([*after, *before]) if k not in _HIDDEN]
+    keys.sort(key=lambda k: (FIELD_ORDER.index(k) if k in FIELD_ORDER else len(FIELD_ORDER), k))
+    out = []
+    for key in keys:
+        old, new = before.get(key), after.get(key)
+        if before and after and old == new:
+            continue  # unchanged: not worth a line
+        out.append(Change(key, old, new))
+    return out
+
+
+def actor_names(session: Any, actors: list[str]) -> dict[str, str]:
+    """``user:N`` → the person's name and login (``Nguyễn Văn An (staff.hl)``); other actors as they are
+    (``web:…``, ``cli:…``, ``operator``), for the door to label."""
+    ids = {int(a.split(":", 1)[1]) for a in actors if a.startswith("user:") and a.split(":", 1)[1].isdigit()}
+    names: dict[str, str] = {}
+    if ids:
+        for user in session.exec(select(User).where(User.id.in_(ids))).all():  # type: ignore[union-attr]
+            login = "•••" + user.username[-3:] if user.username.isdigit() else user.username  # phones masked
+            display = user.display_name or login
+            names[f"user:{user.id}"] = display if display in (user.username, login) else f"{display} ({login})"
+    return names
 
 
 def _json(text: str | None) -> dict[str, Any] | None:
@@ -64,7 +112,13 @@ def stall_trail(registry: Registry, ref: str, *, limit: int = 500) -> list[Trail
     events = session.exec(select(AuditEvent).where(or_(*conditions))
                           .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())  # type: ignore[attr-defined]
                           .limit(limit)).all()
-    return [_entry(e) for e in events]
+    ref = f"{registry.session.get(Market, stall.market_id).code}/{stall.code}"  # type: ignore[union-attr]
+    entries = [_entry(e) for e in events]
+    names = actor_names(session, [e.actor for e in entries])
+    for entry in entries:
+        entry.stall = ref
+        entry.actor_name = names.get(entry.actor)
+    return entries
 
 
 def erasure_requests(registry: Registry, *, limit: int = 100) -> list[tuple[str, TrailEntry]]:

@@ -40,7 +40,7 @@ from ..exceptions import Conflict, Forbidden, InvalidComponent, InvalidFormat, N
     ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, EnrollmentCode, Market, PaymentAccount, Stall, User, \
     utcnow
-from .registry import Actor
+from .registry import Actor, Registry, _natural
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -66,6 +66,8 @@ __all__ = [
     "owner_stall",
     "owner_stall_ref",
     "enrolment_markets",
+    "enrolment_stalls",
+    "find_stall",
     "consent_version",
 ]
 
@@ -156,8 +158,11 @@ def enrolment_identity(market_code: str, stall_code: str, phone: str) -> tuple[s
             return rule(text, field=field)
         except ValidationError:
             return "?" + (text if isinstance(text, str) else "").strip().upper()
-    return (f"{clean(accounts.clean_market_code, market_code, 'market')}/"
-            f"{clean(accounts.clean_stall_code, stall_code, 'stall')}", clean(accounts.clean_phone, phone, "phone"))
+    def stall_key(text: Any) -> str:  # a48, A 48 and A-48 are one stall: one key, one count
+        cleaned = clean(accounts.clean_stall_code, text, "stall")
+        return cleaned if cleaned.startswith("?") else (accounts.stall_key(cleaned) or cleaned)
+    return (f"{clean(accounts.clean_market_code, market_code, 'market')}/{stall_key(stall_code)}",
+            clean(accounts.clean_phone, phone, "phone"))
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -283,6 +288,30 @@ def enrolment_markets(session: Session) -> list[tuple[str, str]]:
     return [(m.code, m.name) for m in session.exec(select(Market).order_by(Market.name)).all()]
 
 
+def find_stall(session: Session, market_code: str, stall_code: str) -> tuple[Stall, Market] | None:
+    """The stall a typed ``stall_code`` names in a market, in any spelling of its canonical key
+    (``a48``, ``A 48`` and ``A-48`` all find ``A-48``), with its market; None if there is none."""
+    market = session.exec(select(Market).where(Market.code == market_code)).first()
+    if market is None or market.id is None:
+        return None
+    stall = Registry(session, Actor.operator("enrolment")).find_stall(market.id, stall_code)
+    return None if stall is None else (stall, market)
+
+
+def enrolment_stalls(session: Session, market_code: str) -> list[tuple[str, str]]:
+    """(code, shop name) of a market's operating stalls, for the enrolment form's stall picker.
+
+    Public like the market list: stall codes and shop names are painted on the stalls. No
+    owner names or phones.
+    """
+    market = session.exec(select(Market).where(Market.code == (market_code or "").strip().upper())).first()
+    if market is None:
+        return []
+    rows = session.exec(select(Stall.code, Stall.shop_name).where(Stall.market_id == market.id,
+                                                                  Stall.status == "operating")).all()
+    return sorted(((code, shop or "") for code, shop in rows), key=lambda r: _natural(r[0]))
+
+
 @dataclass
 class OwnerView:
     """An owner's stall, its market and its current (pending or verified) account, if any."""
@@ -290,6 +319,8 @@ class OwnerView:
     stall: Stall
     market: Market
     account: PaymentAccount | None
+    #: A replacement waiting for review beside the verified ``account`` (not usable yet).
+    replacement: PaymentAccount | None = None
 
     @property
     def ref(self) -> str:
@@ -334,12 +365,20 @@ def owner_view(session: Session, user: User) -> OwnerView | None:
     """What an owner's own pages show, in one query; None for a user without a stall.
 
     The stall comes from the user's own row, so there is nothing to check against a
-    scope; the database keeps at most one current account per stall.
+    scope; the database keeps at most one verified and one pending account per stall.
     """
     if user.role != "owner" or user.stall_id is None:
         return None
-    row = session.execute(_OWNER_VIEW, {"stall_id": user.stall_id}).first()
-    return None if row is None else OwnerView(*row)
+    rows = session.execute(_OWNER_VIEW, {"stall_id": user.stall_id}).all()
+    if not rows:
+        return None
+    stall, market = rows[0][0], rows[0][1]
+    current = [row[2] for row in rows if row[2] is not None]
+    verified = [a for a in current if a.status == "verified"]
+    pending = [a for a in current if a.status == "pending"]
+    if verified:
+        return OwnerView(stall, market, verified[0], pending[0] if pending else None)
+    return OwnerView(stall, market, pending[0] if pending else None)
 
 
 def owner_stall(session: Session, user: User) -> tuple[Stall, Market] | None:
@@ -359,7 +398,8 @@ def owner_stall_ref(session: Session, user: User) -> str | None:
 
 def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_code: str, code: str, phone: str,
                  password: str, consent_accepted: bool, *, consent_text: str, channel: str = "web",
-                 language: str = "vi", address: str | None = None, now: datetime | None = None) -> User:
+                 language: str = "vi", address: str | None = None, now: datetime | None = None,
+                 check_only: bool = False) -> User | None:
     """Let a stall owner in with the one-time code from their slip; returns their user (caller commits).
 
     Every problem with the typed fields is reported at once (fields ``market``, ``stall``,
@@ -367,6 +407,8 @@ def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_cod
     raises :class:`CodeRefused` saying why. Re-enrolment with a new code (a forgotten
     password, a new phone) updates the stall's owner and ends their old sessions. The
     consent (its text, language, time and channel) goes to the audit trail.
+    ``check_only``: the door found a problem of its own (the password typed twice differently);
+    check the fields, so every problem is reported at once, and return None without using the code.
     """
     now = now or utcnow()
     errors: list[ValidationError] = []
@@ -396,11 +438,13 @@ def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_cod
                                     value=None, limit="accepted"))
     if errors:
         raise ValidationError.combine(errors)
+    if check_only:
+        return None
 
     db.begin_write(session)  # the code is checked, then used: nobody else may use it in between
-    row = session.exec(select(Stall, Market).join(Market, Market.id == Stall.market_id)
-                       .where(Market.code == market_code, Stall.code == stall_code)
-                       .with_for_update(of=Stall)).first()
+    row = find_stall(session, market_code, stall_code)
+    if row is not None:  # held until the end of the transaction (PostgreSQL; SQLite has one writer)
+        session.exec(select(Stall.id).where(Stall.id == row[0].id).with_for_update()).first()
     if row is None:
         # Same work as a real check, so the answer time does not tell which stalls exist.
         passwords.hash_enrollment_code(normalized_code, key)
@@ -414,7 +458,7 @@ def enroll_owner(session: Session, key: bytes | str, market_code: str, stall_cod
     found = session.exec(select(EnrollmentCode).where(EnrollmentCode.code_hash == digest,
                                                       EnrollmentCode.stall_id == stall.id)).first()
     reason = None
-    if found is None:
+    if found is None or (found.created_by or "").startswith("reset:"):  # a password-reset code is not a slip's
         reason = "wrong"
     elif found.used_at is not None:
         reason = "used"

@@ -169,6 +169,9 @@ class EnrollmentSlip(_Record):
     owner_name: str
     code: str
     expires_at: datetime
+    #: The market board's contact, printed for the owner to call (None: the deployment's contact).
+    contact_name: str | None = None
+    contact_phone: str | None = None
 
 
 @dataclass
@@ -764,7 +767,9 @@ class Registry:
             for account in self.session.exec(select(PaymentAccount).where(
                     PaymentAccount.stall_id.in_(chunk),  # type: ignore[attr-defined]
                     PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))).all():  # type: ignore[attr-defined]
-                out[account.stall_id] = account
+                known = out.get(account.stall_id)
+                if known is None or known.status != "verified":  # the verified one, while a replacement waits
+                    out[account.stall_id] = account
         return out
 
     def _summary(self, market: Market, stall: Stall, account: PaymentAccount | None,
@@ -786,10 +791,24 @@ class Registry:
     # -------------------------------------------------------------- payment accounts
 
     def current_account(self, stall: Stall) -> PaymentAccount | None:
-        return self.session.exec(select(PaymentAccount).where(
+        """The account customers pay into: the verified one, else the pending one (not yet printable)."""
+        rows = self.session.exec(select(PaymentAccount).where(
             PaymentAccount.stall_id == stall.id,
             PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))  # type: ignore[attr-defined]
-            .execution_options(populate_existing=True)).first()
+            .execution_options(populate_existing=True)).all()
+        return _preferred(rows)
+
+    def pending_account(self, stall: Stall) -> PaymentAccount | None:
+        """The account waiting for review (a first account, or a replacement beside a verified one)."""
+        return self.session.exec(select(PaymentAccount).where(
+            PaymentAccount.stall_id == stall.id, PaymentAccount.status == "pending")).first()
+
+    def replacement(self, stall: Stall) -> PaymentAccount | None:
+        """A pending account waiting beside the stall's verified one (which stays valid until it is verified)."""
+        current = self.current_account(stall)
+        if current is None or current.status != "verified":
+            return None
+        return self.pending_account(stall)
 
     def scan_qr(self, source: Any, *, allow_unknown_bin: bool = False) -> "accounts.ScannedQR":
         """Read a stall's receiving QR from a photo (path, bytes, file) or its text, and judge it.
@@ -978,12 +997,16 @@ class Registry:
                          ) -> tuple[PaymentAccount, str]:
         """Register (or change) the account a stall's customers pay into.
 
-        The new account is ``pending`` until staff verify it; a different current account is
-        revoked (history kept). Registering the same account again changes nothing.
+        The new account is ``pending`` until staff verify it. A verified account stays valid
+        (its posters keep working) until staff verify the replacement, which revokes it then
+        (history kept); an earlier replacement still waiting, or a pending first account, is
+        withdrawn at once. Registering the same account again changes nothing. A dated change
+        (``at``, history being recorded) revokes the verified account at that time instead.
         ``at``: when the owner registered it, if not now (a date or time in the past, not
         before the stall's last account change); the replaced account is revoked then too.
         ``qr``/``merchant_qr``/``holder_type``/…: see :meth:`prepare_account`.
-        Returns the account and ``created``/``replaced``/``unchanged``.
+        Returns the account and ``created``/``replaced``/``requested``/``unchanged``
+        (``requested``: a replacement now waits beside the verified account).
         """
         if self.actor.role != "owner":
             self._require_write()
@@ -998,13 +1021,21 @@ class Registry:
                                     holder_type=holder_type, business_reg_no=business_reg_no, tax_code=tax_code)
         self._lock_stall(stall)
         current = self.current_account(stall)
-        if current is not None and all(getattr(current, k) == v for k, v in data.items() if k != "bank_branch"):
-            return current, "unchanged"
+        waiting = self.pending_account(stall)
+        for existing in (waiting, current):
+            if existing is not None and all(getattr(existing, k) == v for k, v in data.items() if k != "bank_branch"):
+                return existing, "unchanged"
         when = self._when(at, not_before=self._last_change(stall), label="the stall's last account change")
         outcome = "created"
-        if current is not None:
-            self._set_status(current, "revoked", reason="replaced by a new account", at=at and when)
+        if waiting is not None:  # not printable yet: withdrawn at once
+            self._set_status(waiting, "revoked", reason="replaced by a new account", at=at and when)
             outcome = "replaced"
+        if current is not None and current.status == "verified":
+            if when is None:
+                outcome = "requested"  # stays valid until staff verify the new one
+            else:  # a dated record of a change that happened then: the old account ended then
+                self._set_status(current, "revoked", reason="replaced by a new account", at=when)
+                outcome = "replaced"
         moment = when or utcnow()
         account = PaymentAccount(stall_id=stall.id, status="pending", consent_purpose=consent_purpose,
                                  consent_at=consent_at or moment, consent_channel=consent_channel,
@@ -1034,7 +1065,9 @@ class Registry:
         self._require_write()
         stall = self.stall(ref)
         self._lock_stall(stall)
-        account = self.current_account(stall)
+        # Review (verify, reject) is about the account waiting, which may be a replacement.
+        account = self.pending_account(stall) if allowed_from == ("pending",) else None
+        account = account or self.current_account(stall)
         if account is None:
             raise Conflict(f"stall {ref}: no pending or verified account to {action}")
         if account.status not in allowed_from:
@@ -1043,16 +1076,30 @@ class Registry:
         if new in ("rejected", "revoked") and not (reason or "").strip():
             raise InvalidFormat(f"reason: say why the account is {new}", field="reason", value=reason,
                                 limit="a short text")
-        self._set_status(account, new, reason=reason, at=at)
+        moment = self._retire_replaced(stall, account, at=at) if new == "verified" else None
+        self._set_status(account, new, reason=reason, at=at, moment=moment)
         return account
 
-    def _set_status(self, account: PaymentAccount, new: str, *, reason: str | None = None, at: Any = None) -> None:
+    def _retire_replaced(self, stall: Stall, account: PaymentAccount, *, at: Any = None) -> datetime:
+        """Verifying a replacement: the verified account it replaces is revoked at this moment.
+        Returns the moment, for the verification to share."""
+        moment = utcnow()
+        old = self.session.exec(select(PaymentAccount).where(
+            PaymentAccount.stall_id == stall.id, PaymentAccount.status == "verified",
+            PaymentAccount.id != account.id)).first()
+        if old is not None:
+            self._set_status(old, "revoked", reason="replaced by a new account", at=at, moment=moment)
+        return moment
+
+    def _set_status(self, account: PaymentAccount, new: str, *, reason: str | None = None, at: Any = None,
+                    moment: datetime | None = None) -> None:
+        """``moment``: the undated "now" to use (two changes of one action share it)."""
         assert new in ACCOUNT_STATUSES
         previous = account.verified_at if account.status == "verified" else None
         when = self._when(at, not_before=max(filter(None, (account.created_at, previous))),
                           label="when the account was " + ("registered" if previous is None else "verified"))
         before = _snapshot(account)
-        now = when or utcnow()
+        now = when or moment or utcnow()
         account.status = new
         if new == "verified":
             account.verified_at, account.verified_by_id = now, self.actor.user_id
@@ -1101,9 +1148,38 @@ class Registry:
                     errors.extend(error.errors)
             if errors:
                 raise ValidationError.combine(errors)
+        stalls_by_id = {s.id: s for s in self.session.exec(select(Stall).where(Stall.market_id == market.id))}
         for account in pending:
-            self._set_status(account, "verified", at=at)
+            moment = self._retire_replaced(stalls_by_id[account.stall_id], account, at=at)
+            self._set_status(account, "verified", at=at, moment=moment)
         return list(pending)
+
+    def verify_many(self, refs: Sequence[str]) -> list[PaymentAccount]:
+        """Verify the pending account of each stall in ``refs`` (the review queue's bulk action).
+
+        All or nothing: a stall outside this actor's markets, or without a pending account,
+        is reported with every other one and none is verified.
+        """
+        self._require_write()
+        problems: list[str] = []
+        found: list[tuple[Stall, PaymentAccount]] = []
+        for ref in dict.fromkeys(refs):
+            try:
+                stall = self.stall(ref)
+            except (NotFound, Forbidden):
+                problems.append(f"{ref}: not found")
+                continue
+            account = self.pending_account(stall)
+            if account is None:
+                problems.append(f"{ref}: no account waiting for review")
+            else:
+                found.append((stall, account))
+        if problems:
+            raise Conflict("cannot verify: " + "; ".join(problems))
+        for stall, account in found:
+            moment = self._retire_replaced(stall, account)
+            self._set_status(account, "verified", moment=moment)
+        return [a for _, a in found]
 
     def accounts(self, market_code: str, *, status: str | None = None, history: bool = False,
                  reveal: bool = False) -> list[AccountSummary]:
@@ -1242,9 +1318,16 @@ class Registry:
             self.session.add(EnrollmentCode(stall_id=target.id, code_hash=passwords.hash_enrollment_code(code, key),
                                             expires_at=expires, created_by=self.actor.name))
             slips.append(EnrollmentSlip(f"{market_row.code}/{target.code}", market_row.name, target.shop_name,
-                                        target.owner_name, passwords.format_enrollment_code(code), expires))
+                                        target.owner_name, passwords.format_enrollment_code(code), expires,
+                                        market_row.board_contact_name, market_row.board_contact_phone))
         self.session.flush()
-        self.audit("enrollment.issue", "market", market_row.code, note=f"{len(slips)} codes, valid {valid_days} days")
+        for target in targets:  # each stall's trail shows its codes (who issued one, when)
+            self.audit("enrollment.issue", "stall", target.id,
+                       after={"stall": f"{market_row.code}/{target.code}", "valid_days": valid_days},
+                       note=f"stall {market_row.code}/{target.code}")
+        if stall is None:
+            self.audit("enrollment.issue", "market", market_row.code,
+                       note=f"{len(slips)} codes, valid {valid_days} days")
         return slips
 
 
@@ -1321,6 +1404,12 @@ def _boolean(value: Any, name: str) -> bool:
         return False
     raise InvalidFormat(f"{name}: có/không (yes/no, x or empty), got {value!r}", field=name, value=value,
                         limit="có/không")
+
+
+def _preferred(rows: Sequence[PaymentAccount]) -> PaymentAccount | None:
+    """Of a stall's current accounts, the verified one (a pending replacement waits beside it)."""
+    verified = [a for a in rows if a.status == "verified"]
+    return verified[0] if verified else (rows[0] if rows else None)
 
 
 def _natural(code: str) -> tuple:

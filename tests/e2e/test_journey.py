@@ -208,7 +208,7 @@ def test_owner_journey_on_a_phone(site: dict[str, Any], sync_playwright: Any, tm
             _fits_the_phone(desk)
             _shot(desk, "05-staff-queue")
             desk.click("a:has-text('HL1/A-12')")
-            desk.wait_for_url("**/staff/stall/HL1/A-12")
+            desk.wait_for_url("**/staff/stall/HL1/A-12**")
             desk.click("button:has-text('Hiện số tài khoản đầy đủ')")
             _see(desk, "0011 012 345 678")
             _shot(desk, "06-staff-stall")

@@ -195,21 +195,50 @@ def test_submitting_needs_the_consent(client, world, engine):
     assert len(fetch(engine, PaymentAccount, PaymentAccount.stall_id == world.user("owner_a").stall_id)) == 1
 
 
-def test_changing_the_account_sends_it_back_to_review_and_revokes_the_old_one(client, world, engine):
+def test_changing_the_account_keeps_the_old_one_valid_until_the_new_one_is_verified(client, world, engine):
+    """#12: the stall is never without a working QR. The owner sees what will happen and confirms; the
+    verified account and its poster keep working while the replacement waits; staff verifying it revoke
+    the old one at that moment (history kept); the waiting account's QR is never shown as usable."""
     owner = world.user("owner_a")
     with Session(engine) as session:
         Registry(session, Actor.operator("tests")).verify_account("HL1/A-12")
         session.commit()
     sign_in(client, owner)
     assert "Tải biển để in" in client.get("/owner/").text
-    response = _account(client, "submit", consent="yes")
+    preview = _account(client, "preview")
+    assert "Điều sẽ xảy ra khi bạn gửi" in preview.text and "vẫn nhận tiền bình thường" in preview.text
+    unconfirmed = _account(client, "submit", consent="yes")
+    assert unconfirmed.status_code == 200 and 'id="f-confirm_change-error"' in unconfirmed.text
+    assert re.search(r'id="f-consent"[^>]*checked', unconfirmed.text)  # the tick stays after the error
+    response = _account(client, "submit", consent="yes", confirm_change="yes")
     assert response.status_code == 302
     page = client.get("/owner/")
-    assert "Đã đổi tài khoản" in page.text and "Chờ xác minh" in page.text and "Tải biển để in" not in page.text
+    assert "Đã gửi yêu cầu đổi tài khoản" in page.text and "Tài khoản mới đang chờ xác minh" in page.text
+    assert "Tải biển để in" in page.text  # the old poster still prints
     rows = fetch(engine, PaymentAccount, PaymentAccount.stall_id == owner.stall_id)
-    assert sorted((r.number, r.status, r.consent_channel) for r in rows) == [
-        (ACCOUNT_A, "revoked", "paper"), ("1012345678", "pending", "web")]
-    assert client.get("/owner/poster/a6.pdf").status_code == 302  # nothing prints until verified again
+    assert sorted((r.number, r.status) for r in rows) == [(ACCOUNT_A, "verified"), ("1012345678", "pending")]
+    assert client.get("/owner/poster/a6.pdf").status_code == 200
+    qr = client.get("/owner/qr.png")  # the verified account's QR, never the waiting one
+    assert qr.status_code == 200 and ACCOUNT_A in qrimage.read(qr.data)[0]
+    with Session(engine) as session:
+        Registry(session, Actor.operator("tests")).verify_account("HL1/A-12")
+        session.commit()
+    rows = fetch(engine, PaymentAccount, PaymentAccount.stall_id == owner.stall_id)
+    assert sorted((r.number, r.status, r.status_reason) for r in rows) == [
+        (ACCOUNT_A, "revoked", "replaced by a new account"), ("1012345678", "verified", None)]
+    old = [r for r in rows if r.number == ACCOUNT_A][0]
+    new = [r for r in rows if r.number != ACCOUNT_A][0]
+    assert old.revoked_at == new.verified_at or abs((old.revoked_at - new.verified_at).total_seconds()) < 5
+    assert "1012345678" in qrimage.read(client.get("/owner/qr.png").data)[0]
+
+
+def test_a_pending_accounts_qr_is_never_shown_as_usable(client, world):
+    sign_in(client, world.user("owner_a"))  # the world's account is pending
+    page = client.get("/owner/")
+    assert "/owner/qr.png" not in page.text and "Mã QR chưa dùng được" in page.text
+    assert client.get("/owner/qr.png").status_code == 404
+    poster = client.get("/owner/poster")
+    assert "/owner/qr.png" not in poster.text and "Mã QR chưa dùng được" in poster.text
 
 
 def test_a_rejected_account_shows_the_reason(client, world, engine):
@@ -254,6 +283,9 @@ def test_pending_accounts_do_not_print(client, world):
 
 
 def test_the_qr_image_is_the_registered_payload(client, world, engine):
+    with Session(engine) as session:  # only a verified account's QR is shown
+        Registry(session, Actor.operator("tests")).verify_account("HL1/A-12")
+        session.commit()
     sign_in(client, world.user("owner_a"))
     image = client.get("/owner/qr.png")
     assert image.mimetype == "image/png" and image.headers["Cache-Control"] == "no-store"
@@ -275,6 +307,6 @@ def test_an_owner_asks_for_erasure(client, world, engine):
     sign_in(client, world.user("staff_hl"))
     queue = client.get("/staff/").text
     assert "Yêu cầu xoá dữ liệu" in queue and "HL1/A-12" in queue
-    assert "erasure.request" in client.get("/staff/audit/HL1/A-12").text
+    assert "Yêu cầu xoá dữ liệu" in client.get("/staff/audit/HL1/A-12").text
     stall = client.get("/staff/stall/HL1/A-12").text
     assert "Chủ sạp đã yêu cầu xoá dữ liệu" in stall and "“Tôi nghỉ bán”" in stall

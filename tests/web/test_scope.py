@@ -18,6 +18,7 @@ ALLOWED = {
     "owner.poster": {"owner"}, "owner.download": {"owner"}, "owner.erasure": {"owner"},
     "staff.index": {"staff", "admin"}, "staff.market": {"staff", "admin"}, "staff.stall": {"staff", "admin"},
     "staff.trail": {"staff", "admin"},
+    "staff.queue": {"staff", "admin"}, "staff.verify_many": {"staff", "admin"},
     "officer.index": {"officer", "admin"}, "officer.market": {"officer", "admin"},
     "officer.dashboard": {"officer", "admin"}, "officer.download": {"officer", "admin"},
     "admin.users": {"admin"}, "admin.new_user": {"admin"}, "admin.set_active": {"admin"},
@@ -25,7 +26,8 @@ ALLOWED = {
     "board.cash": {"board", "admin"}, "board.slips": {"board", "admin"}, "board.receipt": {"board", "admin"},
     "board.my_bills": {"owner"}, "board.my_bill_qr": {"owner"},
 }
-PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy", "auth.login_code"}
+PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy", "auth.login_code",
+          "auth.enrol_stalls", "auth.forgot", "auth.reset"}
 #: Sample values for URL variables: the *other* party's data for scope tests is chosen below.
 ARGS = {"market": "HL1", "stall": "A-12", "username": "staff.cp", "size": "a6", "fmt": "pdf", "filename": "app.css",
         "bill": "HL1-2612-A12"}

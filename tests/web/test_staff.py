@@ -14,7 +14,7 @@ def test_the_queue_lists_pending_accounts_of_their_markets_masked(client, world)
     page = client.get("/staff/")
     assert "1 tài khoản chờ xác minh" in page.text
     assert "HL1/A-12" in page.text and "•••• 5678" in page.text and "NGUYEN THI LAN" in page.text
-    assert 'href="/staff/stall/HL1/A-12"' in page.text and 'href="/staff/markets/HL1"' in page.text
+    assert 'href="/staff/stall/HL1/A-12?next=' in page.text and 'href="/staff/markets/HL1"' in page.text
 
 
 def test_staff_verify_an_account(client, world, engine):
@@ -68,7 +68,7 @@ def test_the_stall_trail_lists_what_happened(client, world):
     post(client, "/staff/stall/HL1/A-12", {"action": "reveal"})
     post(client, "/staff/stall/HL1/A-12", {"action": "verify"})
     page = client.get("/staff/audit/HL1/A-12").text
-    for action in ("stall.create", "account.register", "account.reveal", "account.verify"):
+    for action in ("Tạo sạp", "Đăng ký tài khoản nhận tiền", "Xem số tài khoản đầy đủ", "Xác minh tài khoản"):
         assert action in page, action
     assert ACCOUNT_A not in page and "•••• 5678" in page
 

@@ -120,7 +120,82 @@
     if (summary) { summary.focus(); }
   }
 
+  /* Print buttons (a page prints without them through the browser's menu). */
+  function printButtons() {
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
+  /* Enrolment: choosing the market fills the stall picker at once (without JS: a second step). */
+  function stallPicker(input) {
+    var market = document.getElementById("f-market");
+    var list = document.getElementById(input.getAttribute("list"));
+    var step = document.querySelector("[data-market-step]");
+    if (!market || !list || !window.fetch) { return; }
+    if (step) { step.hidden = true; step.style.display = "none"; }
+    market.addEventListener("change", function () {
+      list.innerHTML = "";
+      if (!market.value) { return; }
+      fetch(input.getAttribute("data-stalls-url") + "?market=" + encodeURIComponent(market.value),
+            {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : {stalls: []}; })
+        .then(function (data) {
+          data.stalls.forEach(function (s) {
+            var option = document.createElement("option");
+            option.value = s.code;
+            option.textContent = s.shop ? s.code + " — " + s.shop : s.code;
+            list.appendChild(option);
+          });
+          input.focus();
+        });
+    });
+  }
+
+  /* The review queue from the keyboard: j/k move, x selects, Enter opens, v verifies the selection. */
+  function reviewQueue(form) {
+    var rows = Array.prototype.slice.call(form.querySelectorAll("tr[data-row]"));
+    var all = document.getElementById("select-all");
+    if (all) {
+      all.hidden = false;
+      all.addEventListener("change", function () {
+        rows.forEach(function (row) { row.querySelector("input[type=checkbox]").checked = all.checked; });
+      });
+    }
+    function at() {
+      var active = document.activeElement;
+      for (var i = 0; i < rows.length; i++) { if (rows[i].contains(active)) { return i; } }
+      return -1;
+    }
+    document.addEventListener("keydown", function (event) {
+      var tag = (event.target.tagName || "").toLowerCase();
+      if (event.ctrlKey || event.metaKey || event.altKey || tag === "select" || tag === "textarea" ||
+          (tag === "input" && event.target.type !== "checkbox")) { return; }
+      var i = at();
+      if (event.key === "j" || event.key === "k") {
+        var next = Math.min(rows.length - 1, Math.max(0, i + (event.key === "j" ? 1 : -1)));
+        if (i === -1) { next = 0; }
+        rows[next].querySelector("input[type=checkbox]").focus();
+        event.preventDefault();
+      } else if (event.key === "x" && i >= 0) {
+        var box = rows[i].querySelector("input[type=checkbox]");
+        box.checked = !box.checked;
+        event.preventDefault();
+      } else if (event.key === "Enter" && i >= 0 && event.target.type === "checkbox") {
+        window.location = rows[i].querySelector("a").href;
+        event.preventDefault();
+      } else if (event.key === "v") {
+        form.requestSubmit ? form.requestSubmit() : form.submit();
+        event.preventDefault();
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-queue]").forEach(reviewQueue);
+    printButtons();
+    document.querySelectorAll("input[data-stalls-url]").forEach(stallPicker);
     document.querySelectorAll("select[data-filter]").forEach(bankPicker);
     document.querySelectorAll("form[data-preview-url]").forEach(preview);
     confirmations();
