@@ -1,7 +1,7 @@
 """Households, provincial targets and market onboarding dates.
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0010
 Create Date: 2026-12-02
 
 * ``stall.owner_tax_code`` (the owner's tax or business registration code, when known) and
@@ -26,7 +26,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0011"
-down_revision: Union[str, Sequence[str], None] = "0012"
+down_revision: Union[str, Sequence[str], None] = "0010"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -5,7 +5,7 @@ stall. An owner who changes their account gets a pending replacement beside the 
 one; the old account (and its posters) stays valid until staff verify the new one, which
 revokes the old one at that moment.
 
-Revision ID: 0010
+Revision ID: 0012
 Revises: 0011
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0010"
+revision: str = "0012"
 down_revision: Union[str, Sequence[str], None] = "0011"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

@@ -1,7 +1,7 @@
 """Payment accounts: personal or household-business (HKD) holder, HKD registration number and
 tax code, and a bank-issued merchant QR (NAPAS QRPUSH) stored as issued.
 
-Revision ID: 0012
+Revision ID: 0010
 Revises: 0009
 """
 from typing import Sequence, Union
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0012"
+revision: str = "0010"
 down_revision: Union[str, Sequence[str], None] = "0009"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
