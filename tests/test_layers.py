@@ -68,7 +68,7 @@ def test_web_and_cli_do_not_import_each_other():
 LAYERS = {
     "core": {"market40.exceptions", "market40.text", "market40.emv", "market40.vietqr"},
     "domain": {"market40.banks", "market40.accounts", "market40.reconciliation", "market40.demo",
-               "market40.passwords", "market40.config", "market40.formats"},
+               "market40.passwords", "market40.config", "market40.formats", "market40.speech", "market40.webhooks"},
     "adapters": {"market40.db", "market40.models", "market40.tabular", "market40.qrimage", "market40.posters",
                  "market40.transactions", "market40.txstore", "market40.reportfiles",
                  "market40.demo_transactions"},
