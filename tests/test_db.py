@@ -125,7 +125,7 @@ def test_upgrade_is_idempotent(empty_db_url):
     assert db.current_revision(empty_db_url) is None
     db.upgrade(empty_db_url)
     db.upgrade(empty_db_url)
-    assert db.current_revision(empty_db_url) == db.head_revision() == "0002"
+    assert db.current_revision(empty_db_url) == db.head_revision() == "0007"
 
 
 def test_init_refuses_a_database_that_has_tables(empty_db_url):
