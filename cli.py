@@ -1452,5 +1452,46 @@ def report_anomalies(period: str, kind: str | None, market: str | None, limit: i
 
 
 
+# ---------------------------------------------------------------------------- live payments (issue 10)
+
+@tx_group.command("purge")
+@click.option("--older-than", "older_than", metavar="AGE",
+              help="Delete live transfers booked longer ago than this (90d, 12w, 6m, 1y): the retention.")
+@click.option("--stall", "stall_ref", metavar="MARKET/STALL",
+              help="Erase every live transfer, requested amount and helper link of one stall (an owner's erasure).")
+@click.option("--json", "as_json", is_flag=True)
+def tx_purge(older_than: str | None, stall_ref: str | None, as_json: bool) -> None:
+    """Delete live transfers (webhooks kept in the registry): past the retention, or of one stall.
+
+    Transaction histories are sensitive personal data (Decree 356/2025 Art. 4): keep them no longer
+    than needed. Audited. The transaction store's copies follow at the next reconciliation's import.
+
+    \b
+    Examples:
+      market40 tx purge --older-than 13m
+      market40 tx purge --stall HL1/A-12
+    """
+    from market40.services import live
+    if not older_than and not stall_ref:
+        raise click.UsageError("give --older-than AGE or --stall MARKET/STALL")
+    out: dict[str, Any] = {}
+    with registry_session() as registry:
+        if older_than:
+            try:
+                age = live.parse_retention(older_than)
+            except Exception as error:
+                raise click.BadParameter(str(error), param_hint="--older-than") from None
+            out["purged"] = live.purge(registry.session, registry.actor, age)
+        if stall_ref:
+            out["erased"] = live.erase_stall(registry.session, registry.actor, registry.stall(stall_ref).id)
+    if as_json:
+        echo_json(out)
+        return
+    if "purged" in out:
+        click.echo(f"{out['purged']:,} live transfers older than {older_than} deleted")
+    if "erased" in out:
+        click.echo(f"{out['erased']:,} live transfers of {stall_ref} erased, with its requested amounts and helper links")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
