@@ -28,6 +28,9 @@ ENVIRONMENT = {
     "MARKET40_PROXIES": "how many reverse proxies in front set X-Forwarded-For/-Proto (default 0)",
     "MARKET40_RATELIMIT_STORAGE": "Flask-Limiter storage URI, e.g. redis://localhost:6379 (default memory://)",
     "MARKET40_TRUSTED_HOSTS": "comma-separated host names the app answers to (default: any)",
+    "MARKET40_WEBHOOKS": "JSON file of the bank-feed webhook sources and their secrets (live payments)",
+    "MARKET40_LIVE_BUS": "fan-out of live payments: redis://…, postgresql://… or poll (default: the database)",
+    "MARKET40_MQTT": "MQTT broker for hardware loa, e.g. mqtt://127.0.0.1:1883 (default: none)",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -112,8 +115,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["market40.urls"] = {}
     app.jinja_env.globals["url_for"] = _cached_url_for
 
-    from . import admin, auth, officer, owner, staff
-    for module in (auth, owner, staff, officer, admin):
+    from . import admin, auth, live, officer, owner, staff
+    for module in (auth, owner, staff, officer, admin, live):
         app.register_blueprint(module.bp)
     security.apply_rate_limits(app)
+    live.init_app(app)  # live payments (issue 10): webhook sources, fan-out bus, stream hub
     return app

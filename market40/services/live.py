@@ -227,7 +227,8 @@ def event_of(row: LiveTransfer, request: tuple[int, int] | None = None) -> dict[
     return {"id": row.id, "stall": row.stall_id, "tx": f"{row.bank_bin}:{row.tx_id}", "amount": row.amount,
             "at": booked.strftime("%Y-%m-%dT%H:%M:%S"), "time": booked.strftime("%H:%M:%S"),
             "content": mask_content(row.content), "text": said["text"], "verdict": said["verdict"],
-            "requested": request[0] if request else None, "due": due, "shortfall": said["shortfall"]}
+            "requested": request[0] if request else None, "due": due, "shortfall": said["shortfall"],
+            "request": row.request_id}
 
 
 def events_after(session: Session, stall_id: int, last_id: int, *, limit: int = 200,
@@ -304,9 +305,74 @@ def create_request(session: Session, actor: Actor, stall_id: int, amount: int, *
     return PaymentRequest(row.id, code, reference, amount, row.expires_at)  # type: ignore[arg-type]
 
 
+def request_payload(session: Session, stall_id: int, request_id: int, *, now: datetime | None = None) -> tuple[
+        LiveRequest, str]:
+    """An open request of the stall and its dynamic VietQR (the stall's account, the amount, the reference)."""
+    from .. import vietqr
+    row = session.get(LiveRequest, request_id)
+    if row is None or row.stall_id != stall_id:
+        raise NotFound("no such requested amount")
+    account = session.execute(select(PaymentAccount).where(
+        PaymentAccount.stall_id == stall_id, PaymentAccount.status.in_(("pending", "verified")))).scalar()  # type: ignore[union-attr]
+    if account is None:
+        raise NotFound("the stall has no account to be paid into")
+    stall = session.get(Stall, stall_id)
+    market = session.get(Market, stall.market_id)  # type: ignore[union-attr]
+    try:
+        base = accounts.stall_reference(market.code, stall.code)  # type: ignore[union-attr]
+    except ValidationError:
+        base = ""
+    reference = f"{base} {row.code}".strip()
+    if len(reference) > accounts.MAX_REFERENCE:
+        reference = row.code
+    kwargs = vietqr.parse(account.payload).build_kwargs()
+    kwargs.update(amount=row.amount, dynamic=True, purpose=reference, upper=True)
+    return row, vietqr.build(**kwargs).payload
+
+
+def day_xlsx(view: "DayView", title: str) -> bytes:
+    """The day's payments as an XLSX sheet (time, amount, content), with the total."""
+    import io
+
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    sheet.title = view.day.isoformat()
+    sheet.append([title])
+    sheet.append(["Giờ", "Số tiền (đồng)", "Nội dung"])
+    for row in reversed(view.rows):
+        sheet.append([row["time"], row["amount"], row["content"]])
+    sheet.append(["Tổng", view.total, f"{len(view.rows)} lần nhận"])
+    for cell in sheet["B"]:
+        cell.number_format = "#,##0"
+    sheet.column_dimensions["C"].width = 50
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def month_xlsx(days: list[tuple[date, int, int]], title: str) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    sheet.append([title])
+    sheet.append(["Ngày", "Số lần nhận", "Tổng (đồng)"])
+    for day, count, total in days:
+        sheet.append([day, count, total])
+        sheet.cell(sheet.max_row, 1).number_format = "DD/MM/YYYY"
+    sheet.append(["Tổng", sum(d[1] for d in days), sum(d[2] for d in days)])
+    for cell in sheet["C"]:
+        cell.number_format = "#,##0"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _check_stall_access(actor: Actor, stall_id: int) -> None:
-    if actor.role == "owner" and actor.stall_id != stall_id:
-        raise Forbidden("an owner acts for their own stall only")
+    if actor.role in ("owner", "helper") and actor.stall_id != stall_id:
+        raise Forbidden("an owner (or their helper) acts for their own stall only")
     if actor.role in ("staff", "officer"):
         raise Forbidden("a stall's payments are its owner's")
 

@@ -21,10 +21,16 @@ ALLOWED = {
     "officer.index": {"officer", "admin"}, "officer.market": {"officer", "admin"},
     "officer.dashboard": {"officer", "admin"}, "officer.download": {"officer", "admin"},
     "admin.users": {"admin"}, "admin.new_user": {"admin"}, "admin.set_active": {"admin"},
+    # live payments (issue 10)
+    "live.loa": {"owner"}, "live.loa_stream": {"owner"}, "live.loa_collect": {"owner"}, "live.loa_qr": {"owner"},
+    "live.helpers": {"owner"}, "live.book": {"owner"}, "live.feeds": {"staff", "admin"},
 }
-PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy"}
+PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy",
+          # live payments: signed webhooks, and helpers holding an owner's code (checked in the view)
+          "live.hook", "live.watch", "live.watch_enter", "live.watch_stream", "live.watch_collect", "live.watch_qr"}
 #: Sample values for URL variables: the *other* party's data for scope tests is chosen below.
-ARGS = {"market": "HL1", "stall": "A-12", "username": "staff.cp", "size": "a6", "fmt": "pdf", "filename": "app.css"}
+ARGS = {"market": "HL1", "stall": "A-12", "username": "staff.cp", "size": "a6", "fmt": "pdf", "filename": "app.css",
+        "source": "nobody"}
 USERS_BY_ROLE = {"owner": "owner_a", "staff": "staff_hl", "officer": "officer_hl", "admin": "admin"}
 
 
