@@ -1043,6 +1043,7 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
     from market40 import db
     config: dict[str, Any] = {}
     temporary = None
+    live_demo = None
     if demo:
         explicit = click.get_current_context().find_root().obj.get("database")
         if explicit:
@@ -1074,6 +1075,7 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
         click.echo("  demo logins (demo passwords, never for a deployment):")
         for login in summary.logins:
             click.echo(f"    {login.username:<12} {login.password:<18} {login.role:<8} {login.scope}")
+        live_demo = _demo_live_payments(url, config)  # live payments (issue 10)
     else:
         url = require_registry()
     config["DATABASE_URL"] = url
@@ -1085,6 +1087,8 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
 
     def ready(address: str) -> None:
         click.echo(f"market40 web app on {address} ({processes} × {workers} threads; Ctrl+C to stop)")
+        if live_demo is not None:
+            live_demo(address)
 
     try:
         serve(config, host=host, port=port, threads=workers, processes=processes, ready=ready)
@@ -1095,6 +1099,32 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
                     os.unlink(temporary + suffix)
                 except OSError:
                     pass
+
+
+def _demo_live_payments(url: str, config: dict[str, Any]) -> Callable[[str], None]:
+    """For ``serve --demo``: a signed demo feed, and a starter that pays HL1's stalls once the server listens."""
+    import secrets
+    import threading
+
+    from market40 import db, webhooks
+    from market40.services import simulate
+    source = webhooks.Source("demo", "market40", (secrets.token_hex(24),))
+    config["LIVE_SOURCES"] = {source.name: source}
+    engine = db.make_engine(url)
+    try:
+        with db.session_scope(engine) as session:
+            chosen = simulate.targets(session, "HL1")
+    finally:
+        engine.dispose()
+    featured = next((t for t in chosen if t.ref == "HL1/A-1"), None)
+    click.echo("  live payments: sign in as the demo owner and open /loa/ (Loa báo tiền); a payment to HL1/A-1 "
+               "arrives every few seconds")
+
+    def start(address: str) -> None:
+        stop = threading.Event()
+        threading.Thread(target=simulate.demo_payments, args=(address, source, chosen, featured),
+                         kwargs={"stop": stop}, name="market40-demo-payments", daemon=True).start()
+    return start
 
 
 # ---------------------------------------------------------------------------- census, transfers, reports
@@ -1491,6 +1521,64 @@ def tx_purge(older_than: str | None, stall_ref: str | None, as_json: bool) -> No
         click.echo(f"{out['purged']:,} live transfers older than {older_than} deleted")
     if "erased" in out:
         click.echo(f"{out['erased']:,} live transfers of {stall_ref} erased, with its requested amounts and helper links")
+
+
+@tx_group.command("simulate")
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True,
+              help="The running market40 web app.")
+@click.option("--market", required=True, help="Pay the stalls of this market (those with an account).")
+@click.option("--stall", help="Only this stall of the market (its code, e.g. A-12).")
+@click.option("--count", default=20, show_default=True, type=click.IntRange(1, 10_000_000), help="Transfers to send.")
+@click.option("--rate", default=2.0, show_default=True, type=click.FloatRange(0.01, 100_000),
+              help="Requests per second.")
+@click.option("--source", "source_name", help="The configured webhook source to sign as (default: the only one).")
+@click.option("--webhooks", "webhooks_file", envvar="MARKET40_WEBHOOKS", type=click.Path(exists=True, dir_okay=False),
+              help="The sources' JSON file, as the server reads it (env MARKET40_WEBHOOKS).")
+@click.option("--retries", default=0, show_default=True, type=click.IntRange(0, 7),
+              help="Send each body this many more times (as a provider retries).")
+@click.option("--duplicates", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of transfers delivered once more (as a second provider would).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 512))
+@click.option("--seed", type=int, help="Repeatable amounts and stalls.")
+@click.option("--json", "as_json", is_flag=True)
+def tx_simulate(base_url: str, market: str, stall: str | None, count: int, rate: float, source_name: str | None,
+                webhooks_file: str | None, retries: int, duplicates: float, threads: int, seed: int | None,
+                as_json: bool) -> None:
+    """Send correctly signed bank webhooks for a market's stalls to a running server.
+
+    For demos, tests and benchmarks: the stalls' own accounts and references, a fresh bank
+    transaction id per transfer, signed with the source's secret as its provider signs.
+
+    \b
+    Examples:
+      market40 tx simulate --market HL1 --count 50 --rate 5 --webhooks webhooks.json
+      market40 tx simulate --market HL1 --stall A-1 --count 3 --retries 2
+    """
+    from market40 import db, webhooks
+    from market40.services import simulate
+    if not webhooks_file:
+        raise click.UsageError("give the webhook sources' file (--webhooks or MARKET40_WEBHOOKS)")
+    with open(webhooks_file, encoding="utf-8") as handle:
+        sources = webhooks.load_sources(handle.read())
+    if source_name is None and len(sources) == 1:
+        source_name = next(iter(sources))
+    if source_name not in sources:
+        raise click.UsageError(f"--source: one of {', '.join(sources) or '(none configured)'}")
+    engine = db.make_engine(require_registry())
+    try:
+        with db.session_scope(engine) as session:
+            chosen = simulate.targets(session, market, stall=stall)
+    finally:
+        engine.dispose()
+    report = simulate.run(base_url, sources[source_name],
+                          simulate.transfers(chosen, count, seed=seed, retries=retries, duplicates=duplicates),
+                          rate=rate, threads=threads)
+    if as_json:
+        echo_json({k: v for k, v in report.__dict__.items() if k != "latencies"})
+    else:
+        click.echo(report.summary())
+    if report.errors or any(status != 200 for status in report.by_status):
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover
