@@ -60,6 +60,7 @@ def init_app(app: Flask) -> None:
         text = open(path, encoding="utf-8").read() if path else "{}"
         app.config["LIVE_SOURCES"] = webhooks.load_sources(text)
     app.config.setdefault("LIVE_BUS", os.environ.get("MARKET40_LIVE_BUS"))
+    app.config.setdefault("LIVE_MQTT", os.environ.get("MARKET40_MQTT"))
     app.extensions["market40.live"] = _Live(app)
     csrf.exempt(hook)
 
@@ -72,6 +73,9 @@ class _Live:
         self.bus = livebus.open_bus(app.config.get("LIVE_BUS"), self.engine)
         self.hub = livebus.Hub()
         self.sinks: list[Any] = []  # more announcers (MQTT): called with each stored event
+        if app.config.get("LIVE_MQTT"):
+            from market40.loamqtt import MqttAnnouncer
+            self.sinks.append(MqttAnnouncer(app.config["LIVE_MQTT"], self.engine))
         self._started = False
         self._pid = 0
         self._lock = threading.Lock()
