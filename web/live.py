@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from market40 import livebus, webhooks
 from market40.exceptions import Market40Error, NotFound, ValidationError
-from market40.formats import money
+from market40.formats import count, money
 from market40.models import utcnow
 from market40.reconciliation import VN_TZ, Period
 from market40.services import live as live_service
@@ -207,7 +207,7 @@ def _page(viewer: _Viewer) -> Any:
             pending = None
     prefix = "live.watch" if viewer.helper else "live.loa"
     return render_template("live/loa.html", viewer=viewer, today=today, last=last, pending=pending,
-                           stall_title=_stall_title(viewer.stall_id), money=money,
+                           stall_title=_stall_title(viewer.stall_id), count=count,
                            stream_url=url_for(f"{prefix}_stream"), collect_url=url_for(f"{prefix}_collect"),
                            qr_endpoint=f"{prefix}_qr", request_minutes=live_service.REQUEST_MINUTES)
 

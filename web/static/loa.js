@@ -29,7 +29,7 @@
   function save() {
     try { localStorage.setItem(storeKey, JSON.stringify(announced)); } catch (e) { /* private mode */ }
   }
-  function money(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "."); }
+  function money(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, d("sep") || "."); }
   function text(id, value) { document.getElementById(id).textContent = value; }
 
   function pickVoice() {
