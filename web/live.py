@@ -299,6 +299,11 @@ def _stream(viewer: _Viewer) -> Response:
         finally:
             state.hub.unregister(waiter)
 
+    # The request's own session must not hold a pooled connection for the stream's lifetime: the
+    # generator opens a short session for each read instead.
+    request_session = get_session()
+    request_session.commit()
+    request_session.close()
     response = Response(stream_with_context(generate()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
