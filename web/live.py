@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -275,26 +276,30 @@ def _stream(viewer: _Viewer) -> Response:
         waiter = state.hub.register(stall_id)
         sent: set[int] = set()
         since = utcnow() - timedelta(seconds=60) if resumed else None
-        deadline = time.monotonic() + seconds
+        # Streams end at staggered times, so thousands of pages do not all reconnect at once.
+        deadline = time.monotonic() + seconds * random.uniform(0.8, 1.2)
+        woken = True  # read once at the start, then only when the bus says the stall has news
         try:
             yield "retry: 1500\n\n"
             while True:
-                with Session(engine) as db:
-                    if not still_allowed(db):
-                        yield "event: revoked\ndata: {}\n\n"
-                        return
-                    events = live_service.events_after(db, stall_id, last, since=since)
-                since = None
-                for event in events:
-                    if event["id"] in sent:
-                        continue
-                    sent.add(event["id"])
-                    last = max(last, event["id"])
-                    yield _sse(event)
+                if woken:
+                    with Session(engine) as db:
+                        if not still_allowed(db):
+                            yield "event: revoked\ndata: {}\n\n"
+                            return
+                        events = live_service.events_after(db, stall_id, last, since=since)
+                    since = None
+                    for event in events:
+                        if event["id"] in sent:
+                            continue
+                        sent.add(event["id"])
+                        last = max(last, event["id"])
+                        yield _sse(event)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return
-                if not waiter.wait(min(heartbeat, remaining)):
+                    return  # the page reconnects (Last-Event-ID), which also checks a helper's code again
+                woken = waiter.wait(min(heartbeat, remaining))
+                if not woken:
                     yield ": ping\n\n"
         finally:
             state.hub.unregister(waiter)

@@ -83,8 +83,12 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _cooperative_psycopg()
 
+    settings_worker = _worker_class()
+    if settings_worker == "gevent":
+        # thousands of greenlets share one worker's pool: keep more connections than threads would need
+        os.environ.setdefault("MARKET40_DB_POOL", "20")
     settings = {
-        "bind": [bind], "workers": processes, "worker_class": _worker_class(), "threads": threads,
+        "bind": [bind], "workers": processes, "worker_class": settings_worker, "threads": threads,
         "worker_connections": int(os.environ.get("MARKET40_WORKER_CONNECTIONS", "20000")),
         "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": 1024,
         "proc_name": "market40", "when_ready": when_ready, "post_worker_init": post_worker_init,
