@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 
 
 def topic_for(market_code: str, stall_code: str) -> str:
-    """>>> topic_for("HL1", "A-12")
+    """The topic of one stall.
+
+    >>> topic_for("HL1", "A-12")
     'market40/v1/loa/HL1/A12'
     """
     return f"{TOPIC_PREFIX}/{stall_key(market_code)}/{stall_key(stall_code)}"

@@ -71,7 +71,7 @@ LAYERS = {
                "market40.passwords", "market40.config", "market40.formats", "market40.speech", "market40.webhooks"},
     "adapters": {"market40.db", "market40.models", "market40.tabular", "market40.qrimage", "market40.posters",
                  "market40.transactions", "market40.txstore", "market40.reportfiles",
-                 "market40.demo_transactions", "market40.livebus"},
+                 "market40.demo_transactions", "market40.livebus", "market40.loamqtt"},
     "services": {"market40.services"},
     "doors": {"cli", "web"},
 }
