@@ -1489,12 +1489,14 @@ def report_anomalies(period: str, kind: str | None, market: str | None, limit: i
               help="Delete live transfers booked longer ago than this (90d, 12w, 6m, 1y): the retention.")
 @click.option("--stall", "stall_ref", metavar="MARKET/STALL",
               help="Erase every live transfer, requested amount and helper link of one stall (an owner's erasure).")
+@store_option
 @click.option("--json", "as_json", is_flag=True)
-def tx_purge(older_than: str | None, stall_ref: str | None, as_json: bool) -> None:
+def tx_purge(older_than: str | None, stall_ref: str | None, store_path: str | None, as_json: bool) -> None:
     """Delete live transfers (webhooks kept in the registry): past the retention, or of one stall.
 
     Transaction histories are sensitive personal data (Decree 356/2025 Art. 4): keep them no longer
-    than needed. Audited. The transaction store's copies follow at the next reconciliation's import.
+    than needed. Audited. The copies a reconciliation made of them in the transaction store (when
+    it exists) go too; imported statement files stay until removed there.
 
     \b
     Examples:
@@ -1504,16 +1506,23 @@ def tx_purge(older_than: str | None, stall_ref: str | None, as_json: bool) -> No
     from market40.services import live
     if not older_than and not stall_ref:
         raise click.UsageError("give --older-than AGE or --stall MARKET/STALL")
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    from market40.txstore import store_path as resolve_store
     out: dict[str, Any] = {}
-    with registry_session() as registry:
+    if older_than:
+        try:
+            age = live.parse_retention(older_than)
+        except Exception as error:
+            raise click.BadParameter(str(error), param_hint="--older-than") from None
+    has_store = Path(resolve_store(database_url(), store_path)).exists()
+    with registry_session() as registry, (open_store(store_path) if has_store else nullcontext()) as store:
         if older_than:
-            try:
-                age = live.parse_retention(older_than)
-            except Exception as error:
-                raise click.BadParameter(str(error), param_hint="--older-than") from None
-            out["purged"] = live.purge(registry.session, registry.actor, age)
+            out["purged"] = live.purge(registry.session, registry.actor, age, store=store)
         if stall_ref:
-            out["erased"] = live.erase_stall(registry.session, registry.actor, registry.stall(stall_ref).id)
+            out["erased"] = live.erase_stall(registry.session, registry.actor, registry.stall(stall_ref).id,
+                                             store=store)
     if as_json:
         echo_json(out)
         return

@@ -83,3 +83,17 @@ def test_purge_refuses_unclear_requests(registry, args) -> None:
     invoke, engine = registry
     result = invoke("tx", "purge", *args)
     assert result.exit_code == 2 and count(engine) == 3
+
+
+def test_purge_and_erasure_reach_the_store_copies(registry, tmp_path) -> None:
+    from market40.services.registry import Actor
+    from market40.txstore import TransferStore
+    invoke, engine = registry
+    store_file = tmp_path / "registry.transfers.duckdb"
+    with Session(engine) as session, TransferStore(store_file) as store:
+        live.sync_into_store(session, store, actor="t")
+        assert store.count() == 3
+    assert invoke("tx", "purge", "--older-than", "13m", "--store", str(store_file)).exit_code == 0
+    assert invoke("tx", "purge", "--stall", "HL1/A-2", "--store", str(store_file)).exit_code == 0
+    with TransferStore(store_file) as store:
+        assert store.count() == 1  # the A-1 transfer inside the retention

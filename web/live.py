@@ -21,7 +21,7 @@ import os
 import random
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, redirect, render_template, request,
@@ -35,7 +35,6 @@ from market40.formats import count, money
 from market40.models import utcnow
 from market40.reconciliation import VN_TZ, Period
 from market40.services import live as live_service
-from market40.services import auth as auth_service
 from market40.services.registry import Actor
 
 from .db import get_session, registry
@@ -237,8 +236,7 @@ def watch_enter() -> Any:
         return render_template("live/watch_code.html", error=_("Bạn đã thử quá nhiều lần. Vui lòng đợi một phút.")), 429
     row = live_service.watch_stall(get_session(), current_app.config["SECRET_KEY"], request.form.get("code", ""))
     if row is None:
-        auth_service_record = get_session()
-        live_service.record_refusal(auth_service_record, "watch-code", 403, "unknown or revoked code",
+        live_service.record_refusal(get_session(), "watch-code", 403, "unknown or revoked code",
                                     address=client_address())
         return render_template("live/watch_code.html", error=_("Mã không đúng hoặc đã bị thu hồi.")), 403
     session.clear()  # a helper's session is only this code

@@ -493,11 +493,17 @@ def parse_retention(text: str) -> timedelta:
     return timedelta(days=days)
 
 
-def purge(session: Session, actor: Actor, older_than: timedelta, *, now: datetime | None = None) -> int:
-    """Delete live transfers booked before ``now - older_than`` (and expired requests); audited, caller commits."""
+def purge(session: Session, actor: Actor, older_than: timedelta, *, now: datetime | None = None,
+          store: Any = None) -> int:
+    """Delete live transfers booked before ``now - older_than`` (and expired requests), and their
+    copies in the transaction ``store`` when one is given; audited, caller commits."""
     if actor.role not in ("operator", "admin"):
         raise Forbidden("retention is run by operators and administrators")
     cutoff = (now or utcnow()) - older_than
+    if store is not None:
+        store.con.execute(f"DELETE FROM transfer WHERE booked_at < ? AND batch IN "
+                          f"(SELECT id FROM import_batch WHERE source = '{LIVE_SOURCE}')",
+                          [_vn(cutoff).replace(tzinfo=None)])
     gone = session.execute(delete(LiveTransfer).where(LiveTransfer.booked_at < cutoff)).rowcount or 0
     session.execute(delete(LiveRequest).where(LiveRequest.expires_at < cutoff))
     session.add(AuditEvent(actor=actor.name, action="live.purge", entity="live_transfer", entity_id=None,
@@ -505,12 +511,20 @@ def purge(session: Session, actor: Actor, older_than: timedelta, *, now: datetim
     return int(gone)
 
 
-def erase_stall(session: Session, actor: Actor, stall_id: int) -> int:
-    """The owner's erasure reaching live payments: every live transfer, request and helper link of the stall."""
+def erase_stall(session: Session, actor: Actor, stall_id: int, *, store: Any = None) -> int:
+    """The owner's erasure reaching live payments: every live transfer, request and helper link of the
+    stall, and the copies of those transfers in the transaction ``store`` when one is given."""
     if actor.role not in ("operator", "admin", "staff"):
         raise Forbidden("erasure is carried out by staff")
     if session.get(Stall, stall_id) is None:
         raise NotFound(f"stall {stall_id}: not found")
+    if store is not None:
+        keys = session.execute(select(LiveTransfer.bank_bin, LiveTransfer.tx_id).where(
+            LiveTransfer.stall_id == stall_id)).all()
+        if keys:
+            store.con.executemany(
+                f"DELETE FROM transfer WHERE bank_bin = ? AND tx_id = ? AND batch IN "
+                f"(SELECT id FROM import_batch WHERE source = '{LIVE_SOURCE}')", [list(k) for k in keys])
     gone = session.execute(delete(LiveTransfer).where(LiveTransfer.stall_id == stall_id)).rowcount or 0
     session.execute(delete(LiveRequest).where(LiveRequest.stall_id == stall_id))
     session.execute(delete(LiveWatch).where(LiveWatch.stall_id == stall_id))
