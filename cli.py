@@ -1512,6 +1512,7 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
     from market40.services.demo import create_demo
     config: dict[str, Any] = {}
     temporary = None
+    live_demo = None
     if demo:
         explicit = click.get_current_context().find_root().obj.get("database")
         if explicit:
@@ -1533,6 +1534,7 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
         click.echo("  demo logins (demo passwords, never for a deployment):")
         for login in summary.logins:
             click.echo(f"    {login.username:<12} {login.password:<18} {login.role:<8} {login.scope}")
+        live_demo = _demo_live_payments(url, config)  # live payments (issue 10)
     else:
         url = require_registry()
     config["DATABASE_URL"] = url
@@ -1544,6 +1546,8 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
 
     def ready(address: str) -> None:
         click.echo(f"market40 web app on {address} ({processes} × {workers} threads; Ctrl+C to stop)")
+        if live_demo is not None:
+            live_demo(address)
 
     try:
         serve(config, host=host, port=port, threads=workers, processes=processes, ready=ready)
@@ -1554,6 +1558,32 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
                     os.unlink(temporary + suffix)
                 except OSError:
                     pass
+
+
+def _demo_live_payments(url: str, config: dict[str, Any]) -> Callable[[str], None]:
+    """For ``serve --demo``: a signed demo feed, and a starter that pays HL1's stalls once the server listens."""
+    import secrets
+    import threading
+
+    from market40 import db, webhooks
+    from market40.services import simulate
+    source = webhooks.Source("demo", "market40", (secrets.token_hex(24),))
+    config["LIVE_SOURCES"] = {source.name: source}
+    engine = db.make_engine(url)
+    try:
+        with db.session_scope(engine) as session:
+            chosen = simulate.targets(session, "HL1")
+    finally:
+        engine.dispose()
+    featured = next((t for t in chosen if t.ref == "HL1/A-1"), None)
+    click.echo("  live payments: sign in as the demo owner and open /loa/ (Loa báo tiền); a payment to HL1/A-1 "
+               "arrives every few seconds")
+
+    def start(address: str) -> None:
+        stop = threading.Event()
+        threading.Thread(target=simulate.demo_payments, args=(address, source, chosen, featured),
+                         kwargs={"stop": stop}, name="market40-demo-payments", daemon=True).start()
+    return start
 
 
 # ---------------------------------------------------------------------------- census, transfers, reports
@@ -2207,6 +2237,114 @@ def fee_receipt(bill: str, output: str) -> None:
         serial = fees.write_receipt(bill, output)
     click.echo(f"wrote receipt {serial} to {output}")
 
+
+
+# ---------------------------------------------------------------------------- live payments (issue 10)
+
+@tx_group.command("purge")
+@click.option("--older-than", "older_than", metavar="AGE",
+              help="Delete live transfers booked longer ago than this (90d, 12w, 6m, 1y): the retention.")
+@click.option("--stall", "stall_ref", metavar="MARKET/STALL",
+              help="Erase every live transfer, requested amount and helper link of one stall (an owner's erasure).")
+@store_option
+@click.option("--json", "as_json", is_flag=True)
+def tx_purge(older_than: str | None, stall_ref: str | None, store_path: str | None, as_json: bool) -> None:
+    """Delete live transfers (webhooks kept in the registry): past the retention, or of one stall.
+
+    Transaction histories are sensitive personal data (Decree 356/2025 Art. 4): keep them no longer
+    than needed. Audited. The copies a reconciliation made of them in the transaction store (when
+    it exists) go too; imported statement files stay until removed there.
+
+    \b
+    Examples:
+      market40 tx purge --older-than 13m
+      market40 tx purge --stall HL1/A-12
+    """
+    from market40.services import live
+    if not older_than and not stall_ref:
+        raise click.UsageError("give --older-than AGE or --stall MARKET/STALL")
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    from market40.txstore import store_path as resolve_store
+    out: dict[str, Any] = {}
+    if older_than:
+        try:
+            age = live.parse_retention(older_than)
+        except Exception as error:
+            raise click.BadParameter(str(error), param_hint="--older-than") from None
+    has_store = Path(resolve_store(database_url(), store_path)).exists()
+    with registry_session() as registry, (open_store(store_path) if has_store else nullcontext()) as store:
+        if older_than:
+            out["purged"] = live.purge(registry.session, registry.actor, age, store=store)
+        if stall_ref:
+            out["erased"] = live.erase_stall(registry.session, registry.actor, registry.stall(stall_ref).id,
+                                             store=store)
+    if as_json:
+        echo_json(out)
+        return
+    if "purged" in out:
+        click.echo(f"{out['purged']:,} live transfers older than {older_than} deleted")
+    if "erased" in out:
+        click.echo(f"{out['erased']:,} live transfers of {stall_ref} erased, with its requested amounts and helper links")
+
+
+@tx_group.command("simulate")
+@click.option("--url", "base_url", default="http://127.0.0.1:8000", show_default=True,
+              help="The running market40 web app.")
+@click.option("--market", required=True, help="Pay the stalls of this market (those with an account).")
+@click.option("--stall", help="Only this stall of the market (its code, e.g. A-12).")
+@click.option("--count", default=20, show_default=True, type=click.IntRange(1, 10_000_000), help="Transfers to send.")
+@click.option("--rate", default=2.0, show_default=True, type=click.FloatRange(0.01, 100_000),
+              help="Requests per second.")
+@click.option("--source", "source_name", help="The configured webhook source to sign as (default: the only one).")
+@click.option("--webhooks", "webhooks_file", envvar="MARKET40_WEBHOOKS", type=click.Path(exists=True, dir_okay=False),
+              help="The sources' JSON file, as the server reads it (env MARKET40_WEBHOOKS).")
+@click.option("--retries", default=0, show_default=True, type=click.IntRange(0, 7),
+              help="Send each body this many more times (as a provider retries).")
+@click.option("--duplicates", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of transfers delivered once more (as a second provider would).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 512))
+@click.option("--seed", type=int, help="Repeatable amounts and stalls.")
+@click.option("--json", "as_json", is_flag=True)
+def tx_simulate(base_url: str, market: str, stall: str | None, count: int, rate: float, source_name: str | None,
+                webhooks_file: str | None, retries: int, duplicates: float, threads: int, seed: int | None,
+                as_json: bool) -> None:
+    """Send correctly signed bank webhooks for a market's stalls to a running server.
+
+    For demos, tests and benchmarks: the stalls' own accounts and references, a fresh bank
+    transaction id per transfer, signed with the source's secret as its provider signs.
+
+    \b
+    Examples:
+      market40 tx simulate --market HL1 --count 50 --rate 5 --webhooks webhooks.json
+      market40 tx simulate --market HL1 --stall A-1 --count 3 --retries 2
+    """
+    from market40 import db, webhooks
+    from market40.services import simulate
+    if not webhooks_file:
+        raise click.UsageError("give the webhook sources' file (--webhooks or MARKET40_WEBHOOKS)")
+    with open(webhooks_file, encoding="utf-8") as handle:
+        sources = webhooks.load_sources(handle.read())
+    if source_name is None and len(sources) == 1:
+        source_name = next(iter(sources))
+    if source_name not in sources:
+        raise click.UsageError(f"--source: one of {', '.join(sources) or '(none configured)'}")
+    engine = db.make_engine(require_registry())
+    try:
+        with db.session_scope(engine) as session:
+            chosen = simulate.targets(session, market, stall=stall)
+    finally:
+        engine.dispose()
+    report = simulate.run(base_url, sources[source_name],
+                          simulate.transfers(chosen, count, seed=seed, retries=retries, duplicates=duplicates),
+                          rate=rate, threads=threads)
+    if as_json:
+        echo_json({k: v for k, v in report.__dict__.items() if k != "latencies"})
+    else:
+        click.echo(report.summary())
+    if report.errors or any(status != 200 for status in report.by_status):
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

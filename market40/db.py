@@ -116,7 +116,11 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     """
     resolved = make_url(database_url(url))
     if resolved.get_backend_name() != "sqlite":
-        return create_engine(resolved, echo=echo, pool_pre_ping=True, hide_parameters=True)
+        # MARKET40_DB_POOL: connections kept per process (gevent servers with many open loa streams
+        # set it higher; `market40 serve` does); as many again may open under load.
+        size = int(os.environ.get("MARKET40_DB_POOL", "5"))
+        return create_engine(resolved, echo=echo, pool_pre_ping=True, pool_size=size,
+                             max_overflow=max(size, 10), hide_parameters=True)
     kwargs: dict[str, Any] = {}
     if resolved.database in (None, "", ":memory:"):
         # One connection shared by all, or every checkout would see an empty database.

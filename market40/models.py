@@ -22,10 +22,10 @@ The schema itself is created by the Alembic migrations in
 these models agree.
 
 >>> sorted(SQLModel.metadata.tables)  # doctest: +NORMALIZE_WHITESPACE
-['app_user', 'audit_event', 'census_entry', 'enrollment_code', 'fee_account', 'fee_bill', 'fee_payment',
- 'fee_reading', 'fee_stall', 'fee_tariff', 'locality', 'locality_link',
- 'market', 'payment_account', 'reconcile_anomaly', 'reconcile_run', 'recovery_code', 'stall',
- 'stall_period', 'user_scope']
+['adoption_target', 'app_user', 'audit_event', 'census_entry', 'enrollment_code', 'fee_account', 'fee_bill',
+ 'fee_payment', 'fee_reading', 'fee_stall', 'fee_tariff', 'live_request', 'live_transfer', 'live_watch',
+ 'locality', 'locality_link', 'market', 'payment_account', 'reconcile_anomaly', 'reconcile_run',
+ 'recovery_code', 'stall', 'stall_period', 'user_scope']
 >>> utcnow().tzinfo
 datetime.timezone.utc
 """
@@ -81,6 +81,9 @@ __all__ = [
     "FeeReading",
     "FeeBill",
     "FeePayment",
+    "LiveTransfer",
+    "LiveRequest",
+    "LiveWatch",
 ]
 
 # Fixed vocabularies. Changing one needs a migration (the CHECK constraints
@@ -765,3 +768,74 @@ class FeePayment(SQLModel, table=True):
     note: Optional[str] = Field(default=None, max_length=500)  # over-payment, wrong period, ...
     recorded_at: datetime = _created()
     recorded_by: str = Field(max_length=64)
+
+# --- live payments (issue #10) ----------------------------------------------
+#
+# Transfers pushed by bank feeds (webhooks) as they happen: the loa announces them, the
+# owner's day and month views read them, and the reconciliation copies them into the
+# transaction store (market40.services.live.sync_into_store). One row per bank + bank
+# transaction id, whatever channel or retry brought it. No payer data is ever stored.
+
+LIVE_METHODS = ("account", "reference")
+
+
+class LiveTransfer(SQLModel, table=True):
+    """One incoming transfer received live, attributed to a stall by the reconciliation's rules."""
+
+    __tablename__ = "live_transfer"
+    __table_args__ = (
+        UniqueConstraint("bank_bin", "tx_id"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("method IS NULL OR " + _one_of("method", LIVE_METHODS), name="method"),
+        Index("ix_live_transfer_stall_id_id", "stall_id", "id"),
+        Index("ix_live_transfer_market_id_received_at", "market_id", "received_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_bin: str = Field(max_length=6)
+    tx_id: str = Field(max_length=64)  # the bank's reference as the feed gives it
+    account: str = Field(max_length=19)  # the credited account (the stall's own), never shown in full
+    amount: int = Field(sa_type=BigInteger)
+    booked_at: datetime = Field(sa_type=UTCDateTime)
+    content: str = Field(default="", max_length=500)
+    provider: str = Field(max_length=16)  # sepay, casso, payos, market40
+    source: str = Field(max_length=40)  # the configured feed it came through
+    provider_id: str = Field(default="", max_length=64)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    market_id: Optional[int] = Field(default=None, foreign_key="market.id", ondelete="CASCADE")
+    stall_id: Optional[int] = Field(default=None, foreign_key="stall.id", ondelete="CASCADE")
+    method: Optional[str] = Field(default=None, max_length=16)  # how it was attributed
+    reason: Optional[str] = Field(default=None, max_length=80)  # why it was not
+    request_id: Optional[int] = Field(default=None, foreign_key="live_request.id", ondelete="SET NULL")
+
+
+class LiveRequest(SQLModel, table=True):
+    """An exact amount the owner asked for, with a one-time reference in the QR's 62.08."""
+
+    __tablename__ = "live_request"
+    __table_args__ = (UniqueConstraint("code"), CheckConstraint("amount > 0", name="amount"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    stall_id: int = Field(foreign_key="stall.id", ondelete="CASCADE", index=True)
+    code: str = Field(max_length=8)  # the one-time part of the reference: "HL1 A12 K7Q2M"
+    amount: int = Field(sa_type=BigInteger)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=64)
+    paid: int = Field(default=0, sa_type=BigInteger)  # what has arrived against it
+    settled_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+
+class LiveWatch(SQLModel, table=True):
+    """A read-only link or code the owner gave a helper to watch the stall's loa; only its hash is kept."""
+
+    __tablename__ = "live_watch"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    stall_id: int = Field(foreign_key="stall.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(max_length=64)
+    label: str = Field(max_length=64)
+    created_at: datetime = _created()
+    created_by: str = Field(max_length=64)
+    revoked_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

@@ -645,13 +645,20 @@ def _parse_webhook(layout: Layout, item: Mapping[str, Any], number: int, bank_bi
     else:
         amount = item.get("amount")
         signed = _json_text(amount)
-        values = {"tx_id": _json_text(item.get("tid")) or
+        # Casso's legacy v1 keys (tid, when, bank_sub_acc_id) or webhook v2's (reference,
+        # transactionDateTime, accountNumber, bankAbbreviation); v2 names the bank itself.
+        values = {"tx_id": _json_text(item.get("tid") or item.get("reference")) or
                   (f"CASSO-{_json_text(item.get('id'))}" if item.get("id") is not None else ""),
-                  "booked_at": _json_text(item.get("when")), "account": _json_text(item.get("bank_sub_acc_id")),
+                  "booked_at": _json_text(item.get("when") or item.get("transactionDateTime")),
+                  "account": _json_text(item.get("bank_sub_acc_id") or item.get("accountNumber")),
                   "content": _json_text(item.get("description")),
                   "direction": "out" if signed.startswith("-") else "in",
                   "amount": signed.lstrip("-")}
-        bin_ = bank_bin
+        named = _json_text(item.get("bankAbbreviation") or item.get("bankName")).strip()
+        bin_ = bank_bin or (_bank_bin_of(named, cache) if named else None)
+        if named and not bin_ and values["booked_at"]:
+            return Parsed(number, "invalid", reason=f"bankName: not a known bank ({named!r}); give the bank",
+                          raw=named)
         if not bin_:
             return Parsed(number, "invalid", reason="Casso webhooks do not name the bank: give it (--bank)",
                           raw=values["account"])

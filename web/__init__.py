@@ -36,6 +36,9 @@ ENVIRONMENT = {
     "MARKET40_SUPPORT_CONTACT": "whom owners call when their market has no board contact (printed on slips)",
     "MARKET40_SENDER": "how reset codes and notices reach owners: console (default), file:PATH or "
                        "module:Class (see market40.notify)",
+    "MARKET40_WEBHOOKS": "JSON file of the bank-feed webhook sources and their secrets (live payments)",
+    "MARKET40_LIVE_BUS": "fan-out of live payments: redis://…, postgresql://… or poll (default: the database)",
+    "MARKET40_MQTT": "MQTT broker for hardware loa, e.g. mqtt://127.0.0.1:1883 (default: none)",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -146,8 +149,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["market40.urls"] = {}
     app.jinja_env.globals["url_for"] = _cached_url_for
 
-    from . import admin, auth, board, officer, owner, staff
-    for module in (auth, owner, staff, officer, admin, board):
+    from . import admin, auth, board, live, officer, owner, staff
+    for module in (auth, owner, staff, officer, admin, board, live):
         app.register_blueprint(module.bp)
     security.apply_rate_limits(app)
+    live.init_app(app)  # live payments (issue 10): webhook sources, fan-out bus, stream hub
     return app

@@ -8,6 +8,11 @@ within ``GRACEFUL_SECONDS`` (a worker that ignores the signal is killed), so a s
 hangs. Each worker opens its own database connections after the fork. With more than one
 process, in-memory rate limits count per process: point ``MARKET40_RATELIMIT_STORAGE`` at
 Redis to count across them.
+
+The gunicorn workers are gevent workers when gevent is installed (live payments: an open loa
+stream is a sleeping greenlet of a few KB, so one process holds thousands of them, where a
+threaded server spends a thread, with its stack, on each), up to ``MARKET40_WORKER_CONNECTIONS``
+(20,000) each.
 """
 from __future__ import annotations
 
@@ -81,9 +86,15 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
     def post_worker_init(worker: Any) -> None:
         # Ctrl+C reaches the whole process group: only the arbiter decides when workers stop.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _cooperative_psycopg()
 
+    settings_worker = _worker_class()
+    if settings_worker == "gevent":
+        # thousands of greenlets share one worker's pool: keep more connections than threads would need
+        os.environ.setdefault("MARKET40_DB_POOL", "20")
     settings = {
-        "bind": [bind], "workers": processes, "worker_class": "gthread", "threads": threads,
+        "bind": [bind], "workers": processes, "worker_class": settings_worker, "threads": threads,
+        "worker_connections": int(os.environ.get("MARKET40_WORKER_CONNECTIONS", "20000")),
         "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": 1024,
         "proc_name": "market40", "when_ready": when_ready, "post_worker_init": post_worker_init,
         "post_fork": post_fork, "accesslog": None, "errorlog": "-", "loglevel": "warning", "preload_app": True,
@@ -102,6 +113,34 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
     except SystemExit as stop:
         if stop.code not in (0, None):
             raise
+
+
+def _cooperative_psycopg() -> None:
+    """Under gevent, psycopg must wait on the (patched) ``select``: it chose its C wait function when
+    the arbiter imported it before the fork, and that one blocks every greenlet of the worker."""
+    import sys
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("select"):
+        return
+    try:
+        import psycopg.waiting as waiting
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return
+    waiting.wait = waiting.wait_select  # type: ignore[assignment]
+    waiting._ready = waiting._ready_select  # type: ignore[attr-defined]
+
+
+def _worker_class() -> str:
+    """gevent when installed: each open loa stream is a greenlet, not a thread (see the README's
+    "Serving model"); else gthread. ``MARKET40_WORKER_CLASS`` chooses explicitly."""
+    chosen = os.environ.get("MARKET40_WORKER_CLASS")
+    if chosen:
+        return chosen
+    try:
+        import gevent  # noqa: F401
+    except ImportError:
+        return "gthread"
+    return "gevent"
 
 
 def serve(config: Mapping[str, Any], *, host: str = "127.0.0.1", port: int = 8000, threads: int = 4,

@@ -34,6 +34,7 @@ from ..exceptions import Forbidden, ValidationError
 from ..models import (CensusEntry, Market, PaymentAccount, ReconcileAnomaly, ReconcileRun, Stall,
                       StallPeriod, utcnow)
 from ..txstore import TransferStore, window_start
+from .live import sync_into_store as _live_into_store  # issue 10 hook: live transfers join the store
 from .registry import Actor
 
 __all__ = ["ReconcileSummary", "reconcile", "DEFAULT_IDLE_MONTHS"]
@@ -137,6 +138,7 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
     index = rules.ReferenceIndex(references)
 
     # 2. the transfers
+    _live_into_store(session, store)  # issue 10 hook: webhook transfers kept in the registry, through the store's dedupe
     start, end = period.start_local, period.end_local
     directory_rows = list(directory.rows())
     store.load_directory(directory_rows, index.rows())

@@ -25,12 +25,17 @@ ALLOWED = {
     "board.index": {"board", "admin"}, "board.market": {"board", "admin"}, "board.arrears": {"board", "admin"},
     "board.cash": {"board", "admin"}, "board.slips": {"board", "admin"}, "board.receipt": {"board", "admin"},
     "board.my_bills": {"owner"}, "board.my_bill_qr": {"owner"},
+    # live payments (issue 10)
+    "live.loa": {"owner"}, "live.loa_stream": {"owner"}, "live.loa_collect": {"owner"}, "live.loa_qr": {"owner"},
+    "live.helpers": {"owner"}, "live.book": {"owner"}, "live.feeds": {"staff", "admin"},
 }
 PUBLIC = {"static", "auth.index", "auth.login", "auth.enrol", "auth.privacy", "auth.login_code",
-          "auth.enrol_stalls", "auth.forgot", "auth.reset"}
+          "auth.enrol_stalls", "auth.forgot", "auth.reset",
+          # live payments: signed webhooks, and helpers holding an owner's code (checked in the view)
+          "live.hook", "live.watch", "live.watch_enter", "live.watch_stream", "live.watch_collect", "live.watch_qr"}
 #: Sample values for URL variables: the *other* party's data for scope tests is chosen below.
 ARGS = {"market": "HL1", "stall": "A-12", "username": "staff.cp", "size": "a6", "fmt": "pdf", "filename": "app.css",
-        "bill": "HL1-2612-A12"}
+        "bill": "HL1-2612-A12", "source": "nobody"}
 USERS_BY_ROLE = {"owner": "owner_a", "staff": "staff_hl", "officer": "officer_hl", "admin": "admin",
                  "board": "board_hl"}
 

@@ -1,0 +1,449 @@
+"""Live payments: bank-feed webhooks in, the owner's "Loa báo tiền" out.
+
+* ``POST /hook/<source>`` — a configured feed (:mod:`market40.webhooks`). Exempt from CSRF and
+  from nothing else: content type, size, rate per source, signature and replay window are
+  checked in that order; every refusal is audited and nothing of it is stored. A stored (or
+  already stored) transfer gets the provider's success answer, so its retries stop.
+* ``/loa/`` — the owner's loa page and ``/loa/stream`` its event stream (Server-Sent Events,
+  ``Last-Event-ID`` resume); ``/loa/xem`` the same for a helper holding the owner's code.
+  Neither takes a stall in the URL: the owner's stall comes from their user row, a helper's
+  from their code; a revoked code ends the stream.
+* ``/loa/thu`` — collect an exact amount (dynamic VietQR, one-time reference).
+* ``/loa/nguoi-nha`` — the owner's helper codes; ``/loa/so`` the day and month with XLSX.
+* ``/loa/cho/<market>`` — staff: whether each stall's feed is live (no amounts).
+
+Announcements reach every process through :mod:`market40.livebus`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from datetime import date, datetime, timedelta
+from typing import Any, Iterator
+
+from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, redirect, render_template, request,
+                   session, stream_with_context, url_for)
+from flask_babel import gettext as _
+from sqlmodel import Session
+
+from market40 import livebus, webhooks
+from market40.exceptions import Market40Error, NotFound, ValidationError
+from market40.formats import count, money
+from market40.models import utcnow
+from market40.reconciliation import VN_TZ, Period
+from market40.services import live as live_service
+from market40.services.registry import Actor
+
+from .db import get_session, registry
+from .posters import qr_png
+from .security import client_address, csrf, public, roles_required
+
+bp = Blueprint("live", __name__)
+
+#: How long one stream response stays open before the browser reconnects (with Last-Event-ID).
+STREAM_SECONDS = 25.0
+HEARTBEAT_SECONDS = 10.0
+
+
+# ------------------------------------------------------------------ set-up
+
+def init_app(app: Flask) -> None:
+    """Sources, bus and hub; the webhook view leaves CSRF to the signatures."""
+    app.config.setdefault("LIVE_STREAM_SECONDS", STREAM_SECONDS)
+    app.config.setdefault("LIVE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
+    app.config.setdefault("LIVE_WATCH_RATE", "10/minute")
+    if "LIVE_SOURCES" not in app.config:
+        path = os.environ.get("MARKET40_WEBHOOKS")
+        text = open(path, encoding="utf-8").read() if path else "{}"
+        app.config["LIVE_SOURCES"] = webhooks.load_sources(text)
+    app.config.setdefault("LIVE_BUS", os.environ.get("MARKET40_LIVE_BUS"))
+    app.config.setdefault("LIVE_MQTT", os.environ.get("MARKET40_MQTT"))
+    app.extensions["market40.live"] = _Live(app)
+    csrf.exempt(hook)
+
+
+class _Live:
+    """Per process: the hub of waiting streams and the bus listener (started on first use, after a fork)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.engine = app.extensions["market40.engine"]
+        self.bus = livebus.open_bus(app.config.get("LIVE_BUS"), self.engine)
+        self.hub = livebus.Hub()
+        self.sinks: list[Any] = []  # more announcers (MQTT): called with each stored event
+        if app.config.get("LIVE_MQTT"):
+            from market40.loamqtt import MqttAnnouncer
+            self.sinks.append(MqttAnnouncer(app.config["LIVE_MQTT"], self.engine))
+        self._started = False
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def ensure_listening(self) -> None:
+        if self._started and self._pid == os.getpid():
+            return
+        with self._lock:
+            if not (self._started and self._pid == os.getpid()):
+                self.bus.start(lambda stall, transfer: self.hub.wake(stall))
+                self._started, self._pid = True, os.getpid()
+
+
+def _live() -> _Live:
+    return current_app.extensions["market40.live"]
+
+
+# ------------------------------------------------------------------ webhooks
+
+def _refuse(source: str, status: int, reason: str, size: int | None = None) -> Any:
+    live_service.record_refusal(get_session(), source, status, reason, address=client_address(), size=size)
+    return jsonify({"success": False, "error": reason}), status
+
+
+@bp.post("/hook/<source>")
+@public
+def hook(source: str) -> Any:
+    sources = current_app.config["LIVE_SOURCES"]
+    src = sources.get(source)
+    if src is None:
+        return _refuse(source[:40], 404, "unknown source")
+    limits = current_app.extensions["market40.limits"]  # the app's one limiter (web/security.py)
+    _taken, wait = limits.take([(f"{src.rate_per_minute}/minute", f"live-hook:{src.name}")])
+    if wait is not None:
+        return _refuse(src.name, 429, "rate limit")
+    if request.mimetype != "application/json":
+        return _refuse(src.name, 415, "content type")
+    length = request.content_length
+    if length is not None and length > webhooks.MAX_BODY:
+        return _refuse(src.name, 413, "body too large", length)
+    body = request.stream.read(webhooks.MAX_BODY + 1)
+    if len(body) > webhooks.MAX_BODY:
+        return _refuse(src.name, 413, "body too large", len(body))
+    try:
+        webhooks.verify(src, request.headers, body)
+        incoming = webhooks.parse(src, body)
+    except webhooks.Refused as refused:
+        return _refuse(src.name, refused.status, refused.reason)
+    db = get_session()
+    state = _live()
+    result = live_service.receive(db, src, incoming)
+    notify_in_transaction = isinstance(state.bus, livebus.PostgresBus)
+    if result.event is not None and notify_in_transaction:
+        state.bus.publish(result.event["stall"], result.event["id"], connection=db.connection())
+    db.commit()
+    if result.event is not None:
+        if not notify_in_transaction:
+            state.bus.publish(result.event["stall"], result.event["id"])
+        for sink in state.sinks:
+            try:
+                sink(result.event)
+            except Exception:  # an announcer's failure never loses a stored transfer
+                current_app.logger.exception("live announcer failed")
+    return jsonify(webhooks.response(src)), 200
+
+
+# ------------------------------------------------------------------ who is watching
+
+class _Viewer:
+    """The stall a page or stream shows: an owner's own, or the one a helper's code opens."""
+
+    def __init__(self, stall_id: int, actor: Actor, helper: bool, watch_id: int | None = None) -> None:
+        self.stall_id, self.actor, self.helper, self.watch_id = stall_id, actor, helper, watch_id
+
+
+def _owner_viewer() -> _Viewer:
+    if g.user.stall_id is None:
+        abort(404)
+    return _Viewer(g.user.stall_id, Actor(name=f"user:{g.user.id}", role="owner", user_id=g.user.id,
+                                          markets=frozenset(), localities=frozenset(), stall_id=g.user.stall_id),
+                   helper=False)
+
+
+def _helper_viewer(required: bool = True) -> _Viewer | None:
+    watch_id = session.get("watch")
+    row = None
+    if isinstance(watch_id, int):
+        from market40.models import LiveWatch
+        row = get_session().get(LiveWatch, watch_id)
+    if row is None or row.revoked_at is not None:
+        session.pop("watch", None)
+        if required:
+            abort(403)
+        return None
+    return _Viewer(row.stall_id, Actor(name=f"watch:{row.id}", role="helper", stall_id=row.stall_id), True, row.id)
+
+
+def _stall_title(stall_id: int) -> str:
+    from market40.models import Market, Stall
+    db = get_session()
+    stall = db.get(Stall, stall_id)
+    market = db.get(Market, stall.market_id) if stall else None
+    return f"{market.code}/{stall.code}" if stall and market else ""
+
+
+# ------------------------------------------------------------------ the loa page
+
+def _today() -> date:
+    return datetime.now(VN_TZ).date()
+
+
+def _page(viewer: _Viewer) -> Any:
+    db = get_session()
+    today = live_service.day_view(db, viewer.stall_id, _today())
+    last = max((r["id"] for r in today.rows), default=0)
+    if not last:
+        from sqlalchemy import func, select
+        from market40.models import LiveTransfer
+        last = db.execute(select(func.coalesce(func.max(LiveTransfer.id), 0)).where(
+            LiveTransfer.stall_id == viewer.stall_id)).scalar_one()
+    pending = None
+    wanted = request.args.get("r", type=int)
+    if wanted:
+        try:
+            row, _payload = live_service.request_payload(db, viewer.stall_id, wanted)
+            if row.expires_at > utcnow():
+                pending = row
+        except NotFound:
+            pending = None
+    prefix = "live.watch" if viewer.helper else "live.loa"
+    return render_template("live/loa.html", viewer=viewer, today=today, last=last, pending=pending,
+                           stall_title=_stall_title(viewer.stall_id), count=count,
+                           stream_url=url_for(f"{prefix}_stream"), collect_url=url_for(f"{prefix}_collect"),
+                           qr_endpoint=f"{prefix}_qr", request_minutes=live_service.REQUEST_MINUTES)
+
+
+@bp.get("/loa/")
+@roles_required("owner")
+def loa() -> Any:
+    return _page(_owner_viewer())
+
+
+@bp.get("/loa/xem")
+@public
+def watch() -> Any:
+    viewer = _helper_viewer(required=False)
+    if viewer is None:
+        return render_template("live/watch_code.html", error=None)
+    return _page(viewer)
+
+
+@bp.post("/loa/xem")
+@public
+def watch_enter() -> Any:
+    from limits import parse
+    limiter = current_app.extensions["market40.limiter"]
+    if not limiter.limiter.hit(parse(current_app.config["LIVE_WATCH_RATE"]), "live-watch", client_address()):
+        return render_template("live/watch_code.html", error=_("Bạn đã thử quá nhiều lần. Vui lòng đợi một phút.")), 429
+    row = live_service.watch_stall(get_session(), current_app.config["SECRET_KEY"], request.form.get("code", ""))
+    if row is None:
+        live_service.record_refusal(get_session(), "watch-code", 403, "unknown or revoked code",
+                                    address=client_address())
+        return render_template("live/watch_code.html", error=_("Mã không đúng hoặc đã bị thu hồi.")), 403
+    session.clear()  # a helper's session is only this code
+    session["watch"] = row.id
+    return redirect(url_for("live.watch"))
+
+
+# ------------------------------------------------------------------ the stream
+
+def _sse(event: dict[str, Any]) -> str:
+    return f"id: {event['id']}\nevent: payment\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+
+
+def _stream(viewer: _Viewer) -> Response:
+    state = _live()
+    state.ensure_listening()
+    engine = state.engine
+    config = current_app.config
+    header = request.headers.get("Last-Event-ID", "")
+    after = request.args.get("after", "")
+    last = max([int(v) for v in (header, after) if v.isdigit()] or [0])
+    resumed = bool(header or after)
+    stall_id, watch_id = viewer.stall_id, viewer.watch_id
+    seconds, heartbeat = float(config["LIVE_STREAM_SECONDS"]), float(config["LIVE_HEARTBEAT_SECONDS"])
+
+    def still_allowed(db: Session) -> bool:
+        if watch_id is None:
+            return True
+        from market40.models import LiveWatch
+        row = db.get(LiveWatch, watch_id)
+        return row is not None and row.revoked_at is None
+
+    def generate() -> Iterator[str]:
+        nonlocal last
+        waiter = state.hub.register(stall_id)
+        sent: set[int] = set()
+        since = utcnow() - timedelta(seconds=60) if resumed else None
+        # Streams end at staggered times, so thousands of pages do not all reconnect at once.
+        deadline = time.monotonic() + seconds * random.uniform(0.8, 1.2)
+        woken = True  # read once at the start, then only when the bus says the stall has news
+        try:
+            yield "retry: 1500\n\n"
+            while True:
+                if woken:
+                    with Session(engine) as db:
+                        if not still_allowed(db):
+                            yield "event: revoked\ndata: {}\n\n"
+                            return
+                        events = live_service.events_after(db, stall_id, last, since=since)
+                    since = None
+                    for event in events:
+                        if event["id"] in sent:
+                            continue
+                        sent.add(event["id"])
+                        last = max(last, event["id"])
+                        yield _sse(event)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return  # the page reconnects (Last-Event-ID), which also checks a helper's code again
+                woken = waiter.wait(min(heartbeat, remaining))
+                if not woken:
+                    yield ": ping\n\n"
+        finally:
+            state.hub.unregister(waiter)
+
+    # The request's own session must not hold a pooled connection for the stream's lifetime: the
+    # generator opens a short session for each read instead.
+    request_session = get_session()
+    request_session.commit()
+    request_session.close()
+    response = Response(stream_with_context(generate()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
+    return response
+
+
+@bp.get("/loa/stream")
+@roles_required("owner")
+def loa_stream() -> Any:
+    return _stream(_owner_viewer())
+
+
+@bp.get("/loa/xem/stream")
+@public
+def watch_stream() -> Any:
+    return _stream(_helper_viewer())
+
+
+# ------------------------------------------------------------------ collect an exact amount
+
+def _collect(viewer: _Viewer, page: str) -> Any:
+    from market40.vietqr import parse_amount
+    db = get_session()
+    try:
+        amount = parse_amount(request.form.get("amount", ""))
+        made = live_service.create_request(db, viewer.actor, viewer.stall_id, amount)
+        live_service.request_payload(db, viewer.stall_id, made.id)
+    except ValidationError:
+        return redirect(url_for(page, bad=1))
+    except NotFound:
+        abort(409)
+    db.commit()
+    return redirect(url_for(page, r=made.id))
+
+
+@bp.post("/loa/thu")
+@roles_required("owner")
+def loa_collect() -> Any:
+    return _collect(_owner_viewer(), "live.loa")
+
+
+@bp.post("/loa/xem/thu")
+@public
+def watch_collect() -> Any:
+    return _collect(_helper_viewer(), "live.watch")
+
+
+def _qr(viewer: _Viewer) -> Any:
+    try:
+        row, payload = live_service.request_payload(get_session(), viewer.stall_id, request.args.get("r", type=int) or 0)
+    except NotFound:
+        abort(404)
+    if row.expires_at <= utcnow():
+        abort(404)
+    return Response(qr_png(payload), mimetype="image/png")
+
+
+@bp.get("/loa/qr.png")
+@roles_required("owner")
+def loa_qr() -> Any:
+    return _qr(_owner_viewer())
+
+
+@bp.get("/loa/xem/qr.png")
+@public
+def watch_qr() -> Any:
+    return _qr(_helper_viewer())
+
+
+# ------------------------------------------------------------------ helpers' codes (owner only)
+
+@bp.route("/loa/nguoi-nha", methods=["GET", "POST"])
+@roles_required("owner")
+def helpers() -> Any:
+    viewer = _owner_viewer()
+    db = get_session()
+    created = None
+    if request.method == "POST":
+        if request.form.get("revoke", "").isdigit():
+            try:
+                live_service.revoke_watch(db, viewer.actor, int(request.form["revoke"]))
+            except NotFound:
+                abort(404)
+        else:
+            row, code = live_service.create_watch(db, viewer.actor, current_app.config["SECRET_KEY"],
+                                                  request.form.get("label", ""))
+            created = (row, code)
+        db.commit()
+    return render_template("live/helpers.html", watches=live_service.watches(db, viewer.stall_id), created=created,
+                           link=url_for("live.watch", _external=True))
+
+
+# ------------------------------------------------------------------ the owner's book (day, month, XLSX)
+
+@bp.get("/loa/so")
+@roles_required("owner")
+def book() -> Any:
+    viewer = _owner_viewer()
+    db = get_session()
+    title = _stall_title(viewer.stall_id)
+    month = request.args.get("m")
+    if month:
+        try:
+            period = Period.parse(month)
+        except Market40Error:
+            abort(404)
+        days = live_service.month_view(db, viewer.stall_id, period)
+        if request.args.get("format") == "xlsx":
+            return _xlsx(live_service.month_xlsx(days, f"{title} · {period}"), f"so-thu-{period}.xlsx")
+        return render_template("live/month.html", period=period, days=days, money=money,
+                               total=sum(d[2] for d in days), count=sum(d[1] for d in days))
+    try:
+        day = date.fromisoformat(request.args.get("d") or _today().isoformat())
+    except ValueError:
+        abort(404)
+    view = live_service.day_view(db, viewer.stall_id, day)
+    if request.args.get("format") == "xlsx":
+        return _xlsx(live_service.day_xlsx(view, f"{title} · {day.strftime('%d/%m/%Y')}"), f"so-thu-{day}.xlsx")
+    return render_template("live/day.html", view=view, money=money, period=Period.of(datetime(day.year, day.month, 1)),
+                           previous=day - timedelta(days=1), following=day + timedelta(days=1))
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# ------------------------------------------------------------------ staff: is each stall's feed live?
+
+@bp.get("/loa/cho/<market>")
+@roles_required("staff", "admin")
+def feeds(market: str) -> Any:
+    found = registry().market(market)  # scoped: another market's staff get 404
+    rows = live_service.feed_status(get_session(), found.id)
+    now = utcnow()
+    for row in rows:
+        last = row["last"]
+        row["state"] = ("live" if last and now - last <= timedelta(days=1) else "quiet" if last else "none")
+    return render_template("live/feeds.html", market=found, rows=rows)
