@@ -46,6 +46,8 @@ bp = Blueprint("live", __name__)
 #: How long one stream response stays open before the browser reconnects (with Last-Event-ID).
 STREAM_SECONDS = 25.0
 HEARTBEAT_SECONDS = 10.0
+#: Every read of a stream also re-reads the transfers received this many seconds ago (ids out of order).
+RECENT_SECONDS = 10.0
 
 
 # ------------------------------------------------------------------ set-up
@@ -286,7 +288,9 @@ def _stream(viewer: _Viewer) -> Response:
                             yield "event: revoked\ndata: {}\n\n"
                             return
                         events = live_service.events_after(db, stall_id, last, since=since)
-                    since = None
+                    # Ids come from a sequence and two processes may commit them out of order (id 11
+                    # before id 10): every read also looks at the last seconds again; ``sent`` drops repeats.
+                    since = utcnow() - timedelta(seconds=RECENT_SECONDS)
                     for event in events:
                         if event["id"] in sent:
                             continue

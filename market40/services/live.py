@@ -238,11 +238,13 @@ def events_after(session: Session, stall_id: int, last_id: int, *, limit: int = 
     ``since`` covers ids given out of commit order by concurrent writers (PostgreSQL sequences):
     the page drops what it has already announced.
     """
-    condition = LiveTransfer.id > last_id  # type: ignore[operator]
-    if since is not None:
-        condition = condition | (LiveTransfer.received_at >= since)  # type: ignore[assignment,operator]
-    rows = session.execute(select(LiveTransfer).where(LiveTransfer.stall_id == stall_id, condition).order_by(
-        LiveTransfer.id).limit(limit)).scalars().all()
+    rows = list(session.execute(select(LiveTransfer).where(
+        LiveTransfer.stall_id == stall_id, LiveTransfer.id > last_id).order_by(  # type: ignore[operator]
+        LiveTransfer.id).limit(limit)).scalars())
+    if since is not None:  # late commits: lower ids received lately (bounded by time, not by a count)
+        rows = list(session.execute(select(LiveTransfer).where(
+            LiveTransfer.stall_id == stall_id, LiveTransfer.id <= last_id,  # type: ignore[operator]
+            LiveTransfer.received_at >= since).order_by(LiveTransfer.id)).scalars()) + rows
     requests = {r.id: r for r in session.execute(select(LiveRequest).where(LiveRequest.id.in_(  # type: ignore[union-attr]
         [r.request_id for r in rows if r.request_id]))).scalars()} if any(r.request_id for r in rows) else {}
     out = []
