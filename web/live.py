@@ -232,9 +232,9 @@ def watch() -> Any:
 @bp.post("/loa/xem")
 @public
 def watch_enter() -> Any:
-    from limits import parse
-    limiter = current_app.extensions["market40.limiter"]
-    if not limiter.limiter.hit(parse(current_app.config["LIVE_WATCH_RATE"]), "live-watch", client_address()):
+    _taken, wait = current_app.extensions["market40.limits"].take(
+        [(current_app.config["LIVE_WATCH_RATE"], f"live-watch:{client_address()}")])
+    if wait is not None:
         return render_template("live/watch_code.html", error=_("Bạn đã thử quá nhiều lần. Vui lòng đợi một phút.")), 429
     row = live_service.watch_stall(get_session(), current_app.config["SECRET_KEY"], request.form.get("code", ""))
     if row is None:

@@ -26,7 +26,7 @@ SEPAY = wh.Source("sepay", "sepay", ("sepay-secret-0123456789",))
 @pytest.fixture
 def app(engine, clock):
     live_service.forget_index()
-    return create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "CLOCK": clock,
+    return create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "CLOCK": clock, "SECOND_FACTOR_ROLES": "",
                        "RATELIMIT_STORAGE_URI": "memory://", "LIVE_SOURCES": {s.name: s for s in (GENERIC, SEPAY)},
                        "LIVE_STREAM_SECONDS": 0.3, "LIVE_HEARTBEAT_SECONDS": 0.1, "LIVE_BUS": "poll"})
 
@@ -192,5 +192,6 @@ def test_staff_see_feed_status_of_their_market_only(client, world):
     send(client, body("F1", 1000))
     sign_in(client, world.user("staff_hl"))
     page = client.get("/loa/cho/HL1")
+    assert page.status_code == 200, page.headers.get("Location")
     assert page.status_code == 200 and "A-12" in page.text and "Đang chạy" in page.text and "1.000" not in page.text
     assert client.get("/loa/cho/CP1").status_code in (403, 404)
