@@ -80,6 +80,6 @@ def test_english_pages_have_no_untranslated_vietnamese(client, world):
 
 
 def test_the_429_page_is_vietnamese():
-    from web.security import _MESSAGES
+    from web.errors import _MESSAGES
     title, message = _MESSAGES[429]
     assert title == "Bạn đã thử quá nhiều lần" and "phút" in message
