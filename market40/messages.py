@@ -58,6 +58,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "the column as Text and type it again"),
     # reasons by column, for the rules of the domain (their English message is kept)
     "field.market_code": ("mã chợ không hợp lệ: «{value}»", ""),
+    "reference_collision": (
+        "mã tham chiếu «{reference}» của sạp {stall} thành «{compact}» khi ứng dụng ngân hàng bỏ dấu cách, trùng với "
+        "sạp {other}: không phân biệt được chuyển khoản của hai sạp; hãy chọn mã sạp khác (ví dụ thêm một chữ cái)",
+        "stall_code: the stall reference {reference!r} of {stall} reads {compact!r} once a bank app removes the "
+        "spaces, the same as {other}: transfers naming them could not be told apart; choose another stall code "
+        "(e.g. add a letter)"),
     "field.stall_code": ("mã sạp không hợp lệ: «{value}» (1–32 chữ, số, dấu cách, chấm, gạch)", ""),
     "field.shop_name": ("tên cửa hàng quá dài (tối đa 200 ký tự)", ""),
     "field.category": ("ngành hàng quá dài (tối đa 120 ký tự)", ""),

@@ -113,6 +113,13 @@ class Problems:
     def __len__(self) -> int:
         return self._count
 
+    def __eq__(self, other: object) -> bool:  # ``report.problems == []`` reads as it always did
+        if isinstance(other, (list, tuple, Problems)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __bool__(self) -> bool:
         return self._count > 0
 

@@ -238,11 +238,11 @@ class ReferenceGuard:
                     mine = accounts.stall_reference(market.code, code)
                 except ValidationError:
                     mine = reference
-                raise InvalidFormat(
-                    f"stall_code: the stall reference {mine!r} of {market.code}/{code} reads {reference!r} once a bank "
-                    f"app removes the spaces, the same as {other_market.code if other_market else other_id}/{other}: "
-                    "transfers naming them could not be told apart; choose another stall code (e.g. add a letter)",
-                    field="stall_code", value=code, limit="a reference no other market's stall has")
+                from .. import messages
+                raise messages.problem("reference_collision", "stall_code", code,
+                                       limit="a reference no other market's stall has", reference=mine,
+                                       stall=f"{market.code}/{code}", compact=reference,
+                                       other=f"{other_market.code if other_market else other_id}/{other}")
 
     def add(self, code: str, market: Market | None = None) -> None:
         market = market or self.market

@@ -34,7 +34,7 @@ def _serve(url: str) -> None:
     """The restored registry is served: login works and a stall's page shows."""
     engine = db.make_engine(url)
     try:
-        app = create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True})
+        app = create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "SECOND_FACTOR_ROLES": ""})
         client = app.test_client()
         page = client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)

@@ -46,7 +46,7 @@ def _together(count: int, work: Callable[[int], Any]) -> list[Any]:
 @pytest.fixture
 def server_app(engine, clock):
     # No app-wide rate limit in the way: these tests are about the database.
-    return create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "CLOCK": clock,
+    return create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "CLOCK": clock, "SECOND_FACTOR_ROLES": "",
                        "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_LOGIN": "1000 per minute",
                        "RATELIMIT_LOGIN_ACCOUNT": "1000 per day", "RATELIMIT_ENROL": "1000 per minute"})
 

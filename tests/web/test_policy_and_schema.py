@@ -94,7 +94,7 @@ def test_the_web_app_refuses_to_serve_an_outdated_schema(tmp_path, caplog):
     db.upgrade(url, "0002")
     engine = db.make_engine(url)
     try:
-        app = create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True})
+        app = create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "SECOND_FACTOR_ROLES": ""})
         client = app.test_client()
         with caplog.at_level(logging.ERROR, logger="market40.web"):
             for path in ("/login", "/staff/", "/enrol"):
@@ -149,7 +149,7 @@ def test_database_errors_reach_the_log_without_the_data(engine, world, caplog, m
         raise getattr(exc, kind)("INSERT INTO x VALUES (%(x)s)", {"x": secret}, driver, hide_parameters=True)
 
     monkeypatch.setattr(Registry, "verify_account", boom)
-    app = create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": False})
+    app = create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": False, "SECOND_FACTOR_ROLES": ""})
     client = app.test_client()
     sign_in(client, world.user("staff_hl"))
     token = csrf_token(client, "/password")
