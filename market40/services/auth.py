@@ -351,14 +351,15 @@ def session_user_view(session: Session, user_id: Any, epoch: Any) -> tuple[User 
     """:func:`session_user` and, for an owner, :func:`owner_view`, read with one query."""
     if not isinstance(user_id, int) or not isinstance(epoch, int) or isinstance(user_id, bool):
         return None, None
-    row = session.execute(_SESSION_VIEW, {"user_id": user_id}).first()
-    if row is None:
+    rows = session.execute(_SESSION_VIEW, {"user_id": user_id}).all()  # two while a replacement waits
+    if not rows:
         return None, None
-    user, stall, market, account = row
+    user, stall, market = rows[0][0], rows[0][1], rows[0][2]
     if not user.is_active or user.session_epoch != epoch:
         return None, None
-    view = OwnerView(stall, market, account) if stall is not None and market is not None else None
-    return user, view
+    if stall is None or market is None:
+        return user, None
+    return user, _view(stall, market, [row[3] for row in rows])
 
 
 def owner_view(session: Session, user: User) -> OwnerView | None:
@@ -372,8 +373,12 @@ def owner_view(session: Session, user: User) -> OwnerView | None:
     rows = session.execute(_OWNER_VIEW, {"stall_id": user.stall_id}).all()
     if not rows:
         return None
-    stall, market = rows[0][0], rows[0][1]
-    current = [row[2] for row in rows if row[2] is not None]
+    return _view(rows[0][0], rows[0][1], [row[2] for row in rows])
+
+
+def _view(stall: Stall, market: Market, accounts_: list[PaymentAccount | None]) -> OwnerView:
+    """The verified account in use and a replacement waiting beside it, else the one pending account."""
+    current = [a for a in accounts_ if a is not None]
     verified = [a for a in current if a.status == "verified"]
     pending = [a for a in current if a.status == "pending"]
     if verified:
