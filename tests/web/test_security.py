@@ -67,7 +67,13 @@ def test_every_form_needs_the_csrf_token(app, client, world):
     posts = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
     assert len(posts) >= 8
     values = {"market": "HL1", "stall": "A-12", "username": "staff.cp"}
+    # Signed bank webhooks carry their own HMAC signature instead of a form token (issue #10): the
+    # only door exempt from CSRF, and tested for its signature in tests/web/test_live.py.
+    exempt = {"live.hook"}
+    assert exempt <= {rule.endpoint for rule in posts}
     for rule in posts:
+        if rule.endpoint in exempt:
+            continue
         url = rule.map.bind("localhost").build(rule.endpoint, {k: values[k] for k in rule.arguments})
         response = client.post(url, data={"action": "verify", "active": "0"})
         assert response.status_code == 400, url
