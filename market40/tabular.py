@@ -36,7 +36,6 @@ are written with openpyxl. Both are imported only when an XLSX file is read or w
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as _dt
 import io
@@ -49,12 +48,12 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 from xml.etree import ElementTree
 
-from market40 import messages
+from market40 import messages, sniff
 from market40.exceptions import InvalidFormat, Market40Error, NotFound, ValidationError
 from market40.text import search_key
 
@@ -565,7 +564,7 @@ def read_table(path_or_file: PathOrFile, *, kind: str | None = None, sheet: str 
         raise ValueError(f"kind must be 'csv', 'xlsx' or None, not {kind!r}")
     stream, name, closers = _open(path_or_file)
     try:
-        kind = _detect_kind(stream, name, kind)
+        kind = sniff.detect_kind(stream, name, kind)
         if kind == "csv":
             return _read_csv(stream, name, schema, closers)
         return _read_xlsx(stream, name, sheet, schema, closers)
@@ -577,16 +576,8 @@ def read_table(path_or_file: PathOrFile, *, kind: str | None = None, sheet: str 
 
 def _open(path_or_file: PathOrFile) -> tuple[IO[bytes], str, list[Callable[[], Any]]]:
     if isinstance(path_or_file, (str, os.PathLike)):
-        path = Path(path_or_file)
-        try:
-            stream = open(path, "rb")
-        except FileNotFoundError:
-            raise NotFound(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InvalidFormat(f"{path}: is a directory, not a CSV or XLSX file", value=str(path)) from None
-        except OSError as exc:
-            raise InvalidFormat(f"{path}: cannot be opened ({exc.strerror})", value=str(path)) from None
-        return stream, str(path), [stream.close]
+        stream = sniff.open_path(path_or_file)
+        return stream, str(Path(path_or_file)), [stream.close]
     if isinstance(path_or_file, io.TextIOBase):
         raise TypeError("read_table() needs a binary file object (open it with 'rb')")
     stream = path_or_file
@@ -604,36 +595,6 @@ def _open(path_or_file: PathOrFile) -> tuple[IO[bytes], str, list[Callable[[], A
         raise InvalidFormat(f"{name}: cannot be read ({exc})") from None
     spool.seek(0)
     return spool, name, [spool.close]  # type: ignore[list-item]
-
-
-_MAGIC = (
-    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 .xls workbook or a password-protected workbook; "
-                          "remove the password and save it as .xlsx"),
-    (b"%PDF", "a PDF document; export the list from Excel as .xlsx or .csv"),
-    (b"\x89PNG", "a PNG image; export the list from Excel as .xlsx or .csv"),
-    (b"\xff\xd8\xff", "a JPEG photo; export the list from Excel as .xlsx or .csv"),
-    (b"GIF8", "a GIF image; export the list from Excel as .xlsx or .csv"),
-    (b"\x1f\x8b", "a gzip archive, not a table"),
-    (b"Rar!", "a RAR archive, not a table"),
-    (b"7z\xbc\xaf", "a 7-Zip archive, not a table"),
-)
-
-
-def _detect_kind(stream: IO[bytes], name: str, kind: str | None) -> str:
-    head = stream.read(8)
-    stream.seek(0)
-    if not head:
-        raise InvalidFormat(f"{name}: the file is empty", value=name)
-    if kind is not None:
-        return kind
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
-        return "xlsx"
-    for magic, what in _MAGIC:
-        if head.startswith(magic):
-            raise InvalidFormat(f"{name}: this is {what}", value=name)
-    if PurePosixPath(name).suffix.lower() in (".xlsx", ".xlsm"):
-        raise InvalidFormat(f"{name}: not a valid XLSX file (it is not a zip archive)", value=name)
-    return "csv"
 
 
 def _match_header(cells: Sequence[str], schema: Schema | None, index: dict[str, str],
@@ -716,11 +677,6 @@ def _build(source: Iterator[tuple[int, list]], *, name: str, kind: str, schema: 
 # --------------------------------------------------------------------------- CSV
 
 _CHUNK = 1 << 20
-_NUL = re.compile("\x00")  # text in any 8-bit or UTF-8 file never holds NUL: binary data
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")  # tab, newlines, \v and \f are allowed
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "utf-8"),
-         (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be"))
 
 
 class _CountingReader(io.RawIOBase):
@@ -741,82 +697,9 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
-def _scan_text(stream: IO[bytes], start: int, codec: str,
-               binary: re.Pattern = _NUL) -> tuple[str | None, str]:
-    """Decode the whole stream once; return (problem or None, the first 64 KB of text).
-
-    ``binary`` matches the characters that mean "this is not a text file".
-    """
-    stream.seek(start)
-    decoder = codecs.getincrementaldecoder(codec)()
-    sample = ""
-    position = start
-    while True:
-        chunk = stream.read(_CHUNK)
-        pending = len(decoder.getstate()[0])
-        try:
-            text = decoder.decode(chunk, final=not chunk)
-        except UnicodeDecodeError as exc:
-            offset = position - pending + exc.start
-            bad = (exc.object[exc.start:exc.start + 1] or b"?")[0]
-            return f"byte 0x{bad:02X} at offset {offset} is not valid {codec.upper()}", sample
-        control = binary.search(text)
-        if control:
-            offset = position - pending + len(text[:control.start()].encode(codec))
-            return (f"binary data: control character 0x{ord(control.group()):02X} at byte offset {offset}",
-                    sample)
-        if len(sample) < 65536:
-            sample += text[:65536]
-        if not chunk:
-            return None, sample
-        position += len(chunk)
-
-
-def _choose_encoding(stream: IO[bytes], name: str) -> tuple[str, str]:
-    head = stream.read(4)
-    for bom, encoding, codec in _BOMS:
-        if head.startswith(bom):
-            problem, sample = _scan_text(stream, len(bom), codec)
-            if problem:
-                raise InvalidFormat(f"{name}: not a CSV text file: {problem}", value=name)
-            return encoding, sample
-    problem, sample = _scan_text(stream, 0, "utf-8")
-    if problem is None:
-        return "utf-8", sample
-    if problem.startswith("binary"):
-        raise InvalidFormat(f"{name}: not a CSV text file: {problem}", value=name)
-    # Older Vietnamese Windows exports use code page 1258; accept it only if it decodes cleanly.
-    # cp1258 maps almost every byte to something: control characters betray binary data.
-    fallback, sample = _scan_text(stream, 0, "cp1258", _CONTROL)
-    if fallback is None:
-        return "cp1258", sample
-    if fallback.startswith("binary"):
-        raise InvalidFormat(f"{name}: not a CSV text file: {fallback}", value=name)
-    raise InvalidFormat(
-        f"{name}: not a CSV text file: {problem}, and it is not Windows-1258 either; "
-        "save it from Excel as 'CSV UTF-8 (Comma delimited)'", value=name)
-
-
-_QUOTED = re.compile(r'"[^"]*"')
-
-
-def _sniff_delimiter(sample: str) -> tuple[str, bool]:
-    """Pick ``,`` ``;`` or tab from the first lines; honour Excel's ``sep=`` line."""
-    lines = sample.splitlines()
-    if lines and lines[0].startswith("sep=") and len(lines[0]) == 5:
-        return lines[0][4], True
-    counts = {",": 0, ";": 0, "\t": 0}
-    for line in [line for line in lines[:-1] or lines if line.strip()][:5]:
-        unquoted = _QUOTED.sub("", line)
-        for delimiter in counts:
-            counts[delimiter] += unquoted.count(delimiter)
-    best = max(counts, key=lambda d: counts[d])
-    return (best if counts[best] else ","), False
-
-
 def _read_csv(stream: IO[bytes], name: str, schema: Schema | None, closers: list) -> Table:
-    encoding, sample = _choose_encoding(stream, name)
-    delimiter, sep_line = _sniff_delimiter(sample)
+    encoding, sample, _, _ = sniff.choose_encoding(stream, name)  # the one file sniffer (sniff.py)
+    delimiter, sep_line = sniff.sniff_delimiter(sample)
     stream.seek(0, io.SEEK_END)
     counter = _CountingReader(stream, stream.tell())
     stream.seek(0)

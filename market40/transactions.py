@@ -38,7 +38,11 @@ Formats (``market40 tx formats`` lists them with their headers; samples in
 
 The three bank layouts are *invented in the style of* those banks' exports (column names,
 date and amount formats, title and total rows); the banks' real files differ in details
-and change over time. A new layout is one more :class:`Layout` entry.
+and change over time. A new layout is one more :class:`Layout` entry: :func:`detect_layout` is
+the one place that tells them apart by their header, :func:`webhook_layout` the one that tells
+SePay from Casso. A CSV export may be UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode
+text") or Windows-1258 (older Vietnamese Windows exports): :mod:`market40.sniff` decides, as it
+does for every importer.
 
 Every format keeps incoming transfers only. Rows are sorted out the same way everywhere:
 
@@ -60,7 +64,6 @@ twin of :func:`parse_values` (a test feeds both the same junk and compares). Sta
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -73,12 +76,14 @@ from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
 
 from .exceptions import InvalidFormat, NotFound, ValidationError
 from .reconciliation import Transfer
+from .sniff import DELIMITERS, sniff_path
 from .text import search_key
 
 __all__ = [
     "Layout", "LAYOUTS", "FORMATS", "Sniffed", "Parsed",
     "parse_amount", "parse_booked_at", "clean_account", "clean_tx_id", "parse_values", "fast_sql",
-    "detect_layout", "sniff_csv", "read_jsonl", "format_amount", "write_csv", "write_jsonl",
+    "detect_layout", "header_positions", "no_layout", "webhook_layout", "sniff_csv", "read_jsonl",
+    "format_amount", "write_csv", "write_jsonl",
     "MAX_AMOUNT", "MAX_CONTENT", "CASSO_V2_FIELDS", "excel_date_text",
 ]
 
@@ -440,7 +445,8 @@ def _header_keys(layout: Layout) -> dict[str, str]:
     return {header_key(alias): name for name, aliases in layout.fields.items() for alias in aliases}
 
 
-def _positions(cells: Sequence[str], layout: Layout) -> dict[str, int]:
+def header_positions(cells: Sequence[str], layout: Layout) -> dict[str, int]:
+    """Field → column index of the headers of ``layout`` found in ``cells``."""
     from .tabular import header_key
     keys = _header_keys(layout)
     found: dict[str, int] = {}
@@ -451,17 +457,36 @@ def _positions(cells: Sequence[str], layout: Layout) -> dict[str, int]:
     return found
 
 
-def detect_layout(cells: Sequence[str], *, kinds: Iterable[str] = ("csv",)) -> Layout | None:
-    """The layout whose required headers all appear in ``cells`` (the most matched columns wins)."""
+def detect_layout(cells: Sequence[str], *, kinds: Iterable[str] = ("csv",),
+                  layout: Layout | None = None) -> Layout | None:
+    """The layout a header row belongs to: the one home of "which bank export is this".
+
+    A layout matches when all its required headers appear in ``cells`` (in any case, with or
+    without diacritics); the one with the most matched columns wins. ``layout`` given: that
+    one or None. ``tx import`` (CSV through :func:`sniff_csv`, XLSX through the transfers
+    service) chooses here; webhook bodies choose by their keys in :func:`webhook_layout`.
+    """
+    candidates = [layout] if layout is not None else [l for l in LAYOUTS.values() if l.kind in kinds]
     best: tuple[int, Layout] | None = None
-    for layout in LAYOUTS.values():
-        if layout.kind not in kinds:
-            continue
-        found = _positions(cells, layout)
-        if all(name in found for name in layout.required):
+    for candidate in candidates:
+        found = header_positions(cells, candidate)
+        if all(name in found for name in candidate.required):
             if best is None or len(found) > best[0]:
-                best = (len(found), layout)
+                best = (len(found), candidate)
     return best[1] if best else None
+
+
+def no_layout(name: str, seen: Sequence[str], layout: Layout | None = None, *, where: str = "") -> InvalidFormat:
+    """The error for a file whose header is no known layout: what was seen, and every layout known."""
+    if layout is not None:
+        wanted, known = layout.title, ""
+    else:
+        wanted = "a known export"
+        known = "; the known layouts: " + ", ".join(
+            f"{l.name} ({l.title})" for l in LAYOUTS.values() if l.kind == "csv")
+    shown = "; ".join(repr(s) for s in seen[:3]) or "nothing readable"
+    return InvalidFormat(f"{name}: no header of {wanted}{where} (saw {shown}){known}; "
+                         "choose the format with --format (market40 tx formats lists them)", value=name, limit=wanted)
 
 
 _TITLE_ACCOUNT = re.compile(r"\bso (?:tai khoan|tk) ([0-9]{4,19})\b")
@@ -470,35 +495,19 @@ _TITLE_ACCOUNT = re.compile(r"\bso (?:tai khoan|tk) ([0-9]{4,19})\b")
 def sniff_csv(path: str | Path, layout: Layout | None = None) -> Sniffed:
     """Read the first lines of a CSV export: encoding, delimiter, layout, header line, title account.
 
-    Raises :class:`InvalidFormat` naming the file when it is not UTF-8 text or no known header
-    is found (with what was seen), :class:`NotFound` when it does not exist.
+    The file is sniffed by :func:`market40.sniff.sniff` (UTF-8 with or without BOM, UTF-16,
+    Windows-1258; the first 64 KB decide). Raises :class:`InvalidFormat` naming the file when it
+    is not a text file or no known header is found (with what was seen and the known layouts),
+    :class:`NotFound` when it does not exist.
     """
     name = str(path)
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 16)
-    except FileNotFoundError:
-        raise NotFound(f"{name}: no such file") from None
-    if not head.strip():
-        raise InvalidFormat(f"{name}: the file is empty", value=name)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InvalidFormat(f"{name}: UTF-16 text; save it as CSV UTF-8 (Excel: CSV UTF-8)", value=name)
-    if head.startswith(b"PK\x03\x04"):
-        raise InvalidFormat(f"{name}: an XLSX workbook, not CSV", value=name)
-    try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        if error.start < len(head) - 4:  # not just a character cut at the end of the sample
-            raise InvalidFormat(f"{name}: not UTF-8 text (byte {error.start}); save it as CSV UTF-8",
-                                value=name) from None
-        text = head[:error.start].decode("utf-8-sig")
-    if "\x00" in text:
-        raise InvalidFormat(f"{name}: binary data, not a CSV export", value=name)
+    found = sniff_path(path, accept=("csv",), whole=False)
+    text = found.sample
     lines = text.splitlines(keepends=True)[:_HEADER_SEARCH_LINES]
-    layouts = [layout] if layout is not None else [l for l in LAYOUTS.values() if l.kind == "csv"]
+    delimiters = [layout.delimiter] if layout else list(DELIMITERS)  # "," first: it collects the title rows
     title: list[str] = []
     seen: list[str] = []
-    for delimiter in dict.fromkeys([layout.delimiter] if layout else [",", ";", "\t"]):
+    for delimiter in dict.fromkeys(delimiters):
         skip = 0
         reader = csv.reader(io.StringIO("".join(lines)), delimiter=delimiter)
         previous_line = 0
@@ -506,13 +515,13 @@ def sniff_csv(path: str | Path, layout: Layout | None = None) -> Sniffed:
             for cells in reader:
                 physical = reader.line_num
                 if any(c.strip() for c in cells):
-                    candidates = [l for l in layouts if all(n in _positions(cells, l) for n in l.required)]
-                    if candidates:
-                        chosen = max(candidates, key=lambda l: len(_positions(cells, l)))
+                    chosen = detect_layout(cells, layout=layout)
+                    if chosen is not None:
                         account = _title_account(title)
                         return Sniffed(chosen, delimiter, previous_line, [c.strip() for c in cells],
-                                       _positions(cells, chosen), account, "utf-8", title,
-                                       _line_end(head, physical))
+                                       header_positions(cells, chosen), account, found.encoding or "utf-8",
+                                       title,
+                                       found.bom + _line_end(text, physical, found.codec or "utf-8"))
                     if delimiter == ",":
                         title.append(" ".join(c.strip() for c in cells if c.strip()))
                         seen.append(", ".join(c.strip() for c in cells)[:120])
@@ -520,21 +529,18 @@ def sniff_csv(path: str | Path, layout: Layout | None = None) -> Sniffed:
                 skip += 1
         except csv.Error:
             continue
-    wanted = layout.title if layout else "a known export (market40 tx formats lists them)"
-    shown = "; ".join(repr(s) for s in seen[:3]) or "nothing readable"
-    raise InvalidFormat(f"{name}: no header of {wanted} in the first {_HEADER_SEARCH_LINES} lines "
-                        f"(saw {shown}); choose the format with --format", value=name, limit=wanted)
+    raise no_layout(name, seen, layout, where=f" in the first {_HEADER_SEARCH_LINES} lines")
 
 
-def _line_end(data: bytes, lines: int) -> int:
-    """The byte offset just after the first ``lines`` physical lines of ``data``."""
+def _line_end(text: str, lines: int, codec: str) -> int:
+    """The byte offset (in ``codec``) just after the first ``lines`` ``\\n``-ended lines of ``text``."""
     offset = 0
     for _ in range(lines):
-        found = data.find(b"\n", offset)
+        found = text.find("\n", offset)
         if found < 0:
-            return len(data)
+            return len(text.encode(codec))
         offset = found + 1
-    return offset
+    return len(text[:offset].encode(codec))
 
 
 def _title_account(lines: Iterable[str]) -> str | None:
@@ -555,6 +561,17 @@ def _bank_bin_of(gateway: str, cache: dict[str, str | None]) -> str | None:
         except (NotFound, ValidationError):
             cache[gateway] = None
     return cache[gateway]
+
+
+def webhook_layout(body: Mapping[str, Any]) -> Layout:
+    """SePay or Casso, from the keys of one webhook body (a JSON object): the one home of that choice.
+
+    >>> webhook_layout({"gateway": "Vietcombank", "transferAmount": 5}).name, webhook_layout({"data": []}).name
+    ('sepay', 'casso')
+    """
+    if isinstance(body.get("data"), (list, dict)):  # Casso wraps its transactions in "data"
+        return LAYOUTS["casso"]
+    return LAYOUTS["sepay" if "transferAmount" in body or "gateway" in body else "casso"]
 
 
 def read_jsonl(stream: IO[bytes] | Iterable[bytes], layout: Layout | None = None, *,
@@ -581,13 +598,12 @@ def read_jsonl(stream: IO[bytes] | Iterable[bytes], layout: Layout | None = None
             continue
         items: list[Any]
         if isinstance(body.get("data"), list):  # Casso: {"error": 0, "data": [...]}
-            kind, items = "casso", body["data"]
+            items = body["data"]
         elif isinstance(body.get("data"), dict):
-            kind, items = "casso", [body["data"]]
+            items = [body["data"]]
         else:
-            kind = "sepay" if "transferAmount" in body or "gateway" in body else "casso"
             items = [body]
-        chosen = layout or LAYOUTS[kind]
+        chosen = layout or webhook_layout(body)
         if not items:  # {"error": 0, "data": []}: a body without a transaction
             yield Parsed(number, "other")
         for item in items:

@@ -21,6 +21,7 @@ import market40
 from hypothesis import HealthCheck, given, settings, strategies as st
 from openpyxl.cell.cell import Cell
 
+from legacy_bytes import cp1258  # the one Windows-1258 writer of the tests (tests/legacy_bytes.py)
 from market40.exceptions import InvalidFormat, InvalidLength, Market40Error, NotFound, ValidationError
 from market40.tabular import (
     MARKET_COLUMNS,
@@ -189,17 +190,6 @@ def test_csv_excel_sep_line(tmp_path):
     (tmp_path / "s.csv").write_text("sep=|\nMã sạp|Tên chủ hộ\nA1|Lan\n", encoding="utf-8")
     table, rows = read_all(tmp_path / "s.csv", schema="stalls")
     assert table.delimiter == "|" and table.header_row == 1 and rows[0].number == 2
-
-
-def cp1258(text):
-    """Encode the way Windows-1258 does: precomposed base letters, separate tone marks."""
-    tones = "\u0300\u0301\u0303\u0309\u0323"
-    out = bytearray()
-    for ch in unicodedata.normalize("NFC", text):
-        parts = unicodedata.normalize("NFD", ch)
-        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in tones))
-        out += base.encode("cp1258") + "".join(c for c in parts if c in tones).encode("cp1258")
-    return bytes(out)
 
 
 def test_csv_windows_1258(tmp_path):

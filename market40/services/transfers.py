@@ -18,15 +18,19 @@ already stored are recognised and counted as such.
 from __future__ import annotations
 
 import json
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlmodel import Session
 
 from . import auditlog
 from .. import banks, tabular
 from ..exceptions import InvalidFormat, NotFound
-from ..transactions import LAYOUTS, Layout, Parsed, excel_date_text, parse_values, read_jsonl
+from ..sniff import Sniff, sniff_path, transcode_to_utf8
+from ..transactions import (LAYOUTS, Layout, Parsed, detect_layout, excel_date_text, header_positions, no_layout,
+                            parse_values, read_jsonl, webhook_layout)
 from ..txstore import BatchResult, TransferStore, UnaccountedRows, fingerprint
 from .imports import Problem, settle, verdict, write_rejects
 from .registry import Actor
@@ -44,23 +48,19 @@ def resolve_bank(bank: str | None) -> str | None:
 
 
 def detect_kind(path: str | Path, fmt: str | None = None) -> str:
-    """``csv``, ``xlsx`` or ``jsonl`` from the format asked for, else from the file's first bytes."""
+    """``csv``, ``xlsx`` or ``jsonl`` from the format asked for, else from the file (the one sniffer)."""
+    return _sniff(path, fmt).kind
+
+
+def _sniff(path: str | Path, fmt: str | None) -> Sniff:
     if fmt and fmt != "auto":
         if fmt not in LAYOUTS:
             raise InvalidFormat(f"format: one of {', '.join(LAYOUTS)}, got {fmt!r}", field="format", value=fmt,
                                 limit=", ".join(LAYOUTS))
         if LAYOUTS[fmt].kind == "jsonl":
-            return "jsonl"
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-    except FileNotFoundError:
-        raise NotFound(f"{path}: no such file") from None
-    if head.startswith(b"PK\x03\x04"):
-        return "xlsx"
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-        return "jsonl"
-    return "csv"
+            return sniff_path(path, "jsonl", accept=("jsonl",), whole=False)
+    # the first 64 KB decide; the store's reader checks the rest of a UTF-8 file as it goes
+    return sniff_path(path, accept=("csv", "xlsx", "jsonl"), whole=False)
 
 
 #: How :func:`verdict` words an import that stored nothing new.
@@ -79,7 +79,8 @@ def import_file(store: TransferStore, path: str | Path, *, fmt: str | None = Non
     """
     layout = LAYOUTS.get(fmt) if fmt and fmt != "auto" else None
     bin_ = resolve_bank(bank)
-    kind = detect_kind(path, fmt)
+    found = _sniff(path, fmt)
+    kind = found.kind
     name = Path(path).name
 
     def decide(transaction: object, result: BatchResult) -> None:
@@ -90,8 +91,10 @@ def import_file(store: TransferStore, path: str | Path, *, fmt: str | None = Non
     if kind == "csv":
         if layout is not None and layout.kind != "csv":
             raise InvalidFormat(f"{name}: {layout.name} is a JSON-lines format, this is a CSV file", value=name)
-        result = store.import_csv(path, layout=layout, bank_bin=bin_, account=account, progress=progress,
-                                  **options)  # type: ignore[arg-type]
+        with _utf8(path, found) as readable:
+            result = store.import_csv(readable, layout=layout, bank_bin=bin_, account=account, progress=progress,
+                                      source=name, file_fingerprint=None if readable == path else fingerprint(path),
+                                      **options)  # type: ignore[arg-type]
     else:
         digest = fingerprint(path)
         if kind == "jsonl":
@@ -134,8 +137,20 @@ class _Rejects:
         self.rejects_file: str | None = None
 
 
+@contextmanager
+def _utf8(path: str | Path, found: Sniff) -> Iterator[str | Path]:
+    """``path`` itself when it is UTF-8, else a UTF-8 copy (UTF-16, Windows-1258) for the store's reader."""
+    if found.encoding in ("utf-8", "utf-8-sig"):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="market40-tx-") as folder:
+        copy = Path(folder) / Path(path).name
+        transcode_to_utf8(path, found, copy)
+        yield copy
+
+
 def _jsonl_layout(path: str | Path) -> str:
-    """``sepay`` or ``casso``, from the first line that is a JSON object."""
+    """``sepay`` or ``casso``, from the first line that is a JSON object (:func:`webhook_layout` decides)."""
     with open(path, "rb") as handle:
         for line in handle:
             try:
@@ -143,7 +158,7 @@ def _jsonl_layout(path: str | Path) -> str:
             except ValueError:
                 continue
             if isinstance(body, dict):
-                return "sepay" if "transferAmount" in body or "gateway" in body else "casso"
+                return webhook_layout(body).name
     return "sepay"
 
 
@@ -157,19 +172,11 @@ def _import_xlsx(store: TransferStore, path: str | Path, layout: Layout | None, 
     keys = {tabular.header_key(alias): alias for c in candidates for aliases in c.fields.values() for alias in aliases}
     schema = {key: tabular.Column((alias,)) for key, alias in keys.items()}
     with tabular.read_table(path, kind="xlsx", schema=schema, sheet=sheet) as table:
-        present = set(table.columns)
-        chosen = None
-        for candidate in candidates:
-            fields = {f: next((tabular.header_key(a) for a in aliases if tabular.header_key(a) in present), None)
-                      for f, aliases in candidate.fields.items()}
-            if all(fields[f] for f in candidate.required):
-                found = sum(1 for v in fields.values() if v)
-                if chosen is None or found > chosen[0]:
-                    chosen = (found, candidate, fields)
-        if chosen is None:
-            wanted = layout.title if layout else "a known export (market40 tx formats lists them)"
-            raise InvalidFormat(f"{name}: no header of {wanted} (found {', '.join(table.header[:8])})", value=name)
-        _, candidate, fields = chosen
+        candidate = detect_layout(table.header, layout=layout)
+        if candidate is None:
+            raise no_layout(name, [", ".join(table.header[:8])], layout)
+        positions = header_positions(table.header, candidate)
+        fields = {f: tabular.header_key(table.header[index]) for f, index in positions.items()}
         if candidate.account_in_title and not account:
             raise InvalidFormat(f"{name}: a {candidate.title} in XLSX names its account only in the title rows: "
                                 "give the account number (--account)", field="account", value=None)
