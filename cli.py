@@ -71,8 +71,8 @@ def main(ctx: click.Context, database: str | None) -> None:
       market40 banks ngoai thuong
     """
     ctx.ensure_object(dict)  # nested runs (the demo walkthrough) pass the parent's choice in obj
-    from market40 import breached
-    breached.configure_from_env()  # MARKET40_BREACHED_PASSWORDS_URL: off unless set
+    from market40.services import auth as auth_service
+    auth_service.configure_breach_check_from_env()  # MARKET40_BREACHED_PASSWORDS_URL: off unless set
     if database:
         ctx.obj["database"] = database
 
@@ -1565,7 +1565,8 @@ def _demo_live_payments(url: str, config: dict[str, Any]) -> Callable[[str], Non
     import secrets
     import threading
 
-    from market40 import db, webhooks
+    from market40 import webhooks
+    from market40.services import storage as db  # the registry's storage (engine, session scope)
     from market40.services import simulate
     source = webhooks.Source("demo", "market40", (secrets.token_hex(24),))
     config["LIVE_SOURCES"] = {source.name: source}
@@ -2266,7 +2267,7 @@ def tx_purge(older_than: str | None, stall_ref: str | None, store_path: str | No
     from contextlib import nullcontext
     from pathlib import Path
 
-    from market40.txstore import store_path as resolve_store
+    from market40.services.storage import store_path as resolve_store
     out: dict[str, Any] = {}
     if older_than:
         try:
@@ -2320,7 +2321,8 @@ def tx_simulate(base_url: str, market: str, stall: str | None, count: int, rate:
       market40 tx simulate --market HL1 --count 50 --rate 5 --webhooks webhooks.json
       market40 tx simulate --market HL1 --stall A-1 --count 3 --retries 2
     """
-    from market40 import db, webhooks
+    from market40 import webhooks
+    from market40.services import storage as db  # the registry's storage (engine, session scope)
     from market40.services import simulate
     if not webhooks_file:
         raise click.UsageError("give the webhook sources' file (--webhooks or MARKET40_WEBHOOKS)")

@@ -132,8 +132,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["ENROLLMENT_KEY"] = app.config["SECRET_KEY"]
     app.config.setdefault("SECOND_FACTOR_KEY", app.config["SECRET_KEY"])
     if app.config.get("BREACHED_PASSWORDS_URL"):
-        from market40 import breached
-        breached.configure(app.config["BREACHED_PASSWORDS_URL"])
+        from market40.services import auth as auth_service
+        auth_service.configure_breach_check(app.config["BREACHED_PASSWORDS_URL"])
     if app.config["TLS"] not in ("auto", "always", "never"):
         raise ValueError(f"TLS must be auto, always or never, got {app.config['TLS']!r}")
 

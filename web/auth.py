@@ -2,17 +2,15 @@
 password change, the second-factor page, the privacy notice."""
 from __future__ import annotations
 
-import base64
-from io import BytesIO
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from market40 import qrimage
 from market40.exceptions import Conflict, Forbidden, ValidationError
 from market40.services import auth as auth_service
+from market40.services import qr as qr_service
 from market40.services import recovery, second_factor
 
 from . import consent
@@ -112,9 +110,7 @@ def login_code() -> Any:
 
 def _qr_data_uri(uri: str) -> str:
     """The otpauth:// URI as a QR image drawn here (market40's own QR code, no outside service)."""
-    out = BytesIO()
-    qrimage.write(uri, out, kind="png", pixels=264)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    return qr_service.png_data_uri(uri, pixels=264)
 
 
 def _grouped(secret: str) -> str:

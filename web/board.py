@@ -45,7 +45,7 @@ def _period() -> str:
 
 
 def _now() -> Any:
-    from market40.models import utcnow
+    from market40.services.registry import utcnow
     return utcnow()
 
 

@@ -14,7 +14,7 @@ from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import event
 from sqlmodel import Session
 
-from market40 import db as registry_db
+from market40.services import storage
 from market40.services.registry import Actor, Registry
 
 __all__ = ["init_app", "get_session", "registry", "actor", "anonymous_actor"]
@@ -23,7 +23,7 @@ __all__ = ["init_app", "get_session", "registry", "actor", "anonymous_actor"]
 def init_app(app: Flask) -> None:
     engine = app.config.get("ENGINE")
     if engine is None:
-        engine = registry_db.make_engine(app.config.get("DATABASE_URL"))
+        engine = storage.make_engine(app.config.get("DATABASE_URL"))
     app.extensions["market40.engine"] = engine
     if not event.contains(engine, "before_cursor_execute", _mark_write):
         event.listen(engine, "before_cursor_execute", _mark_write)
@@ -112,10 +112,11 @@ def _close(exc: BaseException | None) -> None:
 
 
 def sender() -> Any:
-    """The deployment's message sender (``MARKET40_SENDER``; :mod:`market40.notify`), built once per app."""
+    """The deployment's message sender (``MARKET40_SENDER``; :func:`market40.services.notices.sender`), built once
+    per app."""
     app = current_app
     found = app.extensions.get("market40.sender")
     if found is None:
-        from market40 import notify
-        found = app.extensions["market40.sender"] = notify.from_spec(app.config.get("SENDER"))
+        from market40.services import notices
+        found = app.extensions["market40.sender"] = notices.sender(app.config.get("SENDER"))
     return found

@@ -28,7 +28,7 @@ from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from market40 import db as registry_db
+from market40.services import storage as registry_storage
 from market40.exceptions import ValidationError
 
 __all__ = ["init_app", "discard_cookie_changes", "database_failure"]
@@ -80,7 +80,7 @@ def database_failure(error: SQLAlchemyError) -> tuple[str, int, dict[str, str]]:
     """The page, status and headers for a database error that reached the door."""
     _rollback()
     discard_cookie_changes()
-    text = registry_db.describe_error(error)
+    text = registry_storage.describe_error(error)
     if isinstance(error, IntegrityError):
         log.warning("%s %s: refused, changed at the same time (%s)", request.method, request.path, text)
         return _conflict_page(), 409, {}
@@ -136,9 +136,9 @@ def _check_schema() -> Any:
     if state == "current" or request.endpoint == "static":
         return None
     try:
-        found, current, head = registry_db.schema_state(app.extensions["market40.engine"])
+        found, current, head = registry_storage.schema_state(app.extensions["market40.engine"])
     except SQLAlchemyError as error:
-        log.error("cannot read the registry's schema version: %s", registry_db.describe_error(error))
+        log.error("cannot read the registry's schema version: %s", registry_storage.describe_error(error))
         found, current, head = "unknown", None, None
     if found == "current":
         app.extensions["market40.schema"] = "current"
@@ -167,7 +167,7 @@ def _log_exception(app: Flask) -> Any:
             return original(exc_info)
         frames = "".join(traceback.format_tb(tb))
         app.logger.error("Exception on %s [%s]\nTraceback (most recent call last):\n%s%s: %s", request.path,
-                         request.method, frames, type(error).__name__, registry_db.describe_error(error))
+                         request.method, frames, type(error).__name__, registry_storage.describe_error(error))
     return log_exception
 
 

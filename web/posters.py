@@ -1,6 +1,6 @@
 """Pictures for the owner's pages: the QR image (cached per payload) and the poster.
 
-The poster itself is :mod:`market40.posters`, filled from the registry by
+The poster itself is drawn by :func:`market40.services.posters.render_poster`, filled from the registry by
 :func:`market40.services.posters.poster_data` (which refuses anything but a verified
 current account, and audits the print) or, for the preview of what the owner is typing,
 by :func:`market40.services.posters.preview_data`.
@@ -11,8 +11,8 @@ import functools
 import io
 from typing import Any
 
-from market40 import posters, qrimage
 from market40.services import posters as poster_service
+from market40.services import qr as qr_service
 
 __all__ = ["SIZES", "FORMATS", "qr_png", "poster_for", "preview_data", "render"]
 
@@ -26,7 +26,7 @@ PREVIEW_DPI = 110
 @functools.lru_cache(maxsize=2048)
 def qr_png(payload: str, pixels: int = 360) -> bytes:
     """The QR of ``payload`` as a PNG at most ``pixels`` wide (4-module quiet zone), cached."""
-    return qrimage.png(payload, pixels=pixels)
+    return qr_service.png(payload, pixels=pixels)
 
 
 def poster_for(registry: Any, ref: str) -> Any:
@@ -40,8 +40,5 @@ preview_data = poster_service.preview_data
 def render(data: Any, size: str, fmt: str, *, dpi: int = PRINT_DPI) -> bytes:
     """A poster as PDF or PNG bytes."""
     out = io.BytesIO()
-    if fmt == "pdf":
-        posters.render_pdf(data, out, size=size)
-    else:
-        posters.render_png(data, out, size=size, dpi=dpi)
+    poster_service.render_poster(data, out, size=size, fmt=fmt, dpi=dpi)
     return out.getvalue()

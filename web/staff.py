@@ -7,7 +7,6 @@ asked for, one stall at a time, and that is audited.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
 from io import BytesIO
 from typing import Any, Iterator
@@ -16,11 +15,12 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from market40 import accounts, banks, qrimage
+from market40 import accounts, banks
 from market40.exceptions import Conflict, Forbidden, NotFound, ValidationError
 from market40.services import audit as audit_service
 from market40.services import erasure as erasure_service
 from market40.services import notices
+from market40.services import qr as qr_service
 from market40.services import review as review_service
 from market40.services import slips as slip_service
 
@@ -47,12 +47,13 @@ def _transfer_store() -> Iterator[Any]:
     """The transaction store beside the registry, if there is one (None: nothing imported yet)."""
     from pathlib import Path
 
-    from market40.txstore import TransferStore, store_path
+    from market40.services.storage import store_path
+    from market40.services.transfers import open_store
     path = current_app.config.get("TX_STORE") or store_path(_registry_url())
     if not path or path == ":memory:" or not Path(path).exists():
         yield None
         return
-    with TransferStore(path) as store:
+    with open_store(_registry_url(), path) as store:
         yield store
 
 
@@ -226,9 +227,7 @@ def stall(market: str, stall: str) -> Any:
         url = slip_service.enrol_url(base, slip.stall)
         qr = None
         if url:
-            image = BytesIO()
-            qrimage.write(url, image, kind="png", pixels=360)
-            qr = "data:image/png;base64," + base64.b64encode(image.getvalue()).decode("ascii")
+            qr = qr_service.png_data_uri(url, pixels=360)
         return render_template("staff/slip.html", slip=slip, ref=ref, url=url, qr=qr,
                                contact=slip_service.contact_line(slip, contact))
     return _stall_page(ref, status=400)

@@ -43,6 +43,8 @@ from ..models import CURRENT_ACCOUNT_STATUSES, EnrollmentCode, Market, PaymentAc
 from .registry import Actor, Registry, _natural
 
 __all__ = [
+    "configure_breach_check",
+    "configure_breach_check_from_env",
     "MIN_PASSWORD_LENGTH",
     "MAX_PASSWORD_LENGTH",
     "ERASURE_DAYS",
@@ -70,6 +72,11 @@ __all__ = [
     "find_stall",
     "consent_version",
 ]
+
+#: Turn the breached-password check on (a URL) or off (None) for this process; from the
+#: environment (``MARKET40_BREACHED_PASSWORDS_URL``) for the CLI and the web app.
+configure_breach_check = breached.configure
+configure_breach_check_from_env = breached.configure_from_env
 
 #: The new-password rule lives in :mod:`market40.passwords` (one rule for every door).
 MIN_PASSWORD_LENGTH = passwords.MIN_NEW_PASSWORD

@@ -18,8 +18,9 @@ from sqlmodel import Session, select
 from .. import accounts, banks
 from ..models import AuditEvent, Market, PaymentAccount, Stall, User
 from ..notify import Message, SendFailed, Sender
+from ..notify import from_spec as sender  # the deployment's sender from MARKET40_SENDER's words
 
-__all__ = ["Notice", "send_to_owner", "account_reviewed", "owner_notices", "NOTICE_ACTIONS"]
+__all__ = ["Notice", "send_to_owner", "account_reviewed", "owner_notices", "NOTICE_ACTIONS", "sender"]
 
 #: Audit actions an owner is told about, newest first on their page.
 NOTICE_ACTIONS = ("account.verify", "account.reject", "account.revoke")

@@ -297,10 +297,12 @@ SIZES = tuple(posters.SIZES)
 SHEETS = tuple(posters.SHEETS)
 
 
-def render_poster(data: posters.PosterData, output: str, *, size: str = "a6", langs: Any = None) -> None:
-    """One poster: PNG when ``output`` ends in .png, else vector PDF."""
-    if str(output).lower().endswith(".png"):
-        posters.render_png(data, output, size=size, langs=langs)
+def render_poster(data: posters.PosterData, output: Any, *, size: str = "a6", langs: Any = None,
+                  fmt: str | None = None, dpi: int = 300) -> None:
+    """One poster, to a path or a binary file: ``fmt`` ``png`` (at ``dpi``) or ``pdf`` (vector);
+    by default PNG when ``output`` ends in .png, else PDF."""
+    if (fmt or ("png" if str(output).lower().endswith(".png") else "pdf")) == "png":
+        posters.render_png(data, output, size=size, dpi=dpi, langs=langs)
     else:
         posters.render_pdf(data, output, size=size, langs=langs)
 

@@ -13,7 +13,7 @@ from .. import banks, qrimage, vietqr
 from ..exceptions import InvalidChecksum, InvalidFormat, NotVietQR, ValidationError
 from ..vietqr import OtherQR, VietQR
 
-__all__ = ["encode", "resolve_bank", "Decoded", "decode", "write_image", "read_image"]
+__all__ = ["encode", "resolve_bank", "Decoded", "decode", "write_image", "read_image", "png", "png_data_uri"]
 
 
 def resolve_bank(*, bank: str | None = None, bin: str | None = None,
@@ -167,6 +167,17 @@ def write_image(payload: str, out: str | Path | IO[bytes], **options: Any) -> No
     """Draw a payload as PNG, SVG or PDF (see :func:`market40.qrimage.write`), after checking it."""
     vietqr.parse(payload)  # never draw something that is not a valid VietQR transfer
     qrimage.write(payload, out, **options)
+
+
+def png(text: str, *, pixels: int = 360) -> bytes:
+    """Any text (a payload, an enrolment link, an otpauth:// URI) as a QR PNG at most ``pixels`` wide."""
+    return qrimage.png(text, pixels=pixels)
+
+
+def png_data_uri(text: str, *, pixels: int = 360) -> str:
+    """:func:`png` as a ``data:`` URI, for a page that shows the code without a second request."""
+    import base64
+    return "data:image/png;base64," + base64.b64encode(png(text, pixels=pixels)).decode("ascii")
 
 
 def read_image(image: Any) -> list[Decoded]:

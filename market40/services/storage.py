@@ -16,7 +16,8 @@ from .. import db
 from ..txstore import store_path
 
 __all__ = ["Storage", "unit_of_work", "database_url", "redact", "current_revision", "head_revision", "init",
-           "upgrade", "backup", "restore", "store_path", "SECRET_REMINDER", "describe_failure", "check_schema"]
+           "upgrade", "backup", "restore", "store_path", "SECRET_REMINDER", "describe_failure", "check_schema",
+           "make_engine", "session_scope", "describe_error", "schema_state"]
 
 database_url = db.database_url
 redact = db.redact
@@ -25,6 +26,11 @@ head_revision = db.head_revision
 init = db.init
 upgrade = db.upgrade
 check_schema = db.check_schema
+#: For a door that holds one engine for its life (the web app: a session per request).
+make_engine = db.make_engine
+session_scope = db.session_scope
+describe_error = db.describe_error
+schema_state = db.schema_state
 backup = _backup.backup
 restore = _backup.restore
 SECRET_REMINDER = _backup.SECRET_REMINDER
