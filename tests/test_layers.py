@@ -239,3 +239,15 @@ def test_an_adapter_import_in_a_door_would_be_caught(module, line):
         changed[module] |= {t for t in resolve(module, ast.parse(added).body[0], False, known) if t in known}
         caught = door_violations(changed)
         assert bool(caught) is expected and all(entry.startswith(module + " ") for entry in caught), added
+
+
+def test_the_readme_layout_names_every_module():
+    """README's layout section matches the tree: every module of market40/, services/ and web/ is named."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    words = set(section.replace("/", " ").split())
+    missing = [str(path.relative_to(ROOT)) for folder in ("market40", "market40/services", "web")
+               for path in sorted((ROOT / folder).glob("*.py"))
+               if path.name != "__init__.py" or folder == "web"
+               if path.name not in words]
+    assert missing == [], "name these in README's layout section"
