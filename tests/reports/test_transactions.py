@@ -173,6 +173,17 @@ def test_samples_in_every_encoding_excel_writes_are_detected(tmp_path, sample, e
     assert unicodedata.normalize("NFC", data.decode(codec)).startswith(text.split("\n")[original.skip + 1])
 
 
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.iterdir() if p.suffix != ".md"))
+def test_every_shipped_sample_is_recognised_by_the_one_chooser(sample):
+    """Every file in data/samples/transactions/ (CSV, XLSX, JSON lines) is told apart by its layout's name."""
+    from market40.services.transfers import import_file
+    from market40.txstore import TransferStore
+    with TransferStore(":memory:") as store:
+        result = import_file(store, SAMPLES / sample, bank="BIDV" if sample.startswith("casso") else None,
+                             dry_run=True)
+    assert result.layout == sample.split("-")[0].split(".")[0] and result.invalid == 0
+
+
 def test_an_unknown_header_lists_every_known_layout(tmp_path):
     path = tmp_path / "other-bank.csv"
     path.write_text("Ngày,Số tiền,Ghi chú\n01/06/2025,5.000,HL1 A1\n", encoding="utf-8")
@@ -180,6 +191,21 @@ def test_an_unknown_header_lists_every_known_layout(tmp_path):
         tx.sniff_csv(path)
     message = str(info.value)
     assert "other-bank.csv" in message and "'Ngày, Số tiền, Ghi chú'" in message
+    assert all(f"{name} (" in message for name, layout in LAYOUTS.items() if layout.kind == "csv")
+
+
+def test_an_unknown_xlsx_header_gets_the_same_answer(tmp_path):
+    import openpyxl
+    from market40.services.transfers import import_file
+    from market40.txstore import TransferStore
+    book = openpyxl.Workbook()
+    book.active.append(["Ngày", "Số tiền", "Ghi chú"])
+    book.active.append(["01/06/2025", "5.000", "HL1 A1"])
+    book.save(tmp_path / "other-bank.xlsx")
+    with TransferStore(":memory:") as store, pytest.raises(InvalidFormat) as info:
+        import_file(store, tmp_path / "other-bank.xlsx")
+    message = str(info.value)
+    assert "other-bank.xlsx: no header of a known export" in message and "'Ngày, Số tiền, Ghi chú'" in message
     assert all(f"{name} (" in message for name, layout in LAYOUTS.items() if layout.kind == "csv")
 
 
