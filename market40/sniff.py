@@ -136,6 +136,9 @@ def _scan_text(stream: IO[bytes], start: int, codec: str, binary: re.Pattern = _
         chunk = stream.read(_CHUNK if whole else SAMPLE)
         last = not chunk
         pending = len(decoder.getstate()[0])
+        nul = chunk.find(b"\x00") if not codec.startswith("utf-16") else -1
+        if nul >= 0:  # no 8-bit or UTF-8 text holds a NUL byte: say "binary" before any decoding error
+            return f"binary data: control character 0x00 at byte offset {position + nul}", sample
         try:
             text = decoder.decode(chunk, final=last)
         except UnicodeDecodeError as exc:

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from . import auditlog
 from .. import banks, tabular
-from ..exceptions import InvalidFormat, NotFound
+from ..exceptions import InvalidFormat
 from ..sniff import Sniff, sniff_path, transcode_to_utf8
 from ..transactions import (LAYOUTS, Layout, Parsed, detect_layout, excel_date_text, header_positions, no_layout,
                             parse_values, read_jsonl, webhook_layout)
