@@ -162,3 +162,18 @@ def test_no_other_module_decides_encodings():
                 text = repr(text)
             if isinstance(text, str) and len(text) < 40:
                 assert not any(w.lower() in text.lower() for w in words), f"{path.relative_to(ROOT)}: {text!r}"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1258"])
+def test_a_bad_row_in_a_transcoded_export_keeps_its_line_number(tmp_path, encoding):
+    text = BANK.replace("01/06/2025 08:03:00", "31/06/2025 08:03:00")  # the third row, line 4
+    plain, coded = tmp_path / "plain.csv", tmp_path / f"coded-{encoding}.csv"
+    plain.write_bytes(text.encode("utf-8"))
+    coded.write_bytes(ENCODINGS[encoding](text))
+    lines = []
+    for path in (plain, coded):
+        with TransferStore(":memory:") as store:
+            result = import_file(store, path, partial=False)
+        assert result.invalid == 1 and not result.written
+        lines.append([(p.get("line"), p.get("tx_id")) for p in result.problems])
+    assert lines[0] == lines[1] == [(4, "FT3")]
