@@ -109,7 +109,7 @@ def login_code() -> Any:
 # ------------------------------------------------------------------ the second-factor page
 
 def _qr_data_uri(uri: str) -> str:
-    """The otpauth:// URI as a QR image drawn here (market40's own QR code, no outside service)."""
+    """The otpauth:// URI as a QR image drawn by the QR service (market40's own QR code, no outside service)."""
     return qr_service.png_data_uri(uri, pixels=264)
 
 
