@@ -20,29 +20,140 @@ from market40.exceptions import Market40Error, ValidationError
 EXAMPLE_PAYLOAD = "00020101021138570010A00000072701270006970403011300110123456780208QRIBFTTA53037045802VN63049E6F"
 
 
-class Market40Group(click.Group):
+def lang() -> str:
+    """The language of this run: ``--lang``, else what the environment asks for (market40.messages.language)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        root = ctx.find_root()
+        chosen = (root.obj.get("lang") if isinstance(root.obj, dict) else None) or root.params.get("lang_")
+        if chosen:
+            return chosen
+    from market40.messages import language
+    return language()
+
+
+def t(code: str, **fields: Any) -> str:
+    """The text ``code`` of market40.messages in this run's language."""
+    from market40.messages import text
+    return text(code, lang(), **fields)
+
+
+def say(code: str, *, err: bool = False, **fields: Any) -> None:
+    """Print the text ``code`` in this run's language."""
+    click.echo(t(code, **fields), err=err)
+
+
+def word(value: str | None) -> str:
+    """A status or outcome word of the services (``pending``, ``created``…) in this run's language."""
+    from market40.messages import word as said
+    return said(value, lang())
+
+
+def num(value: int | None) -> str:
+    from market40 import formats
+    return formats.count(value, lang())
+
+
+def pct(rate: float | None) -> str:
+    from market40 import formats
+    return formats.percent(rate, lang())
+
+
+def day(value: Any) -> str:
+    from market40 import formats
+    return formats.day(value, lang())
+
+
+class Refusal(click.ClickException):
+    """A refusal (exit 1), shown in the language of the run it happened in."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lang = lang()
+
+    def show(self, file: Any = None) -> None:
+        from market40.messages import text
+        click.echo(text("cli.error", self.lang, message=self.format_message()), file=file or sys.stderr)
+
+
+class Localized:
+    """Commands whose help is Vietnamese when the run is (market40.messages.HELP, by function name);
+    the English help is the docstring. Options' help and click's own words stay English."""
+
+    def _help_vi(self) -> str | None:
+        callback = getattr(self, "callback", None)
+        if callback is None or lang() != "vi":
+            return None
+        from market40.messages import HELP
+        return HELP.get(callback.__name__)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        vi = self._help_vi()
+        if vi is None:
+            return super().get_short_help_str(limit)  # type: ignore[misc]
+        first = vi.split(". ")[0].rstrip(".")
+        return first if len(first) <= limit else first[:limit - 3].rsplit(" ", 1)[0] + "..."
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        vi = self._help_vi()
+        english = self.help  # type: ignore[attr-defined]
+        if vi is not None:  # the Vietnamese line, then the English help's examples
+            import inspect
+            examples = [part for part in inspect.cleandoc(english or "").split("\n\n")
+                        if part.startswith("\b\n") and part.splitlines()[1].strip().startswith("Example")]
+            self.help = "\n\n".join([vi, *(part.replace("Examples:", "Ví dụ:").replace("Example:", "Ví dụ:")
+                                             for part in examples)])
+        try:
+            super().format_help_text(ctx, formatter)  # type: ignore[misc]
+        finally:
+            self.help = english
+
+
+class Market40Command(Localized, click.Command):
+    pass
+
+
+class Market40SubGroup(Localized, click.Group):
+    command_class = Market40Command
+    group_class = type
+
+
+class Market40Group(Localized, click.Group):
     """Turns library errors into a message on stderr and exit code 1, never a traceback."""
+
+    command_class = Market40Command
+    group_class = Market40SubGroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ValidationError as error:
-            lines = [error.message] if len(error.errors) == 1 else \
-                [f"{len(error.errors)} problems:"] + [f"  - {e.message}" for e in error.errors]
-            raise click.ClickException("\n".join(lines)) from None
+            from market40.messages import describe_error
+            reasons = [describe_error(e, lang()) for e in error.errors]
+            lines = reasons if len(reasons) == 1 else [t("cli.problems", n=len(reasons))] + \
+                [f"  - {reason}" for reason in reasons]
+            raise Refusal("\n".join(lines)) from None
         except Market40Error as error:
-            raise click.ClickException(str(error)) from None
+            raise Refusal(str(error)) from None
+        except click.exceptions.Exit:
+            raise
+        except click.UsageError:  # click's own words (exit 2)
+            raise
+        except click.ClickException as error:
+            if isinstance(error, Refusal):
+                raise
+            raise Refusal(error.format_message()) from None
         except Exception as error:  # the database or the disk said no: one line, no traceback, no data
             message = _environment_error(error)
             if message is None:
                 raise
-            raise click.ClickException(message) from None
+            raise Refusal(message) from None
 
 
 def _environment_error(error: Exception) -> str | None:
     """One line for a locked, read-only, full or outdated database or a full disk; None for a bug."""
     from market40.services.storage import describe_failure
-    return describe_failure(error)
+    return describe_failure(error, lang())
 
 
 def echo_json(data: Any) -> None:
@@ -51,7 +162,7 @@ def echo_json(data: Any) -> None:
 
 def format_vnd(amount: int | None) -> str:
     from market40 import formats
-    return formats.money(amount)
+    return formats.money(amount, lang())
 
 
 @click.group(cls=Market40Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,8 +170,11 @@ def format_vnd(amount: int | None) -> str:
 @click.option("--db", "database", metavar="URL|PATH", envvar="MARKET40_DATABASE_URL",
               help="Registry database: an SQLite file path or a postgresql:// URL "
                    "(default ./market40.db; env MARKET40_DATABASE_URL).")
+@click.option("--lang", "lang_", type=click.Choice(["vi", "en"], case_sensitive=False), is_eager=True,
+              help="Language of messages: vi (tiếng Việt) or en. Default: MARKET40_LANG, then the locale "
+                   "(LC_ALL, LC_MESSAGES, LANG starting with vi), else en. Files and --json never change.")
 @click.pass_context
-def main(ctx: click.Context, database: str | None) -> None:
+def main(ctx: click.Context, database: str | None, lang_: str | None) -> None:
     """market40: VietQR codes, stall registry and posters for Chợ 4.0 markets.
 
     \b
@@ -75,6 +189,8 @@ def main(ctx: click.Context, database: str | None) -> None:
     breached.configure_from_env()  # MARKET40_BREACHED_PASSWORDS_URL: off unless set
     if database:
         ctx.obj["database"] = database
+    if lang_:
+        ctx.obj["lang"] = lang_.lower()
 
 
 def database_url() -> str:
