@@ -26,7 +26,8 @@ from typing import Any, Mapping
 from .exceptions import InvalidFormat, ValidationError
 
 __all__ = ["TEXTS", "COLUMN_NAMES", "HELP", "LANGS", "problem", "describe", "text", "line", "column_name",
-           "language", "verdict", "word", "describe_error"]
+           "language", "verdict", "word", "sentence", "describe_error",
+           "transfer_reason"]
 
 #: The languages people read market40 in, Vietnamese first.
 LANGS = ("vi", "en")
@@ -214,15 +215,180 @@ TEXTS.update({
                                   "{source}: already imported in full (batch {batch}); nothing changed."),
 })
 
+# the command line (cli.py): results, progress, notes
+TEXTS.update({
+    "cli.all_in": ("; tất cả có trong {file}", ", all in {file}"),
+    "cli.more_bad_rows": ("… còn {n} dòng lỗi nữa{where}", "… {n} more bad rows{where}"),
+    "cli.columns_ignored": ("lưu ý: bỏ qua các cột: {columns}", "note: columns ignored: {columns}"),
+    "cli.more_rows": ("… còn {n} dòng nữa (trên tổng {total})", "… {n} more (of {total})"),
+    "cli.no_qr": ("chưa có QR", "no QR"),
+    "cli.no_accounts": ("chưa có (chưa có QR)", "none (no QR yet)"),
+    "cli.stall_closed": ("{stall}: nghỉ kinh doanh từ {day}", "{stall}: closed on {day}"),
+    "cli.stall_closed_note": ("lưu ý: tài khoản của sạp vẫn đang ở trạng thái «{status}»; nếu mã QR không còn dùng, "
+                              "hãy thu hồi bằng `market40 account revoke {stall} --reason ...`",
+                              "note: its account is still {status}; revoke it with `market40 account revoke {stall} "
+                              "--reason ...` if the QR is no longer used"),
+    "cli.operating_since": (" (kinh doanh từ {day})", " (operating since {day})"),
+    "cli.merged": ("đã gộp {merged} vào {into}: chuyển {accounts} tài khoản, {users} tài khoản đăng nhập, {moved} mục "
+                   "danh sách hộ", "{merged} merged into {into}: {accounts} accounts, {users} logins, {moved} census "
+                   "entries moved"),
+    "cli.merged_left": ("; giữ lại {n} mục danh sách hộ (ban quản lý ghi cả hai)",
+                        "; {n} census entries left (the board listed both)"),
+    "cli.merged_revoked": ("; đã thu hồi tài khoản {account}", "; account {account} revoked"),
+    "cli.merged_reference": ("lưu ý: tài khoản được giữ nay mang mã tham chiếu «{reference}»: hãy in lại poster",
+                             "note: the kept account now carries the reference {reference!r}: print its poster "
+                             "again"),
+    "cli.twin": ("cùng một sạp", "same stall"),
+    "cli.twin_reference": ("trùng mã tham chiếu khi bỏ dấu cách", "same reference once spaces are stripped"),
+    "cli.no_twins": ("không có sạp trùng", "no twins"),
+    "cli.wrote": ("đã ghi {file}", "wrote {file}"),
+    "cli.qr": ("Mã QR", "QR"),
+    "cli.merchant_qr": ("mã QR cửa hàng", "merchant QR"),
+    "cli.merchant_qr_kept": ("; mã QR cửa hàng được đăng ký đúng như ngân hàng cấp", "; merchant QR registered as "
+                             "issued"),
+    "cli.account_set": ("{stall}: {outcome}; {status}; nội dung chuyển khoản «{reference}»{extra}",
+                        "{stall}: {outcome}; {status}; QR reference {reference!r}{extra}"),
+    "cli.scanned": ("Đã đọc {label}: {parts}", "{label} read: {parts}"),
+    "cli.scanned_merchant": ("mã QR cửa hàng (QRPUSH), mã cửa hàng {merchant_id}",
+                             "merchant QR (QRPUSH), merchant id {merchant_id}"),
+    "cli.scanned_reference": ("mã tham chiếu {reference}", "reference {reference}"),
+    "cli.scanned_name": ("tên {name}", "name {name}"),
+    "cli.accounts_verified": ("{market}: đã xác minh {n} tài khoản", "{market}: {n} accounts verified"),
+    "cli.password": ("mật khẩu", "password"),
+    "cli.second_factor_reset": ("{user}: đã xóa lớp xác thực thứ hai; người dùng thiết lập lại ở lần đăng nhập tới",
+                                "{user}: second factor reset; they set it up again at their next login"),
+    "cli.slips_written": ("đã ghi {n} phiếu vào {file}", "{n} slips written to {file}"),
+    "cli.give_poster": ("hãy cho --stall hoặc --market, và -o TỆP", "give --stall or --market, and -o FILE"),
+    "cli.poster_written": ("{stall}: đã ghi poster {serial} vào {file}", "{stall}: poster {serial} written to {file}"),
+    "cli.poster_skipped": ("bỏ qua {stall}: {reason}", "skipped {stall}: {reason}"),
+    "cli.posters_written": ("{market}: đã ghi {n} poster vào {file}; bỏ qua {skipped} sạp",
+                            "{market}: {n} posters written to {file}; {skipped} stalls skipped"),
+    "cli.db_created": ("đã tạo sổ đăng ký ở phiên bản {revision}", "created the registry at revision {revision}"),
+    "cli.db_latest": ("đã ở phiên bản mới nhất", "already at the latest revision"),
+    "cli.db_upgraded": ("đã nâng cấp {before} → {after}", "upgraded {before} → {after}"),
+    "cli.building_demo": ("đang dựng tỉnh mẫu vào {url} ...", "building the demo province into {url} ..."),
+    "cli.demo_exists": ("{url} đã có sổ đăng ký: chạy không có --demo, hoặc dựng lại bằng "
+                        "`market40 --db ... demo --fresh`",
+                        "{url} already holds a registry: serve it without --demo, or rebuild it with "
+                        "`market40 --db ... demo --fresh`"),
+    "cli.serve_demo": ("  {markets} chợ, {stalls} sạp, {pending} tài khoản chờ xác minh (dữ liệu giả)",
+                       "  {markets} markets, {stalls} stalls, {pending} accounts waiting for review (synthetic data)"),
+    "cli.rate_limits": ("lưu ý: giới hạn truy cập được đếm riêng cho từng tiến trình ({processes} tiến trình): đặt "
+                        "MARKET40_RATELIMIT_STORAGE=redis://... để đếm chung",
+                        "note: rate limits are counted per process ({processes} processes): set "
+                        "MARKET40_RATELIMIT_STORAGE=redis://... to count them together"),
+    "cli.serving": ("ứng dụng web market40 tại {address} ({processes} × {workers} luồng; Ctrl+C để dừng)",
+                    "market40 web app on {address} ({processes} × {workers} threads; Ctrl+C to stop)"),
+    "cli.live_demo": ("  thanh toán trực tiếp: đăng nhập bằng tài khoản chủ sạp mẫu và mở /loa/ (Loa báo tiền); vài "
+                      "giây lại có một khoản chuyển đến HL1/A-1",
+                      "  live payments: sign in as the demo owner and open /loa/ (Loa báo tiền); a payment to HL1/A-1 "
+                      "arrives every few seconds"),
+    "cli.rejects_one_file": ("--rejects chỉ ghi một tệp: dùng với một tệp đầu vào (mặc định là TỆP.rejects.csv cạnh "
+                             "mỗi tệp)", "--rejects names one file: give it with one input file (the default is "
+                             "FILE.rejects.csv beside each input)"),
+    "cli.line": ("dòng {n}", "line {n}"),
+    "cli.more_rejected": ("{source}: … và {n} dòng bị từ chối nữa", "{source}: … and {n} more rejected rows"),
+    "cli.tx_demo": ("{n} tài khoản mẫu được tạo lịch sử đăng ký ({shared} tài khoản dùng chung cho hai sạp)",
+                    "{n} demo accounts given an onboarding history ({shared} shared by two stalls)"),
+    "cli.tx_demo_census": ("  danh sách hộ  {source}: {households} hộ, thêm {added}, bớt {removed}",
+                           "  census  {source}: {households} households, {added} added, {removed} removed"),
+    "cli.tx_demo_transfers": ("  giao dịch {summary}", "  transfers {summary}"),
+    "cli.tx_demo_next": ("các tệp ở {folder}/. Tiếp theo: market40 reconcile --period {end} --months {months}",
+                         "files in {folder}/. Next: market40 reconcile --period {end} --months {months}"),
+    "cli.choose_format": ("chọn --format xlsx, csv, html hoặc json (hoặc tệp -o có đuôi đó)",
+                          "choose --format xlsx, csv, html or json (or an -o file with that suffix)"),
+    "cli.xlsx_needs_file": ("sổ tính XLSX cần một tệp: -o bao-cao.xlsx", "an XLSX workbook needs a file: -o report.xlsx"),
+    "cli.adoption": ("{period} · {scope}: {markets} chợ, {stalls} sạp; nhận thanh toán {accepting} (theo số sạp), "
+                     "{mean_accepting} (trung bình các chợ); có giao dịch {active} / {mean_active}; {at_target}/{markets} "
+                     "chợ đạt chỉ tiêu {target}. Đã ghi {file}.",
+                     "{period} · {scope}: {markets} markets, {stalls} stalls; accepting {accepting} (stall-weighted), "
+                     "{mean_accepting} (mean of market rates); active {active} / {mean_active}; {at_target}/{markets} "
+                     "markets at the {target} target. Wrote {file}."),
+    "cli.target": ("{province}: chỉ tiêu {target}{source}", "{province}: target {target}{source}"),
+    "cli.fee_slips": ("đã ghi {n} phiếu thu vào {file}", "wrote {n} slips to {file}"),
+    "cli.left_for_board": ("để ban quản lý xử lý: {tx} {amount}: {reason}", "left for the board: {tx} {amount}: "
+                           "{reason}"),
+    "cli.fee_status": ("{market} {period}: {bills} hóa đơn; đã nộp {paid}, nộp một phần {partly}, chưa nộp {unpaid}, "
+                       "quá hạn {overdue}; phải thu {billed}, đã thu {received} ({cashless} không dùng tiền mặt), còn "
+                       "nợ {owed}",
+                       "{market} {period}: {bills} bills; paid {paid}, partly {partly}, unpaid {unpaid}, overdue "
+                       "{overdue}; billed {billed}, received {received} ({cashless} cashless), owed {owed}"),
+    "cli.fee_cash": ("{bill}: {state}, đã nộp {paid} trên {amount}{receipt}",
+                     "{bill}: {state}, paid {paid} of {amount}{receipt}"),
+    "cli.receipt": ("; biên lai {serial}", "; receipt {serial}"),
+    "cli.fee_receipt": ("đã ghi biên lai {serial} vào {file}", "wrote receipt {serial} to {file}"),
+    "cli.give_purge": ("hãy cho --older-than THỜI_GIAN hoặc --stall CHỢ/SẠP", "give --older-than AGE or --stall "
+                       "MARKET/STALL"),
+    "cli.purged": ("đã xóa {n} giao dịch trực tiếp cũ hơn {age}", "{n} live transfers older than {age} deleted"),
+    "cli.erased": ("đã xóa {n} giao dịch trực tiếp của {stall}, cùng các khoản yêu cầu và liên kết người hỗ trợ",
+                   "{n} live transfers of {stall} erased, with its requested amounts and helper links"),
+    # the demo walkthrough
+    "demo.build": ("Dựng tỉnh mẫu (dữ liệu giả: data/demo/README.md)",
+                   "Build the demo province (synthetic data: data/demo/README.md)"),
+    "demo.summary": ("  {localities} đơn vị hành chính ({links} liên kết cũ→mới), {markets} chợ, {stalls} sạp, "
+                     "{accounts} tài khoản ({pending} chờ xác minh)",
+                     "  {localities} localities ({links} old→new links), {markets} markets, {stalls} stalls, "
+                     "{accounts} accounts ({pending} waiting for review)"),
+    "demo.logins": ("  tài khoản đăng nhập mẫu của ứng dụng web (mật khẩu mẫu, không bao giờ dùng khi triển khai):",
+                    "  demo logins for the web app (demo passwords, never for a deployment):"),
+    "demo.exit_code": ("  (mã thoát {code})", "  (exit code {code})"),
+    "demo.refused": ("  (bị từ chối, đúng như dự kiến: {message})", "  (refused, as expected: {message})"),
+    "demo.step_market": ("Ban quản lý gửi danh sách một chợ mới: nhập vào",
+                         "The market board sends a new market: import it"),
+    "demo.step_errors": ("Danh sách sạp gửi đến còn lỗi: mọi dòng lỗi được báo cùng lúc, không ghi gì",
+                         "Its stall list arrives with mistakes: every bad row is reported at once, nothing is "
+                         "written"),
+    "demo.step_corrected": ("Danh sách đã sửa (XLSX: giữ được số 0 ở đầu số tài khoản và số điện thoại)",
+                            "The corrected list (XLSX: leading zeros of accounts and phones survive)"),
+    "demo.step_again": ("Nhập lại đúng tệp đó không thay đổi gì", "Importing the same file again changes nothing"),
+    "demo.step_verify": ("Nhân viên đối chiếu tài khoản với ngân hàng rồi xác minh",
+                         "Staff check the accounts with the bank, then verify them"),
+    "demo.step_change": ("Một chủ sạp đổi ngân hàng: tài khoản cũ bị thu hồi, lịch sử được giữ",
+                         "One owner changes bank: the old account is revoked, the history kept"),
+    "demo.step_slips": ("Phiếu hướng dẫn kèm mã đăng ký dùng một lần cho chủ sạp",
+                        "Onboarding slips with one-time enrollment codes for the owners"),
+    "demo.step_markets": ("Các chợ lúc này", "The markets now"),
+    "demo.next": ("Tiếp theo: `market40 stall list HL1`, `market40 account list HL1 --status pending`, "
+                  "`market40 qr decode …`.",
+                  "Next: `market40 stall list HL1`, `market40 account list HL1 --status pending`, "
+                  "`market40 qr decode …`."),
+    # labels of `show` commands
+    "key.ref": ("sạp", "ref"), "key.shop_name": ("cửa hàng", "shop_name"),
+    "key.goods_category": ("ngành hàng", "goods_category"), "key.owner_name": ("chủ hộ", "owner_name"),
+    "key.owner_phone": ("điện thoại", "owner_phone"), "key.status": ("trạng thái", "status"),
+    "key.accounts": ("tài khoản", "accounts"),
+})
+
+#: Table headings (cli.py print_table): English word → (Vietnamese, English).
+TEXTS.update({f"head.{en}": (vi, en) for en, vi in {
+    "account status": "trạng thái TK", "account": "tài khoản", "active": "hoạt động", "bank": "ngân hàng",
+    "became": "thành", "bill": "hóa đơn", "billed": "phải thu", "bills": "hóa đơn", "code": "mã",
+    "commune-level unit": "đơn vị cấp xã", "communes": "số xã", "days": "số ngày", "detail": "chi tiết",
+    "former district-level unit": "đơn vị cấp huyện cũ", "former districts": "số huyện cũ",
+    "former province": "tỉnh cũ", "from former district(s)": "từ huyện cũ", "from": "từ ngày",
+    "holder": "chủ tài khoản", "households": "số hộ", "kind": "loại", "locality": "địa bàn", "market": "chợ",
+    "name": "tên", "number": "số", "owed": "còn nợ", "owner": "chủ hộ", "paid": "đã nộp", "pending": "chờ xác minh",
+    "period": "kỳ", "periods": "các kỳ", "position": "vị trí", "price": "đơn giá", "province": "tỉnh",
+    "receipt": "biên lai", "role": "vai trò", "scope": "phạm vi", "shop": "cửa hàng", "since": "từ ngày",
+    "source": "căn cứ", "stall": "sạp", "stalls": "số sạp", "state": "tình trạng", "status": "trạng thái",
+    "tier": "hạng", "to": "đến ngày", "transfers": "giao dịch", "type": "loại", "username": "tên đăng nhập",
+    "verified": "đã xác minh", "username ": "tên đăng nhập",
+}.items()})
+
 #: Status and outcome words the services return (their English is the word itself).
 WORDS: dict[str, str] = {
     "created": "đã tạo", "updated": "đã cập nhật", "unchanged": "không đổi", "replaced": "đã thay thế",
-    "requested": "đã ghi nhận, chờ xác minh", "reopened": "đã mở lại", "pending": "chờ xác minh",
+    "requested": "đã ghi nhận yêu cầu đổi tài khoản", "reopened": "đã mở lại", "pending": "chờ xác minh",
     "verified": "đã xác minh", "rejected": "bị từ chối", "revoked": "đã thu hồi", "operating": "đang kinh doanh",
     "closed": "đã nghỉ", "removed": "đã xóa", "owner": "chủ sạp", "staff": "nhân viên ngân hàng",
     "officer": "cán bộ", "admin": "quản trị", "board": "ban quản lý chợ", "bank_account": "tài khoản",
     "card": "thẻ", "ewallet": "ví điện tử", "yes": "có", "no": "không", "everything": "tất cả",
 }
+
+
+def sentence(said: str, lang: str = "vi") -> str:
+    """``said`` as the start of a sentence: a capital first letter in Vietnamese (English keeps its words)."""
+    return said[:1].upper() + said[1:] if lang == "vi" else said
 
 
 def word(value: str | None, lang: str = "vi") -> str:
@@ -353,7 +519,7 @@ class _Blank(dict):
         return ""
 
 
-def text(code: str, lang: str = "vi", **fields: Any) -> str:
+def text(code: str, lang: str = "vi", /, **fields: Any) -> str:
     """The text ``code`` in ``lang`` (``vi`` or ``en``), its fields filled in."""
     vi, en = TEXTS[code]
     template = en if lang == "en" and en else vi
@@ -419,3 +585,44 @@ def describe_error(error: ValidationError, lang: str = "vi") -> str:
     if getattr(error, "code", None) in TEXTS or f"field.{error.field}" in TEXTS:
         return describe(error, lang)
     return error.message
+
+
+#: Why a row of a bank export was refused (market40.transactions says it in English): pattern → Vietnamese.
+TRANSFER_REASONS: tuple[tuple[str, str], ...] = (
+    (r"(?P<f>[\w ]+): not a whole number of đồng written as (?P<style>.+)",
+     "{f}: không phải số đồng nguyên viết theo kiểu {style}"),
+    (r"(?P<f>[\w ]+): not a date in the formats (?P<formats>.+)", "{f}: không phải ngày theo định dạng {formats}"),
+    (r"(?P<f>[\w ]+): 1 to 19 letters or digits", "{f}: 1–19 chữ cái hoặc chữ số"),
+    (r"(?P<f>[\w ]+): required, at most 64 characters", "{f}: bắt buộc, tối đa 64 ký tự"),
+    (r"direction: in or out", "chiều giao dịch: in (vào) hoặc out (ra)"),
+    (r"amount: must be at least 1 đồng", "số tiền: ít nhất 1 đồng"),
+    (r"bank_bin: 6 digits", "BIN ngân hàng: 6 chữ số"),
+    (r"not JSON \((?P<detail>.+)\)", "không phải JSON ({detail})"),
+    (r"not a JSON object", "không phải một đối tượng JSON"),
+    (r"a transaction is not a JSON object", "một giao dịch không phải đối tượng JSON"),
+    (r"(?P<f>\w+): not a known bank \((?P<name>.+)\); give the bank.*",
+     "{f}: không nhận ra ngân hàng ({name}); hãy cho biết ngân hàng (--bank)"),
+    (r"Casso webhooks do not name the bank: give it \(--bank\)",
+     "webhook Casso không ghi tên ngân hàng: hãy cho biết ngân hàng (--bank)"),
+)
+_TRANSFER_FIELDS = {"booked_at": "ngày ghi sổ", "amount": "số tiền", "account": "số tài khoản",
+                    "bank_bin": "BIN ngân hàng", "transaction id": "mã giao dịch", "tx_id": "mã giao dịch",
+                    "content": "nội dung", "gateway": "cổng thanh toán", "bankAbbreviation": "mã ngân hàng",
+                    "bankName": "tên ngân hàng"}
+
+
+def transfer_reason(reason: str, lang: str = "vi") -> str:
+    """Why a transfer row was refused, in ``lang`` (a reason of no known kind stays as it is)."""
+    import re
+    if lang == "en":
+        return reason
+    for pattern, template in TRANSFER_REASONS:
+        found = re.fullmatch(pattern, reason)
+        if found:
+            fields = found.groupdict()
+            if "f" in fields:
+                fields["f"] = _TRANSFER_FIELDS.get(fields["f"], fields["f"])
+            if "formats" in fields:
+                fields["formats"] = fields["formats"].replace(" or ", " hoặc ")
+            return template.format(**fields)
+    return reason

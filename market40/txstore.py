@@ -177,7 +177,7 @@ class BatchResult:
             said = messages.verdict(dry_run=self.dry_run, refused=bool(self.invalid and not self.written),
                                     changed=self.changed, partial=bool(self.invalid),
                                     rejects_file=self.rejects_file, already="transfers", lang=lang)
-        return counts + (f". {said}." if said else ".")
+        return counts + (f". {messages.sentence(said, lang)}." if said else ".")
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "rejected"}

@@ -107,7 +107,8 @@ class CensusReport:
                              names=names, added=n(self.added), removed=n(self.removed), updated=n(self.updated),
                              unchanged=n(self.unchanged), not_operating=n(self.not_operating),
                              rejected=n(len(self.problems)), totals=totals,
-                             verdict=verdict(self, already="this census was already imported", lang=lang))
+                             verdict=messages.sentence(
+                                 verdict(self, already="this census was already imported", lang=lang), lang))
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "rows": self.rows, "not_operating": self.not_operating, "added": self.added,

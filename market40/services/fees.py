@@ -139,7 +139,7 @@ class FeeImport:
         n = functools.partial(formats.count, lang=lang)
         return messages.text("summary.import", lang, source=self.source, rows=n(self.rows), created=n(self.created),
                              updated=n(self.updated), unchanged=n(self.unchanged), rejected=n(len(self.problems)),
-                             verdict=verdict(self, lang=lang))
+                             verdict=messages.sentence(verdict(self, lang=lang), lang))
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,

@@ -191,7 +191,7 @@ class ImportReport:
         totals = f"; {totals_note(self.totals_rows, lang)}" if self.totals_rows else ""
         return messages.text("summary.import", lang, source=self.source, rows=n(self.rows), created=n(self.created),
                              updated=n(self.updated), unchanged=n(self.unchanged), accounts=accounts,
-                             rejected=n(len(self.problems)), totals=totals, verdict=verdict(self, lang=lang))
+                             rejected=n(len(self.problems)), totals=totals, verdict=messages.sentence(verdict(self, lang=lang), lang))
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,
