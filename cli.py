@@ -366,9 +366,9 @@ def qr_decode(payload: str, as_json: bool) -> None:
     else:
         _print_decoded(result)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        say("cli.warning", message=warning, err=True)
     if not result.ok:
-        click.echo(f"error: {result.error}", err=True)
+        say("cli.error_line", message=result.error, err=True)
         sys.exit(1)
 
 
@@ -376,45 +376,48 @@ def _print_decoded(result: Any) -> None:
     qr = result.qr
     bank = result.bank
     if qr is None and result.other is None:
-        click.echo(f"Not a valid VietQR transfer: {result.describe()}")
+        say("qr.not_valid", detail=result.describe())
         return
     if qr is None:  # an EMV code of another kind: name it, then every field that could be read
         other = result.other
-        click.echo(f"Not a VietQR transfer: {result.kind}")
+        say("qr.not_vietqr", kind=result.kind)
         acquirer = None
         if other.bin:
             acquirer = f"{bank.short_name} ({bank.code}, {other.bin}) — {bank.name}" if bank else \
-                f"{other.bin} (unknown BIN)"
+                f"{other.bin} ({t('qr.unknown_bin')})"
         rows = [
             ("Acquirer" if other.service == "QRPUSH" else "Bank", acquirer),
             ("Merchant ID", other.merchant_id), ("Service", other.service),
             ("Scheme", f"tag {other.template}, GUID {other.guid}" if other.template else None),
             ("MCC", other.mcc), ("Merchant", other.merchant_name), ("City", other.merchant_city),
-            ("Type", {"static": "static (reusable)", "dynamic": "dynamic (one payment)"}.get(other.initiation or "")),
+            ("Type", {"static": t("qr.static"), "dynamic": t("qr.dynamic")}.get(other.initiation or "")),
             ("Amount", format_vnd(other.amount) if other.amount is not None and other.currency in (None, "704")
              else other.amount_text),
             ("Currency", other.currency if other.currency not in (None, "704") else None),
             ("Store", other.store_label), ("Terminal", other.terminal_label),
             ("Bill number", other.bill_number), ("Reference", other.reference_label), ("Purpose", other.purpose),
-            ("CRC", None if other.crc_ok is None else "ok" if other.crc_ok else "MISMATCH"),
+            ("CRC", None if other.crc_ok is None else t("qr.crc_ok") if other.crc_ok else t("qr.crc_mismatch")),
         ]
     else:
-        status = "valid" if result.ok else "INVALID"
-        click.echo(f"VietQR transfer ({status})")
+        say("qr.transfer", status=t("qr.valid" if result.ok else "qr.invalid"))
         rows = [
-            ("Bank", f"{bank.short_name} ({bank.code}, {qr.bin}) — {bank.name}" if bank else f"{qr.bin} (unknown BIN)"),
-            ("Card" if qr.is_card else "Account", f"{qr.account}  [{qr.service or 'no service code'}]"),
-            ("Type", {"static": "static (reusable)", "dynamic": "dynamic (one payment)"}.get(qr.initiation or "",
-                                                                                              "unspecified")),
+            ("Bank", f"{bank.short_name} ({bank.code}, {qr.bin}) — {bank.name}" if bank else
+             f"{qr.bin} ({t('qr.unknown_bin')})"),
+            ("Card" if qr.is_card else "Account", f"{qr.account}  [{qr.service or t('qr.no_service')}]"),
+            ("Type", {"static": t("qr.static"), "dynamic": t("qr.dynamic")}.get(qr.initiation or "",
+                                                                                t("qr.unspecified"))),
             ("Amount", format_vnd(qr.amount)),
             ("Purpose", qr.purpose), ("Bill number", qr.bill_number), ("Reference", qr.reference_label),
             ("Merchant", qr.merchant_name), ("City", qr.merchant_city),
             ("Other tags", ", ".join(f"{t}={v}" for t, v in qr.extra) or None),
-            ("CRC", "ok" if qr.crc_ok else f"MISMATCH ({result.error})"),
+            ("CRC", t("qr.crc_ok") if qr.crc_ok else f"{t('qr.crc_mismatch')} ({result.error})"),
         ]
+    from market40.messages import TEXTS
+    width = 13 if lang() == "en" else 17
     for label, value in rows:
         if value is not None:
-            click.echo(f"  {label + ':':<13}{value}")
+            label = t(f"label.{label}") if f"label.{label}" in TEXTS else label
+            click.echo(f"  {label + ':':<{width}}{value}")
 
 
 @qr.command("image")
@@ -462,15 +465,15 @@ def qr_read(image: str, as_json: bool) -> None:
     else:
         for number, result in enumerate(results, 1):
             if len(results) > 1:
-                click.echo(f"[{number}]")
+                click.echo(f"[{number}]")  # noqa: the same in every language
             _print_decoded(result)
     if not results:
-        click.echo("error: no QR code found in the image", err=True)
+        say("cli.error_line", message=t("qr.none_found"), err=True)
         sys.exit(1)
     if not all(r.ok for r in results):
         for r in results:
             if not r.ok:
-                click.echo(f"error: {r.error}", err=True)
+                say("cli.error_line", message=r.error, err=True)
         sys.exit(1)
 
 
@@ -501,14 +504,14 @@ def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> No
         for bank in found:
             former = banks.former_match(bank, text) if text else None
             click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {bank.kind:<8} {bank.name}"
-                       + (f"  (formerly {former})" if former else ""))
+                       + (t("banks.formerly", name=former) if former else ""))
     if text and not found:
         missing = banks.unlisted(text)
         for name, why in missing:
-            click.echo(f"{name}: not in the NAPAS participant directory: {why}", err=True)
+            say("banks.unlisted", name=name, why=why, err=True)
         if not missing:
             hints = banks.suggest(text)
-            click.echo(f"no participant matches {text!r}" + (f"; did you mean {', '.join(hints)}?" if hints else ""),
+            click.echo(t("banks.none", text=text) + (t("banks.hint", hints=", ".join(hints)) if hints else ""),
                        err=True)
         sys.exit(1)
 
@@ -619,13 +622,12 @@ def locality_list(province: str | None, former: bool, as_json: bool) -> None:
         print_table([[u.code, u.name, u.unit_type, u.province.name,
                       ", ".join(f"{d.code} {d.name}" for d in localities.formers_of(u.code))] for u in units],
                     ["code", "commune-level unit", "type", "province", "from former district(s)"])
-    kind = "former district-level units (until 30/6/2025)" if former else "commune-level units (since 1/7/2025)"
-    click.echo(f"{len(units)} {kind}", err=True)
+    say("loc.count_former" if former else "loc.count_communes", n=num(len(units)), err=True)
 
 
 def _locality_sources() -> str:
     from market40 import localities
-    return "source: " + "; ".join(f"{s['package']} {s['version']} (data {s['data_version']})"
+    return t("loc.source") + ": " + "; ".join(f"{s['package']} {s['version']} (data {s['data_version']})"
                                   for s in localities.sources()) + " — market40/data/README.md"
 
 
@@ -661,31 +663,32 @@ def locality_show(code: str, as_json: bool) -> None:
         if as_json:
             echo_json(data)
         else:
-            for key, value in (("code", found.code), ("name", found.name), ("kind", "province (tỉnh/thành phố)"),
+            for key, value in (("code", found.code), ("name", found.name), ("kind", t("loc.province_kind")),
                                ("unit type", found.unit_type), ("communes", data["communes"]),
                                ("former districts", data["former_districts"])):
-                click.echo(f"{key + ':':<18}{value}")
+                click.echo(f"{t('loc.' + key) + ':':<18}{value}")
         return
     unit = localities.unit(text)
     if as_json:
         echo_json(unit.as_dict(links=True))
         return
     if unit.kind == "commune":
-        kind = "commune-level unit (đơn vị hành chính cấp xã)"
+        kind = t("loc.commune_kind")
         province = f"{unit.province.code} {unit.province.name}"
-        valid = f"from {unit.valid_from:%d/%m/%Y} (in force)"
-        related = ("came from", [f"{d.code} {d.name} (former district, {d.former_province})" for d in
+        valid = t("loc.valid_from", day=day(unit.valid_from))
+        related = ("came from", [t("loc.former_of", code=d.code, name=d.name, province=d.former_province) for d in
                                  localities.formers_of(unit.code)])
     else:
-        kind = "former district-level unit (đơn vị cấp huyện cũ)"
-        province = f"{unit.former_province} (since 1/7/2025: {unit.province.code} {unit.province.name})"
+        kind = t("loc.district_kind")
+        province = t("loc.former_province", former=unit.former_province, code=unit.province.code,
+                     name=unit.province.name)
         last = unit.valid_to.fromordinal(unit.valid_to.toordinal() - 1) if unit.valid_to else None
-        valid = f"until {last:%d/%m/%Y} (start not recorded)" if last else "start and end not recorded"
+        valid = t("loc.valid_until", day=day(last)) if last else t("loc.valid_unknown")
         related = ("became", [f"{c.code} {c.name}" for c in localities.successors_of(unit.code)])
     for key, value in (("code", unit.code), ("name", unit.name), ("kind", kind), ("unit type", unit.unit_type),
                        ("province", province), ("valid", valid)):
-        click.echo(f"{key + ':':<18}{value}")
-    click.echo(f"{related[0] + ':':<18}" + ("\n" + " " * 18).join(related[1] or ["—"]))
+        click.echo(f"{t('loc.' + key) + ':':<18}{value}")
+    click.echo(f"{t('loc.' + related[0]) + ':':<18}" + ("\n" + " " * 18).join(related[1] or ["—"]))
 
 
 @locality_group.command("load")
@@ -715,9 +718,9 @@ def _load_provinces(codes: list[str], *, as_json: bool) -> None:
         echo_json([r.as_dict() for r in reports])
         return
     for report in reports:
-        click.echo(report.summary())
+        click.echo(report.summary(lang()))
         for change in report.changes:
-            click.echo(f"  corrected {change}")
+            say("loc.corrected", change=change)
 
 # ---------------------------------------------------------------------------- backup and restore
 
@@ -740,11 +743,11 @@ def backup_command(dest: str, store_path: str | None) -> None:
     url = require_registry()
     report = storage.backup(url, dest, store=storage.store_path(url, store_path))
     for name, size in report.files.items():
-        click.echo(f"  {name:<18} {size:>14,} bytes")
+        say("cli.file_size", name=f"{name:<18}", size=f"{num(size):>14}")
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(f"backed up the registry (revision {report.revision}) into {report.folder}")
-    click.echo(f"REMEMBER: {storage.SECRET_REMINDER}", err=True)
+        say("cli.note", message=note, err=True)
+    say("cli.backed_up", revision=report.revision, folder=report.folder)
+    say("cli.remember", message=storage.SECRET_REMINDER, err=True)
 
 
 @main.command("restore")
@@ -767,12 +770,12 @@ def restore_command(src: str, store_path: str | None, force: bool) -> None:
     url = database_url()
     report = storage.restore(src, url, store=storage.store_path(url, store_path), force=force)
     for name, size in report.files.items():
-        click.echo(f"  {name:<18} {size:>14,} bytes")
+        say("cli.file_size", name=f"{name:<18}", size=f"{num(size):>14}")
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(f"restored the registry (revision {report.revision}) into {storage.redact(url)}"
-               + (f" and the transaction store into {report.store}" if report.store else ""))
-    click.echo(f"REMEMBER: {storage.SECRET_REMINDER}", err=True)
+        say("cli.note", message=note, err=True)
+    click.echo(t("cli.restored", revision=report.revision, url=storage.redact(url))
+               + (t("cli.restored_store", store=report.store) if report.store else ""))
+    say("cli.remember", message=storage.SECRET_REMINDER, err=True)
 
 
 # ---------------------------------------------------------------------------- markets
@@ -847,7 +850,7 @@ def market_show(code: str, as_json: bool) -> None:
     if as_json:
         echo_json(data)
     else:
-        for key, value in data.items():
+        for key, value in data.items():  # the fields' own names: the same as --json
             click.echo(f"{key + ':':<22}{'' if value is None else value}")
 
 
@@ -1513,7 +1516,7 @@ def poster_verify(photo: str, stall: str | None, as_json: bool) -> None:
                 if value:
                     click.echo(f"  {label + ':':<9}{value}")
             for note in result.notes:
-                click.echo(f"  note: {note}")
+                click.echo("  " + t("cli.note", message=note))
     sys.exit(max(r.exit_code for r in results) if results else 1)
 
 
@@ -1877,7 +1880,7 @@ def tx_formats(as_json: bool) -> None:
     for layout in layouts():
         click.echo(f"{layout.name:<11} {layout.title}" + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
         sep = layout.delimiter if layout.kind == "csv" else " "
-        click.echo(f"{'':<11} {'fields' if layout.kind == 'jsonl' else 'header'}: {sep.join(layout.header)}")
+        click.echo(f"{'':<11} {t('cli.fields' if layout.kind == 'jsonl' else 'cli.header')}: {sep.join(layout.header)}")
 
 
 @tx_group.command("demo")
@@ -2066,7 +2069,7 @@ def report_anomalies(period: str, kind: str | None, market: str | None, limit: i
     if as_json:
         echo_json(rows)
         return
-    print_table([[r["kind"], r["market"] or "—", r["stall"] or "—", r["account"] or "", r["transfers"] or "",
+    print_table([[r["kind"] if lang() == "en" else r["label"], r["market"] or "—", r["stall"] or "—", r["account"] or "", r["transfers"] or "",
                   r["detail"][:80]] for r in rows], ["kind", "market", "stall", "account", "transfers", "detail"])
 
 
@@ -2314,8 +2317,7 @@ def fee_status(market: str, period: str, show_bills: bool, as_json: bool) -> Non
         echo_json({**summary, "list": [v.as_dict() for v in views]})
         return
     if show_bills:
-        print_table([[v.number, v.stall, v.owner_name, format_vnd(v.amount), format_vnd(v.paid),
-                      v.state_label if lang() == "vi" else v.state,
+        print_table([[v.number, v.stall, v.owner_name, format_vnd(v.amount), format_vnd(v.paid), v.state_label,
                       v.receipt_serial or ""] for v in views],
                     ["bill", "stall", "owner", "billed", "paid", "state", "receipt"])
     say("cli.fee_status", market=summary["market"], period=summary["period"], bills=num(summary["bills"]),
@@ -2363,7 +2365,7 @@ def fee_cash(bill: str, amount: str, at: str | None, note: str | None) -> None:
     """
     with fee_session() as fees:
         view = fees.record_cash(bill, amount, at=at, note=note)
-    say("cli.fee_cash", bill=view.number, state=view.state_label if lang() == "vi" else view.state,
+    say("cli.fee_cash", bill=view.number, state=view.state_label,  # the board's own words, in both languages
         paid=format_vnd(view.paid), amount=format_vnd(view.amount),
         receipt=t("cli.receipt", serial=view.receipt_serial) if view.receipt_serial else "")
 

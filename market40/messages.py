@@ -359,6 +359,70 @@ TEXTS.update({
     "key.accounts": ("tài khoản", "accounts"),
 })
 
+TEXTS.update({
+    "cli.warning": ("cảnh báo: {message}", "warning: {message}"),
+    "cli.error_line": ("lỗi: {message}", "error: {message}"),
+    "cli.note": ("lưu ý: {message}", "note: {message}"),
+    "cli.remember": ("HÃY NHỚ: {message}", "REMEMBER: {message}"),
+    "cli.file_size": ("  {name} {size} byte", "  {name} {size} bytes"),
+    "cli.backed_up": ("đã sao lưu sổ đăng ký (phiên bản {revision}) vào {folder}",
+                      "backed up the registry (revision {revision}) into {folder}"),
+    "cli.restored": ("đã khôi phục sổ đăng ký (phiên bản {revision}) vào {url}",
+                     "restored the registry (revision {revision}) into {url}"),
+    "cli.restored_store": (" và kho giao dịch vào {store}", " and the transaction store into {store}"),
+    "qr.not_valid": ("Không phải mã chuyển khoản VietQR hợp lệ: {detail}", "Not a valid VietQR transfer: {detail}"),
+    "qr.not_vietqr": ("Không phải mã chuyển khoản VietQR: {kind}", "Not a VietQR transfer: {kind}"),
+    "qr.transfer": ("Mã chuyển khoản VietQR ({status})", "VietQR transfer ({status})"),
+    "qr.valid": ("hợp lệ", "valid"), "qr.invalid": ("KHÔNG HỢP LỆ", "INVALID"),
+    "qr.unknown_bin": ("BIN không có trong danh bạ", "unknown BIN"),
+    "qr.static": ("tĩnh (dùng nhiều lần)", "static (reusable)"),
+    "qr.dynamic": ("động (một lần thanh toán)", "dynamic (one payment)"),
+    "qr.unspecified": ("không ghi", "unspecified"), "qr.no_service": ("không có mã dịch vụ", "no service code"),
+    "qr.crc_ok": ("đúng", "ok"), "qr.crc_mismatch": ("SAI", "MISMATCH"),
+    "qr.none_found": ("không tìm thấy mã QR nào trong ảnh", "no QR code found in the image"),
+    "banks.formerly": ("  (tên cũ {name})", "  (formerly {name})"),
+    "banks.unlisted": ("{name}: không có trong danh bạ thành viên NAPAS: {why}",
+                       "{name}: not in the NAPAS participant directory: {why}"),
+    "banks.none": ("không có thành viên nào khớp «{text}»", "no participant matches {text!r}"),
+    "banks.hint": ("; có phải {hints}?", "; did you mean {hints}?"),
+})
+#: Labels of `qr decode`: English label → (Vietnamese, English).
+TEXTS.update({f"label.{en}": (vi, en) for en, vi in {
+    "Acquirer": "Ngân hàng thanh toán", "Bank": "Ngân hàng", "Merchant ID": "Mã cửa hàng", "Service": "Dịch vụ",
+    "Scheme": "Loại mã", "MCC": "MCC", "Merchant": "Cửa hàng", "City": "Thành phố", "Type": "Loại",
+    "Amount": "Số tiền", "Currency": "Tiền tệ", "Store": "Điểm bán", "Terminal": "Thiết bị",
+    "Bill number": "Số hóa đơn", "Reference": "Mã tham chiếu", "Purpose": "Nội dung", "CRC": "CRC",
+    "Card": "Thẻ", "Account": "Tài khoản", "Other tags": "Trường khác",
+}.items()})
+
+TEXTS.update({
+    "loc.count_former": ("{n} đơn vị cấp huyện cũ (đến 30/6/2025)", "{n} former district-level units (until 30/6/2025)"),
+    "loc.count_communes": ("{n} đơn vị cấp xã (từ 1/7/2025)", "{n} commune-level units (since 1/7/2025)"),
+    "loc.source": ("nguồn", "source"),
+    "loc.code": ("mã", "code"), "loc.name": ("tên", "name"), "loc.kind": ("loại", "kind"),
+    "loc.unit type": ("loại đơn vị", "unit type"), "loc.province": ("tỉnh", "province"),
+    "loc.valid": ("hiệu lực", "valid"), "loc.communes": ("số xã", "communes"),
+    "loc.former districts": ("số huyện cũ", "former districts"), "loc.came from": ("từ", "came from"),
+    "loc.became": ("thành", "became"),
+    "loc.province_kind": ("tỉnh/thành phố", "province (tỉnh/thành phố)"),
+    "loc.commune_kind": ("đơn vị hành chính cấp xã", "commune-level unit (đơn vị hành chính cấp xã)"),
+    "loc.district_kind": ("đơn vị cấp huyện cũ", "former district-level unit (đơn vị cấp huyện cũ)"),
+    "loc.valid_from": ("từ {day} (đang có hiệu lực)", "from {day} (in force)"),
+    "loc.valid_until": ("đến {day} (không ghi ngày bắt đầu)", "until {day} (start not recorded)"),
+    "loc.valid_unknown": ("không ghi ngày bắt đầu và kết thúc", "start and end not recorded"),
+    "loc.former_of": ("{code} {name} (huyện cũ, {province})", "{code} {name} (former district, {province})"),
+    "loc.former_province": ("{former} (từ 1/7/2025: {code} {name})", "{former} (since 1/7/2025: {code} {name})"),
+    "loc.corrected": ("  đã sửa {change}", "  corrected {change}"),
+    "cli.fields": ("các trường", "fields"), "cli.header": ("dòng tiêu đề", "header"),
+    "summary.localities": ("{province}: {communes} đơn vị cấp xã, {districts} đơn vị cấp huyện cũ, {links} liên kết "
+                           "cũ→mới", "{province}: {communes} commune-level units, {districts} former district-level "
+                           "units, {links} old→new links"),
+    "summary.localities.same": ("; đã có, không thay đổi gì", "; already loaded, nothing changed (đã có, không thay đổi "
+                                "gì)"),
+    "summary.localities.changed": ("; thêm {created} đơn vị, sửa {updated}, không đổi {unchanged}, thêm {links} liên "
+                                   "kết", "; {created} units added, {updated} corrected, {unchanged} unchanged, "
+                                   "{links} links added"),
+})
 #: Table headings (cli.py print_table): English word → (Vietnamese, English).
 TEXTS.update({f"head.{en}": (vi, en) for en, vi in {
     "account status": "trạng thái TK", "account": "tài khoản", "active": "hoạt động", "bank": "ngân hàng",

@@ -71,7 +71,9 @@ class ReconcileSummary:
         def rate(k: int) -> str:
             return formats.percent(k / self.stalls if self.stalls else None, lang)
         none = messages.text("summary.none", lang)
-        anomalies = ", ".join(f"{k} {n(v)}" for k, v in sorted(self.anomalies.items())) or none
+        anomalies = (", ".join(f"{k} {n(v)}" for k, v in sorted(self.anomalies.items())) if lang == "en" else
+                     "; ".join(f"{rules.ANOMALY_LABELS.get(k, k)}: {n(v)}" for k, v in sorted(self.anomalies.items())))
+        anomalies = anomalies or none
         seconds = f"{self.seconds:.1f}" if lang == "en" else f"{self.seconds:.1f}".replace(".", ",")
         return messages.text("summary.reconcile", lang, period=self.period, markets=n(self.markets),
                              census=n(self.census_markets), stalls=n(self.stalls), accepting=n(self.accepting),
