@@ -139,7 +139,8 @@ class Market40Group(Localized, click.Group):
                 [f"  - {reason}" for reason in reasons]
             raise Refusal("\n".join(lines)) from None
         except Market40Error as error:
-            raise Refusal(str(error)) from None
+            from market40.messages import refusal
+            raise Refusal(refusal(str(error), lang())) from None
         except click.exceptions.Exit:
             raise
         except click.UsageError:  # click's own words (exit 2)
@@ -1002,7 +1003,7 @@ def stall_show(stall: str, reveal: bool, as_json: bool) -> None:
     for account in history:
         click.echo(f"  {day(accounts.event_day(account.created_at))}  {account.bank:<14} {account.number:<20} "
                    f"{account.holder_name:<26} "
-                   f"{word(account.status)}{' — ' + account.status_reason if account.status_reason else ''}")
+                   f"{word(account.status)}{' — ' + word(account.status_reason) if account.status_reason else ''}")
 
 
 @stall_group.command("import")

@@ -27,7 +27,7 @@ from .exceptions import InvalidFormat, ValidationError
 
 __all__ = ["TEXTS", "COLUMN_NAMES", "HELP", "LANGS", "problem", "describe", "text", "line", "column_name",
            "language", "verdict", "word", "sentence", "describe_error",
-           "transfer_reason"]
+           "transfer_reason", "refusal"]
 
 #: The languages people read market40 in, Vietnamese first.
 LANGS = ("vi", "en")
@@ -447,6 +447,7 @@ WORDS: dict[str, str] = {
     "closed": "đã nghỉ", "removed": "đã xóa", "owner": "chủ sạp", "staff": "nhân viên ngân hàng",
     "officer": "cán bộ", "admin": "quản trị", "board": "ban quản lý chợ", "bank_account": "tài khoản",
     "card": "thẻ", "ewallet": "ví điện tử", "yes": "có", "no": "không", "everything": "tất cả",
+    "replaced by a new account": "đã thay bằng tài khoản mới",
 }
 
 
@@ -690,3 +691,45 @@ def transfer_reason(reason: str, lang: str = "vi") -> str:
                 fields["formats"] = fields["formats"].replace(" or ", " hoặc ")
             return template.format(**fields)
     return reason
+
+
+#: The refusals people meet most (the services say them in English): pattern → Vietnamese. A refusal
+#: of no listed kind stays in English.
+REFUSALS: tuple[tuple[str, str], ...] = (
+    (r"market '(?P<code>[^']*)' not found", "không có chợ «{code}» trong sổ đăng ký"),
+    (r"market (?P<code>\S+): (outside your markets|not your market)", "chợ {code} ngoài phạm vi của bạn"),
+    (r"stall (?P<ref>\S+) not found", "không có sạp {ref} trong sổ đăng ký"),
+    (r"stall (?P<ref>\S+): already closed(?P<since>.*)", "sạp {ref} đã nghỉ kinh doanh{since}"),
+    (r"stall (?P<ref>\S+): no pending or verified account to (?P<action>\w+)",
+     "sạp {ref} không có tài khoản đang chờ hoặc đã xác minh để {action}"),
+    (r"stall (?P<ref>\S+): the account is (?P<status>\w+); only (?P<allowed>.+) accounts can be (?P<new>\w+)",
+     "sạp {ref}: tài khoản đang ở trạng thái «{status}»; chỉ tài khoản {allowed} mới được {new}"),
+    (r"user '(?P<name>[^']*)' already exists", "người dùng «{name}» đã có"),
+    (r"this is not your stall", "đây không phải sạp của bạn"),
+    (r"only administrators (?P<what>add|list) users", "chỉ quản trị viên mới được {what} người dùng"),
+    (r"officers see masked account numbers only", "cán bộ chỉ xem được số tài khoản đã che"),
+    (r"image file not found: '(?P<path>[^']*)'", "không tìm thấy tệp ảnh «{path}»"),
+    (r"cannot verify: (?P<problems>.+)", "không xác minh được: {problems}"),
+)
+_REFUSAL_WORDS = {"verify": "xác minh", "reject": "từ chối", "revoke": "thu hồi", "verified": "xác minh",
+                  "rejected": "từ chối", "revoked": "thu hồi", "add": "thêm", "list": "xem danh sách",
+                  "or": "hoặc"}
+
+
+def refusal(message: str, lang: str = "vi") -> str:
+    """A refusal of the services in ``lang`` (one of no listed kind stays as it is)."""
+    import re
+    if lang == "en":
+        return message
+    for pattern, template in REFUSALS:
+        found = re.fullmatch(pattern, message)
+        if found:
+            fields = found.groupdict()
+            for key in ("status", "allowed"):  # states
+                if key in fields:
+                    fields[key] = " ".join(WORDS.get(w, _REFUSAL_WORDS.get(w, w)) for w in fields[key].split(" "))
+            for key in ("action", "new", "what"):  # actions
+                if key in fields:
+                    fields[key] = _REFUSAL_WORDS.get(fields[key], fields[key])
+            return template.format(**fields)
+    return message

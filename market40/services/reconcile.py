@@ -74,7 +74,6 @@ class ReconcileSummary:
         anomalies = (", ".join(f"{k} {n(v)}" for k, v in sorted(self.anomalies.items())) if lang == "en" else
                      "; ".join(f"{rules.ANOMALY_LABELS.get(k, k)}: {n(v)}" for k, v in sorted(self.anomalies.items())))
         anomalies = anomalies or none
-        seconds = f"{self.seconds:.1f}" if lang == "en" else f"{self.seconds:.1f}".replace(".", ",")
         return messages.text("summary.reconcile", lang, period=self.period, markets=n(self.markets),
                              census=n(self.census_markets), stalls=n(self.stalls), accepting=n(self.accepting),
                              accepting_rate=rate(self.accepting), active=n(self.active), active_rate=rate(self.active),
@@ -82,7 +81,7 @@ class ReconcileSummary:
                              amount=formats.money(self.amount, lang), by_account=n(self.by_account),
                              by_reference=n(self.by_reference), unattributed=n(self.unattributed),
                              unknown=n(self.unknown_accounts), banks=", ".join(self.banks) or none,
-                             anomalies=anomalies, seconds=seconds)
+                             anomalies=anomalies, seconds=formats.decimal(self.seconds, lang))
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
