@@ -851,8 +851,20 @@ def market_show(code: str, as_json: bool) -> None:
     if as_json:
         echo_json(data)
     else:
-        for key, value in data.items():  # the fields' own names: the same as --json
-            click.echo(f"{key + ':':<22}{'' if value is None else value}")
+        from datetime import date, datetime
+        from market40 import formats
+        from market40.messages import TEXTS
+        for key, value in data.items():
+            label = t(f"market.{key}") if f"market.{key}" in TEXTS else key
+            if isinstance(value, datetime):
+                value = formats.when(value, lang())
+            elif isinstance(value, date):
+                value = day(value)
+            elif isinstance(value, bool):
+                value = word("yes" if value else "no") if lang() == "vi" else value
+            elif isinstance(value, int):
+                value = num(value)
+            click.echo(f"{label + ':':<24}{'' if value is None else value}")
 
 
 def import_options(func: Callable) -> Callable:

@@ -423,6 +423,15 @@ TEXTS.update({
                                    "kết", "; {created} units added, {updated} corrected, {unchanged} unchanged, "
                                    "{links} links added"),
 })
+#: Fields of `market show` (their names as in --json): field → (Vietnamese, English).
+TEXTS.update({f"market.{en}": (vi, en) for en, vi in {
+    "code": "mã chợ", "name": "tên chợ", "tier": "hạng", "tier_source": "căn cứ xếp hạng", "tier_date": "ngày xếp hạng",
+    "is_central": "chợ trung tâm", "address": "địa chỉ", "board_contact_name": "liên hệ ban quản lý",
+    "board_contact_phone": "điện thoại ban quản lý", "onboarded_on": "ngày triển khai", "created_at": "ngày tạo",
+    "updated_at": "ngày cập nhật", "locality": "địa bàn", "stalls": "số sạp", "operating": "đang kinh doanh",
+    "verified": "đã xác minh", "pending": "chờ xác minh",
+}.items()})
+
 #: Table headings (cli.py print_table): English word → (Vietnamese, English).
 TEXTS.update({f"head.{en}": (vi, en) for en, vi in {
     "account status": "trạng thái TK", "account": "tài khoản", "active": "hoạt động", "bank": "ngân hàng",
@@ -728,6 +737,8 @@ def refusal(message: str, lang: str = "vi") -> str:
             for key in ("status", "allowed"):  # states
                 if key in fields:
                     fields[key] = " ".join(WORDS.get(w, _REFUSAL_WORDS.get(w, w)) for w in fields[key].split(" "))
+            if fields.get("since"):
+                fields["since"] = fields["since"].replace(" since ", " từ ")
             for key in ("action", "new", "what"):  # actions
                 if key in fields:
                     fields[key] = _REFUSAL_WORDS.get(fields[key], fields[key])
