@@ -208,3 +208,33 @@ def test_the_demo_walkthrough_in_vietnamese(run, tmp_path):
     assert "Dòng 12, cột «Số tài khoản»" in out and "(mã thoát 1)" in out
     assert "HH1: đã xác minh 105 tài khoản" in out
     assert english_words(out, str(tmp_path)) == [], out
+
+
+def test_database_and_disk_failures_in_both_languages():
+    import errno
+
+    from sqlalchemy.exc import OperationalError
+
+    from market40.services.storage import describe_failure
+    locked = OperationalError("INSERT INTO stall ...", {"owner_phone": "0912345678"},
+                              Exception("database is locked"))
+    assert describe_failure(locked) == ("the registry is busy: another market40 command or the web app is writing "
+                                        "to it; try again in a moment")
+    assert describe_failure(locked, "vi") == ("sổ đăng ký đang bận: một lệnh market40 khác hoặc ứng dụng web đang "
+                                              "ghi; thử lại sau giây lát")
+    full = OSError(errno.ENOSPC, "No space left on device", "bao-cao.xlsx")
+    assert describe_failure(full) == "cannot write bao-cao.xlsx: the disk is full"
+    assert describe_failure(full, "vi") == "không ghi được bao-cao.xlsx: ổ đĩa đã đầy"
+    assert describe_failure(ValueError("a bug"), "vi") is None
+
+
+def test_every_message_has_both_languages_and_the_same_fields():
+    import string
+    door = ("cli.", "demo.", "summary.", "verdict.", "failure.", "already.", "qr.", "banks.", "loc.", "key.",
+            "head.", "label.", "market.")
+    for code, (vi, en) in messages.TEXTS.items():
+        if not code.startswith(door):
+            continue  # the import rules' own table (tests/test_board_spreadsheets.py)
+        assert vi and en, code
+        fields = [{name for _, name, _, _ in string.Formatter().parse(said) if name} for said in (vi, en)]
+        assert fields[0] == fields[1], code
