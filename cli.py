@@ -106,8 +106,9 @@ class Localized:
             import inspect
             examples = [part for part in inspect.cleandoc(english or "").split("\n\n")
                         if part.startswith("\b\n") and part.splitlines()[1].strip().startswith("Example")]
+            english_page = " ".join(["market40 --lang en", *ctx.command_path.split()[1:], "--help"])
             self.help = "\n\n".join([vi, *(part.replace("Examples:", "Ví dụ:").replace("Example:", "Ví dụ:")
-                                             for part in examples)])
+                                             for part in examples), t("cli.help_more", page=english_page)])
         try:
             super().format_help_text(ctx, formatter)  # type: ignore[misc]
         finally:

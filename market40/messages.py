@@ -413,6 +413,7 @@ TEXTS.update({
     "loc.former_of": ("{code} {name} (huyện cũ, {province})", "{code} {name} (former district, {province})"),
     "loc.former_province": ("{former} (từ 1/7/2025: {code} {name})", "{former} (since 1/7/2025: {code} {name})"),
     "loc.corrected": ("  đã sửa {change}", "  corrected {change}"),
+    "cli.help_more": ("Hướng dẫn đầy đủ và các tùy chọn (tiếng Anh): {page}", "The full help: {page}"),
     "cli.fields": ("các trường", "fields"), "cli.header": ("dòng tiêu đề", "header"),
     "summary.localities": ("{province}: {communes} đơn vị cấp xã, {districts} đơn vị cấp huyện cũ, {links} liên kết "
                            "cũ→mới", "{province}: {communes} commune-level units, {districts} former district-level "

@@ -107,6 +107,7 @@ def test_help_is_vietnamese_for_every_command(run):
     page = run("--lang", "vi", "stall", "import", "--help").output
     assert "Nhập danh sách sạp của ban quản lý chợ" in page and "Ví dụ:" in page
     assert "market40 stall import data/samples/stalls-HH1.xlsx --market HH1" in page
+    assert "(tiếng Anh): market40 --lang en stall import --help" in " ".join(page.split())
     assert "Import a market board's stall list" in run("stall", "import", "--help", env={"LANG": "C"}).output
     missing = []
 
