@@ -20,29 +20,147 @@ from market40.exceptions import Market40Error, ValidationError
 EXAMPLE_PAYLOAD = "00020101021138570010A00000072701270006970403011300110123456780208QRIBFTTA53037045802VN63049E6F"
 
 
-class Market40Group(click.Group):
+def lang() -> str:
+    """The language of this run: ``--lang``, else what the environment asks for (market40.messages.language)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        root = ctx.find_root()
+        chosen = (root.obj.get("lang") if isinstance(root.obj, dict) else None) or root.params.get("lang_")
+        if chosen:
+            return chosen
+    from market40.messages import language
+    return language()
+
+
+def t(key: str, /, **fields: Any) -> str:
+    """The text ``key`` of market40.messages in this run's language."""
+    from market40.messages import text
+    return text(key, lang(), **fields)
+
+
+def say(key: str, /, *, err: bool = False, **fields: Any) -> None:
+    """Print the text ``key`` in this run's language."""
+    click.echo(t(key, **fields), err=err)
+
+
+def word(value: str | None) -> str:
+    """A status or outcome word of the services (``pending``, ``created``…) in this run's language."""
+    from market40.messages import word as said
+    return said(value, lang())
+
+
+def num(value: int | None) -> str:
+    from market40 import formats
+    return formats.count(value, lang())
+
+
+def pct(rate: float | None) -> str:
+    from market40 import formats
+    return formats.percent(rate, lang())
+
+
+def _tx_reason(reason: str) -> str:
+    from market40.messages import transfer_reason
+    return transfer_reason(reason, lang())
+
+
+def day(value: Any) -> str:
+    from market40 import formats
+    return formats.day(value, lang())
+
+
+class Refusal(click.ClickException):
+    """A refusal (exit 1), shown in the language of the run it happened in."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lang = lang()
+
+    def show(self, file: Any = None) -> None:
+        from market40.messages import text
+        click.echo(text("cli.error", self.lang, message=self.format_message()), file=file or sys.stderr)
+
+
+class Localized:
+    """Commands whose help is Vietnamese when the run is (market40.messages.HELP, by function name);
+    the English help is the docstring. Options' help and click's own words stay English."""
+
+    def _help_vi(self) -> str | None:
+        callback = getattr(self, "callback", None)
+        if callback is None or lang() != "vi":
+            return None
+        from market40.messages import HELP
+        return HELP.get(callback.__name__)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        vi = self._help_vi()
+        if vi is None:
+            return super().get_short_help_str(limit)  # type: ignore[misc]
+        first = vi.split(". ")[0].rstrip(".")
+        return first if len(first) <= limit else first[:limit - 3].rsplit(" ", 1)[0] + "..."
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        vi = self._help_vi()
+        english = self.help  # type: ignore[attr-defined]
+        if vi is not None:  # the Vietnamese line, then the English help's examples
+            import inspect
+            examples = [part for part in inspect.cleandoc(english or "").split("\n\n")
+                        if part.startswith("\b\n") and part.splitlines()[1].strip().startswith("Example")]
+            english_page = " ".join(["market40 --lang en", *ctx.command_path.split()[1:], "--help"])
+            self.help = "\n\n".join([vi, *(part.replace("Examples:", "Ví dụ:").replace("Example:", "Ví dụ:")
+                                             for part in examples), t("cli.help_more", page=english_page)])
+        try:
+            super().format_help_text(ctx, formatter)  # type: ignore[misc]
+        finally:
+            self.help = english
+
+
+class Market40Command(Localized, click.Command):
+    pass
+
+
+class Market40SubGroup(Localized, click.Group):
+    command_class = Market40Command
+    group_class = type
+
+
+class Market40Group(Localized, click.Group):
     """Turns library errors into a message on stderr and exit code 1, never a traceback."""
+
+    command_class = Market40Command
+    group_class = Market40SubGroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ValidationError as error:
-            lines = [error.message] if len(error.errors) == 1 else \
-                [f"{len(error.errors)} problems:"] + [f"  - {e.message}" for e in error.errors]
-            raise click.ClickException("\n".join(lines)) from None
+            from market40.messages import describe_error
+            reasons = [describe_error(e, lang()) for e in error.errors]
+            lines = reasons if len(reasons) == 1 else [t("cli.problems", n=len(reasons))] + \
+                [f"  - {reason}" for reason in reasons]
+            raise Refusal("\n".join(lines)) from None
         except Market40Error as error:
-            raise click.ClickException(str(error)) from None
+            from market40.messages import refusal
+            raise Refusal(refusal(str(error), lang())) from None
+        except click.exceptions.Exit:
+            raise
+        except click.UsageError:  # click's own words (exit 2)
+            raise
+        except click.ClickException as error:
+            if isinstance(error, Refusal):
+                raise
+            raise Refusal(error.format_message()) from None
         except Exception as error:  # the database or the disk said no: one line, no traceback, no data
             message = _environment_error(error)
             if message is None:
                 raise
-            raise click.ClickException(message) from None
+            raise Refusal(message) from None
 
 
 def _environment_error(error: Exception) -> str | None:
     """One line for a locked, read-only, full or outdated database or a full disk; None for a bug."""
     from market40.services.storage import describe_failure
-    return describe_failure(error)
+    return describe_failure(error, lang())
 
 
 def echo_json(data: Any) -> None:
@@ -51,7 +169,7 @@ def echo_json(data: Any) -> None:
 
 def format_vnd(amount: int | None) -> str:
     from market40 import formats
-    return formats.money(amount)
+    return formats.money(amount, lang())
 
 
 @click.group(cls=Market40Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,8 +177,11 @@ def format_vnd(amount: int | None) -> str:
 @click.option("--db", "database", metavar="URL|PATH", envvar="MARKET40_DATABASE_URL",
               help="Registry database: an SQLite file path or a postgresql:// URL "
                    "(default ./market40.db; env MARKET40_DATABASE_URL).")
+@click.option("--lang", "lang_", type=click.Choice(["vi", "en"], case_sensitive=False), is_eager=True,
+              help="Language of messages: vi (tiếng Việt) or en. Default: MARKET40_LANG, then the locale "
+                   "(LC_ALL, LC_MESSAGES, LANG starting with vi), else en. Files and --json never change.")
 @click.pass_context
-def main(ctx: click.Context, database: str | None) -> None:
+def main(ctx: click.Context, database: str | None, lang_: str | None) -> None:
     """market40: VietQR codes, stall registry and posters for Chợ 4.0 markets.
 
     \b
@@ -75,6 +196,8 @@ def main(ctx: click.Context, database: str | None) -> None:
     auth_service.configure_breach_check_from_env()  # MARKET40_BREACHED_PASSWORDS_URL: off unless set
     if database:
         ctx.obj["database"] = database
+    if lang_:
+        ctx.obj["lang"] = lang_.lower()
 
 
 def database_url() -> str:
@@ -119,8 +242,7 @@ def require_registry() -> str:
     from market40.services import storage
     url = database_url()
     if storage.current_revision(url) is None:
-        raise click.ClickException(f"no registry in {storage.redact(url)}: create one with `market40 db init` "
-                                   "(or try `market40 demo`), or choose another with --db")
+        raise Refusal(t("cli.no_registry", url=storage.redact(url)))
     storage.check_schema(url)
     return url
 
@@ -165,6 +287,9 @@ def progress_bar(label: str) -> Any:
 
 
 def print_table(rows: list[list[Any]], header: list[str]) -> None:
+    """Rows under a header (its words in this run's language: market40.messages ``head.*``)."""
+    from market40.messages import TEXTS
+    header = [t(f"head.{h}") if f"head.{h}" in TEXTS else h for h in header]
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)] if rows else [len(h) for h in header]
     for line in [header, *rows]:
         click.echo("  ".join(str("" if v is None else v).ljust(w) for v, w in zip(line, widths)).rstrip())
@@ -243,9 +368,9 @@ def qr_decode(payload: str, as_json: bool) -> None:
     else:
         _print_decoded(result)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        say("cli.warning", message=warning, err=True)
     if not result.ok:
-        click.echo(f"error: {result.error}", err=True)
+        say("cli.error_line", message=result.error, err=True)
         sys.exit(1)
 
 
@@ -253,45 +378,48 @@ def _print_decoded(result: Any) -> None:
     qr = result.qr
     bank = result.bank
     if qr is None and result.other is None:
-        click.echo(f"Not a valid VietQR transfer: {result.describe()}")
+        say("qr.not_valid", detail=result.describe())
         return
     if qr is None:  # an EMV code of another kind: name it, then every field that could be read
         other = result.other
-        click.echo(f"Not a VietQR transfer: {result.kind}")
+        say("qr.not_vietqr", kind=result.kind)
         acquirer = None
         if other.bin:
             acquirer = f"{bank.short_name} ({bank.code}, {other.bin}) — {bank.name}" if bank else \
-                f"{other.bin} (unknown BIN)"
+                f"{other.bin} ({t('qr.unknown_bin')})"
         rows = [
             ("Acquirer" if other.service == "QRPUSH" else "Bank", acquirer),
             ("Merchant ID", other.merchant_id), ("Service", other.service),
             ("Scheme", f"tag {other.template}, GUID {other.guid}" if other.template else None),
             ("MCC", other.mcc), ("Merchant", other.merchant_name), ("City", other.merchant_city),
-            ("Type", {"static": "static (reusable)", "dynamic": "dynamic (one payment)"}.get(other.initiation or "")),
+            ("Type", {"static": t("qr.static"), "dynamic": t("qr.dynamic")}.get(other.initiation or "")),
             ("Amount", format_vnd(other.amount) if other.amount is not None and other.currency in (None, "704")
              else other.amount_text),
             ("Currency", other.currency if other.currency not in (None, "704") else None),
             ("Store", other.store_label), ("Terminal", other.terminal_label),
             ("Bill number", other.bill_number), ("Reference", other.reference_label), ("Purpose", other.purpose),
-            ("CRC", None if other.crc_ok is None else "ok" if other.crc_ok else "MISMATCH"),
+            ("CRC", None if other.crc_ok is None else t("qr.crc_ok") if other.crc_ok else t("qr.crc_mismatch")),
         ]
     else:
-        status = "valid" if result.ok else "INVALID"
-        click.echo(f"VietQR transfer ({status})")
+        say("qr.transfer", status=t("qr.valid" if result.ok else "qr.invalid"))
         rows = [
-            ("Bank", f"{bank.short_name} ({bank.code}, {qr.bin}) — {bank.name}" if bank else f"{qr.bin} (unknown BIN)"),
-            ("Card" if qr.is_card else "Account", f"{qr.account}  [{qr.service or 'no service code'}]"),
-            ("Type", {"static": "static (reusable)", "dynamic": "dynamic (one payment)"}.get(qr.initiation or "",
-                                                                                              "unspecified")),
+            ("Bank", f"{bank.short_name} ({bank.code}, {qr.bin}) — {bank.name}" if bank else
+             f"{qr.bin} ({t('qr.unknown_bin')})"),
+            ("Card" if qr.is_card else "Account", f"{qr.account}  [{qr.service or t('qr.no_service')}]"),
+            ("Type", {"static": t("qr.static"), "dynamic": t("qr.dynamic")}.get(qr.initiation or "",
+                                                                                t("qr.unspecified"))),
             ("Amount", format_vnd(qr.amount)),
             ("Purpose", qr.purpose), ("Bill number", qr.bill_number), ("Reference", qr.reference_label),
             ("Merchant", qr.merchant_name), ("City", qr.merchant_city),
             ("Other tags", ", ".join(f"{t}={v}" for t, v in qr.extra) or None),
-            ("CRC", "ok" if qr.crc_ok else f"MISMATCH ({result.error})"),
+            ("CRC", t("qr.crc_ok") if qr.crc_ok else f"{t('qr.crc_mismatch')} ({result.error})"),
         ]
+    from market40.messages import TEXTS
+    width = 13 if lang() == "en" else 17
     for label, value in rows:
         if value is not None:
-            click.echo(f"  {label + ':':<13}{value}")
+            label = t(f"label.{label}") if f"label.{label}" in TEXTS else label
+            click.echo(f"  {label + ':':<{width}}{value}")
 
 
 @qr.command("image")
@@ -317,7 +445,7 @@ def qr_image(payload: str | None, output: str, pixels: int | None, module_mm: fl
     if payload is None:
         payload = _encode(**options).payload
     qr_service.write_image(payload, output, pixels=pixels, module_mm=module_mm, dpi=dpi, error=error_level)
-    click.echo(f"wrote {output}", err=True)
+    say("cli.wrote", file=output, err=True)
 
 
 @qr.command("read")
@@ -339,15 +467,15 @@ def qr_read(image: str, as_json: bool) -> None:
     else:
         for number, result in enumerate(results, 1):
             if len(results) > 1:
-                click.echo(f"[{number}]")
+                click.echo(f"[{number}]")  # noqa: the same in every language
             _print_decoded(result)
     if not results:
-        click.echo("error: no QR code found in the image", err=True)
+        say("cli.error_line", message=t("qr.none_found"), err=True)
         sys.exit(1)
     if not all(r.ok for r in results):
         for r in results:
             if not r.ok:
-                click.echo(f"error: {r.error}", err=True)
+                say("cli.error_line", message=r.error, err=True)
         sys.exit(1)
 
 
@@ -378,14 +506,14 @@ def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> No
         for bank in found:
             former = banks.former_match(bank, text) if text else None
             click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {bank.kind:<8} {bank.name}"
-                       + (f"  (formerly {former})" if former else ""))
+                       + (t("banks.formerly", name=former) if former else ""))
     if text and not found:
         missing = banks.unlisted(text)
         for name, why in missing:
-            click.echo(f"{name}: not in the NAPAS participant directory: {why}", err=True)
+            say("banks.unlisted", name=name, why=why, err=True)
         if not missing:
             hints = banks.suggest(text)
-            click.echo(f"no participant matches {text!r}" + (f"; did you mean {', '.join(hints)}?" if hints else ""),
+            click.echo(t("banks.none", text=text) + (t("banks.hint", hints=", ".join(hints)) if hints else ""),
                        err=True)
         sys.exit(1)
 
@@ -417,7 +545,7 @@ def db_init(force: bool, provinces: tuple[str, ...]) -> None:
     chosen = [localities.province(p) for p in provinces]  # refuse a bad name before creating anything
     url = database_url()
     storage.init(url, drop_existing=force)
-    click.echo(f"created the registry at revision {storage.current_revision(url)}", err=True)
+    say("cli.db_created", revision=storage.current_revision(url), err=True)
     if chosen:
         _load_provinces([p.code for p in chosen], as_json=False)
 
@@ -435,7 +563,7 @@ def db_upgrade() -> None:
     before = storage.current_revision(url)
     storage.upgrade(url)
     after = storage.current_revision(url)
-    click.echo("already at the latest revision" if before == after else f"upgraded {before} → {after}", err=True)
+    click.echo(t("cli.db_latest") if before == after else t("cli.db_upgraded", before=before, after=after), err=True)
 
 
 # ---------------------------------------------------------------------------- localities
@@ -496,13 +624,12 @@ def locality_list(province: str | None, former: bool, as_json: bool) -> None:
         print_table([[u.code, u.name, u.unit_type, u.province.name,
                       ", ".join(f"{d.code} {d.name}" for d in localities.formers_of(u.code))] for u in units],
                     ["code", "commune-level unit", "type", "province", "from former district(s)"])
-    kind = "former district-level units (until 30/6/2025)" if former else "commune-level units (since 1/7/2025)"
-    click.echo(f"{len(units)} {kind}", err=True)
+    say("loc.count_former" if former else "loc.count_communes", n=num(len(units)), err=True)
 
 
 def _locality_sources() -> str:
     from market40 import localities
-    return "source: " + "; ".join(f"{s['package']} {s['version']} (data {s['data_version']})"
+    return t("loc.source") + ": " + "; ".join(f"{s['package']} {s['version']} (data {s['data_version']})"
                                   for s in localities.sources()) + " — market40/data/README.md"
 
 
@@ -538,31 +665,32 @@ def locality_show(code: str, as_json: bool) -> None:
         if as_json:
             echo_json(data)
         else:
-            for key, value in (("code", found.code), ("name", found.name), ("kind", "province (tỉnh/thành phố)"),
+            for key, value in (("code", found.code), ("name", found.name), ("kind", t("loc.province_kind")),
                                ("unit type", found.unit_type), ("communes", data["communes"]),
                                ("former districts", data["former_districts"])):
-                click.echo(f"{key + ':':<18}{value}")
+                click.echo(f"{t('loc.' + key) + ':':<18}{value}")
         return
     unit = localities.unit(text)
     if as_json:
         echo_json(unit.as_dict(links=True))
         return
     if unit.kind == "commune":
-        kind = "commune-level unit (đơn vị hành chính cấp xã)"
+        kind = t("loc.commune_kind")
         province = f"{unit.province.code} {unit.province.name}"
-        valid = f"from {unit.valid_from:%d/%m/%Y} (in force)"
-        related = ("came from", [f"{d.code} {d.name} (former district, {d.former_province})" for d in
+        valid = t("loc.valid_from", day=day(unit.valid_from))
+        related = ("came from", [t("loc.former_of", code=d.code, name=d.name, province=d.former_province) for d in
                                  localities.formers_of(unit.code)])
     else:
-        kind = "former district-level unit (đơn vị cấp huyện cũ)"
-        province = f"{unit.former_province} (since 1/7/2025: {unit.province.code} {unit.province.name})"
+        kind = t("loc.district_kind")
+        province = t("loc.former_province", former=unit.former_province, code=unit.province.code,
+                     name=unit.province.name)
         last = unit.valid_to.fromordinal(unit.valid_to.toordinal() - 1) if unit.valid_to else None
-        valid = f"until {last:%d/%m/%Y} (start not recorded)" if last else "start and end not recorded"
+        valid = t("loc.valid_until", day=day(last)) if last else t("loc.valid_unknown")
         related = ("became", [f"{c.code} {c.name}" for c in localities.successors_of(unit.code)])
     for key, value in (("code", unit.code), ("name", unit.name), ("kind", kind), ("unit type", unit.unit_type),
                        ("province", province), ("valid", valid)):
-        click.echo(f"{key + ':':<18}{value}")
-    click.echo(f"{related[0] + ':':<18}" + ("\n" + " " * 18).join(related[1] or ["—"]))
+        click.echo(f"{t('loc.' + key) + ':':<18}{value}")
+    click.echo(f"{t('loc.' + related[0]) + ':':<18}" + ("\n" + " " * 18).join(related[1] or ["—"]))
 
 
 @locality_group.command("load")
@@ -592,9 +720,9 @@ def _load_provinces(codes: list[str], *, as_json: bool) -> None:
         echo_json([r.as_dict() for r in reports])
         return
     for report in reports:
-        click.echo(report.summary())
+        click.echo(report.summary(lang()))
         for change in report.changes:
-            click.echo(f"  corrected {change}")
+            say("loc.corrected", change=change)
 
 # ---------------------------------------------------------------------------- backup and restore
 
@@ -617,11 +745,11 @@ def backup_command(dest: str, store_path: str | None) -> None:
     url = require_registry()
     report = storage.backup(url, dest, store=storage.store_path(url, store_path))
     for name, size in report.files.items():
-        click.echo(f"  {name:<18} {size:>14,} bytes")
+        say("cli.file_size", name=f"{name:<18}", size=f"{num(size):>14}")
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(f"backed up the registry (revision {report.revision}) into {report.folder}")
-    click.echo(f"REMEMBER: {storage.SECRET_REMINDER}", err=True)
+        say("cli.note", message=note, err=True)
+    say("cli.backed_up", revision=report.revision, folder=report.folder)
+    say("cli.remember", message=storage.SECRET_REMINDER, err=True)
 
 
 @main.command("restore")
@@ -644,12 +772,12 @@ def restore_command(src: str, store_path: str | None, force: bool) -> None:
     url = database_url()
     report = storage.restore(src, url, store=storage.store_path(url, store_path), force=force)
     for name, size in report.files.items():
-        click.echo(f"  {name:<18} {size:>14,} bytes")
+        say("cli.file_size", name=f"{name:<18}", size=f"{num(size):>14}")
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(f"restored the registry (revision {report.revision}) into {storage.redact(url)}"
-               + (f" and the transaction store into {report.store}" if report.store else ""))
-    click.echo(f"REMEMBER: {storage.SECRET_REMINDER}", err=True)
+        say("cli.note", message=note, err=True)
+    click.echo(t("cli.restored", revision=report.revision, url=storage.redact(url))
+               + (t("cli.restored_store", store=report.store) if report.store else ""))
+    say("cli.remember", message=storage.SECRET_REMINDER, err=True)
 
 
 # ---------------------------------------------------------------------------- markets
@@ -684,7 +812,7 @@ def market_add(code: str, **fields: Any) -> None:
         fields.pop("onboarded_on", None)  # not given: kept as it is
     with registry_session() as registry:
         market, outcome = registry.save_market(code=code, **fields)
-        click.echo(f"{market.code}: {outcome}")
+        click.echo(f"{market.code}: {word(outcome)}")
 
 
 @market_group.command("list")
@@ -724,8 +852,20 @@ def market_show(code: str, as_json: bool) -> None:
     if as_json:
         echo_json(data)
     else:
+        from datetime import date, datetime
+        from market40 import formats
+        from market40.messages import TEXTS
         for key, value in data.items():
-            click.echo(f"{key + ':':<22}{'' if value is None else value}")
+            label = t(f"market.{key}") if f"market.{key}" in TEXTS else key
+            if isinstance(value, datetime):
+                value = formats.when(value, lang())
+            elif isinstance(value, date):
+                value = day(value)
+            elif isinstance(value, bool):
+                value = word("yes" if value else "no") if lang() == "vi" else value
+            elif isinstance(value, int):
+                value = num(value)
+            click.echo(f"{label + ':':<24}{'' if value is None else value}")
 
 
 def import_options(func: Callable) -> Callable:
@@ -753,15 +893,15 @@ def finish_import(report: Any, as_json: bool) -> None:
         for problem in report.problems:
             if shown == SHOWN_BAD_ROWS:  # a flood of bad rows: the rejects file has every one
                 rest = len(report.problems) - shown
-                click.echo(f"… {rest} more bad rows" + (f", all in {report.rejects_file}" if report.rejects_file
-                                                        else ""), err=True)
+                say("cli.more_bad_rows", n=num(rest), err=True,
+                    where=t("cli.all_in", file=report.rejects_file) if report.rejects_file else "")
                 break
             shown += 1
-            for line in problem.lines():
+            for line in problem.lines(lang()):
                 click.echo(line, err=True)
         if report.unknown_columns:
-            click.echo(f"note: columns ignored: {', '.join(report.unknown_columns)}", err=True)
-        click.echo(report.summary())
+            say("cli.columns_ignored", columns=", ".join(report.unknown_columns), err=True)
+        click.echo(report.summary(lang()))
     if report.problems:
         sys.exit(1)
 
@@ -818,7 +958,7 @@ def stall_add(stall: str, **fields: Any) -> None:
     with registry_session() as registry:
         given = {k: v for k, v in fields.items() if v is not None}
         row, outcome = registry.save_stall(market, code=code, **given)
-        click.echo(f"{market}/{row.code}: {outcome}")  # "a12" updates the registered "A-12"
+        click.echo(f"{market}/{row.code}: {word(outcome)}")  # "a12" updates the registered "A-12"
 
 
 @stall_group.command("list")
@@ -840,12 +980,12 @@ def stall_list(market: str, status: str | None, search: str | None, limit: int |
     if as_json:
         echo_json([r.as_dict() for r in rows])
         return
-    print_table([[r.code, r.shop_name, r.owner_name, r.status,
+    print_table([[r.code, r.shop_name, r.owner_name, word(r.status),
                   f"{r.account.bank} {r.account.number}" if r.account else "—",
-                  r.account.status if r.account else "no QR"] for r in rows],
+                  word(r.account.status) if r.account else t("cli.no_qr")] for r in rows],
                 ["stall", "shop", "owner", "status", "account", "account status"])
     if total > len(rows):
-        click.echo(f"… {total - len(rows)} more (of {total})")
+        say("cli.more_rows", n=num(total - len(rows)), total=num(total))
 
 
 @stall_group.command("show")
@@ -870,11 +1010,13 @@ def stall_show(stall: str, reveal: bool, as_json: bool) -> None:
         echo_json(data)
         return
     for key in ("ref", "shop_name", "goods_category", "owner_name", "owner_phone", "status"):
-        click.echo(f"{key + ':':<16}{data[key] or ''}")
-    click.echo("accounts:" if history else "accounts:       none (no QR yet)")
+        value = word(data[key]) if key == "status" else data[key]
+        click.echo(f"{t('key.' + key) + ':':<16}{value or ''}")
+    click.echo(f"{t('key.accounts')}:" if history else f"{t('key.accounts') + ':':<16}{t('cli.no_accounts')}")
     for account in history:
-        click.echo(f"  {accounts.event_day(account.created_at):%Y-%m-%d}  {account.bank:<14} {account.number:<20} {account.holder_name:<26} "
-                   f"{account.status}{' — ' + account.status_reason if account.status_reason else ''}")
+        click.echo(f"  {day(accounts.event_day(account.created_at))}  {account.bank:<14} {account.number:<20} "
+                   f"{account.holder_name:<26} "
+                   f"{word(account.status)}{' — ' + word(account.status_reason) if account.status_reason else ''}")
 
 
 @stall_group.command("import")
@@ -919,10 +1061,9 @@ def stall_close(stall: str, at: str | None, reason: str | None) -> None:
     with registry_session() as registry:
         row = registry.close_stall(stall, at=at, reason=reason)
         live = registry.current_account(row)
-        click.echo(f"{stall}: closed on {row.closed_on:%d/%m/%Y}")
+        say("cli.stall_closed", stall=stall, day=day(row.closed_on))
     if live is not None:
-        click.echo(f"note: its account is still {live.status}; revoke it with `market40 account revoke {stall} "
-                   "--reason ...` if the QR is no longer used", err=True)
+        say("cli.stall_closed_note", status=word(live.status), stall=stall, err=True)
 
 
 @stall_group.command("open")
@@ -938,8 +1079,8 @@ def stall_open(stall: str, at: str | None) -> None:
     """
     with registry_session() as registry:
         row, outcome = registry.open_stall(stall, at=at)
-        when = f" (operating since {row.opened_on:%d/%m/%Y})" if row.opened_on else ""
-        click.echo(f"{stall}: {outcome}{when}")
+        when = t("cli.operating_since", day=day(row.opened_on)) if row.opened_on else ""
+        click.echo(f"{stall}: {word(outcome)}{when}")
 
 
 @stall_group.command("merge")
@@ -961,13 +1102,12 @@ def stall_merge(source: str, target: str, keep: str | None, reason: str | None) 
     """
     with registry_session() as registry:
         result = registry.merge_stalls(source, target, keep=keep, reason=reason)
-    click.echo(f"{result.merged} merged into {result.into}: {result.accounts} accounts, {result.users} logins, "
-               f"{result.census_moved} census entries moved" +
-               (f"; {result.census_left} census entries left (the board listed both)" if result.census_left else "") +
-               (f"; account {result.revoked} revoked" if result.revoked else ""))
+    click.echo(t("cli.merged", merged=result.merged, into=result.into, accounts=num(result.accounts),
+                 users=num(result.users), moved=num(result.census_moved)) +
+               (t("cli.merged_left", n=num(result.census_left)) if result.census_left else "") +
+               (t("cli.merged_revoked", account=result.revoked) if result.revoked else ""))
     if result.reference_changed:
-        click.echo(f"note: the kept account now carries the reference {result.reference_changed!r}: print its "
-                   "poster again", err=True)
+        say("cli.merged_reference", reference=result.reference_changed, err=True)
 
 
 @stall_group.command("remove")
@@ -985,7 +1125,7 @@ def stall_remove(stall: str, reason: str) -> None:
     """
     with registry_session() as registry:
         registry.remove_stall(stall, reason=reason)
-    click.echo(f"{stall}: removed")
+    click.echo(f"{stall}: {word('removed')}")
 
 
 @stall_group.command("twins")
@@ -1007,10 +1147,10 @@ def stall_twins(market: str | None, as_json: bool) -> None:
         echo_json(rows)
     else:
         for row in rows:
-            what = "same stall" if row["kind"] == "twin" else "same reference once spaces are stripped"
+            what = t("cli.twin" if row["kind"] == "twin" else "cli.twin_reference")
             click.echo(f"{row['key']}: {', '.join(row['stalls'])} ({what})")
         if not rows:
-            click.echo("no twins")
+            say("cli.no_twins")
     if rows:
         sys.exit(1)
 
@@ -1027,7 +1167,7 @@ def stall_template(file: str, markets: bool) -> None:
     """
     from market40.services.imports import write_template
     write_template(file, markets=markets)
-    click.echo(f"wrote {file}", err=True)
+    say("cli.wrote", file=file, err=True)
 
 
 # ---------------------------------------------------------------------------- accounts
@@ -1083,14 +1223,15 @@ def account_set(stall: str, from_qr: str | None, merchant_qr: str | None, **fiel
         for label, source in (("QR", from_qr), ("merchant QR", merchant_qr)):
             if source:
                 scanned = registry.scan_qr(source, allow_unknown_bin=allow)
-                click.echo(_scanned_line(label, scanned), err=True)
+                click.echo(_scanned_line(t("cli.qr") if label == "QR" else t("cli.merchant_qr"), scanned), err=True)
                 if label == "QR":
                     from_qr = scanned.payload
                 else:
                     merchant_qr = scanned.payload
         account, outcome = registry.register_account(stall, qr=from_qr, merchant_qr=merchant_qr, **fields)
-        extra = "; merchant QR registered as issued" if account.merchant_payload else ""
-        click.echo(f"{stall}: {outcome}; {account.status}; QR reference {account.purpose!r}{extra}")
+        extra = t("cli.merchant_qr_kept") if account.merchant_payload else ""
+        say("cli.account_set", stall=stall, outcome=word(outcome), status=word(account.status),
+            reference=account.purpose, extra=extra)
 
 
 def _scanned_line(label: str, scanned: Any) -> str:
@@ -1099,14 +1240,14 @@ def _scanned_line(label: str, scanned: Any) -> str:
     bank = scanned.bank
     parts = [f"{bank.short_name if bank else 'BIN'} ({scanned.bin})"]
     if scanned.kind == "merchant":
-        parts.append(f"merchant QR (QRPUSH), merchant id {scanned.merchant_id}")
+        parts.append(t("cli.scanned_merchant", merchant_id=scanned.merchant_id))
     else:
-        parts.append(f"{'card' if scanned.is_card else 'account'} {accounts.mask(scanned.account)}")
+        parts.append(f"{word('card' if scanned.is_card else 'bank_account')} {accounts.mask(scanned.account)}")
     if scanned.reference_label:
-        parts.append(f"reference {scanned.reference_label}")
+        parts.append(t("cli.scanned_reference", reference=scanned.reference_label))
     if scanned.merchant_name:
-        parts.append(f"name {scanned.merchant_name}")
-    return f"{label} read: " + ", ".join(parts)
+        parts.append(t("cli.scanned_name", name=scanned.merchant_name))
+    return t("cli.scanned", label=label, parts=", ".join(parts))
 
 
 @account_group.command("verify")
@@ -1125,14 +1266,14 @@ def account_verify(stall: str | None, market: str | None, at: str | None) -> Non
       market40 account verify --market HH1
     """
     if (stall is None) == (market is None):
-        raise click.UsageError("give a STALL or --market")
+        raise click.UsageError(t("cli.give_stall_or_market"))
     with registry_session() as registry:
         if stall:
             registry.verify_account(stall, at=at)
-            click.echo(f"{stall}: verified")
+            click.echo(f"{stall}: {word('verified')}")
         else:
             done = registry.verify_pending(market, at=at)
-            click.echo(f"{market}: {len(done)} accounts verified")
+            say("cli.accounts_verified", market=market, n=num(len(done)))
 
 
 @account_group.command("reject")
@@ -1148,7 +1289,7 @@ def account_reject(stall: str, reason: str, at: str | None) -> None:
     """
     with registry_session() as registry:
         registry.reject_account(stall, reason, at=at)
-        click.echo(f"{stall}: rejected")
+        click.echo(f"{stall}: {word('rejected')}")
 
 
 @account_group.command("revoke")
@@ -1164,7 +1305,7 @@ def account_revoke(stall: str, reason: str, at: str | None) -> None:
     """
     with registry_session() as registry:
         registry.revoke_account(stall, reason, at=at)
-        click.echo(f"{stall}: revoked")
+        click.echo(f"{stall}: {word('revoked')}")
 
 
 @account_group.command("list")
@@ -1189,10 +1330,11 @@ def account_list(market: str, status: str | None, history: bool, reveal: bool, l
         echo_json([r.as_dict() for r in rows])
         return
     print_table([[r.stall, r.bank, r.number, r.holder_name + (" (HKD)" if r.holder_type == "household" else ""),
-                  r.kind + (f" + merchant QR {r.merchant_id}" if r.merchant_id else ""), r.status] for r in rows],
+                  word(r.kind) + (f" + {t('cli.merchant_qr')} {r.merchant_id}" if r.merchant_id else ""),
+                  word(r.status)] for r in rows],
                 ["stall", "bank", "number", "holder", "kind", "status"])
     if total > len(rows):
-        click.echo(f"… {total - len(rows)} more (of {total})")
+        say("cli.more_rows", n=num(total - len(rows)), total=num(total))
 
 
 # ---------------------------------------------------------------------------- users
@@ -1221,10 +1363,10 @@ def user_add(username: str, role: str, password: str | None, **fields: Any) -> N
       market40 user add cb.halong --role officer --locality 193
     """
     if password is None and role != "owner":
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(t("cli.password"), hide_input=True, confirmation_prompt=True)
     with registry_session() as registry:
         user = registry.add_user(username, role, password=password, **fields)
-        click.echo(f"{user.username}: created ({role})")
+        click.echo(f"{user.username}: {word('created')} ({word(role)})")
 
 
 @user_group.command("reset-2fa")
@@ -1240,7 +1382,7 @@ def user_reset_2fa(username: str) -> None:
     from market40.services import second_factor
     with registry_session() as registry:
         user = second_factor.reset(registry.session, registry.actor, username)
-        click.echo(f"{user.username}: second factor reset; they set it up again at their next login")
+        say("cli.second_factor_reset", user=user.username)
 
 
 @user_group.command("list")
@@ -1257,7 +1399,7 @@ def user_list(as_json: bool) -> None:
     if as_json:
         echo_json([r.as_dict() for r in rows])
         return
-    print_table([[r.username, r.role, "yes" if r.is_active else "no", ", ".join(r.scopes)] for r in rows],
+    print_table([[r.username, word(r.role), word("yes" if r.is_active else "no"), ", ".join(r.scopes)] for r in rows],
                 ["username", "role", "active", "scope"])
 
 
@@ -1295,7 +1437,7 @@ def enroll_issue(market: str | None, stall: str | None, days: int, output: str |
     else:
         click.echo(slip_service.as_text(slips, **where), nl=False)
     if output:
-        click.echo(f"{len(slips)} slips written to {output}", err=True)
+        say("cli.slips_written", n=num(len(slips)), file=output, err=True)
 
 
 # ---------------------------------------------------------------------------- posters
@@ -1331,14 +1473,14 @@ def poster_group(ctx: click.Context, stall: str | None, market: str | None, outp
     if ctx.invoked_subcommand is not None:
         return
     if (stall is None) == (market is None) or output is None:
-        raise click.UsageError("give --stall or --market, and -o FILE")
+        raise click.UsageError(t("cli.give_poster"))
     from market40.services import posters as poster_service
     langs = poster_service.parse_langs(lang, english=english)  # a bad code is refused before anything is read
     with registry_session() as registry:
         if stall:
             data = poster_service.poster_data(registry, stall)
             poster_service.render_poster(data, output, size=size, langs=langs)
-            click.echo(f"{stall}: poster {data.serial} written to {output}", err=True)
+            say("cli.poster_written", stall=stall, serial=data.serial, file=output, err=True)
             return
         items, left_out = poster_service.market_posters(registry, market, size=size, langs=langs)
     update, done = progress_bar("posters")
@@ -1348,14 +1490,14 @@ def poster_group(ctx: click.Context, stall: str | None, market: str | None, outp
     finally:
         done()
     for item in left_out:
-        click.echo(f"skipped {item.stall}: {item.reason}", err=True)
+        say("cli.poster_skipped", stall=item.stall, reason=item.reason, err=True)
     if skipped:
         import csv
         with open(skipped, "w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["stall", "reason"])
             writer.writerows([item.stall, item.reason] for item in left_out)
-    click.echo(f"{market}: {len(items)} posters written to {output}; {len(left_out)} stalls skipped")
+    say("cli.posters_written", market=market, n=num(len(items)), file=output, skipped=num(len(left_out)))
 
 
 @poster_group.command("verify")
@@ -1388,7 +1530,7 @@ def poster_verify(photo: str, stall: str | None, as_json: bool) -> None:
                 if value:
                     click.echo(f"  {label + ':':<9}{value}")
             for note in result.notes:
-                click.echo(f"  note: {note}")
+                click.echo("  " + t("cli.note", message=note))
     sys.exit(max(r.exit_code for r in results) if results else 1)
 
 
@@ -1414,17 +1556,16 @@ def demo_command(fresh: bool, no_walkthrough: bool, seed: int) -> None:
     from market40.demo import demo_data_dir
     from market40.services.demo import create_demo
     step = _walkthrough_step()
-    step("Build the demo province (synthetic data: data/demo/README.md)")
+    step(t("demo.build"))
     update, done = progress_bar("markets")
     try:
         summary = create_demo(database_url(), operator(), replace=fresh, seed=seed, progress=update)
     finally:
         done()
-    click.echo(f"  {summary.localities} localities ({summary.links} old→new links), {summary.markets} markets, "
-               f"{summary.stalls:,} stalls, {summary.accounts:,} accounts ({summary.pending} waiting for review)")
-    click.echo("  demo logins for the web app (demo passwords, never for a deployment):")
-    for login in summary.logins:
-        click.echo(f"    {login.username:<12} {login.password:<18} {login.role:<8} {login.scope}")
+    say("demo.summary", localities=num(summary.localities), links=num(summary.links), markets=num(summary.markets),
+        stalls=num(summary.stalls), accounts=num(summary.accounts), pending=num(summary.pending))
+    say("demo.logins")
+    _print_logins(summary.logins)
     if no_walkthrough:
         return
     samples = demo_data_dir() / "samples"
@@ -1433,35 +1574,41 @@ def demo_command(fresh: bool, no_walkthrough: bool, seed: int) -> None:
     def run(*args: str) -> None:
         click.echo(click.style("  $ market40 " + " ".join(args), bold=True))
         try:
-            main.main(list(args), standalone_mode=False, obj=ctx.find_root().obj)
+            main.main(list(args), standalone_mode=False, obj={**ctx.find_root().obj, "lang": lang()})
         except SystemExit as stop:  # a refusal is part of the story; say so, never hide it
             if stop.code not in (0, None):
-                click.echo(f"  (exit code {stop.code})")
+                say("demo.exit_code", code=stop.code)
         except click.ClickException as error:
-            click.echo(f"  (refused, as expected: {error.format_message().splitlines()[0]})")
+            say("demo.refused", message=error.format_message().splitlines()[0])
 
-    step("The market board sends a new market: import it")
+    step(t("demo.step_market"))
     run("market", "import", str(samples / "markets-new.csv"))
-    step("Its stall list arrives with mistakes: every bad row is reported at once, nothing is written")
+    step(t("demo.step_errors"))
     run("stall", "import", str(samples / "stalls-HH1-with-errors.csv"), "--market", "HH1",
         "--rejects", "stalls-HH1-with-errors.rejects.csv")  # here, never beside the shipped sample
-    step("The corrected list (XLSX: leading zeros of accounts and phones survive)")
+    step(t("demo.step_corrected"))
     run("stall", "import", str(samples / "stalls-HH1.xlsx"), "--market", "HH1")
-    step("Importing the same file again changes nothing")
+    step(t("demo.step_again"))
     run("stall", "import", str(samples / "stalls-HH1.xlsx"), "--market", "HH1")
-    step("Staff check the accounts with the bank, then verify them")
+    step(t("demo.step_verify"))
     run("account", "list", "HH1", "--status", "pending", "--limit", "5")
     run("account", "verify", "--market", "HH1")
-    step("One owner changes bank: the old account is revoked, the history kept")
+    step(t("demo.step_change"))
     run("account", "set", "HH1/A-1", "--bank", "vietcombank", "--account", "1023456789", "--holder",
         "HOANG HONG MAI")
     run("stall", "show", "HH1/A-1")
-    step("Onboarding slips with one-time enrollment codes for the owners")
+    step(t("demo.step_slips"))
     run("enroll", "issue", "--stall", "HH1/A-1")
-    step("The markets now")
+    step(t("demo.step_markets"))
     run("market", "list", "--tier", "III")
-    click.echo("\nNext: `market40 stall list HL1`, `market40 account list HL1 --status pending`, "
-               "`market40 qr decode …`.")
+    click.echo("\n" + t("demo.next"))
+
+
+def _print_logins(logins: Any) -> None:
+    """The demo logins: user, password, role and what they see (its Vietnamese name in Vietnamese)."""
+    for login in logins:
+        scope = login.scope if lang() == "en" else (login.name or login.scope)
+        click.echo(f"    {login.username:<12} {login.password:<18} {word(login.role):<8} {scope}")
 
 
 def _walkthrough_step() -> Callable[[str], None]:
@@ -1523,29 +1670,25 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
             url = storage.database_url(temporary)
             if not os.environ.get("MARKET40_SECRET_KEY"):
                 config["SECRET_KEY"] = secrets.token_hex(32)  # a throw-away registry, a throw-away key
-        click.echo(f"building the demo province into {storage.redact(url)} ...", err=True)
+        say("cli.building_demo", url=storage.redact(url), err=True)
         try:
             summary = create_demo(url, operator())
         except Conflict:
-            raise click.ClickException(f"{storage.redact(url)} already holds a registry: serve it without --demo, "
-                                       "or rebuild it with `market40 --db ... demo --fresh`") from None
-        click.echo(f"  {summary.markets} markets, {summary.stalls:,} stalls, {summary.pending} accounts waiting for "
-                   "review (synthetic data)")
-        click.echo("  demo logins (demo passwords, never for a deployment):")
-        for login in summary.logins:
-            click.echo(f"    {login.username:<12} {login.password:<18} {login.role:<8} {login.scope}")
+            raise Refusal(t("cli.demo_exists", url=storage.redact(url))) from None
+        say("cli.serve_demo", markets=num(summary.markets), stalls=num(summary.stalls), pending=num(summary.pending))
+        say("demo.logins")
+        _print_logins(summary.logins)
         live_demo = _demo_live_payments(url, config)  # live payments (issue 10)
     else:
         url = require_registry()
     config["DATABASE_URL"] = url
     if processes > 1 and not os.environ.get("MARKET40_RATELIMIT_STORAGE"):
-        click.echo(f"note: rate limits are counted per process ({processes} processes): set "
-                   "MARKET40_RATELIMIT_STORAGE=redis://... to count them together", err=True)
+        say("cli.rate_limits", processes=processes, err=True)
 
     from web.server import serve
 
     def ready(address: str) -> None:
-        click.echo(f"market40 web app on {address} ({processes} × {workers} threads; Ctrl+C to stop)")
+        say("cli.serving", address=address, processes=processes, workers=workers)
         if live_demo is not None:
             live_demo(address)
 
@@ -1577,8 +1720,7 @@ def _demo_live_payments(url: str, config: dict[str, Any]) -> Callable[[str], Non
     finally:
         engine.dispose()
     featured = next((t for t in chosen if t.ref == "HL1/A-1"), None)
-    click.echo("  live payments: sign in as the demo owner and open /loa/ (Loa báo tiền); a payment to HL1/A-1 "
-               "arrives every few seconds")
+    say("cli.live_demo")
 
     def start(address: str) -> None:
         stop = threading.Event()
@@ -1647,7 +1789,7 @@ def census_list(period: str, market: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    print_table([[r["market"], r["name"], r["period"], "—" if r["households"] is None else r["households"]]
+    print_table([[r["market"], r["name"], r["period"], "—" if r["households"] is None else num(r["households"])]
                  for r in rows], ["market", "name", "period", "households"])
 
 
@@ -1662,7 +1804,7 @@ def census_template(file: str) -> None:
     """
     from market40.services.census import write_census_template
     write_census_template(file)
-    click.echo(f"wrote {file}")
+    say("cli.wrote", file=file)
 
 
 @main.group("tx")
@@ -1704,8 +1846,7 @@ def tx_import(files: tuple[str, ...], fmt: str, bank: str | None, account: str |
     """
     from market40.services.transfers import import_files
     if rejects and len(files) > 1:
-        raise click.UsageError("--rejects names one file: give it with one input file (the default is "
-                               "FILE.rejects.csv beside each input)")
+        raise click.UsageError(t("cli.rejects_one_file"))
     bars: list[Callable[[], None]] = []
 
     def bar(name: str) -> Any:
@@ -1728,12 +1869,12 @@ def tx_import(files: tuple[str, ...], fmt: str, bank: str | None, account: str |
             echo_json(result.as_dict())
             continue
         for problem in result.problems:
-            where = f"line {problem['line']}" if problem.get("line") else (problem.get("tx_id") or "?")
-            click.echo(f"{result.source}: {where}: {problem['reason']} ({problem.get('raw') or ''})", err=True)
+            where = t("cli.line", n=problem["line"]) if problem.get("line") else (problem.get("tx_id") or "?")
+            click.echo(f"{result.source}: {where}: {_tx_reason(problem['reason'])} ({problem.get('raw') or ''})",
+                       err=True)
         if result.invalid > len(result.problems):
-            click.echo(f"{result.source}: … and {result.invalid - len(result.problems):,} more rejected rows"
-                       .replace(",", "."), err=True)
-        click.echo(result.summary())
+            say("cli.more_rejected", source=result.source, n=num(result.invalid - len(result.problems)), err=True)
+        click.echo(result.summary(lang()))
     if failed:
         sys.exit(1)
 
@@ -1754,7 +1895,7 @@ def tx_formats(as_json: bool) -> None:
     for layout in layouts():
         click.echo(f"{layout.name:<11} {layout.title}" + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
         sep = layout.delimiter if layout.kind == "csv" else " "
-        click.echo(f"{'':<11} {'fields' if layout.kind == 'jsonl' else 'header'}: {sep.join(layout.header)}")
+        click.echo(f"{'':<11} {t('cli.fields' if layout.kind == 'jsonl' else 'cli.header')}: {sep.join(layout.header)}")
 
 
 @tx_group.command("demo")
@@ -1778,14 +1919,13 @@ def tx_demo(end: str, months: int, seed: int, folder: str, store_path: str | Non
     with unit_of_work("months") as (session, update), open_store(store_path) as store:
         out = build_demo_activity(session, operator(), store, folder, end=end, months=months, seed=seed,
                                   progress=update)
-    click.echo(f"{out.accounts_backdated:,} demo accounts given an onboarding history "
-               f"({out.shared_accounts} shared by two stalls)")
+    say("cli.tx_demo", n=num(out.accounts_backdated), shared=num(out.shared_accounts))
     for report in out.census:
-        click.echo(f"  census  {report.source}: {sum(report.lists.values()):,} households, "
-                   f"{report.added} added, {report.removed} removed")
+        say("cli.tx_demo_census", source=report.source, households=num(sum(report.lists.values())),
+            added=num(report.added), removed=num(report.removed))
     for result in out.transfers:
-        click.echo(f"  transfers {result.summary()}")
-    click.echo(f"files in {folder}/. Next: market40 reconcile --period {end} --months {months}")
+        say("cli.tx_demo_transfers", summary=result.summary(lang()))
+    say("cli.tx_demo_next", folder=folder, end=end, months=months)
 
 
 @main.command("reconcile")
@@ -1817,7 +1957,7 @@ def reconcile_command(period: str, months: int, idle_months: int, store_path: st
                                     progress=update)
             summaries.append(summary)
             if not as_json:
-                click.echo(summary.summary())
+                click.echo(summary.summary(lang()))
     if as_json:
         echo_json([s.as_dict() for s in summaries])
 
@@ -1865,7 +2005,7 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
     from market40.services.reports import adoption_summary, export
     fmt = fmt or Path(output).suffix.lower().lstrip(".")
     if fmt not in ("xlsx", "csv", "html", "json"):
-        raise click.UsageError("choose --format xlsx, csv, html or json (or an -o file with that suffix)")
+        raise click.UsageError(t("cli.choose_format"))
     with registry_session() as registry:
         actor = registry.actor
         if username:
@@ -1873,25 +2013,23 @@ def report_adoption(period: str, by: str, locality: str | None, level: str, mont
             from market40.services.registry import Actor
             user = find_user(registry.session, username)
             if user is None:
-                raise click.ClickException(f"no user {username!r}")
+                raise Refusal(t("cli.no_user", name=username))
             actor = Actor.for_user(registry.session, user)
         report = adoption_summary(registry.session, actor, period, by=by, locality=locality, level=level,
                                   months=months, target=None if target is None else target / 100, detail=detail)
     if output == "-":
         if fmt in ("xlsx",):
-            raise click.UsageError("an XLSX workbook needs a file: -o report.xlsx")
+            raise click.UsageError(t("cli.xlsx_needs_file"))
         buffer = io.BytesIO()
         export(report, fmt, buffer)
         sys.stdout.buffer.write(buffer.getvalue())
         return
     export(report, fmt, output)
     p = report.province
-    rate = (lambda x: "—" if x is None else f"{x:.1%}")
-    stalls = f"{p.stalls:,}".replace(",", ".")
-    click.echo(f"{report.period} · {report.scope}: {p.markets} markets, {stalls} stalls; accepting "
-               f"{rate(p.accepting_rate)} (stall-weighted), {rate(p.mean_accepting_rate)} (mean of market rates); "
-               f"active {rate(p.active_rate)} / {rate(p.mean_active_rate)}; {p.markets_at_target}/{p.markets} markets "
-               f"at the {report.target * 100:g}% target. Wrote {output}.")
+    say("cli.adoption", period=report.period, scope=report.scope, markets=num(p.markets), stalls=num(p.stalls),
+        accepting=pct(p.accepting_rate), mean_accepting=pct(p.mean_accepting_rate), active=pct(p.active_rate),
+        mean_active=pct(p.mean_active_rate), at_target=num(p.markets_at_target), target=_target(report.target),
+        file=output)
     for note in report.notes[:1] if not report.reconciled else []:
         click.echo(note, err=True)
 
@@ -1912,7 +2050,15 @@ def report_target(province: str, percent: float, source: str | None) -> None:
     from market40.services.reports import set_target
     with registry_session() as registry:
         row = set_target(registry.session, registry.actor, province, percent / 100, source=source)
-        click.echo(f"{row.province}: target {row.target * 100:g}%" + (f" ({row.source})" if row.source else ""))
+        say("cli.target", province=row.province, target=_target(row.target),
+            source=f" ({row.source})" if row.source else "")
+
+
+def _target(rate: float) -> str:
+    """A target (0.9) as ``90%`` / ``82,5%``: its own digits, in this run's language."""
+    from market40 import formats
+    digits = 0 if round(rate * 100, 6) == round(rate * 100) else 1
+    return formats.percent(rate, lang(), digits=digits)
 
 
 @report_group.command("anomalies")
@@ -1938,7 +2084,7 @@ def report_anomalies(period: str, kind: str | None, market: str | None, limit: i
     if as_json:
         echo_json(rows)
         return
-    print_table([[r["kind"], r["market"] or "—", r["stall"] or "—", r["account"] or "", r["transfers"] or "",
+    print_table([[r["kind"] if lang() == "en" else r["label"], r["market"] or "—", r["stall"] or "—", r["account"] or "", r["transfers"] or "",
                   r["detail"][:80]] for r in rows], ["kind", "market", "stall", "account", "transfers", "detail"])
 
 
@@ -1980,7 +2126,7 @@ def fee_account_set(market: str, bank: str, number: str, holder_name: str, board
     with fee_session() as fees:
         account, outcome = fees.set_account(market, bank=bank, number=number, holder_name=holder_name,
                                             board_name=board_name)
-        click.echo(f"{market.upper()}: {outcome}: {account.bin} {mask(account.number)} {account.holder_name} "
+        click.echo(f"{market.upper()}: {word(outcome)}: {account.bin} {mask(account.number)} {account.holder_name} "
                    f"({account.board_name})")
 
 
@@ -2026,7 +2172,8 @@ def fee_tariff_list(period: str | None, as_json: bool) -> None:
         echo_json(rows)
         return
     print_table([[r["code"], r["kind"], r["name"], r["tier"] or "*", r["position_class"] or "*",
-                  f"{format_vnd(r['unit_price'])}/{r['unit']}", r["valid_from"], r["valid_to"] or "", r["source"]]
+                  f"{format_vnd(r['unit_price'])}/{r['unit']}", _day_text(r["valid_from"]), _day_text(r["valid_to"]),
+                  r["source"]]
                  for r in rows], ["code", "kind", "name", "tier", "position", "price", "from", "to", "source"])
 
 
@@ -2043,7 +2190,20 @@ def fee_tariff_template(file: str, what: str) -> None:
     """
     from market40.services.fees import write_template
     write_template(file, what)
-    click.echo(f"wrote {file}")
+    say("cli.wrote", file=file)
+
+
+def _day_text(value: Any) -> str:
+    """A date (or its ISO text) as this run's language writes it; empty for none."""
+    from datetime import date
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return day(value)
 
 
 @fee_group.command("stalls")
@@ -2108,7 +2268,7 @@ def fee_bill(market: str, period: str, due: str | None, partial: bool, slips_pat
     else:
         for problem in run.problems:
             click.echo(problem, err=True)
-        click.echo(run.summary())
+        click.echo(run.summary(lang()))
     if run.problems and not run.written:
         sys.exit(1)
 
@@ -2127,7 +2287,7 @@ def fee_slips(market: str, period: str, output: str, sheet: str) -> None:
     """
     with fee_session() as fees:
         count = fees.write_slips(market, period, output, sheet=sheet)
-    click.echo(f"wrote {count} slips to {output}")
+    say("cli.fee_slips", n=num(count), file=output)
 
 
 @fee_group.command("match")
@@ -2149,8 +2309,8 @@ def fee_match(market: str, window_days: int, store_path: str | None, as_json: bo
         echo_json(run.as_dict())
         return
     for row in run.unmatched:
-        click.echo(f"left for the board: {row['tx']} {format_vnd(row['amount'])}: {row['reason']}", err=True)
-    click.echo(run.summary())
+        say("cli.left_for_board", tx=row["tx"], amount=format_vnd(row["amount"]), reason=row["reason"], err=True)
+    click.echo(run.summary(lang()))
 
 
 @fee_group.command("status")
@@ -2175,10 +2335,10 @@ def fee_status(market: str, period: str, show_bills: bool, as_json: bool) -> Non
         print_table([[v.number, v.stall, v.owner_name, format_vnd(v.amount), format_vnd(v.paid), v.state_label,
                       v.receipt_serial or ""] for v in views],
                     ["bill", "stall", "owner", "billed", "paid", "state", "receipt"])
-    click.echo(f"{summary['market']} {summary['period']}: {summary['bills']} bills; paid {summary['paid']}, "
-               f"partly {summary['partly_paid']}, unpaid {summary['unpaid']}, overdue {summary['overdue']}; "
-               f"billed {format_vnd(summary['billed'])}, received {format_vnd(summary['paid'])} "
-               f"({format_vnd(summary['paid_cashless'])} cashless), owed {format_vnd(summary['owed'])}")
+    say("cli.fee_status", market=summary["market"], period=summary["period"], bills=num(summary["bills"]),
+        paid=num(summary["paid"]), partly=num(summary["partly_paid"]), unpaid=num(summary["unpaid"]),
+        overdue=num(summary["overdue"]), billed=format_vnd(summary["billed"]), received=format_vnd(summary["paid"]),
+        cashless=format_vnd(summary["paid_cashless"]), owed=format_vnd(summary["owed"]))
 
 
 @fee_group.command("arrears")
@@ -2201,7 +2361,7 @@ def fee_arrears(market: str, reminders: bool, as_json: bool) -> None:
         for row in rows:
             click.echo(f"{row['phone'] or '—'}\t{row['text']}")
         return
-    print_table([[r["stall"], r["owner_name"], format_vnd(r["owed"]), r["since"], r["days"],
+    print_table([[r["stall"], r["owner_name"], format_vnd(r["owed"]), _day_text(r["since"]), r["days"],
                   ", ".join(b["period"] for b in r["bills"])] for r in rows],
                 ["stall", "owner", "owed", "since", "days", "periods"])
 
@@ -2220,8 +2380,9 @@ def fee_cash(bill: str, amount: str, at: str | None, note: str | None) -> None:
     """
     with fee_session() as fees:
         view = fees.record_cash(bill, amount, at=at, note=note)
-    click.echo(f"{view.number}: {view.state_label}, paid {format_vnd(view.paid)} of {format_vnd(view.amount)}"
-               + (f"; receipt {view.receipt_serial}" if view.receipt_serial else ""))
+    say("cli.fee_cash", bill=view.number, state=view.state_label,  # the board's own words, in both languages
+        paid=format_vnd(view.paid), amount=format_vnd(view.amount),
+        receipt=t("cli.receipt", serial=view.receipt_serial) if view.receipt_serial else "")
 
 
 @fee_group.command("receipt")
@@ -2236,7 +2397,7 @@ def fee_receipt(bill: str, output: str) -> None:
     """
     with fee_session() as fees:
         serial = fees.write_receipt(bill, output)
-    click.echo(f"wrote receipt {serial} to {output}")
+    say("cli.fee_receipt", serial=serial, file=output)
 
 
 
@@ -2263,7 +2424,7 @@ def tx_purge(older_than: str | None, stall_ref: str | None, store_path: str | No
     """
     from market40.services import live
     if not older_than and not stall_ref:
-        raise click.UsageError("give --older-than AGE or --stall MARKET/STALL")
+        raise click.UsageError(t("cli.give_purge"))
     from contextlib import nullcontext
     from pathlib import Path
 
@@ -2285,9 +2446,9 @@ def tx_purge(older_than: str | None, stall_ref: str | None, store_path: str | No
         echo_json(out)
         return
     if "purged" in out:
-        click.echo(f"{out['purged']:,} live transfers older than {older_than} deleted")
+        say("cli.purged", n=num(out["purged"]), age=older_than)
     if "erased" in out:
-        click.echo(f"{out['erased']:,} live transfers of {stall_ref} erased, with its requested amounts and helper links")
+        say("cli.erased", n=num(out["erased"]), stall=stall_ref)
 
 
 @tx_group.command("simulate")

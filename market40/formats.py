@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-__all__ = ["VN_TZ", "LANGUAGES", "count", "money", "percent", "when", "day", "to_vietnam"]
+__all__ = ["VN_TZ", "LANGUAGES", "count", "decimal", "money", "percent", "when", "day", "to_vietnam"]
 
 #: Vietnam time. A fixed offset is exact (no DST since 1975) and needs no tz database.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
@@ -38,6 +38,18 @@ def _group(value: int, lang: str) -> str:
 def count(value: int | None, lang: str = "vi") -> str:
     """A whole number with thousands grouped the way ``lang`` reads it."""
     return _MISSING if value is None else _group(int(value), lang)
+
+
+def decimal(value: float | None, lang: str = "vi", digits: int = 1) -> str:
+    """A number with decimals: ``1,5`` (Vietnamese decimal comma) or ``1.5``; thousands grouped.
+
+    >>> decimal(1234.56), decimal(1234.56, "en"), decimal(None)
+    ('1.234,6', '1,234.6', '—')
+    """
+    if value is None:
+        return _MISSING
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".") if lang != "en" else text
 
 
 def money(amount: int | None, lang: str = "vi") -> str:

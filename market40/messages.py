@@ -20,11 +20,35 @@ Standard library only.
 """
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Mapping
 
 from .exceptions import InvalidFormat, ValidationError
 
-__all__ = ["TEXTS", "COLUMN_NAMES", "problem", "describe", "text", "line", "column_name"]
+__all__ = ["TEXTS", "COLUMN_NAMES", "HELP", "LANGS", "problem", "describe", "text", "line", "column_name",
+           "language", "verdict", "word", "sentence", "describe_error",
+           "transfer_reason", "refusal"]
+
+#: The languages people read market40 in, Vietnamese first.
+LANGS = ("vi", "en")
+
+
+def language(environ: Mapping[str, str] | None = None) -> str:
+    """Which language an environment asks for: ``vi`` or ``en``. The one rule, for every door.
+
+    ``MARKET40_LANG`` first, then the POSIX locale (the first set of ``LC_ALL``, ``LC_MESSAGES``,
+    ``LANG``): one starting with ``vi`` means Vietnamese; anything else, or nothing, English.
+
+    >>> language({"LANG": "vi_VN.UTF-8"}), language({"LANG": "C.UTF-8"}), language({})
+    ('vi', 'en', 'en')
+    >>> language({"MARKET40_LANG": "en", "LC_ALL": "vi_VN.UTF-8"}), language({"LC_ALL": "C", "LANG": "vi_VN"})
+    ('en', 'en')
+    """
+    env = os.environ if environ is None else environ
+    chosen = (env.get("MARKET40_LANG") or "").strip().lower()
+    if not chosen:
+        chosen = next((env[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if env.get(name)), "").lower()
+    return "vi" if chosen.startswith("vi") else "en"
 
 #: code → (Vietnamese, English). Import rules (``problem``), per-column reasons (``field.*``),
 #: and the words of the report (``report.*``).
@@ -99,6 +123,458 @@ TEXTS: dict[str, tuple[str, str]] = {
     "report.heading.reason_en": ("Lý do (tiếng Anh)", "reason (Vietnamese)"),
 }
 
+# What the command line says (``cli.*``), the words it fills in (``word.*``), how an import ends
+# (``verdict.*``) and its one-line summaries (``summary.*``). Numbers come in already written by
+# market40.formats in the same language.
+TEXTS.update({
+    # errors and refusals
+    "cli.error": ("Lỗi: {message}", "Error: {message}"),
+    "cli.problems": ("{n} lỗi:", "{n} problems:"),
+    "cli.no_registry": ("chưa có sổ đăng ký trong {url}: tạo bằng `market40 db init` (hoặc thử `market40 demo`), "
+                        "hoặc chọn cơ sở dữ liệu khác bằng --db",
+                        "no registry in {url}: create one with `market40 db init` (or try `market40 demo`), or "
+                        "choose another with --db"),
+    "cli.give_stall_or_market": ("hãy cho một SẠP hoặc --market", "give a STALL or --market"),
+    "cli.no_user": ("không có người dùng {name!r}", "no user {name!r}"),
+    "failure.busy": ("sổ đăng ký đang bận: một lệnh market40 khác hoặc ứng dụng web đang ghi; thử lại sau giây lát",
+                     "the registry is busy: another market40 command or the web app is writing to it; "
+                     "try again in a moment"),
+    "failure.read_only": ("không ghi được vào sổ đăng ký: tệp cơ sở dữ liệu hoặc thư mục của nó chỉ đọc",
+                          "cannot write to the registry: the database file or its folder is read-only"),
+    "failure.full": ("ổ đĩa chứa sổ đăng ký đã đầy: giải phóng bớt dung lượng rồi thử lại",
+                     "the disk holding the registry is full: free some space, then try again"),
+    "failure.cannot_open": ("không mở được tệp sổ đăng ký: kiểm tra thư mục có tồn tại và bạn có quyền ghi",
+                            "cannot open the registry file: check that its folder exists and that you may "
+                            "write there"),
+    "failure.damaged": ("tệp sổ đăng ký bị hỏng hoặc không đọc được: khôi phục từ bản sao lưu (`market40 restore`)",
+                        "the registry file is damaged or unreadable: restore it from a backup (`market40 restore`)"),
+    "failure.old_schema": ("cấu trúc sổ đăng ký cũ hơn phiên bản market40 này: chạy `market40 db upgrade`",
+                           "the registry's schema is older than this market40: run `market40 db upgrade`"),
+    "failure.unreachable": ("không kết nối được máy chủ cơ sở dữ liệu: kiểm tra máy chủ đang chạy và địa chỉ đúng",
+                            "cannot reach the database server: check that it runs and that the URL is right"),
+    "failure.database": ("lỗi cơ sở dữ liệu ({detail})", "database error ({detail})"),
+    "failure.disk": ("không ghi được{where}: {reason}", "cannot write{where}: {reason}"),
+    "failure.disk_full": ("ổ đĩa đã đầy", "the disk is full"),
+    "failure.disk_read_only": ("ổ đĩa chỉ đọc", "the disk is read-only"),
+    "failure.refused": ("không có quyền ghi", "refused"),
+    # how an import ends
+    "verdict.dry_run": ("chạy thử: không ghi gì", "dry run: nothing was written"),
+    "verdict.refused": ("không ghi gì vì có dòng lỗi (sửa các dòng đó, hoặc dùng --partial)",
+                        "nothing was written because some rows are bad (fix them, or use --partial)"),
+    "verdict.unchanged": ("không có gì thay đổi ({already})", "nothing changed ({already})"),
+    "verdict.written": ("đã ghi", "written"),
+    "verdict.written_partial": ("đã ghi (bỏ qua các dòng lỗi)", "written (the bad rows were left out)"),
+    "verdict.rejects": ("; các dòng lỗi ở {file}", "; rejects in {file}"),
+    "already.file": ("tệp này đã được nhập trước đó", "this file was already imported"),
+    "already.census": ("danh sách này đã được nhập trước đó", "this census was already imported"),
+    "already.transfers": ("mọi giao dịch trong tệp đã có trong kho", "every transfer in it is already stored"),
+    # one-line summaries
+    "summary.import": ("{source}: {rows} dòng: {created} mới, {updated} cập nhật, {unchanged} không đổi{accounts}; "
+                       "{rejected} bị từ chối{totals}. {verdict}.",
+                       "{source}: {rows} rows: {created} new, {updated} updated, {unchanged} unchanged{accounts}; "
+                       "{rejected} rejected{totals}. {verdict}."),
+    "summary.import.accounts": ("; tài khoản: {created} mới, {replaced} thay thế",
+                                "; accounts: {created} new, {replaced} replaced"),
+    "summary.census": ("{source}: {rows} dòng cho {lists} danh sách chợ-tháng [{names}]: thêm {added} hộ, bớt "
+                       "{removed}, cập nhật {updated}, không đổi {unchanged}; {not_operating} không kinh doanh; "
+                       "{rejected} bị từ chối{totals}. {verdict}.",
+                       "{source}: {rows} rows for {lists} market-month lists [{names}]: {added} households added, "
+                       "{removed} removed, {updated} updated, {unchanged} unchanged; {not_operating} not operating; "
+                       "{rejected} rejected{totals}. {verdict}."),
+    "summary.bills": ("{market} {period}: {stalls} sạp: phát hành {created} hóa đơn, {corrected} điều chỉnh, "
+                      "{unchanged} không đổi; lần này thu {amount}",
+                      "{market} {period}: {stalls} stalls: {created} bills issued, {corrected} corrections, "
+                      "{unchanged} unchanged; {amount} billed now"),
+    "summary.bills.problems": ("; {n} vấn đề", "; {n} problems"),
+    "summary.bills.nothing": (" — chưa phát hành hóa đơn nào", " — nothing was issued"),
+    "summary.match": ("{market}: {transfers} giao dịch vào tài khoản của ban quản lý; {applied} đã ghi nhận "
+                      "({amount}), {already} đã khớp trước đó, {unmatched} để ban quản lý xử lý, {notes} có ghi chú; "
+                      "phát hành {receipts} biên lai",
+                      "{market}: {transfers} transfers to the board's account; {applied} applied ({amount}), "
+                      "{already} already matched, {unmatched} left for the board, {notes} with a note; "
+                      "{receipts} receipts issued"),
+    "summary.reconcile": ("{period}: {markets} chợ ({census} có danh sách hộ), tính {stalls} sạp: {accepting} nhận "
+                          "thanh toán ({accepting_rate}), {active} có giao dịch ({active_rate}), {registered} chờ xác "
+                          "minh. Giao dịch: {transfers} ({amount}): {by_account} theo tài khoản, {by_reference} theo "
+                          "mã sạp, {unattributed} không xác định được sạp; {unknown} tài khoản không có trong sổ đăng "
+                          "ký; ngân hàng có dữ liệu: {banks}. Bất thường: {anomalies}. ({seconds} giây)",
+                          "{period}: {markets} markets ({census} with a census), {stalls} stalls counted: "
+                          "{accepting} accepting ({accepting_rate}), {active} active ({active_rate}), {registered} "
+                          "waiting for verification. Transfers: {transfers} ({amount}): {by_account} by account, "
+                          "{by_reference} by stall reference, {unattributed} unattributed; {unknown} accounts not in "
+                          "the registry; banks with data: {banks}. Anomalies: {anomalies}. ({seconds} s)"),
+    "summary.none": ("không có", "none"),
+    "summary.transfers": ("{source} ({layout}): {rows} dòng: {inserted} {stored} ({amount}){span}; {duplicates} đã có "
+                          "trong kho; {outgoing} chuyển đi; {other} dòng tiêu đề/tổng/trống; {invalid} bị từ chối",
+                          "{source} ({layout}): {rows} rows: {inserted} {stored} ({amount}){span}; {duplicates} already "
+                          "stored; {outgoing} outgoing; {other} title/total/blank rows; {invalid} rejected"),
+    "summary.transfers.stored": ("giao dịch đã nhập", "transfers in"),
+    "summary.transfers.not_stored": ("giao dịch hợp lệ (chưa lưu)", "good transfers (not stored)"),
+    "summary.transfers.span": (", ghi sổ {first} – {last}", ", booked {first} – {last}"),
+    "summary.transfers.already": ("{source}: đã nhập đủ trước đó (lô {batch}); không có gì thay đổi.",
+                                  "{source}: already imported in full (batch {batch}); nothing changed."),
+})
+
+# the command line (cli.py): results, progress, notes
+TEXTS.update({
+    "cli.all_in": ("; tất cả có trong {file}", ", all in {file}"),
+    "cli.more_bad_rows": ("… còn {n} dòng lỗi nữa{where}", "… {n} more bad rows{where}"),
+    "cli.columns_ignored": ("lưu ý: bỏ qua các cột: {columns}", "note: columns ignored: {columns}"),
+    "cli.more_rows": ("… còn {n} dòng nữa (trên tổng {total})", "… {n} more (of {total})"),
+    "cli.no_qr": ("chưa có QR", "no QR"),
+    "cli.no_accounts": ("chưa có (chưa có QR)", "none (no QR yet)"),
+    "cli.stall_closed": ("{stall}: nghỉ kinh doanh từ {day}", "{stall}: closed on {day}"),
+    "cli.stall_closed_note": ("lưu ý: tài khoản của sạp vẫn đang ở trạng thái «{status}»; nếu mã QR không còn dùng, "
+                              "hãy thu hồi bằng `market40 account revoke {stall} --reason ...`",
+                              "note: its account is still {status}; revoke it with `market40 account revoke {stall} "
+                              "--reason ...` if the QR is no longer used"),
+    "cli.operating_since": (" (kinh doanh từ {day})", " (operating since {day})"),
+    "cli.merged": ("đã gộp {merged} vào {into}: chuyển {accounts} tài khoản, {users} tài khoản đăng nhập, {moved} mục "
+                   "danh sách hộ", "{merged} merged into {into}: {accounts} accounts, {users} logins, {moved} census "
+                   "entries moved"),
+    "cli.merged_left": ("; giữ lại {n} mục danh sách hộ (ban quản lý ghi cả hai)",
+                        "; {n} census entries left (the board listed both)"),
+    "cli.merged_revoked": ("; đã thu hồi tài khoản {account}", "; account {account} revoked"),
+    "cli.merged_reference": ("lưu ý: tài khoản được giữ nay mang mã tham chiếu «{reference}»: hãy in lại poster",
+                             "note: the kept account now carries the reference {reference!r}: print its poster "
+                             "again"),
+    "cli.twin": ("cùng một sạp", "same stall"),
+    "cli.twin_reference": ("trùng mã tham chiếu khi bỏ dấu cách", "same reference once spaces are stripped"),
+    "cli.no_twins": ("không có sạp trùng", "no twins"),
+    "cli.wrote": ("đã ghi {file}", "wrote {file}"),
+    "cli.qr": ("Mã QR", "QR"),
+    "cli.merchant_qr": ("mã QR cửa hàng", "merchant QR"),
+    "cli.merchant_qr_kept": ("; mã QR cửa hàng được đăng ký đúng như ngân hàng cấp", "; merchant QR registered as "
+                             "issued"),
+    "cli.account_set": ("{stall}: {outcome}; {status}; nội dung chuyển khoản «{reference}»{extra}",
+                        "{stall}: {outcome}; {status}; QR reference {reference!r}{extra}"),
+    "cli.scanned": ("Đã đọc {label}: {parts}", "{label} read: {parts}"),
+    "cli.scanned_merchant": ("mã QR cửa hàng (QRPUSH), mã cửa hàng {merchant_id}",
+                             "merchant QR (QRPUSH), merchant id {merchant_id}"),
+    "cli.scanned_reference": ("mã tham chiếu {reference}", "reference {reference}"),
+    "cli.scanned_name": ("tên {name}", "name {name}"),
+    "cli.accounts_verified": ("{market}: đã xác minh {n} tài khoản", "{market}: {n} accounts verified"),
+    "cli.password": ("mật khẩu", "password"),
+    "cli.second_factor_reset": ("{user}: đã xóa lớp xác thực thứ hai; người dùng thiết lập lại ở lần đăng nhập tới",
+                                "{user}: second factor reset; they set it up again at their next login"),
+    "cli.slips_written": ("đã ghi {n} phiếu vào {file}", "{n} slips written to {file}"),
+    "cli.give_poster": ("hãy cho --stall hoặc --market, và -o TỆP", "give --stall or --market, and -o FILE"),
+    "cli.poster_written": ("{stall}: đã ghi poster {serial} vào {file}", "{stall}: poster {serial} written to {file}"),
+    "cli.poster_skipped": ("bỏ qua {stall}: {reason}", "skipped {stall}: {reason}"),
+    "cli.posters_written": ("{market}: đã ghi {n} poster vào {file}; bỏ qua {skipped} sạp",
+                            "{market}: {n} posters written to {file}; {skipped} stalls skipped"),
+    "cli.db_created": ("đã tạo sổ đăng ký ở phiên bản {revision}", "created the registry at revision {revision}"),
+    "cli.db_latest": ("đã ở phiên bản mới nhất", "already at the latest revision"),
+    "cli.db_upgraded": ("đã nâng cấp {before} → {after}", "upgraded {before} → {after}"),
+    "cli.building_demo": ("đang dựng tỉnh mẫu vào {url} ...", "building the demo province into {url} ..."),
+    "cli.demo_exists": ("{url} đã có sổ đăng ký: chạy không có --demo, hoặc dựng lại bằng "
+                        "`market40 --db ... demo --fresh`",
+                        "{url} already holds a registry: serve it without --demo, or rebuild it with "
+                        "`market40 --db ... demo --fresh`"),
+    "cli.serve_demo": ("  {markets} chợ, {stalls} sạp, {pending} tài khoản chờ xác minh (dữ liệu giả)",
+                       "  {markets} markets, {stalls} stalls, {pending} accounts waiting for review (synthetic data)"),
+    "cli.rate_limits": ("lưu ý: giới hạn truy cập được đếm riêng cho từng tiến trình ({processes} tiến trình): đặt "
+                        "MARKET40_RATELIMIT_STORAGE=redis://... để đếm chung",
+                        "note: rate limits are counted per process ({processes} processes): set "
+                        "MARKET40_RATELIMIT_STORAGE=redis://... to count them together"),
+    "cli.serving": ("ứng dụng web market40 tại {address} ({processes} × {workers} luồng; Ctrl+C để dừng)",
+                    "market40 web app on {address} ({processes} × {workers} threads; Ctrl+C to stop)"),
+    "cli.live_demo": ("  thanh toán trực tiếp: đăng nhập bằng tài khoản chủ sạp mẫu và mở /loa/ (Loa báo tiền); vài "
+                      "giây lại có một khoản chuyển đến HL1/A-1",
+                      "  live payments: sign in as the demo owner and open /loa/ (Loa báo tiền); a payment to HL1/A-1 "
+                      "arrives every few seconds"),
+    "cli.rejects_one_file": ("--rejects chỉ ghi một tệp: dùng với một tệp đầu vào (mặc định là TỆP.rejects.csv cạnh "
+                             "mỗi tệp)", "--rejects names one file: give it with one input file (the default is "
+                             "FILE.rejects.csv beside each input)"),
+    "cli.line": ("dòng {n}", "line {n}"),
+    "cli.more_rejected": ("{source}: … và {n} dòng bị từ chối nữa", "{source}: … and {n} more rejected rows"),
+    "cli.tx_demo": ("{n} tài khoản mẫu được tạo lịch sử đăng ký ({shared} tài khoản dùng chung cho hai sạp)",
+                    "{n} demo accounts given an onboarding history ({shared} shared by two stalls)"),
+    "cli.tx_demo_census": ("  danh sách hộ  {source}: {households} hộ, thêm {added}, bớt {removed}",
+                           "  census  {source}: {households} households, {added} added, {removed} removed"),
+    "cli.tx_demo_transfers": ("  giao dịch {summary}", "  transfers {summary}"),
+    "cli.tx_demo_next": ("các tệp ở {folder}/. Tiếp theo: market40 reconcile --period {end} --months {months}",
+                         "files in {folder}/. Next: market40 reconcile --period {end} --months {months}"),
+    "cli.choose_format": ("chọn --format xlsx, csv, html hoặc json (hoặc tệp -o có đuôi đó)",
+                          "choose --format xlsx, csv, html or json (or an -o file with that suffix)"),
+    "cli.xlsx_needs_file": ("sổ tính XLSX cần một tệp: -o bao-cao.xlsx", "an XLSX workbook needs a file: -o report.xlsx"),
+    "cli.adoption": ("{period} · {scope}: {markets} chợ, {stalls} sạp; nhận thanh toán {accepting} (theo số sạp), "
+                     "{mean_accepting} (trung bình các chợ); có giao dịch {active} / {mean_active}; {at_target}/{markets} "
+                     "chợ đạt chỉ tiêu {target}. Đã ghi {file}.",
+                     "{period} · {scope}: {markets} markets, {stalls} stalls; accepting {accepting} (stall-weighted), "
+                     "{mean_accepting} (mean of market rates); active {active} / {mean_active}; {at_target}/{markets} "
+                     "markets at the {target} target. Wrote {file}."),
+    "cli.target": ("{province}: chỉ tiêu {target}{source}", "{province}: target {target}{source}"),
+    "cli.fee_slips": ("đã ghi {n} phiếu thu vào {file}", "wrote {n} slips to {file}"),
+    "cli.left_for_board": ("để ban quản lý xử lý: {tx} {amount}: {reason}", "left for the board: {tx} {amount}: "
+                           "{reason}"),
+    "cli.fee_status": ("{market} {period}: {bills} hóa đơn; đã nộp {paid}, nộp một phần {partly}, chưa nộp {unpaid}, "
+                       "quá hạn {overdue}; phải thu {billed}, đã thu {received} ({cashless} không dùng tiền mặt), còn "
+                       "nợ {owed}",
+                       "{market} {period}: {bills} bills; paid {paid}, partly {partly}, unpaid {unpaid}, overdue "
+                       "{overdue}; billed {billed}, received {received} ({cashless} cashless), owed {owed}"),
+    "cli.fee_cash": ("{bill}: {state}, đã nộp {paid} trên {amount}{receipt}",
+                     "{bill}: {state}, paid {paid} of {amount}{receipt}"),
+    "cli.receipt": ("; biên lai {serial}", "; receipt {serial}"),
+    "cli.fee_receipt": ("đã ghi biên lai {serial} vào {file}", "wrote receipt {serial} to {file}"),
+    "cli.give_purge": ("hãy cho --older-than THỜI_GIAN hoặc --stall CHỢ/SẠP", "give --older-than AGE or --stall "
+                       "MARKET/STALL"),
+    "cli.purged": ("đã xóa {n} giao dịch trực tiếp cũ hơn {age}", "{n} live transfers older than {age} deleted"),
+    "cli.erased": ("đã xóa {n} giao dịch trực tiếp của {stall}, cùng các khoản yêu cầu và liên kết người hỗ trợ",
+                   "{n} live transfers of {stall} erased, with its requested amounts and helper links"),
+    # the demo walkthrough
+    "demo.build": ("Dựng tỉnh mẫu (dữ liệu giả: data/demo/README.md)",
+                   "Build the demo province (synthetic data: data/demo/README.md)"),
+    "demo.summary": ("  {localities} đơn vị hành chính ({links} liên kết cũ→mới), {markets} chợ, {stalls} sạp, "
+                     "{accounts} tài khoản ({pending} chờ xác minh)",
+                     "  {localities} localities ({links} old→new links), {markets} markets, {stalls} stalls, "
+                     "{accounts} accounts ({pending} waiting for review)"),
+    "demo.logins": ("  tài khoản đăng nhập mẫu của ứng dụng web (mật khẩu mẫu, không bao giờ dùng khi triển khai):",
+                    "  demo logins for the web app (demo passwords, never for a deployment):"),
+    "demo.exit_code": ("  (mã thoát {code})", "  (exit code {code})"),
+    "demo.refused": ("  (bị từ chối, đúng như dự kiến: {message})", "  (refused, as expected: {message})"),
+    "demo.step_market": ("Ban quản lý gửi danh sách một chợ mới: nhập vào",
+                         "The market board sends a new market: import it"),
+    "demo.step_errors": ("Danh sách sạp gửi đến còn lỗi: mọi dòng lỗi được báo cùng lúc, không ghi gì",
+                         "Its stall list arrives with mistakes: every bad row is reported at once, nothing is "
+                         "written"),
+    "demo.step_corrected": ("Danh sách đã sửa (XLSX: giữ được số 0 ở đầu số tài khoản và số điện thoại)",
+                            "The corrected list (XLSX: leading zeros of accounts and phones survive)"),
+    "demo.step_again": ("Nhập lại đúng tệp đó không thay đổi gì", "Importing the same file again changes nothing"),
+    "demo.step_verify": ("Nhân viên đối chiếu tài khoản với ngân hàng rồi xác minh",
+                         "Staff check the accounts with the bank, then verify them"),
+    "demo.step_change": ("Một chủ sạp đổi ngân hàng: tài khoản cũ bị thu hồi, lịch sử được giữ",
+                         "One owner changes bank: the old account is revoked, the history kept"),
+    "demo.step_slips": ("Phiếu hướng dẫn kèm mã đăng ký dùng một lần cho chủ sạp",
+                        "Onboarding slips with one-time enrollment codes for the owners"),
+    "demo.step_markets": ("Các chợ lúc này", "The markets now"),
+    "demo.next": ("Tiếp theo: `market40 stall list HL1`, `market40 account list HL1 --status pending`, "
+                  "`market40 qr decode …`.",
+                  "Next: `market40 stall list HL1`, `market40 account list HL1 --status pending`, "
+                  "`market40 qr decode …`."),
+    # labels of `show` commands
+    "key.ref": ("sạp", "ref"), "key.shop_name": ("cửa hàng", "shop_name"),
+    "key.goods_category": ("ngành hàng", "goods_category"), "key.owner_name": ("chủ hộ", "owner_name"),
+    "key.owner_phone": ("điện thoại", "owner_phone"), "key.status": ("trạng thái", "status"),
+    "key.accounts": ("tài khoản", "accounts"),
+})
+
+TEXTS.update({
+    "cli.warning": ("cảnh báo: {message}", "warning: {message}"),
+    "cli.error_line": ("lỗi: {message}", "error: {message}"),
+    "cli.note": ("lưu ý: {message}", "note: {message}"),
+    "cli.remember": ("HÃY NHỚ: {message}", "REMEMBER: {message}"),
+    "cli.file_size": ("  {name} {size} byte", "  {name} {size} bytes"),
+    "cli.backed_up": ("đã sao lưu sổ đăng ký (phiên bản {revision}) vào {folder}",
+                      "backed up the registry (revision {revision}) into {folder}"),
+    "cli.restored": ("đã khôi phục sổ đăng ký (phiên bản {revision}) vào {url}",
+                     "restored the registry (revision {revision}) into {url}"),
+    "cli.restored_store": (" và kho giao dịch vào {store}", " and the transaction store into {store}"),
+    "qr.not_valid": ("Không phải mã chuyển khoản VietQR hợp lệ: {detail}", "Not a valid VietQR transfer: {detail}"),
+    "qr.not_vietqr": ("Không phải mã chuyển khoản VietQR: {kind}", "Not a VietQR transfer: {kind}"),
+    "qr.transfer": ("Mã chuyển khoản VietQR ({status})", "VietQR transfer ({status})"),
+    "qr.valid": ("hợp lệ", "valid"), "qr.invalid": ("KHÔNG HỢP LỆ", "INVALID"),
+    "qr.unknown_bin": ("BIN không có trong danh bạ", "unknown BIN"),
+    "qr.static": ("tĩnh (dùng nhiều lần)", "static (reusable)"),
+    "qr.dynamic": ("động (một lần thanh toán)", "dynamic (one payment)"),
+    "qr.unspecified": ("không ghi", "unspecified"), "qr.no_service": ("không có mã dịch vụ", "no service code"),
+    "qr.crc_ok": ("đúng", "ok"), "qr.crc_mismatch": ("SAI", "MISMATCH"),
+    "qr.none_found": ("không tìm thấy mã QR nào trong ảnh", "no QR code found in the image"),
+    "banks.formerly": ("  (tên cũ {name})", "  (formerly {name})"),
+    "banks.unlisted": ("{name}: không có trong danh bạ thành viên NAPAS: {why}",
+                       "{name}: not in the NAPAS participant directory: {why}"),
+    "banks.none": ("không có thành viên nào khớp «{text}»", "no participant matches {text!r}"),
+    "banks.hint": ("; có phải {hints}?", "; did you mean {hints}?"),
+})
+#: Labels of `qr decode`: English label → (Vietnamese, English).
+TEXTS.update({f"label.{en}": (vi, en) for en, vi in {
+    "Acquirer": "Ngân hàng thanh toán", "Bank": "Ngân hàng", "Merchant ID": "Mã cửa hàng", "Service": "Dịch vụ",
+    "Scheme": "Loại mã", "MCC": "MCC", "Merchant": "Cửa hàng", "City": "Thành phố", "Type": "Loại",
+    "Amount": "Số tiền", "Currency": "Tiền tệ", "Store": "Điểm bán", "Terminal": "Thiết bị",
+    "Bill number": "Số hóa đơn", "Reference": "Mã tham chiếu", "Purpose": "Nội dung", "CRC": "CRC",
+    "Card": "Thẻ", "Account": "Tài khoản", "Other tags": "Trường khác",
+}.items()})
+
+TEXTS.update({
+    "loc.count_former": ("{n} đơn vị cấp huyện cũ (đến 30/6/2025)", "{n} former district-level units (until 30/6/2025)"),
+    "loc.count_communes": ("{n} đơn vị cấp xã (từ 1/7/2025)", "{n} commune-level units (since 1/7/2025)"),
+    "loc.source": ("nguồn", "source"),
+    "loc.code": ("mã", "code"), "loc.name": ("tên", "name"), "loc.kind": ("loại", "kind"),
+    "loc.unit type": ("loại đơn vị", "unit type"), "loc.province": ("tỉnh", "province"),
+    "loc.valid": ("hiệu lực", "valid"), "loc.communes": ("số xã", "communes"),
+    "loc.former districts": ("số huyện cũ", "former districts"), "loc.came from": ("từ", "came from"),
+    "loc.became": ("thành", "became"),
+    "loc.province_kind": ("tỉnh/thành phố", "province (tỉnh/thành phố)"),
+    "loc.commune_kind": ("đơn vị hành chính cấp xã", "commune-level unit (đơn vị hành chính cấp xã)"),
+    "loc.district_kind": ("đơn vị cấp huyện cũ", "former district-level unit (đơn vị cấp huyện cũ)"),
+    "loc.valid_from": ("từ {day} (đang có hiệu lực)", "from {day} (in force)"),
+    "loc.valid_until": ("đến {day} (không ghi ngày bắt đầu)", "until {day} (start not recorded)"),
+    "loc.valid_unknown": ("không ghi ngày bắt đầu và kết thúc", "start and end not recorded"),
+    "loc.former_of": ("{code} {name} (huyện cũ, {province})", "{code} {name} (former district, {province})"),
+    "loc.former_province": ("{former} (từ 1/7/2025: {code} {name})", "{former} (since 1/7/2025: {code} {name})"),
+    "loc.corrected": ("  đã sửa {change}", "  corrected {change}"),
+    "cli.help_more": ("Hướng dẫn đầy đủ và các tùy chọn (tiếng Anh): {page}", "The full help: {page}"),
+    "cli.fields": ("các trường", "fields"), "cli.header": ("dòng tiêu đề", "header"),
+    "summary.localities": ("{province}: {communes} đơn vị cấp xã, {districts} đơn vị cấp huyện cũ, {links} liên kết "
+                           "cũ→mới", "{province}: {communes} commune-level units, {districts} former district-level "
+                           "units, {links} old→new links"),
+    "summary.localities.same": ("; đã có, không thay đổi gì", "; already loaded, nothing changed (đã có, không thay đổi "
+                                "gì)"),
+    "summary.localities.changed": ("; thêm {created} đơn vị, sửa {updated}, không đổi {unchanged}, thêm {links} liên "
+                                   "kết", "; {created} units added, {updated} corrected, {unchanged} unchanged, "
+                                   "{links} links added"),
+})
+#: Fields of `market show` (their names as in --json): field → (Vietnamese, English).
+TEXTS.update({f"market.{en}": (vi, en) for en, vi in {
+    "code": "mã chợ", "name": "tên chợ", "tier": "hạng", "tier_source": "căn cứ xếp hạng", "tier_date": "ngày xếp hạng",
+    "is_central": "chợ trung tâm", "address": "địa chỉ", "board_contact_name": "liên hệ ban quản lý",
+    "board_contact_phone": "điện thoại ban quản lý", "onboarded_on": "ngày triển khai", "created_at": "ngày tạo",
+    "updated_at": "ngày cập nhật", "locality": "địa bàn", "stalls": "số sạp", "operating": "đang kinh doanh",
+    "verified": "đã xác minh", "pending": "chờ xác minh",
+}.items()})
+
+#: Table headings (cli.py print_table): English word → (Vietnamese, English).
+TEXTS.update({f"head.{en}": (vi, en) for en, vi in {
+    "account status": "trạng thái TK", "account": "tài khoản", "active": "hoạt động", "bank": "ngân hàng",
+    "became": "thành", "bill": "hóa đơn", "billed": "phải thu", "bills": "hóa đơn", "code": "mã",
+    "commune-level unit": "đơn vị cấp xã", "communes": "số xã", "days": "số ngày", "detail": "chi tiết",
+    "former district-level unit": "đơn vị cấp huyện cũ", "former districts": "số huyện cũ",
+    "former province": "tỉnh cũ", "from former district(s)": "từ huyện cũ", "from": "từ ngày",
+    "holder": "chủ tài khoản", "households": "số hộ", "kind": "loại", "locality": "địa bàn", "market": "chợ",
+    "name": "tên", "number": "số", "owed": "còn nợ", "owner": "chủ hộ", "paid": "đã nộp", "pending": "chờ xác minh",
+    "period": "kỳ", "periods": "các kỳ", "position": "vị trí", "price": "đơn giá", "province": "tỉnh",
+    "receipt": "biên lai", "role": "vai trò", "scope": "phạm vi", "shop": "cửa hàng", "since": "từ ngày",
+    "source": "căn cứ", "stall": "sạp", "stalls": "số sạp", "state": "tình trạng", "status": "trạng thái",
+    "tier": "hạng", "to": "đến ngày", "transfers": "giao dịch", "type": "loại", "username": "tên đăng nhập",
+    "verified": "đã xác minh", "username ": "tên đăng nhập",
+}.items()})
+
+#: Status and outcome words the services return (their English is the word itself).
+WORDS: dict[str, str] = {
+    "created": "đã tạo", "updated": "đã cập nhật", "unchanged": "không đổi", "replaced": "đã thay thế",
+    "requested": "đã ghi nhận yêu cầu đổi tài khoản", "reopened": "đã mở lại", "pending": "chờ xác minh",
+    "verified": "đã xác minh", "rejected": "bị từ chối", "revoked": "đã thu hồi", "operating": "đang kinh doanh",
+    "closed": "đã nghỉ", "removed": "đã xóa", "owner": "chủ sạp", "staff": "nhân viên ngân hàng",
+    "officer": "cán bộ", "admin": "quản trị", "board": "ban quản lý chợ", "bank_account": "tài khoản",
+    "card": "thẻ", "ewallet": "ví điện tử", "yes": "có", "no": "không", "everything": "tất cả",
+    "replaced by a new account": "đã thay bằng tài khoản mới",
+}
+
+
+def sentence(said: str, lang: str = "vi") -> str:
+    """``said`` as the start of a sentence: a capital first letter in Vietnamese (English keeps its words)."""
+    return said[:1].upper() + said[1:] if lang == "vi" else said
+
+
+def word(value: str | None, lang: str = "vi") -> str:
+    """A status or outcome word (``pending``, ``created``…) as ``lang`` reads it."""
+    if not value:
+        return ""
+    return WORDS.get(value, value) if lang == "vi" else value
+
+
+def verdict(*, dry_run: bool, refused: bool, changed: bool, partial: bool, rejects_file: str | None,
+            already: str = "file", lang: str = "vi") -> str:
+    """What became of an import, in words: the one rule for every import (``already``: file, census, transfers)."""
+    if dry_run:
+        said = text("verdict.dry_run", lang)
+    elif refused:
+        said = text("verdict.refused", lang)
+    elif not changed:
+        known = f"already.{already}" in TEXTS  # else a phrase of the caller's own
+        said = text("verdict.unchanged", lang, already=text(f"already.{already}", lang) if known else already)
+    else:
+        said = text("verdict.written_partial" if partial else "verdict.written", lang)
+    return said + (text("verdict.rejects", lang, file=rejects_file) if rejects_file else "")
+
+
+#: The command line's help in Vietnamese, by command (its function's name): the first line is the
+#: one-line help of the listings; the English help is the command's own docstring.
+HELP: dict[str, str] = {
+    "main": "market40: mã VietQR, sổ đăng ký sạp và poster cho các chợ 4.0.",
+    "qr": "Tạo, đọc và vẽ mã thanh toán VietQR.",
+    "qr_encode": "In nội dung mã VietQR của một tài khoản, thẻ hoặc ví điện tử.",
+    "qr_decode": "Giải thích nội dung một mã VietQR (mã thoát 0 chỉ khi là mã chuyển khoản VietQR hợp lệ).",
+    "qr_image": "Vẽ mã VietQR thành tệp PNG, SVG hoặc PDF (mức sửa lỗi M, lề 4 ô).",
+    "qr_read": "Tìm và giải mã các mã QR trong ảnh chụp hoặc bản quét.",
+    "banks_command": "Liệt kê các thành viên NAPAS, hoặc tìm theo BIN, mã hay tên (gõ không dấu cũng được).",
+    "db_group": "Tạo hoặc nâng cấp cơ sở dữ liệu sổ đăng ký.",
+    "db_init": "Tạo sổ đăng ký mới theo cấu trúc mới nhất.",
+    "db_upgrade": "Áp dụng các bản nâng cấp cấu trúc còn thiếu (chạy lại vẫn an toàn).",
+    "locality_group": "Đơn vị hành chính: 34 tỉnh, thành phố, các xã phường từ 1/7/2025 và các huyện cũ.",
+    "locality_list": "Liệt kê tỉnh, đơn vị cấp xã hoặc đơn vị cấp huyện cũ.",
+    "locality_show": "Xem một đơn vị: tên, loại, tỉnh, hiệu lực, các đơn vị trước và sau sắp xếp.",
+    "locality_load": "Nạp đơn vị hành chính của tỉnh vào sổ đăng ký (chạy lại không thay đổi gì).",
+    "backup_command": "Sao lưu sổ đăng ký và kho giao dịch vào một thư mục mới, ngay khi đang dùng.",
+    "restore_command": "Khôi phục một thư mục sao lưu vào --db (tệp SQLite hoặc cơ sở dữ liệu PostgreSQL trống).",
+    "market_group": "Chợ: thêm, liệt kê, xem, nhập danh sách của ban quản lý.",
+    "market_add": "Thêm một chợ, hoặc cập nhật nếu mã chợ đã có.",
+    "market_list": "Liệt kê các chợ với số sạp và số tài khoản.",
+    "market_show": "Xem một chợ.",
+    "market_import": "Nhập danh sách chợ từ tệp CSV hoặc XLSX (tiêu đề tiếng Việt hoặc tiếng Anh).",
+    "stall_group": "Sạp: thêm, liệt kê, xem, nhập danh sách sạp của ban quản lý, in mẫu.",
+    "stall_add": "Thêm một sạp (CHỢ/SẠP), hoặc cập nhật các trường đã cho nếu sạp đã có.",
+    "stall_list": "Liệt kê các sạp của một chợ cùng tài khoản (số tài khoản được che).",
+    "stall_show": "Xem một sạp và lịch sử tài khoản của sạp.",
+    "stall_import": "Nhập danh sách sạp của ban quản lý chợ (CSV hoặc XLSX), kèm tài khoản nếu có.",
+    "stall_close": "Ghi nhận sạp ngừng kinh doanh (báo cáo tính sạp đến ngày đó).",
+    "stall_open": "Mở lại sạp đã nghỉ, hoặc ghi ngày sạp bắt đầu kinh doanh (--at).",
+    "stall_merge": "Gộp một sạp nhập nhầm vào sạp đúng của cùng chợ (có ghi nhật ký).",
+    "stall_remove": "Xóa một sạp tạo nhầm (có ghi nhật ký).",
+    "stall_twins": "Các sạp không phân biệt được: mã chỉ khác chữ hoa/thường, dấu cách, dấu gạch, hoặc mã tham "
+                   "chiếu trùng khi bỏ dấu cách.",
+    "stall_template": "Ghi tệp mẫu để nhập (.xlsx có trang «Hướng dẫn», hoặc .csv).",
+    "account_group": "Tài khoản nhận tiền: đăng ký, xác minh, từ chối, thu hồi, liệt kê.",
+    "account_set": "Đăng ký hoặc đổi tài khoản nhận tiền của sạp (chờ xác minh).",
+    "account_verify": "Xác minh tài khoản đang chờ (đã đối chiếu với ngân hàng): poster được in.",
+    "account_reject": "Từ chối một tài khoản đang chờ, kèm lý do.",
+    "account_revoke": "Thu hồi tài khoản của sạp (poster của nó không còn tính là đã đăng ký).",
+    "account_list": "Liệt kê tài khoản nhận tiền của một chợ (số tài khoản được che, trừ khi --reveal).",
+    "user_group": "Người dùng ứng dụng web và phạm vi được xem.",
+    "user_add": "Thêm người dùng với vai trò và phạm vi.",
+    "user_reset_2fa": "Xóa lớp xác thực thứ hai của người dùng (mất điện thoại); có ghi nhật ký.",
+    "user_list": "Liệt kê người dùng, vai trò và phạm vi.",
+    "enroll_group": "Mã đăng ký dùng một lần cho chủ sạp.",
+    "enroll_issue": "Cấp mã đăng ký và in phiếu hướng dẫn (mã chỉ hiện một lần, lưu dạng băm).",
+    "poster_group": "Poster của sạp sẵn sàng để in (PDF vector hoặc PNG 300 dpi), và kiểm tra poster.",
+    "poster_verify": "Đối chiếu mã QR trong ảnh chụp poster của sạp với sổ đăng ký (có ghi nhật ký).",
+    "demo_command": "Dựng tỉnh mẫu (dữ liệu giả) và đi qua từng bước đưa một chợ vào hệ thống.",
+    "serve_command": "Chạy ứng dụng web cho chủ sạp, nhân viên ngân hàng và cán bộ.",
+    "census_group": "Danh sách hộ kinh doanh của từng chợ theo tháng, do ban quản lý lập.",
+    "census_import": "Nhập danh sách hộ (CSV/XLSX): thay danh sách của chợ đó trong tháng.",
+    "census_list": "Số hộ trong danh sách của từng chợ trong tháng (—: chưa có danh sách, tính theo sổ đăng ký).",
+    "census_template": "Ghi mẫu danh sách hộ (XLSX có trang «Hướng dẫn», hoặc CSV).",
+    "tx_group": "Chuyển khoản ngân hàng: nhập sao kê và dữ liệu webhook vào kho giao dịch.",
+    "tx_import": "Nhập sao kê ngân hàng (CSV/XLSX) hoặc dữ liệu webhook SePay/Casso (JSON lines).",
+    "tx_formats": "Các mẫu sao kê `tx import` đọc được, với dòng tiêu đề của chúng.",
+    "tx_demo": "Tạo lịch sử cho tỉnh mẫu: ngày đăng ký, danh sách hộ và giao dịch (dữ liệu giả).",
+    "tx_purge": "Xóa giao dịch trực tiếp (webhook giữ trong sổ đăng ký): quá thời hạn lưu, hoặc của một sạp.",
+    "tx_simulate": "Gửi webhook ngân hàng có chữ ký đúng cho các sạp của một chợ đến máy chủ đang chạy.",
+    "reconcile_command": "Đối soát danh sách hộ × sổ đăng ký × giao dịch của một tháng: trạng thái, bất thường, "
+                         "tổng số.",
+    "report_group": "Báo cáo mức độ sử dụng cho cán bộ và ban quản lý chợ (XLSX, CSV, HTML, JSON).",
+    "report_adoption": "Tỷ lệ sử dụng theo hạng chợ, địa bàn, chợ và toàn tỉnh, kèm xu hướng theo tháng.",
+    "report_target": "Đặt chỉ tiêu của tỉnh: tỷ lệ hộ kinh doanh nhận thanh toán không dùng tiền mặt.",
+    "report_anomalies": "Những điểm bất thường đối soát tìm thấy trong tháng để xử lý (số tài khoản được che).",
+    "fee_group": "Phí chợ: tài khoản của ban quản lý, biểu phí, diện tích sạp và chỉ số, hóa đơn hằng tháng có "
+                 "VietQR, phiếu thu, khớp giao dịch, biên lai tiền mặt, tình trạng và nợ đọng.",
+    "fee_account_group": "Tài khoản thu phí của chợ.",
+    "fee_account_set": "Đặt tài khoản thu phí của chợ (kiểm tra như tài khoản của sạp; có ghi nhật ký).",
+    "fee_tariff_group": "Biểu phí: bảng giá của tỉnh, kèm căn cứ pháp lý và thời gian hiệu lực.",
+    "fee_tariff_import": "Nhập bảng giá (CSV/XLSX, mẫu: `market40 fee tariff template TỆP`).",
+    "fee_tariff_list": "Các dòng biểu phí, theo mã, hạng chợ và vị trí.",
+    "fee_tariff_template": "Ghi mẫu nhập (.xlsx có trang hướng dẫn, hoặc .csv) với tiêu đề tiếng Việt.",
+    "fee_stalls": "Nhập diện tích sạp (m²) và hạng vị trí từ bảng của ban quản lý.",
+    "fee_readings": "Nhập chỉ số công tơ (kỳ trước/kỳ này) hoặc số lượt của một tháng.",
+    "fee_bill": "Phát hành hóa đơn của tháng: mỗi sạp đang kinh doanh một hóa đơn; chạy lại không thay đổi gì.",
+    "fee_slips": "Phiếu thu của tháng của một chợ trong một tệp PDF: phiếu A6 có dấu cắt.",
+    "fee_match": "Khớp các giao dịch vào tài khoản thu phí của chợ với hóa đơn.",
+    "fee_status": "Hóa đơn của tháng theo tình trạng: chưa nộp, nộp một phần, đã nộp, quá hạn.",
+    "fee_arrears": "Ai nợ bao nhiêu, từ khi nào (hóa đơn quá hạn), cũ nhất trước.",
+    "fee_cash": "Ghi nhận tiền mặt nộp tại văn phòng ban quản lý cho một hóa đơn (có ghi nhật ký).",
+    "fee_receipt": "Biên lai PDF của một hóa đơn đã nộp (số sê-ri, ban quản lý, khoản đã nộp và cách nộp).",
+}
+
 #: Canonical column → (Vietnamese, English) name, for messages that name a column.
 COLUMN_NAMES: dict[str, tuple[str, str]] = {
     "market_code": ("Mã chợ", "market code"), "stall_code": ("Mã sạp", "stall code"),
@@ -118,7 +594,7 @@ class _Blank(dict):
         return ""
 
 
-def text(code: str, lang: str = "vi", **fields: Any) -> str:
+def text(code: str, lang: str = "vi", /, **fields: Any) -> str:
     """The text ``code`` in ``lang`` (``vi`` or ``en``), its fields filled in."""
     vi, en = TEXTS[code]
     template = en if lang == "en" and en else vi
@@ -174,3 +650,98 @@ def line(row: int, column: str | None, error: ValidationError, lang: str = "vi")
     if column:
         return text("report.row", lang, row=row, column=column, reason=reason)
     return text("report.row_only", lang, row=row, reason=reason)
+
+
+def describe_error(error: ValidationError, lang: str = "vi") -> str:
+    """One refused input for a door in ``lang``: the table's words where it has the rule (by code or by
+    field), else the rule's own message (English: the domain's rules are written once, in English)."""
+    if lang == "en":
+        return error.message
+    if getattr(error, "code", None) in TEXTS or f"field.{error.field}" in TEXTS:
+        return describe(error, lang)
+    return error.message
+
+
+#: Why a row of a bank export was refused (market40.transactions says it in English): pattern → Vietnamese.
+TRANSFER_REASONS: tuple[tuple[str, str], ...] = (
+    (r"(?P<f>[\w ]+): not a whole number of đồng written as (?P<style>.+)",
+     "{f}: không phải số đồng nguyên viết theo kiểu {style}"),
+    (r"(?P<f>[\w ]+): not a date in the formats (?P<formats>.+)", "{f}: không phải ngày theo định dạng {formats}"),
+    (r"(?P<f>[\w ]+): 1 to 19 letters or digits", "{f}: 1–19 chữ cái hoặc chữ số"),
+    (r"(?P<f>[\w ]+): required, at most 64 characters", "{f}: bắt buộc, tối đa 64 ký tự"),
+    (r"direction: in or out", "chiều giao dịch: in (vào) hoặc out (ra)"),
+    (r"amount: must be at least 1 đồng", "số tiền: ít nhất 1 đồng"),
+    (r"bank_bin: 6 digits", "BIN ngân hàng: 6 chữ số"),
+    (r"not JSON \((?P<detail>.+)\)", "không phải JSON ({detail})"),
+    (r"not a JSON object", "không phải một đối tượng JSON"),
+    (r"a transaction is not a JSON object", "một giao dịch không phải đối tượng JSON"),
+    (r"(?P<f>\w+): not a known bank \((?P<name>.+)\); give the bank.*",
+     "{f}: không nhận ra ngân hàng ({name}); hãy cho biết ngân hàng (--bank)"),
+    (r"Casso webhooks do not name the bank: give it \(--bank\)",
+     "webhook Casso không ghi tên ngân hàng: hãy cho biết ngân hàng (--bank)"),
+)
+_TRANSFER_FIELDS = {"booked_at": "ngày ghi sổ", "amount": "số tiền", "account": "số tài khoản",
+                    "bank_bin": "BIN ngân hàng", "transaction id": "mã giao dịch", "tx_id": "mã giao dịch",
+                    "content": "nội dung", "gateway": "cổng thanh toán", "bankAbbreviation": "mã ngân hàng",
+                    "bankName": "tên ngân hàng"}
+
+
+def transfer_reason(reason: str, lang: str = "vi") -> str:
+    """Why a transfer row was refused, in ``lang`` (a reason of no known kind stays as it is)."""
+    import re
+    if lang == "en":
+        return reason
+    for pattern, template in TRANSFER_REASONS:
+        found = re.fullmatch(pattern, reason)
+        if found:
+            fields = found.groupdict()
+            if "f" in fields:
+                fields["f"] = _TRANSFER_FIELDS.get(fields["f"], fields["f"])
+            if "formats" in fields:
+                fields["formats"] = fields["formats"].replace(" or ", " hoặc ")
+            return template.format(**fields)
+    return reason
+
+
+#: The refusals people meet most (the services say them in English): pattern → Vietnamese. A refusal
+#: of no listed kind stays in English.
+REFUSALS: tuple[tuple[str, str], ...] = (
+    (r"market '(?P<code>[^']*)' not found", "không có chợ «{code}» trong sổ đăng ký"),
+    (r"market (?P<code>\S+): (outside your markets|not your market)", "chợ {code} ngoài phạm vi của bạn"),
+    (r"stall (?P<ref>\S+) not found", "không có sạp {ref} trong sổ đăng ký"),
+    (r"stall (?P<ref>\S+): already closed(?P<since>.*)", "sạp {ref} đã nghỉ kinh doanh{since}"),
+    (r"stall (?P<ref>\S+): no pending or verified account to (?P<action>\w+)",
+     "sạp {ref} không có tài khoản đang chờ hoặc đã xác minh để {action}"),
+    (r"stall (?P<ref>\S+): the account is (?P<status>\w+); only (?P<allowed>.+) accounts can be (?P<new>\w+)",
+     "sạp {ref}: tài khoản đang ở trạng thái «{status}»; chỉ tài khoản {allowed} mới được {new}"),
+    (r"user '(?P<name>[^']*)' already exists", "người dùng «{name}» đã có"),
+    (r"this is not your stall", "đây không phải sạp của bạn"),
+    (r"only administrators (?P<what>add|list) users", "chỉ quản trị viên mới được {what} người dùng"),
+    (r"officers see masked account numbers only", "cán bộ chỉ xem được số tài khoản đã che"),
+    (r"image file not found: '(?P<path>[^']*)'", "không tìm thấy tệp ảnh «{path}»"),
+    (r"cannot verify: (?P<problems>.+)", "không xác minh được: {problems}"),
+)
+_REFUSAL_WORDS = {"verify": "xác minh", "reject": "từ chối", "revoke": "thu hồi", "verified": "xác minh",
+                  "rejected": "từ chối", "revoked": "thu hồi", "add": "thêm", "list": "xem danh sách",
+                  "or": "hoặc"}
+
+
+def refusal(message: str, lang: str = "vi") -> str:
+    """A refusal of the services in ``lang`` (one of no listed kind stays as it is)."""
+    import re
+    if lang == "en":
+        return message
+    for pattern, template in REFUSALS:
+        found = re.fullmatch(pattern, message)
+        if found:
+            fields = found.groupdict()
+            for key in ("status", "allowed"):  # states
+                if key in fields:
+                    fields[key] = " ".join(WORDS.get(w, _REFUSAL_WORDS.get(w, w)) for w in fields[key].split(" "))
+            if fields.get("since"):
+                fields["since"] = fields["since"].replace(" since ", " từ ")
+            for key in ("action", "new", "what"):  # actions
+                if key in fields:
+                    fields[key] = _REFUSAL_WORDS.get(fields[key], fields[key])
+            return template.format(**fields)
+    return message

@@ -43,6 +43,7 @@ Whether a batch with rejected rows is kept or rolled back is the caller's decisi
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import mmap
@@ -57,6 +58,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import duckdb
 
+from . import formats, messages
 from . import reconciliation as rules
 from .exceptions import InvalidFormat, Market40Error, NotFound
 from .transactions import LAYOUTS, Layout, Sniffed, fast_sql, sniff_csv
@@ -157,19 +159,25 @@ class BatchResult:
         """Rows stored (new or already stored), skipped (outgoing, title/total/blank) or rejected."""
         return self.inserted + self.duplicates + self.outgoing + self.other + self.invalid
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
         if self.already_imported:
-            return f"{self.source}: already imported in full (batch {self.batch}); nothing changed."
-        def n(value: int) -> str:
-            return f"{value:,}".replace(",", ".")
-
-        span = (f", booked {self.first_at:%d/%m/%Y} – {self.last_at:%d/%m/%Y}"
+            return messages.text("summary.transfers.already", lang, source=self.source, batch=self.batch)
+        n = functools.partial(formats.count, lang=lang)
+        span = (messages.text("summary.transfers.span", lang, first=formats.day(self.first_at.date(), lang),
+                              last=formats.day(self.last_at.date(), lang))
                 if self.first_at and self.last_at else "")
-        stored = "transfers in" if self.written or not self.verdict else "good transfers (not stored)"
-        counts = (f"{self.source} ({self.layout}): {n(self.rows)} rows: {n(self.inserted)} {stored} "
-                  f"({n(self.amount)} đ){span}; {n(self.duplicates)} already stored; {n(self.outgoing)} outgoing; "
-                  f"{n(self.other)} title/total/blank rows; {n(self.invalid)} rejected")
-        return counts + (f". {self.verdict}." if self.verdict else ".")
+        stored = messages.text("summary.transfers.stored" if self.written or not self.verdict
+                               else "summary.transfers.not_stored", lang)
+        counts = messages.text("summary.transfers", lang, source=self.source, layout=self.layout, rows=n(self.rows),
+                               inserted=n(self.inserted), stored=stored, amount=formats.money(self.amount, lang),
+                               span=span, duplicates=n(self.duplicates), outgoing=n(self.outgoing),
+                               other=n(self.other), invalid=n(self.invalid))
+        said = self.verdict
+        if said and lang != "en":  # the service said it in English: say it again in ``lang``
+            said = messages.verdict(dry_run=self.dry_run, refused=bool(self.invalid and not self.written),
+                                    changed=self.changed, partial=bool(self.invalid),
+                                    rejects_file=self.rejects_file, already="transfers", lang=lang)
+        return counts + (f". {messages.sentence(said, lang)}." if said else ".")
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "rejected"}

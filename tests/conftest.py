@@ -55,6 +55,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL server (deselect with -m 'not postgres')")
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read the CLI in English whatever the machine's locale (issue #12: a vi_VN locale would
+    make it speak Vietnamese); tests/test_cli_lang.py sets the language it checks."""
+    monkeypatch.setenv("MARKET40_LANG", "en")
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 

@@ -225,14 +225,17 @@ def test_locality_list(run):
 def test_locality_show(run):
     shown = run("locality", "show", "06688")
     assert shown.exit_code == 0
-    for expected in ("Phường Hạ Long", "commune-level unit", "phường", "22 Quảng Ninh", "01/07/2025",
+    # dates as market40.formats writes them in English (Vietnamese: 01/07/2025, tests/test_cli_lang.py)
+    for expected in ("Phường Hạ Long", "commune-level unit", "phường", "22 Quảng Ninh", "2025-07-01",
                      "193 Thành phố Hạ Long"):
         assert expected in shown.output
     district = json.loads(run("locality", "show", "193", "--json").output)
     assert (district["kind"], district["valid_to"], district["valid_from"]) == ("district", "2025-07-01", None)
     assert {"code": "06688", "name": "Phường Hạ Long"} in district["became"] and len(district["became"]) == 13
     text = run("locality", "show", "193").output
-    assert "30/06/2025" in text and "start not recorded" in text and "đơn vị cấp huyện cũ" in text
+    assert "2025-06-30" in text and "start not recorded" in text and "đơn vị cấp huyện cũ" in text
+    vietnamese = run("--lang", "vi", "locality", "show", "193").output
+    assert "đến 30/06/2025 (không ghi ngày bắt đầu)" in vietnamese
     province = json.loads(run("locality", "show", "22", "--json").output)
     assert (province["kind"], province["communes"]) == ("province", 54)
 

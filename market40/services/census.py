@@ -15,6 +15,7 @@ households, not the registry's. A board sends its list per market and month as C
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +25,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from . import auditlog
-from .. import accounts, messages, tabular
+from .. import accounts, formats, messages, tabular
 from ..households import household_key
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CensusEntry, Market, utcnow
@@ -98,13 +99,16 @@ class CensusReport:
     def changed(self) -> bool:
         return bool(self.added or self.removed or self.updated)
 
-    def summary(self) -> str:
-        lists = ", ".join(f"{k} ({v})" for k, v in sorted(self.lists.items()))
-        counts = (f"{self.rows} rows for {len(self.lists)} market-month lists [{lists}]: {self.added} households "
-                  f"added, {self.removed} removed, {self.updated} updated, {self.unchanged} unchanged; "
-                  f"{self.not_operating} not operating; {len(self.problems)} rejected"
-                  + (f"; {totals_note(self.totals_rows, 'en')}" if self.totals_rows else ""))
-        return f"{self.source}: {counts}. {verdict(self, already='this census was already imported')}."
+    def summary(self, lang: str = "en") -> str:
+        n = functools.partial(formats.count, lang=lang)
+        names = ", ".join(f"{k} ({n(v)})" for k, v in sorted(self.lists.items()))
+        totals = f"; {totals_note(self.totals_rows, lang)}" if self.totals_rows else ""
+        return messages.text("summary.census", lang, source=self.source, rows=n(self.rows), lists=n(len(self.lists)),
+                             names=names, added=n(self.added), removed=n(self.removed), updated=n(self.updated),
+                             unchanged=n(self.unchanged), not_operating=n(self.not_operating),
+                             rejected=n(len(self.problems)), totals=totals,
+                             verdict=messages.sentence(
+                                 verdict(self, already="this census was already imported", lang=lang), lang))
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "rows": self.rows, "not_operating": self.not_operating, "added": self.added,

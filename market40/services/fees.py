@@ -13,6 +13,7 @@ an owner sees only their own stall's bills.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import defaultdict
@@ -24,7 +25,7 @@ from typing import IO, Any, Iterable
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from .. import accounts, banks, fees as rules, tabular, vietqr
+from .. import accounts, banks, fees as rules, formats, messages, tabular, vietqr
 from ..exceptions import Conflict, Forbidden, InvalidComponent, InvalidFormat, NotFound, ValidationError
 from ..formats import VN_TZ, money
 from ..models import (FeeAccount, FeeBill, FeePayment, FeeReading, FeeStall, FeeTariff, Market, Stall,
@@ -134,9 +135,11 @@ class FeeImport:
     def changed(self) -> bool:
         return bool(self.created or self.updated)
 
-    def summary(self) -> str:
-        return (f"{self.source}: {self.rows} rows: {self.created} new, {self.updated} updated, "
-                f"{self.unchanged} unchanged; {len(self.problems)} rejected. {verdict(self)}.")
+    def summary(self, lang: str = "en") -> str:
+        n = functools.partial(formats.count, lang=lang)
+        return messages.text("summary.import", lang, source=self.source, rows=n(self.rows), created=n(self.created),
+                             updated=n(self.updated), unchanged=n(self.unchanged), rejected=n(len(self.problems)),
+                             verdict=messages.sentence(verdict(self, lang=lang), lang))
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,
@@ -158,11 +161,14 @@ class BillRun:
     problems: list[str] = field(default_factory=list)
     written: bool = False
 
-    def summary(self) -> str:
-        head = (f"{self.market} {self.period}: {self.stalls} stalls: {self.created} bills issued, "
-                f"{self.corrected} corrections, {self.unchanged} unchanged; {money(self.amount)} billed now")
+    def summary(self, lang: str = "en") -> str:
+        n = functools.partial(formats.count, lang=lang)
+        head = messages.text("summary.bills", lang, market=self.market, period=self.period, stalls=n(self.stalls),
+                             created=n(self.created), corrected=n(self.corrected), unchanged=n(self.unchanged),
+                             amount=formats.money(self.amount, lang))
         if self.problems:
-            head += f"; {len(self.problems)} problems" + ("" if self.written else " — nothing was issued")
+            head += messages.text("summary.bills.problems", lang, n=n(len(self.problems))) + (
+                "" if self.written else messages.text("summary.bills.nothing", lang))
         return head
 
     def as_dict(self) -> dict[str, Any]:
@@ -223,10 +229,11 @@ class MatchRun:
     notes: list[dict[str, Any]] = field(default_factory=list)
     receipts: int = 0
 
-    def summary(self) -> str:
-        return (f"{self.market}: {self.transfers} transfers to the board's account; {self.applied} applied "
-                f"({money(self.amount)}), {self.already} already matched, {len(self.unmatched)} left for the board, "
-                f"{len(self.notes)} with a note; {self.receipts} receipts issued")
+    def summary(self, lang: str = "en") -> str:
+        n = functools.partial(formats.count, lang=lang)
+        return messages.text("summary.match", lang, market=self.market, transfers=n(self.transfers),
+                             applied=n(self.applied), amount=formats.money(self.amount, lang), already=n(self.already),
+                             unmatched=n(len(self.unmatched)), notes=n(len(self.notes)), receipts=n(self.receipts))
 
     def as_dict(self) -> dict[str, Any]:
         return {"market": self.market, "transfers": self.transfers, "applied": self.applied, "amount": self.amount,

@@ -37,7 +37,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
-from .. import accounts, households, messages, tabular
+from .. import accounts, formats, households, messages, tabular
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
 from . import auditlog
@@ -183,14 +183,15 @@ class ImportReport:
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.accounts_created or self.accounts_replaced)
 
-    def summary(self) -> str:
-        """One paragraph for a person: what happened, and what to do next."""
-        counts = (f"{self.rows} rows: {self.created} new, {self.updated} updated, {self.unchanged} unchanged"
-                  + (f"; accounts: {self.accounts_created} new, {self.accounts_replaced} replaced"
-                     if self.what == "stalls" else "")
-                  + f"; {len(self.problems)} rejected")
-        totals = f"; {totals_note(self.totals_rows, 'en')}" if self.totals_rows else ""
-        return f"{self.source}: {counts}{totals}. {verdict(self)}."
+    def summary(self, lang: str = "en") -> str:
+        """One paragraph for a person: what happened, and what to do next (``lang``: vi or en)."""
+        n = functools.partial(formats.count, lang=lang)
+        accounts = messages.text("summary.import.accounts", lang, created=n(self.accounts_created),
+                                 replaced=n(self.accounts_replaced)) if self.what == "stalls" else ""
+        totals = f"; {totals_note(self.totals_rows, lang)}" if self.totals_rows else ""
+        return messages.text("summary.import", lang, source=self.source, rows=n(self.rows), created=n(self.created),
+                             updated=n(self.updated), unchanged=n(self.unchanged), accounts=accounts,
+                             rejected=n(len(self.problems)), totals=totals, verdict=messages.sentence(verdict(self, lang=lang), lang))
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,
@@ -209,17 +210,16 @@ def totals_note(rows: list[int], lang: str = "vi") -> str:
     return messages.text("report.totals", lang, n=len(rows), rows=shown)
 
 
-def verdict(report: Any, *, already: str = "this file was already imported") -> str:
+#: The English phrases callers pass as ``already`` → their code in :mod:`market40.messages`.
+_ALREADY = {"this file was already imported": "file", "this census was already imported": "census",
+            "every transfer in it is already stored": "transfers"}
+
+
+def verdict(report: Any, *, already: str = "this file was already imported", lang: str = "en") -> str:
     """What became of an import, in words (for any report with dry_run, problems, written, changed)."""
-    if report.dry_run:
-        text = "dry run: nothing was written"
-    elif report.problems and not report.written:
-        text = "nothing was written because some rows are bad (fix them, or use --partial)"
-    elif not report.changed:
-        text = f"nothing changed ({already})"
-    else:
-        text = "written" + (" (the bad rows were left out)" if report.problems else "")
-    return text + (f"; rejects in {report.rejects_file}" if report.rejects_file else "")
+    return messages.verdict(dry_run=report.dry_run, refused=bool(report.problems and not report.written),
+                            changed=report.changed, partial=bool(report.problems), rejects_file=report.rejects_file,
+                            already=_ALREADY.get(already, already), lang=lang)
 
 
 def settle(session: Session, report: Any, *, dry_run: bool, partial: bool) -> None:

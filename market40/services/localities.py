@@ -8,12 +8,13 @@ it); running it again changes nothing and says so. Every unit created or correct
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, select
 
-from .. import localities
+from .. import formats, localities, messages
 from ..exceptions import Forbidden
 from ..models import Locality, LocalityLink
 from .registry import Actor, Registry
@@ -41,13 +42,14 @@ class LoadReport:
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.links_created)
 
-    def summary(self) -> str:
-        head = (f"{self.province.label}: {self.communes} commune-level units, {self.districts} former "
-                f"district-level units, {self.links_created + self.links_unchanged} old→new links")
+    def summary(self, lang: str = "en") -> str:
+        n = functools.partial(formats.count, lang=lang)
+        head = messages.text("summary.localities", lang, province=self.province.label, communes=n(self.communes),
+                             districts=n(self.districts), links=n(self.links_created + self.links_unchanged))
         if not self.changed:
-            return f"{head}; already loaded, nothing changed (đã có, không thay đổi gì)"
-        return (f"{head}; {self.created} units added, {self.updated} corrected, {self.unchanged} unchanged, "
-                f"{self.links_created} links added")
+            return head + messages.text("summary.localities.same", lang)
+        return head + messages.text("summary.localities.changed", lang, created=n(self.created),
+                                    updated=n(self.updated), unchanged=n(self.unchanged), links=n(self.links_created))
 
     def as_dict(self) -> dict[str, Any]:
         return {"province": self.province.as_dict(), "communes": self.communes, "districts": self.districts,

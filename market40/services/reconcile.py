@@ -16,6 +16,7 @@ Running it again for the same period replaces the results: it is idempotent.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -28,7 +29,7 @@ from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from . import auditlog
-from .. import accounts
+from .. import accounts, formats, messages
 from .. import reconciliation as rules
 from ..exceptions import Forbidden, ValidationError
 from ..models import (CensusEntry, Market, PaymentAccount, ReconcileAnomaly, ReconcileRun, Stall,
@@ -64,19 +65,23 @@ class ReconcileSummary:
     anomalies: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def summary(self) -> str:
-        def n(value: int) -> str:
-            return f"{value:,}".replace(",", ".")
+    def summary(self, lang: str = "en") -> str:
+        n = functools.partial(formats.count, lang=lang)
 
-        rate = (lambda k: f"{k / self.stalls:.1%}") if self.stalls else (lambda k: "—")
-        anomalies = ", ".join(f"{k} {n(v)}" for k, v in sorted(self.anomalies.items())) or "none"
-        return (f"{self.period}: {self.markets} markets ({self.census_markets} with a census), {n(self.stalls)} stalls "
-                f"counted: {n(self.accepting)} accepting ({rate(self.accepting)}), {n(self.active)} active "
-                f"({rate(self.active)}), {n(self.registered)} waiting for verification. Transfers: "
-                f"{n(self.transfers)} ({n(self.amount)} đ): {n(self.by_account)} by account, {n(self.by_reference)} "
-                f"by stall reference, {n(self.unattributed)} unattributed; {n(self.unknown_accounts)} accounts not "
-                f"in the registry; banks with data: {', '.join(self.banks) or 'none'}. Anomalies: {anomalies}. "
-                f"({self.seconds:.1f} s)")
+        def rate(k: int) -> str:
+            return formats.percent(k / self.stalls if self.stalls else None, lang)
+        none = messages.text("summary.none", lang)
+        anomalies = (", ".join(f"{k} {n(v)}" for k, v in sorted(self.anomalies.items())) if lang == "en" else
+                     "; ".join(f"{rules.ANOMALY_LABELS.get(k, k)}: {n(v)}" for k, v in sorted(self.anomalies.items())))
+        anomalies = anomalies or none
+        return messages.text("summary.reconcile", lang, period=self.period, markets=n(self.markets),
+                             census=n(self.census_markets), stalls=n(self.stalls), accepting=n(self.accepting),
+                             accepting_rate=rate(self.accepting), active=n(self.active), active_rate=rate(self.active),
+                             registered=n(self.registered), transfers=n(self.transfers),
+                             amount=formats.money(self.amount, lang), by_account=n(self.by_account),
+                             by_reference=n(self.by_reference), unattributed=n(self.unattributed),
+                             unknown=n(self.unknown_accounts), banks=", ".join(self.banks) or none,
+                             anomalies=anomalies, seconds=formats.decimal(self.seconds, lang))
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

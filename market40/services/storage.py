@@ -12,7 +12,7 @@ from typing import Iterator
 from sqlmodel import Session
 
 from .. import backup as _backup
-from .. import db
+from .. import db, messages
 from ..txstore import store_path
 
 __all__ = ["Storage", "unit_of_work", "database_url", "redact", "current_revision", "head_revision", "init",
@@ -58,20 +58,34 @@ class Storage:
         self.close()
 
 
-def describe_failure(error: Exception) -> str | None:
-    """One line, without data, for a locked, read-only, full or outdated database or a full disk;
-    ``None`` when ``error`` is none of these (a bug: let it be seen)."""
+#: The lines :func:`market40.db.describe_error` says → their code in :mod:`market40.messages`.
+_FAILURES = {messages.text(code, "en"): code for code in (
+    "failure.busy", "failure.read_only", "failure.full", "failure.cannot_open", "failure.damaged",
+    "failure.old_schema", "failure.unreachable")}
+
+
+def describe_failure(error: Exception, lang: str = "en") -> str | None:
+    """One line, without data, for a locked, read-only, full or outdated database or a full disk
+    (in ``lang``); ``None`` when ``error`` is none of these (a bug: let it be seen)."""
     import errno
 
     from sqlalchemy.exc import SQLAlchemyError
     if isinstance(error, SQLAlchemyError):
-        return db.describe_error(error)
+        said = db.describe_error(error)
+        if said in _FAILURES:
+            return messages.text(_FAILURES[said], lang)
+        if said.startswith("database error (") and said.endswith(")") and lang != "en":
+            return messages.text("failure.database", lang, detail=said[len("database error ("):-1])
+        return said
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
                                                        getattr(errno, "EDQUOT", errno.ENOSPC)):
         where = f" {error.filename}" if error.filename else ""
-        reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the disk is read-only"}.get(
-            error.errno, error.strerror or "refused")
-        return f"cannot write{where}: {reason}"
+        code = {errno.ENOSPC: "failure.disk_full", errno.EROFS: "failure.disk_read_only"}.get(error.errno)
+        if code or lang != "en" or not error.strerror:
+            reason = messages.text(code or "failure.refused", lang)
+        else:
+            reason = error.strerror  # the system's own words, in English
+        return messages.text("failure.disk", lang, where=where, reason=reason)
     return None
 
 

@@ -114,7 +114,7 @@ def test_census_commands(run, tmp_path):
     assert run("census", "template", "form.xlsx").exit_code == 0 and (tmp_path / "form.xlsx").exists()
     path = tmp_path / "ct1.csv"
     path.write_text("Mã sạp,Tên chủ hộ\nA-1,Nguyễn Thị Lan\nA-2,\n", encoding="utf-8")
-    result = run("census", "import", path, "--market", "CT1", "--period", "2025-06")
+    result = run("--lang", "vi", "census", "import", path, "--market", "CT1", "--period", "2025-06")
     assert result.exit_code == 1 and "Dòng 3" in result.output and (tmp_path / "ct1.rejects.csv").exists()
     path.write_text("Mã sạp,Tên chủ hộ\nA-1,Nguyễn Thị Lan\nA-2,Trần Văn Bình\n", encoding="utf-8")
     result = run("census", "import", path, "--market", "CT1", "--period", "2025-06")

@@ -1,0 +1,241 @@
+"""The command line speaks the user's language (issue #12): Vietnamese to a Vietnamese locale or
+``--lang vi``, English otherwise; numbers, money, rates and dates written one way per language
+(``1.234.567 đ``, ``82,9%``, ``dd/mm/yyyy``); machine-readable output never changes."""
+from __future__ import annotations
+
+import json
+import re
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import cli
+from market40 import messages
+
+from test_fees import MARKET, PERIOD, TARIFFS  # noqa: E402  (same folder)
+
+#: Words of the English interface: none may appear in a Vietnamese run (once file paths, commands
+#: quoted for the user to type, and the slip's deliberate English gloss are set aside).
+ENGLISH = re.compile(r"\b(rows?|rejected|written|nothing|accounts?|verified|pending|stalls?|markets?|transfers?|"
+                     r"problems?|error|warning|note|created|updated|unchanged|skipped|waiting|bills?|issued|billed|"
+                     r"households?|accepting|active|target|wrote|the|and|of|with|from|into|was|were|is|are|"
+                     r"already|new|replaced|requested|census|anomalies|none|booked|line|more)\b", re.IGNORECASE)
+
+
+def vietqr(amount: str) -> str:
+    from market40.services import qr
+    return qr.encode(bank="vietcombank", account="0011012345678", amount=amount, purpose="HL1 A12").payload
+
+
+@pytest.fixture
+def run(monkeypatch, tmp_path, demo_secret):
+    """``run(*args, env={...})``: the CLI with only the given language variables set."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MARKET40_SECRET_KEY", demo_secret)
+    for name in ("MARKET40_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "MARKET40_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args, env=None):
+        return CliRunner().invoke(cli.main, [str(a) for a in args], env=env or {}, catch_exceptions=False)
+    return invoke
+
+
+def english_words(text: str, *skip: str) -> list[str]:
+    for gone in skip:
+        text = text.replace(gone, "")
+    kept = [line for line in text.splitlines()
+            if not line.lstrip().startswith("$ market40") and "Enrollment code for stall" not in line]
+    text = re.sub(r"`[^`]*`", "", "\n".join(kept))  # commands to type
+    text = re.sub(r"\S+\.(csv|xlsx|pdf|png|db|duckdb)\b", "", text)  # file names
+    return ENGLISH.findall(text)
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"LANG": "vi_VN.UTF-8"}, "vi"), ({"LANG": "vi"}, "vi"), ({"LC_MESSAGES": "vi_VN"}, "vi"),
+    ({"LC_ALL": "vi_VN.UTF-8", "LANG": "en_US.UTF-8"}, "vi"), ({"LC_ALL": "C", "LANG": "vi_VN.UTF-8"}, "en"),
+    ({"LANG": "C.UTF-8"}, "en"), ({"LANG": "en_GB.UTF-8"}, "en"), ({}, "en"), ({"LC_ALL": "", "LANG": "vi_VN"}, "vi"),
+    ({"MARKET40_LANG": "vi", "LANG": "C"}, "vi"), ({"MARKET40_LANG": "en", "LC_ALL": "vi_VN.UTF-8"}, "en"),
+    ({"MARKET40_LANG": "VI"}, "vi"), ({"MARKET40_LANG": "", "LANG": "vi_VN"}, "vi"),
+])
+def test_which_language_the_environment_asks_for(env, expected):
+    assert messages.language(env) == expected
+
+
+def test_locale_and_option_choose_the_language_of_a_result(run):
+    payload = vietqr("1234567")
+    vi_env = run("qr", "decode", payload, env={"LANG": "vi_VN.UTF-8"})
+    vi_opt = run("--lang", "vi", "qr", "decode", payload, env={"LANG": "C.UTF-8"})
+    assert vi_env.exit_code == vi_opt.exit_code == 0
+    assert vi_env.output == vi_opt.output
+    assert "Mã chuyển khoản VietQR (hợp lệ)" in vi_env.output
+    assert "Số tiền:         1.234.567 đ" in vi_env.output
+    assert "động (một lần thanh toán)" in vi_env.output
+    en_env = run("qr", "decode", payload, env={"LANG": "C"})
+    en_opt = run("--lang", "en", "qr", "decode", payload, env={"LANG": "vi_VN.UTF-8"})
+    assert en_env.output == en_opt.output
+    assert "VietQR transfer (valid)" in en_env.output and "Amount:      1,234,567 đ" in en_env.output
+    assert "Mã chuyển khoản" not in en_env.output
+    env_says = run("qr", "decode", payload, env={"MARKET40_LANG": "vi", "LANG": "C"})
+    assert "Mã chuyển khoản VietQR (hợp lệ)" in env_says.output
+
+
+def test_machine_readable_output_does_not_change_with_the_language(run):
+    payload = vietqr("150000")
+    outputs = {lang: run("--lang", lang, "qr", "decode", payload, "--json").output for lang in ("vi", "en")}
+    assert outputs["vi"] == outputs["en"] and json.loads(outputs["vi"])["amount"] == 150000
+    encoded = {lang: run("--lang", lang, "qr", "encode", "--bank", "vcb", "--account", "0011012345678",
+                         "--amount", "150.000").output for lang in ("vi", "en")}
+    assert encoded["vi"] == encoded["en"] and encoded["vi"].startswith("000201")
+
+
+def test_refusals_in_the_language_of_the_run(run, tmp_path):
+    missing = tmp_path / "none.db"
+    vi = run("--db", missing, "stall", "list", "HL1", env={"LANG": "vi_VN.UTF-8"})
+    assert vi.exit_code == 1
+    assert vi.output.startswith("Lỗi: chưa có sổ đăng ký trong") and "`market40 db init`" in vi.output
+    en = run("--db", missing, "stall", "list", "HL1", env={"LANG": "C"})
+    assert en.exit_code == 1 and en.output.startswith("Error: no registry in")
+    # a rule of the domain the table knows, by its field: Vietnamese with the value
+    bad = run("--lang", "vi", "qr", "encode", "--bank", "vcb", "--account", "12-34x!")
+    assert bad.exit_code == 1 and "số tài khoản «12-34x!» không đúng" in bad.output
+
+
+def test_help_is_vietnamese_for_every_command(run):
+    assert "Tạo, đọc và vẽ mã thanh toán VietQR" in run("--lang", "vi", "--help").output
+    assert "mã VietQR, sổ đăng ký sạp và poster" in run("--help", env={"LANG": "vi_VN.UTF-8"}).output
+    page = run("--lang", "vi", "stall", "import", "--help").output
+    assert "Nhập danh sách sạp của ban quản lý chợ" in page and "Ví dụ:" in page
+    assert "market40 stall import data/samples/stalls-HH1.xlsx --market HH1" in page
+    assert "(tiếng Anh): market40 --lang en stall import --help" in " ".join(page.split())
+    assert "Import a market board's stall list" in run("stall", "import", "--help", env={"LANG": "C"}).output
+    missing = []
+
+    def walk(command: click.Command) -> None:
+        if command.callback is not None and command.callback.__name__ not in messages.HELP:
+            missing.append(command.callback.__name__)
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+    walk(cli.main)
+    assert missing == [], f"commands without a Vietnamese one-line help in market40.messages.HELP: {missing}"
+
+
+def test_a_vietnamese_run_of_the_main_commands_speaks_only_vietnamese(run, demo_copy, tmp_path):
+    db = ["--db", demo_copy]
+    vi = {"LANG": "vi_VN.UTF-8"}
+    said: dict[str, str] = {}
+
+    def step(name: str, *args, code: int = 0) -> str:
+        result = run(*db, *args, env=vi)
+        assert result.exit_code == code, result.output
+        said[name] = result.output
+        return result.output
+
+    stalls = tmp_path / "ds-sap.csv"
+    stalls.write_text("Mã sạp,Tên chủ hộ,Số điện thoại\nZ-1,Nguyễn Thị Lan,0912345678\nZ-2,Trần Văn Bình,0912\n"
+                      "Z-3,,0987654321\n", encoding="utf-8")
+    out = step("stall import", "stall", "import", stalls, "--market", "HL1", code=1)
+    assert "Dòng 3, cột «Số điện thoại»: số điện thoại «0912» không đúng" in out
+    assert "Dòng 4, cột «Tên chủ hộ»: cần họ và tên chủ hộ" in out
+    assert "3 dòng: 0 mới, 0 cập nhật, 0 không đổi; tài khoản: 0 mới, 0 thay thế; 2 bị từ chối. Không ghi gì vì " \
+           "có dòng lỗi (sửa các dòng đó, hoặc dùng --partial); các dòng lỗi ở" in out
+    out = step("account set", "account", "set", "HL1/A-1", "--bank", "vietcombank", "--account", "1023456789",
+               "--holder", "NGUYEN THI LAN")
+    assert "HL1/A-1: đã ghi nhận yêu cầu đổi tài khoản; chờ xác minh; nội dung chuyển khoản «HL1 A1»" in out
+    assert step("account verify", "account", "verify", "HL1/A-1").strip() == "HL1/A-1: đã xác minh"
+    out = step("unknown stall", "stall", "show", "HL1/A-999", code=1)
+    assert out.strip() == "Lỗi: không có sạp HL1/A-999 trong sổ đăng ký"
+    out = step("verify twice", "account", "verify", "HL1/A-1", code=1)
+    assert "Lỗi: sạp HL1/A-1: tài khoản đang ở trạng thái «đã xác minh»; chỉ tài khoản chờ xác minh mới được " \
+           "xác minh" in out
+    out = step("stall show", "stall", "show", "HL1/A-1")
+    assert "trạng thái:     đang kinh doanh" in out and re.search(r"\d\d/\d\d/\d{4}  Vietcombank", out)
+
+    bank = tmp_path / "sao-ke.csv"
+    bank.write_text("transaction_id,booked_at,bank_bin,account,amount,content\n"
+                    "T1,2025-06-01 08:00:00,970436,1023456789,1234567,HL1 A1 thanh toan\n"
+                    "T2,2025-06-31 08:00:00,970436,1023456789,1000,x\n", encoding="utf-8")
+    store = tmp_path / "tx.duckdb"
+    out = step("tx import", "tx", "import", bank, "--store", store, "--partial", code=1)
+    assert "dòng 3: ngày ghi sổ: không phải ngày theo định dạng" in out
+    assert "2 dòng: 1 giao dịch đã nhập (1.234.567 đ), ghi sổ 01/06/2025 – 01/06/2025" in out
+    assert "Đã ghi (bỏ qua các dòng lỗi)" in out
+    out = step("reconcile", "reconcile", "--period", "2025-06", "--store", store)
+    assert re.search(r"2025-06: 43 chợ \(\d+ có danh sách hộ\), tính [\d.]+ sạp: [\d.]+ nhận thanh toán "
+                     r"\(\d+,\d%\)", out), out
+    assert "Giao dịch: 1 (1.234.567 đ)" in out
+    out = step("report", "report", "adoption", "--period", "2025-06", "-o", tmp_path / "bc.xlsx")
+    assert re.search(r"nhận thanh toán \d+,\d% \(theo số sạp\)", out) and "Đã ghi" in out
+
+    step("fee account", "fee", "account", "set", MARKET, "--bank", "vietcombank", "--account", "0011009876543",
+         "--holder", "BAN QUAN LY CHO")
+    (tmp_path / "bieu-phi.csv").write_text(TARIFFS, encoding="utf-8")
+    step("fee tariff", "fee", "tariff", "import", tmp_path / "bieu-phi.csv")
+    codes = [s["code"] for s in json.loads(run(*db, "stall", "list", MARKET, "--status", "operating", "--json",
+                                               env=vi).output)]
+    (tmp_path / "dien-tich.csv").write_text("Mã sạp,Diện tích (m²)\n" + "\n".join(f"{c},5" for c in codes),
+                                            encoding="utf-8")
+    step("fee stalls", "fee", "stalls", tmp_path / "dien-tich.csv", "--market", MARKET)
+    out = step("fee bill", "fee", "bill", "--market", MARKET, "--period", PERIOD)
+    assert re.search(rf"{MARKET} {PERIOD}: \d+ sạp: phát hành \d+ hóa đơn, 0 điều chỉnh, 0 không đổi; lần này thu "
+                     r"\d{1,3}(\.\d{3})+ đ", out), out
+    out = step("fee status", "fee", "status", "--market", MARKET, "--period", PERIOD)
+    assert "chưa nộp" in out and "đ" in out
+
+    for name, output in said.items():
+        assert english_words(output, str(tmp_path)) == [], (name, output)
+
+
+def test_the_same_commands_in_english(run, demo_copy, tmp_path):
+    stalls = tmp_path / "list.csv"
+    stalls.write_text("Mã sạp,Tên chủ hộ,Số điện thoại\nZ-1,Nguyễn Thị Lan,0912345678\nZ-2,Trần Văn Bình,0912\n",
+                      encoding="utf-8")
+    out = run("--db", demo_copy, "--lang", "en", "stall", "import", stalls, "--market", "HL1",
+              env={"LANG": "vi_VN.UTF-8"}).output
+    assert "row 3, column 'owner phone'" in out
+    assert "2 rows: 0 new, 0 updated, 0 unchanged; accounts: 0 new, 0 replaced; 1 rejected. nothing was written " \
+           "because some rows are bad" in out
+    out = run("--db", demo_copy, "account", "set", "HL1/A-1", "--bank", "vietcombank", "--account", "1023456789",
+              "--holder", "NGUYEN THI LAN", env={"LANG": "C"}).output
+    assert "HL1/A-1: requested; pending; QR reference 'HL1 A1'" in out
+
+
+def test_the_demo_walkthrough_in_vietnamese(run, tmp_path):
+    result = run("--db", tmp_path / "demo.db", "--lang", "vi", "demo", env={"LANG": "C"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "1. Dựng tỉnh mẫu (dữ liệu giả: data/demo/README.md)" in out
+    assert re.search(r"43 chợ, 14\.\d{3} sạp, \d{2}\.\d{3} tài khoản", out)
+    assert "Dòng 12, cột «Số tài khoản»" in out and "(mã thoát 1)" in out
+    assert "HH1: đã xác minh 105 tài khoản" in out
+    assert english_words(out, str(tmp_path)) == [], out
+
+
+def test_database_and_disk_failures_in_both_languages():
+    import errno
+
+    from sqlalchemy.exc import OperationalError
+
+    from market40.services.storage import describe_failure
+    locked = OperationalError("INSERT INTO stall ...", {"owner_phone": "0912345678"},
+                              Exception("database is locked"))
+    assert describe_failure(locked) == ("the registry is busy: another market40 command or the web app is writing "
+                                        "to it; try again in a moment")
+    assert describe_failure(locked, "vi") == ("sổ đăng ký đang bận: một lệnh market40 khác hoặc ứng dụng web đang "
+                                              "ghi; thử lại sau giây lát")
+    full = OSError(errno.ENOSPC, "No space left on device", "bao-cao.xlsx")
+    assert describe_failure(full) == "cannot write bao-cao.xlsx: the disk is full"
+    assert describe_failure(full, "vi") == "không ghi được bao-cao.xlsx: ổ đĩa đã đầy"
+    assert describe_failure(ValueError("a bug"), "vi") is None
+
+
+def test_every_message_has_both_languages_and_the_same_fields():
+    import string
+    door = ("cli.", "demo.", "summary.", "verdict.", "failure.", "already.", "qr.", "banks.", "loc.", "key.",
+            "head.", "label.", "market.")
+    for code, (vi, en) in messages.TEXTS.items():
+        if not code.startswith(door):
+            continue  # the import rules' own table (tests/test_board_spreadsheets.py)
+        assert vi and en, code
+        fields = [{name for _, name, _, _ in string.Formatter().parse(said) if name} for said in (vi, en)]
+        assert fields[0] == fields[1], code
