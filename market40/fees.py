@@ -49,12 +49,13 @@ from . import accounts
 from .exceptions import InvalidFormat, InvalidLength, ValidationError
 from .reconciliation import Period, ReferenceIndex, content_text
 from .text import emv_text, search_key
+from . import vietqr
 from .vietqr import parse_amount
 
 __all__ = [
     "KINDS", "KIND_LABELS", "STATES", "STATE_LABELS", "MAX_REFERENCE", "Tariff", "StallFacts", "Line",
     "clean_tariff", "clean_area", "clean_quantity", "clean_class", "applicable", "bill_lines", "difference",
-    "bill_number", "bill_reference", "bill_index", "found_keys", "state", "due_date",
+    "bill_number", "bill_reference", "bill_index", "qr_bill_numbers", "qr_payloads", "found_keys", "state", "due_date",
     "BillDue", "Incoming", "Allocation", "Unmatched", "match", "format_area", "receipt_serial",
 ]
 
@@ -351,6 +352,32 @@ def bill_reference(market_code: str, period: str, stall_code: str) -> str:
                             f"ứng dụng ngân hàng giữ nguyên (at most {MAX_REFERENCE} characters); dùng mã chợ/sạp ngắn hơn",
                             field="stall_code", value=stall_code, limit=f"≤ {MAX_REFERENCE} characters")
     return reference
+
+
+def qr_bill_numbers(number: str) -> list[str]:
+    """What a bill's QR may carry in 62.01, longest first, for small slips (A7).
+
+    The full number; without the market (the board's account, which receives the transfer,
+    already names it); the version alone (62.08 names the market, period and stall). Every
+    form reads back to one bill together with the 62.08 reference; attribution itself uses
+    62.08 only, which is never shortened.
+
+    >>> qr_bill_numbers("HA3-2612-B105-2")
+    ['HA3-2612-B105-2', '2612-B105-2', '2']
+    >>> qr_bill_numbers("HL1-2612-A12")
+    ['HL1-2612-A12', '2612-A12', '1']
+    """
+    parts = number.split("-")
+    version = parts[3] if len(parts) > 3 else "1"
+    return list(dict.fromkeys([number, "-".join(parts[1:]), version]))
+
+
+def qr_payloads(payload: str, number: str) -> list[str]:
+    """``payload`` again with each form of :func:`qr_bill_numbers` in 62.01 (the first is ``payload``)."""
+    parsed = vietqr.parse(payload)
+    kwargs = parsed.build_kwargs()
+    return [payload] + [vietqr.build(**dict(kwargs, bill_number=short)).payload
+                        for short in qr_bill_numbers(number)[1:]]
 
 
 def bill_index(references: Iterable[tuple[str, Hashable]]) -> ReferenceIndex:

@@ -30,7 +30,7 @@ from ..formats import VN_TZ, money
 from ..models import (FeeAccount, FeeBill, FeePayment, FeeReading, FeeStall, FeeTariff, Market, Stall,
                       utcnow)
 from ..reconciliation import Period
-from .imports import Problem, _bulk_insert, settle, verdict
+from .imports import ImportReport, Problem, _bulk_insert, settle
 from ..text import emv_text, search_key
 from .registry import Actor, Registry
 
@@ -114,36 +114,9 @@ def write_template(path: str | Path | IO[bytes], what: str = "tariffs", *, kind:
     tabular.write_template(path, SCHEMAS[what], kind=kind)
 
 
-@dataclass
-class FeeImport:
-    """What an import of tariffs, stall areas or readings did."""
-
-    source: str
-    what: str
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    written: bool = False
-    dry_run: bool = False
-    rejects_file: str | None = None
-    unknown_columns: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated)
-
-    def summary(self) -> str:
-        return (f"{self.source}: {self.rows} rows: {self.created} new, {self.updated} updated, "
-                f"{self.unchanged} unchanged; {len(self.problems)} rejected. {verdict(self)}.")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,
-                "updated": self.updated, "unchanged": self.unchanged, "written": self.written,
-                "dry_run": self.dry_run, "rejects_file": self.rejects_file,
-                "problems": [{"row": p.row, "field": e.field, "message": e.message}
-                             for p in self.problems for e in p.error.errors]}
+#: What an import of tariffs, stall areas or readings did: the registry imports' report
+#: (:class:`~market40.services.imports.ImportReport`), one shape for every import.
+FeeImport = ImportReport
 
 
 @dataclass
@@ -336,7 +309,7 @@ class Fees:
                        sheet: str | None = None, source: str | None = None) -> FeeImport:
         """Import a price table: every bad row at once; the same file again changes nothing."""
         self._require(_SETTERS, "import tariffs")
-        report = FeeImport(source or _name(path), "tariffs")
+        report = FeeImport(source or _name(path), "fee tariffs")
         bad: list[tuple[Any, ValidationError]] = []
         seen: dict[tuple, int] = {}
         with self._rows(path, "tariffs", sheet) as table:
@@ -397,7 +370,7 @@ class Fees:
 
     def _stall_rows(self, path: Any, what: str, market_code: str | None, sheet: str | None, dry_run: bool,
                     partial: bool, rejects: Any, apply: Any, source: str | None) -> FeeImport:
-        report = FeeImport(source or _name(path), what)
+        report = FeeImport(source or _name(path), f"fee {what}")
         bad: list[tuple[Any, ValidationError]] = []
         markets: dict[str, Market] = {}
         stalls: dict[int, dict[str, Stall]] = {}
@@ -887,20 +860,26 @@ class Fees:
         """The bills to print as slips: those with something still owed (their QR asks exactly that)."""
         return [v for v in self.bills(market_code, period) if v.payload]
 
-    def write_slips(self, market_code: str, period: Any, out: Any, *, sheet: str = "a4") -> int:
-        """The period's slips of a market as one PDF (A6, four to an A4 sheet, cut marks)."""
+    def write_slips(self, market_code: str, period: Any, out: Any, *, sheet: str = "a4", size: str = "a6",
+                    workers: int = 1) -> int:
+        """The period's slips of a market as one PDF (A6, four to an A4 sheet, or A7, eight; cut marks).
+
+        On A7 a bill whose QR does not fit at 1.5 mm modules stops the run (nothing written); the
+        error names it, the limit and the bills that fit. ``workers`` processes build the QR symbols.
+        """
         from .. import feeslips
+        size = feeslips.check_size(size)
         account = self.account(market_code)
         bank = banks.by_bin(account.bin)
         views = self.slips(market_code, period)
-        count = feeslips.render_slips_pdf((feeslips.Slip(
+        count = feeslips.render_slips_pdf([feeslips.Slip(
             board_name=v.board_name, market_name=v.market_name, stall_code=v.stall_code, owner_name=v.owner_name,
             shop_name=v.shop_name, period=v.period, number=v.versions[-1]["number"], reference=v.reference,
             due_date=v.due_date, amount=v.owed, lines=_current_lines(v), payload=v.payload,  # type: ignore[arg-type]
-            holder_name=account.holder_name, bank=bank.short_name if bank else account.bin) for v in views),
-            out, sheet=sheet)
+            holder_name=account.holder_name, bank=bank.short_name if bank else account.bin) for v in views],
+            out, sheet=sheet, size=size, workers=workers)
         self.registry.audit("fee.slips.print", "market", market_code.upper(), note=f"{_period(period)}: "
-                            f"{count} slips")
+                            f"{count} slips {size.upper()}")
         return count
 
     def write_receipt(self, number: str, out: Any) -> str:
