@@ -34,7 +34,7 @@ from .imports import ImportReport, Problem, _bulk_insert, settle
 from ..text import emv_text, search_key
 from .registry import Actor, Registry
 
-__all__ = ["Fees", "fee_counts", "FeeImport", "BillRun", "BillView", "MatchRun", "TARIFF_COLUMNS", "STALL_FEE_COLUMNS",
+__all__ = ["Fees", "fee_counts", "FeeImport", "match_live", "bill_states", "board_key", "BillRun", "BillView", "MatchRun", "TARIFF_COLUMNS", "STALL_FEE_COLUMNS",
            "READING_COLUMNS", "write_template"]
 
 _C = tabular.Column
@@ -977,3 +977,47 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 
 def _natural(code: str) -> tuple:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.findall(r"\d+|\D+", code))
+
+
+# ----------------------------------------------------------------------------- live payments (issue #10 feed)
+
+def board_key(market_id: int) -> int:
+    """The live hub's key of a market board's bill list (stall keys are positive ids; these are negative)."""
+    return -int(market_id)
+
+
+def match_live(session: Session, transfer: Any) -> list[int]:
+    """A stored live transfer (``live_transfer`` row) to a market board's collection account, applied
+    to that market's bills as :meth:`Fees.match` applies a statement's (in the caller's transaction).
+
+    Returns the live hub keys to announce a bill-status change to: the stall of every bill the
+    transfer paid (its owner's bill page) and the market's board (:func:`board_key`). A transfer to
+    any other account, or one already applied, returns ``[]``.
+    """
+    account = session.exec(select(FeeAccount).where(FeeAccount.bin == transfer.bank_bin,
+                                                    FeeAccount.number == transfer.account)).first()
+    if account is None:
+        return []
+    market = session.get(Market, account.market_id)
+    if market is None:
+        return []
+    booked = transfer.booked_at
+    booked = (booked.astimezone(VN_TZ) if booked.tzinfo else booked.replace(tzinfo=VN_TZ)).replace(tzinfo=None)
+    key = f"{transfer.bank_bin}:{transfer.tx_id}"
+    run = Fees(session, Actor.operator("live-feed")).match(market.code, [rules.Incoming(
+        key, booked, int(transfer.amount), transfer.content or "", "webhook")])
+    if not run.applied:
+        return [board_key(market.id)] if run.unmatched else []
+    stalls = session.execute(select(FeeBill.stall_id).join(FeePayment, FeePayment.bill_id == FeeBill.id).where(
+        FeePayment.tx_key == key).distinct()).scalars().all()
+    return sorted(int(s) for s in stalls) + [board_key(market.id)]
+
+
+def bill_states(session: Session, actor: Actor, *, market_code: str | None = None,
+                period: Any = None) -> list[dict[str, Any]]:
+    """What a live bill page shows of each bill: the owner's own bills, or a market's bills for a period."""
+    fees = Fees(session, actor)
+    views = fees.my_bills() if market_code is None else fees.bills(market_code, period)
+    return [{"number": v.number, "state": v.state, "label": v.state_label, "paid": v.paid, "owed": v.owed,
+             "paid_text": money(v.paid), "owed_text": money(v.owed), "receipt": v.receipt_serial,
+             "payload": bool(v.payload)} for v in views]
