@@ -8,6 +8,7 @@ an A4 sheet, cut marks between them); its QR has modules of at least
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, NamedTuple, Sequence
@@ -104,25 +105,34 @@ def _month(period: str) -> str:
     return f"{month}/{year}"
 
 
-def _fit(pdf: Any, text: str, width: float, bold: bool, pt: float, least: float = 5.5) -> float:
-    """The largest size ≤ ``pt`` at which ``text`` fits ``width`` mm."""
-    while pt > least:
+def _width(pdf: Any, text: str, bold: bool, pt: float) -> float:
+    """``text``'s width in mm at ``pt``: the poster fonts' advance widths (what fpdf2 sums too,
+    without its per-call graphics-state copies: a third of a slip's cost), else fpdf2's own."""
+    try:
+        return posters._metrics(posters._BOLD if bold else posters._REGULAR).width(text) * pt * posters._PT
+    except KeyError:  # a character the font lacks: fpdf2 measures (and later reports) it
         pdf.set_font(_F, "B" if bold else "", pt)
-        if pdf.get_string_width(text) <= width:
-            return pt
-        pt -= 0.25
-    pdf.set_font(_F, "B" if bold else "", least)
-    return least
+        return pdf.get_string_width(text)
+
+
+def _fit(pdf: Any, text: str, width: float, bold: bool, pt: float, least: float = 5.5) -> float:
+    """The largest size ≤ ``pt`` (steps of 0.25 pt, at least ``least``) at which ``text`` fits ``width`` mm."""
+    full = _width(pdf, text, bold, pt)
+    if full <= width:
+        return pt
+    # widths scale with the size: the largest step that fits, at once
+    size = max(least, int(pt * width / full * 4 + 1e-9) / 4)
+    return size
 
 
 def _line(pdf: Any, x: float, y: float, width: float, text: str, *, pt: float, bold: bool = False,
-          align: str = "L") -> None:
-    size = _fit(pdf, text, width, bold, pt)
+          align: str = "L", least: float = 5.5) -> None:
+    text = unicodedata.normalize("NFC", text)
+    size = _fit(pdf, text, width, bold, pt, least)
     pdf.set_font(_F, "B" if bold else "", size)
-    if align == "C":
-        x += (width - pdf.get_string_width(text)) / 2
-    elif align == "R":
-        x += width - pdf.get_string_width(text)
+    if align != "L":
+        room = width - _width(pdf, text, bold, size)
+        x += room / 2 if align == "C" else room
     pdf.text(x, y, text)
 
 
@@ -202,10 +212,7 @@ def _draw_slip_a7(pdf: Any, slip: Slip, symbol: Any, dx: float, dy: float) -> No
 
     def line(y: float, text: str, pt: float, bold: bool = False, align: str = "L", w: float = width,
              at: float = x) -> None:
-        size = _fit(pdf, text, w, bold, pt, least)
-        pdf.set_font(_F, "B" if bold else "", size)
-        left = at + (w - pdf.get_string_width(text)) / (2 if align == "C" else 1) if align != "L" else at
-        pdf.text(left, y, text)
+        _line(pdf, at, y, w, text, pt=pt, bold=bold, align=align, least=least)
 
     y = dy + 7.0
     line(y, f"PHIẾU THU PHÍ CHỢ · KỲ {_month(slip.period)}", 9, bold=True, align="C")
