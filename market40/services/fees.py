@@ -802,9 +802,12 @@ class Fees:
         rows = []
         now = utcnow()
         last_paid: dict[int, datetime] = {}
+        moments: dict[str, datetime] = {}
         for a in result.allocations:
             tx = txs[a.tx_key]
-            when = tx.booked_at.replace(tzinfo=VN_TZ).astimezone(timezone.utc)
+            when = moments.get(a.tx_key)
+            if when is None:
+                when = moments[a.tx_key] = tx.booked_at.replace(tzinfo=VN_TZ).astimezone(timezone.utc)
             rows.append({"bill_id": a.bill, "amount": a.amount, "method": a.method, "tx_key": a.tx_key,
                          "paid_at": when, "channel": tx.channel, "content": (tx.content or "")[:300], "note": a.note,
                          "recorded_at": now, "recorded_by": self.actor.name})
