@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, NamedTuple, Sequence
 
-from . import fees as rules, posters
+from . import fees as rules, posters, qrimage
 from .exceptions import ValidationError
 from .formats import money, to_vietnam
 
@@ -50,21 +50,23 @@ def max_modules(size: str) -> int | None:
     return int(room / posters.MIN_MODULE_MM + 1e-9) - 2 * posters.QUIET_ZONE
 
 
+def _version(payload: str) -> int:
+    """The version :func:`market40.posters._symbol` gives ``payload`` (its optimum), without drawing it:
+    qrimage's fast bit count for ASCII payloads (VietQR payloads are ASCII), else the symbol itself."""
+    if payload.isascii():
+        return qrimage._optimal_version(payload, posters.ERROR_LEVEL)
+    return posters._symbol(payload).version
+
+
 def slip_symbol(payload: str, number: str, size: str = SLIP_SIZE) -> tuple[str, Any]:
     """The payload a slip prints and its symbol: on A7 the smallest symbol among the payload's
-    forms (the longest bill number of that size); on A6 the payload as it is."""
-    symbol = posters._symbol(payload)
-    if size != "a7" or symbol.version <= 1:
-        return payload, symbol
-    forms = rules.qr_payloads(payload, number)
-    best = (forms[-1], posters._symbol(forms[-1]))
-    if best[1].version >= symbol.version:
-        return payload, symbol
-    for form in forms[1:-1]:
-        found = posters._symbol(form)
-        if found.version == best[1].version:
-            return form, found
-    return best
+    forms (the longest bill number of that size); on A6 the payload as it is. One symbol is
+    built (with the poster service's fast builder); the forms are compared by their versions."""
+    if size == "a7":
+        forms = rules.qr_payloads(payload, number)
+        versions = [_version(form) for form in forms]
+        payload = forms[versions.index(min(versions))]
+    return payload, posters._symbol(payload)
 
 
 @dataclass(frozen=True)
