@@ -2278,16 +2278,22 @@ def fee_bill(market: str, period: str, due: str | None, partial: bool, slips_pat
 @click.option("--period", required=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--sheet", type=click.Choice(["a4", "a3"]), default="a4", show_default=True)
-def fee_slips(market: str, period: str, output: str, sheet: str) -> None:
-    """The month's slips of a market as one PDF: A6 slips with cut marks, QR modules ≥ 1.5 mm.
+@click.option("--size", type=click.Choice(["a6", "a7"], case_sensitive=False), default="a6", show_default=True,
+              help="Slip size: A6 (4 to an A4 sheet) or A7 (8; a bill whose QR would need modules under 1.5 mm "
+                   "is refused, with the bills that fit named).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes building the QR codes (like poster --market --workers).")
+def fee_slips(market: str, period: str, output: str, sheet: str, size: str, workers: int) -> None:
+    """The month's slips of a market as one PDF: A6 or A7 slips with cut marks, QR modules ≥ 1.5 mm.
 
     \b
     Example:
       market40 fee slips --market HL1 --period 2026-12 -o phieu-thu-HL1.pdf
+      market40 fee slips --market HL1 --period 2026-12 --size a7 --workers 2 -o phieu-thu-HL1-a7.pdf
     """
     with fee_session() as fees:
-        count = fees.write_slips(market, period, output, sheet=sheet)
-    say("cli.fee_slips", n=num(count), file=output)
+        count = fees.write_slips(market, period, output, sheet=sheet, size=size.lower(), workers=workers)
+    say("cli.fee_slips", n=num(count), size=size.upper(), file=output)
 
 
 @fee_group.command("match")

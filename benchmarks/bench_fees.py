@@ -14,13 +14,16 @@ What it measures (a fresh SQLite registry in a temporary folder, built with bulk
 * **Slips** – :meth:`Fees.write_slips` for every market (A6, four to an A4 sheet), into memory,
   split over ``--workers`` processes by market (default 2: "on 2 cores"). Target ≤ 30 s.
 * **Floor** – segno alone drawing the same QR codes as vector PDFs
-  (``segno.make(payload, error="m").save(BytesIO(), kind="pdf")``), one process.
+  (``segno.make(payload, error="m").save(BytesIO(), kind="pdf")``), split over the same
+  ``--workers`` processes, timed just before and just after the slips (interleaved, so both see
+  the same neighbours); the slips are reported as a ratio to the mean of the two.
 * **Matching** – ``--transfers`` incoming transfers to the boards' accounts (references as bank
   apps mangle them, a tenth with the content lost, partial and over-payments) matched with
   :meth:`Fees.match`, payments written. Target ≤ 5 s for 100,000.
 
 CPU seconds are printed beside every wall time (on a shared machine wall time mostly
-measures the neighbours).
+measures the neighbours), with the load average before and after each step and each figure's
+ratio to its target (scaled to the size run). ``--size a7`` times A7 slips instead of A6.
 """
 from __future__ import annotations
 
@@ -104,18 +107,18 @@ def build(url: str, stalls: int, markets: int, seed: int) -> list[str]:
     return codes
 
 
-def _slips(args: tuple[str, list[str]]) -> tuple[int, int, float]:
-    url, codes = args
+def _slips(args: tuple[str, list[str], str]) -> tuple[int, int, float]:
+    url, codes, size = args
     engine = db.make_engine(url)
-    count = size = 0
+    count = total = 0
     start = time.process_time()
     with Session(engine) as session:
         fees = Fees(session, OP)
         for code in codes:
             out = io.BytesIO()
-            done = fees.write_slips(code, PERIOD, out)
+            done = fees.write_slips(code, PERIOD, out, size=size)
             count += done
-            size += len(out.getvalue())
+            total += len(out.getvalue())
             try:
                 session.commit()  # the audit event of the print
             except OperationalError:  # SQLite (WAL): the other worker wrote since this snapshot began
@@ -123,7 +126,30 @@ def _slips(args: tuple[str, list[str]]) -> tuple[int, int, float]:
                 fees.registry.audit("fee.slips.print", "market", code, note=f"{PERIOD}: {done} slips")
                 session.commit()
     engine.dispose()
-    return count, size, time.process_time() - start
+    return count, total, time.process_time() - start
+
+
+def _floor(payloads: list[str]) -> tuple[int, float]:
+    """segno alone: each payload's QR as a vector PDF (the floor of the slips)."""
+    import segno
+    start = time.process_time()
+    for payload in payloads:
+        segno.make(payload, error="m", micro=False, boost_error=False).save(io.BytesIO(), kind="pdf")
+    return len(payloads), time.process_time() - start
+
+
+def _pooled(pool: ProcessPoolExecutor | None, fn, jobs: list) -> tuple[list, float, float]:
+    """Run ``fn`` over ``jobs`` (in the pool when there is one): results, wall s, CPU s of the workers."""
+    wall = time.perf_counter()
+    if pool is None:
+        results = [fn(job) for job in jobs]
+    else:
+        results = list(pool.map(fn, jobs))
+    return results, time.perf_counter() - wall, sum(r[-1] for r in results)
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def main() -> None:
@@ -133,6 +159,10 @@ def main() -> None:
     parser.add_argument("--transfers", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--size", choices=("a6", "a7"), default="a6", help="slip size (default A6)")
+    parser.add_argument("--floor-sample", type=int, default=0,
+                        help="time segno on every k-th payload only and scale to all (0: every payload; on a "
+                             "busy machine the full floor costs ~11 ms CPU a code, twice)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="bench-fees-")
@@ -144,35 +174,44 @@ def main() -> None:
     engine = db.make_engine(url)
 
     # bills
+    load_before = _load()
     wall, cpu = time.perf_counter(), time.process_time()
     with Session(engine) as session:
         fees = Fees(session, OP)
         issued = sum(fees.issue(code, PERIOD).created for code in codes)
         session.commit()
     results["bills"] = {"count": issued, "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                        "target_s": 10.0 * args.stalls / 15_000}
+                        "target_s": 10.0 * args.stalls / 15_000, "load": [load_before, _load()]}
 
-    # floor: segno alone, the same payloads
-    import segno
+    # slips, split by market over the workers, between two runs of the floor (interleaved)
     with Session(engine) as session:
-        payloads = [v.payload for code in codes for v in Fees(session, OP).bills(code, PERIOD)]
-    wall, cpu = time.perf_counter(), time.process_time()
-    for payload in payloads:
-        segno.make(payload, error="m", micro=False, boost_error=False).save(io.BytesIO(), kind="pdf")
-    results["floor_segno"] = {"count": len(payloads), "wall_s": time.perf_counter() - wall,
-                              "cpu_s": time.process_time() - cpu}
-
-    # slips, split by market over the workers
-    wall = time.perf_counter()
-    shares = [codes[i::args.workers] for i in range(args.workers)]
-    if args.workers == 1:
-        parts = [_slips((url, codes))]
-    else:
-        with ProcessPoolExecutor(args.workers) as pool:
-            parts = list(pool.map(_slips, [(url, share) for share in shares]))
-    results["slips"] = {"count": sum(p[0] for p in parts), "bytes": sum(p[1] for p in parts),
-                        "wall_s": time.perf_counter() - wall, "cpu_s": sum(p[2] for p in parts),
-                        "workers": args.workers, "target_s": 30.0 * args.stalls / 15_000}
+        payloads = [v.payload for code in codes for v in Fees(session, OP).bills(code, PERIOD) if v.payload]
+    pool = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
+    try:
+        if pool is not None:  # start the workers (and their imports) before any timing
+            list(pool.map(_floor, [payloads[:1]] * args.workers))
+        step = max(1, len(payloads) // args.floor_sample) if args.floor_sample else 1
+        sample = payloads[::step]
+        scale = len(payloads) / len(sample)
+        floor_jobs = [sample[i::args.workers] for i in range(args.workers)]
+        load_before = _load()
+        floor1, floor1_wall, floor1_cpu = _pooled(pool, _floor, floor_jobs)
+        parts, slips_wall, slips_cpu = _pooled(pool, _slips, [(url, codes[i::args.workers], args.size)
+                                                              for i in range(args.workers)])
+        floor2, floor2_wall, floor2_cpu = _pooled(pool, _floor, floor_jobs)
+        load_after = _load()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    floor1_wall, floor2_wall = floor1_wall * scale, floor2_wall * scale
+    floor_wall = (floor1_wall + floor2_wall) / 2
+    results["floor_segno"] = {"count": len(payloads), "timed": sum(r[0] for r in floor1), "wall_s": floor_wall,
+                              "cpu_s": (floor1_cpu + floor2_cpu) / 2 * scale, "runs_wall_s": [floor1_wall, floor2_wall],
+                              "workers": args.workers, "scaled": scale > 1}
+    results["slips"] = {"count": sum(p[0] for p in parts), "bytes": sum(p[1] for p in parts), "size": args.size,
+                        "wall_s": slips_wall, "cpu_s": slips_cpu, "workers": args.workers,
+                        "target_s": 30.0 * args.stalls / 15_000, "floor_ratio": slips_wall / floor_wall,
+                        "load": [load_before, load_after]}
 
     # matching
     rng = random.Random(args.seed)
@@ -190,6 +229,7 @@ def main() -> None:
                                f"IBFT {ref.replace(' ', '')} nop phi")))
         transfers[code].append(rules.Incoming(f"970436:FT{n:09d}", datetime(2026, 12, 3 + n % 20, 9, n % 60),
                                               amount, content))
+    load_before = _load()
     wall, cpu = time.perf_counter(), time.process_time()
     applied = unmatched = 0
     with Session(engine) as session:
@@ -201,17 +241,26 @@ def main() -> None:
         session.commit()
     results["matching"] = {"transfers": args.transfers, "applied": applied, "unmatched": unmatched,
                            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                           "target_s": 5.0 * args.transfers / 100_000}
+                           "target_s": 5.0 * args.transfers / 100_000, "load": [load_before, _load()]}
     engine.dispose()
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{args.stalls} stalls in {args.markets} markets, {args.transfers} transfers (load {results['load']:.2f})")
+    print(f"{args.stalls} stalls in {args.markets} markets, {args.transfers} transfers, {os.cpu_count()} CPUs "
+          f"(load {results['load']:.2f} at the start)")
     for key in ("bills", "floor_segno", "slips", "matching"):
         r = results[key]  # type: ignore[index]
-        target = f", target ≤ {r['target_s']:.1f} s" if "target_s" in r else ""
-        print(f"  {key:12s} wall {r['wall_s']:7.2f} s  cpu {r['cpu_s']:7.2f} s{target}")
-
+        line = f"  {key:12s} wall {r['wall_s']:7.2f} s  cpu {r['cpu_s']:7.2f} s"
+        if "target_s" in r:
+            line += f"  target ≤ {r['target_s']:.1f} s (ratio {r['wall_s'] / r['target_s']:.2f})"
+        if "floor_ratio" in r:
+            line += f"  {r['floor_ratio']:.1f}× the floor"
+        if "runs_wall_s" in r:
+            line += f"  (runs {r['runs_wall_s'][0]:.2f} / {r['runs_wall_s'][1]:.2f} s, {r['workers']} workers"
+            line += f"; timed {r['timed']} of {r['count']} codes, scaled)" if r["scaled"] else ")"
+        if "load" in r:
+            line += f"  load {r['load'][0]:.1f}→{r['load'][1]:.1f}"
+        print(line)
 
 if __name__ == "__main__":
     main()

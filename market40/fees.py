@@ -47,14 +47,16 @@ from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 from . import accounts
 from .exceptions import InvalidFormat, InvalidLength, ValidationError
-from .reconciliation import Period, ReferenceIndex, content_text
+from .reconciliation import (CUT_LENGTH, UNATTRIBUTED_REASONS, Period, ReferenceIndex, ReferenceMatch,
+                             content_text)
 from .text import emv_text, search_key
+from . import vietqr
 from .vietqr import parse_amount
 
 __all__ = [
     "KINDS", "KIND_LABELS", "STATES", "STATE_LABELS", "MAX_REFERENCE", "Tariff", "StallFacts", "Line",
     "clean_tariff", "clean_area", "clean_quantity", "clean_class", "applicable", "bill_lines", "difference",
-    "bill_number", "bill_reference", "bill_index", "found_keys", "state", "due_date",
+    "bill_number", "bill_reference", "bill_index", "qr_bill_numbers", "qr_payloads", "found_keys", "state", "due_date",
     "BillDue", "Incoming", "Allocation", "Unmatched", "match", "format_area", "receipt_serial",
 ]
 
@@ -353,6 +355,32 @@ def bill_reference(market_code: str, period: str, stall_code: str) -> str:
     return reference
 
 
+def qr_bill_numbers(number: str) -> list[str]:
+    """What a bill's QR may carry in 62.01, longest first, for small slips (A7).
+
+    The full number; without the market (the board's account, which receives the transfer,
+    already names it); the version alone (62.08 names the market, period and stall). Every
+    form reads back to one bill together with the 62.08 reference; attribution itself uses
+    62.08 only, which is never shortened.
+
+    >>> qr_bill_numbers("HA3-2612-B105-2")
+    ['HA3-2612-B105-2', '2612-B105-2', '2']
+    >>> qr_bill_numbers("HL1-2612-A12")
+    ['HL1-2612-A12', '2612-A12', '1']
+    """
+    parts = number.split("-")
+    version = parts[3] if len(parts) > 3 else "1"
+    return list(dict.fromkeys([number, "-".join(parts[1:]), version]))
+
+
+def qr_payloads(payload: str, number: str) -> list[str]:
+    """``payload`` again with each form of :func:`qr_bill_numbers` in 62.01 (the first is ``payload``)."""
+    parsed = vietqr.parse(payload)
+    kwargs = parsed.build_kwargs()
+    return [payload] + [vietqr.build(**dict(kwargs, bill_number=short)).payload
+                        for short in qr_bill_numbers(number)[1:]]
+
+
 def bill_index(references: Iterable[tuple[str, Hashable]]) -> ReferenceIndex:
     """The bill references as a :class:`~market40.reconciliation.ReferenceIndex` (its mangling rules)."""
     return ReferenceIndex(references)
@@ -360,8 +388,33 @@ def bill_index(references: Iterable[tuple[str, Hashable]]) -> ReferenceIndex:
 
 def found_keys(index: ReferenceIndex, content: str | None) -> list[str]:
     """Every compact bill reference a content names, in order, without repeats."""
-    text = content_text(content)
-    return list(dict.fromkeys(m.group(0).replace(" ", "") for m in re.finditer(index.pattern, text)))
+    return _read(index, content)[0]
+
+
+def _read(index: ReferenceIndex, content: str | None) -> tuple[list[str], ReferenceMatch]:
+    """:func:`found_keys` and ``index.match(content)`` from one reading of the content.
+
+    The matcher's rules (:meth:`~market40.reconciliation.ReferenceIndex.match`) applied to the
+    matches of one pass of its pattern over :func:`content_text` (matching spent two thirds of
+    its time reading every content twice); ``tests/test_fees.py`` checks the two agree.
+    """
+    raw = content or ""
+    text = content_text(raw)
+    found = [m.group(0) for m in re.finditer(index.pattern, text)] if text else []
+    keys = list(dict.fromkeys(m.replace(" ", "") for m in found))
+    if not keys:
+        return keys, ReferenceMatch(None, None, UNATTRIBUTED_REASONS[0])
+    if len(keys) > 1:
+        return keys, ReferenceMatch(None, None, UNATTRIBUTED_REASONS[1])
+    key = keys[0]
+    stalls = index.keys.get(key)
+    if not stalls:
+        return keys, ReferenceMatch(key, None, UNATTRIBUTED_REASONS[2])
+    if len(stalls) > 1:
+        return keys, ReferenceMatch(key, None, UNATTRIBUTED_REASONS[3])
+    if text.endswith(found[-1]) and len(raw) >= CUT_LENGTH and key in index.prefixes:
+        return keys, ReferenceMatch(key, None, UNATTRIBUTED_REASONS[4])
+    return keys, ReferenceMatch(key, next(iter(stalls)), None)
 
 
 def due_date(period: str, day: int = 15) -> date:
@@ -405,7 +458,10 @@ class BillDue:
 
     @property
     def outstanding(self) -> int:
-        return sum(a for _, a in self.bills) - sum(self.paid)
+        billed = self.__dict__.get("_billed")
+        if billed is None:  # the versions' amounts never change during a matching
+            billed = self.__dict__["_billed"] = sum(a for _, a in self.bills)
+        return billed - sum(self.paid)
 
 
 @dataclass(frozen=True)
@@ -482,8 +538,13 @@ def match(transfers: Iterable[Incoming], dues: Sequence[BillDue], index: Referen
         by_stall.setdefault(d.stall, []).append(d)
     result = Matching()
     later: list[Incoming] = []
+    read: dict[str, tuple[list[str], ReferenceMatch]] = {}  # the same content reads the same
     for tx in sorted(transfers, key=lambda t: (t.booked_at, t.tx_key)):
-        keys = found_keys(index, tx.content)
+        content = tx.content or ""
+        parsed = read.get(content)
+        if parsed is None:
+            parsed = read[content] = _read(index, content)
+        keys, found = parsed
         if not keys:
             later.append(tx)
             continue
@@ -500,7 +561,6 @@ def match(transfers: Iterable[Incoming], dues: Sequence[BillDue], index: Referen
                                                   "còn nợ: chia bằng tay (several bills named, amount differs)",
                                                   tuple(keys)))
             continue
-        found = index.match(tx.content)
         due = by_key.get(found.key or "") if found.stall is not None else None
         if due is None:
             result.unmatched.append(Unmatched(tx.tx_key, tx.amount, f"mã phiếu không dùng được: {found.reason} "

@@ -305,7 +305,7 @@ TEXTS.update({
                      "{mean_accepting} (mean of market rates); active {active} / {mean_active}; {at_target}/{markets} "
                      "markets at the {target} target. Wrote {file}."),
     "cli.target": ("{province}: chỉ tiêu {target}{source}", "{province}: target {target}{source}"),
-    "cli.fee_slips": ("đã ghi {n} phiếu thu vào {file}", "wrote {n} slips to {file}"),
+    "cli.fee_slips": ("đã ghi {n} phiếu thu khổ {size} vào {file}", "wrote {n} {size} slips to {file}"),
     "cli.left_for_board": ("để ban quản lý xử lý: {tx} {amount}: {reason}", "left for the board: {tx} {amount}: "
                            "{reason}"),
     "cli.fee_status": ("{market} {period}: {bills} hóa đơn; đã nộp {paid}, nộp một phần {partly}, chưa nộp {unpaid}, "

@@ -43,6 +43,9 @@ def test_fee_cycle_on_the_command_line(demo_copy, tmp_path, monkeypatch):
     issued = fee("bill", "--market", MARKET, "--period", PERIOD, "--slips", tmp_path / "s.pdf", "--json")
     assert issued.exit_code == 0 and json.loads(issued.output)["created"] == len(codes)
     assert (tmp_path / "s.pdf").read_bytes().startswith(b"%PDF")
+    a7 = fee("slips", "--market", MARKET, "--period", PERIOD, "--size", "A7", "--workers", "2", "-o", tmp_path / "a7.pdf")
+    assert a7.exit_code == 0 and f"wrote {len(codes)} A7 slips" in a7.output
+    assert (tmp_path / "a7.pdf").read_bytes().startswith(b"%PDF")
     again = json.loads(fee("bill", "--market", MARKET, "--period", PERIOD, "--json").output)
     assert (again["created"], again["corrected"], again["unchanged"]) == (0, 0, len(codes))
     bills = json.loads(fee("status", "--market", MARKET, "--period", PERIOD, "--json").output)["list"]

@@ -6,18 +6,30 @@ office (a POST with a CSRF token, audited by the service). Scope is the service'
 user reaches only the markets of their scopes (others are 403, and audited). The owner's
 page lists their own stall's bills with the QR to scan or save; nothing takes a stall in
 the URL, and a bill of another stall is 403.
+
+Both pages turn "paid" without a reload: a transfer to the board's account that a webhook
+brings is matched to the bills at once (:func:`market40.services.fees.match_live`, called by
+``web/live.py``'s hook) and the live bus wakes these pages' streams (``event: bill``, the bills'
+states). The streams also read again at every heartbeat, so a process whose bus carries only
+stall transfers (the poll bus) is at most a heartbeat late.
 """
 from __future__ import annotations
 
 import io
-from typing import Any
+import json
+import random
+import time
+from typing import Any, Callable, Iterator
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
+                   stream_with_context, url_for)
 from flask_babel import gettext as _
+from sqlmodel import Session
 
 from market40 import formats
 from market40.exceptions import Conflict, Forbidden, NotFound, ValidationError
 from market40.reconciliation import Period
+from market40.services import fees as fee_service
 from market40.services.fees import Fees
 
 from . import posters
@@ -169,3 +181,66 @@ def my_bill_qr(bill: str) -> Any:
         abort(404)
     return Response(posters.qr_png(view.payload), mimetype="image/png",
                     headers={"Content-Disposition": f'inline; filename="phieu-{view.number}.png"'})
+
+
+# ------------------------------------------------------------------ live bill states (server-sent events)
+
+def _bill_stream(key: int, read: Callable[[Session], list[dict[str, Any]]]) -> Response:
+    """``event: bill`` with the bills' states: at once, then whenever they change (woken by the live bus)."""
+    from .live import _live  # the process's hub and bus listener: one per process, shared with the Loa
+    state = _live()
+    state.ensure_listening()
+    engine = state.engine
+    seconds = float(current_app.config["LIVE_STREAM_SECONDS"])
+    heartbeat = float(current_app.config["LIVE_HEARTBEAT_SECONDS"])
+
+    def generate() -> Iterator[str]:
+        waiter = state.hub.register(key)
+        deadline = time.monotonic() + seconds * random.uniform(0.8, 1.2)
+        last = None
+        try:
+            yield "retry: 1500\n\n"
+            while True:
+                with Session(engine) as db:
+                    bills = read(db)
+                if bills != last:
+                    last = bills
+                    yield f"event: bill\ndata: {json.dumps(bills, ensure_ascii=False)}\n\n"
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                if not waiter.wait(min(heartbeat, remaining)):
+                    yield ": ping\n\n"
+        finally:
+            state.hub.unregister(waiter)
+
+    request_session = get_session()  # no pooled connection held for the stream's lifetime
+    request_session.commit()
+    request_session.close()
+    response = Response(stream_with_context(generate()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+@bp.get("/owner/bills/stream")
+@roles_required("owner")
+def my_bills_stream() -> Any:
+    who = actor()
+    if not who.stall_id:
+        abort(403)
+    return _bill_stream(int(who.stall_id), lambda db: _labelled(fee_service.bill_states(db, who)))
+
+
+@bp.get("/board/<market>/stream")
+@roles_required(*BOARD)
+def market_stream(market: str) -> Any:
+    who = actor()
+    row = _market(_fees(), market)
+    code, period = row.code, _period()
+    return _bill_stream(fee_service.board_key(row.id), lambda db: _labelled(fee_service.bill_states(
+        db, who, market_code=code, period=period)))
+
+
+def _labelled(bills: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(bill, label=_(bill["label"])) for bill in bills]

@@ -129,6 +129,7 @@ def hook(source: str) -> Any:
     db = get_session()
     state = _live()
     result = live_service.receive(db, src, incoming)
+    bill_keys = _fee_hook(db, result)  # market fees (issue #11): see _fee_hook
     notify_in_transaction = isinstance(state.bus, livebus.PostgresBus)
     if result.event is not None and notify_in_transaction:
         state.bus.publish(result.event["stall"], result.event["id"], connection=db.connection())
@@ -141,7 +142,31 @@ def hook(source: str) -> Any:
                 sink(result.event)
             except Exception:  # an announcer's failure never loses a stored transfer
                 current_app.logger.exception("live announcer failed")
+    _fee_announce(state, bill_keys, result)
     return jsonify(webhooks.response(src)), 200
+
+
+# ------------------------------------------------------------------ market fees (issue #11)
+# A transfer to a market board's collection account pays bills (market40.services.fees.match_live,
+# in the webhook's transaction); the bus then wakes the bill pages of the stalls paid and of the
+# board (hub keys: stall ids, and -market id for the board's list; see web/board.py's streams).
+
+def _fee_hook(db: Session, result: Any) -> list[int]:
+    if result.outcome != "stored" or result.transfer is None:
+        return []
+    from market40.services import fees as fee_service
+    try:
+        with db.begin_nested():  # a failure here never loses the stored transfer
+            return fee_service.match_live(db, result.transfer)
+    except Exception:
+        current_app.logger.exception("fee matching of a live transfer failed")
+        return []
+
+
+def _fee_announce(state: "_Live", keys: list[int], result: Any) -> None:
+    for key in keys:
+        state.bus.publish(key, result.transfer.id)
+        state.hub.wake(key)  # this process's pages at once (the poll bus carries stall transfers only)
 
 
 # ------------------------------------------------------------------ who is watching

@@ -31,11 +31,11 @@ from ..formats import VN_TZ, money
 from ..models import (FeeAccount, FeeBill, FeePayment, FeeReading, FeeStall, FeeTariff, Market, Stall,
                       utcnow)
 from ..reconciliation import Period
-from .imports import Problem, _bulk_insert, settle, verdict
+from .imports import ImportReport, Problem, _bulk_insert, settle
 from ..text import emv_text, search_key
 from .registry import Actor, Registry
 
-__all__ = ["Fees", "fee_counts", "FeeImport", "BillRun", "BillView", "MatchRun", "TARIFF_COLUMNS", "STALL_FEE_COLUMNS",
+__all__ = ["Fees", "fee_counts", "FeeImport", "match_live", "bill_states", "board_key", "BillRun", "BillView", "MatchRun", "TARIFF_COLUMNS", "STALL_FEE_COLUMNS",
            "READING_COLUMNS", "write_template"]
 
 _C = tabular.Column
@@ -115,38 +115,9 @@ def write_template(path: str | Path | IO[bytes], what: str = "tariffs", *, kind:
     tabular.write_template(path, SCHEMAS[what], kind=kind)
 
 
-@dataclass
-class FeeImport:
-    """What an import of tariffs, stall areas or readings did."""
-
-    source: str
-    what: str
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    written: bool = False
-    dry_run: bool = False
-    rejects_file: str | None = None
-    unknown_columns: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated)
-
-    def summary(self, lang: str = "en") -> str:
-        n = functools.partial(formats.count, lang=lang)
-        return messages.text("summary.import", lang, source=self.source, rows=n(self.rows), created=n(self.created),
-                             updated=n(self.updated), unchanged=n(self.unchanged), rejected=n(len(self.problems)),
-                             verdict=messages.sentence(verdict(self, lang=lang), lang))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "what": self.what, "rows": self.rows, "created": self.created,
-                "updated": self.updated, "unchanged": self.unchanged, "written": self.written,
-                "dry_run": self.dry_run, "rejects_file": self.rejects_file,
-                "problems": [{"row": p.row, "field": e.field, "message": e.message}
-                             for p in self.problems for e in p.error.errors]}
+#: What an import of tariffs, stall areas or readings did: the registry imports' report
+#: (:class:`~market40.services.imports.ImportReport`), one shape for every import.
+FeeImport = ImportReport
 
 
 @dataclass
@@ -343,7 +314,7 @@ class Fees:
                        sheet: str | None = None, source: str | None = None) -> FeeImport:
         """Import a price table: every bad row at once; the same file again changes nothing."""
         self._require(_SETTERS, "import tariffs")
-        report = FeeImport(source or _name(path), "tariffs")
+        report = FeeImport(source or _name(path), "fee tariffs")
         bad: list[tuple[Any, ValidationError]] = []
         seen: dict[tuple, int] = {}
         with self._rows(path, "tariffs", sheet) as table:
@@ -404,7 +375,7 @@ class Fees:
 
     def _stall_rows(self, path: Any, what: str, market_code: str | None, sheet: str | None, dry_run: bool,
                     partial: bool, rejects: Any, apply: Any, source: str | None) -> FeeImport:
-        report = FeeImport(source or _name(path), what)
+        report = FeeImport(source or _name(path), f"fee {what}")
         bad: list[tuple[Any, ValidationError]] = []
         markets: dict[str, Market] = {}
         stalls: dict[int, dict[str, Stall]] = {}
@@ -836,9 +807,12 @@ class Fees:
         rows = []
         now = utcnow()
         last_paid: dict[int, datetime] = {}
+        moments: dict[str, datetime] = {}
         for a in result.allocations:
             tx = txs[a.tx_key]
-            when = tx.booked_at.replace(tzinfo=VN_TZ).astimezone(timezone.utc)
+            when = moments.get(a.tx_key)
+            if when is None:
+                when = moments[a.tx_key] = tx.booked_at.replace(tzinfo=VN_TZ).astimezone(timezone.utc)
             rows.append({"bill_id": a.bill, "amount": a.amount, "method": a.method, "tx_key": a.tx_key,
                          "paid_at": when, "channel": tx.channel, "content": (tx.content or "")[:300], "note": a.note,
                          "recorded_at": now, "recorded_by": self.actor.name})
@@ -894,20 +868,26 @@ class Fees:
         """The bills to print as slips: those with something still owed (their QR asks exactly that)."""
         return [v for v in self.bills(market_code, period) if v.payload]
 
-    def write_slips(self, market_code: str, period: Any, out: Any, *, sheet: str = "a4") -> int:
-        """The period's slips of a market as one PDF (A6, four to an A4 sheet, cut marks)."""
+    def write_slips(self, market_code: str, period: Any, out: Any, *, sheet: str = "a4", size: str = "a6",
+                    workers: int = 1) -> int:
+        """The period's slips of a market as one PDF (A6, four to an A4 sheet, or A7, eight; cut marks).
+
+        On A7 a bill whose QR does not fit at 1.5 mm modules stops the run (nothing written); the
+        error names it, the limit and the bills that fit. ``workers`` processes build the QR symbols.
+        """
         from .. import feeslips
+        size = feeslips.check_size(size)
         account = self.account(market_code)
         bank = banks.by_bin(account.bin)
         views = self.slips(market_code, period)
-        count = feeslips.render_slips_pdf((feeslips.Slip(
+        count = feeslips.render_slips_pdf([feeslips.Slip(
             board_name=v.board_name, market_name=v.market_name, stall_code=v.stall_code, owner_name=v.owner_name,
             shop_name=v.shop_name, period=v.period, number=v.versions[-1]["number"], reference=v.reference,
             due_date=v.due_date, amount=v.owed, lines=_current_lines(v), payload=v.payload,  # type: ignore[arg-type]
-            holder_name=account.holder_name, bank=bank.short_name if bank else account.bin) for v in views),
-            out, sheet=sheet)
+            holder_name=account.holder_name, bank=bank.short_name if bank else account.bin) for v in views],
+            out, sheet=sheet, size=size, workers=workers)
         self.registry.audit("fee.slips.print", "market", market_code.upper(), note=f"{_period(period)}: "
-                            f"{count} slips")
+                            f"{count} slips {size.upper()}")
         return count
 
     def write_receipt(self, number: str, out: Any) -> str:
@@ -1005,3 +985,47 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 
 def _natural(code: str) -> tuple:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.findall(r"\d+|\D+", code))
+
+
+# ----------------------------------------------------------------------------- live payments (issue #10 feed)
+
+def board_key(market_id: int) -> int:
+    """The live hub's key of a market board's bill list (stall keys are positive ids; these are negative)."""
+    return -int(market_id)
+
+
+def match_live(session: Session, transfer: Any) -> list[int]:
+    """A stored live transfer (``live_transfer`` row) to a market board's collection account, applied
+    to that market's bills as :meth:`Fees.match` applies a statement's (in the caller's transaction).
+
+    Returns the live hub keys to announce a bill-status change to: the stall of every bill the
+    transfer paid (its owner's bill page) and the market's board (:func:`board_key`). A transfer to
+    any other account, or one already applied, returns ``[]``.
+    """
+    account = session.exec(select(FeeAccount).where(FeeAccount.bin == transfer.bank_bin,
+                                                    FeeAccount.number == transfer.account)).first()
+    if account is None:
+        return []
+    market = session.get(Market, account.market_id)
+    if market is None:
+        return []
+    booked = transfer.booked_at
+    booked = (booked.astimezone(VN_TZ) if booked.tzinfo else booked.replace(tzinfo=VN_TZ)).replace(tzinfo=None)
+    key = f"{transfer.bank_bin}:{transfer.tx_id}"
+    run = Fees(session, Actor.operator("live-feed")).match(market.code, [rules.Incoming(
+        key, booked, int(transfer.amount), transfer.content or "", "webhook")])
+    if not run.applied:
+        return [board_key(market.id)] if run.unmatched else []
+    stalls = session.execute(select(FeeBill.stall_id).join(FeePayment, FeePayment.bill_id == FeeBill.id).where(
+        FeePayment.tx_key == key).distinct()).scalars().all()
+    return sorted(int(s) for s in stalls) + [board_key(market.id)]
+
+
+def bill_states(session: Session, actor: Actor, *, market_code: str | None = None,
+                period: Any = None) -> list[dict[str, Any]]:
+    """What a live bill page shows of each bill: the owner's own bills, or a market's bills for a period."""
+    fees = Fees(session, actor)
+    views = fees.my_bills() if market_code is None else fees.bills(market_code, period)
+    return [{"number": v.number, "state": v.state, "label": v.state_label, "paid": v.paid, "owed": v.owed,
+             "paid_text": money(v.paid), "owed_text": money(v.owed), "receipt": v.receipt_serial,
+             "payload": bool(v.payload)} for v in views]

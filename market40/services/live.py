@@ -177,6 +177,8 @@ def receive(session: Session, source: Source, incoming: Incoming, *, now: dateti
         # whereas waiting for the lock here honours the busy timeout. Call it first in a transaction.
         session.execute(text("UPDATE live_request SET paid = paid WHERE 0"))
     found = attribute_incoming(session, incoming)
+    if found.method == "reference" and _board_account(session, incoming):
+        found = rules.Attribution(None, None, "market board's fee account")  # market fees: see _board_account
     stall_id = found.stall if isinstance(found.stall, int) else None
     market_id = session.execute(select(Stall.market_id).where(Stall.id == stall_id)).scalar() if stall_id else None
     booked = incoming.booked_at.replace(tzinfo=VN) if incoming.booked_at.tzinfo is None else incoming.booked_at
@@ -192,6 +194,15 @@ def receive(session: Session, source: Source, incoming: Incoming, *, now: dateti
     assert row is not None
     request = _match_request(session, row, now) if stall_id else None
     return Received("stored", row, event_of(row, request) if stall_id else None)
+
+
+def _board_account(session: Session, incoming: Incoming) -> bool:
+    """Market fees (issue #11): a transfer to a market board's collection account pays a fee bill
+    (``F2612HL1 A12`` names stall HL1 A12's bill), never money for that stall's loa to announce;
+    ``web/live.py`` hands it to :func:`market40.services.fees.match_live`."""
+    from ..models import FeeAccount
+    return session.execute(select(FeeAccount.id).where(FeeAccount.bin == incoming.bank_bin,
+                                                       FeeAccount.number == incoming.account)).first() is not None
 
 
 def _match_request(session: Session, row: LiveTransfer, now: datetime) -> tuple[int, int] | None:
