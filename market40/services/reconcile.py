@@ -28,7 +28,7 @@ from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from . import auditlog
-from .. import accounts
+from .. import accounts, formats
 from .. import reconciliation as rules
 from ..exceptions import Forbidden, ValidationError
 from ..models import (CensusEntry, Market, PaymentAccount, ReconcileAnomaly, ReconcileRun, Stall,
@@ -65,15 +65,13 @@ class ReconcileSummary:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        def n(value: int) -> str:
-            return f"{value:,}".replace(",", ".")
-
-        rate = (lambda k: f"{k / self.stalls:.1%}") if self.stalls else (lambda k: "—")
+        n = formats.count
+        rate = (lambda k: formats.percent(k / self.stalls, "en")) if self.stalls else (lambda k: "—")
         anomalies = ", ".join(f"{k} {n(v)}" for k, v in sorted(self.anomalies.items())) or "none"
         return (f"{self.period}: {self.markets} markets ({self.census_markets} with a census), {n(self.stalls)} stalls "
                 f"counted: {n(self.accepting)} accepting ({rate(self.accepting)}), {n(self.active)} active "
                 f"({rate(self.active)}), {n(self.registered)} waiting for verification. Transfers: "
-                f"{n(self.transfers)} ({n(self.amount)} đ): {n(self.by_account)} by account, {n(self.by_reference)} "
+                f"{n(self.transfers)} ({formats.money(self.amount)}): {n(self.by_account)} by account, {n(self.by_reference)} "
                 f"by stall reference, {n(self.unattributed)} unattributed; {n(self.unknown_accounts)} accounts not "
                 f"in the registry; banks with data: {', '.join(self.banks) or 'none'}. Anomalies: {anomalies}. "
                 f"({self.seconds:.1f} s)")
@@ -216,8 +214,8 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
         idle_since=idle_start.replace(tzinfo=rules.VN_TZ), mask=accounts.mask)
     extra_bins: dict[int, str] = {}
     for bin_, number, count, amount, by_reference in rest["unknown"]:
-        anomalies.append(rules.Anomaly("unknown_account", f"{count} giao dịch vào tài khoản không có trong sổ đăng ký, "
-                                       f"{by_reference} xác định được sạp theo mã sạp", account=accounts.mask(number),
+        anomalies.append(rules.Anomaly("unknown_account", f"{formats.count(count)} giao dịch vào tài khoản không có "
+                                       f"trong sổ đăng ký, {formats.count(by_reference)} xác định được sạp theo mã sạp", account=accounts.mask(number),
                                        transfers=count, amount=int(amount)))
         extra_bins[len(anomalies) - 1] = bin_
     for bin_, number, known, reason, count, amount, example in rest["unattributed"]:
