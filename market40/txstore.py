@@ -370,6 +370,8 @@ class TransferStore:
                     raise UnaccountedRows(_unaccounted_message(name, exact.rows, read + exact.blank,
                                                                "rows read"))
                 counted = exact
+            if keep_rejected and counts.get("invalid"):
+                self._number_rejects(batch, path, sniffed)
             digest = file_fingerprint or counting.digest
             result = self._settle(batch, name, layout, digest, actor, rejects=None,
                                   extra_other=counts.get("other", 0) + counted.blank,
@@ -382,6 +384,46 @@ class TransferStore:
             self._rollback()
             raise
         return result
+
+    def _number_rejects(self, batch: int, path: str | os.PathLike[str], sniffed: Sniffed) -> None:
+        """Give the rows the SQL path refused (``transfer_reject.line`` NULL) their line in the file.
+
+        DuckDB's reader does not say which line a row came from: one pass of Python's ``csv``
+        reader finds each refused transaction id (in file order, for an id refused twice).
+        Rows without an id keep no line. Used when every refused row is asked for (a rejects file).
+        """
+        column = sniffed.positions.get("tx_id")
+        if column is None:
+            return
+        wanted: dict[str, list[int]] = {}
+        for rid, tx_id in self.con.execute("SELECT rowid, tx_id FROM transfer_reject WHERE batch = ? AND line IS NULL "
+                                           "AND tx_id IS NOT NULL ORDER BY rowid", [batch]).fetchall():
+            wanted.setdefault(tx_id, []).append(rid)
+        if not wanted:
+            return
+        found: list[tuple[int, int]] = []
+        with open(path, "rb") as raw:
+            base = raw.read(sniffed.data_offset).count(b"\n")  # lines before the first data row
+            with io.TextIOWrapper(raw, encoding="utf-8" if "sig" in sniffed.encoding else sniffed.encoding,
+                                  errors="replace", newline="") as text:
+                reader = csv.reader(text, delimiter=sniffed.delimiter)
+                previous = 0
+                for cells in reader:
+                    line, previous = base + previous + 1, reader.line_num
+                    if len(cells) > column:
+                        ids = wanted.get(cells[column].strip())
+                        if ids:
+                            found.append((ids.pop(0), line))
+                            if not ids:
+                                del wanted[cells[column].strip()]
+                                if not wanted:
+                                    break
+        if found:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _lines (rid BIGINT, line BIGINT)")
+            _insert_rows(self.con, "_lines", ["rid", "line"], ["BIGINT", "BIGINT"], found)
+            self.con.execute("UPDATE transfer_reject SET line = _lines.line FROM _lines "
+                             "WHERE transfer_reject.rowid = _lines.rid")
+            self.con.execute("DROP TABLE _lines")
 
     def _batch_counts(self, batch: int) -> tuple[int, int]:
         """Rows of ``batch`` in ``transfer``, and how many of them are marked (channel NULL)."""
