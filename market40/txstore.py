@@ -165,8 +165,8 @@ class BatchResult:
                 if self.first_at and self.last_at else "")
         stored = "transfers in" if self.written or not self.verdict else "good transfers (not stored)"
         counts = (f"{self.source} ({self.layout}): {n(self.rows)} rows: {n(self.inserted)} {stored} "
-                  f"({formats.money(self.amount)}){span}; {n(self.duplicates)} already stored; {n(self.outgoing)} outgoing; "
-                  f"{n(self.other)} title/total/blank rows; {n(self.invalid)} rejected")
+                  f"({formats.money(self.amount)}){span}; {n(self.duplicates)} already stored; "
+                  f"{n(self.outgoing)} outgoing; {n(self.other)} title/total/blank rows; {n(self.invalid)} rejected")
         return counts + (f". {self.verdict}." if self.verdict else ".")
 
     def as_dict(self) -> dict[str, Any]:

@@ -71,8 +71,8 @@ class ReconcileSummary:
         return (f"{self.period}: {self.markets} markets ({self.census_markets} with a census), {n(self.stalls)} stalls "
                 f"counted: {n(self.accepting)} accepting ({rate(self.accepting)}), {n(self.active)} active "
                 f"({rate(self.active)}), {n(self.registered)} waiting for verification. Transfers: "
-                f"{n(self.transfers)} ({formats.money(self.amount)}): {n(self.by_account)} by account, {n(self.by_reference)} "
-                f"by stall reference, {n(self.unattributed)} unattributed; {n(self.unknown_accounts)} accounts not "
+                f"{n(self.transfers)} ({formats.money(self.amount)}): {n(self.by_account)} by account, "
+                f"{n(self.by_reference)} by stall reference, {n(self.unattributed)} unattributed; {n(self.unknown_accounts)} accounts not "
                 f"in the registry; banks with data: {', '.join(self.banks) or 'none'}. Anomalies: {anomalies}. "
                 f"({self.seconds:.1f} s)")
 
@@ -215,8 +215,8 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
     extra_bins: dict[int, str] = {}
     for bin_, number, count, amount, by_reference in rest["unknown"]:
         anomalies.append(rules.Anomaly("unknown_account", f"{formats.count(count)} giao dịch vào tài khoản không có "
-                                       f"trong sổ đăng ký, {formats.count(by_reference)} xác định được sạp theo mã sạp", account=accounts.mask(number),
-                                       transfers=count, amount=int(amount)))
+                                       f"trong sổ đăng ký, {formats.count(by_reference)} xác định được sạp theo mã sạp",
+                                       account=accounts.mask(number), transfers=count, amount=int(amount)))
         extra_bins[len(anomalies) - 1] = bin_
     for bin_, number, known, reason, count, amount, example in rest["unattributed"]:
         anomalies.append(rules.Anomaly("unattributed", f"{_REASONS_VI.get(reason, reason)}; ví dụ: "
