@@ -157,6 +157,8 @@ def run_report(registry: str, folder: str) -> dict:
     export(report, "xlsx", str(Path(folder) / "report.xlsx"))
     done = time.perf_counter()
     engine.dispose()
+    if not report.reconciled:
+        raise SystemExit("the report's registry was not reconciled: it would measure an empty report")
     return {"summary_s": summarised - start, "xlsx_s": done - summarised, "total_s": done - start,
             "accepting_rate": report.province.accepting_rate, "active_rate": report.province.active_rate}
 
@@ -267,9 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             print(f"a run failed: {failed[0]['error']}")
             return 1
-        full = min(fulls, key=lambda r: r["total_s"])
+        best = min(range(len(fulls)), key=lambda i: fulls[i]["total_s"])
+        full = fulls[best]
         floor = min(floors, key=lambda r: r["total_s"]) if floors else {}
-        report = child("report", [str(registry), str(folder)])
+        # the report reads the registry the best run reconciled (the untouched copy has no results)
+        report = child("report", [str(folder / f"run{best}.db"), str(folder)])
         analyst = {} if options.skip_pandas or options.layout != "generic" else child("pandas", [str(big), str(directory)])
         rows = [
             ("market40 import + reconcile (¼ file)", small.get("total_s"), small.get("peak_rss_mb"), small),
@@ -277,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             ("  of which import (parse, validate, dedup, store)", full.get("import_s"), None, None),
             ("  of which reconcile (attribute, classify, write)", full.get("reconcile_s"), None, None),
             ("market40 adoption report (summary + XLSX)", report.get("total_s"), report.get("peak_rss_mb"), report),
+            ("  of which summary (6 months, reconciled)", report.get("summary_s"), None, None),
+            ("  of which XLSX", report.get("xlsx_s"), None, None),
             ("FLOOR: the aggregation in DuckDB SQL on the CSV", floor.get("total_s"), floor.get("peak_rss_mb"), floor),
             ("pandas script (not a target, for comparison)", analyst.get("total_s"), analyst.get("peak_rss_mb"), analyst),
         ]

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 
+from . import formats
 from .accounts import VN_TZ, stall_key as _stall_key
 from .exceptions import InvalidFormat
 from .text import fold, search_key
@@ -559,6 +560,13 @@ def classify(stall: StallInput, registrations: Sequence[Registration], activity:
         last_transfer_at=activity.last_at, channels=",".join(activity.channels))
 
 
+def _day(value: date | datetime) -> str:
+    """A calendar day as Vietnamese reads it; an aware (or naive UTC) moment is first put in Vietnam time."""
+    if isinstance(value, datetime):
+        value = formats.to_vietnam(value).date()
+    return formats.day(value)
+
+
 _CHANNELS_VI = {"statement": "sao kê ngân hàng", "webhook": "webhook (SePay/Casso)"}
 
 
@@ -576,9 +584,9 @@ def describe_evidence(row: Mapping[str, Any], *, masked_account: str = "") -> st
     if row.get("stall_id") is None:
         return "Có trong danh sách hộ kinh doanh, chưa có trong sổ đăng ký"
     if row.get("transfers"):
-        text = f"{row['transfers']} giao dịch đến ({row.get('amount', 0):,} đ)".replace(",", ".")
+        text = f"{formats.count(row['transfers'])} giao dịch đến ({formats.money(row.get('amount') or 0)})"
         if row.get("by_reference"):
-            text += f", {row['by_reference']} theo mã sạp"
+            text += f", {formats.count(row['by_reference'])} theo mã sạp"
         channels = [c for c in str(row.get("channels") or "").split(",") if c]
         if channels:
             text += "; nguồn: " + ", ".join(_CHANNELS_VI.get(c, c) for c in channels)
@@ -587,7 +595,7 @@ def describe_evidence(row: Mapping[str, Any], *, masked_account: str = "") -> st
     account = f"TK {masked_account}" if masked_account else "TK"
     if status == "verified":
         when = row.get("verified_at")
-        parts.append(f"{account} xác minh {when:%d/%m/%Y}" if when else f"{account} đã xác minh")
+        parts.append(f"{account} xác minh {_day(when)}" if when else f"{account} đã xác minh")
     elif status == "pending":
         parts.append(f"{account} chờ xác minh")
     elif status in ("revoked", "rejected"):
@@ -656,7 +664,7 @@ def find_anomalies(*, stalls: Mapping[int, StallInput], registrations: Sequence[
     out: list[Anomaly] = []
     for stall_id, stall in sorted(stalls.items()):
         if stall.status == "closed" and stall.in_census:
-            when = f" từ {stall.closed_on:%d/%m/%Y}" if stall.closed_on else ""
+            when = f" từ {formats.day(stall.closed_on)}" if stall.closed_on else ""
             out.append(Anomaly("census_lists_closed_stall",
                                f"Sổ đăng ký ghi sạp đã đóng{when}; danh sách hộ kỳ này vẫn có hộ "
                                f"{stall.owner_name or '(không tên)'}: vẫn được tính", market_id=stall.market_id,
@@ -682,7 +690,7 @@ def find_anomalies(*, stalls: Mapping[int, StallInput], registrations: Sequence[
         if stall.status == "closed" and stall.in_census:
             pass  # listed as its own anomaly below, whatever its account
         elif stall.status == "closed":
-            when = f" từ {stall.closed_on:%d/%m/%Y}" if stall.closed_on else ""
+            when = f" từ {formats.day(stall.closed_on)}" if stall.closed_on else ""
             out.append(Anomaly("closed_stall_live_qr", f"Sạp đã nghỉ{when}; tài khoản vẫn "
                                f"{'đã xác minh' if reg.state_at(snapshot) == 'verified' else 'chờ xác minh'}", **base))
         elif stall.market_id in census_markets and not stall.in_census:
@@ -698,8 +706,9 @@ def find_anomalies(*, stalls: Mapping[int, StallInput], registrations: Sequence[
                 and canonical_bin(reg.bin) in observed_bins:
             last = last_transfer.get((canonical_bin(reg.bin), reg.number))
             if last is None or last < _to_local(idle_since):  # type: ignore[operator]
-                seen = f"lần cuối {last:%d/%m/%Y}" if last else "chưa từng có giao dịch"
-                out.append(Anomaly("idle_account", f"Không có giao dịch từ {_to_local(idle_since):%d/%m/%Y} ({seen})",
+                seen = f"lần cuối {formats.day(last.date())}" if last else "chưa từng có giao dịch"
+                since = formats.day(_to_local(idle_since).date())  # type: ignore[union-attr]
+                out.append(Anomaly("idle_account", f"Không có giao dịch từ {since} ({seen})",
                                    **base))
     return out
 

@@ -222,7 +222,7 @@ def write_xlsx(report: "AdoptionReport", target: str | os.PathLike[str] | IO[byt
     head = [("BÁO CÁO TỶ LỆ THANH TOÁN KHÔNG DÙNG TIỀN MẶT TẠI CHỢ (CHỢ 4.0)", Font(bold=True, size=14)),
             (f"Kỳ báo cáo: {_period_title(report.period)}", None), (f"Phạm vi: {report.scope}", None),
             (f"Cấp địa phương: {report.level_label}", None),
-            (f"Lập lúc {report.generated_at.astimezone(rules.VN_TZ):%d/%m/%Y %H:%M} bởi {report.generated_by}", None),
+            (f"Lập lúc {formats.when(report.generated_at)} bởi {report.generated_by}", None),
             ("", None)]
     summary.freeze_panes = f"A{len(head) + 1}"
     for text, font in head:
@@ -433,7 +433,7 @@ def _fmt(value: Any, kind: str) -> str:
     if kind == "bool":
         return "Có" if value else "Không"
     if kind == "datetime" and isinstance(value, datetime):
-        return f"{value:%d/%m/%Y %H:%M}"
+        return formats.when(value if value.tzinfo else value.replace(tzinfo=formats.VN_TZ))  # naive: Vietnam time
     return _e(value)
 
 
@@ -495,7 +495,7 @@ def svg_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[flo
                          f'fill="{_COLOURS[j % len(_COLOURS)]}"><title>{_e(category)}: '
                          f'{_e(formats.percent(float(value)))}</title></rect>'
                          f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle" '
-                         f'font-size="12">{float(value) * 100:.0f}%</text>')
+                         f'font-size="12">{_e(formats.percent(float(value), digits=0))}</text>')
         parts.append(f'<text x="{left + i * group + group / 2:.1f}" y="{top + plot_h + 17}" text-anchor="middle" '
                      f'font-size="13">{_e(category)}</text>')
     parts.append(_target_line(target, target_label, left, right, top, plot_h))

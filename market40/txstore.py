@@ -258,6 +258,13 @@ class TransferStore:
         date itself; a file it cannot read that way (a bad date, a row it would not take as it
         is) is read by the full path instead, inside the same transaction.
 
+        The file's own count of rows and its SHA-256 (:func:`count_csv_rows`) are made in a
+        thread while DuckDB reads the file (DuckDB works outside Python's lock): the count is
+        checked before anything is committed, and a file already imported in full stops the
+        read as soon as its digest is known (nothing changes). DuckDB's parallel reader is
+        used unless the count finds line breaks inside quoted fields: then the file is read
+        again with the sequential reader, inside the same transaction.
+
         ``settle(connection, result)`` commits or rolls back the batch (default: commit);
         ``keep_rejected`` fills ``result.rejected`` with every refused row. Raises
         :class:`UnaccountedRows` (nothing written) when the rows do not add up.
@@ -265,15 +272,38 @@ class TransferStore:
         sniffed = sniffed or sniff_csv(path, layout)
         layout = sniffed.layout
         name = source or Path(path).name
-        counted = count_csv_rows(path, sniffed.data_offset)
-        digest = file_fingerprint or counted.digest
-        existing = self._imported_in_full(digest)
-        if existing is not None:
-            return BatchResult(name, layout.name, batch=existing, already_imported=True)
         account = account or sniffed.account
+        if file_fingerprint is not None:
+            existing = self._imported_in_full(file_fingerprint)
+            if existing is not None:
+                return BatchResult(name, layout.name, batch=existing, already_imported=True)
         if layout.account_in_title and not account:
+            counted = count_csv_rows(path, sniffed.data_offset)
+            existing = self._imported_in_full(file_fingerprint or counted.digest)
+            if existing is not None:
+                return BatchResult(name, layout.name, batch=existing, already_imported=True)
             raise InvalidFormat(f"{name}: a {layout.title} names its account in the title rows, and none was "
                                 "found: give the account number (--account)", field="account", value=None)
+        counting = _Counting(self, path, sniffed.data_offset, known=file_fingerprint is not None)
+        try:
+            result = self._import_csv(path, sniffed, counting, name=name, actor=actor, bank_bin=bank_bin,
+                                      account=account, file_fingerprint=file_fingerprint, progress=progress,
+                                      settle=settle, keep_rejected=keep_rejected, sequential=False)
+            if result is _QUOTED_NEWLINES:  # read again, sequentially (the count is kept)
+                result = self._import_csv(path, sniffed, counting, name=name, actor=actor, bank_bin=bank_bin,
+                                          account=account, file_fingerprint=file_fingerprint, progress=progress,
+                                          settle=settle, keep_rejected=keep_rejected, sequential=True)
+        finally:
+            counting.join()
+        assert isinstance(result, BatchResult)
+        return result
+
+    def _import_csv(self, path: str | os.PathLike[str], sniffed: Sniffed, counting: "_Counting", *, name: str,
+                    actor: str, bank_bin: str | None, account: str | None, file_fingerprint: str | None,
+                    progress: Progress | None, settle: Settle | None, keep_rejected: bool,
+                    sequential: bool) -> "BatchResult | object":
+        """One attempt of :meth:`import_csv`; returns ``_QUOTED_NEWLINES`` when the parallel reader may not be used."""
+        layout = sniffed.layout
         positions = {name_: f"c{index}" for name_, index in sniffed.positions.items()}
 
         def source_sql(typed: bool) -> str:
@@ -281,7 +311,7 @@ class TransferStore:
             options = (f"header = true, skip = {sniffed.skip}, auto_detect = false, "
                        f"delim = '{_sql_text(sniffed.delimiter)}', quote = '\"', escape = '\"', "
                        "null_padding = true, strict_mode = false")
-            if counted.quoted_newlines:  # DuckDB's parallel reader refuses them with null_padding
+            if sequential:  # DuckDB's parallel reader refuses quoted line breaks with null_padding
                 options += ", parallel = false"
             if typed:
                 columns[positions["booked_at"]] = "TIMESTAMP"
@@ -290,31 +320,49 @@ class TransferStore:
 
         canon = canonical_bin_sql("bank_bin")
         fast = layout.name == "generic" and bank_bin is None
-        self.con.execute("BEGIN TRANSACTION")
         try:
-            batch = self._next_batch()
-            read = marked = 0
-            if fast:  # clean files: one typed pass; a row it would not take sends the file to the full path
-                try:
+            try:
+                self.con.execute("BEGIN TRANSACTION")
+                batch = self._next_batch()
+                read = marked = 0
+                if fast:  # clean files: one typed pass; a row it would not take sends the file to the full path
+                    try:
+                        self._run(f"INSERT INTO transfer SELECT {canon}, tx_id, booked_at, account, amount, content, "
+                                  f"CASE WHEN ok THEN '{layout.channel}' END, {batch} "
+                                  f"FROM ({fast_sql(layout, source_sql(True), positions)})", progress=progress)
+                        read, marked = self._batch_counts(batch)
+                    except duckdb.ConversionException:
+                        self.con.execute("ROLLBACK")
+                        self.con.execute("BEGIN TRANSACTION")
+                        marked = -1
+                    if marked:
+                        self.con.execute("DELETE FROM transfer WHERE batch = ?", [batch])
+                        fast = False
+                select = layout.select_sql(source_sql(False), positions, bank_bin=bank_bin or layout.bank_bin,
+                                           account=account)
+                if not fast:
                     self._run(f"INSERT INTO transfer SELECT {canon}, tx_id, booked_at, account, amount, content, "
-                              f"CASE WHEN ok THEN '{layout.channel}' END, {batch} "
-                              f"FROM ({fast_sql(layout, source_sql(True), positions)})", progress=progress)
+                              f"CASE WHEN kind = 'ok' THEN '{layout.channel}' END, {batch} FROM ({select})",
+                              progress=progress)
                     read, marked = self._batch_counts(batch)
-                except duckdb.ConversionException:
-                    self.con.execute("ROLLBACK")
-                    self.con.execute("BEGIN TRANSACTION")
-                    marked = -1
-                if marked:
-                    self.con.execute("DELETE FROM transfer WHERE batch = ?", [batch])
-                    fast = False
-            select = layout.select_sql(source_sql(False), positions, bank_bin=bank_bin or layout.bank_bin,
-                                       account=account)
+                counted = counting.result()
+                if counting.already is not None:
+                    self._rollback()
+                    return BatchResult(name, layout.name, batch=counting.already, already_imported=True)
+                if counted.quoted_newlines and not sequential:
+                    self._rollback()
+                    return _QUOTED_NEWLINES
+            except (duckdb.InterruptException, duckdb.Error) as error:
+                if isinstance(error, duckdb.InterruptException) or counting.already is not None:
+                    counting.join()
+                    if counting.already is not None:  # the digest came first: already imported in full
+                        self._rollback()
+                        return BatchResult(name, layout.name, batch=counting.already, already_imported=True)
+                if not sequential and "quoted new lines" in str(error):
+                    self._rollback()
+                    return _QUOTED_NEWLINES
+                raise
             counts: dict[str, int] = {}
-            if not fast:
-                self._run(f"INSERT INTO transfer SELECT {canon}, tx_id, booked_at, account, amount, content, "
-                          f"CASE WHEN kind = 'ok' THEN '{layout.channel}' END, {batch} FROM ({select})",
-                          progress=progress)
-                read, marked = self._batch_counts(batch)
             if marked:
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE _marked AS SELECT kind, reason, raw, tx_id "
                                  f"FROM ({select}) WHERE kind <> 'ok'")
@@ -332,6 +380,9 @@ class TransferStore:
                     raise UnaccountedRows(_unaccounted_message(name, exact.rows, read + exact.blank,
                                                                "rows read"))
                 counted = exact
+            if keep_rejected and counts.get("invalid"):
+                self._number_rejects(batch, path, sniffed)
+            digest = file_fingerprint or counting.digest
             result = self._settle(batch, name, layout, digest, actor, rejects=None,
                                   extra_other=counts.get("other", 0) + counted.blank,
                                   extra_outgoing=counts.get("outgoing", 0), invalid=counts.get("invalid", 0),
@@ -343,6 +394,46 @@ class TransferStore:
             self._rollback()
             raise
         return result
+
+    def _number_rejects(self, batch: int, path: str | os.PathLike[str], sniffed: Sniffed) -> None:
+        """Give the rows the SQL path refused (``transfer_reject.line`` NULL) their line in the file.
+
+        DuckDB's reader does not say which line a row came from: one pass of Python's ``csv``
+        reader finds each refused transaction id (in file order, for an id refused twice).
+        Rows without an id keep no line. Used when every refused row is asked for (a rejects file).
+        """
+        column = sniffed.positions.get("tx_id")
+        if column is None:
+            return
+        wanted: dict[str, list[int]] = {}
+        for rid, tx_id in self.con.execute("SELECT rowid, tx_id FROM transfer_reject WHERE batch = ? AND line IS NULL "
+                                           "AND tx_id IS NOT NULL ORDER BY rowid", [batch]).fetchall():
+            wanted.setdefault(tx_id, []).append(rid)
+        if not wanted:
+            return
+        found: list[tuple[int, int]] = []
+        with open(path, "rb") as raw:
+            base = raw.read(sniffed.data_offset).count(b"\n")  # lines before the first data row
+            with io.TextIOWrapper(raw, encoding="utf-8" if "sig" in sniffed.encoding else sniffed.encoding,
+                                  errors="replace", newline="") as text:
+                reader = csv.reader(text, delimiter=sniffed.delimiter)
+                previous = 0
+                for cells in reader:
+                    line, previous = base + previous + 1, reader.line_num
+                    if len(cells) > column:
+                        ids = wanted.get(cells[column].strip())
+                        if ids:
+                            found.append((ids.pop(0), line))
+                            if not ids:
+                                del wanted[cells[column].strip()]
+                                if not wanted:
+                                    break
+        if found:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _lines (rid BIGINT, line BIGINT)")
+            _insert_rows(self.con, "_lines", ["rid", "line"], ["BIGINT", "BIGINT"], found)
+            self.con.execute("UPDATE transfer_reject SET line = _lines.line FROM _lines "
+                             "WHERE transfer_reject.rowid = _lines.rid")
+            self.con.execute("DROP TABLE _lines")
 
     def _batch_counts(self, batch: int) -> tuple[int, int]:
         """Rows of ``batch`` in ``transfer``, and how many of them are marked (channel NULL)."""
@@ -702,6 +793,56 @@ def window_start(period: rules.Period, idle_months: int) -> datetime:
 
 
 
+#: :meth:`TransferStore._import_csv`'s answer when the file must be read with the sequential reader.
+_QUOTED_NEWLINES = object()
+
+
+class _Counting:
+    """:func:`count_csv_rows` in a thread, beside DuckDB's read of the same file.
+
+    When the digest shows the file was imported in full before (and the caller gave no
+    fingerprint), the store's running statement is interrupted: nothing is written.
+    """
+
+    def __init__(self, store: "TransferStore", path: str | os.PathLike[str], start: int, *, known: bool) -> None:
+        self.already: int | None = None
+        self.digest = ""
+        self._counted: CsvCount | None = None
+        self._error: BaseException | None = None
+        self._store, self._known = store, known
+        self._cursor = store.con.cursor()  # reads import_batch while the store's connection works
+        self._thread = threading.Thread(target=self._work, args=(path, start), daemon=True)
+        self._thread.start()
+
+    def _work(self, path: str | os.PathLike[str], start: int) -> None:
+        try:
+            counted = count_csv_rows(path, start)
+            self.digest = counted.digest
+            if not self._known:
+                row = self._cursor.execute("SELECT id, invalid FROM import_batch WHERE fingerprint = ? "
+                                           "ORDER BY id DESC LIMIT 1", [counted.digest]).fetchone()
+                if row is not None and row[1] == 0:
+                    self.already = row[0]
+                    self._store.con.interrupt()
+            self._counted = counted
+        except BaseException as error:  # handed to the importer by result()
+            self._error = error
+
+    def join(self) -> None:
+        self._thread.join()
+        try:
+            self._cursor.close()
+        except duckdb.Error:
+            pass
+
+    def result(self) -> CsvCount:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._counted is not None
+        return self._counted
+
+
 class _Transaction:
     """The store's open transaction, as :func:`market40.services.imports.settle` sees a session."""
 
@@ -733,9 +874,10 @@ def _insert_rows(con: Any, table: str, names: Sequence[str], types: Sequence[str
 
 
 def _unaccounted_message(source: str, expected: int, found: int, what: str) -> str:
-    return (f"{source}: {expected:,} rows in the file but {found:,} {what} accounted for; nothing was imported. "
+    expected_, found_ = formats.count(expected), formats.count(found)
+    return (f"{source}: {expected_} rows in the file but {found_} {what} accounted for; nothing was imported. "
             "This is a fault in market40 or an unusual file: keep the file and report it "
-            f"({expected:,} dòng trong tệp nhưng chỉ đối chiếu được {found:,}; chưa nhập gì)").replace(",", ".")
+            f"({expected_} dòng trong tệp nhưng chỉ đối chiếu được {found_}; chưa nhập gì)")
 
 
 @dataclass(frozen=True)
@@ -805,7 +947,7 @@ def _count_block(data: bytes, inside: bool) -> tuple[int, int, int, bool]:
     if b'"' not in data:
         if inside:
             return 0, 0, data.count(b"\n"), True
-        return data.count(b"\n"), len(_BLANK_LINE.findall(b"\n" + data)), 0, False
+        return data.count(b"\n"), _blank_lines(data), 0, False
     parts = data.split(b'"')
     outside = b'"'.join(parts[1 if inside else 0::2])
     total = data.count(b"\n")
@@ -813,6 +955,14 @@ def _count_block(data: bytes, inside: bool) -> tuple[int, int, int, bool]:
     blank = len(_BLANK_LINE.findall(outside if inside else b"\n" + outside))
     inside = inside != (len(parts) % 2 == 0)
     return records, blank, total - records, inside
+
+
+def _blank_lines(data: bytes) -> int:
+    """Empty lines in whole lines ``data`` (the first line included); no copy when there are none."""
+    if (b"\n\n" not in data and b"\n\r\n" not in data and not data.startswith(b"\n")
+            and not data.startswith(b"\r\n")):
+        return 0
+    return len(_BLANK_LINE.findall(b"\n" + data))
 
 
 def count_csv_rows_exactly(path: str | os.PathLike[str], start: int, delimiter: str) -> CsvCount:

@@ -221,9 +221,9 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
         idle_since=idle_start.replace(tzinfo=rules.VN_TZ), mask=accounts.mask)
     extra_bins: dict[int, str] = {}
     for bin_, number, count, amount, by_reference in rest["unknown"]:
-        anomalies.append(rules.Anomaly("unknown_account", f"{count} giao dịch vào tài khoản không có trong sổ đăng ký, "
-                                       f"{by_reference} xác định được sạp theo mã sạp", account=accounts.mask(number),
-                                       transfers=count, amount=int(amount)))
+        anomalies.append(rules.Anomaly("unknown_account", f"{formats.count(count)} giao dịch vào tài khoản không có "
+                                       f"trong sổ đăng ký, {formats.count(by_reference)} xác định được sạp theo mã sạp",
+                                       account=accounts.mask(number), transfers=count, amount=int(amount)))
         extra_bins[len(anomalies) - 1] = bin_
     for bin_, number, known, reason, count, amount, example in rest["unattributed"]:
         anomalies.append(rules.Anomaly("unattributed", f"{_REASONS_VI.get(reason, reason)}; ví dụ: "

@@ -312,10 +312,10 @@ def _stall_detail(session: Session, market_ids: list[int], period: str) -> list[
                   "in_census": row.in_census, "counted": row.counted, "covered": row.covered,
                   "account": accounts.mask(number), "account_status": row.account_status,
                   "transfers": row.transfers, "amount": row.amount, "by_reference": row.by_reference,
-                  "last_transfer_at": row.last_transfer_at.astimezone(rules.VN_TZ).replace(tzinfo=None)
+                  "last_transfer_at": formats.to_vietnam(row.last_transfer_at).replace(tzinfo=None)
                   if row.last_transfer_at else None, "channels": row.channels}
         record["evidence"] = rules.describe_evidence(
-            {**record, "stall_id": row.stall_id, "verified_at": row.verified_at.astimezone(rules.VN_TZ)
+            {**record, "stall_id": row.stall_id, "verified_at": formats.to_vietnam(row.verified_at)
              if row.verified_at else None}, masked_account=record["account"])
         out.append(record)
     return out
