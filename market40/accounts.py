@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from stdnum.exceptions import ValidationError as _StdnumError
 from stdnum.vn import mst as _mst
 
-from . import banks, vietqr
+from . import banks, formats, vietqr
 from .exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, NotVietQR, ValidationError
 from .text import emv_text, search_key, unsafe_char
 
@@ -504,7 +504,7 @@ def receiving_qr(text: Any, *, allow_unknown_bin: bool = False) -> ScannedQR:
     except ValidationError as error:
         raise RefusedQR(f"qr: not a VietQR payment code ({error})", reason="not_vietqr", value=payload) from None
     if qr.amount is not None:
-        raise RefusedQR(f"qr: this QR asks for a fixed amount ({qr.amount} đ): it is made for one payment, "
+        raise RefusedQR(f"qr: this QR asks for a fixed amount ({formats.money(qr.amount, 'en')}): it is made for one payment, "
                         f"not the stall's receiving QR", reason="amount", value=payload)
     if qr.is_dynamic:
         raise RefusedQR("qr: this is a one-time (dynamic) QR, like a bill's: it is made for one payment, not "

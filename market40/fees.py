@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Hashable, Iterable, Mapping, Sequence
 
-from . import accounts
+from . import accounts, formats
 from .exceptions import InvalidFormat, InvalidLength, ValidationError
 from .reconciliation import (CUT_LENGTH, UNATTRIBUTED_REASONS, Period, ReferenceIndex, ReferenceMatch,
                              content_text)
@@ -184,7 +184,7 @@ def clean_tariff(values: Mapping[str, Any]) -> Tariff:
     try:
         price = parse_amount(values.get("unit_price"), field="unit_price")
         if price > _MAX_UNIT_PRICE:
-            raise InvalidFormat(f"unit_price: {price} đ quá lớn (at most {_MAX_UNIT_PRICE})", field="unit_price",
+            raise InvalidFormat(f"unit_price: {formats.money(price)} quá lớn (at most {formats.money(_MAX_UNIT_PRICE)})", field="unit_price",
                                 value=price, limit=f"≤ {_MAX_UNIT_PRICE}")
     except ValidationError as error:
         errors.extend(error.errors)
@@ -510,7 +510,7 @@ def _apply(due: BillDue, tx: Incoming, amount: int, method: str, note: str | Non
             continue
         text = note
         if last and take > owed:
-            extra = f"nộp thừa {take - owed} đ (over-payment)"
+            extra = f"nộp thừa {formats.money(take - owed)} (over-payment)"
             text = f"{note}; {extra}" if note else extra
         due.paid[i] += take
         out.append(Allocation(tx.tx_key, bill, take, method, text))

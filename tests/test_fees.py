@@ -250,7 +250,7 @@ def test_matching_by_reference_amount_partial_over_split_and_unknown(demo, tmp_p
         states = {v.number: v for v in fees.bills(MARKET, PERIOD, today=date(2026, 12, 10))}
         assert states[a.number].state == "paid" and states[a.number].receipt_serial
         assert states[b.number].state == "partly_paid" and states[b.number].owed == 10_000
-        assert states[c.number].state == "paid" and "nộp thừa 5000" in states[c.number].payments[0]["note"]
+        assert states[c.number].state == "paid" and "nộp thừa 5.000 đ" in states[c.number].payments[0]["note"]
         assert states[d.number].state == states[e.number].state == "paid"
         assert states[f.number].state == "unpaid"
         # re-running with the same transfers changes nothing
