@@ -100,6 +100,14 @@ class SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return _tls(app)
 
+    def get_signing_serializer(self, app: Flask) -> Any:
+        """Flask's serializer, built once per secret (and fallbacks) instead of on every request."""
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = app.extensions.get("market40.session_serializer")
+        if cached is None or cached[0] != key:
+            cached = app.extensions["market40.session_serializer"] = (key, super().get_signing_serializer(app))
+        return cached[1]
+
 
 csrf = CSRFProtect()
 
