@@ -5,7 +5,8 @@ the owner's status page (``/owner/``) and the QR image (``/owner/qr.png``, a dif
 on every request, so no cache helps) each reach **≥ 25 % of the bare hello's throughput** with
 **p99 ≤ 50 ms** and no errors, on SQLite and on PostgreSQL; 2 processes give more throughput
 than 1 without a worse p99. The floor is a bare Flask "hello" served by the same server
-(waitress for 1 process, gunicorn gthread for more, same threads), timed in alternation with
+(waitress for 1 process, gunicorn with the app's worker class for more — gevent when installed —
+and the same threads), timed in alternation with
 the measured endpoints: hello, status, hello, QR, ... for ``--rounds`` rounds.
 
     python benchmarks/bench_web.py                               # SQLite demo province, 1 and 2 processes
@@ -14,7 +15,7 @@ the measured endpoints: hello, status, hello, QR, ... for ``--rounds`` rounds.
     python benchmarks/bench_web.py --duration 5 --rounds 3 --port 8100 --json
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``). The registry is the demo province (~14,000
-stalls); every stall with a current account gets an owner user, and wrk sends each request
+stalls); every stall with a verified account (so a QR to draw) gets an owner user, and wrk sends each request
 with another owner's session cookie (signed with the benchmark's throw-away secret, as a login
 would make it). Responses other than 200 count as errors. ``--postgres`` creates a database
 named ``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and drops it at
@@ -49,7 +50,7 @@ import sys
 from flask import Flask
 app = Flask("hello")
 app.add_url_rule("/", "hello", lambda: "hello")
-port, threads, processes = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+port, threads, processes, worker_class = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 if processes <= 1:
     from waitress.server import create_server
     server = create_server(app, host="127.0.0.1", port=port, threads=threads)
@@ -62,8 +63,8 @@ else:
         print(f"listening on http://127.0.0.1:{bound}/", flush=True)
     class Hello(BaseApplication):
         def load_config(self):
-            for key, value in {"bind": [f"127.0.0.1:{port}"], "workers": processes, "worker_class": "gthread",
-                               "threads": threads, "accesslog": None, "loglevel": "warning", "keepalive": 5,
+            for key, value in {"bind": [f"127.0.0.1:{port}"], "workers": processes, "worker_class": worker_class,
+                               "threads": threads, "worker_connections": 20000, "accesslog": None, "loglevel": "warning", "keepalive": 5,
                                "backlog": 1024, "when_ready": ready}.items():
                 self.cfg.set(key, value)
         def load(self):
@@ -111,16 +112,17 @@ def build_registry(url: str) -> list[tuple[int, int]]:
 
 
 def owners(url: str) -> list[tuple[int, int]]:
+    """Owners of the stalls whose account is verified (each has a QR image to draw); made if missing."""
     from sqlalchemy import insert, select
 
     from market40 import db
-    from market40.models import CURRENT_ACCOUNT_STATUSES, PaymentAccount, User, utcnow
+    from market40.models import PaymentAccount, User, utcnow
     engine = db.make_engine(url)
     try:
         with db.session_scope(engine) as session:
             taken = {row[0] for row in session.execute(select(User.stall_id).where(User.stall_id.is_not(None)))}
             stalls = [row[0] for row in session.execute(
-                select(PaymentAccount.stall_id).where(PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES)))]
+                select(PaymentAccount.stall_id).where(PaymentAccount.status == "verified"))]
             new = [{"username": f"bench-{stall}", "display_name": f"Chủ sạp {stall}", "role": "owner",
                     "is_active": True, "stall_id": stall, "session_epoch": 0, "created_at": utcnow()}
                    for stall in stalls if stall not in taken]
@@ -205,17 +207,21 @@ def wrk(url: str, server: subprocess.Popen, *, script: Path | None, cookie_file:
 
 
 def run_database(label: str, url: str, args: argparse.Namespace, folder: Path) -> list[dict]:
-    print(f"[{label}] building the demo province and its owners ... ({load()})", file=sys.stderr)
-    users = build_registry(url)
-    print(f"[{label}] {len(users):,} owners with a current account", file=sys.stderr)
+    if args.reuse:
+        users = owners(url)
+    else:
+        print(f"[{label}] building the demo province and its owners ... ({load()})", file=sys.stderr)
+        users = build_registry(url)
+    print(f"[{label}] {len(users):,} owners with a verified account", file=sys.stderr)
     env = {**os.environ, "MARKET40_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)}
     script = folder / "owners.lua"
     script.write_text(LUA)
     cookie_file = folder / "cookies.txt"
     rows = []
     for processes in args.processes:
-        hello, hello_base = start([sys.executable, "-c", HELLO, str(args.port), str(args.workers), str(processes)],
-                                  env, folder / f"hello-{processes}.log")
+        from web.server import _worker_class
+        hello, hello_base = start([sys.executable, "-c", HELLO, str(args.port), str(args.workers), str(processes),
+                                   _worker_class()], env, folder / f"hello-{processes}.log")
         try:
             app, app_base = start([sys.executable, str(ROOT / "cli.py"), "--db", url, "serve", "--port",
                                    str(args.port + 1 if args.port else 0), "--workers", str(args.workers),
@@ -270,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0,
                         help="the hello listens on PORT, the app on PORT+1 (default: free ports)")
     parser.add_argument("--db", help="a database URL or SQLite file to use: REBUILT with the demo, kept")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --db: use the registry already there (no rebuild; owners added if missing)")
     parser.add_argument("--postgres", action="store_true",
                         help="also PostgreSQL: a throw-away market40_bench_<random> database, dropped at the end")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -395,8 +395,8 @@ def png(payload: str, *, pixels: int, error: str = "M", border: int = QUIET_ZONE
     """The QR Code for ``payload`` as a black-and-white PNG at most ``pixels`` wide, fast.
 
     The same symbol as :func:`matrix` (zxing-cpp's writer when it keeps the rules, else
-    segno), drawn with Pillow in whole pixels per module, quiet zone included; about ten
-    times cheaper than :func:`write`, for the web app's images drawn on every request.
+    segno), in whole pixels per module, quiet zone included, written directly as a 1-bit
+    greyscale PNG (no image library, no resampling): the web app draws one per request.
 
     >>> data = png("HL1 A12", pixels=120)
     >>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n", read(data)
@@ -406,13 +406,50 @@ def png(payload: str, *, pixels: int, error: str = "M", border: int = QUIET_ZONE
     symbol = matrix(payload, error=error)
     width = symbol.size + 2 * border
     scale = _module_px(pixels, None, 300, width, symbol.size, border)
-    image = Image.frombytes("L", (symbol.size, symbol.size), b"".join(symbol.rows).translate(_PNG_GREY))
-    if border:
-        image = ImageOps.expand(image, border=border, fill=255)
-    image = image.resize((width * scale, width * scale), Image.NEAREST).convert("1", dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=1)
-    return out.getvalue()
+    return _png_1bit(symbol.rows, border, scale)
+
+
+_LIGHT_BITS = bytes.maketrans(b"\x00\x01", b"10")  # PNG greyscale, 1 bit: 1 is white, a dark module 0
+
+
+_SPREAD: dict[int, list[int]] = {}
+
+
+def _spread_table(scale: int) -> list[int]:
+    """Byte -> its 8 bits each repeated ``scale`` times (an int of 8 x scale bits)."""
+    found = _SPREAD.get(scale)
+    if found is None:
+        ones = (1 << scale) - 1
+        found = _SPREAD[scale] = [sum(ones << (i * scale) for i in range(8) if b >> i & 1) for b in range(256)]
+    return found
+
+
+def _png_1bit(rows: tuple[bytes, ...], border: int, scale: int) -> bytes:
+    """Square module ``rows`` (1 = dark) as a 1-bit greyscale PNG, ``scale`` pixels a module."""
+    import struct
+    import zlib
+    size = len(rows) + 2 * border
+    side = size * scale
+    groups, extra, pad = (size + 7) // 8, -size % 8, -side % 8  # modules in bytes; scanlines are whole bytes
+    table, light = _spread_table(scale), b"1" * border  # the quiet zone
+
+    def scanline(bits: bytes) -> bytes:
+        modules = int(bits + b"1" * extra, 2)
+        wide = 0
+        for shift in range(8 * (groups - 1), -8, -8):
+            wide = (wide << 8 * scale) | table[modules >> shift & 255]
+        wide = (wide >> extra * scale << pad) | ((1 << pad) - 1)
+        return (b"\x00" + wide.to_bytes((side + pad) // 8, "big")) * scale  # filter type 0, then the pixels
+
+    blank = scanline(b"1" * size) * border
+    body = b"".join(scanline(light + row.translate(_LIGHT_BITS) + light) for row in rows)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(blank + body + blank, 1))
+            + chunk(b"IEND", b""))
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:

@@ -2,9 +2,10 @@
 
 Views get it with :func:`get_session` (or a :class:`Registry` for the signed-in user
 with :func:`registry`). The session is committed in ``after_request`` for every
-response below 500 that wrote something (a read-only page view just ends its transaction:
-no flush, no commit), so audit events written while refusing access (403) are kept, and a
-failed commit becomes an error page instead of a success page that lied.
+response below 500 that wrote something (a read-only page view is neither flushed
+nor committed: its read transaction ends with the session), so audit events written while
+refusing access (403) are kept, and a failed commit becomes an error page instead of a
+success page that lied.
 """
 from __future__ import annotations
 
@@ -89,7 +90,11 @@ def _commit(response: Any) -> Any:
         return response
     if session is not None:
         if not (g.get("db_wrote") or session.new or session.dirty or session.deleted):
-            session.rollback()  # a read-only request (a page view): nothing to commit, nothing to flush
+            # A read-only request (a page view): nothing to commit, nothing to flush. Its read transaction
+            # ends at teardown, right after (closing the session gives the connection back, rolled back);
+            # a streamed response ends it here, as the stream may stay open for hours.
+            if response.is_streamed:
+                session.rollback()
             return response
         try:
             session.commit()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
 from typing import Any
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request,
@@ -19,7 +21,7 @@ from market40 import accounts, banks
 from market40.exceptions import Conflict, ValidationError
 from market40.services import auth as auth_service
 from market40.services import erasure as erasure_service
-from market40.services import notices
+from market40.services import owner_page
 from market40.services.registry import CONSENT_PURPOSE
 
 from . import posters
@@ -76,12 +78,12 @@ def status() -> Any:
     here = _Stall()
     account = _latest(here)
     replacement = here.replacement
+    told, erasure = owner_page.owner_page(get_session(), g.user)  # one SELECT beside the signed-in user's
     return render_template("owner/status.html", here=here, account=account, bank=_bank(account and account.bin),
                            masked=accounts.mask(account.number) if account else "",
                            replacement=replacement, replacement_bank=_bank(replacement and replacement.bin),
                            replacement_masked=accounts.mask(replacement.number) if replacement else "",
-                           notices=notices.owner_notices(get_session(), g.user),
-                           erasure=erasure_service.erasure_state(get_session(), g.user),
+                           notices=told, erasure=erasure,
                            reason_text=_reason_text, sizes=posters.SIZES)
 
 
@@ -102,7 +104,16 @@ def qr() -> Any:
     here = _Stall()
     if here.current is None or here.current.status != "verified":
         abort(404)
-    return Response(posters.qr_png(here.current.merchant_payload or here.current.payload), mimetype="image/png")
+    payload = here.current.merchant_payload or here.current.payload
+    tag = hmac.new(current_app.secret_key.encode() if isinstance(current_app.secret_key, str)
+                   else current_app.secret_key, payload.encode(), hashlib.sha256).hexdigest()[:32]
+    if tag in request.if_none_match:  # the browser has this very symbol: nothing to draw or send
+        response = Response(status=304)
+    else:
+        response = Response(posters.qr_png(payload), mimetype="image/png")
+    response.set_etag(tag)
+    g.revalidate = True  # private, no-cache: kept by the owner's browser, asked again (signed in) on every view
+    return response
 
 
 # ------------------------------------------------------------------ the account form

@@ -20,7 +20,10 @@ What each piece answers for (OWASP ASVS 5.0, field-notes §5):
 * **Second factor** (6.3.3): users whose role requires it and who have not enrolled can reach
   nothing but the enrolment page (:func:`_second_factor_gate`).
 * **Headers** (3.4.x, 14.3.2): CSP without inline script, ``frame-ancestors 'none'``,
-  nosniff, HSTS on TLS, ``Cache-Control: no-store`` on everything but static files.
+  nosniff, HSTS on TLS, ``Cache-Control: no-store`` on everything but static files and the
+  owner's own QR image (the symbol printed on their public poster): ``private, no-cache`` with
+  an ETag, so the owner's browser keeps it but asks again, signed in, on every view (a 304 if
+  unchanged; after logout the request is refused like any other).
 * **Authorisation** (8.2.1): :func:`roles_required` on every view; data-level scope is the
   registry's (owners their stall, staff their markets, officers their localities).
 """
@@ -96,6 +99,14 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return _tls(app)
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        """Flask's serializer, built once per secret (and fallbacks) instead of on every request."""
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = app.extensions.get("market40.session_serializer")
+        if cached is None or cached[0] != key:
+            cached = app.extensions["market40.session_serializer"] = (key, super().get_signing_serializer(app))
+        return cached[1]
 
 
 csrf = CSRFProtect()
@@ -234,7 +245,9 @@ def _headers(response: Any) -> Any:
         response.headers.setdefault(name, value)
     if _tls(current_app):
         response.headers["Strict-Transport-Security"] = HSTS
-    if request.endpoint != "static":
+    if g.get("revalidate") and response.status_code in (200, 304):
+        response.headers["Cache-Control"] = "private, no-cache"
+    elif request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
         response.headers.pop("Expires", None)
     return response

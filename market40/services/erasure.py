@@ -86,11 +86,25 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+#: The audit actions an erasure request leaves on its stall.
+ERASURE_ACTIONS = ("erasure.request", "erasure.complete")
+
+
 def _state(session: Session, stall_id: int) -> tuple[ErasureState, AuditEvent] | None:
     events = session.exec(select(AuditEvent).where(
         AuditEvent.entity == "stall", AuditEvent.entity_id == str(stall_id),
-        AuditEvent.action.in_(("erasure.request", "erasure.complete")))  # type: ignore[attr-defined]
+        AuditEvent.action.in_(ERASURE_ACTIONS))  # type: ignore[attr-defined]
         .order_by(AuditEvent.at, AuditEvent.id)).all()
+    return _from_events(events)
+
+
+def state_from(events: list[Any]) -> ErasureState | None:
+    """Where a request stands, from its stall's erasure events (``id``, ``at``, ``action``, ``actor``), oldest first."""
+    found = _from_events(events)
+    return None if found is None else found[0]
+
+
+def _from_events(events: list[Any]) -> tuple[ErasureState, Any] | None:
     requests = [e for e in events if e.action == "erasure.request"]
     if not requests:
         return None

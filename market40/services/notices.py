@@ -101,11 +101,18 @@ def owner_notices(session: Session, user: User, *, limit: int = 10) -> list[Noti
         AuditEvent.entity_id.in_([str(i) for i in rows]),  # type: ignore[union-attr]
         AuditEvent.action.in_(NOTICE_ACTIONS))  # type: ignore[attr-defined]
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)).all()  # type: ignore[attr-defined]
-    kinds = {"account.verify": "verified", "account.reject": "rejected", "account.revoke": "revoked"}
     out = []
     for event in events:
         account = rows.get(int(event.entity_id)) if event.entity_id and event.entity_id.isdigit() else None
         if account is None:
             continue
-        out.append(Notice(event.at, kinds[event.action], _account_words(account), event.note))
+        out.append(notice(event, account))
     return out
+
+
+_KINDS = {"account.verify": "verified", "account.reject": "rejected", "account.revoke": "revoked"}
+
+
+def notice(event: Any, account: Any) -> Notice:
+    """The notice an audit event (``at``, ``action``, ``note``) about an account (``bin``, ``number``) makes."""
+    return Notice(event.at, _KINDS[event.action], _account_words(account), event.note)

@@ -288,7 +288,7 @@ def test_the_qr_image_is_the_registered_payload(client, world, engine):
         session.commit()
     sign_in(client, world.user("owner_a"))
     image = client.get("/owner/qr.png")
-    assert image.mimetype == "image/png" and image.headers["Cache-Control"] == "no-store"
+    assert image.mimetype == "image/png" and image.headers["Cache-Control"] == "private, no-cache"
     [account] = fetch(engine, PaymentAccount, PaymentAccount.number == ACCOUNT_A)
     assert qrimage.read(io.BytesIO(image.data)) == [account.payload]
 

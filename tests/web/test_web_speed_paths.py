@@ -93,5 +93,6 @@ def test_each_owner_gets_their_own_qr_image(client, app, world, engine):
     [account] = fetch(engine, PaymentAccount, PaymentAccount.number == ACCOUNT_A)
     assert qrimage.read(io.BytesIO(first.data)) == [account.payload]
     assert qrimage.read(io.BytesIO(second.data)) != [account.payload]
-    assert first.headers["Cache-Control"] == "no-store" and "Content-Security-Policy" in first.headers
+    assert first.headers["Cache-Control"] == "private, no-cache" and "Content-Security-Policy" in first.headers
+    assert first.headers["ETag"] != second.headers["ETag"]
     assert post(client, "/logout").status_code == 302
