@@ -518,6 +518,20 @@ def _apply(due: BillDue, tx: Incoming, amount: int, method: str, note: str | Non
     return out
 
 
+def twin_key(booked_at: datetime, amount: int, content: str | None) -> tuple[date, int, str]:
+    """What makes a bank-statement row and a webhook the same transfer when their ids differ.
+
+    SePay's ``referenceCode`` is not the statement's reference, so a transfer paid live by webhook
+    comes back in the month's statement under another id. Both channels carry the same Vietnam
+    booking day, amount and content (as the matcher reads it), the rule the transaction store uses to
+    drop a live row that a statement row stands for. ``booked_at`` is naive Vietnam time.
+
+    >>> twin_key(datetime(2026, 12, 5, 23, 59), 150_000, "f2612hl1-a12 nộp phí")
+    (datetime.date(2026, 12, 5), 150000, 'F2612HL1 A12 NOP PHI')
+    """
+    return booked_at.date(), int(amount), content_text((content or "")[:300])
+
+
 def match(transfers: Iterable[Incoming], dues: Sequence[BillDue], index: ReferenceIndex, *,
           window_days: int = 45) -> Matching:
     """Transfers to the board's account → bills: by reference first, then by exact amount.

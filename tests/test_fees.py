@@ -264,6 +264,30 @@ def test_matching_by_reference_amount_partial_over_split_and_unknown(demo, tmp_p
         assert fees.bill(b.number, today=date(2026, 12, 20)).state == "paid"
 
 
+def test_a_webhook_payment_coming_back_in_the_statement_under_another_id_is_not_applied_twice(demo, tmp_path):
+    _setup(demo, tmp_path)
+    with Session(demo) as session:
+        fees = Fees(session, OP)
+        fees.issue(MARKET, PERIOD)
+        session.commit()
+        a, b = fees.bills(MARKET, PERIOD, today=date(2026, 12, 10))[:2]
+        live = rules.Incoming("970436:SEPAY-991", datetime(2026, 12, 5, 9, 30), a.amount, a.reference, "webhook")
+        assert fees.match(MARKET, [live]).applied == 1
+        session.commit()
+        # the month's statement: the same transfer under the bank's own id, and a second, genuine one
+        statement = [rules.Incoming("970436:FT26339001", datetime(2026, 12, 5, 9, 31), a.amount, a.reference),
+                     rules.Incoming("970436:FT26339002", datetime(2026, 12, 6, 8, 0), b.amount, b.reference)]
+        run = fees.match(MARKET, statement)
+        session.commit()
+        assert (run.applied, run.already) == (1, 1)
+        states = {v.number: v for v in fees.bills(MARKET, PERIOD, today=date(2026, 12, 10))}
+        assert states[a.number].paid == a.amount and states[b.number].state == "paid"
+        # the other way round: a statement row first, then a late webhook retry under its own id
+        late = rules.Incoming("970436:SEPAY-992", datetime(2026, 12, 6, 8, 0), b.amount, b.reference, "webhook")
+        assert (fees.match(MARKET, [late]).applied, sum(v.paid for v in fees.bills(MARKET, PERIOD))) == \
+            (0, a.amount + b.amount)
+
+
 def test_cash_payment_receipt_status_and_arrears(demo, tmp_path):
     _setup(demo, tmp_path)
     with Session(demo) as session:

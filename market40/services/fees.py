@@ -765,7 +765,8 @@ class Fees:
         return [rules.Incoming(f"{b}:{t}", at, amount, content, channel) for b, t, at, amount, content, channel in rows]
 
     def match(self, market_code: str, transfers: Iterable[rules.Incoming], *, window_days: int = 45) -> MatchRun:
-        """Apply transfers to the market's bills (idempotent: a transfer already applied is skipped)."""
+        """Apply transfers to the market's bills (idempotent: a transfer already applied is skipped, also when
+        it comes back through the other channel under another id — :func:`market40.fees.twin_key`)."""
         market = self.market(market_code, write=True)
         run = MatchRun(market.code)
         bills = self.session.execute(
@@ -775,11 +776,22 @@ class Fees:
             .order_by(FeeBill.period, FeeBill.stall_id, FeeBill.version)).all()
         paid: dict[int, int] = defaultdict(int)
         done: set[str] = set()
-        for bill_id, amount, key in self.session.execute(
-                select(FeePayment.bill_id, FeePayment.amount, FeePayment.tx_key).join(
+        applied: dict[str, list[Any]] = {}  # tx_key -> [channel, paid_at, content, amount]
+        for bill_id, amount, key, channel, paid_at, content in self.session.execute(
+                select(FeePayment.bill_id, FeePayment.amount, FeePayment.tx_key, FeePayment.channel,
+                       FeePayment.paid_at, FeePayment.content).join(
                     FeeBill, FeeBill.id == FeePayment.bill_id).where(FeeBill.market_id == market.id)).all():
             paid[bill_id] += amount
             done.add(key)
+            if channel in ("statement", "webhook"):
+                applied.setdefault(key, [channel, paid_at, content, 0])[3] += amount
+        # A transfer already applied through the other channel under another id (a webhook, then the
+        # statement) is the same money: one-to-one by rules.twin_key, never applied twice.
+        twins: dict[tuple[bool, Any], int] = defaultdict(int)
+        for channel, paid_at, content, amount in applied.values():
+            at = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=timezone.utc)
+            key = rules.twin_key(at.astimezone(VN_TZ).replace(tzinfo=None), amount, content)
+            twins[(channel == "webhook", key)] += 1
         groups: dict[tuple[int, str], list[Any]] = defaultdict(list)
         for bill in bills:
             groups[(bill.stall_id, bill.period)].append(bill)
@@ -799,6 +811,11 @@ class Fees:
         for tx in transfers:
             run.transfers += 1
             if tx.tx_key in done:
+                run.already += 1
+                continue
+            other = (tx.channel != "webhook", rules.twin_key(tx.booked_at, tx.amount, tx.content))
+            if twins.get(other):
+                twins[other] -= 1
                 run.already += 1
             else:
                 fresh.append(tx)
