@@ -13,9 +13,13 @@
     The URL of an empty database (no tables), per backend, for migration tests.
 ``locality``, ``market``, ``stall``
     A small committed registry: Phường Hạ Long, Chợ Hạ Long I (HL1), stall A-12.
+``chromium``
+    One Chromium per test process for the browser tests (see ``tests/browser.py``).
 ``demo_template`` / ``demo_copy``
     The synthetic demo province as ``market40 demo --no-walkthrough`` builds it (SQLite), built
     once per test run (the xdist workers share one build) and copied for each test that needs it.
+``demo_activity_template``
+    A folder with the demo province after two months of synthetic activity, reconciled (built once per run).
 
 The PostgreSQL server is ``$MARKET40_TEST_POSTGRES_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); the user needs
@@ -42,6 +46,8 @@ from sqlmodel import Session
 from market40 import db
 from market40.models import Locality, Market, Stall
 
+from browser import _chromium_session, chromium  # noqa: F401 (the shared browser fixtures: tests/browser.py)
+
 POSTGRES_URL_VAR = "MARKET40_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -53,6 +59,23 @@ BACKENDS = [
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL server (deselect with -m 'not postgres')")
+    config.addinivalue_line("markers", "production_scrypt: hash passwords at the production scrypt cost "
+                                       "(every other test uses a cheap one)")
+
+
+#: The scrypt cost tests hash with (about 1 ms instead of 0.3 s of CPU per hash). It differs from the
+#: cheap hashes that fixtures store (webhelpers.FAST), so a first login still re-hashes them. Tests that check
+#: the production parameters or the cost of a login are marked ``production_scrypt``.
+TEST_SCRYPT = {"SCRYPT_N": 2**9, "SCRYPT_R": 8, "SCRYPT_P": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_scrypt(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lowers the scrypt cost for the test unless it is marked ``production_scrypt``."""
+    if request.node.get_closest_marker("production_scrypt") is None:
+        from market40 import passwords
+        for name, value in TEST_SCRYPT.items():
+            monkeypatch.setattr(passwords, name, value)
 
 
 def _in_ci() -> bool:
@@ -219,32 +242,61 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    """The demo registry file, built by the CLI once for the whole run; never write to it (copy it)."""
-    from click.testing import CliRunner
-
-    import cli
+def _build_once(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str,
+                build: Any) -> Path:
+    """``root/name``, made by ``build(folder)`` once for the whole run (the xdist workers share one build)."""
     root = tmp_path_factory.getbasetemp()
     if hasattr(request.config, "workerinput"):  # an xdist worker: the run's folder is shared by all
         root = root.parent
-    path = root / "demo-template.db"
-    with _file_lock(root / "demo-template.lock"):
+    path = root / name
+    with _file_lock(root / f"{name}.lock"):
         if not path.exists():
-            building = root / "demo-template.building"
+            building = root / f"{name}.building"
             shutil.rmtree(building, ignore_errors=True)
             building.mkdir()
-            with pytest.MonkeyPatch.context() as patch:
-                patch.chdir(building)
-                patch.setenv("MARKET40_SECRET_KEY", DEMO_SECRET)
-                patch.delenv("MARKET40_DATABASE_URL", raising=False)
-                result = CliRunner().invoke(cli.main, ["--db", str(building / "demo.db"), "demo", "--no-walkthrough"],
-                                            catch_exceptions=False)
-            assert result.exit_code == 0, result.output
-            for suffix in ("-wal", "-shm"):
-                assert not (building / f"demo.db{suffix}").exists()
-            os.replace(building / "demo.db", path)
+            os.replace(build(building), path)
     return path
+
+
+def _cli(folder: Path, *args: str) -> str:
+    """Runs ``market40 *args`` in ``folder`` with the demo secret; returns its output (it must succeed)."""
+    from click.testing import CliRunner
+
+    import cli
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.setenv("MARKET40_SECRET_KEY", DEMO_SECRET)
+        patch.delenv("MARKET40_DATABASE_URL", raising=False)
+        patch.delenv("MARKET40_TX_STORE", raising=False)
+        result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The demo registry file, built by the CLI once for the whole run; never write to it (copy it)."""
+    def build(building: Path) -> Path:
+        _cli(building, "--db", str(building / "demo.db"), "demo", "--no-walkthrough")
+        for suffix in ("-wal", "-shm"):
+            assert not (building / f"demo.db{suffix}").exists()
+        return building / "demo.db"
+    return _build_once(request, tmp_path_factory, "demo-template.db", build)
+
+
+@pytest.fixture(scope="session")
+def demo_activity_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                           demo_template: Path) -> Path:
+    """A folder with the demo province and two months of its synthetic activity, built once for the whole run
+    (never write to it: copy it): ``demo.db`` after ``market40 tx demo --end 2025-06 --months 2 --out activity``
+    and ``market40 reconcile --period 2025-06 --months 2``, its store ``demo.transfers.duckdb`` and ``activity/``."""
+    def build(building: Path) -> Path:
+        shutil.copyfile(demo_template, building / "demo.db")
+        for args in (["tx", "demo", "--end", "2025-06", "--months", "2", "--out", str(building / "activity")],
+                     ["reconcile", "--period", "2025-06", "--months", "2"]):
+            _cli(building, "--db", str(building / "demo.db"), *args)
+        return building
+    return _build_once(request, tmp_path_factory, "demo-activity", build)
 
 
 @pytest.fixture(scope="session")
