@@ -5,7 +5,7 @@
     (ids ``sqlite`` and ``postgresql``). SQLite: a fresh file per test, copied
     from a database migrated once per session. PostgreSQL: one database per
     test session (``market40_test_<hex>``, dropped at the end), migrated once
-    and emptied before each test with ``TRUNCATE ... RESTART IDENTITY CASCADE``.
+    and emptied before each test (every row deleted, the id sequences restarted).
 ``session``
     A session on ``engine`` (closed after the test; nothing is committed
     unless the test commits).
@@ -41,6 +41,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from market40 import db
@@ -151,11 +152,39 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _truncate_all(engine: Engine) -> None:
-    with engine.begin() as conn:
-        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
-        if tables:
-            names = ", ".join(conn.dialect.identifier_preparer.quote(t) for t in tables)
+    """Empties every table and restarts the id sequences, as ``TRUNCATE ... RESTART IDENTITY CASCADE`` would.
+
+    By ``DELETE`` (children before parents) and ``setval``: a TRUNCATE gives each table and index new files,
+    which costs the server about ten times as much for the few rows a test leaves. If a DELETE is refused
+    (a cycle of foreign keys), the TRUNCATE does it.
+    """
+    order = _delete_order(engine)
+    quote = engine.dialect.identifier_preparer.quote
+    try:
+        with engine.begin() as conn:
+            for table in order:
+                conn.exec_driver_sql(f"DELETE FROM {quote(table)}")
+            conn.exec_driver_sql(
+                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+                "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL")
+    except DBAPIError:
+        with engine.begin() as conn:
+            names = ", ".join(quote(t) for t in order)
             conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+_DELETE_ORDERS: dict[str, list[str]] = {}
+
+
+def _delete_order(engine: Engine) -> list[str]:
+    """The tables (without alembic_version), children before parents."""
+    key = engine.url.render_as_string(hide_password=False)
+    if key not in _DELETE_ORDERS:
+        with engine.connect() as conn:
+            sorted_names = inspect(conn).get_sorted_table_and_fkc_names()
+        tables = [name for name, _ in sorted_names if name and name != "alembic_version"]
+        _DELETE_ORDERS[key] = tables[::-1]
+    return _DELETE_ORDERS[key]
 
 
 @pytest.fixture(params=BACKENDS)
