@@ -123,8 +123,16 @@ MIN_KEY_BYTES = 16
 # --- passwords ----------------------------------------------------------------
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+def _cost(n: int | None, r: int | None, p: int | None) -> tuple[int, int, int]:
+    # The module's parameters, read at call time: the test suite lowers them for speed (tests/conftest.py);
+    # a deployment never changes them.
+    return (SCRYPT_N if n is None else n, SCRYPT_R if r is None else r, SCRYPT_P if p is None else p)
+
+
+def hash_password(password: str, *, n: int | None = None, r: int | None = None, p: int | None = None) -> str:
     """The storable scrypt hash of ``password``, with a new random salt.
+
+    The cost is :data:`SCRYPT_N`, :data:`SCRYPT_R`, :data:`SCRYPT_P` unless given.
 
     Raises :class:`~market40.exceptions.InvalidLength` for an empty password
     or one longer than :data:`MAX_PASSWORD_LENGTH` characters. (Length and
@@ -135,6 +143,7 @@ def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidLength(f"the password is longer than {MAX_PASSWORD_LENGTH} characters", field="password",
                             value=f"{len(password)} characters", limit=f"at most {MAX_PASSWORD_LENGTH}")
+    n, r, p = _cost(n, r, p)
     _check_parameters(n, r, p, shown=f"n={n} r={r} p={p}")
     salt = secrets.token_bytes(SALT_BYTES)
     digest = _scrypt(password, salt, n, r, p, HASH_BYTES)
@@ -160,7 +169,7 @@ def verify_password(password: str, encoded: str | None) -> bool:
     return hmac.compare_digest(_scrypt(password, salt, n, r, p, len(expected)), expected)
 
 
-def needs_rehash(encoded: str | None, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> bool:
+def needs_rehash(encoded: str | None, *, n: int | None = None, r: int | None = None, p: int | None = None) -> bool:
     """Whether ``encoded`` should be replaced by a hash with the current parameters.
 
     True when its parameters, salt or hash size differ from today's, or when
@@ -172,7 +181,7 @@ def needs_rehash(encoded: str | None, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p
         hn, hr, hp, salt, digest = _parse(encoded)
     except InvalidFormat:
         return True
-    return (hn, hr, hp, len(salt), len(digest)) != (n, r, p, SALT_BYTES, HASH_BYTES)
+    return (hn, hr, hp, len(salt), len(digest)) != (*_cost(n, r, p), SALT_BYTES, HASH_BYTES)
 
 
 # --- new passwords ----------------------------------------------------------------

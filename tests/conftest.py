@@ -5,7 +5,7 @@
     (ids ``sqlite`` and ``postgresql``). SQLite: a fresh file per test, copied
     from a database migrated once per session. PostgreSQL: one database per
     test session (``market40_test_<hex>``, dropped at the end), migrated once
-    and emptied before each test with ``TRUNCATE ... RESTART IDENTITY CASCADE``.
+    and emptied before each test (every row deleted, the id sequences restarted).
 ``session``
     A session on ``engine`` (closed after the test; nothing is committed
     unless the test commits).
@@ -13,9 +13,13 @@
     The URL of an empty database (no tables), per backend, for migration tests.
 ``locality``, ``market``, ``stall``
     A small committed registry: Phường Hạ Long, Chợ Hạ Long I (HL1), stall A-12.
+``chromium``
+    One Chromium per test process for the browser tests (see ``tests/browser.py``).
 ``demo_template`` / ``demo_copy``
     The synthetic demo province as ``market40 demo --no-walkthrough`` builds it (SQLite), built
     once per test run (the xdist workers share one build) and copied for each test that needs it.
+``demo_activity_template``
+    A folder with the demo province after two months of synthetic activity, reconciled (built once per run).
 
 The PostgreSQL server is ``$MARKET40_TEST_POSTGRES_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); the user needs
@@ -37,10 +41,13 @@ import pytest
 from psycopg import sql
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from market40 import db
 from market40.models import Locality, Market, Stall
+
+from browser import _chromium_session, chromium  # noqa: F401 (the shared browser fixtures: tests/browser.py)
 
 POSTGRES_URL_VAR = "MARKET40_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -53,6 +60,23 @@ BACKENDS = [
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL server (deselect with -m 'not postgres')")
+    config.addinivalue_line("markers", "production_scrypt: hash passwords at the production scrypt cost "
+                                       "(every other test uses a cheap one)")
+
+
+#: The scrypt cost tests hash with (about 1 ms instead of 0.3 s of CPU per hash). It differs from the
+#: cheap hashes that fixtures store (webhelpers.FAST), so a first login still re-hashes them. Tests that check
+#: the production parameters or the cost of a login are marked ``production_scrypt``.
+TEST_SCRYPT = {"SCRYPT_N": 2**9, "SCRYPT_R": 8, "SCRYPT_P": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_scrypt(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lowers the scrypt cost for the test unless it is marked ``production_scrypt``."""
+    if request.node.get_closest_marker("production_scrypt") is None:
+        from market40 import passwords
+        for name, value in TEST_SCRYPT.items():
+            monkeypatch.setattr(passwords, name, value)
 
 
 @pytest.fixture(autouse=True)
@@ -135,11 +159,39 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _truncate_all(engine: Engine) -> None:
-    with engine.begin() as conn:
-        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
-        if tables:
-            names = ", ".join(conn.dialect.identifier_preparer.quote(t) for t in tables)
+    """Empties every table and restarts the id sequences, as ``TRUNCATE ... RESTART IDENTITY CASCADE`` would.
+
+    By ``DELETE`` (children before parents) and ``setval``: a TRUNCATE gives each table and index new files,
+    which costs the server about ten times as much for the few rows a test leaves. If a DELETE is refused
+    (a cycle of foreign keys), the TRUNCATE does it.
+    """
+    order = _delete_order(engine)
+    quote = engine.dialect.identifier_preparer.quote
+    try:
+        with engine.begin() as conn:
+            for table in order:
+                conn.exec_driver_sql(f"DELETE FROM {quote(table)}")
+            conn.exec_driver_sql(
+                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+                "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL")
+    except DBAPIError:
+        with engine.begin() as conn:
+            names = ", ".join(quote(t) for t in order)
             conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+_DELETE_ORDERS: dict[str, list[str]] = {}
+
+
+def _delete_order(engine: Engine) -> list[str]:
+    """The tables (without alembic_version), children before parents."""
+    key = engine.url.render_as_string(hide_password=False)
+    if key not in _DELETE_ORDERS:
+        with engine.connect() as conn:
+            sorted_names = inspect(conn).get_sorted_table_and_fkc_names()
+        tables = [name for name, _ in sorted_names if name and name != "alembic_version"]
+        _DELETE_ORDERS[key] = tables[::-1]
+    return _DELETE_ORDERS[key]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -226,32 +278,61 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    """The demo registry file, built by the CLI once for the whole run; never write to it (copy it)."""
-    from click.testing import CliRunner
-
-    import cli
+def _build_once(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str,
+                build: Any) -> Path:
+    """``root/name``, made by ``build(folder)`` once for the whole run (the xdist workers share one build)."""
     root = tmp_path_factory.getbasetemp()
     if hasattr(request.config, "workerinput"):  # an xdist worker: the run's folder is shared by all
         root = root.parent
-    path = root / "demo-template.db"
-    with _file_lock(root / "demo-template.lock"):
+    path = root / name
+    with _file_lock(root / f"{name}.lock"):
         if not path.exists():
-            building = root / "demo-template.building"
+            building = root / f"{name}.building"
             shutil.rmtree(building, ignore_errors=True)
             building.mkdir()
-            with pytest.MonkeyPatch.context() as patch:
-                patch.chdir(building)
-                patch.setenv("MARKET40_SECRET_KEY", DEMO_SECRET)
-                patch.delenv("MARKET40_DATABASE_URL", raising=False)
-                result = CliRunner().invoke(cli.main, ["--db", str(building / "demo.db"), "demo", "--no-walkthrough"],
-                                            catch_exceptions=False)
-            assert result.exit_code == 0, result.output
-            for suffix in ("-wal", "-shm"):
-                assert not (building / f"demo.db{suffix}").exists()
-            os.replace(building / "demo.db", path)
+            os.replace(build(building), path)
     return path
+
+
+def _cli(folder: Path, *args: str) -> str:
+    """Runs ``market40 *args`` in ``folder`` with the demo secret; returns its output (it must succeed)."""
+    from click.testing import CliRunner
+
+    import cli
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.setenv("MARKET40_SECRET_KEY", DEMO_SECRET)
+        patch.delenv("MARKET40_DATABASE_URL", raising=False)
+        patch.delenv("MARKET40_TX_STORE", raising=False)
+        result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The demo registry file, built by the CLI once for the whole run; never write to it (copy it)."""
+    def build(building: Path) -> Path:
+        _cli(building, "--db", str(building / "demo.db"), "demo", "--no-walkthrough")
+        for suffix in ("-wal", "-shm"):
+            assert not (building / f"demo.db{suffix}").exists()
+        return building / "demo.db"
+    return _build_once(request, tmp_path_factory, "demo-template.db", build)
+
+
+@pytest.fixture(scope="session")
+def demo_activity_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                           demo_template: Path) -> Path:
+    """A folder with the demo province and two months of its synthetic activity, built once for the whole run
+    (never write to it: copy it): ``demo.db`` after ``market40 tx demo --end 2025-06 --months 2 --out activity``
+    and ``market40 reconcile --period 2025-06 --months 2``, its store ``demo.transfers.duckdb`` and ``activity/``."""
+    def build(building: Path) -> Path:
+        shutil.copyfile(demo_template, building / "demo.db")
+        for args in (["tx", "demo", "--end", "2025-06", "--months", "2", "--out", str(building / "activity")],
+                     ["reconcile", "--period", "2025-06", "--months", "2"]):
+            _cli(building, "--db", str(building / "demo.db"), *args)
+        return building
+    return _build_once(request, tmp_path_factory, "demo-activity", build)
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,7 @@ def test_good_passwords_pass(password):
     auth.check_new_password(password, phone="0912345678")
 
 
+@pytest.mark.production_scrypt
 def test_authenticate(session, staff, monkeypatch):
     assert auth.authenticate(session, "NV.HL ", "pw " * 4, address="10.1.2.3").id == staff.id
     assert staff.password_hash.startswith("scrypt$32768$")  # re-hashed with today's parameters

@@ -156,13 +156,13 @@ def test_engines_hide_bound_parameters(registry):
         engine.dispose()
 
 
-def test_two_stall_imports_at_once_wait_or_refuse_clearly(tmp_path):
+def test_two_stall_imports_at_once_wait_or_refuse_clearly(tmp_path, demo_copy, demo_secret):
     """Two real processes import a 150-stall list into one SQLite file at the same moment."""
-    env = {**os.environ, "MARKET40_SECRET_KEY": "test-secret-key-of-enough-length"}
+    env = {**os.environ, "MARKET40_SECRET_KEY": demo_secret}
     env.pop("MARKET40_DATABASE_URL", None)
-    path = tmp_path / "demo.db"
+    path = demo_copy  # ``market40 demo --no-walkthrough``, built once per run
     script = "import sys, cli; sys.argv[0] = 'market40'; cli.main()"
-    for args in (["demo", "--no-walkthrough"], ["market", "import", str(SAMPLES / "markets-new.csv")]):
+    for args in (["market", "import", str(SAMPLES / "markets-new.csv")],):
         subprocess.run([sys.executable, "-c", script, "--db", str(path), *args], cwd=ROOT, env=env, check=True,
                        capture_output=True)
     sample = SAMPLES / "stalls-HH1.csv" if (SAMPLES / "stalls-HH1.csv").exists() else SAMPLES / "stalls-HH1.xlsx"

@@ -113,14 +113,13 @@ def test_a_flood_of_bad_rows_is_reported_in_bounded_memory(session, market, tmp_
     assert "owner_phone" in lines[-1] or "Số điện thoại" in lines[-1]
 
 
-def test_the_cli_lists_the_first_bad_rows_and_counts_them_all(tmp_path, monkeypatch):
+def test_the_cli_lists_the_first_bad_rows_and_counts_them_all(tmp_path, monkeypatch, demo_copy, demo_secret):
     import cli
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MARKET40_SECRET_KEY", "test-secret-key-of-enough-length")
+    monkeypatch.setenv("MARKET40_SECRET_KEY", demo_secret)
     monkeypatch.setattr(imports, "MAX_DETAIL", 50)
     runner = CliRunner()
-    db_path = str(tmp_path / "r.db")
-    assert runner.invoke(cli.main, ["--db", db_path, "demo", "--no-walkthrough"]).exit_code == 0
+    db_path = str(demo_copy)  # ``market40 demo --no-walkthrough``, built once per run
     path = _csv(tmp_path / "bad.csv", ["Mã chợ", "Mã sạp", "Tên chủ hộ", "Số điện thoại"],
                 [["HL1", f"Z-{i}", f"Nguyễn Thị {i}", "12"] for i in range(500)])
     result = runner.invoke(cli.main, ["--db", db_path, "stall", "import", str(path)])

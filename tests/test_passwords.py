@@ -21,6 +21,9 @@ from market40.passwords import (
 KEY = "test deployment secret, not for production"
 FAST = {"n": 2**10, "r": 8, "p": 1}  # for tests that are not about the cost
 
+#: This module is about the production cost itself: no test here runs on the suite's cheap one.
+pytestmark = pytest.mark.production_scrypt
+
 
 @pytest.fixture(scope="module")
 def stored() -> str:

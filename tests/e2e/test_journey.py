@@ -6,18 +6,16 @@ and the downloaded PDF's QR, rasterised with pdftoppm, decodes to the registered
 The same again without JavaScript, up to the preview. Screenshots go to
 ``test-artifacts/e2e/`` (kept by CI as artefacts).
 
-No browser is ever downloaded: the test uses ``/usr/bin/chromium`` (``apt-get install
-chromium``; override with ``$MARKET40_CHROMIUM``). Without it the test is skipped, except
-in CI (``$CI`` set), where it fails.
+The browser and the server come from :mod:`browser` (one Chromium per test process; never
+downloaded: ``/usr/bin/chromium``, or ``$MARKET40_CHROMIUM``). Without it the test is skipped,
+except in CI (``$CI`` set), where it fails.
 """
 from __future__ import annotations
 
 import base64
 import io
-import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,49 +26,16 @@ from market40 import db, passwords, qrimage
 from market40.models import PaymentAccount, User, UserScope
 from market40.services.registry import Actor, Registry
 
-os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+from browser import ARTIFACTS, PHONE, serve
 
-CHROMIUM = os.environ.get("MARKET40_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PHONE = {"width": 360, "height": 740}
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 SECRET = "e2e tests: a deployment secret of 32+ bytes"
 STAFF_PASSWORD = "nhân viên ngân hàng 2026"
 ACCOUNT = "0011012345678"
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _require_browser() -> Any:
-    problem = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:  # pragma: no cover - depends on the machine
-        problem, sync_playwright = f"playwright is not installed ({error})", None
-    if problem is None and not Path(CHROMIUM).exists():
-        problem = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set MARKET40_CHROMIUM)"
-    if problem is None and shutil.which("pdftoppm") is None:
-        problem = "pdftoppm is missing (apt-get install poppler-utils)"
-    if problem:
-        if _in_ci():
-            pytest.fail(f"CI is set, so the browser test must run: {problem}", pytrace=False)
-        pytest.skip(problem)
-    return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def sync_playwright() -> Any:
-    return _require_browser()
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A small registry (one market, two stalls, one staff member) served by waitress on 127.0.0.1:<any>."""
-    from waitress.server import create_server
-
     from web import create_app
     url = str(tmp_path / "e2e.db")
     db.upgrade(url)
@@ -92,14 +57,10 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
         session.add(UserScope(user_id=staff.id, market_id=registry.market("HL1").id))
         session.commit()
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET})
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        yield {"base": f"http://127.0.0.1:{server.effective_port}", "codes": codes, "engine": engine}
+        with serve(app) as base:
+            yield {"base": base, "codes": codes, "engine": engine}
     finally:
-        server.close()
-        thread.join(timeout=5)
         app.extensions["market40.engine"].dispose()
         engine.dispose()
 
@@ -143,127 +104,119 @@ def _payload(engine: Any, stall_status: str) -> str:
         return session.exec(select(PaymentAccount.payload).where(PaymentAccount.status == stall_status)).one()
 
 
-def test_owner_journey_on_a_phone(site: dict[str, Any], sync_playwright: Any, tmp_path: Path) -> None:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            owner = browser.new_context(viewport=PHONE, accept_downloads=True)
-            page = owner.new_page()
-            # 1. Enrol with the code from the slip.
-            _enrol(page, site, "A-12", "0903 123 456", "27051990")
-            _fits_the_phone(page)
-            _shot(page, "01-enrol")
-            page.click("button:has-text('Đăng ký')")
-            page.wait_for_url("**/owner/")
-            _see(page, "Đăng ký thành công")
-            _shot(page, "02-status-new")
-            # 2. Register the account: pick the bank by typing without diacritics, preview, send.
-            page.click("main a:has-text('Đăng ký tài khoản nhận tiền')")
-            page.wait_for_url("**/owner/account")
-            page.fill("#f-bank-search", "ngoai thuong")
-            assert page.input_value("#f-bank") == "970436"
-            page.fill("#f-number", ACCOUNT)
-            page.fill("#f-holder_name", "Nguyễn Thị Lan")
-            page.click("button[value=preview]")
-            page.wait_for_function("() => { const i = document.getElementById('live-preview-image');"
-                                   " return i && i.complete && i.naturalWidth > 0; }")
-            assert page.is_visible("#live-preview-image")
-            preview_png = page.evaluate("""() => {  // the picture the owner sees, read back through a canvas
-                const image = document.getElementById('live-preview-image');
-                const canvas = document.createElement('canvas');
-                canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
-                canvas.getContext('2d').drawImage(image, 0, 0);
-                return canvas.toDataURL('image/png').split(',')[1]; }""")
-            [previewed] = qrimage.read(io.BytesIO(base64.b64decode(preview_png)))
-            assert ACCOUNT in previewed
-            _fits_the_phone(page)
-            _shot(page, "03-account-preview")
-            page.check("#f-consent")
-            page.click("button[value=submit]")
-            page.wait_for_url("**/owner/")
-            _see(page, "Chờ xác minh")
-            assert ACCOUNT not in page.content()
-            _shot(page, "04-status-pending")
-            assert previewed == _payload(site["engine"], "pending")
+def test_owner_journey_on_a_phone(site: dict[str, Any], chromium: Any, tmp_path: Path) -> None:
+    browser = chromium  # this process's Chromium (tests/browser.py); contexts are closed after the test
+    owner = browser.new_context(viewport=PHONE, accept_downloads=True)
+    page = owner.new_page()
+    # 1. Enrol with the code from the slip.
+    _enrol(page, site, "A-12", "0903 123 456", "27051990")
+    _fits_the_phone(page)
+    _shot(page, "01-enrol")
+    page.click("button:has-text('Đăng ký')")
+    page.wait_for_url("**/owner/")
+    _see(page, "Đăng ký thành công")
+    _shot(page, "02-status-new")
+    # 2. Register the account: pick the bank by typing without diacritics, preview, send.
+    page.click("main a:has-text('Đăng ký tài khoản nhận tiền')")
+    page.wait_for_url("**/owner/account")
+    page.fill("#f-bank-search", "ngoai thuong")
+    assert page.input_value("#f-bank") == "970436"
+    page.fill("#f-number", ACCOUNT)
+    page.fill("#f-holder_name", "Nguyễn Thị Lan")
+    page.click("button[value=preview]")
+    page.wait_for_function("() => { const i = document.getElementById('live-preview-image');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
+    assert page.is_visible("#live-preview-image")
+    preview_png = page.evaluate("""() => {  // the picture the owner sees, read back through a canvas
+        const image = document.getElementById('live-preview-image');
+        const canvas = document.createElement('canvas');
+        canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+        canvas.getContext('2d').drawImage(image, 0, 0);
+        return canvas.toDataURL('image/png').split(',')[1]; }""")
+    [previewed] = qrimage.read(io.BytesIO(base64.b64decode(preview_png)))
+    assert ACCOUNT in previewed
+    _fits_the_phone(page)
+    _shot(page, "03-account-preview")
+    page.check("#f-consent")
+    page.click("button[value=submit]")
+    page.wait_for_url("**/owner/")
+    _see(page, "Chờ xác minh")
+    assert ACCOUNT not in page.content()
+    _shot(page, "04-status-pending")
+    assert previewed == _payload(site["engine"], "pending")
 
-            # 3. Staff verify it, in their own browser.
-            staff = browser.new_context(viewport=PHONE)
-            desk = staff.new_page()
-            desk.goto(site["base"] + "/login")
-            desk.fill("#f-username", "nv.halong")
-            desk.fill("#f-password", STAFF_PASSWORD)
-            desk.click("main button[type=submit]")
-            # Staff must set up the second factor first (QR code, then a code from the app).
-            desk.wait_for_url("**/2fa")
-            _fits_the_phone(desk)
-            _shot(desk, "05a-staff-2fa-setup")
-            import pyotp
-            secret = desk.locator("code.secret").inner_text().replace(" ", "")
-            desk.fill("#f-code", pyotp.TOTP(secret).now())
-            desk.click("main button[type=submit]")
-            _see(desk, "Mã khôi phục")
-            assert desk.locator("ul.recovery-codes li").count() == 10
-            desk.click("a:has-text('Tôi đã cất các mã')")
-            desk.wait_for_url("**/staff/")
-            _fits_the_phone(desk)
-            _shot(desk, "05-staff-queue")
-            desk.click("a:has-text('HL1/A-12')")
-            desk.wait_for_url("**/staff/stall/HL1/A-12**")
-            desk.click("button:has-text('Hiện số tài khoản đầy đủ')")
-            _see(desk, "0011 012 345 678")
-            _shot(desk, "06-staff-stall")
-            desk.click("button:has-text('Xác minh tài khoản')")
-            _see(desk, "Đã xác minh tài khoản")
+    # 3. Staff verify it, in their own browser.
+    staff = browser.new_context(viewport=PHONE)
+    desk = staff.new_page()
+    desk.goto(site["base"] + "/login")
+    desk.fill("#f-username", "nv.halong")
+    desk.fill("#f-password", STAFF_PASSWORD)
+    desk.click("main button[type=submit]")
+    # Staff must set up the second factor first (QR code, then a code from the app).
+    desk.wait_for_url("**/2fa")
+    _fits_the_phone(desk)
+    _shot(desk, "05a-staff-2fa-setup")
+    import pyotp
+    secret = desk.locator("code.secret").inner_text().replace(" ", "")
+    desk.fill("#f-code", pyotp.TOTP(secret).now())
+    desk.click("main button[type=submit]")
+    _see(desk, "Mã khôi phục")
+    assert desk.locator("ul.recovery-codes li").count() == 10
+    desk.click("a:has-text('Tôi đã cất các mã')")
+    desk.wait_for_url("**/staff/")
+    _fits_the_phone(desk)
+    _shot(desk, "05-staff-queue")
+    desk.click("a:has-text('HL1/A-12')")
+    desk.wait_for_url("**/staff/stall/HL1/A-12**")
+    desk.click("button:has-text('Hiện số tài khoản đầy đủ')")
+    _see(desk, "0011 012 345 678")
+    _shot(desk, "06-staff-stall")
+    desk.click("button:has-text('Xác minh tài khoản')")
+    _see(desk, "Đã xác minh tài khoản")
 
-            # 4. The owner downloads the poster; its QR is the registered payload.
-            page.reload()
-            _see(page, "Tải biển để in")
-            _fits_the_phone(page)
-            _shot(page, "07-status-verified")
-            with page.expect_download() as download_info:
-                page.click("a:has-text('PDF A6')")
-            pdf = ARTIFACTS / "poster-a6.pdf"
-            download_info.value.save_as(str(pdf))
-            assert pdf.read_bytes().startswith(b"%PDF")
-            subprocess.run(["pdftoppm", "-r", "200", "-png", "-singlefile", str(pdf), str(tmp_path / "poster")],
-                           check=True, timeout=60)
-            shutil.copy(tmp_path / "poster.png", ARTIFACTS / "08-poster-a6-rasterised.png")
-            assert qrimage.read(tmp_path / "poster.png") == [_payload(site["engine"], "verified")]
-            page.click("a:has-text('Xem biển và số tài khoản đầy đủ')")
-            page.wait_for_url("**/owner/poster")
-            _see(page, "0011 012 345 678")
-            _shot(page, "09-poster-page")
-        finally:
-            browser.close()
+    # 4. The owner downloads the poster; its QR is the registered payload.
+    page.reload()
+    _see(page, "Tải biển để in")
+    _fits_the_phone(page)
+    _shot(page, "07-status-verified")
+    with page.expect_download() as download_info:
+        page.click("a:has-text('PDF A6')")
+    pdf = ARTIFACTS / "poster-a6.pdf"
+    download_info.value.save_as(str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-r", "200", "-png", "-singlefile", str(pdf), str(tmp_path / "poster")],
+                   check=True, timeout=60)
+    shutil.copy(tmp_path / "poster.png", ARTIFACTS / "08-poster-a6-rasterised.png")
+    assert qrimage.read(tmp_path / "poster.png") == [_payload(site["engine"], "verified")]
+    page.click("a:has-text('Xem biển và số tài khoản đầy đủ')")
+    page.wait_for_url("**/owner/poster")
+    _see(page, "0011 012 345 678")
+    _shot(page, "09-poster-page")
 
 
-def test_enrol_and_preview_without_javascript(site: dict[str, Any], sync_playwright: Any) -> None:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport=PHONE, java_script_enabled=False)
-            page = context.new_page()
-            _enrol(page, site, "A-14", "0904 222 333", "tư bán rau 2026")
-            page.click("button:has-text('Đăng ký')")
-            page.wait_for_url("**/owner/")
-            page.goto(site["base"] + "/owner/account")
-            assert not page.is_visible("#f-bank-search")  # the filter box needs JavaScript; the list does not
-            page.select_option("#f-bank", "970415")
-            page.fill("#f-number", "12345")  # too short for nothing: any length 1–19 is an account
-            page.fill("#f-holder_name", "Phạm Văn Tư 2")
-            page.click("button[value=preview]")
-            _see(page, "Tên chủ tài khoản chỉ gồm chữ cái")
-            assert page.get_attribute("#f-holder_name", "aria-invalid") == "true"
-            _shot(page, "10-nojs-errors")
-            page.fill("#f-holder_name", "Phạm Văn Tư")
-            page.click("button[value=preview]")
-            _see(page, "PHAM VAN TU")
-            assert page.is_visible("#preview img")
-            _fits_the_phone(page)
-            _shot(page, "11-nojs-preview")
-            page.check("#f-consent")
-            page.click("button[value=submit]")
-            page.wait_for_url("**/owner/")
-            _see(page, "Chờ xác minh")
-        finally:
-            browser.close()
+def test_enrol_and_preview_without_javascript(site: dict[str, Any], chromium: Any) -> None:
+    browser = chromium  # this process's Chromium (tests/browser.py); contexts are closed after the test
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    _enrol(page, site, "A-14", "0904 222 333", "tư bán rau 2026")
+    page.click("button:has-text('Đăng ký')")
+    page.wait_for_url("**/owner/")
+    page.goto(site["base"] + "/owner/account")
+    assert not page.is_visible("#f-bank-search")  # the filter box needs JavaScript; the list does not
+    page.select_option("#f-bank", "970415")
+    page.fill("#f-number", "12345")  # too short for nothing: any length 1–19 is an account
+    page.fill("#f-holder_name", "Phạm Văn Tư 2")
+    page.click("button[value=preview]")
+    _see(page, "Tên chủ tài khoản chỉ gồm chữ cái")
+    assert page.get_attribute("#f-holder_name", "aria-invalid") == "true"
+    _shot(page, "10-nojs-errors")
+    page.fill("#f-holder_name", "Phạm Văn Tư")
+    page.click("button[value=preview]")
+    _see(page, "PHAM VAN TU")
+    assert page.is_visible("#preview img")
+    _fits_the_phone(page)
+    _shot(page, "11-nojs-preview")
+    page.check("#f-consent")
+    page.click("button[value=submit]")
+    page.wait_for_url("**/owner/")
+    _see(page, "Chờ xác minh")

@@ -9,7 +9,6 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,17 +20,12 @@ from market40 import db, passwords, qrimage
 from market40.models import Market, PaymentAccount, User, UserScope
 from market40.services.registry import Actor, Registry
 
-from test_journey import ARGS, ARTIFACTS, CHROMIUM, PHONE, _fits_the_phone, _require_browser, _see
+from browser import ARTIFACTS, DESK, PHONE, serve
+from test_journey import _fits_the_phone, _see
 
-DESK = {"width": 1366, "height": 768}
 SECRET = "e2e rollout: a deployment secret of 32+ bytes"
 STAFF_PASSWORD = "nhân viên ngân hàng 2026"
 OWNER_PASSWORD = "cô lan bán cá 2026"
-
-
-@pytest.fixture(scope="module")
-def sync_playwright() -> Any:
-    return _require_browser()
 
 
 @pytest.fixture
@@ -39,8 +33,6 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """One market with a board contact; A-12 with a verified account and an owner login; A-14 to enrol;
     five stalls with accounts waiting (two banks); one staff member (no second factor here: its own test
     covers it)."""
-    from waitress.server import create_server
-
     from market40.notify import FileSender
     from web import create_app
     url = str(tmp_path / "rollout.db")
@@ -74,16 +66,11 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "SECOND_FACTOR_ROLES": "",
                       "TX_STORE": str(tmp_path / "none.duckdb")})
     app.extensions["market40.sender"] = outbox
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    base = f"http://127.0.0.1:{server.effective_port}"
-    app.config["PUBLIC_URL"] = base
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        yield {"base": base, "engine": engine, "outbox": outbox, "tmp": tmp_path}
+        with serve(app) as base:
+            app.config["PUBLIC_URL"] = base
+            yield {"base": base, "engine": engine, "outbox": outbox, "tmp": tmp_path}
     finally:
-        server.close()
-        thread.join(timeout=5)
         app.extensions["market40.engine"].dispose()
         engine.dispose()
 
@@ -101,164 +88,160 @@ def _login(page: Any, site: dict[str, Any], username: str, password: str) -> Non
     page.wait_for_load_state()
 
 
-def test_the_rollout_journeys(site: dict[str, Any], sync_playwright: Any, tmp_path: Path) -> None:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            desk = browser.new_context(viewport=DESK, accept_downloads=True).new_page()
-            phone = browser.new_context(viewport=PHONE).new_page()
-            _login(desk, site, "nv.halong", STAFF_PASSWORD)
+def test_the_rollout_journeys(site: dict[str, Any], chromium: Any, tmp_path: Path) -> None:
+    browser = chromium  # this process's Chromium (tests/browser.py); contexts are closed after the test
+    desk = browser.new_context(viewport=DESK, accept_downloads=True).new_page()
+    phone = browser.new_context(viewport=PHONE).new_page()
+    _login(desk, site, "nv.halong", STAFF_PASSWORD)
 
-            # 1. The slip: staff re-issue a code as a PDF; its QR opens the enrolment page filled in.
-            desk.goto(site["base"] + "/staff/stall/HL1/A-14")
-            with desk.expect_download() as download:
-                desk.click("button:has-text('Cấp mã mới và tải phiếu PDF')")
-            pdf = ARTIFACTS / "rollout-slip.pdf"
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            download.value.save_as(str(pdf))
-            subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "slip")],
-                           check=True, timeout=60)
-            shutil.copy(tmp_path / "slip.png", ARTIFACTS / "rollout-01-slip-pdf.png")
-            [url] = qrimage.read(tmp_path / "slip.png")
-            assert url == site["base"] + "/enrol?market=HL1&stall=A-14"
-            desk.goto(site["base"] + "/staff/stall/HL1/A-14")
-            desk.click("button:has-text('Cấp mã đăng ký mới')")
-            _see(desk, "Quét mã QR")
-            _shot(desk, "02-slip-html")
-            code = desk.locator(".slip .code").inner_text()
+    # 1. The slip: staff re-issue a code as a PDF; its QR opens the enrolment page filled in.
+    desk.goto(site["base"] + "/staff/stall/HL1/A-14")
+    with desk.expect_download() as download:
+        desk.click("button:has-text('Cấp mã mới và tải phiếu PDF')")
+    pdf = ARTIFACTS / "rollout-slip.pdf"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    download.value.save_as(str(pdf))
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "slip")],
+                   check=True, timeout=60)
+    shutil.copy(tmp_path / "slip.png", ARTIFACTS / "rollout-01-slip-pdf.png")
+    [url] = qrimage.read(tmp_path / "slip.png")
+    assert url == site["base"] + "/enrol?market=HL1&stall=A-14"
+    desk.goto(site["base"] + "/staff/stall/HL1/A-14")
+    desk.click("button:has-text('Cấp mã đăng ký mới')")
+    _see(desk, "Quét mã QR")
+    _shot(desk, "02-slip-html")
+    code = desk.locator(".slip .code").inner_text()
 
-            # 2. Forgiving enrolment on the phone: the QR's address, every error at once, then in.
-            phone.goto(url)
-            assert phone.input_value("#f-market") == "HL1" and phone.input_value("#f-stall") == "A-14"
-            assert phone.is_hidden("[data-market-step]")  # JavaScript fills the picker instead
-            assert phone.locator("#stall-list option").count() == 7
-            phone.fill("#f-stall", "a 14")
-            phone.fill("#f-phone", "12345")
-            phone.fill("#f-password", "tư bán rau 2026")
-            phone.fill("#f-password2", "tư bán rau 2027")
-            phone.check("#f-consent")
-            phone.click("main button[type=submit]:has-text('Đăng ký')")
-            _see(phone, "Hãy sửa những chỗ sau")
-            summary = phone.locator(".error-summary li").all_inner_texts()
-            assert len(summary) == 3 and "Mã đăng ký" in summary[0] and "Hai lần" in summary[2], summary
-            assert phone.input_value("#f-stall") == "a 14" and phone.is_checked("#f-consent")
-            _fits_the_phone(phone)
-            _shot(phone, "03-enrol-errors")
-            phone.fill("#f-code", code.lower())
-            phone.fill("#f-phone", "0904 222 333")
-            phone.fill("#f-password", "tư bán rau 2026")
-            phone.fill("#f-password2", "tư bán rau 2026")
-            phone.click("main button[type=submit]:has-text('Đăng ký')")
-            phone.wait_for_url("**/owner/")
-            _shot(phone, "04-enrolled")
+    # 2. Forgiving enrolment on the phone: the QR's address, every error at once, then in.
+    phone.goto(url)
+    assert phone.input_value("#f-market") == "HL1" and phone.input_value("#f-stall") == "A-14"
+    assert phone.is_hidden("[data-market-step]")  # JavaScript fills the picker instead
+    assert phone.locator("#stall-list option").count() == 7
+    phone.fill("#f-stall", "a 14")
+    phone.fill("#f-phone", "12345")
+    phone.fill("#f-password", "tư bán rau 2026")
+    phone.fill("#f-password2", "tư bán rau 2027")
+    phone.check("#f-consent")
+    phone.click("main button[type=submit]:has-text('Đăng ký')")
+    _see(phone, "Hãy sửa những chỗ sau")
+    summary = phone.locator(".error-summary li").all_inner_texts()
+    assert len(summary) == 3 and "Mã đăng ký" in summary[0] and "Hai lần" in summary[2], summary
+    assert phone.input_value("#f-stall") == "a 14" and phone.is_checked("#f-consent")
+    _fits_the_phone(phone)
+    _shot(phone, "03-enrol-errors")
+    phone.fill("#f-code", code.lower())
+    phone.fill("#f-phone", "0904 222 333")
+    phone.fill("#f-password", "tư bán rau 2026")
+    phone.fill("#f-password2", "tư bán rau 2026")
+    phone.click("main button[type=submit]:has-text('Đăng ký')")
+    phone.wait_for_url("**/owner/")
+    _shot(phone, "04-enrolled")
 
-            # 3. The owner of A-12 changes the account: sees what happens, confirms, the old QR keeps working.
-            owner = browser.new_context(viewport=PHONE).new_page()
-            _login(owner, site, "0912 345 678", OWNER_PASSWORD)
-            owner.goto(site["base"] + "/owner/account")
-            owner.select_option("#f-bank", "970418")
-            owner.fill("#f-number", "31410009999999")
-            owner.fill("#f-holder_name", "Nguyễn Thị Lan")
-            owner.click("button[value=preview]")
-            _see(owner, "Điều sẽ xảy ra khi bạn gửi")
-            owner.check("#f-consent")
-            owner.click("button[value=submit]")
-            _see(owner, "Hãy đọc điều sẽ xảy ra")
-            assert owner.is_checked("#f-consent")
-            _fits_the_phone(owner)
-            _shot(owner, "05-change-confirm")
-            owner.check("#f-confirm_change")
-            owner.click("button[value=submit]")
-            owner.wait_for_url("**/owner/")
-            _see(owner, "Tài khoản mới đang chờ xác minh")
-            assert owner.is_visible("img.qr") and owner.is_visible("text=Tải biển để in")
-            _fits_the_phone(owner)
-            _shot(owner, "06-change-waiting")
+    # 3. The owner of A-12 changes the account: sees what happens, confirms, the old QR keeps working.
+    owner = browser.new_context(viewport=PHONE).new_page()
+    _login(owner, site, "0912 345 678", OWNER_PASSWORD)
+    owner.goto(site["base"] + "/owner/account")
+    owner.select_option("#f-bank", "970418")
+    owner.fill("#f-number", "31410009999999")
+    owner.fill("#f-holder_name", "Nguyễn Thị Lan")
+    owner.click("button[value=preview]")
+    _see(owner, "Điều sẽ xảy ra khi bạn gửi")
+    owner.check("#f-consent")
+    owner.click("button[value=submit]")
+    _see(owner, "Hãy đọc điều sẽ xảy ra")
+    assert owner.is_checked("#f-consent")
+    _fits_the_phone(owner)
+    _shot(owner, "05-change-confirm")
+    owner.check("#f-confirm_change")
+    owner.click("button[value=submit]")
+    owner.wait_for_url("**/owner/")
+    _see(owner, "Tài khoản mới đang chờ xác minh")
+    assert owner.is_visible("img.qr") and owner.is_visible("text=Tải biển để in")
+    _fits_the_phone(owner)
+    _shot(owner, "06-change-waiting")
 
-            # 4. Staff review at market scale: filters, keyboard selection, a confirmation naming which.
-            desk.goto(site["base"] + "/staff/queue")
-            _see(desk, "6 tài khoản chờ xác minh")
-            desk.select_option("#q-bank", "970418")
-            desk.click("button:has-text('Lọc')")
-            _see(desk, "4 tài khoản chờ xác minh")
-            _shot(desk, "07-queue-filtered")
-            desk.locator("body").press("j")
-            desk.keyboard.press("x")
-            desk.keyboard.press("j")
-            desk.keyboard.press("x")
-            desk.keyboard.press("v")
-            _see(desk, "Xác minh 2 tài khoản?")
-            chosen = desk.locator("ul.chosen li").all_inner_texts()
-            assert len(chosen) == 2
-            _shot(desk, "08-bulk-confirm")
-            desk.click("button:has-text('Xác minh 2 tài khoản')")
-            _see(desk, "Đã xác minh 2 tài khoản")
-            _see(desk, "2 tài khoản chờ xác minh")
-            _shot(desk, "09-queue-after")
-            desk.goto(site["base"] + "/staff/queue?market=HL1")
-            desk.click("a:has-text('HL1/A-12')")
-            _see(desk, "tài khoản thay thế")
-            _shot(desk, "10-stall-replacement")
-            desk.click("button:has-text('Xác minh tài khoản')")
-            _see(desk, "Đã xác minh tài khoản của sạp HL1/A-12")
-            owner.reload()
-            _see(owner, "biển đã sẵn sàng để tải và in")
-            assert "31410009999999" in qrimage.read(owner.locator("img.qr").screenshot())[0]
-            _shot(owner, "11-notice-verified")
-            kinds = [json.loads(line)["kind"] for line in (site["tmp"] / "outbox.jsonl").read_text().splitlines()]
-            assert kinds.count("account_verified") == 1  # the B stalls have no owner login yet
+    # 4. Staff review at market scale: filters, keyboard selection, a confirmation naming which.
+    desk.goto(site["base"] + "/staff/queue")
+    _see(desk, "6 tài khoản chờ xác minh")
+    desk.select_option("#q-bank", "970418")
+    desk.click("button:has-text('Lọc')")
+    _see(desk, "4 tài khoản chờ xác minh")
+    _shot(desk, "07-queue-filtered")
+    desk.locator("body").press("j")
+    desk.keyboard.press("x")
+    desk.keyboard.press("j")
+    desk.keyboard.press("x")
+    desk.keyboard.press("v")
+    _see(desk, "Xác minh 2 tài khoản?")
+    chosen = desk.locator("ul.chosen li").all_inner_texts()
+    assert len(chosen) == 2
+    _shot(desk, "08-bulk-confirm")
+    desk.click("button:has-text('Xác minh 2 tài khoản')")
+    _see(desk, "Đã xác minh 2 tài khoản")
+    _see(desk, "2 tài khoản chờ xác minh")
+    _shot(desk, "09-queue-after")
+    desk.goto(site["base"] + "/staff/queue?market=HL1")
+    desk.click("a:has-text('HL1/A-12')")
+    _see(desk, "tài khoản thay thế")
+    _shot(desk, "10-stall-replacement")
+    desk.click("button:has-text('Xác minh tài khoản')")
+    _see(desk, "Đã xác minh tài khoản của sạp HL1/A-12")
+    owner.reload()
+    _see(owner, "biển đã sẵn sàng để tải và in")
+    assert "31410009999999" in qrimage.read(owner.locator("img.qr").screenshot())[0]
+    _shot(owner, "11-notice-verified")
+    kinds = [json.loads(line)["kind"] for line in (site["tmp"] / "outbox.jsonl").read_text().splitlines()]
+    assert kinds.count("account_verified") == 1  # the B stalls have no owner login yet
 
-            # 5. The readable trail, on the desk and on a phone.
-            desk.goto(site["base"] + "/staff/audit/HL1/A-12")
-            _see(desk, "Phạm Minh Châu (nv.halong)")
-            assert "user:" not in desk.content()
-            _shot(desk, "12-trail")
-            small = browser.new_context(viewport=PHONE).new_page()
-            _login(small, site, "nv.halong", STAFF_PASSWORD)
-            small.goto(site["base"] + "/staff/audit/HL1/A-12")
-            assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-            _shot(small, "13-trail-phone")
+    # 5. The readable trail, on the desk and on a phone.
+    desk.goto(site["base"] + "/staff/audit/HL1/A-12")
+    _see(desk, "Phạm Minh Châu (nv.halong)")
+    assert "user:" not in desk.content()
+    _shot(desk, "12-trail")
+    small = browser.new_context(viewport=PHONE).new_page()
+    _login(small, site, "nv.halong", STAFF_PASSWORD)
+    small.goto(site["base"] + "/staff/audit/HL1/A-12")
+    assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    _shot(small, "13-trail-phone")
 
-            # 6. Forgot password on the phone: a code through the sender, a new password, old sessions end.
-            phone.context.clear_cookies()
-            phone.goto(site["base"] + "/login")
-            phone.click("text=Quên mật khẩu?")
-            phone.fill("#f-phone", "0904222333")
-            phone.click("button:has-text('Gửi mã')")
-            _see(phone, "Mã dùng được 30 phút")
-            message = json.loads((site["tmp"] / "outbox.jsonl").read_text().splitlines()[-1])
-            assert message["kind"] == "reset_code"
-            phone.fill("#f-code", message["data"]["code"])
-            phone.fill("#f-new_password", "mật khẩu mới của tư 1")
-            phone.fill("#f-new_password2", "mật khẩu mới của tư 1")
-            _fits_the_phone(phone)
-            _shot(phone, "14-reset")
-            phone.click("main button[type=submit]")
-            phone.wait_for_url("**/login")
-            _login(phone, site, "0904222333", "mật khẩu mới của tư 1")
-            phone.wait_for_url("**/owner/")
+    # 6. Forgot password on the phone: a code through the sender, a new password, old sessions end.
+    phone.context.clear_cookies()
+    phone.goto(site["base"] + "/login")
+    phone.click("text=Quên mật khẩu?")
+    phone.fill("#f-phone", "0904222333")
+    phone.click("button:has-text('Gửi mã')")
+    _see(phone, "Mã dùng được 30 phút")
+    message = json.loads((site["tmp"] / "outbox.jsonl").read_text().splitlines()[-1])
+    assert message["kind"] == "reset_code"
+    phone.fill("#f-code", message["data"]["code"])
+    phone.fill("#f-new_password", "mật khẩu mới của tư 1")
+    phone.fill("#f-new_password2", "mật khẩu mới của tư 1")
+    _fits_the_phone(phone)
+    _shot(phone, "14-reset")
+    phone.click("main button[type=submit]")
+    phone.wait_for_url("**/login")
+    _login(phone, site, "0904222333", "mật khẩu mới của tư 1")
+    phone.wait_for_url("**/owner/")
 
-            # 7. Erasure: asked on the phone, carried out by staff with a confirmation, shown as done.
-            phone.goto(site["base"] + "/owner/erasure")
-            phone.check("#f-confirm")
-            phone.click("button:has-text('Gửi yêu cầu xoá')")
-            phone.goto(site["base"] + "/owner/")
-            _see(phone, "chậm nhất ngày")
-            _shot(phone, "15-erasure-requested")
-            desk.goto(site["base"] + "/staff/queue")
-            _see(desk, "Chờ thực hiện")
-            desk.click("a:has-text('HL1/A-14')")
-            desk.check("#f-confirm_erase")
-            _shot(desk, "16-erasure-confirm")
-            desk.once("dialog", lambda dialog: dialog.accept())
-            desk.click("button:has-text('Thực hiện xoá dữ liệu')")
-            _see(desk, "Đã xoá dữ liệu của sạp HL1/A-14")
-            _shot(desk, "17-erasure-done")
-            phone.reload()
-            assert "/login" in phone.url  # the login is locked
-            with Session(site["engine"]) as session:
-                market = session.exec(select(Market)).one()
-                assert market.code == "HL1"
-                assert not session.exec(select(User).where(User.username == "0904222333")).first()
-        finally:
-            browser.close()
+    # 7. Erasure: asked on the phone, carried out by staff with a confirmation, shown as done.
+    phone.goto(site["base"] + "/owner/erasure")
+    phone.check("#f-confirm")
+    phone.click("button:has-text('Gửi yêu cầu xoá')")
+    phone.goto(site["base"] + "/owner/")
+    _see(phone, "chậm nhất ngày")
+    _shot(phone, "15-erasure-requested")
+    desk.goto(site["base"] + "/staff/queue")
+    _see(desk, "Chờ thực hiện")
+    desk.click("a:has-text('HL1/A-14')")
+    desk.check("#f-confirm_erase")
+    _shot(desk, "16-erasure-confirm")
+    desk.once("dialog", lambda dialog: dialog.accept())
+    desk.click("button:has-text('Thực hiện xoá dữ liệu')")
+    _see(desk, "Đã xoá dữ liệu của sạp HL1/A-14")
+    _shot(desk, "17-erasure-done")
+    phone.reload()
+    assert "/login" in phone.url  # the login is locked
+    with Session(site["engine"]) as session:
+        market = session.exec(select(Market)).one()
+        assert market.code == "HL1"
+        assert not session.exec(select(User).where(User.username == "0904222333")).first()

@@ -28,7 +28,8 @@ from market40 import db, passwords, webhooks
 from market40.models import User
 from market40.reconciliation import VN_TZ
 from market40.services.registry import Actor, Registry
-from test_journey import ARGS, CHROMIUM, PHONE, _fits_the_phone, _shot, sync_playwright  # noqa: F401
+from browser import PHONE
+from test_journey import _fits_the_phone, _shot
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e loa tests: a deployment secret of 32+ bytes"
@@ -126,69 +127,65 @@ def _shown_within(page: Any, digits: str, sent: float, limit: float = 1.0) -> fl
     return took
 
 
-def test_the_loa_announces_each_payment_once_across_a_restart(site: dict[str, Any], sync_playwright: Any) -> None:
+def test_the_loa_announces_each_payment_once_across_a_restart(site: dict[str, Any], chromium: Any) -> None:
     server: Server = site["server"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport=PHONE, locale="vi-VN")
-            context.add_init_script(CAPTURE)
-            page = context.new_page()
-            page.goto(server.base + "/login")
-            page.fill("#f-username", PHONE_NUMBER)
-            page.fill("#f-password", PASSWORD)
-            page.click("main button[type=submit]")
-            page.wait_for_url("**/owner/")
-            page.goto(server.base + "/loa/")
-            page.click("#loa-on")
-            page.wait_for_function("() => document.getElementById('loa').className.indexOf('live') >= 0")
-            _fits_the_phone(page)
-            _shot(page, "loa-01-ready")
+    browser = chromium  # this process's Chromium (tests/browser.py); contexts are closed after the test
+    context = browser.new_context(viewport=PHONE, locale="vi-VN")
+    context.add_init_script(CAPTURE)
+    page = context.new_page()
+    page.goto(server.base + "/login")
+    page.fill("#f-username", PHONE_NUMBER)
+    page.fill("#f-password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/owner/")
+    page.goto(server.base + "/loa/")
+    page.click("#loa-on")
+    page.wait_for_function("() => document.getElementById('loa').className.indexOf('live') >= 0")
+    _fits_the_phone(page)
+    _shot(page, "loa-01-ready")
 
-            # 1. a payment: shown within a second, spoken in exact words
-            took = _shown_within(page, "9.034", _pay(server.base, "FT-E2E-1", 9_034))
-            page.wait_for_function("() => window.__spoken.length === 1")
-            spoken = page.evaluate("window.__spoken")
-            assert spoken[0]["text"] == "Đã nhận chín nghìn không trăm ba mươi tư đồng"
-            assert spoken[0]["lang"] == "vi-VN" and spoken[0]["voice"] == "vi-VN"
-            assert "Đã nhận chín nghìn không trăm ba mươi tư đồng" in page.inner_text("#loa-text")
-            _shot(page, "loa-02-paid")
+    # 1. a payment: shown within a second, spoken in exact words
+    took = _shown_within(page, "9.034", _pay(server.base, "FT-E2E-1", 9_034))
+    page.wait_for_function("() => window.__spoken.length === 1")
+    spoken = page.evaluate("window.__spoken")
+    assert spoken[0]["text"] == "Đã nhận chín nghìn không trăm ba mươi tư đồng"
+    assert spoken[0]["lang"] == "vi-VN" and spoken[0]["voice"] == "vi-VN"
+    assert "Đã nhận chín nghìn không trăm ba mươi tư đồng" in page.inner_text("#loa-text")
+    _shot(page, "loa-02-paid")
 
-            # 2. collect 200,000 đ; 200 đ arrives: THIẾU, never the full amount
-            page.fill("#amount", "200.000")
-            page.click("form.loa-collect button[type=submit]")
-            page.wait_for_selector("#loa-request img")
-            assert page.evaluate("document.querySelector('#loa-request img').naturalWidth") > 0
-            page.wait_for_function("() => document.getElementById('loa').className.indexOf('live') >= 0")
-            page.click("#loa-on") if page.is_visible("#loa-on") else None
-            with site["engine"].connect() as conn:
-                code = conn.execute(text("SELECT code FROM live_request")).scalar_one()
-            _shown_within(page, "200", _pay(server.base, "FT-E2E-2", 200, f"HL1 A12 {code}"))
-            page.wait_for_function("() => window.__spoken.length >= 1 && window.__spoken[window.__spoken.length-1].text.indexOf('THIẾU') > 0")
-            last = page.evaluate("window.__spoken[window.__spoken.length-1].text")
-            assert last == ("Chỉ nhận hai trăm đồng. THIẾU một trăm chín mươi chín nghìn tám trăm đồng")
-            assert "THIẾU 199.800 đ" in page.inner_text("#loa-verdict")
-            _shot(page, "loa-03-short")
-            spoken_before = page.evaluate("window.__spoken.map(s => s.text)")
+    # 2. collect 200,000 đ; 200 đ arrives: THIẾU, never the full amount
+    page.fill("#amount", "200.000")
+    page.click("form.loa-collect button[type=submit]")
+    page.wait_for_selector("#loa-request img")
+    assert page.evaluate("document.querySelector('#loa-request img').naturalWidth") > 0
+    page.wait_for_function("() => document.getElementById('loa').className.indexOf('live') >= 0")
+    page.click("#loa-on") if page.is_visible("#loa-on") else None
+    with site["engine"].connect() as conn:
+        code = conn.execute(text("SELECT code FROM live_request")).scalar_one()
+    _shown_within(page, "200", _pay(server.base, "FT-E2E-2", 200, f"HL1 A12 {code}"))
+    page.wait_for_function("() => window.__spoken.length >= 1 && window.__spoken[window.__spoken.length-1].text.indexOf('THIẾU') > 0")
+    last = page.evaluate("window.__spoken[window.__spoken.length-1].text")
+    assert last == ("Chỉ nhận hai trăm đồng. THIẾU một trăm chín mươi chín nghìn tám trăm đồng")
+    assert "THIẾU 199.800 đ" in page.inner_text("#loa-verdict")
+    _shot(page, "loa-03-short")
+    spoken_before = page.evaluate("window.__spoken.map(s => s.text)")
 
-            # 3. the server restarts; the page reconnects by itself and misses nothing, repeats nothing
-            server.stop()
-            page.wait_for_function("() => document.getElementById('loa').className.indexOf('offline') >= 0", timeout=10000)
-            _shot(page, "loa-04-offline")
-            server.start()
-            page.wait_for_function("() => document.getElementById('loa').className.indexOf('live') >= 0", timeout=15000)
-            took_after = _shown_within(page, "21.000", _pay(server.base, "FT-E2E-3", 21_000))
-            _pay(server.base, "FT-E2E-3", 21_000)  # the provider's retry
-            page.wait_for_timeout(1500)
-            texts = page.evaluate("window.__spoken.map(s => s.text)")
-            assert texts[:len(spoken_before)] == spoken_before
-            assert texts[len(spoken_before):] == ["Đã nhận hai mươi mốt nghìn đồng"]
-            assert page.inner_text("#loa-count") == "3"
-            assert page.inner_text("#loa-total") == "30.234"
-            page.click("#loa-list li:first-child button")
-            detail = page.inner_text("#loa-list li:first-child .c")
-            assert "21.000 đ" in detail and "HL1 A12" in detail and ACCOUNT not in page.content()
-            _shot(page, "loa-05-after-restart")
-            print(f"\nshown after {took:.3f} s, after the restart {took_after:.3f} s")
-        finally:
-            browser.close()
+    # 3. the server restarts; the page reconnects by itself and misses nothing, repeats nothing
+    server.stop()
+    page.wait_for_function("() => document.getElementById('loa').className.indexOf('offline') >= 0", timeout=10000)
+    _shot(page, "loa-04-offline")
+    server.start()
+    page.wait_for_function("() => document.getElementById('loa').className.indexOf('live') >= 0", timeout=15000)
+    took_after = _shown_within(page, "21.000", _pay(server.base, "FT-E2E-3", 21_000))
+    _pay(server.base, "FT-E2E-3", 21_000)  # the provider's retry
+    page.wait_for_timeout(1500)
+    texts = page.evaluate("window.__spoken.map(s => s.text)")
+    assert texts[:len(spoken_before)] == spoken_before
+    assert texts[len(spoken_before):] == ["Đã nhận hai mươi mốt nghìn đồng"]
+    assert page.inner_text("#loa-count") == "3"
+    assert page.inner_text("#loa-total") == "30.234"
+    page.click("#loa-list li:first-child button")
+    detail = page.inner_text("#loa-list li:first-child .c")
+    assert "21.000 đ" in detail and "HL1 A12" in detail and ACCOUNT not in page.content()
+    _shot(page, "loa-05-after-restart")
+    print(f"\nshown after {took:.3f} s, after the restart {took_after:.3f} s")

@@ -27,18 +27,11 @@ def run(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory, demo_template, demo_secret):
-    """The demo province with two months of activity (built once for this module)."""
-    folder = tmp_path_factory.mktemp("demo")
-    runner = CliRunner()
-    db = str(folder / "demo.db")
-    shutil.copyfile(demo_template, db)
-    for args in (["tx", "demo", "--end", "2025-06", "--months", "2", "--out", str(folder / "activity")],
-                 ["reconcile", "--period", "2025-06", "--months", "2"]):
-        result = runner.invoke(cli.main, ["--db", db, *args], catch_exceptions=False,
-                               env={"MARKET40_SECRET_KEY": demo_secret, "MARKET40_DATABASE_URL": None,
-                                    "MARKET40_TX_STORE": None})
-        assert result.exit_code == 0, result.output
+def demo_db(tmp_path_factory, demo_activity_template):
+    """The demo province after ``tx demo --end 2025-06 --months 2`` and ``reconcile --period 2025-06 --months 2``
+    (built once per run by tests/conftest.py, copied once for this module)."""
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    shutil.copytree(demo_activity_template, folder)
     return folder
 
 
@@ -72,8 +65,8 @@ def test_demo_history_reconcile_and_report(demo_db, monkeypatch):
     assert again[0]["stalls"] > 13_000 and again[0]["markets"] == 43
 
 
-def test_tx_import_formats_and_idempotence(run):
-    assert run("demo", "--no-walkthrough").exit_code == 0
+def test_tx_import_formats_and_idempotence(run, demo_template, tmp_path):
+    shutil.copyfile(demo_template, tmp_path / "registry.db")  # ``market40 demo --no-walkthrough``, built once per run
     files = [SAMPLES / n for n in ("generic.csv", "vcb-statement.csv", "vietinbank.csv", "mb.csv",
                                    "vietinbank.xlsx", "sepay.jsonl")]
     result = run("tx", "import", *files)
@@ -109,8 +102,8 @@ def test_tx_import_refuses_junk(run, tmp_path):
     assert "--partial" in run("tx", "import", "--help").output
 
 
-def test_census_commands(run, tmp_path):
-    assert run("demo", "--no-walkthrough").exit_code == 0
+def test_census_commands(run, tmp_path, demo_template):
+    shutil.copyfile(demo_template, tmp_path / "registry.db")  # ``market40 demo --no-walkthrough``, built once per run
     assert run("census", "template", "form.xlsx").exit_code == 0 and (tmp_path / "form.xlsx").exists()
     path = tmp_path / "ct1.csv"
     path.write_text("Mã sạp,Tên chủ hộ\nA-1,Nguyễn Thị Lan\nA-2,\n", encoding="utf-8")

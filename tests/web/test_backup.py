@@ -125,13 +125,13 @@ def test_a_damaged_backup_is_refused(engine, world, tmp_path):
         backups.restore(tmp_path / "backup", db.database_url(str(tmp_path / "new.db")))
 
 
-def test_the_cli_backs_up_restores_and_reminds_of_the_secret(tmp_path, monkeypatch):
+def test_the_cli_backs_up_restores_and_reminds_of_the_secret(tmp_path, monkeypatch, demo_copy, demo_secret):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MARKET40_SECRET_KEY", "test-secret-key-of-enough-length")
+    monkeypatch.setenv("MARKET40_SECRET_KEY", demo_secret)
     monkeypatch.delenv("MARKET40_TX_STORE", raising=False)
     runner = CliRunner()
-    source, restored = str(tmp_path / "demo.db"), str(tmp_path / "restored" / "r.db")
-    assert runner.invoke(cli.main, ["--db", source, "demo", "--no-walkthrough"]).exit_code == 0
+    # the source is ``market40 demo --no-walkthrough`` (built once per run, copied here)
+    source, restored = str(demo_copy), str(tmp_path / "restored" / "r.db")
     result = runner.invoke(cli.main, ["--db", source, "backup", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
     assert "secret" in result.output and "separately" in result.output

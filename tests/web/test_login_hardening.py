@@ -145,6 +145,7 @@ CASES = [("staff.hl", ""), ("staff.hl", "x" * 1000), ("staff.hl", "wrong passwor
          ("09" + "1" * 8, "wrong password"), ("not a username at all", "wrong password")]
 
 
+@pytest.mark.production_scrypt
 def test_every_failed_login_costs_one_production_scrypt(engine, clock, world, real_cost, counted):
     app = _app(engine, clock, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_ADDRESS="100 per minute")
     for username, password in CASES:
@@ -153,6 +154,7 @@ def test_every_failed_login_costs_one_production_scrypt(engine, clock, world, re
         assert counted == [(passwords.SCRYPT_N, passwords.SCRYPT_R, passwords.SCRYPT_P)], (username, len(password))
 
 
+@pytest.mark.production_scrypt
 def test_unknown_and_known_users_take_the_same_time(engine, clock, world, real_cost):
     app = _app(engine, clock, RATELIMIT_LOGIN="100 per minute", RATELIMIT_LOGIN_ADDRESS="100 per minute")
 

@@ -43,6 +43,7 @@ def test_enrolment_page_explains_the_data_use_in_vietnamese(client, world):
         assert words in page.text, words
 
 
+@pytest.mark.production_scrypt
 def test_an_owner_enrols_with_the_code_and_lands_on_their_stall(client, world, engine):
     code = _issue(engine)
     response = _enrol(client, code.lower().replace("-", " "))

@@ -48,12 +48,11 @@ def test_the_admin_page_refuses_a_second_owner_with_a_message(client, world, eng
         assert session.exec(select(User).where(User.username == "0911111111")).first() is None
 
 
-def test_the_cli_refuses_a_second_owner_with_one_line(tmp_path, monkeypatch):
+def test_the_cli_refuses_a_second_owner_with_one_line(tmp_path, monkeypatch, demo_copy, demo_secret):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MARKET40_SECRET_KEY", "test-secret-key-of-enough-length")
+    monkeypatch.setenv("MARKET40_SECRET_KEY", demo_secret)
     runner = CliRunner()
-    path = str(tmp_path / "r.db")
-    assert runner.invoke(cli.main, ["--db", path, "demo", "--no-walkthrough"]).exit_code == 0
+    path = str(demo_copy)  # ``market40 demo --no-walkthrough``, built once per run
     first = runner.invoke(cli.main, ["--db", path, "user", "add", "0911111111", "--role", "owner",
                                      "--stall", "HL1/A-1"])
     second = runner.invoke(cli.main, ["--db", path, "user", "add", "0911111112", "--role", "owner",

@@ -195,34 +195,19 @@ def test_the_english_pages(app, world, clock):
     assert "Set up two-step verification" in page.text and "Thiết lập" not in page.text
 
 
-def test_screenshot_of_the_enrolment_page(app, world, clock, tmp_path):
-    """One picture for people to look at (Chromium at 1366×768), when Playwright and Chromium are here."""
-    import shutil
-    import threading
+def test_screenshot_of_the_enrolment_page(app, world, clock, chromium):
+    """One picture for people to look at (Chromium at 1366×768; the browser and server from tests/browser.py)."""
     from pathlib import Path
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.skip("no Chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from waitress.server import create_server
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+
+    from browser import DESK, serve
     artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            base = f"http://127.0.0.1:{server.effective_port}"
-            page.goto(base + "/login")
-            page.fill("#f-username", "staff.hl")
-            page.fill("#f-password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(base + "/2fa")
-            page.screenshot(path=str(artifacts / "2fa-enrolment-1366x768.png"))
-            assert page.locator("img.qr-totp").is_visible()
-            browser.close()
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with serve(app, threads=2) as base:
+        page = chromium.new_page(viewport=DESK)
+        page.goto(base + "/login")
+        page.fill("#f-username", "staff.hl")
+        page.fill("#f-password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/2fa")
+        page.screenshot(path=str(artifacts / "2fa-enrolment-1366x768.png"))
+        assert page.locator("img.qr-totp").is_visible()

@@ -192,6 +192,7 @@ def test_login_does_not_redirect_elsewhere(client, world):
         token = csrf_token(client, "/privacy")
 
 
+@pytest.mark.production_scrypt
 def test_passwords_are_rehashed_with_the_slow_kdf(client, world, engine):
     assert _login(client, "staff.hl").status_code == 302
     [user] = fetch(engine, User, User.username == "staff.hl")
