@@ -734,8 +734,9 @@ def _account_row(stall_id: int, item: "_Good", actor: str, now: Any, consent_cha
 
 def _audit(actor: str, action: str, entity: str, entity_id: Any, before: dict | None, after: dict | None, now: Any,
            note: str | None = None, effective_at: datetime | None = None) -> dict[str, Any]:
+    # Every record given here went through mask_record already (or holds no personal data).
     return auditlog.row(actor, action, entity, entity_id, before=before, after=after, note=note,
-                        effective_at=effective_at, at=now)
+                        effective_at=effective_at, at=now, masked=True)
 
 
 def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes], *, market: str | None = None,
