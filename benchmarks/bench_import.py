@@ -306,6 +306,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="alternating repetitions (default 2)")
     parser.add_argument("--postgres", action="store_true", help="also PostgreSQL (a throw-away database)")
     parser.add_argument("--xlsx", action="store_true", help="also import the XLSX file (reported, no floor)")
+    parser.add_argument("--xlsx-only", action="store_true", help="only the XLSX file (time and peak memory)")
     parser.add_argument("--port", type=int, help="PostgreSQL port (default: the URL's, 5432)")
     parser.add_argument("--database", help="PostgreSQL database to use (yours: its tables are recreated, "
                         "it is not dropped); default a throw-away market40_bench_<random>")
@@ -340,10 +341,15 @@ def main() -> int:
                 targets.append(("PostgreSQL", base.rsplit("/", 1)[0] + "/" + name))
             for rows in args.rows:
                 t = time.perf_counter()
-                csv_path, xlsx_path = write_files(rows, folder, args.xlsx)
+                csv_path, xlsx_path = write_files(rows, folder, args.xlsx or args.xlsx_only)
                 print(f"generated {rows:,} rows in {time.perf_counter() - t:.1f} s "
                       f"(CSV {csv_path.stat().st_size / 1e6:.1f} MB); {load()}", flush=True)
                 for name, url in targets:
+                    if args.xlsx_only:
+                        x = run("market40", url, xlsx_path, rows)
+                        print(f"  {name} xlsx {rows:,} rows (not a target): {x['wall']:.1f} s, {x['cpu']:.1f} CPU-s, "
+                              f"peak {x['rss_mb']:.0f} MB, load {x['load']:.1f}", flush=True)
+                        continue
                     series: dict[str, list[dict]] = {"floor": [], "market40": []}
                     for _ in range(args.repeat):
                         for kind in ("floor", "market40"):
