@@ -12,10 +12,18 @@ tables, no validation and no audit trail. Floor and market40 alternate, ``--repe
     python benchmarks/bench_import.py --rows 10000 100000      # several sizes (memory and time per row)
     python benchmarks/bench_import.py --postgres               # also PostgreSQL: a throw-away database
     python benchmarks/bench_import.py --xlsx                   # also the XLSX file (not a target here)
+    python benchmarks/bench_import.py --postgres --port 5433 --database mine   # your server, your database
+    python benchmarks/bench_import.py --bad-rows 300000        # a file of bad rows: report + rejects file
 
 Each run is its own process, so its peak memory (ru_maxrss) is its own. The rows come from the
 demo generator (realistic names, banks, accounts): 50 markets. ``--postgres`` creates
-``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and drops it at the end.
+``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server (``--port`` picks another
+port) and drops it at the end; ``--database NAME`` uses the caller's database instead (its tables
+are recreated, the database itself is never dropped).
+
+``--bad-rows N`` times a file of N rows that are all refused (a phone number that is not one):
+market40 validates every row, reports them and writes the rejects file; the floor reads the
+same file with ``csv`` and writes every row with a reason column.
 """
 from __future__ import annotations
 
@@ -232,6 +240,53 @@ def sizes(url: str) -> dict:
     return {"registry_mb": total / 1e6, "audit_share": (audit or 0) / total}
 
 
+def write_bad_file(rows: int, folder: Path) -> Path:
+    """``rows`` stalls that are all refused: the phone is two digits."""
+    path = folder / f"bad-{rows}.csv"
+    codes = market_codes()
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Mã chợ", "Mã sạp", "Tên chủ hộ", "Số điện thoại"])
+        for i in range(rows):
+            writer.writerow([codes[i % len(codes)], f"Z-{i}", f"Nguyễn Thị {i}", "12"])
+    return path
+
+
+def child_bad_market40(url: str, path: str) -> dict:
+    """market40 on a file of bad rows: every row reported, the rejects file written, nothing imported."""
+    from market40 import db
+    from market40.services.imports import import_stalls
+    from market40.services.registry import Actor
+    engine = db.make_engine(url)
+    cpu0, _ = _usage()
+    start = time.perf_counter()
+    with db.session_scope(engine) as session:
+        report = import_stalls(session, Actor.operator("bench"), path, rejects=path + ".rejects.csv")
+    seconds = time.perf_counter() - start
+    cpu, rss = _usage()
+    engine.dispose()
+    return {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss, "created": report.created,
+            "problems": len(report.problems)}
+
+
+def child_bad_floor(url: str, path: str) -> dict:
+    """The floor for bad rows: read the file with csv and write each row back with a reason."""
+    cpu0, _ = _usage()
+    start = time.perf_counter()
+    with open(path, encoding="utf-8-sig", newline="") as handle, \
+            open(path + ".floor.csv", "w", encoding="utf-8-sig", newline="") as out:
+        reader, writer = csv.reader(handle), csv.writer(out)
+        writer.writerow(["Dòng", *next(reader), "Lỗi"])
+        for number, r in enumerate(reader, 2):
+            writer.writerow([number, *r, f"owner_phone: {r[3]!r} is not a phone number"])
+    cpu, rss = _usage()
+    return {"wall": time.perf_counter() - start, "cpu": cpu - cpu0, "rss_mb": rss}
+
+
+CHILDREN = {"market40": child_market40, "floor": child_floor, "bad-market40": child_bad_market40,
+            "bad-floor": child_bad_floor}
+
+
 def run(kind: str, url: str, path: Path, rows: int) -> dict:
     prepare_database(url, rows)
     out = subprocess.run([sys.executable, __file__, "--child", kind, url, str(path)], capture_output=True,
@@ -251,34 +306,50 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="alternating repetitions (default 2)")
     parser.add_argument("--postgres", action="store_true", help="also PostgreSQL (a throw-away database)")
     parser.add_argument("--xlsx", action="store_true", help="also import the XLSX file (reported, no floor)")
+    parser.add_argument("--xlsx-only", action="store_true", help="only the XLSX file (time and peak memory)")
+    parser.add_argument("--port", type=int, help="PostgreSQL port (default: the URL's, 5432)")
+    parser.add_argument("--database", help="PostgreSQL database to use (yours: its tables are recreated, "
+                        "it is not dropped); default a throw-away market40_bench_<random>")
+    parser.add_argument("--sqlite", help="SQLite file to use (default: a temporary one)")
+    parser.add_argument("--bad-rows", type=int, help="instead: a file of this many bad rows (report + rejects)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, url, path = args.child
-        print(json.dumps((child_market40 if kind == "market40" else child_floor)(url, path)))
+        print(json.dumps(CHILDREN[kind](url, path)))
         return 0
+    if args.bad_rows:
+        return bad_rows(args)
     print(f"TARGETS: CSV ≤ {TARGET_RATIO:.0f}× the floor (same run), peak ≤ {TARGET_MB} MB at every size, "
           f"audit_event ≤ {TARGET_AUDIT_SHARE:.0%} of the registry; the floor and XLSX rows are not targets")
     admin = dropped = None
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        targets = [("SQLite", f"sqlite:///{folder / 'bench.db'}")]
+        targets = [("SQLite", f"sqlite:///{Path(args.sqlite).resolve() if args.sqlite else folder / 'bench.db'}")]
         try:
             if args.postgres:
-                import psycopg
-                base = os.environ.get("MARKET40_TEST_POSTGRES_URL",
-                                      "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-                admin, dropped = base.replace("+psycopg", ""), f"market40_bench_{secrets.token_hex(4)}"
-                with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute(f'CREATE DATABASE "{dropped}"')
-                targets.append(("PostgreSQL", base.rsplit("/", 1)[0] + "/" + dropped))
+                base = postgres_base(args.port)
+                if args.database:
+                    name = args.database
+                else:
+                    import psycopg
+                    admin, dropped = base.replace("+psycopg", ""), f"market40_bench_{secrets.token_hex(4)}"
+                    with psycopg.connect(admin, autocommit=True) as conn:
+                        conn.execute(f'CREATE DATABASE "{dropped}"')
+                    name = dropped
+                targets.append(("PostgreSQL", base.rsplit("/", 1)[0] + "/" + name))
             for rows in args.rows:
                 t = time.perf_counter()
-                csv_path, xlsx_path = write_files(rows, folder, args.xlsx)
+                csv_path, xlsx_path = write_files(rows, folder, args.xlsx or args.xlsx_only)
                 print(f"generated {rows:,} rows in {time.perf_counter() - t:.1f} s "
                       f"(CSV {csv_path.stat().st_size / 1e6:.1f} MB); {load()}", flush=True)
                 for name, url in targets:
+                    if args.xlsx_only:
+                        x = run("market40", url, xlsx_path, rows)
+                        print(f"  {name} xlsx {rows:,} rows (not a target): {x['wall']:.1f} s, {x['cpu']:.1f} CPU-s, "
+                              f"peak {x['rss_mb']:.0f} MB, load {x['load']:.1f}", flush=True)
+                        continue
                     series: dict[str, list[dict]] = {"floor": [], "market40": []}
                     for _ in range(args.repeat):
                         for kind in ("floor", "market40"):
@@ -317,6 +388,42 @@ def main() -> int:
     ok = all(r["ratio"] <= TARGET_RATIO and r["peak_mb"] <= TARGET_MB and
              (r["audit_share"] is None or r["audit_share"] <= TARGET_AUDIT_SHARE) for r in results)
     return 0 if ok else 1
+
+
+def postgres_base(port: int | None) -> str:
+    """The server's maintenance URL, on ``port`` when given."""
+    from sqlalchemy.engine import make_url
+    url = make_url(os.environ.get("MARKET40_TEST_POSTGRES_URL",
+                                  "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    if port:
+        url = url.set(port=port)
+    return url.render_as_string(hide_password=False)
+
+
+def bad_rows(args: argparse.Namespace) -> int:
+    """A file where every row is bad, reported with its rejects file (issue #16: quickly, in bounded memory)."""
+    print(f"BAD ROWS: {args.bad_rows:,} rows all refused; market40 reports every one and writes the rejects "
+          f"file; the floor reads the file and writes every row back with a reason (not a target: a figure)")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = write_bad_file(args.bad_rows, folder)
+        url = f"sqlite:///{Path(args.sqlite).resolve() if args.sqlite else folder / 'bench.db'}"
+        series: dict[str, list[dict]] = {"bad-floor": [], "bad-market40": []}
+        for _ in range(args.repeat):
+            for kind in series:
+                series[kind].append(run(kind, url, path, 100))
+        mine, floor = series["bad-market40"], series["bad-floor"]
+        if any(r["problems"] != args.bad_rows or r["created"] for r in mine):
+            raise SystemExit(f"market40 did not refuse every row: {mine[0]}")
+        ratio = median([m["wall"] / f["wall"] for f, m in zip(floor, mine)])
+        print(f"bad rows {args.bad_rows:>9,}  floor {median([r['wall'] for r in floor]):6.1f} s "
+              f"({median([r['cpu'] for r in floor]):.1f} CPU-s, {max(r['rss_mb'] for r in floor):.0f} MB)  "
+              f"market40 {median([r['wall'] for r in mine]):6.1f} s ({median([r['cpu'] for r in mine]):.1f} CPU-s, "
+              f"peak {max(r['rss_mb'] for r in mine):.0f} MB)  ratio {ratio:.2f}  "
+              f"µs per row {median([r['wall'] for r in mine]) / args.bad_rows * 1e6:.0f}  "
+              f"load {median([r['load'] for r in mine]):.1f}", flush=True)
+    print(f"at the end: {load()}")
+    return 0
 
 
 def _print(r: dict) -> None:

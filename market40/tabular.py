@@ -459,6 +459,10 @@ def _is_totals(values: dict[str, str], extra: dict[str, str]) -> bool:
     cells = [v for v in (*extra.values(), *values.values()) if v]
     if not cells:
         return False
+    # Fast path (an ordinary row): a cell that starts with a letter folds to a label, never a count;
+    # a totals line has one label at most.
+    if sum(1 for c in cells if c[0].isalpha()) > 1:
+        return False
     keys = [search_key(c) for c in cells]
     counts = [bool(_COUNT.fullmatch(k)) for k in keys]
     if all(counts):

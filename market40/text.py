@@ -99,6 +99,8 @@ def unsafe_char(text: str) -> str | None:
     paragraph separators, surrogates, private-use and unassigned code points. Plain
     white space (space, tab, newline) is not refused here: callers collapse it.
     """
+    if text.isprintable():  # every unsafe category is non-printable: an ordinary name stops here
+        return None
     for char in text:
         if char in " \t\n\r":
             continue

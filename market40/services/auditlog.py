@@ -91,23 +91,27 @@ def expand_record(record: dict[str, Any]) -> dict[str, Any]:
 _dumps = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
 
 
-def _text(data: dict[str, Any] | None, compact: bool = True) -> str | None:
+def _text(data: dict[str, Any] | None, compact: bool = True, masked: bool = False) -> str | None:
     if data is None:
         return None
-    data = mask_record(data)
+    if not masked:
+        data = mask_record(data)
     return _dumps(data) if compact else json.dumps(data, ensure_ascii=False, default=str)
 
 
 def row(actor: str, action: str, entity: str, entity_id: Any, *, before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None, note: str | None = None, effective_at: datetime | None = None,
-        at: datetime | None = None, compact: bool = True) -> dict[str, Any]:
+        at: datetime | None = None, compact: bool = True, masked: bool = False) -> dict[str, Any]:
     """One audit event as a plain row (for bulk inserts), masked like :func:`record`'s and compact:
-    known constants referred to, a creation's empty fields left out, no spaces in the JSON."""
+    known constants referred to, a creation's empty fields left out, no spaces in the JSON.
+
+    ``masked``: the caller passed records that already went through :func:`mask_record` (a bulk
+    import masks each record once, not twice)."""
     if compact:
         before, after = compact_record(before), compact_record(after, created=before is None)
     return {"at": at or utcnow(), "actor": actor[:64], "action": action, "entity": entity,
             "entity_id": None if entity_id is None else str(entity_id)[:64], "effective_at": effective_at,
-            "before": _text(before, compact), "after": _text(after, compact), "note": note}
+            "before": _text(before, compact, masked), "after": _text(after, compact, masked), "note": note}
 
 
 def record(session: Session, actor: str, action: str, entity: str, entity_id: Any = None, *,

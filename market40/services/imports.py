@@ -268,6 +268,10 @@ def find_twins(rows: Iterable[tuple[int, dict[str, str]]], market: str | None = 
     return {k: v for k, v in groups.items() if len(v) > 1}
 
 
+class _TwinsFound(Exception):
+    """Two rows name one stall: the import starts again with every row of each group known."""
+
+
 class _StallValidator:
     """Checks one row at a time, remembering markets, banks and the codes already seen."""
 
@@ -281,6 +285,7 @@ class _StallValidator:
         self.twins = twins or {}
         self.guard = ReferenceGuard(registry.session)
         self.now = utcnow()
+        self.stop_on_twins = False
 
     def market(self, code: str) -> Market:
         key = code.strip().upper()
@@ -331,6 +336,8 @@ class _StallValidator:
                 errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
                                                rows=", ".join(map(str, others)), limit="one row per stall"))
             elif key in self.seen:
+                if self.stop_on_twins:
+                    raise _TwinsFound()
                 errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
                                                rows=str(self.seen[key]), limit="one row per stall"))
             first = self.seen.setdefault(key, number) == number
@@ -409,7 +416,8 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
                       source: str = "rows", market: str | None = None, dry_run: bool = False,
                       partial: bool = False, allow_unknown_bin: bool = False, consent_channel: str = "paper",
                       account_status: str = "pending", progress: Progress | None = None,
-                      total: int | None = None, twins: Twins | None = None) -> ImportReport:
+                      total: int | None = None, twins: Twins | None = None,
+                      _optimistic: bool = False) -> ImportReport:
     """Import stall rows ``(row number, canonical values, cell errors)``; see the module docstring.
 
     ``account_status`` "verified" is for data that was already checked (the demo province).
@@ -423,6 +431,7 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
     if twins is None and isinstance(rows, (list, tuple)):
         twins = find_twins(((number, values) for number, values, _ in rows), market)
     validator = _StallValidator(registry, market, allow_unknown_bin, twins)
+    validator.stop_on_twins = _optimistic and twins is None
     report = ImportReport(source=source, what="stalls", dry_run=dry_run)
     done = 0
     try:
@@ -725,8 +734,9 @@ def _account_row(stall_id: int, item: "_Good", actor: str, now: Any, consent_cha
 
 def _audit(actor: str, action: str, entity: str, entity_id: Any, before: dict | None, after: dict | None, now: Any,
            note: str | None = None, effective_at: datetime | None = None) -> dict[str, Any]:
+    # Every record given here went through mask_record already (or holds no personal data).
     return auditlog.row(actor, action, entity, entity_id, before=before, after=after, note=note,
-                        effective_at=effective_at, at=now)
+                        effective_at=effective_at, at=now, masked=True)
 
 
 def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes], *, market: str | None = None,
@@ -734,11 +744,26 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
                   rejects: str | Path | None = None, allow_unknown_bin: bool = False,
                   consent_channel: str = "paper", progress: Progress | None = None) -> ImportReport:
     """Import a stall list (CSV or XLSX, Vietnamese or English headers)."""
-    twins = None
-    if not hasattr(source, "read") or (getattr(source, "seekable", None) and source.seekable()):  # type: ignore
-        # A first pass over the codes alone, so that every row of a group of twins is reported.
+    rereadable = not hasattr(source, "read") or (getattr(source, "seekable", None) and source.seekable())  # type: ignore
+    try:
+        # One pass: a file without twins (two rows naming one stall) is read once. A file with
+        # twins is read again, with every row of each group known first, so that all are reported.
+        report = _import_stalls_once(session, actor, source, None, market=market, sheet=sheet, dry_run=dry_run,
+                                     partial=partial, allow_unknown_bin=allow_unknown_bin,
+                                     consent_channel=consent_channel, progress=progress, optimistic=bool(rereadable))
+    except _TwinsFound:
         with tabular.read_table(source, sheet=sheet, schema="stalls") as table:
             twins = find_twins(((row.number, row.values) for row in table), market)
+        report = _import_stalls_once(session, actor, source, twins, market=market, sheet=sheet, dry_run=dry_run,
+                                     partial=partial, allow_unknown_bin=allow_unknown_bin,
+                                     consent_channel=consent_channel, progress=progress, optimistic=False)
+    write_rejects(report, rejects)
+    return report
+
+
+def _import_stalls_once(session: Session, actor: Actor, source: Any, twins: Twins | None, *, market: str | None,
+                        sheet: str | None, dry_run: bool, partial: bool, allow_unknown_bin: bool,
+                        consent_channel: str, progress: Progress | None, optimistic: bool) -> ImportReport:
     with tabular.read_table(source, sheet=sheet, schema="stalls") as table:
         rows = ((row.number, row.values, row.errors) for row in table)
 
@@ -752,10 +777,10 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
 
         report = import_stall_rows(session, actor, rows, source=table.name, market=market, dry_run=dry_run,
                                    partial=partial, allow_unknown_bin=allow_unknown_bin,
-                                   consent_channel=consent_channel, progress=table_progress, twins=twins)
+                                   consent_channel=consent_channel, progress=table_progress, twins=twins,
+                                   _optimistic=optimistic)
         report.unknown_columns = list(table.unknown_columns)
         report.totals_rows = list(table.totals_rows)
-    write_rejects(report, rejects)
     return report
 
 

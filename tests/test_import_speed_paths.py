@@ -1,0 +1,124 @@
+"""The import's fast paths keep what users rely on (issues #15, #16): a file is read once unless two
+rows name one stall, and then every row of the group is still reported; the totals-line check and
+the name rule's quick exits decide as the full rules do; audit records are masked once and complete."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from sqlmodel import select
+
+from market40 import tabular, text
+from market40.models import AuditEvent, Stall
+from market40.services import imports
+from market40.services.imports import import_stalls
+from market40.services.registry import CONSENT_PURPOSE, Actor
+
+ACTOR = Actor.operator("tester")
+HEADER = ["Mã sạp", "Tên chủ hộ", "Số điện thoại", "Ngân hàng", "Số tài khoản", "Tên chủ tài khoản"]
+
+
+def _data(rows) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _rows_with_a_late_twin():
+    good = [[f"A-{n}", f"Nguyễn Văn {n}", f"091234567{n}", "", "", ""] for n in range(1, 5)]
+    return good + [["a 1", "Phạm Văn D", "", "", "", ""]]  # row 6: A-1 again
+
+
+def test_a_twin_found_late_is_reported_with_its_first_row_and_nothing_of_the_first_pass_stays(
+        session, market, tmp_path, monkeypatch):
+    monkeypatch.setattr(imports, "CHUNK", 2)  # A-1 is written (partial) before its twin is read
+    path = tmp_path / "twins.csv"
+    path.write_bytes(_data(_rows_with_a_late_twin()))
+    report = import_stalls(session, ACTOR, path, market="HL1", partial=True, rejects=tmp_path / "rejects.csv")
+    assert report.written and report.created == 3 and [p.row for p in report.problems] == [2, 6]
+    assert "same stall as row 6" in str(report.problems[0].error)
+    assert "same stall as row 2" in str(report.problems[1].error)
+    assert sorted(s.code for s in session.exec(select(Stall)).all()) == ["A-2", "A-3", "A-4"]
+    created = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).all()
+    assert len(created) == 3  # the abandoned first pass left no audit rows
+    with open(tmp_path / "rejects.csv", encoding="utf-8-sig") as handle:
+        assert [line["Dòng"] for line in csv.DictReader(handle)] == ["2", "6"]
+
+
+def test_an_uploaded_file_with_twins_reports_both_rows(session, market):
+    report = import_stalls(session, ACTOR, io.BytesIO(_data(_rows_with_a_late_twin())), market="HL1")
+    assert not report.written and [p.row for p in report.problems] == [2, 6]
+    assert session.exec(select(Stall)).all() == []
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that cannot be rewound (stdin, a pipe)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer) -> int:
+        chunk = self._inner.read(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_pipe_with_twins_is_refused_and_its_later_row_named(session, market):
+    report = import_stalls(session, ACTOR, _Pipe(_data(_rows_with_a_late_twin())), market="HL1")
+    assert not report.written and 6 in [p.row for p in report.problems]
+    assert session.exec(select(Stall)).all() == []
+
+
+def test_a_file_without_twins_is_imported_in_one_pass(session, market, tmp_path, monkeypatch):
+    opened = []
+    real = tabular.read_table
+    monkeypatch.setattr(tabular, "read_table", lambda *a, **k: opened.append(a) or real(*a, **k))
+    path = tmp_path / "ok.csv"
+    path.write_bytes(_data(_rows_with_a_late_twin()[:4]))
+    report = import_stalls(session, ACTOR, path, market="HL1")
+    assert report.written and report.created == 4 and len(opened) == 1
+
+
+@pytest.mark.parametrize("values, extra, expected", [
+    ({"stall_code": "", "owner_name": "Tổng cộng: 120 hộ"}, {}, True),
+    ({"stall_code": "", "owner_name": "Tổng cộng"}, {"STT": "120 hộ"}, True),
+    ({"stall_code": "Cộng", "owner_name": ""}, {"Số sạp": "12"}, True),
+    ({"stall_code": "", "owner_name": "Tổng cộng"}, {"Ghi chú": "Lan"}, False),
+    ({"stall_code": "A1", "owner_name": "Công Thị Hoa"}, {}, False),
+    ({"stall_code": "", "owner_name": "Công Thị Hoa"}, {}, False),
+    ({"stall_code": "", "owner_name": "“Tổng cộng”"}, {}, True),  # quoted: the full rule decides
+])
+def test_the_totals_line_rule_decides_alike_on_its_quick_path(values, extra, expected):
+    assert tabular._is_totals(values, extra) is expected
+
+
+@pytest.mark.parametrize("name, refused", [
+    ("Nguyễn Thị Lan", None), ("Lan\tHoa", None), ("A\u202eB", "\u202e"), ("A\u200bB", "\u200b"),
+    ("A\x1bB", "\x1b"), ("A\x07", "\x07"), ("A\u2028B", "\u2028"), ("\ue000", "\ue000"), ("\ufeffLan", "\ufeff"),
+])
+def test_the_name_rule_refuses_the_same_characters_on_its_quick_path(name, refused):
+    assert text.unsafe_char(name) == refused
+
+
+def test_imported_audit_records_are_masked_and_complete(session, market, tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_bytes(_data([["A-1", "Nguyễn Thị Lan", "0912345678", "Vietcombank", "0011012344418",
+                             "NGUYEN THI LAN"]]))
+    assert import_stalls(session, ACTOR, path, market="HL1").written
+    stall = json.loads(session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).one().after)
+    assert stall["owner_phone"] == "•••678" and stall["owner_name"] == "Nguyễn Thị Lan" and stall["code"] == "A-1"
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "account.register")).one()
+    account = json.loads(event.after)
+    assert account["number"].endswith("4418") and "0011012344418" not in event.after
+    assert "payload" not in account and CONSENT_PURPOSE not in event.after
+    assert account["holder_name"] == "NGUYEN THI LAN" and account["status"] == "pending"
