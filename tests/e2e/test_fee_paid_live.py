@@ -22,7 +22,8 @@ from market40.models import FeePayment, User
 from market40.reconciliation import VN_TZ
 from market40.services.fees import Fees
 from market40.services.registry import Actor, Registry
-from test_journey import ARGS, CHROMIUM, PHONE, _fits_the_phone, _shot, sync_playwright  # noqa: F401
+from browser import PHONE
+from test_journey import _fits_the_phone, _shot
 from test_loa import SOURCE, Server, _free_port
 
 BOARD_ACCOUNT = "0011009876543"
@@ -79,53 +80,52 @@ def _pay(base: str, tx_id: str, amount: int, content: str) -> None:
 
 
 def test_owner_bill_page_turns_paid_when_the_webhook_brings_the_transfer(site: dict[str, Any],
-                                                                         sync_playwright: Any) -> None:
+                                                                         chromium: Any) -> None:
     server: Server = site["server"]
     bill = site["bill"]
     selector = f"[data-bill='{bill.number}']"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_context(viewport=PHONE, locale="vi-VN").new_page()
-            page.goto(server.base + "/login")
-            page.fill("#f-username", PHONE_NUMBER)
-            page.fill("#f-password", PASSWORD)
-            page.click("main button[type=submit]")
-            page.wait_for_url("**/owner/")
-            page.goto(server.base + "/owner/bills")
-            page.evaluate("window.__notReloaded = true")
-            assert page.inner_text(f"{selector} [data-field=state]") == "Chưa nộp"
-            assert not page.is_visible(f"{selector} [data-field=notice]")
-            assert page.is_visible(f"{selector} img")
-            _fits_the_phone(page)
-            _shot(page, "fee-live-01-unpaid")
+    context = chromium.new_context(viewport=PHONE, locale="vi-VN")  # tests/browser.py's Chromium
+    try:
+        page = context.new_page()
+        page.goto(server.base + "/login")
+        page.fill("#f-username", PHONE_NUMBER)
+        page.fill("#f-password", PASSWORD)
+        page.click("main button[type=submit]")
+        page.wait_for_url("**/owner/")
+        page.goto(server.base + "/owner/bills")
+        page.evaluate("window.__notReloaded = true")
+        assert page.inner_text(f"{selector} [data-field=state]") == "Chưa nộp"
+        assert not page.is_visible(f"{selector} [data-field=notice]")
+        assert page.is_visible(f"{selector} img")
+        _fits_the_phone(page)
+        _shot(page, "fee-live-01-unpaid")
 
-            # part of the amount, the reference as a bank app mangles it
-            part = 200_000
-            _pay(server.base, "FT-FEE-1", part, f"MBVCB.123.{bill.reference.replace(' ', '').lower()}.CT")
-            page.wait_for_function("(s) => document.querySelector(s).getAttribute('data-state') === 'partly_paid'",
-                                   arg=selector, timeout=5000)
-            notice = page.inner_text(f"{selector} [data-field=notice]")
-            assert "Đã nhận một phần" in notice and f"{bill.amount - part:,}".replace(",", ".") in notice
-            # the QR now asks for what is still owed
-            page.wait_for_function("(s) => document.querySelector(s + ' img').src.indexOf('paid=') > 0 && "
-                                   "document.querySelector(s + ' img').complete", arg=selector, timeout=5000)
-            shown = qrimage.read(page.locator(f"{selector} img").screenshot())
-            assert [vietqr.parse(t).amount for t in shown] == [bill.amount - part]
-            _shot(page, "fee-live-02-partly")
+        # part of the amount, the reference as a bank app mangles it
+        part = 200_000
+        _pay(server.base, "FT-FEE-1", part, f"MBVCB.123.{bill.reference.replace(' ', '').lower()}.CT")
+        page.wait_for_function("(s) => document.querySelector(s).getAttribute('data-state') === 'partly_paid'",
+                               arg=selector, timeout=5000)
+        notice = page.inner_text(f"{selector} [data-field=notice]")
+        assert "Đã nhận một phần" in notice and f"{bill.amount - part:,}".replace(",", ".") in notice
+        # the QR now asks for what is still owed
+        page.wait_for_function("(s) => document.querySelector(s + ' img').src.indexOf('paid=') > 0 && "
+                               "document.querySelector(s + ' img').complete", arg=selector, timeout=5000)
+        shown = qrimage.read(page.locator(f"{selector} img").screenshot())
+        assert [vietqr.parse(t).amount for t in shown] == [bill.amount - part]
+        _shot(page, "fee-live-02-partly")
 
-            # the rest: "Đã thanh toán", the QR goes away, no reload
-            _pay(server.base, "FT-FEE-2", bill.amount - part, bill.reference)
-            page.wait_for_function("(s) => document.querySelector(s).getAttribute('data-state') === 'paid'",
-                                   arg=selector, timeout=5000)
-            assert page.inner_text(f"{selector} [data-field=notice]") == "Đã thanh toán"
-            assert page.inner_text(f"{selector} [data-field=state]") == "Đã nộp"
-            assert not page.is_visible(f"{selector} img")
-            assert page.evaluate("window.__notReloaded") is True
-            _fits_the_phone(page)
-            _shot(page, "fee-live-03-paid")
-        finally:
-            browser.close()
+        # the rest: "Đã thanh toán", the QR goes away, no reload
+        _pay(server.base, "FT-FEE-2", bill.amount - part, bill.reference)
+        page.wait_for_function("(s) => document.querySelector(s).getAttribute('data-state') === 'paid'",
+                               arg=selector, timeout=5000)
+        assert page.inner_text(f"{selector} [data-field=notice]") == "Đã thanh toán"
+        assert page.inner_text(f"{selector} [data-field=state]") == "Đã nộp"
+        assert not page.is_visible(f"{selector} img")
+        assert page.evaluate("window.__notReloaded") is True
+        _fits_the_phone(page)
+        _shot(page, "fee-live-03-paid")
+    finally:
+        context.close()
     with Session(site["engine"]) as session:
         pays = session.exec(select(FeePayment)).all()
         assert sorted((p.amount, p.channel, p.method) for p in pays) == sorted(
