@@ -25,6 +25,47 @@ __all__ = ["serve", "GRACEFUL_SECONDS"]
 
 #: How long a stopping server lets requests in flight finish before it kills its workers.
 GRACEFUL_SECONDS = 10
+#: A stopping gevent worker ends its open loa streams over this many seconds (well inside
+#: GRACEFUL_SECONDS): each page resumes on another worker from its ``Last-Event-ID`` and the store
+#: replays what it missed, while the streams not yet ended keep receiving; a restart (``kill -HUP``
+#: of the arbiter: new workers first, then the old ones stop) thus has no reconnection storm and no gap.
+DRAIN_SECONDS = 5.0
+#: Connections waiting to be accepted (15,000 pages reconnecting after a restart; the kernel caps it
+#: at net.core.somaxconn).
+BACKLOG = 4096
+
+
+def raise_open_files() -> int:
+    """Allow as many open files (sockets) as the hard limit does: each open loa stream is one."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def _drain_when_stopping(worker: Any) -> None:
+    """Once gunicorn tells ``worker`` to stop (SIGTERM: ``worker.alive`` turns False), end its open
+    streams over :data:`DRAIN_SECONDS` so the pages move to the new workers a few at a time."""
+    import threading
+    import time
+    spread = float(os.environ.get("MARKET40_DRAIN_SECONDS", DRAIN_SECONDS))
+
+    def watch() -> None:
+        while worker.alive:
+            time.sleep(0.2)
+        live = worker.wsgi.extensions.get("market40.live") if hasattr(worker.wsgi, "extensions") else None
+        if live is not None:
+            live.drain(spread)
+
+    threading.Thread(target=watch, name="market40-drain", daemon=True).start()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -32,7 +73,7 @@ def _listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(address)
-    sock.listen(1024)
+    sock.listen(BACKLOG)
     return sock
 
 
@@ -87,6 +128,7 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         # Ctrl+C reaches the whole process group: only the arbiter decides when workers stop.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _cooperative_psycopg()
+        _drain_when_stopping(worker)
 
     settings_worker = _worker_class()
     if settings_worker == "gevent":
@@ -95,7 +137,7 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
     settings = {
         "bind": [bind], "workers": processes, "worker_class": settings_worker, "threads": threads,
         "worker_connections": int(os.environ.get("MARKET40_WORKER_CONNECTIONS", "20000")),
-        "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": 1024,
+        "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": BACKLOG,
         "proc_name": "market40", "when_ready": when_ready, "post_worker_init": post_worker_init,
         "post_fork": post_fork, "accesslog": None, "errorlog": "-", "loglevel": "warning", "preload_app": True,
     }
@@ -146,6 +188,7 @@ def _worker_class() -> str:
 def serve(config: Mapping[str, Any], *, host: str = "127.0.0.1", port: int = 8000, threads: int = 4,
           processes: int = 1, ready: Callable[[str], None] | None = None) -> None:
     """Serve until SIGINT or SIGTERM; ``ready`` is called with the base URL once listening."""
+    raise_open_files()
     if processes <= 1:
         _serve_waitress(config, host, port, threads, ready)
         return
