@@ -113,6 +113,16 @@ class Hub:
             waiter.event.set()
         return len(waiting)
 
+    def wake_all(self) -> int:
+        """Every stream reads the store once (the bus has just (re)subscribed: what was published
+        before it listened reached no one)."""
+        with self._lock:
+            waiting = [w for found in self._waiters.values() for w in found]
+        for waiter in waiting:
+            waiter.stale = True
+            waiter.event.set()
+        return len(waiting)
+
     def deliver(self, message: dict[str, Any]) -> int:
         """Hand a bus message to the streams of its stall: its event or notice if it has one, else a wake-up."""
         stall_id = int(message["stall"])
@@ -176,8 +186,11 @@ class Bus:
         raise NotImplementedError
 
     def start(self, deliver: Callable[[int, int], None] | None = None, *,
-              on_message: Callable[[dict[str, Any]], None] | None = None, owner: Any = None) -> None:
+              on_message: Callable[[dict[str, Any]], None] | None = None, owner: Any = None,
+              on_connected: Callable[[], Any] | None = None) -> None:
         self._stop = threading.Event()
+        self._on_connected = on_connected
+        self.connected = threading.Event()
 
         def dispatch(message: dict[str, Any]) -> None:
             if on_message is not None:
@@ -207,6 +220,12 @@ class Bus:
     def listen_messages(self, dispatch: Callable[[dict[str, Any]], None]) -> None:
         self.listen(lambda stall, transfer: dispatch({"stall": stall, "id": transfer}))
 
+    def _subscribed(self) -> None:
+        """Called by a listener once it receives (again): streams catch up on what it missed."""
+        self.connected.set()
+        if getattr(self, "_on_connected", None) is not None:
+            self._on_connected()
+
     def listen(self, deliver: Callable[[int, int], None]) -> None:
         raise NotImplementedError
 
@@ -235,6 +254,8 @@ class RedisBus(Bus):
     def listen_messages(self, dispatch: Callable[[dict[str, Any]], None]) -> None:
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(CHANNEL)
+        pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+        self._subscribed()
         try:
             while not self._stop.is_set():
                 message = pubsub.get_message(timeout=1.0)
@@ -271,6 +292,7 @@ class PostgresBus(Bus):
         import psycopg
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
+            self._subscribed()
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=1.0):
                     dispatch(json.loads(note.payload))
@@ -299,6 +321,7 @@ class PollBus(Bus):
             known = conn.execute(text("SELECT id FROM live_transfer WHERE id > :low"), {"low": last - 500}).scalars()
             seen: dict[int, float] = {int(i): time.monotonic() for i in known}
             conn.rollback()
+        self._subscribed()
         # Ids may commit out of order (PostgreSQL sequences): the last 500 ids are read again.
         while not self._stop.is_set():
             with self.engine.connect() as conn:

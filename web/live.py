@@ -95,6 +95,13 @@ class _Live:
         self._lock = threading.Lock()
         self._app = weakref.ref(app)
 
+    def after_fork(self) -> None:
+        """In a new worker process (after gevent patched ``threading``): fresh locks, hub and bus."""
+        self._lock = threading.Lock()
+        self.hub = livebus.Hub()
+        self.bus = livebus.open_bus(self._config_bus, self.engine)
+        self._started, self._pid = False, 0
+
     def ensure_listening(self) -> None:
         """One bus subscription per process (after a fork: the child's own), fanned out by the hub."""
         if self._started and self._pid == os.getpid():
@@ -104,7 +111,7 @@ class _Live:
                 if self._started:  # a forked child: the parent's listener thread did not come along
                     self.bus = livebus.open_bus(self._config_bus, self.engine)
                     self.hub = livebus.Hub()
-                self.bus.start(on_message=self.hub.deliver, owner=self._app())
+                self.bus.start(on_message=self.hub.deliver, owner=self._app(), on_connected=self.hub.wake_all)
                 self._started, self._pid = True, os.getpid()
 
     def publish(self, event: dict[str, Any], connection: Any = None) -> None:

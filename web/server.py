@@ -51,6 +51,20 @@ def raise_open_files() -> int:
     return soft
 
 
+def _after_patching(worker: Any) -> None:
+    """The app was built in the arbiter, before gevent patched ``threading``: its locks are OS locks,
+    and a greenlet waiting on one (a full connection pool, a second stream starting the bus listener)
+    stops every greenlet of the worker until gunicorn kills it. Rebuild them as gevent's."""
+    app = worker.wsgi
+    extensions = getattr(app, "extensions", {})
+    if "market40.engine" in extensions:
+        extensions["market40.engine"].dispose(close=False)
+    live = extensions.get("market40.live")
+    if live is not None:
+        live.after_fork()
+        live.ensure_listening()  # subscribed before the first page arrives
+
+
 def _drain_when_stopping(worker: Any) -> None:
     """Once gunicorn tells ``worker`` to stop (SIGTERM: ``worker.alive`` turns False), end its open
     streams over :data:`DRAIN_SECONDS` so the pages move to the new workers a few at a time."""
@@ -128,12 +142,15 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         # Ctrl+C reaches the whole process group: only the arbiter decides when workers stop.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _cooperative_psycopg()
+        _after_patching(worker)
         _drain_when_stopping(worker)
 
     settings_worker = _worker_class()
     if settings_worker == "gevent":
-        # thousands of greenlets share one worker's pool: keep more connections than threads would need
-        os.environ.setdefault("MARKET40_DB_POOL", "20")
+        # thousands of greenlets share one worker's pool, each holding a connection for one short
+        # transaction (an open stream holds none): a few are enough, and during a restart old and new
+        # workers hold theirs at once (PostgreSQL's default max_connections is 100)
+        os.environ.setdefault("MARKET40_DB_POOL", "6")
     settings = {
         "bind": [bind], "workers": processes, "worker_class": settings_worker, "threads": threads,
         "worker_connections": int(os.environ.get("MARKET40_WORKER_CONNECTIONS", "20000")),
@@ -150,11 +167,53 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         def load(self) -> Any:
             return create_app(dict(config))
 
+        def run(self) -> None:
+            _rolling_arbiter()(self).run()
+
     try:
         Application().run()
     except SystemExit as stop:
         if stop.code not in (0, None):
             raise
+
+
+def _rolling_arbiter() -> Any:
+    """gunicorn's arbiter, with ``kill -HUP`` replacing the workers **one at a time**: each old worker
+    is told to stop only once its replacement runs, so some worker always accepts. (gunicorn's own HUP
+    stops every old worker at once, and on a busy machine nothing accepts until the new ones have
+    booted: every open loa page waits those seconds.) The old worker then ends its streams over
+    :data:`DRAIN_SECONDS` and the pages resume on the others with ``Last-Event-ID``."""
+    import time
+
+    from gunicorn.arbiter import Arbiter
+
+    class RollingArbiter(Arbiter):  # type: ignore[misc]
+        def reload(self) -> None:
+            self.log.info("Hang up: replacing %d workers one at a time", len(self.WORKERS))
+            for pid in sorted(self.WORKERS, key=lambda p: self.WORKERS[p].age):
+                if pid not in self.WORKERS:
+                    continue
+                new_pid = self.spawn_worker()
+                self._wait_running(new_pid)
+                self.kill_worker(pid, signal.SIGTERM)
+
+        def _wait_running(self, pid: int, limit: float = 60.0) -> None:
+            """Until the worker's heartbeat file has changed twice (its serving loop runs), or it died."""
+            worker = self.WORKERS.get(pid)
+            if worker is None:
+                return
+            seen, changes = worker.tmp.last_update(), 0
+            deadline = time.monotonic() + limit
+            while changes < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+                self.reap_workers()
+                if pid not in self.WORKERS:
+                    return
+                now = worker.tmp.last_update()
+                if now != seen:
+                    seen, changes = now, changes + 1
+
+    return RollingArbiter
 
 
 def _cooperative_psycopg() -> None:
