@@ -133,7 +133,7 @@ class Hub:
             waiter.put(message)
         return len(waiting)
 
-    def close(self, spread_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep) -> int:
+    def close(self, spread_seconds: float = 0.0, sleep: Callable[[float], None] | None = None) -> int:
         """End every stream (the process is stopping), spread over ``spread_seconds`` so the pages
         reconnect to the other processes a few at a time; streams keep receiving until their turn."""
         self.closing = True
@@ -147,7 +147,8 @@ class Hub:
             waiter.closing = True
             waiter.event.set()
             if n % per_tick == 0 and n < len(waiting):
-                sleep(tick)
+                # looked up now, not at import: under gevent ``time.sleep`` is patched after this module loads
+                (sleep or time.sleep)(tick)
         return len(waiting)
 
     def count(self) -> int:

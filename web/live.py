@@ -380,9 +380,9 @@ def _stream(viewer: _Viewer) -> Response:
             yield f"retry: {RETRY_MS}\n\n"
             while True:
                 if read_store or waiter.stale:
-                    waiter.stale = False
+                    first, waiter.stale = read_store, False
                     with Session(engine) as db:
-                        if not still_allowed(db):
+                        if not first and not still_allowed(db):  # the view has just checked it
                             yield "event: revoked\ndata: {}\n\n"
                             return
                         events = live_service.events_after(db, stall_id, position.last, since=read_since)

@@ -165,7 +165,9 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return create_app(dict(config))
+            app = create_app(dict(config))
+            _check_schema_once(app)
+            return app
 
         def run(self) -> None:
             _rolling_arbiter()(self).run()
@@ -175,6 +177,19 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
     except SystemExit as stop:
         if stop.code not in (0, None):
             raise
+
+
+def _check_schema_once(app: Any) -> None:
+    """Read the schema version once in the arbiter, before the fork: otherwise each new worker's
+    first requests (after a restart, thousands of loa pages at once) all read it and parse the
+    migration scripts until one of them has noted it current (web/guards.py)."""
+    from market40 import db as registry_db
+    try:
+        found = registry_db.schema_state(app.extensions["market40.engine"])[0]
+    except Exception:  # the guard reports it on the first request, as without this
+        return
+    if found == "current":
+        app.extensions["market40.schema"] = "current"
 
 
 def _rolling_arbiter() -> Any:
@@ -229,6 +244,10 @@ def _cooperative_psycopg() -> None:
         return
     waiting.wait = waiting.wait_select  # type: ignore[assignment]
     waiting._ready = waiting._ready_select  # type: ignore[attr-defined]
+    # ... and connecting waits on the DefaultSelector it imported then (epoll): every new database
+    # connection (the pool growing, the bus listener) froze the worker for the connection's round trips
+    import selectors
+    waiting.DefaultSelector = selectors.DefaultSelector  # type: ignore[attr-defined]
 
 
 def _worker_class() -> str:
