@@ -242,8 +242,15 @@ def _cooperative_psycopg() -> None:
         import psycopg.waiting as waiting
     except ImportError:  # pragma: no cover - psycopg is a dependency
         return
-    waiting.wait = waiting.wait_select  # type: ignore[assignment]
-    waiting._ready = waiting._ready_select  # type: ignore[attr-defined]
+    # poll, not select: with thousands of open streams a database socket's number is above 1024,
+    # which select() cannot watch ("filedescriptor out of range"); gevent patches both
+    import select
+    if hasattr(select, "poll") and monkey.is_object_patched("select", "poll"):
+        waiting.wait = waiting.wait_poll  # type: ignore[assignment]
+        waiting._ready = waiting._ready_poll  # type: ignore[attr-defined]
+    else:
+        waiting.wait = waiting.wait_select  # type: ignore[assignment]
+        waiting._ready = waiting._ready_select  # type: ignore[attr-defined]
     # ... and connecting waits on the DefaultSelector it imported then (epoll): every new database
     # connection (the pool growing, the bus listener) froze the worker for the connection's round trips
     import selectors
