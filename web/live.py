@@ -21,11 +21,12 @@ import os
 import random
 import threading
 import time
+import weakref
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, redirect, render_template, request,
-                   session, stream_with_context, url_for)
+                   session, url_for)
 from flask_babel import gettext as _
 from sqlmodel import Session
 
@@ -43,11 +44,21 @@ from .security import client_address, csrf, public, roles_required
 
 bp = Blueprint("live", __name__)
 
-#: How long one stream response stays open before the browser reconnects (with Last-Event-ID).
-STREAM_SECONDS = 25.0
-HEARTBEAT_SECONDS = 10.0
-#: Every read of a stream also re-reads the transfers received this many seconds ago (ids out of order).
+#: How long one stream response stays open before the browser reconnects (with Last-Event-ID): long,
+#: because a reconnect costs a request (session, scope, a read of the store) and 15,000 pages
+#: reconnecting every 25 s would be 600 requests a second doing nothing.
+STREAM_SECONDS = 300.0
+#: A comment line this often keeps proxies and phones from dropping an idle stream; it costs no query.
+HEARTBEAT_SECONDS = 15.0
+#: Every read of the store also re-reads the transfers received this many seconds ago (ids out of order).
 RECENT_SECONDS = 10.0
+#: A resumed stream replays what was received this long before it (a restart, a network drop).
+RESUME_SECONDS = 60.0
+#: The ids a stream has sent recently are carried in its event ids (``Last-Event-ID``): at most this many.
+RECENT_IDS = 32
+#: The browser's reconnection delay (SSE ``retry:``), and the shorter one when a stopping process ends a stream.
+RETRY_MS = 1000
+CLOSING_RETRY_MS = 250
 
 
 # ------------------------------------------------------------------ set-up
@@ -72,7 +83,8 @@ class _Live:
 
     def __init__(self, app: Flask) -> None:
         self.engine = app.extensions["market40.engine"]
-        self.bus = livebus.open_bus(app.config.get("LIVE_BUS"), self.engine)
+        self._config_bus = app.config.get("LIVE_BUS")
+        self.bus = livebus.open_bus(self._config_bus, self.engine)
         self.hub = livebus.Hub()
         self.sinks: list[Any] = []  # more announcers (MQTT): called with each stored event
         if app.config.get("LIVE_MQTT"):
@@ -81,14 +93,48 @@ class _Live:
         self._started = False
         self._pid = 0
         self._lock = threading.Lock()
+        self._app = weakref.ref(app)
+
+    def after_fork(self) -> None:
+        """In a new worker process (after gevent patched ``threading``): fresh locks, hub and bus."""
+        self._lock = threading.Lock()
+        self.hub = livebus.Hub()
+        self.bus = livebus.open_bus(self._config_bus, self.engine)
+        self._started, self._pid = False, 0
 
     def ensure_listening(self) -> None:
+        """One bus subscription per process (after a fork: the child's own), fanned out by the hub."""
         if self._started and self._pid == os.getpid():
             return
         with self._lock:
             if not (self._started and self._pid == os.getpid()):
-                self.bus.start(lambda stall, transfer: self.hub.wake(stall))
+                if self._started:  # a forked child: the parent's listener thread did not come along
+                    self.bus = livebus.open_bus(self._config_bus, self.engine)
+                    self.hub = livebus.Hub()
+                self.bus.start(on_message=self.hub.deliver, owner=self._app(), on_connected=self.hub.wake_all)
                 self._started, self._pid = True, os.getpid()
+
+    def publish(self, event: dict[str, Any], connection: Any = None) -> None:
+        self.bus.publish(event["stall"], event["id"], connection=connection, event=event)
+
+    def drain(self, spread_seconds: float) -> int:
+        """The process is stopping: end its streams over ``spread_seconds`` (they resume elsewhere)."""
+        return self.hub.close(spread_seconds)
+
+    def close(self) -> None:
+        """Stop the bus listener and the announcers (the app is going away)."""
+        self.bus.stop(timeout=2.0)
+        for sink in self.sinks:
+            closing = getattr(sink, "close", None)
+            if closing is not None:
+                closing()
+
+
+def close(app: Flask) -> None:
+    """Stop ``app``'s live machinery (its bus listener): tests and embedding servers call this."""
+    state = app.extensions.get("market40.live")
+    if state is not None:
+        state.close()
 
 
 def _live() -> _Live:
@@ -132,11 +178,14 @@ def hook(source: str) -> Any:
     bill_keys = _fee_hook(db, result)  # market fees (issue #11): see _fee_hook
     notify_in_transaction = isinstance(state.bus, livebus.PostgresBus)
     if result.event is not None and notify_in_transaction:
-        state.bus.publish(result.event["stall"], result.event["id"], connection=db.connection())
+        state.publish(result.event, connection=db.connection())
     db.commit()
     if result.event is not None:
         if not notify_in_transaction:
-            state.bus.publish(result.event["stall"], result.event["id"])
+            try:
+                state.publish(result.event)
+            except Exception:  # stored: the pages get it when they next read the store or reconnect
+                current_app.logger.exception("live bus publish failed")
         for sink in state.sinks:
             try:
                 sink(result.event)
@@ -273,19 +322,67 @@ def watch_enter() -> Any:
 
 # ------------------------------------------------------------------ the stream
 
-def _sse(event: dict[str, Any]) -> str:
-    return f"id: {event['id']}\nevent: payment\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+def _sse(event: dict[str, Any], event_id: str) -> str:
+    return f"id: {event_id}\nevent: payment\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+
+
+def parse_last_event_id(*values: str) -> tuple[int, set[int]]:
+    """The position a page resumes from: ``"<highest id>"`` or ``"<highest id>.<id>.<id>…"``, the
+    latter naming the lower ids it has also received lately (ids may commit out of order, so a
+    lower id can arrive after a higher one). Anything else counts as nothing.
+
+    >>> parse_last_event_id("41.38.40", "12")
+    (41, {38, 40, 41})
+    """
+    last, known = 0, set()
+    for value in values:
+        parts = (value or "").strip().split(".")
+        if not parts or not all(p.isdigit() and len(p) <= 18 for p in parts):
+            continue
+        ids = [int(p) for p in parts[: RECENT_IDS + 1]]
+        if ids[0] >= last:
+            last, known = ids[0], set(ids)
+    return last, known
+
+
+class _Position:
+    """What one stream has sent: the highest id and the ids sent lately (carried in its event ids)."""
+
+    __slots__ = ("last", "recent")
+
+    def __init__(self, last: int, known: set[int]) -> None:
+        self.last = last
+        now = time.monotonic()
+        self.recent: dict[int, float] = {i: now for i in known}
+
+    def add(self, event_id: int) -> bool:
+        """False if this id was sent already."""
+        if event_id in self.recent:
+            return False
+        now = time.monotonic()
+        self.recent[event_id] = now
+        self.last = max(self.last, event_id)
+        if len(self.recent) > RECENT_IDS:
+            for key in sorted(self.recent, key=self.recent.__getitem__)[: len(self.recent) - RECENT_IDS]:
+                del self.recent[key]
+        return True
+
+    def token(self) -> str:
+        lower = sorted((i for i in self.recent if i < self.last), reverse=True)
+        return ".".join(str(i) for i in [self.last, *lower])
 
 
 def _stream(viewer: _Viewer) -> Response:
+    """The stall's events: first those missed since ``Last-Event-ID`` (read from the store), then each
+    one as the bus hands it to this process. An idle stream costs a sleeping greenlet and a heartbeat
+    line, never a query; its events come in the bus message itself (a stream reads the store only when
+    resuming, when a message had no event, or when it fell behind)."""
     state = _live()
     state.ensure_listening()
     engine = state.engine
     config = current_app.config
-    header = request.headers.get("Last-Event-ID", "")
-    after = request.args.get("after", "")
-    last = max([int(v) for v in (header, after) if v.isdigit()] or [0])
-    resumed = bool(header or after)
+    last, known = parse_last_event_id(request.args.get("after", ""), request.headers.get("Last-Event-ID", ""))
+    resumed = bool(last)
     stall_id, watch_id = viewer.stall_id, viewer.watch_id
     seconds, heartbeat = float(config["LIVE_STREAM_SECONDS"]), float(config["LIVE_HEARTBEAT_SECONDS"])
 
@@ -297,46 +394,54 @@ def _stream(viewer: _Viewer) -> Response:
         return row is not None and row.revoked_at is None
 
     def generate() -> Iterator[str]:
-        nonlocal last
+        position = _Position(last, known)
+        # Registered before the first read: what commits meanwhile is queued, and sent once.
         waiter = state.hub.register(stall_id)
-        sent: set[int] = set()
-        since = utcnow() - timedelta(seconds=60) if resumed else None
         # Streams end at staggered times, so thousands of pages do not all reconnect at once.
         deadline = time.monotonic() + seconds * random.uniform(0.8, 1.2)
-        woken = True  # read once at the start, then only when the bus says the stall has news
+        read_since = utcnow() - timedelta(seconds=RESUME_SECONDS) if resumed else None
+        read_store = True  # once at the start, then only when a message came without its event
         try:
-            yield "retry: 1500\n\n"
+            yield f"retry: {RETRY_MS}\n\n"
             while True:
-                if woken:
+                if read_store or waiter.stale:
+                    first, waiter.stale = read_store, False
                     with Session(engine) as db:
-                        if not still_allowed(db):
+                        if not first and not still_allowed(db):  # the view has just checked it
                             yield "event: revoked\ndata: {}\n\n"
                             return
-                        events = live_service.events_after(db, stall_id, last, since=since)
-                    # Ids come from a sequence and two processes may commit them out of order (id 11
-                    # before id 10): every read also looks at the last seconds again; ``sent`` drops repeats.
-                    since = utcnow() - timedelta(seconds=RECENT_SECONDS)
+                        events = live_service.events_after(db, stall_id, position.last, since=read_since)
+                    read_store, read_since = False, utcnow() - timedelta(seconds=RECENT_SECONDS)
                     for event in events:
-                        if event["id"] in sent:
-                            continue
-                        sent.add(event["id"])
-                        last = max(last, event["id"])
-                        yield _sse(event)
+                        if position.add(event["id"]):
+                            yield _sse(event, position.token())
+                for message in waiter.take():
+                    notice = message.get("notice")
+                    if notice is not None:
+                        if watch_id is not None and notice.get("revoked") == watch_id:
+                            yield "event: revoked\ndata: {}\n\n"
+                            return
+                        continue
+                    event = message.get("event")
+                    if event is not None and position.add(int(event["id"])):
+                        yield _sse(event, position.token())
+                if waiter.closing:
+                    yield f"retry: {CLOSING_RETRY_MS}\n\n"
+                    return  # the process is stopping: the page resumes on another one from its last id
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return  # the page reconnects (Last-Event-ID), which also checks a helper's code again
-                woken = waiter.wait(min(heartbeat, remaining))
-                if not woken:
+                if not waiter.wait(min(heartbeat, remaining)) and not waiter.queue and not waiter.stale:
                     yield ": ping\n\n"
         finally:
             state.hub.unregister(waiter)
 
-    # The request's own session must not hold a pooled connection for the stream's lifetime: the
-    # generator opens a short session for each read instead.
+    # Nothing of the request is kept for the stream's lifetime (no request context, no pooled
+    # connection): the generator uses only the values above, and a short session when it reads.
     request_session = get_session()
     request_session.commit()
     request_session.close()
-    response = Response(stream_with_context(generate()), mimetype="text/event-stream")
+    response = Response(generate(), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
     return response
@@ -413,17 +518,26 @@ def helpers() -> Any:
     viewer = _owner_viewer()
     db = get_session()
     created = None
+    revoked = None
     if request.method == "POST":
         if request.form.get("revoke", "").isdigit():
             try:
                 live_service.revoke_watch(db, viewer.actor, int(request.form["revoke"]))
             except NotFound:
                 abort(404)
+            revoked = int(request.form["revoke"])
         else:
             row, code = live_service.create_watch(db, viewer.actor, current_app.config["SECRET_KEY"],
                                                   request.form.get("label", ""))
             created = (row, code)
         db.commit()
+        if revoked is not None:  # the helper's open streams end now, in whichever process they are
+            state = _live()
+            state.ensure_listening()
+            try:
+                state.bus.publish_notice(viewer.stall_id, {"revoked": revoked})
+            except Exception:  # they end at their next read of the store or reconnect anyway
+                current_app.logger.exception("live bus notice failed")
     return render_template("live/helpers.html", watches=live_service.watches(db, viewer.stall_id), created=created,
                            link=url_for("live.watch", _external=True))
 

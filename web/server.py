@@ -25,6 +25,61 @@ __all__ = ["serve", "GRACEFUL_SECONDS"]
 
 #: How long a stopping server lets requests in flight finish before it kills its workers.
 GRACEFUL_SECONDS = 10
+#: A stopping gevent worker ends its open loa streams over this many seconds (well inside
+#: GRACEFUL_SECONDS): each page resumes on another worker from its ``Last-Event-ID`` and the store
+#: replays what it missed, while the streams not yet ended keep receiving; a restart (``kill -HUP``
+#: of the arbiter: new workers first, then the old ones stop) thus has no reconnection storm and no gap.
+DRAIN_SECONDS = 5.0
+#: Connections waiting to be accepted (15,000 pages reconnecting after a restart; the kernel caps it
+#: at net.core.somaxconn).
+BACKLOG = 4096
+
+
+def raise_open_files() -> int:
+    """Allow as many open files (sockets) as the hard limit does: each open loa stream is one."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def _after_patching(worker: Any) -> None:
+    """The app was built in the arbiter, before gevent patched ``threading``: its locks are OS locks,
+    and a greenlet waiting on one (a full connection pool, a second stream starting the bus listener)
+    stops every greenlet of the worker until gunicorn kills it. Rebuild them as gevent's."""
+    app = worker.wsgi
+    extensions = getattr(app, "extensions", {})
+    if "market40.engine" in extensions:
+        extensions["market40.engine"].dispose(close=False)
+    live = extensions.get("market40.live")
+    if live is not None:
+        live.after_fork()
+        live.ensure_listening()  # subscribed before the first page arrives
+
+
+def _drain_when_stopping(worker: Any) -> None:
+    """Once gunicorn tells ``worker`` to stop (SIGTERM: ``worker.alive`` turns False), end its open
+    streams over :data:`DRAIN_SECONDS` so the pages move to the new workers a few at a time."""
+    import threading
+    import time
+    spread = float(os.environ.get("MARKET40_DRAIN_SECONDS", DRAIN_SECONDS))
+
+    def watch() -> None:
+        while worker.alive:
+            time.sleep(0.2)
+        live = worker.wsgi.extensions.get("market40.live") if hasattr(worker.wsgi, "extensions") else None
+        if live is not None:
+            live.drain(spread)
+
+    threading.Thread(target=watch, name="market40-drain", daemon=True).start()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -32,7 +87,7 @@ def _listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(address)
-    sock.listen(1024)
+    sock.listen(BACKLOG)
     return sock
 
 
@@ -87,15 +142,19 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         # Ctrl+C reaches the whole process group: only the arbiter decides when workers stop.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _cooperative_psycopg()
+        _after_patching(worker)
+        _drain_when_stopping(worker)
 
     settings_worker = _worker_class()
     if settings_worker == "gevent":
-        # thousands of greenlets share one worker's pool: keep more connections than threads would need
-        os.environ.setdefault("MARKET40_DB_POOL", "20")
+        # thousands of greenlets share one worker's pool, each holding a connection for one short
+        # transaction (an open stream holds none): a few are enough, and during a restart old and new
+        # workers hold theirs at once (PostgreSQL's default max_connections is 100)
+        os.environ.setdefault("MARKET40_DB_POOL", "6")
     settings = {
         "bind": [bind], "workers": processes, "worker_class": settings_worker, "threads": threads,
         "worker_connections": int(os.environ.get("MARKET40_WORKER_CONNECTIONS", "20000")),
-        "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": 1024,
+        "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": BACKLOG,
         "proc_name": "market40", "when_ready": when_ready, "post_worker_init": post_worker_init,
         "post_fork": post_fork, "accesslog": None, "errorlog": "-", "loglevel": "warning", "preload_app": True,
     }
@@ -106,13 +165,70 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return create_app(dict(config))
+            app = create_app(dict(config))
+            _check_schema_once(app)
+            return app
+
+        def run(self) -> None:
+            _rolling_arbiter()(self).run()
 
     try:
         Application().run()
     except SystemExit as stop:
         if stop.code not in (0, None):
             raise
+
+
+def _check_schema_once(app: Any) -> None:
+    """Read the schema version once in the arbiter, before the fork: otherwise each new worker's
+    first requests (after a restart, thousands of loa pages at once) all read it and parse the
+    migration scripts until one of them has noted it current (web/guards.py)."""
+    from market40 import db as registry_db
+    try:
+        found = registry_db.schema_state(app.extensions["market40.engine"])[0]
+    except Exception:  # the guard reports it on the first request, as without this
+        return
+    if found == "current":
+        app.extensions["market40.schema"] = "current"
+
+
+def _rolling_arbiter() -> Any:
+    """gunicorn's arbiter, with ``kill -HUP`` replacing the workers **one at a time**: each old worker
+    is told to stop only once its replacement runs, so some worker always accepts. (gunicorn's own HUP
+    stops every old worker at once, and on a busy machine nothing accepts until the new ones have
+    booted: every open loa page waits those seconds.) The old worker then ends its streams over
+    :data:`DRAIN_SECONDS` and the pages resume on the others with ``Last-Event-ID``."""
+    import time
+
+    from gunicorn.arbiter import Arbiter
+
+    class RollingArbiter(Arbiter):  # type: ignore[misc]
+        def reload(self) -> None:
+            self.log.info("Hang up: replacing %d workers one at a time", len(self.WORKERS))
+            for pid in sorted(self.WORKERS, key=lambda p: self.WORKERS[p].age):
+                if pid not in self.WORKERS:
+                    continue
+                new_pid = self.spawn_worker()
+                self._wait_running(new_pid)
+                self.kill_worker(pid, signal.SIGTERM)
+
+        def _wait_running(self, pid: int, limit: float = 60.0) -> None:
+            """Until the worker's heartbeat file has changed twice (its serving loop runs), or it died."""
+            worker = self.WORKERS.get(pid)
+            if worker is None:
+                return
+            seen, changes = worker.tmp.last_update(), 0
+            deadline = time.monotonic() + limit
+            while changes < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+                self.reap_workers()
+                if pid not in self.WORKERS:
+                    return
+                now = worker.tmp.last_update()
+                if now != seen:
+                    seen, changes = now, changes + 1
+
+    return RollingArbiter
 
 
 def _cooperative_psycopg() -> None:
@@ -126,8 +242,19 @@ def _cooperative_psycopg() -> None:
         import psycopg.waiting as waiting
     except ImportError:  # pragma: no cover - psycopg is a dependency
         return
-    waiting.wait = waiting.wait_select  # type: ignore[assignment]
-    waiting._ready = waiting._ready_select  # type: ignore[attr-defined]
+    # poll, not select: with thousands of open streams a database socket's number is above 1024,
+    # which select() cannot watch ("filedescriptor out of range"); gevent patches both
+    import select
+    if hasattr(select, "poll") and monkey.is_object_patched("select", "poll"):
+        waiting.wait = waiting.wait_poll  # type: ignore[assignment]
+        waiting._ready = waiting._ready_poll  # type: ignore[attr-defined]
+    else:
+        waiting.wait = waiting.wait_select  # type: ignore[assignment]
+        waiting._ready = waiting._ready_select  # type: ignore[attr-defined]
+    # ... and connecting waits on the DefaultSelector it imported then (epoll): every new database
+    # connection (the pool growing, the bus listener) froze the worker for the connection's round trips
+    import selectors
+    waiting.DefaultSelector = selectors.DefaultSelector  # type: ignore[attr-defined]
 
 
 def _worker_class() -> str:
@@ -146,6 +273,7 @@ def _worker_class() -> str:
 def serve(config: Mapping[str, Any], *, host: str = "127.0.0.1", port: int = 8000, threads: int = 4,
           processes: int = 1, ready: Callable[[str], None] | None = None) -> None:
     """Serve until SIGINT or SIGTERM; ``ready`` is called with the base URL once listening."""
+    raise_open_files()
     if processes <= 1:
         _serve_waitress(config, host, port, threads, ready)
         return

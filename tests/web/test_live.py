@@ -16,6 +16,7 @@ from market40.models import LiveTransfer, LiveWatch
 from market40.reconciliation import VN_TZ
 from market40.services import live as live_service
 from web import create_app
+from web.live import close as close_live
 from webhelpers import ACCOUNT_A, ACCOUNT_B, SECRET, audit_events, csrf_token, fetch, post, sign_in
 
 GENERIC = wh.Source("qn-bank", "market40", ("generic-secret-0123456789", "generic-old-secret-0123456789"),
@@ -26,9 +27,11 @@ SEPAY = wh.Source("sepay", "sepay", ("sepay-secret-0123456789",))
 @pytest.fixture
 def app(engine, clock):
     live_service.forget_index()
-    return create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "CLOCK": clock, "SECOND_FACTOR_ROLES": "",
+    made = create_app({"ENGINE": engine, "SECRET_KEY": SECRET, "TESTING": True, "CLOCK": clock, "SECOND_FACTOR_ROLES": "",
                        "RATELIMIT_STORAGE_URI": "memory://", "LIVE_SOURCES": {s.name: s for s in (GENERIC, SEPAY)},
                        "LIVE_STREAM_SECONDS": 0.3, "LIVE_HEARTBEAT_SECONDS": 0.1, "LIVE_BUS": "poll"})
+    yield made
+    close_live(made)  # its bus listener stops with the test
 
 
 def now_vn() -> str:

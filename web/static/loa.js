@@ -24,7 +24,7 @@
   save();
 
   var state = document.getElementById("loa-state");
-  var voice = null, audio = null, on = false, lock = null, source = null, retry = null;
+  var voice = null, audio = null, on = false, lock = null, source = null, retry = null, position = "";
 
   function save() {
     try { localStorage.setItem(storeKey, JSON.stringify(announced)); } catch (e) { /* private mode */ }
@@ -131,8 +131,13 @@
 
   function connect() {
     if (!window.EventSource) { state.textContent = d("l-offline"); return; }
-    source = new EventSource(d("stream") + "?after=" + last);
-    source.addEventListener("payment", function (m) { handle(m.data); });
+    // "after" is where a new connection starts; an open one resumes by itself with Last-Event-ID
+    // (the highest id and the lower ids received lately), which the server replays from.
+    source = new EventSource(d("stream") + "?after=" + encodeURIComponent(position || String(last)));
+    source.addEventListener("payment", function (m) {
+      if (m.lastEventId) { position = m.lastEventId; }
+      handle(m.data);
+    });
     source.addEventListener("revoked", function () { source.close(); location.reload(); });
     source.onopen = function () { if (on) { state.textContent = voice ? d("l-live") : d("l-novoice"); } root.className = "loa live"; };
     source.onerror = function () {
@@ -140,7 +145,7 @@
       state.textContent = d("l-offline");
       if (source.readyState === 2) {  // closed for good (server restart, 5xx): start again from the last id
         clearTimeout(retry);
-        retry = setTimeout(connect, 2000);
+        retry = setTimeout(connect, 1000 + Math.floor(Math.random() * 1000));  // spread after a restart
       }
     };
   }
