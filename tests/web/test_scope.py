@@ -25,6 +25,7 @@ ALLOWED = {
     "board.index": {"board", "admin"}, "board.market": {"board", "admin"}, "board.arrears": {"board", "admin"},
     "board.cash": {"board", "admin"}, "board.slips": {"board", "admin"}, "board.receipt": {"board", "admin"},
     "board.my_bills": {"owner"}, "board.my_bill_qr": {"owner"},
+    "board.my_bills_stream": {"owner"}, "board.market_stream": {"board", "admin"},  # bills turning "paid" live
     # live payments (issue 10)
     "live.loa": {"owner"}, "live.loa_stream": {"owner"}, "live.loa_collect": {"owner"}, "live.loa_qr": {"owner"},
     "live.helpers": {"owner"}, "live.book": {"owner"}, "live.feeds": {"staff", "admin"},
