@@ -197,11 +197,9 @@ def test_a_relative_import_into_the_core_would_be_caught(tmp_path, monkeypatch):
 # --- doors call services only -------------------------------------------------------------------
 
 #: Doors that still reach an adapter themselves, with the reason; this list only shrinks (a test
-#: below fails on an entry that is no longer needed). web/live.py belongs to the live-payments
-#: work (issue #15), whose helper moves its queries and its bus into services/live.py.
-DOOR_EXCEPTIONS: dict[str, set[str]] = {
-    "web.live": {"market40.livebus", "market40.loamqtt", "market40.models"},
-}
+#: below fails on an entry that is no longer needed). Empty: web/live.py's bus, MQTT and queries
+#: now go through services/live.py like every other door.
+DOOR_EXCEPTIONS: dict[str, set[str]] = {}
 
 
 def door_violations(graph: dict[str, set[str]]) -> list[str]:

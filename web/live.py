@@ -30,10 +30,9 @@ from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, r
 from flask_babel import gettext as _
 from sqlmodel import Session
 
-from market40 import livebus, webhooks
+from market40 import webhooks
 from market40.exceptions import Market40Error, NotFound, ValidationError
 from market40.formats import count, money
-from market40.models import utcnow
 from market40.reconciliation import VN_TZ, Period
 from market40.services import live as live_service
 from market40.services.registry import Actor
@@ -84,12 +83,11 @@ class _Live:
     def __init__(self, app: Flask) -> None:
         self.engine = app.extensions["market40.engine"]
         self._config_bus = app.config.get("LIVE_BUS")
-        self.bus = livebus.open_bus(self._config_bus, self.engine)
-        self.hub = livebus.Hub()
+        self.bus = live_service.open_bus(self._config_bus, self.engine)
+        self.hub = live_service.Hub()
         self.sinks: list[Any] = []  # more announcers (MQTT): called with each stored event
         if app.config.get("LIVE_MQTT"):
-            from market40.loamqtt import MqttAnnouncer
-            self.sinks.append(MqttAnnouncer(app.config["LIVE_MQTT"], self.engine))
+            self.sinks.append(live_service.mqtt_announcer(app.config["LIVE_MQTT"], self.engine))
         self._started = False
         self._pid = 0
         self._lock = threading.Lock()
@@ -98,8 +96,8 @@ class _Live:
     def after_fork(self) -> None:
         """In a new worker process (after gevent patched ``threading``): fresh locks, hub and bus."""
         self._lock = threading.Lock()
-        self.hub = livebus.Hub()
-        self.bus = livebus.open_bus(self._config_bus, self.engine)
+        self.hub = live_service.Hub()
+        self.bus = live_service.open_bus(self._config_bus, self.engine)
         self._started, self._pid = False, 0
 
     def ensure_listening(self) -> None:
@@ -109,8 +107,8 @@ class _Live:
         with self._lock:
             if not (self._started and self._pid == os.getpid()):
                 if self._started:  # a forked child: the parent's listener thread did not come along
-                    self.bus = livebus.open_bus(self._config_bus, self.engine)
-                    self.hub = livebus.Hub()
+                    self.bus = live_service.open_bus(self._config_bus, self.engine)
+                    self.hub = live_service.Hub()
                 self.bus.start(on_message=self.hub.deliver, owner=self._app(), on_connected=self.hub.wake_all)
                 self._started, self._pid = True, os.getpid()
 
@@ -176,7 +174,7 @@ def hook(source: str) -> Any:
     state = _live()
     result = live_service.receive(db, src, incoming)
     bill_keys = _fee_hook(db, result)  # market fees (issue #11): see _fee_hook
-    notify_in_transaction = isinstance(state.bus, livebus.PostgresBus)
+    notify_in_transaction = live_service.notifies_in_transaction(state.bus)
     if result.event is not None and notify_in_transaction:
         state.publish(result.event, connection=db.connection())
     db.commit()
@@ -236,12 +234,8 @@ def _owner_viewer() -> _Viewer:
 
 
 def _helper_viewer(required: bool = True) -> _Viewer | None:
-    watch_id = session.get("watch")
-    row = None
-    if isinstance(watch_id, int):
-        from market40.models import LiveWatch
-        row = get_session().get(LiveWatch, watch_id)
-    if row is None or row.revoked_at is not None:
+    row = live_service.active_watch(get_session(), session.get("watch"))
+    if row is None:
         session.pop("watch", None)
         if required:
             abort(403)
@@ -250,11 +244,7 @@ def _helper_viewer(required: bool = True) -> _Viewer | None:
 
 
 def _stall_title(stall_id: int) -> str:
-    from market40.models import Market, Stall
-    db = get_session()
-    stall = db.get(Stall, stall_id)
-    market = db.get(Market, stall.market_id) if stall else None
-    return f"{market.code}/{stall.code}" if stall and market else ""
+    return live_service.stall_title(get_session(), stall_id)
 
 
 # ------------------------------------------------------------------ the loa page
@@ -268,16 +258,13 @@ def _page(viewer: _Viewer) -> Any:
     today = live_service.day_view(db, viewer.stall_id, _today())
     last = max((r["id"] for r in today.rows), default=0)
     if not last:
-        from sqlalchemy import func, select
-        from market40.models import LiveTransfer
-        last = db.execute(select(func.coalesce(func.max(LiveTransfer.id), 0)).where(
-            LiveTransfer.stall_id == viewer.stall_id)).scalar_one()
+        last = live_service.last_event_id(db, viewer.stall_id)
     pending = None
     wanted = request.args.get("r", type=int)
     if wanted:
         try:
             row, _payload = live_service.request_payload(db, viewer.stall_id, wanted)
-            if row.expires_at > utcnow():
+            if row.expires_at > live_service.utcnow():
                 pending = row
         except NotFound:
             pending = None
@@ -389,9 +376,7 @@ def _stream(viewer: _Viewer) -> Response:
     def still_allowed(db: Session) -> bool:
         if watch_id is None:
             return True
-        from market40.models import LiveWatch
-        row = db.get(LiveWatch, watch_id)
-        return row is not None and row.revoked_at is None
+        return live_service.active_watch(db, watch_id) is not None
 
     def generate() -> Iterator[str]:
         position = _Position(last, known)
@@ -399,7 +384,7 @@ def _stream(viewer: _Viewer) -> Response:
         waiter = state.hub.register(stall_id)
         # Streams end at staggered times, so thousands of pages do not all reconnect at once.
         deadline = time.monotonic() + seconds * random.uniform(0.8, 1.2)
-        read_since = utcnow() - timedelta(seconds=RESUME_SECONDS) if resumed else None
+        read_since = live_service.utcnow() - timedelta(seconds=RESUME_SECONDS) if resumed else None
         read_store = True  # once at the start, then only when a message came without its event
         try:
             yield f"retry: {RETRY_MS}\n\n"
@@ -411,7 +396,7 @@ def _stream(viewer: _Viewer) -> Response:
                             yield "event: revoked\ndata: {}\n\n"
                             return
                         events = live_service.events_after(db, stall_id, position.last, since=read_since)
-                    read_store, read_since = False, utcnow() - timedelta(seconds=RECENT_SECONDS)
+                    read_store, read_since = False, live_service.utcnow() - timedelta(seconds=RECENT_SECONDS)
                     for event in events:
                         if position.add(event["id"]):
                             yield _sse(event, position.token())
@@ -493,7 +478,7 @@ def _qr(viewer: _Viewer) -> Any:
         row, payload = live_service.request_payload(get_session(), viewer.stall_id, request.args.get("r", type=int) or 0)
     except NotFound:
         abort(404)
-    if row.expires_at <= utcnow():
+    if row.expires_at <= live_service.utcnow():
         abort(404)
     return Response(qr_png(payload), mimetype="image/png")
 
@@ -585,7 +570,7 @@ def _xlsx(data: bytes, filename: str) -> Response:
 def feeds(market: str) -> Any:
     found = registry().market(market)  # scoped: another market's staff get 404
     rows = live_service.feed_status(get_session(), found.id)
-    now = utcnow()
+    now = live_service.utcnow()
     for row in rows:
         last = row["last"]
         row["state"] = ("live" if last and now - last <= timedelta(days=1) else "quiet" if last else "none")

@@ -183,9 +183,9 @@ def _check_schema_once(app: Any) -> None:
     """Read the schema version once in the arbiter, before the fork: otherwise each new worker's
     first requests (after a restart, thousands of loa pages at once) all read it and parse the
     migration scripts until one of them has noted it current (web/guards.py)."""
-    from market40 import db as registry_db
+    from market40.services import storage
     try:
-        found = registry_db.schema_state(app.extensions["market40.engine"])[0]
+        found = storage.schema_state(app.extensions["market40.engine"])[0]
     except Exception:  # the guard reports it on the first request, as without this
         return
     if found == "current":

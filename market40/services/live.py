@@ -47,13 +47,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from .. import accounts, speech
+from .. import accounts, livebus, speech
 from .. import reconciliation as rules
 from ..exceptions import Forbidden, NotFound, ValidationError
 from ..models import (AuditEvent, LiveRequest, LiveTransfer, LiveWatch, Market, PaymentAccount, Stall, utcnow)
@@ -270,6 +270,33 @@ def events_after(session: Session, stall_id: int, last_id: int, *, limit: int = 
     return out
 
 
+def last_event_id(session: Session, stall_id: int) -> int:
+    """The id of the stall's newest live transfer (0 for none): where a fresh loa page resumes from."""
+    return int(session.execute(select(func.coalesce(func.max(LiveTransfer.id), 0)).where(
+        LiveTransfer.stall_id == stall_id)).scalar_one())
+
+
+# ------------------------------------------------------------------ fan-out (what the web door runs)
+
+Hub = livebus.Hub
+
+
+def open_bus(url: str | None, engine: Any) -> livebus.Bus:
+    """The bus that carries stored events to every process (``url``: redis://…, postgresql, or polling)."""
+    return livebus.open_bus(url, engine)
+
+
+def notifies_in_transaction(bus: livebus.Bus) -> bool:
+    """True when the bus's notice must be sent inside the storing transaction (PostgreSQL NOTIFY)."""
+    return isinstance(bus, livebus.PostgresBus)
+
+
+def mqtt_announcer(url: str, engine: Any) -> Any:
+    """Announcements to hardware loa over MQTT (paho-mqtt, loaded only when configured)."""
+    from ..loamqtt import MqttAnnouncer
+    return MqttAnnouncer(url, engine)
+
+
 def record_refusal(session: Session, source_name: str, status: int, reason: str, *, address: str | None = None,
                    size: int | None = None) -> None:
     """Audit a refused webhook request (nothing of it is stored; caller commits)."""
@@ -428,6 +455,21 @@ def watch_stall(session: Session, key: bytes | str, token: str) -> LiveWatch | N
         return None
     row = session.execute(select(LiveWatch).where(LiveWatch.token_hash == _token_hash(key, token))).scalar()
     return row if row is not None and row.revoked_at is None else None
+
+
+def active_watch(session: Session, watch_id: Any) -> LiveWatch | None:
+    """The helper code a signed-in helper holds, while it is not revoked (``None`` otherwise)."""
+    if not isinstance(watch_id, int):
+        return None
+    row = session.get(LiveWatch, watch_id)
+    return row if row is not None and row.revoked_at is None else None
+
+
+def stall_title(session: Session, stall_id: int) -> str:
+    """``HL1/A-12``: a stall as the loa page names it ("" when it is gone)."""
+    stall = session.get(Stall, stall_id)
+    market = session.get(Market, stall.market_id) if stall else None
+    return f"{market.code}/{stall.code}" if stall and market else ""
 
 
 def watches(session: Session, stall_id: int) -> list[LiveWatch]:
