@@ -483,7 +483,7 @@ def receiving_qr(text: Any, *, allow_unknown_bin: bool = False) -> ScannedQR:
     >>> receiving_qr(vietqr.build(bin="970436", account="0011012345678", amount=50000).payload)
     Traceback (most recent call last):
     ...
-    market40.accounts.RefusedQR: qr: this QR asks for a fixed amount (50000 đ): it is made for one payment, not the stall's receiving QR
+    market40.accounts.RefusedQR: qr: this QR asks for a fixed amount (50,000 đ): it is made for one payment, not the stall's receiving QR
     """
     if not isinstance(text, str) or not text.strip():
         raise RefusedQR("qr: no QR content", reason="not_vietqr", value=text)

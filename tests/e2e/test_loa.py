@@ -157,7 +157,8 @@ def test_the_loa_announces_each_payment_once_across_a_restart(site: dict[str, An
     page.fill("#amount", "200.000")
     page.click("form.loa-collect button[type=submit]")
     page.wait_for_selector("#loa-request img")
-    assert page.evaluate("document.querySelector('#loa-request img').naturalWidth") > 0
+    # the QR has loaded (a broken image never gets a width: the wait times out)
+    page.wait_for_function("() => document.querySelector('#loa-request img').naturalWidth > 0")
     page.wait_for_function("() => document.getElementById('loa').className.indexOf('live') >= 0")
     page.click("#loa-on") if page.is_visible("#loa-on") else None
     with site["engine"].connect() as conn:
