@@ -122,3 +122,15 @@ def serve(app: Any, threads: int = 4) -> Iterator[str]:
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+def sign_in(page: Any, base: str, username: str, password: str, *, lands_on: str | None = None) -> None:
+    """Sign in through the login form, as a person does; wait for ``lands_on`` (a URL glob) or the load."""
+    page.goto(base + "/login")
+    page.fill("#f-username", username)
+    page.fill("#f-password", password)
+    page.click("main button[type=submit]")
+    if lands_on:
+        page.wait_for_url(lands_on)
+    else:
+        page.wait_for_load_state()

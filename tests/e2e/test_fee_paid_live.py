@@ -8,7 +8,6 @@ reloaded (a marker set on ``window`` survives). Screenshots: ``test-artifacts/e2
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from market40.models import FeePayment, User
 from market40.reconciliation import VN_TZ
 from market40.services.fees import Fees
 from market40.services.registry import Actor, Registry
-from browser import PHONE
+from browser import PHONE, sign_in
 from test_journey import _fits_the_phone, _shot
 from test_loa import SOURCE, Server, _free_port
 
@@ -87,11 +86,7 @@ def test_owner_bill_page_turns_paid_when_the_webhook_brings_the_transfer(site: d
     context = chromium.new_context(viewport=PHONE, locale="vi-VN")  # tests/browser.py's Chromium
     try:
         page = context.new_page()
-        page.goto(server.base + "/login")
-        page.fill("#f-username", PHONE_NUMBER)
-        page.fill("#f-password", PASSWORD)
-        page.click("main button[type=submit]")
-        page.wait_for_url("**/owner/")
+        sign_in(page, server.base, PHONE_NUMBER, PASSWORD, lands_on="**/owner/")
         page.goto(server.base + "/owner/bills")
         page.evaluate("window.__notReloaded = true")
         assert page.inner_text(f"{selector} [data-field=state]") == "Chưa nộp"

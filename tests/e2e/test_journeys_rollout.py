@@ -6,7 +6,6 @@ Screenshots go to ``test-artifacts/e2e/rollout-*.png``.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from datetime import date
@@ -17,10 +16,10 @@ import pytest
 from sqlmodel import Session, select
 
 from market40 import db, passwords, qrimage
-from market40.models import Market, PaymentAccount, User, UserScope
+from market40.models import Market, User, UserScope
 from market40.services.registry import Actor, Registry
 
-from browser import ARTIFACTS, DESK, PHONE, serve
+from browser import ARTIFACTS, DESK, PHONE, serve, sign_in
 from test_journey import _fits_the_phone, _see
 
 SECRET = "e2e rollout: a deployment secret of 32+ bytes"
@@ -81,11 +80,7 @@ def _shot(page: Any, name: str) -> None:
 
 
 def _login(page: Any, site: dict[str, Any], username: str, password: str) -> None:
-    page.goto(site["base"] + "/login")
-    page.fill("#f-username", username)
-    page.fill("#f-password", password)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
+    sign_in(page, site["base"], username, password)
 
 
 def test_the_rollout_journeys(site: dict[str, Any], chromium: Any, tmp_path: Path) -> None:

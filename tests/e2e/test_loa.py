@@ -28,7 +28,7 @@ from market40 import db, passwords, webhooks
 from market40.models import User
 from market40.reconciliation import VN_TZ
 from market40.services.registry import Actor, Registry
-from browser import PHONE
+from browser import PHONE, sign_in
 from test_journey import _fits_the_phone, _shot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,11 +133,7 @@ def test_the_loa_announces_each_payment_once_across_a_restart(site: dict[str, An
     context = browser.new_context(viewport=PHONE, locale="vi-VN")
     context.add_init_script(CAPTURE)
     page = context.new_page()
-    page.goto(server.base + "/login")
-    page.fill("#f-username", PHONE_NUMBER)
-    page.fill("#f-password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/owner/")
+    sign_in(page, server.base, PHONE_NUMBER, PASSWORD, lands_on="**/owner/")
     page.goto(server.base + "/loa/")
     page.click("#loa-on")
     page.wait_for_function("() => document.getElementById('loa').className.indexOf('live') >= 0")
