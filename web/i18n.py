@@ -15,7 +15,7 @@ often set to English while they read Vietnamese.
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,12 @@ from flask import Flask, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
 from markupsafe import Markup
 
+from market40 import formats
+
 __all__ = ["init_app", "current_language", "localtime", "N_", "TRANSLATIONS"]
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANG_COOKIE = "lang"
-_ZONE = None
 
 
 def N_(text: str) -> str:
@@ -51,25 +52,18 @@ def current_language() -> str:
     return str(get_locale() or "vi")
 
 
-def _zone() -> Any:
-    global _ZONE
-    if _ZONE is None:
-        try:
-            from zoneinfo import ZoneInfo
-            _ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-        except Exception:  # no tz database: Vietnam has had no DST since 1975, UTC+7 is exact
-            from datetime import timedelta
-            _ZONE = timezone(timedelta(hours=7), "ICT")
-    return _ZONE
-
-
-def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    """A UTC timestamp as Vietnamese wall-clock time, ``22/11/2025 14:05``."""
+def localtime(value: datetime | None, fmt: str | None = None) -> str:
+    """A UTC timestamp in Vietnam time, in the page's language (market40.formats, the one rule):
+    ``22/11/2025 14:05`` / ``2025-11-22 14:05``; ``"%d/%m/%Y"`` gives the date alone the same way;
+    any other ``fmt`` (``"%H:%M"``) is used as given."""
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(_zone()).strftime(fmt)
+    lang = current_language()
+    if fmt is None:
+        return formats.when(value, lang)
+    if fmt == "%d/%m/%Y":
+        return formats.day(formats.to_vietnam(value).date(), lang)
+    return formats.to_vietnam(value).strftime(fmt)
 
 
 def _remember_language(response: Any) -> Any:

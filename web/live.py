@@ -270,7 +270,7 @@ def _page(viewer: _Viewer) -> Any:
             pending = None
     prefix = "live.watch" if viewer.helper else "live.loa"
     return render_template("live/loa.html", viewer=viewer, today=today, last=last, pending=pending,
-                           stall_title=_stall_title(viewer.stall_id), count=count,
+                           stall_title=_stall_title(viewer.stall_id), count=count, money=money,
                            stream_url=url_for(f"{prefix}_stream"), collect_url=url_for(f"{prefix}_collect"),
                            qr_endpoint=f"{prefix}_qr", request_minutes=live_service.REQUEST_MINUTES)
 
