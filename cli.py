@@ -20,7 +20,7 @@ from market40.exceptions import Market40Error, ValidationError
 EXAMPLE_PAYLOAD = "00020101021138570010A00000072701270006970403011300110123456780208QRIBFTTA53037045802VN63049E6F"
 
 
-def lang() -> str:
+def run_lang() -> str:
     """The language of this run: ``--lang``, else what the environment asks for (market40.messages.language)."""
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
@@ -30,6 +30,9 @@ def lang() -> str:
             return chosen
     from market40.messages import language
     return language()
+
+
+lang = run_lang  # the short name; ``run_lang`` where a command's own ``--lang`` (poster languages) hides it
 
 
 def t(key: str, /, **fields: Any) -> str:
@@ -1490,7 +1493,7 @@ def poster_group(ctx: click.Context, stall: str | None, market: str | None, outp
     finally:
         done()
     for item in left_out:
-        say("cli.poster_skipped", stall=item.stall, reason=item.reason, err=True)
+        say("cli.poster_skipped", stall=item.stall, reason=item.said(run_lang()), err=True)
     if skipped:
         import csv
         with open(skipped, "w", encoding="utf-8-sig", newline="") as handle:
@@ -1524,12 +1527,12 @@ def poster_verify(photo: str, stall: str | None, as_json: bool) -> None:
         echo_json([r.as_dict() for r in results])
     else:
         for result in results:
-            click.echo(f"{result.verdict.upper()}: {result.message}")
+            click.echo(f"{t('poster.label.' + result.verdict)}: {result.said(lang())}")
             for label, value in (("code", result.kind), ("bank", result.bank), ("account", result.account),
                                  ("holder", result.holder_name), ("serial", result.serial)):
                 if value:
-                    click.echo(f"  {label + ':':<9}{value}")
-            for note in result.notes:
+                    click.echo(f"  {t('poster.field.' + label) + ':':<11}{value}")
+            for note in result.notes_said(lang()):
                 click.echo("  " + t("cli.note", message=note))
     sys.exit(max(r.exit_code for r in results) if results else 1)
 

@@ -387,6 +387,43 @@ TEXTS.update({
     "banks.hint": ("; có phải {hints}?", "; did you mean {hints}?"),
 })
 #: Labels of `qr decode`: English label → (Vietnamese, English).
+TEXTS.update({  # poster inspection and market sheets (services/posters.py)
+    "poster.verdict.registered": ("mã QR đang đăng ký của sạp {stall}", "the current registered QR of stall {stall}"),
+    "poster.verdict.other_stall": ("mã QR đã đăng ký của MỘT SẠP KHÁC: {stall} (đúng ra là {expected})",
+                                   "the registered QR of ANOTHER stall: {stall} (expected {expected})"),
+    "poster.verdict.revoked": ("mã QR không còn hiệu lực ({status}) — từng thuộc sạp {stall}",
+                               "a QR that is no longer valid ({status}) — it belonged to stall {stall}"),
+    "poster.verdict.unknown": ("mã VietQR KHÔNG có trong sổ đăng ký — có thể là tem dán đè",
+                               "a VietQR that is NOT in the registry — possibly an overlay sticker"),
+    "poster.verdict.pending": ("mã QR của sạp {stall}, đã đăng ký nhưng chưa được xác minh",
+                               "the QR of stall {stall}, registered but not verified yet"),
+    "poster.verdict.no_qr": ("không tìm thấy mã QR nào trong ảnh", "no QR code found in the photo"),
+    "poster.verdict.other_code": ("mã QR KHÔNG phải VietQR đã đăng ký mà là {detail} — có thể là tem dán đè",
+                                  "a QR that is NOT a registered VietQR but {detail} — possibly an overlay sticker"),
+    "poster.note.merchant_unregistered": ("mã QR thanh toán cửa hàng (QRPUSH) chưa sạp nào đăng ký: không phải "
+                                          "áp phích chính thức", "a merchant QR (QRPUSH) that no stall registered: "
+                                          "not an official poster"),
+    "poster.note.content_differs": ("tài khoản đã đăng ký, nhưng nội dung mã QR này khác mã market40 đã in (nội "
+                                    "dung chuyển khoản khác): không phải áp phích chính thức",
+                                    "the account is registered, but this QR's content differs from the one "
+                                    "market40 printed (other transfer content): not an official poster"),
+    "poster.skip.closed": ("sạp đã nghỉ", "stall closed"),
+    "poster.skip.no_account": ("chưa đăng ký tài khoản (chưa có mã QR)", "no registered account (no QR yet)"),
+    "poster.skip.waiting": ("tài khoản {status}, đang chờ xác minh", "account {status}, waiting for verification"),
+    "poster.skip.cannot_print": ("không in được: {error}", "cannot print: {error}"),
+    "poster.label.registered": ("ĐÚNG", "REGISTERED"),
+    "poster.label.other_stall": ("SAI SẠP", "OTHER_STALL"),
+    "poster.label.revoked": ("HẾT HIỆU LỰC", "REVOKED"),
+    "poster.label.unknown": ("KHÔNG RÕ", "UNKNOWN"),
+    "poster.label.pending": ("CHỜ XÁC MINH", "PENDING"),
+    "poster.label.no_qr": ("KHÔNG CÓ QR", "NO_QR"),
+    "poster.field.code": ("loại mã", "code"),
+    "poster.field.bank": ("ngân hàng", "bank"),
+    "poster.field.account": ("tài khoản", "account"),
+    "poster.field.holder": ("chủ TK", "holder"),
+    "poster.field.serial": ("số seri", "serial"),
+})
+
 TEXTS.update({f"label.{en}": (vi, en) for en, vi in {
     "Acquirer": "Ngân hàng thanh toán", "Bank": "Ngân hàng", "Merchant ID": "Mã cửa hàng", "Service": "Dịch vụ",
     "Scheme": "Loại mã", "MCC": "MCC", "Merchant": "Cửa hàng", "City": "Thành phố", "Type": "Loại",

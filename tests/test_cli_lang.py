@@ -239,3 +239,26 @@ def test_every_message_has_both_languages_and_the_same_fields():
         assert vi and en, code
         fields = [{name for _, name, _, _ in string.Formatter().parse(said) if name} for said in (vi, en)]
         assert fields[0] == fields[1], code
+
+
+def test_poster_verify_and_the_market_sheet_speak_vietnamese(run, tmp_path, demo_copy):
+    """The inspector's verdict on a photo and the sheet's skipped stalls, in the run's language."""
+    from market40 import emv, qrimage
+    template = "0010A000000727" + emv.tlv("01", "0006970436" + emv.tlv("01", "MC0012345678")) + "0206QRPUSH"
+    push = emv.with_crc("000201010211" + emv.tlv("38", template) + "5204541153037045802VN5914TAP HOA CO LAN")
+    qrimage.write(push, tmp_path / "push.png")
+    said = run("--db", demo_copy, "--lang", "vi", "poster", "verify", tmp_path / "push.png")
+    assert said.exit_code == 5, said.output
+    assert said.output.startswith("KHÔNG RÕ: mã QR KHÔNG phải VietQR đã đăng ký") and "tem dán đè" in said.output
+    assert "ngân hàng:" in said.output and "Vietcombank" in said.output and "possibly" not in said.output
+    english = run("--db", demo_copy, "--lang", "en", "poster", "verify", tmp_path / "push.png")
+    assert english.output.startswith("UNKNOWN: a QR that is NOT a registered VietQR") and "bank:" in english.output
+    # a market's sheet: every skipped stall with its reason in Vietnamese, the CSV report unchanged
+    sheet = run("--db", demo_copy, "--lang", "vi", "poster", "--market", "HL1", "-o", tmp_path / "hl1.pdf",
+                "--skipped", tmp_path / "skipped.csv")
+    skipped = [line for line in sheet.output.splitlines() if line.startswith("bỏ qua ")]
+    assert skipped and all(re.search(r"sạp đã nghỉ|chưa đăng ký tài khoản|đang chờ xác minh", line)
+                           for line in skipped), skipped[:5]
+    assert not [line for line in skipped if ENGLISH.search(line.split(": ", 1)[1])]
+    assert "waiting for verification" in (tmp_path / "skipped.csv").read_text(encoding="utf-8-sig") or \
+        "no registered account" in (tmp_path / "skipped.csv").read_text(encoding="utf-8-sig")

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from .. import banks, posters, qrimage
+from .. import banks, messages, posters, qrimage
 from . import qr as qr_service
 from ..exceptions import Conflict, InvalidFormat, ValidationError
 from ..models import PaymentAccount, Stall
@@ -130,11 +130,25 @@ def poster_data(registry: Registry, ref: str, *, printed_on: date | None = None)
 
 @dataclass
 class Skipped:
+    """A stall left out of a market's sheet; ``reason`` in English, :meth:`said` in any language."""
+
     stall: str
     reason: str
+    code: str = field(default="", repr=False, compare=False)
+    fields: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def because(cls, stall: str, code: str, **fields: Any) -> "Skipped":
+        return cls(stall, messages.text(f"poster.skip.{code}", "en", **fields), code, fields)
+
+    def said(self, lang: str = "vi") -> str:
+        if not self.code:
+            return self.reason
+        fields = {k: messages.word(v, lang) if k == "status" else v for k, v in self.fields.items()}
+        return messages.text(f"poster.skip.{self.code}", lang, **fields)
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return {"stall": self.stall, "reason": self.reason}
 
 
 def market_posters(registry: Registry, market_code: str, *, printed_on: date | None = None,
@@ -154,11 +168,11 @@ def market_posters(registry: Registry, market_code: str, *, printed_on: date | N
         ref = f"{market.code}/{stall.code}"
         account = current.get(stall.id)
         if stall.status != "operating":
-            skipped.append(Skipped(ref, "stall closed"))
+            skipped.append(Skipped.because(ref, "closed"))
         elif account is None:
-            skipped.append(Skipped(ref, "no registered account (no QR yet)"))
+            skipped.append(Skipped.because(ref, "no_account"))
         elif account.status != "verified":
-            skipped.append(Skipped(ref, f"account {account.status}, waiting for verification"))
+            skipped.append(Skipped.because(ref, "waiting", status=account.status))
         else:
             try:
                 data = _data(registry, stall, account, printed_on)
@@ -166,7 +180,7 @@ def market_posters(registry: Registry, market_code: str, *, printed_on: date | N
                     posters.layout(data, size=size, langs=langs)
                 items.append(data)
             except ValidationError as error:  # a registry row that no longer passes the poster's checks
-                skipped.append(Skipped(ref, f"cannot print: {error}"))
+                skipped.append(Skipped.because(ref, "cannot_print", error=error))
     registry.audit("poster.print", "market", market.code, note=f"{len(items)} posters, {len(skipped)} skipped")
     return items, skipped
 
@@ -176,15 +190,6 @@ def market_posters(registry: Registry, market_code: str, *, printed_on: date | N
 #: Exit codes of ``market40 poster verify`` per verdict (1 = refused input, 2 = usage).
 VERDICT_EXIT = {"registered": 0, "other_stall": 3, "revoked": 4, "unknown": 5, "pending": 6, "no_qr": 1}
 
-_MESSAGES = {
-    "registered": "the current registered QR of stall {stall}",
-    "other_stall": "the registered QR of ANOTHER stall: {stall} (expected {expected})",
-    "revoked": "a QR that is no longer valid ({status}) — it belonged to stall {stall}",
-    "unknown": "a VietQR that is NOT in the registry — possibly an overlay sticker",
-    "pending": "the QR of stall {stall}, registered but not verified yet",
-    "no_qr": "no QR code found in the photo",
-    "other_code": "a QR that is NOT a registered VietQR but {detail} — possibly an overlay sticker",
-}
 
 
 @dataclass
@@ -202,13 +207,38 @@ class Inspection:
     serial: str | None = None
     kind: str | None = None  # what the code is: "VietQR transfer", "VNPAY-QR merchant payment", ...
     notes: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict, repr=False)  # what the message names
+    note_codes: list[str | None] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def found(cls, verdict: str, code: str | None = None, fields: dict[str, Any] | None = None,
+              **details: Any) -> "Inspection":
+        """An inspection whose message is the ``poster.verdict.<code>`` text (English kept in ``message``)."""
+        fields = fields or {}
+        return cls(verdict, messages.text(f"poster.verdict.{code or verdict}", "en", **fields),
+                   fields={"_code": code or verdict, **fields}, **details)
+
+    def note(self, code: str | None, english: str | None = None) -> None:
+        """Add a note: a ``poster.note.<code>`` text, or (``code`` None) a text only said in English."""
+        self.notes.append(messages.text(f"poster.note.{code}", "en") if code else str(english))
+        self.note_codes.append(code)
+
+    def said(self, lang: str = "vi") -> str:
+        """The message in ``lang``."""
+        fields = {k: messages.word(v, lang) if k == "status" else v for k, v in self.fields.items() if k != "_code"}
+        return messages.text(f"poster.verdict.{self.fields['_code']}", lang, **fields) if self.fields else self.message
+
+    def notes_said(self, lang: str = "vi") -> list[str]:
+        return [messages.text(f"poster.note.{c}", lang) if c else n
+                for n, c in zip(self.notes, self.note_codes + [None] * len(self.notes))]
 
     @property
     def exit_code(self) -> int:
         return VERDICT_EXIT[self.verdict]
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "exit_code": self.exit_code}
+        out = {k: v for k, v in asdict(self).items() if k not in ("fields", "note_codes")}
+        return {**out, "exit_code": self.exit_code}
 
 
 def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list[Inspection]:
@@ -221,7 +251,7 @@ def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list
     texts = qrimage.read(image)
     results = []
     if not texts:
-        results.append(Inspection("no_qr", _MESSAGES["no_qr"], expected=expected))
+        results.append(Inspection.found("no_qr", expected=expected))
     for text in texts:
         decoded = qr_service.decode(text)
         qr = decoded.qr
@@ -233,15 +263,15 @@ def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list
             # Not a valid VietQR transfer nor a registered merchant QR: whatever it is, it is not what
             # market40 printed for the stall, so it is reported as a possible overlay (exit 5).
             other = decoded.other
-            inspection = Inspection("unknown", _MESSAGES["other_code"].format(detail=decoded.describe()),
+            inspection = Inspection.found("unknown", "other_code", {"detail": decoded.describe()},
                                     expected=expected, payload=text, kind=decoded.kind,
                                     bank=(decoded.bank.short_name if decoded.bank else
                                           (qr.bin if qr else other.bin if other else None)),
                                     account=mask(qr.account) if qr is not None and qr.account else None)
             if decoded.error is not None and (qr is not None or decoded.kind.startswith("malformed")):
-                inspection.notes.append(str(decoded.error))  # a damaged or altered VietQR: say what broke
+                inspection.note(None, str(decoded.error))  # a damaged or altered VietQR: say what broke
             elif other is not None and other.is_napas_merchant:
-                inspection.notes.append("a merchant QR (QRPUSH) that no stall registered: not an official poster")
+                inspection.note("merchant_unregistered")
             results.append(inspection)
             continue
         if merchant_rows:
@@ -260,12 +290,11 @@ def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list
                                          .where(PaymentAccount.payload == qr.payload)
                                          .order_by(PaymentAccount.id.desc())).all()  # type: ignore[attr-defined]
         if not rows:
-            inspection = Inspection("unknown", _MESSAGES["unknown"], **base)
+            inspection = Inspection.found("unknown", **base)
             same_account = registry.session.exec(select(PaymentAccount).where(
                 PaymentAccount.bin == qr.bin, PaymentAccount.number == qr.account)).first()
             if same_account is not None:
-                inspection.notes.append("the account is registered, but this QR's content differs from the one "
-                                        "market40 printed (other transfer content): not an official poster")
+                inspection.note("content_differs")
             results.append(inspection)
             continue
         current = [(a, s) for a, s in rows if a.status in ("verified", "pending")]
@@ -282,8 +311,8 @@ def inspect(registry: Registry, image: Any, *, stall: str | None = None) -> list
             verdict = "pending"
         else:
             verdict = "registered"
-        message = _MESSAGES[verdict].format(stall=where, expected=expected, status=account.status)
-        results.append(Inspection(verdict, message, **details))
+        results.append(Inspection.found(verdict, fields=dict(stall=where, expected=expected, status=account.status),
+                                        **details))
     for result in results:
         registry.audit("poster.inspect", "stall", result.stall or expected, note=f"{result.verdict}: {result.message}")
     return results
