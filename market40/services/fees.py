@@ -787,11 +787,10 @@ class Fees:
                 applied.setdefault(key, [channel, paid_at, content, 0])[3] += amount
         # A transfer already applied through the other channel under another id (a webhook, then the
         # statement) is the same money: one-to-one by rules.twin_key, never applied twice.
-        twins: dict[tuple[bool, Any], int] = defaultdict(int)
+        twins: dict[bool, dict[Any, int]] = {True: defaultdict(int), False: defaultdict(int)}  # by "came live"
         for channel, paid_at, content, amount in applied.values():
             at = paid_at if paid_at.tzinfo else paid_at.replace(tzinfo=timezone.utc)
-            key = rules.twin_key(at.astimezone(VN_TZ).replace(tzinfo=None), amount, content)
-            twins[(channel == "webhook", key)] += 1
+            twins[channel == "webhook"][rules.twin_key(at.astimezone(VN_TZ).replace(tzinfo=None), amount, content)] += 1
         groups: dict[tuple[int, str], list[Any]] = defaultdict(list)
         for bill in bills:
             groups[(bill.stall_id, bill.period)].append(bill)
@@ -813,9 +812,10 @@ class Fees:
             if tx.tx_key in done:
                 run.already += 1
                 continue
-            other = (tx.channel != "webhook", rules.twin_key(tx.booked_at, tx.amount, tx.content))
-            if twins.get(other):
-                twins[other] -= 1
+            other = twins[tx.channel != "webhook"]  # payments that came through the other channel
+            key = rules.twin_key(tx.booked_at, tx.amount, tx.content) if other else None
+            if other.get(key):
+                other[key] -= 1
                 run.already += 1
             else:
                 fresh.append(tx)
