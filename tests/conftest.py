@@ -39,15 +39,14 @@ from typing import Any, Iterator
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from market40 import db
 from market40.models import Locality, Market, Stall
 
 from browser import _chromium_session, chromium  # noqa: F401 (the shared browser fixtures: tests/browser.py)
+from dbreset import truncate_all
 
 POSTGRES_URL_VAR = "MARKET40_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -158,42 +157,6 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _truncate_all(engine: Engine) -> None:
-    """Empties every table and restarts the id sequences, as ``TRUNCATE ... RESTART IDENTITY CASCADE`` would.
-
-    By ``DELETE`` (children before parents) and ``setval``: a TRUNCATE gives each table and index new files,
-    which costs the server about ten times as much for the few rows a test leaves. If a DELETE is refused
-    (a cycle of foreign keys), the TRUNCATE does it.
-    """
-    order = _delete_order(engine)
-    quote = engine.dialect.identifier_preparer.quote
-    try:
-        with engine.begin() as conn:
-            for table in order:
-                conn.exec_driver_sql(f"DELETE FROM {quote(table)}")
-            conn.exec_driver_sql(
-                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
-                "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL")
-    except DBAPIError:
-        with engine.begin() as conn:
-            names = ", ".join(quote(t) for t in order)
-            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-
-
-_DELETE_ORDERS: dict[str, list[str]] = {}
-
-
-def _delete_order(engine: Engine) -> list[str]:
-    """The tables (without alembic_version), children before parents."""
-    key = engine.url.render_as_string(hide_password=False)
-    if key not in _DELETE_ORDERS:
-        with engine.connect() as conn:
-            sorted_names = inspect(conn).get_sorted_table_and_fkc_names()
-        tables = [name for name, _ in sorted_names if name and name != "alembic_version"]
-        _DELETE_ORDERS[key] = tables[::-1]
-    return _DELETE_ORDERS[key]
-
-
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An engine on a migrated, empty registry (once per backend)."""
@@ -205,7 +168,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         engine.dispose()
     else:
         engine = request.getfixturevalue("_postgres_engine")
-        _truncate_all(engine)
+        truncate_all(engine)
         yield engine
 
 

@@ -187,3 +187,30 @@ def test_session_scope_rolls_back_everything_on_error(engine, locality):
             raise RuntimeError("power cut")
     with db.session_scope(engine) as session:
         assert session.exec(select(Market)).all() == []
+
+
+# --- the test suite's own reset of PostgreSQL -----------------------------------------
+
+
+def test_test_reset_empties_postgres_without_the_truncate_fallback(_postgres_engine):
+    """The per-test reset (tests/dbreset.py) takes its fast path: the rows go and the ids restart.
+
+    It once fell back to TRUNCATE for every test because psycopg refused its SQL, which no
+    test noticed and which cost the suite about a minute.
+    """
+    import dbreset
+
+    engine = _postgres_engine
+    with db.session_scope(engine) as session:
+        session.add(Locality(code="00001", name="Xã Một", kind="commune", unit_type="xã",
+                             province="Quảng Ninh", valid_from=date(2025, 7, 1)))
+    before = list(dbreset._TRUNCATED)
+    dbreset.truncate_all(engine)
+    assert dbreset._TRUNCATED == before
+    with db.session_scope(engine) as fresh:
+        assert fresh.exec(select(Locality)).all() == []
+        again = Locality(code="00002", name="Xã Hai", kind="commune", unit_type="xã",
+                         province="Quảng Ninh", valid_from=date(2025, 7, 1))
+        fresh.add(again)
+        fresh.flush()
+        assert again.id == 1
