@@ -1639,9 +1639,13 @@ def _walkthrough_step() -> Callable[[str], None]:
 @click.option("--demo", is_flag=True,
               help="Build the synthetic demo province first (into --db if given and empty, else a temporary "
                    "file removed on exit) and print its logins.")
-def serve_command(host: str, port: int, workers: int, processes: int, demo: bool) -> None:
+@click.option("--graceful-timeout", "graceful", default=10, show_default=True, type=click.IntRange(1, 600),
+              metavar="SECONDS",
+              help="With several processes: seconds a stopping or restarting worker may finish its requests "
+                   "before it is killed.")
+def serve_command(host: str, port: int, workers: int, processes: int, demo: bool, graceful: int) -> None:
     """Run the web app for stall owners, staff and officers (production servers: waitress for one
-    process, gunicorn for several; a stop ends every worker within 10 seconds).
+    process, gunicorn for several; a stop ends every worker within --graceful-timeout seconds).
 
     Settings come from the environment: MARKET40_SECRET_KEY, MARKET40_TLS
     (auto/always/never), MARKET40_PROXIES (reverse proxies in front),
@@ -1696,7 +1700,7 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
             live_demo(address)
 
     try:
-        serve(config, host=host, port=port, threads=workers, processes=processes, ready=ready)
+        serve(config, host=host, port=port, threads=workers, processes=processes, ready=ready, graceful=graceful)
     finally:
         if temporary:
             for suffix in ("", "-wal", "-shm"):

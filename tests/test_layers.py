@@ -6,6 +6,7 @@
   import each other.
 """
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -20,8 +21,14 @@ DELIVERY = {"flask", "flask_wtf", "flask_limiter", "flask_babel", "click", "web"
 HEAVY = {"sqlalchemy", "sqlmodel", "alembic", "psycopg", "segno", "PIL", "zxingcpp", "openpyxl", "duckdb", "fpdf"}
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """A project file's syntax tree, parsed once per test process (the guards below read each file many times)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parsed(path)
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -112,20 +119,21 @@ def project_files() -> list[Path]:
     return sorted(files)
 
 
-def import_graph() -> dict[str, set[str]]:
-    """module -> the project modules it imports (at any depth of the file, relative or absolute)."""
+@functools.cache
+def import_graph() -> dict[str, frozenset[str]]:
+    """module -> the project modules it imports (at any depth of the file, relative or absolute); built once."""
     files = project_files()
     known = {module_name(p) for p in files}
     graph: dict[str, set[str]] = {}
     for path in files:
         name = module_name(path)
         edges = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parsed(path)):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for target in resolve(name, node, path.name == "__init__.py", known):
                     if target in known and target != name:
                         edges.add(target)
-        graph[name] = edges
+        graph[name] = frozenset(edges)
     return graph
 
 

@@ -123,7 +123,7 @@ def _serve_waitress(config: Mapping[str, Any], host: str, port: int, threads: in
 
 
 def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: int, processes: int,
-                    ready: Callable[[str], None] | None) -> None:
+                    ready: Callable[[str], None] | None, graceful: int = GRACEFUL_SECONDS) -> None:
     from gunicorn.app.base import BaseApplication
 
     from . import create_app
@@ -154,7 +154,7 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
     settings = {
         "bind": [bind], "workers": processes, "worker_class": settings_worker, "threads": threads,
         "worker_connections": int(os.environ.get("MARKET40_WORKER_CONNECTIONS", "20000")),
-        "graceful_timeout": GRACEFUL_SECONDS, "timeout": 60, "keepalive": 5, "backlog": BACKLOG,
+        "graceful_timeout": graceful, "timeout": 60, "keepalive": 5, "backlog": BACKLOG,
         "proc_name": "market40", "when_ready": when_ready, "post_worker_init": post_worker_init,
         "post_fork": post_fork, "accesslog": None, "errorlog": "-", "loglevel": "warning", "preload_app": True,
     }
@@ -271,12 +271,16 @@ def _worker_class() -> str:
 
 
 def serve(config: Mapping[str, Any], *, host: str = "127.0.0.1", port: int = 8000, threads: int = 4,
-          processes: int = 1, ready: Callable[[str], None] | None = None) -> None:
-    """Serve until SIGINT or SIGTERM; ``ready`` is called with the base URL once listening."""
+          processes: int = 1, ready: Callable[[str], None] | None = None,
+          graceful: int = GRACEFUL_SECONDS) -> None:
+    """Serve until SIGINT or SIGTERM; ``ready`` is called with the base URL once listening.
+
+    ``graceful``: seconds a stopping worker may finish its requests before it is killed (several processes).
+    """
     raise_open_files()
     if processes <= 1:
         _serve_waitress(config, host, port, threads, ready)
         return
     if not hasattr(os, "fork"):
         raise RuntimeError("several processes need a POSIX system (gunicorn); use processes=1 here")
-    _serve_gunicorn(config, host, port, threads, processes, ready)
+    _serve_gunicorn(config, host, port, threads, processes, ready, graceful)
