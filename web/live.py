@@ -199,8 +199,8 @@ def hook(source: str) -> Any:
 # board (hub keys: stall ids, and -market id for the board's list; see web/board.py's streams).
 
 def _fee_hook(db: Session, result: Any) -> list[int]:
-    if result.outcome != "stored" or result.transfer is None:
-        return []
+    if result.outcome != "stored" or result.transfer is None or not result.to_fee_account:
+        return []  # most webhooks: no savepoint, no second look-up
     from market40.services import fees as fee_service
     try:
         with db.begin_nested():  # a failure here never loses the stored transfer

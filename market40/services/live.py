@@ -81,6 +81,7 @@ class Received:
     outcome: str
     transfer: LiveTransfer | None = None
     event: dict[str, Any] | None = None
+    to_fee_account: bool = False  # paid into a market board's collection account: fees.match_live applies it
 
 
 def mask_content(text: str | None) -> str:
@@ -178,7 +179,8 @@ def receive(session: Session, source: Source, incoming: Incoming, *, now: dateti
         # whereas waiting for the lock here honours the busy timeout. Call it first in a transaction.
         session.execute(text("UPDATE live_request SET paid = paid WHERE 0"))
     found = attribute_incoming(session, incoming)
-    if found.method == "reference" and _board_account(session, incoming):
+    to_board = _board_account(session, incoming)
+    if found.method == "reference" and to_board:
         found = rules.Attribution(None, None, "market board's fee account")  # market fees: see _board_account
     stall_id = found.stall if isinstance(found.stall, int) else None
     # the stall's market in the insert itself: one round trip fewer per webhook
@@ -194,7 +196,7 @@ def receive(session: Session, source: Source, incoming: Incoming, *, now: dateti
         return Received("duplicate")
     row = LiveTransfer(**stored)  # as stored (RETURNING): no read back
     request = _match_request(session, row, now) if stall_id else None
-    return Received("stored", row, event_of(row, request) if stall_id else None)
+    return Received("stored", row, event_of(row, request) if stall_id else None, to_board)
 
 
 def _board_account(session: Session, incoming: Incoming) -> bool:
