@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Callable
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, select
 
 from . import auditlog
@@ -30,7 +30,7 @@ from ..households import household_key
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CensusEntry, Market, utcnow
 from ..reconciliation import Period, stall_key
-from .imports import Problem, Problems, settle, totals_note, verdict, write_rejects
+from .imports import Problem, Problems, bulk_insert, settle, totals_note, verdict, write_rejects
 from .registry import Actor, Registry
 
 __all__ = ["CENSUS_COLUMNS", "CensusReport", "import_census", "census_summary", "write_census_template"]
@@ -259,39 +259,52 @@ def _period(value: str | None, errors: list[ValidationError]) -> str | None:
 
 def _write(session: Session, actor: Actor, report: CensusReport,
            lists: dict[tuple[int, str], dict[str, dict[str, str]]], codes: dict[int, str]) -> None:
+    """Replace each (market, period) list by its diff against what is stored.
+
+    Only the households that changed are written (one executemany each for the updates, the
+    deletions and the insertions), inside the caller's transaction: nothing is half-written, and
+    a re-run finds nothing to do. The stored rows are read as plain tuples, not ORM objects (a
+    per-row ORM UPDATE re-evaluated its criteria against every loaded entry: quadratic).
+    """
     now = utcnow()
+    table = CensusEntry.__table__  # type: ignore[attr-defined]
+    source = report.source[:200]
     for (market_id, month), households in sorted(lists.items()):
-        existing = {e.stall_key: e for e in session.exec(select(CensusEntry).where(
-            CensusEntry.market_id == market_id, CensusEntry.period == month)).all()}
+        existing = {key: (entry_id, stall_code, owner_name, household)
+                    for entry_id, key, stall_code, owner_name, household in session.execute(
+                        select(table.c.id, table.c.stall_key, table.c.stall_code, table.c.owner_name,
+                               table.c.household_key).where(table.c.market_id == market_id,
+                                                            table.c.period == month))}
         added = [k for k in households if k not in existing]
-        removed = [e.id for k, e in existing.items() if k not in households]
-        updated = 0
+        removed = [stored[0] for k, stored in existing.items() if k not in households]
+        changes = []
         for key, values in households.items():
-            entry = existing.get(key)
-            if entry is None:
-                continue
-            if entry.stall_code != values["stall_code"] or entry.owner_name != values["owner_name"] or \
-                    entry.household_key != values["household_key"]:
-                session.execute(update(CensusEntry).where(CensusEntry.id == entry.id).values(
-                    stall_code=values["stall_code"], owner_name=values["owner_name"],
-                    household_key=values["household_key"], source=report.source[:200],
-                    imported_at=now, imported_by=actor.name))
-                updated += 1
-        if removed:
-            session.execute(delete(CensusEntry).where(CensusEntry.id.in_(removed)))  # type: ignore[attr-defined]
+            stored = existing.get(key)
+            if stored is not None and stored[1:] != (values["stall_code"], values["owner_name"],
+                                                     values["household_key"]):
+                changes.append({"entry_id": stored[0], "stall_code": values["stall_code"],
+                                "owner_name": values["owner_name"], "household_key": values["household_key"]})
+        if changes:
+            session.execute(update(table).where(table.c.id == bindparam("entry_id")).values(
+                stall_code=bindparam("stall_code"), owner_name=bindparam("owner_name"),
+                household_key=bindparam("household_key"), source=source, imported_at=now,
+                imported_by=actor.name), changes)
+        for start in range(0, len(removed), 900):
+            session.execute(delete(table).where(table.c.id.in_(removed[start:start + 900])))
         if added:
-            session.execute(CensusEntry.__table__.insert(), [  # type: ignore[attr-defined]
-                {"market_id": market_id, "period": month, "stall_key": key, "source": report.source[:200],
+            bulk_insert(session, table, [
+                {"market_id": market_id, "period": month, "stall_key": key, "source": source,
                  "imported_at": now, "imported_by": actor.name, **households[key]} for key in added])
+        updated = len(changes)
         report.added += len(added)
         report.removed += len(removed)
         report.updated += updated
         report.unchanged += len(households) - len(added) - updated
         if added or removed or updated:
             auditlog.record(session, actor.name, "census.import", "market", codes[market_id],
-                            note=report.source[:200], after={"period": month, "households": len(households),
-                                                             "added": len(added), "removed": len(removed),
-                                                             "updated": updated})
+                            note=source, after={"period": month, "households": len(households),
+                                                "added": len(added), "removed": len(removed),
+                                                "updated": updated})
     session.flush()
 
 

@@ -44,7 +44,7 @@ from . import auditlog
 from .registry import CONSENT_PURPOSE, Actor, ReferenceGuard, Registry, mask_record
 
 __all__ = ["ImportReport", "Problem", "Problems", "MAX_DETAIL", "find_twins", "import_stalls", "import_markets",
-           "import_stall_rows", "verdict", "settle", "write_rejects"]
+           "import_stall_rows", "verdict", "settle", "write_rejects", "bulk_insert"]
 
 CHUNK = 2000
 Progress = Callable[[int, "int | None"], None]
@@ -587,7 +587,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     # Core executemany without RETURNING: SQLAlchemy's ORM bulk insert with RETURNING splices
     # every batch into the previous ones (quadratic); reading the new keys back is linear.
     if new_stalls:
-        _bulk_insert(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
+        bulk_insert(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
         stall_ids: dict[tuple[int, str], int] = {}
         for market_id, keys in _group(new_stalls, "market_id", "code_key").items():
             for chunk in _chunks(keys, 900):
@@ -607,7 +607,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
         session.execute(update(table).where(table.c.id == bindparam("key")).values(
             status="revoked", revoked_at=bindparam("at"), status_reason="replaced by a new account"), revokes)
     if new_accounts:
-        _bulk_insert(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
+        bulk_insert(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
         account_ids: dict[int, int] = {}
         for chunk in _chunks([row["stall_id"] for row in new_accounts], 900):
             for account_id, stall_id in session.execute(select(PaymentAccount.id, PaymentAccount.stall_id).where(
@@ -625,7 +625,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                                      now, note="verified on the date of the board's list",
                                      effective_at=row["verified_at"]))
     if audits:
-        _bulk_insert(session, AuditEvent.__table__, audits)  # type: ignore[attr-defined]
+        bulk_insert(session, AuditEvent.__table__, audits)  # type: ignore[attr-defined]
     session.flush()
 
 
@@ -669,7 +669,7 @@ def _bigger_page_cache(session: Session) -> None:
         connection.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_PAGE_CACHE_KIB}")
 
 
-def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     """INSERT many rows through the driver's executemany, converting values as SQLAlchemy would.
 
     Each column's own bind processor (e.g. :class:`~market40.models.UTCDateTime`) converts
@@ -701,6 +701,9 @@ def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
                     values[index] = cache[raw] = processor(raw)
         params.append(tuple(values) if compiled.positional else dict(zip(order, values)))
     connection.exec_driver_sql(str(compiled), params)
+
+
+_bulk_insert = bulk_insert  # the name it had before other services used it
 
 
 def _group(rows: list[dict[str, Any]], key: str, value: str) -> dict[Any, list[Any]]:
