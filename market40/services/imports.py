@@ -25,8 +25,8 @@ it); :func:`import_stalls` and :func:`import_markets` read CSV or XLSX files.
 from __future__ import annotations
 
 import functools
-import json
 import operator
+import pickle
 import tempfile
 import weakref
 from dataclasses import dataclass, field
@@ -104,11 +104,9 @@ class Problems:
             self._kept.append(problem)
             return
         if self._spill is None:
-            self._spill = tempfile.TemporaryFile("w+", encoding="utf-8")
+            self._spill = tempfile.TemporaryFile("w+b")
             weakref.finalize(self, self._spill.close)
-        self._spill.write(json.dumps([problem.row, problem.values,
-                                      [[e.field, e.message] for e in problem.error.errors]],
-                                     ensure_ascii=False, default=str) + "\n")
+        self._spill.write(_pack(problem))
 
     def __len__(self) -> int:
         return self._count
@@ -132,10 +130,12 @@ class Problems:
             return
         self._spill.flush()
         self._spill.seek(0)
-        for line in self._spill:
-            row, values, errors = json.loads(line)
-            yield Problem(row, ValidationError.combine([InvalidFormat(message, field=field)
-                                                        for field, message in errors]), values)
+        while True:
+            try:
+                record = pickle.load(self._spill)
+            except EOFError:
+                break
+            yield _unpack(record)
         self._spill.seek(0, 2)
 
     def sort(self, key: Callable[[Problem], Any] = lambda p: p.row) -> None:
@@ -154,6 +154,43 @@ class Problems:
 
     def __repr__(self) -> str:
         return f"<{self._count} problems>"
+
+
+#: What a report, a rejects file and the CLI read from an error: a spilled problem keeps all of it,
+#: so its reasons read the same (in Vietnamese too) as those of the problems kept whole.
+_KEPT_ATTRIBUTES = ("code", "params", "suggestions")
+
+
+def _pack(problem: Problem) -> bytes:
+    """One spilled problem: row, values and each error's message, field, value, limit, code and params."""
+    errors = [(e.message, e.field, e.value, e.limit, {k: getattr(e, k) for k in _KEPT_ATTRIBUTES if hasattr(e, k)})
+              for e in problem.error.errors]
+    record = (problem.row, problem.values, errors)
+    try:
+        return pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a value that does not pickle: its text is what a report shows of it anyway
+        return pickle.dumps(_as_text(record), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _as_text(item: Any) -> Any:
+    if item is None or isinstance(item, (str, int, float, bool)):
+        return item
+    if isinstance(item, dict):
+        return {_as_text(k): _as_text(v) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):
+        return type(item)(_as_text(v) for v in item)
+    return str(item)
+
+
+def _unpack(record: tuple) -> Problem:
+    row, values, errors = record
+    rebuilt = []
+    for message, field_name, value, limit, extra in errors:
+        error = InvalidFormat(message, field=field_name, value=value, limit=limit)
+        for key, attribute in extra.items():
+            setattr(error, key, attribute)
+        rebuilt.append(error)
+    return Problem(row, ValidationError.combine(rebuilt), values)
 
 
 @dataclass

@@ -1,0 +1,123 @@
+"""A file of many bad rows (issue #16): every row reported, each naming its row and column, in bounded memory.
+
+Past :data:`market40.services.imports.MAX_DETAIL` the bad rows wait in a temporary file; what
+comes back from it must read exactly as the rows kept whole: the same report, the same
+rejects file, the same reasons in Vietnamese and in English.
+"""
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from market40 import messages
+from market40.services import imports
+from market40.services.census import import_census
+from market40.services.imports import Problems, import_stalls
+from market40.services.registry import Actor
+
+OPERATOR = Actor.operator("tests")
+
+
+def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _mixed(count: int) -> list[list[str]]:
+    """Bad rows of several kinds: a phone that is not one, an unknown bank, a missing name, an unknown market."""
+    rows = []
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            rows.append(["HL1", f"A-{i}", f"Nguyễn Thị {i}", "12", "", "", ""])
+        elif kind == 1:
+            rows.append(["HL1", f"A-{i}", f"Lê Văn {i}", "0912345678", "Ngân hàng Không Có", "0123456789",
+                         f"LE VAN {i}"])
+        elif kind == 2:
+            rows.append(["HL1", f"A-{i}", "", "0912345678", "", "", ""])
+        else:
+            rows.append(["ZZ9", f"A-{i}", f"Phạm Thị {i}", "0912 345 678", "", "", ""])
+    return rows
+
+
+HEADER = ["Mã chợ", "Mã sạp", "Tên chủ hộ", "Số điện thoại", "Ngân hàng", "Số tài khoản", "Tên chủ tài khoản"]
+
+
+def test_every_bad_row_is_reported_naming_its_row_and_column(session, market, tmp_path, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_DETAIL", 50)
+    count = 3000
+    path = _csv(tmp_path / "bad.csv", HEADER, _mixed(count))
+    rejects = tmp_path / "bad.rejects.csv"
+    report = import_stalls(session, OPERATOR, path, rejects=rejects)
+    assert not report.written and report.rows == count and len(report.problems) == count
+    problems = list(report.problems)
+    assert [p.row for p in problems] == list(range(2, count + 2))  # every row, in order, none dropped
+    expected = {0: "owner_phone", 1: "bank", 2: "owner_name", 3: "market_code"}
+    for p in problems:
+        assert expected[(p.row - 2) % 4] in {e.field for e in p.error.errors}, (p.row, p.error)
+        for text in p.lines("vi") + p.lines("en"):
+            assert str(p.row) in text
+    with open(rejects, encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))[1:]
+    assert sorted({int(line[0]) for line in lines}) == list(range(2, count + 2))
+    assert all(line[1] and line[2] and line[3] for line in lines)  # column, reason, reason in English
+
+
+@pytest.mark.parametrize("keep", [5, 100_000])
+def test_the_memory_light_path_reports_the_same_as_keeping_every_row(session, market, tmp_path, monkeypatch, keep):
+    """The same file with every problem kept whole, and with all but the first five spilled: one report."""
+    path = _csv(tmp_path / "bad.csv", HEADER, _mixed(400))
+    outputs = {}
+    for detail in (100_000, keep):
+        monkeypatch.setattr(imports, "MAX_DETAIL", detail)
+        rejects = tmp_path / f"rejects-{detail}.csv"
+        report = import_stalls(session, OPERATOR, path, rejects=rejects)
+        as_dict = report.as_dict()
+        as_dict.pop("rejects_file")
+        vi = [line for p in report.problems for line in p.lines("vi")]
+        en = [line for p in report.problems for line in p.lines("en")]
+        outputs[detail] = (as_dict, vi, en, rejects.read_bytes())
+    assert outputs[keep] == outputs[100_000]
+    # the values in the Vietnamese reasons survive the spill («12», the bank's name)
+    assert any("«12»" in line for line in outputs[keep][1][-40:])
+
+
+def test_spilled_problems_keep_codes_params_and_odd_values():
+    """A spilled problem keeps what messages.describe reads: code, params, value, limit, suggestions."""
+    from market40.exceptions import InvalidComponent, InvalidFormat
+    problems = Problems(keep=0)
+    coded = messages.problem("market_unknown", "market_code", "ZZ9", detail="no such market",
+                             limit="a market in the registry")
+    bank = InvalidComponent("bank: 'VCBB' is not a bank", field="bank", value="VCBB", limit="a bank",
+                       suggestions=["Vietcombank", "VCB"])
+    odd = InvalidFormat("registered_on: in the future", field="registered_on", value=date(2099, 1, 1),
+                        limit="not in the future")
+    odd.params = {"when": object()}  # does not pickle: kept as its text
+    for number, error in enumerate([coded, bank, odd], start=2):
+        problems.append(imports.Problem(number, error, {"stall_code": f"A-{number}"}))
+    back = list(problems)
+    assert [p.row for p in back] == [2, 3, 4]
+    for original, again in zip([coded, bank, odd], back):
+        assert messages.describe(again.error, "vi") == messages.describe(original, "vi")
+        assert messages.describe(again.error, "en") == messages.describe(original, "en")
+        assert (again.error.field, again.error.limit) == (original.field, original.limit)
+    assert back[1].error.suggestions == ["Vietcombank", "VCB"]
+
+
+def test_a_census_with_many_bad_rows_reports_them_all(session, market, tmp_path, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_DETAIL", 20)
+    rows = [["HL1", "2025-13" if i % 2 else "2025-06", f"A-{i}", "" if i % 2 == 0 else f"Hộ {i}"]
+            for i in range(600)]
+    path = _csv(tmp_path / "census.csv", ["Mã chợ", "Kỳ", "Mã sạp", "Tên chủ hộ"], rows)
+    report = import_census(session, OPERATOR, path, rejects=tmp_path / "census.rejects.csv")
+    assert not report.written and len(report.problems) == 600
+    fields = {p.row: {e.field for e in p.error.errors} for p in report.problems}
+    assert all(fields[i + 2] == ({"period"} if i % 2 else {"owner_name"}) for i in range(600))
+    lines = (tmp_path / "census.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 601
