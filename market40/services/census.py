@@ -135,6 +135,7 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
     seen: dict[tuple[int, str, str], int] = {}
     firsts: dict[tuple[int, str, str], tuple[int, dict[str, str], str]] = {}
     codes: dict[int, str] = {}
+    periods: dict[str, str] = {}  # as written → YYYY-MM (a list gives the same month on every row)
     try:
         with tabular.read_table(source, sheet=sheet, schema=CENSUS_COLUMNS) as table:
             report.source = table.name
@@ -144,7 +145,12 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                 errors: list[ValidationError] = list(row.errors)
                 values = row.values
                 found = _market(registry, markets, values.get("market_code") or market, market, errors)
-                month = _period(values.get("period") or default_period, errors)
+                given = values.get("period") or default_period
+                month = periods.get(given) if given else None  # type: ignore[arg-type]
+                if month is None:
+                    month = _period(given, errors)
+                    if month and given:
+                        periods[given] = month
                 try:
                     code = accounts.clean_stall_code(values.get("stall_code"))
                 except ValidationError as error:

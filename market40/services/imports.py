@@ -318,7 +318,8 @@ class _StallValidator:
         self.default_market = market
         self.allow_unknown_bin = allow_unknown_bin
         self.markets: dict[str, Market | ValidationError] = {}
-        self.seen: dict[tuple[int, str], int] = {}
+        # market id → stall key → the row it was first seen on (one dict per market: no tuple per row)
+        self.seen: dict[int, dict[str, int]] = {}
         self.twins = twins or {}
         self.guard = ReferenceGuard(registry.session)
         self.now = utcnow()
@@ -365,23 +366,26 @@ class _StallValidator:
                 stall = {"code": accounts.clean_stall_code(values.get("stall_code"))}
             except ValidationError:
                 pass
+        code_key = None
         if market is not None and stall.get("code"):
-            key = (market.id, accounts.stall_key(stall["code"]))
-            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(), key[1]))
+            code_key = accounts.stall_key(stall["code"])
+            seen = self.seen.setdefault(market.id, {})  # type: ignore[arg-type]
+            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
+                                    code_key))
             others = [n for n in (twins or ()) if n != number]
             if others:
                 errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
                                                rows=", ".join(map(str, others)), limit="one row per stall"))
-            elif key in self.seen:
+            elif code_key in seen:
                 if self.stop_on_twins:
                     raise _TwinsFound()
                 errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
-                                               rows=str(self.seen[key]), limit="one row per stall"))
-            first = self.seen.setdefault(key, number) == number
+                                               rows=str(seen[code_key]), limit="one row per stall"))
+            first = seen.setdefault(code_key, number) == number
             if first and not others:
                 try:
                     self.guard.check(stall["code"], market)
-                    self.guard.add(stall["code"], market)
+                    self.guard.add(stall["code"], market, key=code_key)
                 except ValidationError as error:
                     if self.registry.find_stall(market.id, stall["code"]) is None:  # type: ignore[arg-type]
                         errors.append(error)  # an existing stall (from before this rule) may still be updated
@@ -422,7 +426,10 @@ class _StallValidator:
         assert market is not None
         if closed is not None:
             stall["status"] = "closed"
-        return _Good(number, market, stall, account, registered, verified, closed, values)
+        good = _Good(number, market, stall, account, registered, verified, closed, values)
+        if code_key is not None:
+            good.__dict__["key"] = code_key  # the cached property, computed once above
+        return good
 
     def _dates(self, values: dict[str, str], stall: dict[str, Any], account: dict[str, Any] | None,
                given: dict[str, str], errors: list[ValidationError]) -> tuple[Any, Any, Any]:
