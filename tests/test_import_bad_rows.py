@@ -121,3 +121,20 @@ def test_a_census_with_many_bad_rows_reports_them_all(session, market, tmp_path,
     assert all(fields[i + 2] == ({"period"} if i % 2 else {"owner_name"}) for i in range(600))
     lines = (tmp_path / "census.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 601
+
+
+def test_a_refused_row_does_not_make_a_later_reference_collide(session, market, tmp_path):
+    """HL1 stall 15 and HL11 stall 5 would both read HL115: only a stall that is created can take it."""
+    from market40.services.registry import Registry
+    Registry(session, OPERATOR).save_market(code="HL11", name="Chợ Hạ Long XI", tier="III", locality="06688")
+    session.commit()
+    path = _csv(tmp_path / "stalls.csv", ["Mã chợ", "Mã sạp", "Tên chủ hộ", "Số điện thoại"],
+                [["HL1", "15", "Nguyễn Thị Lan", "12"], ["HL11", "5", "Lê Thị Hoa", "0912345678"]])
+    report = import_stalls(session, OPERATOR, path, partial=True)
+    assert [p.row for p in report.problems] == [2] and report.written and report.created == 1
+    # the other way round, a created stall still keeps the reference: the later row is refused
+    path = _csv(tmp_path / "more.csv", ["Mã chợ", "Mã sạp", "Tên chủ hộ", "Số điện thoại"],
+                [["HL1", "15", "Nguyễn Thị Lan", "0912345679"]])
+    report = import_stalls(session, OPERATOR, path, partial=True)
+    assert [p.row for p in report.problems] == [2] and report.created == 0
+    assert "stall_code" in {e.field for p in report.problems for e in p.error.errors}

@@ -366,7 +366,7 @@ class _StallValidator:
                 stall = {"code": accounts.clean_stall_code(values.get("stall_code"))}
             except ValidationError:
                 pass
-        code_key = None
+        code_key, guarded = None, False
         if market is not None and stall.get("code"):
             code_key = accounts.stall_key(stall["code"])
             seen = self.seen.setdefault(market.id, {})  # type: ignore[arg-type]
@@ -385,7 +385,7 @@ class _StallValidator:
             if first and not others:
                 try:
                     self.guard.check(stall["code"], market)
-                    self.guard.add(stall["code"], market, key=code_key)
+                    guarded = True  # remembered below once the whole row is good
                 except ValidationError as error:
                     if self.registry.find_stall(market.id, stall["code"]) is None:  # type: ignore[arg-type]
                         errors.append(error)  # an existing stall (from before this rule) may still be updated
@@ -424,6 +424,8 @@ class _StallValidator:
                 error.field = _COLUMN_OF.get(error.field or "", error.field)
             raise ValidationError.combine(errors)
         assert market is not None
+        if guarded:  # a refused row creates no stall: it must not make a later row's reference collide
+            self.guard.add(stall["code"], market, key=code_key)
         if closed is not None:
             stall["status"] = "closed"
         good = _Good(number, market, stall, account, registered, verified, closed, values)
