@@ -138,3 +138,16 @@ def test_a_refused_row_does_not_make_a_later_reference_collide(session, market, 
     report = import_stalls(session, OPERATOR, path, partial=True)
     assert [p.row for p in report.problems] == [2] and report.created == 0
     assert "stall_code" in {e.field for p in report.problems for e in p.error.errors}
+
+
+def test_a_census_of_twins_reports_both_rows_of_every_pair(session, market, tmp_path, monkeypatch):
+    """Every stall written twice ("A-1" and "a1"): both rows of each pair, once each, in row order."""
+    monkeypatch.setattr(imports, "MAX_DETAIL", 30)
+    rows = []
+    for i in range(1500):
+        rows += [["HL1", "2025-06", f"A-{i}", f"Hộ {i}"], ["HL1", "2025-06", f"a{i}", f"Hộ {i}"]]
+    path = _csv(tmp_path / "twins.csv", ["Mã chợ", "Kỳ", "Mã sạp", "Tên chủ hộ"], rows)
+    report = import_census(session, OPERATOR, path)
+    assert not report.written and report.lists == {"HL1 2025-06": 0}
+    assert [p.row for p in report.problems] == list(range(2, 3002))
+    assert all({e.field for e in p.error.errors} == {"stall_code"} for p in report.problems)

@@ -133,8 +133,11 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
     markets: dict[str, Market | ValidationError] = {}
     lists: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
     seen: dict[tuple[int, str, str], int] = {}
-    firsts: dict[tuple[int, str, str], tuple[int, dict[str, str], str]] = {}
+    # the first row of each stall: its number, cells (a tuple: the file's columns are the same on every row) and code
+    firsts: dict[tuple[int, str, str], tuple[int, tuple[tuple[str, ...], tuple[str, ...]], str]] = {}
+    columns: dict[tuple[str, ...], tuple[str, ...]] = {}
     codes: dict[int, str] = {}
+    refused: set[int] = set()  # the rows reported so far (the problems may wait in a file: not searched)
     periods: dict[str, str] = {}  # as written → YYYY-MM (a list gives the same month on every row)
     try:
         with tabular.read_table(source, sheet=sheet, schema=CENSUS_COLUMNS) as table:
@@ -174,14 +177,17 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                         errors.append(InvalidFormat(f"stall_code: {code!r} is the same stall as row {seen[where]} "
                                                     f"for {found.code} {month}", field="stall_code", value=code,
                                                     limit="once per market and month"))
-                        _report_first(report, lists, firsts.pop(where, None), where, row.number, code)
+                        _report_first(report, lists, firsts.pop(where, None), where, row.number, code, refused)
                     else:
                         seen[where] = row.number
-                        firsts[where] = (row.number, dict(values), code)
+                        keys = tuple(values)
+                        keys = columns.setdefault(keys, keys)  # one tuple of column names for the file
+                        firsts[where] = (row.number, (keys, tuple(values.values())), code)
                 if errors:
                     for error in errors:
                         error.field = {"code": "stall_code"}.get(error.field or "", error.field)
                     report.problems.append(Problem(row.number, ValidationError.combine(errors), dict(values)))
+                    refused.add(row.number)
                     continue
                 assert found is not None and month and key and code
                 codes[found.id] = found.code
@@ -210,20 +216,22 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
 
 
 def _report_first(report: CensusReport, lists: dict[tuple[int, str], dict[str, dict[str, str]]],
-                  first: tuple[int, dict[str, str], str] | None, where: tuple[int, str, str], twin: int,
-                  code: str) -> None:
+                  first: tuple[int, tuple[tuple[str, ...], tuple[str, ...]], str] | None, where: tuple[int, str, str],
+                  twin: int, code: str, refused: set[int]) -> None:
     """The first row of a pair of twins becomes a problem too (once), and leaves the list."""
     if first is None:
         return
-    number, values, first_code = first
+    number, (keys, cells), first_code = first
+    values = dict(zip(keys, cells))
     market_id, month, key = where
     households = lists.get((market_id, month), {})
     if key in households:
         del households[key]
-    elif not any(p.row == number for p in report.problems):
+    elif number not in refused:
         report.not_operating = max(0, report.not_operating - 1)
-    if any(p.row == number for p in report.problems):
+    if number in refused:
         return
+    refused.add(number)
     report.problems.append(Problem(number, InvalidFormat(
         f"stall_code: {first_code!r} is the same stall as row {twin} ({code!r}) for {month}: keep one row",
         field="stall_code", value=first_code, limit="once per market and month"), values))
