@@ -151,3 +151,32 @@ def test_a_census_of_twins_reports_both_rows_of_every_pair(session, market, tmp_
     assert not report.written and report.lists == {"HL1 2025-06": 0}
     assert [p.row for p in report.problems] == list(range(2, 3002))
     assert all({e.field for e in p.error.errors} == {"stall_code"} for p in report.problems)
+
+
+def test_the_collector_is_left_as_it_was(session, market, tmp_path):
+    """Imports freeze the objects alive before them while they validate (fewer full collections), and
+    unfreeze them after, even when refused; a caller's own freeze is left alone."""
+    import gc
+    path = _csv(tmp_path / "bad.csv", HEADER, _mixed(50))
+    census = _csv(tmp_path / "census.csv", ["Mã chợ", "Kỳ", "Mã sạp", "Tên chủ hộ"], [["HL1", "2025-13", "A-1", "Lan"]])
+    seen = []
+    original = imports.Problems.append
+
+    def spy(self, problem):
+        seen.append(gc.get_freeze_count())
+        return original(self, problem)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(imports.Problems, "append", spy)
+        assert gc.get_freeze_count() == 0
+        import_stalls(session, OPERATOR, path)
+        import_census(session, OPERATOR, census)
+    assert seen and all(count > 0 for count in seen)  # frozen while validating
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        import_stalls(session, OPERATOR, path)
+        assert gc.get_freeze_count() > before // 2  # not unfrozen by the import (a few frozen objects may die)
+    finally:
+        gc.unfreeze()

@@ -30,7 +30,8 @@ from ..households import household_key
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CensusEntry, Market, utcnow
 from ..reconciliation import Period, stall_key
-from .imports import Problem, Problems, bulk_insert, settle, totals_note, verdict, write_rejects
+from .imports import (Problem, Problems, bulk_insert, settle, steady_gc_end, steady_gc_start, totals_note, verdict,
+                      write_rejects)
 from .registry import Actor, Registry
 
 __all__ = ["CENSUS_COLUMNS", "CensusReport", "import_census", "census_summary", "write_census_template"]
@@ -139,6 +140,7 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
     codes: dict[int, str] = {}
     refused: set[int] = set()  # the rows reported so far (the problems may wait in a file: not searched)
     periods: dict[str, str] = {}  # as written → YYYY-MM (a list gives the same month on every row)
+    frozen = steady_gc_start()
     try:
         with tabular.read_table(source, sheet=sheet, schema=CENSUS_COLUMNS) as table:
             report.source = table.name
@@ -210,8 +212,12 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
             report.added = report.removed = report.updated = report.unchanged = 0
     except BaseException:
         session.rollback()
+        steady_gc_end(frozen)
         raise
-    write_rejects(report, rejects)
+    try:
+        write_rejects(report, rejects)
+    finally:
+        steady_gc_end(frozen)
     return report
 
 
