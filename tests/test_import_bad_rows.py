@@ -180,3 +180,35 @@ def test_the_collector_is_left_as_it_was(session, market, tmp_path):
         assert gc.get_freeze_count() > before // 2  # not unfrozen by the import (a few frozen objects may die)
     finally:
         gc.unfreeze()
+
+
+def test_census_twins_read_again_report_what_kept_cells_report(session, market, tmp_path):
+    """A file is read again for the first rows of twins; a pipe keeps every first row: one report."""
+    import io
+    rows = [["HL1", "2025-06", f"A-{i}", f"Hộ {i}", "0912345678"] for i in range(40)]
+    rows += [["HL1", "2025-06", "a 3", "Hộ ba", ""], ["HL1", "2025-06", "A.7", "Hộ bảy", ""],
+             ["HL1", "2025-06", "a3", "Hộ ba nữa", ""]]
+    path = _csv(tmp_path / "twins.csv", ["Mã chợ", "Kỳ", "Mã sạp", "Tên chủ hộ", "Số điện thoại"], rows)
+
+    class Pipe(io.RawIOBase):  # not seekable: read once
+        def __init__(self, data: bytes) -> None:
+            self.data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            chunk = self.data.read(len(buffer))
+            buffer[:len(chunk)] = chunk
+            return len(chunk)
+
+    reports = [import_census(session, OPERATOR, path, rejects=tmp_path / "a.csv"),
+               import_census(session, OPERATOR, Pipe(path.read_bytes()), rejects=tmp_path / "b.csv")]
+    assert [p.row for p in reports[0].problems] == [5, 9, 42, 43, 44]
+    dicts = [r.as_dict() for r in reports]
+    for d in dicts:
+        d.pop("source"), d.pop("rejects_file")
+    assert dicts[0] == dicts[1]
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    first = next(p for p in reports[0].problems if p.row == 5)
+    assert first.values["stall_code"] == "A-3" and "row 42" in first.error.message

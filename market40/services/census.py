@@ -134,8 +134,12 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
     markets: dict[str, Market | ValidationError] = {}
     lists: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
     seen: dict[tuple[int, str, str], int] = {}
-    # the first row of each stall: its number, cells (a tuple: the file's columns are the same on every row) and code
-    firsts: dict[tuple[int, str, str], tuple[int, tuple[tuple[str, ...], tuple[str, ...]], str]] = {}
+    # The first row of each stall, for when a later row names it too (both are reported): a file that can be
+    # read again is, for those rows only (deferred: row → (twin row, twin code, month)); another source keeps
+    # every first row's cells (a tuple: the file's columns are the same on every row) and code.
+    rereadable = not hasattr(source, "read") or bool(getattr(source, "seekable", None) and source.seekable())  # type: ignore
+    firsts: dict[tuple[int, str, str], tuple[int, tuple[tuple[str, ...], tuple[str, ...]] | None, str | None]] = {}
+    deferred: dict[int, tuple[int, str, str]] = {}
     columns: dict[tuple[str, ...], tuple[str, ...]] = {}
     codes: dict[int, str] = {}
     refused: set[int] = set()  # the rows reported so far (the problems may wait in a file: not searched)
@@ -179,12 +183,16 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                         errors.append(InvalidFormat(f"stall_code: {code!r} is the same stall as row {seen[where]} "
                                                     f"for {found.code} {month}", field="stall_code", value=code,
                                                     limit="once per market and month"))
-                        _report_first(report, lists, firsts.pop(where, None), where, row.number, code, refused)
+                        _report_first(report, lists, firsts.pop(where, None), where, row.number, code, refused,
+                                      deferred)
                     else:
                         seen[where] = row.number
-                        keys = tuple(values)
-                        keys = columns.setdefault(keys, keys)  # one tuple of column names for the file
-                        firsts[where] = (row.number, (keys, tuple(values.values())), code)
+                        if rereadable:
+                            firsts[where] = (row.number, None, None)
+                        else:
+                            keys = tuple(values)
+                            keys = columns.setdefault(keys, keys)  # one tuple of column names for the file
+                            firsts[where] = (row.number, (keys, tuple(values.values())), code)
                 if errors:
                     for error in errors:
                         error.field = {"code": "stall_code"}.get(error.field or "", error.field)
@@ -202,6 +210,8 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                 if progress:
                     progress(report.rows, table.total)
             report.totals_rows = list(table.totals_rows)
+        if deferred:
+            _report_deferred(report, source, sheet, deferred)
         report.problems.sort(key=lambda p: p.row)
         for (market_id, month), households in lists.items():
             report.lists[f"{codes[market_id]} {month}"] = len(households)
@@ -222,13 +232,16 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
 
 
 def _report_first(report: CensusReport, lists: dict[tuple[int, str], dict[str, dict[str, str]]],
-                  first: tuple[int, tuple[tuple[str, ...], tuple[str, ...]], str] | None, where: tuple[int, str, str],
-                  twin: int, code: str, refused: set[int]) -> None:
-    """The first row of a pair of twins becomes a problem too (once), and leaves the list."""
+                  first: tuple[int, tuple[tuple[str, ...], tuple[str, ...]] | None, str | None] | None,
+                  where: tuple[int, str, str], twin: int, code: str, refused: set[int],
+                  deferred: dict[int, tuple[int, str, str]]) -> None:
+    """The first row of a pair of twins becomes a problem too (once), and leaves the list.
+
+    Without its cells (a file read again at the end), the problem is made then: ``deferred``.
+    """
     if first is None:
         return
-    number, (keys, cells), first_code = first
-    values = dict(zip(keys, cells))
+    number, kept, first_code = first
     market_id, month, key = where
     households = lists.get((market_id, month), {})
     if key in households:
@@ -238,9 +251,28 @@ def _report_first(report: CensusReport, lists: dict[tuple[int, str], dict[str, d
     if number in refused:
         return
     refused.add(number)
-    report.problems.append(Problem(number, InvalidFormat(
+    if kept is None:
+        deferred[number] = (twin, code, month)
+        return
+    keys, cells = kept
+    report.problems.append(_twin_problem(number, first_code or "", twin, code, month, dict(zip(keys, cells))))
+
+
+def _twin_problem(number: int, first_code: str, twin: int, code: str, month: str, values: dict[str, str]) -> Problem:
+    return Problem(number, InvalidFormat(
         f"stall_code: {first_code!r} is the same stall as row {twin} ({code!r}) for {month}: keep one row",
-        field="stall_code", value=first_code, limit="once per market and month"), values))
+        field="stall_code", value=first_code, limit="once per market and month"), values)
+
+
+def _report_deferred(report: CensusReport, source: Any, sheet: str | None,
+                     deferred: dict[int, tuple[int, str, str]]) -> None:
+    """The first rows of twins, read again from the file (their cells were not kept)."""
+    with tabular.read_table(source, sheet=sheet, schema=CENSUS_COLUMNS) as table:
+        for row in table:
+            if row.number in deferred:
+                twin, code, month = deferred[row.number]
+                first_code = accounts.clean_stall_code(row.values.get("stall_code"))
+                report.problems.append(_twin_problem(row.number, first_code, twin, code, month, dict(row.values)))
 
 
 def _market(registry: Registry, cache: dict[str, Market | ValidationError], code: str | None,
