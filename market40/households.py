@@ -26,6 +26,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
@@ -73,8 +74,13 @@ def household_key(*, tax_code: Any = None, phone: Any = None, name: Any = None) 
         digits = clean_phone(phone)
     except ValidationError:
         return None
-    folded = " ".join(search_key(name).split())
+    folded = _folded_name(name)
     return _digest("tel", f"{digits}:{folded}") if folded else None
+
+
+@functools.lru_cache(maxsize=4096)  # a list repeats the same few names ("Nguyễn Thị Lan") many times
+def _folded_name(name: str) -> str:
+    return " ".join(search_key(name).split())
 
 
 def _digest(kind: str, text: str) -> str:

@@ -1007,6 +1007,10 @@ _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # XML (and so openpy
 
 def _clean_cell(value: Any) -> str:
     """User text for any written cell: control characters dropped, formulas neutralised."""
+    if type(value) is str and value.isprintable():  # the common cell: nothing to drop (fast path)
+        if value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+        return value
     if isinstance(value, int):
         return str(value)
     return safe_cell(_XML_ILLEGAL.sub("", "" if value is None else str(value)))

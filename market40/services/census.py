@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Callable
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, select
 
 from . import auditlog
@@ -30,7 +30,8 @@ from ..households import household_key
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CensusEntry, Market, utcnow
 from ..reconciliation import Period, stall_key
-from .imports import Problem, Problems, settle, totals_note, verdict, write_rejects
+from .imports import (Problem, Problems, bulk_insert, settle, steady_gc_end, steady_gc_start, totals_note, verdict,
+                      write_rejects)
 from .registry import Actor, Registry
 
 __all__ = ["CENSUS_COLUMNS", "CensusReport", "import_census", "census_summary", "write_census_template"]
@@ -133,8 +134,17 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
     markets: dict[str, Market | ValidationError] = {}
     lists: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
     seen: dict[tuple[int, str, str], int] = {}
-    firsts: dict[tuple[int, str, str], tuple[int, dict[str, str], str]] = {}
+    # The first row of each stall, for when a later row names it too (both are reported): a file that can be
+    # read again is, for those rows only (deferred: row → (twin row, twin code, month)); another source keeps
+    # every first row's cells (a tuple: the file's columns are the same on every row) and code.
+    rereadable = not hasattr(source, "read") or bool(getattr(source, "seekable", None) and source.seekable())  # type: ignore
+    firsts: dict[tuple[int, str, str], tuple[int, tuple[tuple[str, ...], tuple[str, ...]] | None, str | None]] = {}
+    deferred: dict[int, tuple[int, str, str]] = {}
+    columns: dict[tuple[str, ...], tuple[str, ...]] = {}
     codes: dict[int, str] = {}
+    refused: set[int] = set()  # the rows reported so far (the problems may wait in a file: not searched)
+    periods: dict[str, str] = {}  # as written → YYYY-MM (a list gives the same month on every row)
+    frozen = steady_gc_start()
     try:
         with tabular.read_table(source, sheet=sheet, schema=CENSUS_COLUMNS) as table:
             report.source = table.name
@@ -144,7 +154,12 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                 errors: list[ValidationError] = list(row.errors)
                 values = row.values
                 found = _market(registry, markets, values.get("market_code") or market, market, errors)
-                month = _period(values.get("period") or default_period, errors)
+                given = values.get("period") or default_period
+                month = periods.get(given) if given else None  # type: ignore[arg-type]
+                if month is None:
+                    month = _period(given, errors)
+                    if month and given:
+                        periods[given] = month
                 try:
                     code = accounts.clean_stall_code(values.get("stall_code"))
                 except ValidationError as error:
@@ -168,14 +183,21 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                         errors.append(InvalidFormat(f"stall_code: {code!r} is the same stall as row {seen[where]} "
                                                     f"for {found.code} {month}", field="stall_code", value=code,
                                                     limit="once per market and month"))
-                        _report_first(report, lists, firsts.pop(where, None), where, row.number, code)
+                        _report_first(report, lists, firsts.pop(where, None), where, row.number, code, refused,
+                                      deferred)
                     else:
                         seen[where] = row.number
-                        firsts[where] = (row.number, dict(values), code)
+                        if rereadable:
+                            firsts[where] = (row.number, None, None)
+                        else:
+                            keys = tuple(values)
+                            keys = columns.setdefault(keys, keys)  # one tuple of column names for the file
+                            firsts[where] = (row.number, (keys, tuple(values.values())), code)
                 if errors:
                     for error in errors:
                         error.field = {"code": "stall_code"}.get(error.field or "", error.field)
                     report.problems.append(Problem(row.number, ValidationError.combine(errors), dict(values)))
+                    refused.add(row.number)
                     continue
                 assert found is not None and month and key and code
                 codes[found.id] = found.code
@@ -188,6 +210,8 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
                 if progress:
                     progress(report.rows, table.total)
             report.totals_rows = list(table.totals_rows)
+        if deferred:
+            _report_deferred(report, source, sheet, deferred)
         report.problems.sort(key=lambda p: p.row)
         for (market_id, month), households in lists.items():
             report.lists[f"{codes[market_id]} {month}"] = len(households)
@@ -198,29 +222,57 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
             report.added = report.removed = report.updated = report.unchanged = 0
     except BaseException:
         session.rollback()
+        steady_gc_end(frozen)
         raise
-    write_rejects(report, rejects)
+    try:
+        write_rejects(report, rejects)
+    finally:
+        steady_gc_end(frozen)
     return report
 
 
 def _report_first(report: CensusReport, lists: dict[tuple[int, str], dict[str, dict[str, str]]],
-                  first: tuple[int, dict[str, str], str] | None, where: tuple[int, str, str], twin: int,
-                  code: str) -> None:
-    """The first row of a pair of twins becomes a problem too (once), and leaves the list."""
+                  first: tuple[int, tuple[tuple[str, ...], tuple[str, ...]] | None, str | None] | None,
+                  where: tuple[int, str, str], twin: int, code: str, refused: set[int],
+                  deferred: dict[int, tuple[int, str, str]]) -> None:
+    """The first row of a pair of twins becomes a problem too (once), and leaves the list.
+
+    Without its cells (a file read again at the end), the problem is made then: ``deferred``.
+    """
     if first is None:
         return
-    number, values, first_code = first
+    number, kept, first_code = first
     market_id, month, key = where
     households = lists.get((market_id, month), {})
     if key in households:
         del households[key]
-    elif not any(p.row == number for p in report.problems):
+    elif number not in refused:
         report.not_operating = max(0, report.not_operating - 1)
-    if any(p.row == number for p in report.problems):
+    if number in refused:
         return
-    report.problems.append(Problem(number, InvalidFormat(
+    refused.add(number)
+    if kept is None:
+        deferred[number] = (twin, code, month)
+        return
+    keys, cells = kept
+    report.problems.append(_twin_problem(number, first_code or "", twin, code, month, dict(zip(keys, cells))))
+
+
+def _twin_problem(number: int, first_code: str, twin: int, code: str, month: str, values: dict[str, str]) -> Problem:
+    return Problem(number, InvalidFormat(
         f"stall_code: {first_code!r} is the same stall as row {twin} ({code!r}) for {month}: keep one row",
-        field="stall_code", value=first_code, limit="once per market and month"), values))
+        field="stall_code", value=first_code, limit="once per market and month"), values)
+
+
+def _report_deferred(report: CensusReport, source: Any, sheet: str | None,
+                     deferred: dict[int, tuple[int, str, str]]) -> None:
+    """The first rows of twins, read again from the file (their cells were not kept)."""
+    with tabular.read_table(source, sheet=sheet, schema=CENSUS_COLUMNS) as table:
+        for row in table:
+            if row.number in deferred:
+                twin, code, month = deferred[row.number]
+                first_code = accounts.clean_stall_code(row.values.get("stall_code"))
+                report.problems.append(_twin_problem(row.number, first_code, twin, code, month, dict(row.values)))
 
 
 def _market(registry: Registry, cache: dict[str, Market | ValidationError], code: str | None,
@@ -259,39 +311,52 @@ def _period(value: str | None, errors: list[ValidationError]) -> str | None:
 
 def _write(session: Session, actor: Actor, report: CensusReport,
            lists: dict[tuple[int, str], dict[str, dict[str, str]]], codes: dict[int, str]) -> None:
+    """Replace each (market, period) list by its diff against what is stored.
+
+    Only the households that changed are written (one executemany each for the updates, the
+    deletions and the insertions), inside the caller's transaction: nothing is half-written, and
+    a re-run finds nothing to do. The stored rows are read as plain tuples, not ORM objects (a
+    per-row ORM UPDATE re-evaluated its criteria against every loaded entry: quadratic).
+    """
     now = utcnow()
+    table = CensusEntry.__table__  # type: ignore[attr-defined]
+    source = report.source[:200]
     for (market_id, month), households in sorted(lists.items()):
-        existing = {e.stall_key: e for e in session.exec(select(CensusEntry).where(
-            CensusEntry.market_id == market_id, CensusEntry.period == month)).all()}
+        existing = {key: (entry_id, stall_code, owner_name, household)
+                    for entry_id, key, stall_code, owner_name, household in session.execute(
+                        select(table.c.id, table.c.stall_key, table.c.stall_code, table.c.owner_name,
+                               table.c.household_key).where(table.c.market_id == market_id,
+                                                            table.c.period == month))}
         added = [k for k in households if k not in existing]
-        removed = [e.id for k, e in existing.items() if k not in households]
-        updated = 0
+        removed = [stored[0] for k, stored in existing.items() if k not in households]
+        changes = []
         for key, values in households.items():
-            entry = existing.get(key)
-            if entry is None:
-                continue
-            if entry.stall_code != values["stall_code"] or entry.owner_name != values["owner_name"] or \
-                    entry.household_key != values["household_key"]:
-                session.execute(update(CensusEntry).where(CensusEntry.id == entry.id).values(
-                    stall_code=values["stall_code"], owner_name=values["owner_name"],
-                    household_key=values["household_key"], source=report.source[:200],
-                    imported_at=now, imported_by=actor.name))
-                updated += 1
-        if removed:
-            session.execute(delete(CensusEntry).where(CensusEntry.id.in_(removed)))  # type: ignore[attr-defined]
+            stored = existing.get(key)
+            if stored is not None and stored[1:] != (values["stall_code"], values["owner_name"],
+                                                     values["household_key"]):
+                changes.append({"entry_id": stored[0], "stall_code": values["stall_code"],
+                                "owner_name": values["owner_name"], "household_key": values["household_key"]})
+        if changes:
+            session.execute(update(table).where(table.c.id == bindparam("entry_id")).values(
+                stall_code=bindparam("stall_code"), owner_name=bindparam("owner_name"),
+                household_key=bindparam("household_key"), source=source, imported_at=now,
+                imported_by=actor.name), changes)
+        for start in range(0, len(removed), 900):
+            session.execute(delete(table).where(table.c.id.in_(removed[start:start + 900])))
         if added:
-            session.execute(CensusEntry.__table__.insert(), [  # type: ignore[attr-defined]
-                {"market_id": market_id, "period": month, "stall_key": key, "source": report.source[:200],
+            bulk_insert(session, table, [
+                {"market_id": market_id, "period": month, "stall_key": key, "source": source,
                  "imported_at": now, "imported_by": actor.name, **households[key]} for key in added])
+        updated = len(changes)
         report.added += len(added)
         report.removed += len(removed)
         report.updated += updated
         report.unchanged += len(households) - len(added) - updated
         if added or removed or updated:
             auditlog.record(session, actor.name, "census.import", "market", codes[market_id],
-                            note=report.source[:200], after={"period": month, "households": len(households),
-                                                             "added": len(added), "removed": len(removed),
-                                                             "updated": updated})
+                            note=source, after={"period": month, "households": len(households),
+                                                "added": len(added), "removed": len(removed),
+                                                "updated": updated})
     session.flush()
 
 

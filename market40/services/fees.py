@@ -31,7 +31,7 @@ from ..formats import VN_TZ, money
 from ..models import (FeeAccount, FeeBill, FeePayment, FeeReading, FeeStall, FeeTariff, Market, Stall,
                       utcnow)
 from ..reconciliation import Period
-from .imports import ImportReport, Problem, _bulk_insert, settle
+from .imports import ImportReport, Problem, bulk_insert, settle
 from ..text import emv_text, search_key
 from .registry import Actor, Registry
 
@@ -599,9 +599,9 @@ class Fees:
             run.created = run.corrected = run.amount = 0
             return run
         if new_rows:
-            _bulk_insert(self.session, FeeBill.__table__, new_rows)  # type: ignore[attr-defined]
+            bulk_insert(self.session, FeeBill.__table__, new_rows)  # type: ignore[attr-defined]
             from ..models import AuditEvent
-            _bulk_insert(self.session, AuditEvent.__table__, [  # type: ignore[attr-defined]
+            bulk_insert(self.session, AuditEvent.__table__, [  # type: ignore[attr-defined]
                 {"at": now, "actor": self.actor.name, "action": action, "entity": "fee_bill",
                  "entity_id": data["number"], "effective_at": None, "before": None,
                  "after": json.dumps(data, ensure_ascii=False), "note": f"{market.code} {month}"}
@@ -839,7 +839,7 @@ class Fees:
             if a.note:
                 run.notes.append({"tx": a.tx_key, "amount": a.amount, "note": a.note})
         if rows:
-            _bulk_insert(self.session, FeePayment.__table__, rows)  # type: ignore[attr-defined]
+            bulk_insert(self.session, FeePayment.__table__, rows)  # type: ignore[attr-defined]
         run.unmatched = [{"tx": u.tx_key, "amount": u.amount, "reason": u.reason, "candidates": list(u.candidates),
                           "booked_at": txs[u.tx_key].booked_at, "content": txs[u.tx_key].content}
                          for u in result.unmatched]

@@ -25,8 +25,9 @@ it); :func:`import_stalls` and :func:`import_markets` read CSV or XLSX files.
 from __future__ import annotations
 
 import functools
-import json
+import gc
 import operator
+import pickle
 import tempfile
 import weakref
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from . import auditlog
 from .registry import CONSENT_PURPOSE, Actor, ReferenceGuard, Registry, mask_record
 
 __all__ = ["ImportReport", "Problem", "Problems", "MAX_DETAIL", "find_twins", "import_stalls", "import_markets",
-           "import_stall_rows", "verdict", "settle", "write_rejects"]
+           "import_stall_rows", "verdict", "settle", "write_rejects", "bulk_insert"]
 
 CHUNK = 2000
 Progress = Callable[[int, "int | None"], None]
@@ -104,11 +105,9 @@ class Problems:
             self._kept.append(problem)
             return
         if self._spill is None:
-            self._spill = tempfile.TemporaryFile("w+", encoding="utf-8")
+            self._spill = tempfile.TemporaryFile("w+b")
             weakref.finalize(self, self._spill.close)
-        self._spill.write(json.dumps([problem.row, problem.values,
-                                      [[e.field, e.message] for e in problem.error.errors]],
-                                     ensure_ascii=False, default=str) + "\n")
+        self._spill.write(_pack(problem))
 
     def __len__(self) -> int:
         return self._count
@@ -132,10 +131,12 @@ class Problems:
             return
         self._spill.flush()
         self._spill.seek(0)
-        for line in self._spill:
-            row, values, errors = json.loads(line)
-            yield Problem(row, ValidationError.combine([InvalidFormat(message, field=field)
-                                                        for field, message in errors]), values)
+        while True:
+            try:
+                record = pickle.load(self._spill)
+            except EOFError:
+                break
+            yield _unpack(record)
         self._spill.seek(0, 2)
 
     def sort(self, key: Callable[[Problem], Any] = lambda p: p.row) -> None:
@@ -154,6 +155,43 @@ class Problems:
 
     def __repr__(self) -> str:
         return f"<{self._count} problems>"
+
+
+#: What a report, a rejects file and the CLI read from an error: a spilled problem keeps all of it,
+#: so its reasons read the same (in Vietnamese too) as those of the problems kept whole.
+_KEPT_ATTRIBUTES = ("code", "params", "suggestions")
+
+
+def _pack(problem: Problem) -> bytes:
+    """One spilled problem: row, values and each error's message, field, value, limit, code and params."""
+    errors = [(e.message, e.field, e.value, e.limit, {k: getattr(e, k) for k in _KEPT_ATTRIBUTES if hasattr(e, k)})
+              for e in problem.error.errors]
+    record = (problem.row, problem.values, errors)
+    try:
+        return pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a value that does not pickle: its text is what a report shows of it anyway
+        return pickle.dumps(_as_text(record), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _as_text(item: Any) -> Any:
+    if item is None or isinstance(item, (str, int, float, bool)):
+        return item
+    if isinstance(item, dict):
+        return {_as_text(k): _as_text(v) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):
+        return type(item)(_as_text(v) for v in item)
+    return str(item)
+
+
+def _unpack(record: tuple) -> Problem:
+    row, values, errors = record
+    rebuilt = []
+    for message, field_name, value, limit, extra in errors:
+        error = InvalidFormat(message, field=field_name, value=value, limit=limit)
+        for key, attribute in extra.items():
+            setattr(error, key, attribute)
+        rebuilt.append(error)
+    return Problem(row, ValidationError.combine(rebuilt), values)
 
 
 @dataclass
@@ -281,7 +319,8 @@ class _StallValidator:
         self.default_market = market
         self.allow_unknown_bin = allow_unknown_bin
         self.markets: dict[str, Market | ValidationError] = {}
-        self.seen: dict[tuple[int, str], int] = {}
+        # market id → stall key → the row it was first seen on (one dict per market: no tuple per row)
+        self.seen: dict[int, dict[str, int]] = {}
         self.twins = twins or {}
         self.guard = ReferenceGuard(registry.session)
         self.now = utcnow()
@@ -328,23 +367,26 @@ class _StallValidator:
                 stall = {"code": accounts.clean_stall_code(values.get("stall_code"))}
             except ValidationError:
                 pass
+        code_key, guarded = None, False
         if market is not None and stall.get("code"):
-            key = (market.id, accounts.stall_key(stall["code"]))
-            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(), key[1]))
+            code_key = accounts.stall_key(stall["code"])
+            seen = self.seen.setdefault(market.id, {})  # type: ignore[arg-type]
+            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
+                                    code_key))
             others = [n for n in (twins or ()) if n != number]
             if others:
                 errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
                                                rows=", ".join(map(str, others)), limit="one row per stall"))
-            elif key in self.seen:
+            elif code_key in seen:
                 if self.stop_on_twins:
                     raise _TwinsFound()
                 errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
-                                               rows=str(self.seen[key]), limit="one row per stall"))
-            first = self.seen.setdefault(key, number) == number
+                                               rows=str(seen[code_key]), limit="one row per stall"))
+            first = seen.setdefault(code_key, number) == number
             if first and not others:
                 try:
                     self.guard.check(stall["code"], market)
-                    self.guard.add(stall["code"], market)
+                    guarded = True  # remembered below once the whole row is good
                 except ValidationError as error:
                     if self.registry.find_stall(market.id, stall["code"]) is None:  # type: ignore[arg-type]
                         errors.append(error)  # an existing stall (from before this rule) may still be updated
@@ -383,9 +425,14 @@ class _StallValidator:
                 error.field = _COLUMN_OF.get(error.field or "", error.field)
             raise ValidationError.combine(errors)
         assert market is not None
+        if guarded:  # a refused row creates no stall: it must not make a later row's reference collide
+            self.guard.add(stall["code"], market, key=code_key)
         if closed is not None:
             stall["status"] = "closed"
-        return _Good(number, market, stall, account, registered, verified, closed, values)
+        good = _Good(number, market, stall, account, registered, verified, closed, values)
+        if code_key is not None:
+            good.__dict__["key"] = code_key  # the cached property, computed once above
+        return good
 
     def _dates(self, values: dict[str, str], stall: dict[str, Any], account: dict[str, Any] | None,
                given: dict[str, str], errors: list[ValidationError]) -> tuple[Any, Any, Any]:
@@ -434,6 +481,7 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
     validator.stop_on_twins = _optimistic and twins is None
     report = ImportReport(source=source, what="stalls", dry_run=dry_run)
     done = 0
+    frozen = steady_gc_start()
     try:
         for chunk in _chunked(rows, CHUNK):
             good = []
@@ -453,10 +501,34 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
     except BaseException:
         session.rollback()
         raise
+    finally:
+        steady_gc_end(frozen)
     if report.problems and not partial:
         report.created = report.updated = report.accounts_created = report.accounts_replaced = 0
         report.unchanged = 0
     return report
+
+
+def steady_gc_start() -> bool:
+    """Before a bulk validation: move the objects alive now out of the collector's sight (``gc.freeze``).
+
+    A refused row leaves a few objects in reference cycles (a ValidationError lists itself in
+    ``errors``), so the collector must keep running (``gc.disable`` doubled the memory of 300,000
+    bad rows); but each full collection also walked every object of the program loaded before
+    the import (SQLAlchemy, the models): ~10 % of the CPU of a file of bad rows. Frozen, those are
+    skipped until :func:`steady_gc_end`. Returns False (and does nothing) when something else froze
+    objects already or the collector is off, so it nests and leaves a caller's freeze alone.
+    """
+    if gc.get_freeze_count() or not gc.isenabled():
+        return False
+    gc.freeze()
+    return True
+
+
+def steady_gc_end(frozen: bool) -> None:
+    """Undo :func:`steady_gc_start` (the frozen objects are collectable again)."""
+    if frozen:
+        gc.unfreeze()
 
 
 def _day(moment: datetime) -> str:
@@ -587,7 +659,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     # Core executemany without RETURNING: SQLAlchemy's ORM bulk insert with RETURNING splices
     # every batch into the previous ones (quadratic); reading the new keys back is linear.
     if new_stalls:
-        _bulk_insert(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
+        bulk_insert(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
         stall_ids: dict[tuple[int, str], int] = {}
         for market_id, keys in _group(new_stalls, "market_id", "code_key").items():
             for chunk in _chunks(keys, 900):
@@ -607,7 +679,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
         session.execute(update(table).where(table.c.id == bindparam("key")).values(
             status="revoked", revoked_at=bindparam("at"), status_reason="replaced by a new account"), revokes)
     if new_accounts:
-        _bulk_insert(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
+        bulk_insert(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
         account_ids: dict[int, int] = {}
         for chunk in _chunks([row["stall_id"] for row in new_accounts], 900):
             for account_id, stall_id in session.execute(select(PaymentAccount.id, PaymentAccount.stall_id).where(
@@ -625,7 +697,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                                      now, note="verified on the date of the board's list",
                                      effective_at=row["verified_at"]))
     if audits:
-        _bulk_insert(session, AuditEvent.__table__, audits)  # type: ignore[attr-defined]
+        bulk_insert(session, AuditEvent.__table__, audits)  # type: ignore[attr-defined]
     session.flush()
 
 
@@ -669,7 +741,7 @@ def _bigger_page_cache(session: Session) -> None:
         connection.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_PAGE_CACHE_KIB}")
 
 
-def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     """INSERT many rows through the driver's executemany, converting values as SQLAlchemy would.
 
     Each column's own bind processor (e.g. :class:`~market40.models.UTCDateTime`) converts
@@ -701,6 +773,9 @@ def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
                     values[index] = cache[raw] = processor(raw)
         params.append(tuple(values) if compiled.positional else dict(zip(order, values)))
     connection.exec_driver_sql(str(compiled), params)
+
+
+_bulk_insert = bulk_insert  # the name it had before other services used it
 
 
 def _group(rows: list[dict[str, Any]], key: str, value: str) -> dict[Any, list[Any]]:
@@ -745,6 +820,18 @@ def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes]
                   consent_channel: str = "paper", progress: Progress | None = None) -> ImportReport:
     """Import a stall list (CSV or XLSX, Vietnamese or English headers)."""
     rereadable = not hasattr(source, "read") or (getattr(source, "seekable", None) and source.seekable())  # type: ignore
+    frozen = steady_gc_start()  # through the rejects file too: it builds the reasons of every bad row
+    try:
+        return _import_stalls(session, actor, source, rereadable, market=market, sheet=sheet, dry_run=dry_run,
+                              partial=partial, rejects=rejects, allow_unknown_bin=allow_unknown_bin,
+                              consent_channel=consent_channel, progress=progress)
+    finally:
+        steady_gc_end(frozen)
+
+
+def _import_stalls(session: Session, actor: Actor, source: Any, rereadable: bool, *, market: str | None,
+                   sheet: str | None, dry_run: bool, partial: bool, rejects: str | Path | None,
+                   allow_unknown_bin: bool, consent_channel: str, progress: Progress | None) -> ImportReport:
     try:
         # One pass: a file without twins (two rows naming one stall) is read once. A file with
         # twins is read again, with every row of each group known first, so that all are reported.

@@ -244,10 +244,11 @@ class ReferenceGuard:
                                        stall=f"{market.code}/{code}", compact=reference,
                                        other=f"{other_market.code if other_market else other_id}/{other}")
 
-    def add(self, code: str, market: Market | None = None) -> None:
+    def add(self, code: str, market: Market | None = None, *, key: str | None = None) -> None:
+        """Remember a stall about to be created (``key``: its :func:`~market40.accounts.stall_key`, if known)."""
         market = market or self.market
         assert market is not None and market.id is not None
-        self._keys(market.id)[accounts.stall_key(code)] = code
+        self._keys(market.id)[key or accounts.stall_key(code)] = code
 
 
 # ------------------------------------------------------------------ the registry
