@@ -34,7 +34,7 @@ from ..formats import VN_TZ, money
 from ..models import (FeeAccount, FeeBill, FeePayment, FeeReading, FeeStall, FeeTariff, Market, Stall,
                       utcnow)
 from ..reconciliation import Period
-from .imports import ImportReport, Problem, _bulk_insert, settle
+from .imports import ImportReport, Problem, _bulk_insert, _bulk_update, settle
 from ..text import emv_text, search_key
 from .registry import Actor, Registry
 
@@ -890,16 +890,15 @@ class Fees:
         """Receipt serials (market, year, sequence) for bills just paid in full: ``(first version id, paid at)``."""
         if not paid:
             return 0
-        from sqlalchemy import bindparam, update
         year = _today().year
         prefix = rules.receipt_serial(market.code, year, 0)[:-6]
         taken = self.session.execute(select(func.count()).select_from(FeeBill).where(
             FeeBill.receipt_serial.like(prefix + "%"))).scalar_one()  # type: ignore[union-attr]
-        values = [{"key": bill_id, "serial": rules.receipt_serial(market.code, year, taken + n + 1), "at": at}
+        values = [(bill_id, rules.receipt_serial(market.code, year, taken + n + 1), at)
                   for n, (bill_id, at) in enumerate(sorted(paid, key=lambda item: (item[1], item[0])))]
-        table = FeeBill.__table__  # type: ignore[attr-defined]
-        self.session.execute(update(table).where(table.c.id == bindparam("key")).values(
-            receipt_serial=bindparam("serial"), paid_at=bindparam("at")), values)
+        self.session.flush()  # the batch writer goes around the session: nothing pending may be lost
+        _bulk_update(self.session, FeeBill.__table__, "id", ("receipt_serial", "paid_at"),  # type: ignore[attr-defined]
+                     values)
         self.session.expire_all()
         return len(values)
 
