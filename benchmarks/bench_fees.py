@@ -5,6 +5,7 @@ How to run (from the repository root, in the project venv)::
     python benchmarks/bench_fees.py                 # full size: 15,000 stalls in 43 markets, 100,000 transfers
     python benchmarks/bench_fees.py --stalls 3000 --transfers 20000   # reduced size on a busy machine
     python benchmarks/bench_fees.py --json
+    python benchmarks/bench_fees.py --steps matching   # only some steps (bills are issued untimed when needed)
 
 What it measures (a fresh SQLite registry in a temporary folder, built with bulk inserts):
 
@@ -22,8 +23,12 @@ What it measures (a fresh SQLite registry in a temporary folder, built with bulk
   :meth:`Fees.match`, payments written. Target ≤ 5 s for 100,000.
 
 CPU seconds are printed beside every wall time (on a shared machine wall time mostly
-measures the neighbours), with the load average before and after each step and each figure's
-ratio to its target (scaled to the size run). ``--size a7`` times A7 slips instead of A6.
+measures the neighbours): the process's own time plus that of its finished children
+(``os.times()``), so the slips count their workers; with the load average (``uptime``) before
+and after each step and each figure's ratio to its target (scaled to the size run).
+``--size a7`` times A7 slips instead of A6; ``--steps`` runs only the steps named (``bills``,
+``slips``, ``matching``; comma-separated): the bills the later steps need are then issued
+untimed.
 """
 from __future__ import annotations
 
@@ -32,12 +37,14 @@ import io
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -152,6 +159,29 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def _uptime() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (user + system), as ``time`` counts them."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+STEPS = ("bills", "slips", "matching")
+
+
+def _steps(value: str) -> list[str]:
+    steps = [step.strip() for step in value.split(",") if step.strip()]
+    wrong = [step for step in steps if step not in STEPS]
+    if wrong or not steps:
+        raise argparse.ArgumentTypeError(f"unknown step(s) {', '.join(wrong) or '(none)'}; choose from "
+                                         f"{', '.join(STEPS)}")
+    return steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stalls", type=int, default=15_000)
@@ -163,26 +193,65 @@ def main() -> None:
     parser.add_argument("--floor-sample", type=int, default=0,
                         help="time segno on every k-th payload only and scale to all (0: every payload; on a "
                              "busy machine the full floor costs ~11 ms CPU a code, twice)")
+    parser.add_argument("--steps", type=_steps, default=list(STEPS),
+                        help="comma-separated steps to time: bills, slips, matching (default all; bills are "
+                             "issued untimed when only later steps are asked)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="bench-fees-")
+    try:
+        run(args, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, folder: str) -> None:
     url = db.database_url(os.path.join(folder, "fees.db"))
     db.init(url)
     codes = build(url, args.stalls, args.markets, args.seed)
     results: dict[str, object] = {"stalls": args.stalls, "markets": args.markets, "transfers": args.transfers,
-                                  "load": os.getloadavg()[0]}
+                                  "load": os.getloadavg()[0], "uptime_start": _uptime(), "steps": args.steps}
     engine = db.make_engine(url)
 
-    # bills
+    # bills (issued untimed when only the later steps are asked: they need them)
     load_before = _load()
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), _cpu()
     with Session(engine) as session:
         fees = Fees(session, OP)
         issued = sum(fees.issue(code, PERIOD).created for code in codes)
         session.commit()
-    results["bills"] = {"count": issued, "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                        "target_s": 10.0 * args.stalls / 15_000, "load": [load_before, _load()]}
+    if "bills" in args.steps:
+        results["bills"] = {"count": issued, "wall_s": time.perf_counter() - wall, "cpu_s": _cpu() - cpu,
+                            "target_s": 10.0 * args.stalls / 15_000, "load": [load_before, _load()]}
+    if "slips" in args.steps:
+        _time_slips(args, url, engine, codes, results)
+    if "matching" in args.steps:
+        _time_matching(args, engine, codes, results)
+    engine.dispose()
+    results["uptime_end"] = _uptime()
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{args.stalls} stalls in {args.markets} markets, {args.transfers} transfers, {os.cpu_count()} CPUs "
+          f"(load average {results['uptime_start']} at the start, {results['uptime_end']} at the end)")
+    for key in ("bills", "floor_segno", "slips", "matching"):
+        if key not in results:
+            continue
+        r = results[key]  # type: ignore[index]
+        line = f"  {key:12s} wall {r['wall_s']:7.2f} s  cpu {r['cpu_s']:7.2f} s"
+        if "target_s" in r:
+            line += f"  target ≤ {r['target_s']:.1f} s (ratio {r['wall_s'] / r['target_s']:.2f})"
+        if "floor_ratio" in r:
+            line += f"  {r['floor_ratio']:.1f}× the floor"
+        if "runs_wall_s" in r:
+            line += f"  (runs {r['runs_wall_s'][0]:.2f} / {r['runs_wall_s'][1]:.2f} s, {r['workers']} workers"
+            line += f"; timed {r['timed']} of {r['count']} codes, scaled)" if r["scaled"] else ")"
+        if "load" in r:
+            line += f"  load {r['load'][0]:.1f}→{r['load'][1]:.1f}"
+        print(line)
 
+
+def _time_slips(args: argparse.Namespace, url: str, engine: Any, codes: list[str], results: dict) -> None:
     # slips, split by market over the workers, between two runs of the floor (interleaved)
     with Session(engine) as session:
         payloads = [v.payload for code in codes for v in Fees(session, OP).bills(code, PERIOD) if v.payload]
@@ -213,6 +282,8 @@ def main() -> None:
                         "target_s": 30.0 * args.stalls / 15_000, "floor_ratio": slips_wall / floor_wall,
                         "load": [load_before, load_after]}
 
+
+def _time_matching(args: argparse.Namespace, engine: Any, codes: list[str], results: dict) -> None:
     # matching
     rng = random.Random(args.seed)
     with Session(engine) as session:
@@ -230,7 +301,7 @@ def main() -> None:
         transfers[code].append(rules.Incoming(f"970436:FT{n:09d}", datetime(2026, 12, 3 + n % 20, 9, n % 60),
                                               amount, content))
     load_before = _load()
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), _cpu()
     applied = unmatched = 0
     with Session(engine) as session:
         fees = Fees(session, OP)
@@ -240,27 +311,9 @@ def main() -> None:
             unmatched += len(run.unmatched)
         session.commit()
     results["matching"] = {"transfers": args.transfers, "applied": applied, "unmatched": unmatched,
-                           "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                           "wall_s": time.perf_counter() - wall, "cpu_s": _cpu() - cpu,
                            "target_s": 5.0 * args.transfers / 100_000, "load": [load_before, _load()]}
-    engine.dispose()
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    print(f"{args.stalls} stalls in {args.markets} markets, {args.transfers} transfers, {os.cpu_count()} CPUs "
-          f"(load {results['load']:.2f} at the start)")
-    for key in ("bills", "floor_segno", "slips", "matching"):
-        r = results[key]  # type: ignore[index]
-        line = f"  {key:12s} wall {r['wall_s']:7.2f} s  cpu {r['cpu_s']:7.2f} s"
-        if "target_s" in r:
-            line += f"  target ≤ {r['target_s']:.1f} s (ratio {r['wall_s'] / r['target_s']:.2f})"
-        if "floor_ratio" in r:
-            line += f"  {r['floor_ratio']:.1f}× the floor"
-        if "runs_wall_s" in r:
-            line += f"  (runs {r['runs_wall_s'][0]:.2f} / {r['runs_wall_s'][1]:.2f} s, {r['workers']} workers"
-            line += f"; timed {r['timed']} of {r['count']} codes, scaled)" if r["scaled"] else ")"
-        if "load" in r:
-            line += f"  load {r['load'][0]:.1f}→{r['load'][1]:.1f}"
-        print(line)
+
 
 if __name__ == "__main__":
     main()

@@ -593,10 +593,12 @@ def match(transfers: Iterable[Incoming], dues: Sequence[BillDue], index: Referen
         for d in dues:
             if d.outstanding > 0:
                 owing.setdefault(d.outstanding, []).append(d)
+    window = timedelta(days=window_days)
     for tx in later:
-        day = tx.booked_at.date()
-        fits = [d for d in owing.get(tx.amount, ()) if d.outstanding == tx.amount and d.issued <= tx.booked_at
-                and day <= d.due_on + timedelta(days=window_days)]
+        booked = tx.booked_at
+        earliest_due = booked.date() - window  # the transfer's day, converted once, not per candidate bill
+        fits = [d for d in owing.get(tx.amount, ()) if d.outstanding == tx.amount and d.issued <= booked
+                and d.due_on >= earliest_due]
         if len(fits) == 1:
             result.allocations.extend(_apply(fits[0], tx, tx.amount, "amount",
                                              "khớp theo số tiền và thời gian, nội dung chuyển khoản bị mất "

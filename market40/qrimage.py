@@ -45,6 +45,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 from decimal import ROUND_HALF_UP, Decimal
@@ -324,12 +325,28 @@ def _ascii_bits(payload: str, range_index: int) -> int:
     return min(n0, n1, n2, a0, a1, b)
 
 
+#: An ASCII character's class as the segmentation sees it: a digit ("0"), another alphanumeric ("A"),
+#: or a byte-mode character ("a"). Payloads with the same classes in the same order (a payload's
+#: *shape*) have the same optimal segmentation, hence the same version.
+_SHAPE = str.maketrans({chr(code): "0" if chr(code) in _DIGITS else "A" if chr(code) in _ALNUM_CHARS else "a"
+                        for code in range(128)})
+
+
 def _optimal_version(payload: str, level: str) -> int:
-    """:func:`version_for` for an ASCII payload, fast (41 when even version 40 cannot hold it)."""
+    """:func:`version_for` for an ASCII payload, fast (41 when even version 40 cannot hold it).
+
+    Computed once per shape (:data:`_SHAPE`) and level: a market's slips differ in digits and
+    letters, not in their classes' order, so most of them reuse a version already counted.
+    """
+    return _optimal_version_of_shape(payload.translate(_SHAPE), level)
+
+
+@functools.lru_cache(maxsize=4096)
+def _optimal_version_of_shape(shape: str, level: str) -> int:
     key = _ERROR_LEVELS[level]
     capacity = _segno_consts.SYMBOL_CAPACITY
     for range_index, versions in enumerate(_VERSION_RANGES):
-        bits = _ascii_bits(payload, range_index)
+        bits = _ascii_bits(shape, range_index)
         for version in versions:
             if capacity[version][key] >= bits:
                 return version

@@ -1,6 +1,7 @@
 """Market fees (issue #11): collection account, tariffs, areas, readings, bills, slips, matching."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from datetime import date, datetime
@@ -286,6 +287,48 @@ def test_a_webhook_payment_coming_back_in_the_statement_under_another_id_is_not_
         late = rules.Incoming("970436:SEPAY-992", datetime(2026, 12, 6, 8, 0), b.amount, b.reference, "webhook")
         assert (fees.match(MARKET, [late]).applied, sum(v.paid for v in fees.bills(MARKET, PERIOD))) == \
             (0, a.amount + b.amount)
+
+
+def test_matching_pauses_the_garbage_collector_and_restores_it_even_on_an_error(demo, tmp_path, monkeypatch):
+    import gc
+
+    _setup(demo, tmp_path)
+    seen = []
+
+    def failing(*args, **kwargs):
+        seen.append(gc.isenabled())
+        raise RuntimeError("boom")
+
+    with Session(demo) as session:
+        fees = Fees(session, OP)
+        fees.issue(MARKET, PERIOD)
+        a = fees.bills(MARKET, PERIOD)[0]
+        assert gc.isenabled()
+        with monkeypatch.context() as patch:
+            patch.setattr(rules, "match", failing)
+            with pytest.raises(RuntimeError):
+                fees.match(MARKET, [_incoming("T1", a.amount, a.reference)])
+        assert seen == [False] and gc.isenabled()
+        gc.disable()  # a caller that paused it itself keeps it paused
+        try:
+            assert fees.match(MARKET, [_incoming("T1", a.amount, a.reference)]).applied == 1
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+
+
+def test_a_transfer_without_reference_matches_by_amount_only_within_the_window_after_the_due_date():
+    due = rules.BillDue(group=(1, PERIOD), key="F2612HA3A1", stall=1, period=PERIOD, bills=[(10, 150_000)], paid=[0],
+                        issued=datetime(2026, 12, 1), due_on=date(2026, 12, 15))
+    index = rules.bill_index([("F2612HA3 A1", "F2612HA3 A1")])
+
+    def run(day: datetime, window: int = 10) -> rules.Matching:
+        fresh = dataclasses.replace(due, paid=[0])
+        return rules.match([rules.Incoming("970436:X", day, 150_000, "")], [fresh], index, window_days=window)
+
+    assert [a.method for a in run(datetime(2026, 12, 25, 23, 59)).allocations] == ["amount"]  # due + 10 days
+    assert not run(datetime(2026, 12, 26, 0, 0)).allocations                                  # one day later
+    assert not run(datetime(2026, 11, 30, 12, 0)).allocations                                 # before it was issued
 
 
 def test_cash_payment_receipt_status_and_arrears(demo, tmp_path):

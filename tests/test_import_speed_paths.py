@@ -122,3 +122,27 @@ def test_imported_audit_records_are_masked_and_complete(session, market, tmp_pat
     assert account["number"].endswith("4418") and "0011012344418" not in event.after
     assert "payload" not in account and CONSENT_PURPOSE not in event.after
     assert account["holder_name"] == "NGUYEN THI LAN" and account["status"] == "pending"
+
+
+def test_the_batch_writer_inserts_dicts_or_tuples_and_updates_by_key_as_the_orm_would(session, market):
+    from datetime import datetime, timedelta, timezone
+
+    vn = timezone(timedelta(hours=7))
+    at = datetime(2026, 12, 5, 9, 30, tzinfo=vn)
+    columns = ("market_id", "code", "code_key", "owner_name", "status", "created_at", "updated_at")
+    imports.bulk_insert(session, Stall.__table__, [
+        dict(zip(columns, (market.id, "Z-1", "Z1", "Lê Thị Á", "operating", at, at)))])
+    imports.bulk_insert(session, Stall.__table__, [
+        (market.id, "Z-2", "Z2", "Trần Văn Bé", "operating", at, at),
+        (market.id, "Z-3", "Z3", "Đỗ Thị Cúc", "operating", at, at)], columns)
+    stalls = {s.code: s for s in session.exec(select(Stall).where(Stall.code.like("Z-%"))).all()}
+    assert [stalls[c].owner_name for c in ("Z-1", "Z-2", "Z-3")] == ["Lê Thị Á", "Trần Văn Bé", "Đỗ Thị Cúc"]
+    assert all(s.created_at == at and s.created_at.tzinfo is not None for s in stalls.values())
+    later = at + timedelta(days=1)
+    imports.bulk_update(session, Stall.__table__, "id", ("owner_name", "updated_at"),
+                         [(stalls["Z-3"].id, "Đỗ Thị Cúc (mới)", later), (stalls["Z-1"].id, "Lê Thị Á", later)])
+    session.expire_all()
+    after = {s.code: s for s in session.exec(select(Stall).where(Stall.code.like("Z-%"))).all()}
+    assert after["Z-3"].owner_name == "Đỗ Thị Cúc (mới)" and after["Z-3"].updated_at == later
+    assert after["Z-1"].updated_at == later and after["Z-2"].updated_at == at  # the row not named is untouched
+    imports.bulk_update(session, Stall.__table__, "id", ("owner_name",), [])  # nothing to write: no statement

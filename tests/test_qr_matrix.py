@@ -122,3 +122,29 @@ def test_the_fast_bit_count_is_the_segmentation_optimum(payload: str) -> None:
     for range_index in range(3):
         assert qrimage._ascii_bits(payload, range_index) == qrimage._segment(payload, range_index)[0]
     assert qrimage._optimal_version(payload, "M") == qrimage.version_for(payload, "M")
+
+
+@SETTINGS
+@given(payload=st.one_of(VIETQR, MIXED))
+def test_a_payload_and_its_shape_need_the_same_bits_and_version(payload: str) -> None:
+    """The version is cached per shape (each character's class): the shape must count as the payload."""
+    shape = payload.translate(qrimage._SHAPE)
+    assert len(shape) == len(payload) and set(shape) <= {"0", "A", "a"}
+    for range_index in range(3):
+        assert qrimage._ascii_bits(shape, range_index) == qrimage._ascii_bits(payload, range_index)
+    assert qrimage._optimal_version(payload, "M") == qrimage._optimal_version_of_shape(shape, "M")
+
+
+def test_payloads_of_one_shape_share_one_version_count() -> None:
+    def bill(amount: int, stall: str) -> str:
+        return vietqr.build(bin="970436", account="0011001234567", amount=amount, purpose=f"F2612HL1 {stall}").payload
+
+    first = bill(150_000, "A12")
+    # another stall's bill of a six-digit amount whose CRC has its letters and digits where the first's has
+    second = next(p for p in (bill(amount, "B34") for amount in range(270_000, 280_000, 1_000))
+                  if p.translate(qrimage._SHAPE) == first.translate(qrimage._SHAPE))
+    qrimage._optimal_version_of_shape.cache_clear()
+    assert qrimage._optimal_version(first, "M") == qrimage._optimal_version(second, "M") == qrimage.version_for(
+        second, "M")
+    info = qrimage._optimal_version_of_shape.cache_info()
+    assert (info.misses, info.hits) == (1, 1)

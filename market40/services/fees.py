@@ -14,13 +14,16 @@ an owner sees only their own stall's bills.
 from __future__ import annotations
 
 import functools
+import gc
 import json
+import operator
 import re
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Iterator
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -31,7 +34,7 @@ from ..formats import VN_TZ, money
 from ..models import (FeeAccount, FeeBill, FeePayment, FeeReading, FeeStall, FeeTariff, Market, Stall,
                       utcnow)
 from ..reconciliation import Period
-from .imports import ImportReport, Problem, bulk_insert, settle
+from .imports import ImportReport, Problem, bulk_insert, bulk_update, settle
 from ..text import emv_text, search_key
 from .registry import Actor, Registry
 
@@ -105,6 +108,26 @@ SCHEMAS = {"tariffs": TARIFF_COLUMNS, "stalls": STALL_FEE_COLUMNS, "readings": R
 
 _WRITERS = ("operator", "admin", "staff", "board")
 _SETTERS = ("operator", "admin", "staff")
+#: A matched payment's row, as the matching writes it (tuples in this order, through imports.bulk_insert).
+_PAYMENT_COLUMNS = ("bill_id", "amount", "method", "tx_key", "paid_at", "channel", "content", "note", "recorded_at",
+                    "recorded_by")
+_first = operator.itemgetter(0)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block, and restored as it was, also on an error.
+
+    A matching of 100,000 transfers creates a million small objects that all live until it ends;
+    the collector ran over them again and again (a third of the time) and found nothing to free.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def write_template(path: str | Path | IO[bytes], what: str = "tariffs", *, kind: str | None = None) -> None:
@@ -767,6 +790,10 @@ class Fees:
     def match(self, market_code: str, transfers: Iterable[rules.Incoming], *, window_days: int = 45) -> MatchRun:
         """Apply transfers to the market's bills (idempotent: a transfer already applied is skipped, also when
         it comes back through the other channel under another id — :func:`market40.fees.twin_key`)."""
+        with gc_paused():  # a matching allocates ~10 objects per transfer and frees none: no cycles to find
+            return self._match(market_code, transfers, window_days)
+
+    def _match(self, market_code: str, transfers: Iterable[rules.Incoming], window_days: int) -> MatchRun:
         market = self.market(market_code, write=True)
         run = MatchRun(market.code)
         bills = self.session.execute(
@@ -823,23 +850,25 @@ class Fees:
         txs = {t.tx_key: t for t in fresh}
         rows = []
         now = utcnow()
+        by = self.actor.name
         last_paid: dict[int, datetime] = {}
-        moments: dict[str, datetime] = {}
+        moments: dict[str, datetime] = {}  # a transfer's booking time in UTC, converted once
         for a in result.allocations:
             tx = txs[a.tx_key]
             when = moments.get(a.tx_key)
             if when is None:
                 when = moments[a.tx_key] = tx.booked_at.replace(tzinfo=VN_TZ).astimezone(timezone.utc)
-            rows.append({"bill_id": a.bill, "amount": a.amount, "method": a.method, "tx_key": a.tx_key,
-                         "paid_at": when, "channel": tx.channel, "content": (tx.content or "")[:300], "note": a.note,
-                         "recorded_at": now, "recorded_by": self.actor.name})
-            last_paid[a.bill] = max(last_paid.get(a.bill, when), when)  # type: ignore[index]
+            rows.append((a.bill, a.amount, a.method, a.tx_key, when, tx.channel, (tx.content or "")[:300], a.note,
+                         now, by))
+            last = last_paid.get(a.bill)
+            if last is None or when > last:
+                last_paid[a.bill] = when
             run.applied += 1
             run.amount += a.amount
             if a.note:
                 run.notes.append({"tx": a.tx_key, "amount": a.amount, "note": a.note})
-        if rows:
-            bulk_insert(self.session, FeePayment.__table__, rows)  # type: ignore[attr-defined]
+        rows.sort(key=_first)  # by bill: the (bill_id, tx_key) index is written in order
+        bulk_insert(self.session, FeePayment.__table__, rows, _PAYMENT_COLUMNS)  # type: ignore[attr-defined]
         run.unmatched = [{"tx": u.tx_key, "amount": u.amount, "reason": u.reason, "candidates": list(u.candidates),
                           "booked_at": txs[u.tx_key].booked_at, "content": txs[u.tx_key].content}
                          for u in result.unmatched]
@@ -861,16 +890,15 @@ class Fees:
         """Receipt serials (market, year, sequence) for bills just paid in full: ``(first version id, paid at)``."""
         if not paid:
             return 0
-        from sqlalchemy import bindparam, update
         year = _today().year
         prefix = rules.receipt_serial(market.code, year, 0)[:-6]
         taken = self.session.execute(select(func.count()).select_from(FeeBill).where(
             FeeBill.receipt_serial.like(prefix + "%"))).scalar_one()  # type: ignore[union-attr]
-        values = [{"key": bill_id, "serial": rules.receipt_serial(market.code, year, taken + n + 1), "at": at}
+        values = [(bill_id, rules.receipt_serial(market.code, year, taken + n + 1), at)
                   for n, (bill_id, at) in enumerate(sorted(paid, key=lambda item: (item[1], item[0])))]
-        table = FeeBill.__table__  # type: ignore[attr-defined]
-        self.session.execute(update(table).where(table.c.id == bindparam("key")).values(
-            receipt_serial=bindparam("serial"), paid_at=bindparam("at")), values)
+        self.session.flush()  # the batch writer goes around the session: nothing pending may be lost
+        bulk_update(self.session, FeeBill.__table__, "id", ("receipt_serial", "paid_at"),  # type: ignore[attr-defined]
+                     values)
         self.session.expire_all()
         return len(values)
 

@@ -45,7 +45,7 @@ from . import auditlog
 from .registry import CONSENT_PURPOSE, Actor, ReferenceGuard, Registry, mask_record
 
 __all__ = ["ImportReport", "Problem", "Problems", "MAX_DETAIL", "find_twins", "import_stalls", "import_markets",
-           "import_stall_rows", "verdict", "settle", "write_rejects", "bulk_insert"]
+           "import_stall_rows", "verdict", "settle", "write_rejects", "bulk_insert", "bulk_update"]
 
 CHUNK = 2000
 Progress = Callable[[int, "int | None"], None]
@@ -741,41 +741,60 @@ def _bigger_page_cache(session: Session) -> None:
         connection.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_PAGE_CACHE_KIB}")
 
 
-def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+def bulk_insert(session: Session, table: Any, rows: list[Any], columns: Iterable[str] | None = None) -> None:
     """INSERT many rows through the driver's executemany, converting values as SQLAlchemy would.
 
-    Each column's own bind processor (e.g. :class:`~market40.models.UTCDateTime`) converts
-    its values, once per distinct value (an import stamps every row with the same time),
-    instead of SQLAlchemy's per-row parameter machinery, the largest cost of a bulk import.
+    ``rows`` are dicts (the first one's keys name the columns) or, with ``columns``, tuples in
+    that order (no dict per row). Each column's own bind processor (e.g.
+    :class:`~market40.models.UTCDateTime`) converts its values, once per distinct value (an
+    import stamps every row with the same time), instead of SQLAlchemy's per-row parameter
+    machinery, the largest cost of a bulk import.
     """
     if not rows:
         return
+    names = list(columns) if columns is not None else list(rows[0])
+    compiled = table.insert().compile(dialect=session.connection().dialect, column_keys=names)
+    _executemany(session, compiled, names, rows, tuples=columns is not None)
+
+
+def bulk_update(session: Session, table: Any, key: str, columns: Iterable[str], rows: list[tuple]) -> None:
+    """UPDATE many rows by their ``key`` column through the same writer as :func:`bulk_insert`.
+
+    Each row is a tuple: the key's value, then the new values of ``columns`` in order.
+    """
+    if not rows:
+        return
+    columns = list(columns)
+    names = ["b_key"] + [f"b_{column}" for column in columns]
+    statement = update(table).where(table.c[key] == bindparam("b_key")).values(
+        {column: bindparam(name) for column, name in zip(columns, names[1:])})
+    _executemany(session, statement.compile(dialect=session.connection().dialect), names, rows, tuples=True)
+
+
+def _executemany(session: Session, compiled: Any, names: list[str], rows: list[Any], *, tuples: bool) -> None:
+    """Run ``compiled`` once per row (executemany), each value converted by its bind's processor."""
     connection = session.connection()
     dialect = connection.dialect
-    keys = list(rows[0])
-    compiled = table.insert().compile(dialect=dialect, column_keys=keys)
     order = ([compiled.binds[name].key for name in compiled.positiontup]  # type: ignore[union-attr]
-             if compiled.positional else keys)
-    processors = [(index, key, table.c[key].type._cached_bind_processor(dialect)) for index, key in enumerate(order)]
+             if compiled.positional else names)
+    processors = [(index, name, compiled.binds[name].type._cached_bind_processor(dialect))
+                  for index, name in enumerate(order)]
     processors = [item for item in processors if item[2] is not None]
-    converted: dict[str, dict[Any, Any]] = {key: {} for _, key, _ in processors}
-    take = operator.itemgetter(*order)
+    converted: dict[str, dict[Any, Any]] = {name: {} for _, name, _ in processors}
+    take = operator.itemgetter(*([names.index(name) for name in order] if tuples else order))
     params: Any = []
     for row in rows:
         values = list(take(row)) if len(order) > 1 else [take(row)]
-        for index, key, processor in processors:
+        for index, name, processor in processors:
             raw = values[index]
             if raw is not None:
-                cache = converted[key]
+                cache = converted[name]
                 if raw in cache:
                     values[index] = cache[raw]
                 else:
                     values[index] = cache[raw] = processor(raw)
         params.append(tuple(values) if compiled.positional else dict(zip(order, values)))
     connection.exec_driver_sql(str(compiled), params)
-
-
-_bulk_insert = bulk_insert  # the name it had before other services used it
 
 
 def _group(rows: list[dict[str, Any]], key: str, value: str) -> dict[Any, list[Any]]:
