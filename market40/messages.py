@@ -20,14 +20,16 @@ Standard library only.
 """
 from __future__ import annotations
 
+import functools
 import os
+import re as _re
 from typing import Any, Mapping
 
 from .exceptions import InvalidFormat, ValidationError
 
 __all__ = ["TEXTS", "COLUMN_NAMES", "HELP", "LANGS", "problem", "describe", "text", "line", "column_name",
            "language", "verdict", "word", "sentence", "describe_error",
-           "transfer_reason", "refusal"]
+           "transfer_reason", "refusal", "REFUSAL_TEXTS", "refusal_text", "placeholders"]
 
 #: The languages people read market40 in, Vietnamese first.
 LANGS = ("vi", "en")
@@ -696,7 +698,7 @@ def describe_error(error: ValidationError, lang: str = "vi") -> str:
         return error.message
     if getattr(error, "code", None) in TEXTS or f"field.{error.field}" in TEXTS:
         return describe(error, lang)
-    return error.message
+    return refusal(error.message, lang)
 
 
 #: Why a row of a bank export was refused (market40.transactions says it in English): pattern → Vietnamese.
@@ -764,7 +766,8 @@ _REFUSAL_WORDS = {"verify": "xác minh", "reject": "từ chối", "revoke": "thu
 
 
 def refusal(message: str, lang: str = "vi") -> str:
-    """A refusal of the services in ``lang`` (one of no listed kind stays as it is)."""
+    """A refusal of the services in ``lang``: the hand-made patterns above, then :data:`REFUSAL_TEXTS`
+    (one of no listed kind stays as it is)."""
     import re
     if lang == "en":
         return message
@@ -781,4 +784,369 @@ def refusal(message: str, lang: str = "vi") -> str:
                 if key in fields:
                     fields[key] = _REFUSAL_WORDS.get(fields[key], fields[key])
             return template.format(**fields)
+    return refusal_text(message, lang)
+
+
+# --- every refusal the library raises, in Vietnamese -------------------------------------------------
+
+_SPEC = _re.compile(r"(?:!(?P<conv>[rsa]))?(?::(?P<spec>[<>^=]?[+\- ]?#?0?\d*[,_]?(?:\.\d+)?[a-zA-Z%]?))?$")
+
+
+def placeholders(template: str) -> list[tuple[int, int, str, str, str]]:
+    """The ``{…}`` fields of a refusal template: (start, end, expression, conversion, format spec).
+
+    The English templates are the library's f-strings with each expression written out
+    (``{value!r}``, ``{len(text)}``, ``{MAX_AMOUNT - 1:,}``); ``{{`` and ``}}`` are braces.
+
+    >>> [p[2:] for p in placeholders("{field}: at most {limit:,} characters, got {value[:80]!r} {{x}}")]
+    [('field', '', ''), ('limit', '', ','), ('value[:80]', 'r', '')]
+    """
+    found, i = [], 0
+    while i < len(template):
+        if template.startswith(("{{", "}}"), i):
+            i += 2
+            continue
+        if template[i] != "{":
+            i += 1
+            continue
+        depth, j = 0, i
+        while j < len(template):
+            depth += {"{": 1, "}": -1}.get(template[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        inner = template[i + 1:j]
+        tail = _SPEC.search(inner)
+        expression = inner[:tail.start()] if tail and tail.group(0) else inner
+        found.append((i, j + 1, expression, (tail and tail.group("conv")) or "", (tail and tail.group("spec")) or ""))
+        i = j + 1
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _refusal_patterns() -> list[tuple[_re.Pattern[str], list[tuple[str, str, str]], str]]:
+    """Each English template as a pattern, the most specific (longest fixed text) first."""
+    patterns = []
+    for english, vietnamese in REFUSAL_TEXTS.items():
+        fields, parts, at = placeholders(english), [], 0
+        for start, end, *_ in fields:
+            parts.append(_re.escape(english[at:start].replace("{{", "{").replace("}}", "}")))
+            parts.append("(.*?)")
+            at = end
+        parts.append(_re.escape(english[at:].replace("{{", "{").replace("}}", "}")))
+        fixed = len(english) - sum(end - start for start, end, *_ in fields)
+        patterns.append((fixed, _re.compile("".join(parts), _re.DOTALL), [f[2:] for f in fields], vietnamese))
+    patterns.sort(key=lambda p: -p[0])
+    return [p[1:] for p in patterns]
+
+
+def _unrepr(said: str) -> str:
+    import ast
+    if len(said) >= 2 and said[0] == said[-1] and said[0] in "'\"":
+        try:
+            return str(ast.literal_eval(said))
+        except (ValueError, SyntaxError):
+            pass
+    return said
+
+
+#: Names of inputs as the library's messages give them (``amount: …``) → Vietnamese.
+FIELD_WORDS: dict[str, str] = {
+    "amount": "số tiền", "account": "số tài khoản", "bank": "ngân hàng", "bank_bin": "mã ngân hàng (BIN)",
+    "bin": "mã ngân hàng (BIN)", "card": "số thẻ", "purpose": "nội dung chuyển khoản", "payload": "nội dung mã QR",
+    "holder_name": "tên chủ tài khoản", "account_holder": "tên chủ tài khoản", "owner_name": "tên chủ hộ",
+    "owner_phone": "số điện thoại", "phone": "số điện thoại", "owner_tax_code": "mã số thuế",
+    "market_code": "mã chợ", "stall_code": "mã sạp", "shop_name": "tên cửa hàng", "category": "ngành hàng",
+    "status": "trạng thái", "period": "kỳ", "reference": "mã tham chiếu", "username": "tên đăng nhập",
+    "password": "mật khẩu", "booked_at": "ngày ghi sổ", "content": "nội dung", "tx_id": "mã giao dịch",
+    "registered_on": "ngày đăng ký", "verified_on": "ngày xác minh", "closed_on": "ngày nghỉ",
+    "account_kind": "loại tài khoản", "qr": "mã QR", "merchant_qr": "mã QR thanh toán của điểm bán",
+    "bill_number": "số hóa đơn", "store_label": "mã cửa hàng", "terminal_label": "mã điểm bán",
+    "reference_label": "mã tham chiếu", "customer_label": "mã khách hàng", "province": "tỉnh",
+    "stall reference": "mã tham chiếu sạp", "direction": "chiều giao dịch", "code": "mã", "area": "diện tích",
+}
+
+
+def refusal_text(message: str, lang: str = "vi", *, _depth: int = 0) -> str:
+    """A message of the library in ``lang`` by :data:`REFUSAL_TEXTS` (unchanged when no template fits).
+
+    >>> refusal_text("stall HL1/A-9 not found")
+    'không có sạp HL1/A-9 trong sổ đăng ký'
+    """
+    if lang == "en" or not message:
+        return message
+    for pattern, fields, vietnamese in _refusal_patterns():
+        found = pattern.fullmatch(message)
+        if found is None:
+            continue
+        english = {}
+        for (expression, conv, spec), said in zip(fields, found.groups()):
+            if "," in spec and _re.fullmatch(r"-?\d{1,3}(,\d{3})+", said):
+                said = said.replace(",", ".")
+            english.setdefault(expression, (said, conv))
+        out, at = [], 0
+        for start, end, expression, conv, _ in placeholders(vietnamese):
+            out.append(vietnamese[at:start].replace("{{", "{").replace("}}", "}"))
+            said, english_conv = english.get(expression, ("", ""))
+            if english_conv == "r" and conv != "r":
+                said = _unrepr(said)
+            if expression in ("field", "name", "f") and said in FIELD_WORDS:
+                said = FIELD_WORDS[said]
+            elif _depth < 2 and " " in said:
+                said = refusal_text(said, lang, _depth=_depth + 1)
+            out.append(said)
+            at = end
+        out.append(vietnamese[at:].replace("{{", "{").replace("}}", "}"))
+        return "".join(out)
     return message
+
+
+#: Every refusal template of the library (the English f-string, expressions written out) → the same
+#: refusal in Vietnamese, with the same fields (a field of English-only words, such as a plural
+#: ending, may be left out). tests/test_cli_lang.py finds every template in the code and fails on
+#: one missing here. Reached through :func:`refusal` and :func:`describe_error`.
+REFUSAL_TEXTS: dict[str, str] = {
+    # accounts.py
+    "stall reference: market and stall codes need letters or digits, got {market_code!r} and {stall_code!r}":
+        "mã tham chiếu sạp: mã chợ và mã sạp cần có chữ cái hoặc chữ số, nhận được «{market_code}» và «{stall_code}»",
+    "stall reference: {reference!r} has {len(reference)} characters, at most {MAX_REFERENCE} fit every bank app; use "
+    "shorter market or stall codes":
+        "mã tham chiếu sạp: «{reference}» dài {len(reference)} ký tự, mọi ứng dụng ngân hàng chỉ giữ nguyên tối đa "
+        "{MAX_REFERENCE} ký tự; hãy dùng mã chợ hoặc mã sạp ngắn hơn",
+    "{field}: invisible or control character U+{ord(bad):04X} is not allowed in {value!r}":
+        "{field}: không được có ký tự ẩn hoặc ký tự điều khiển U+{ord(bad):04X} trong «{value}»",
+    "{field}: at most {limit} characters, got {len(text)}":
+        "{field}: tối đa {limit} ký tự, nhận được {len(text)} ký tự",
+    "{field}: required":
+        "{field}: bắt buộc",
+    "holder_name: the account holder name is required":
+        "tên chủ tài khoản: bắt buộc phải có tên chủ tài khoản",
+    "holder_name: the business name as the bank shows it: letters, digits, spaces and . , & ' / ( ) + -, found "
+    "{bad!r} in {value!r}":
+        "tên chủ tài khoản: ghi tên doanh nghiệp như ngân hàng hiển thị: chữ cái, chữ số, dấu cách và . , & ' / ( ) "
+        "+ -, có «{bad}» trong «{value}»",
+    "holder_name: 2–{MAX_BUSINESS_NAME} characters, got {len(name)} ({name!r})":
+        "tên chủ tài khoản: 2–{MAX_BUSINESS_NAME} ký tự, nhận được {len(name)} ký tự («{name}»)",
+    "holder_name: letters and spaces only (as the bank shows it), found {bad!r} in {value!r}{hint}":
+        "tên chủ tài khoản: chỉ gồm chữ cái và dấu cách (như ngân hàng hiển thị), có «{bad}» trong «{value}»{hint}",
+    "holder_name: 2–50 characters, got {len(name)} ({name!r})":
+        "tên chủ tài khoản: 2–50 ký tự, nhận được {len(name)} ký tự («{name}»)",
+    "{field}: Cá nhân / Hộ kinh doanh (personal / household), got {value!r}":
+        "{field}: Cá nhân hoặc Hộ kinh doanh, nhận được «{value}»",
+    "{field}: must be text (leading zeros matter), got {value!r}":
+        "{field}: phải là văn bản (chữ số 0 ở đầu có ý nghĩa), nhận được «{value}»",
+    "{field}: 3–32 letters, digits, / . or -, as on the registration certificate, got {value!r}":
+        "{field}: 3–32 chữ cái, chữ số, / . hoặc -, như trên giấy chứng nhận đăng ký, nhận được «{value}»",
+    "{field}: must be text (leading zeros matter), got {type(value).__name__} {value!r}":
+        "{field}: phải là văn bản (chữ số 0 ở đầu có ý nghĩa), nhận được {type(value).__name__} «{value}»",
+    "{field}: a Vietnamese phone number is 0 followed by 9 or 10 digits, got {value!r}":
+        "{field}: số điện thoại Việt Nam gồm số 0 và 9 hoặc 10 chữ số, nhận được «{value}»",
+    "{field}: must be text, got {type(value).__name__}":
+        "{field}: phải là văn bản, nhận được {type(value).__name__}",
+    "{field}: 1–{MAX_USERNAME} characters without spaces or control characters, got {value[:80]!r}":
+        "{field}: 1–{MAX_USERNAME} ký tự, không có dấu cách hoặc ký tự điều khiển, nhận được «{value[:80]}»",
+    "{field}: one of Tài khoản ngân hàng / Thẻ / Ví điện tử (bank_account / card / ewallet), got {value!r}":
+        "{field}: một trong Tài khoản ngân hàng / Thẻ / Ví điện tử, nhận được «{value}»",
+    "{field}: {value!r} does not fit a participant of kind {bank_kind}":
+        "{field}: «{value}» không phù hợp với thành viên loại {bank_kind}",
+    "{field}: Đang kinh doanh / Nghỉ kinh doanh (operating / closed), got {value!r}":
+        "{field}: Đang kinh doanh hoặc Nghỉ kinh doanh, nhận được «{value}»",
+    "{field}: letters, digits and - . / _ only, got {value!r}":
+        "{field}: chỉ gồm chữ cái, chữ số và - . / _, nhận được «{value}»",
+    "{field}: at most {limit} characters, got {len(code)}":
+        "{field}: tối đa {limit} ký tự, nhận được {len(code)} ký tự",
+    "{field}: must be text (leading zeros matter), got the number {value!r}":
+        "{field}: phải là văn bản (chữ số 0 ở đầu có ý nghĩa), nhận được số «{value}»",
+    "{field}: the account number is required":
+        "{field}: bắt buộc phải có số tài khoản",
+    "{field}: letters A–Z and digits only (spaces and dashes are dropped), found {bad!r} in {value!r}":
+        "{field}: chỉ gồm chữ cái A–Z và chữ số (dấu cách và dấu gạch được bỏ qua), có «{bad}» trong «{value}»",
+    "qr: no QR content":
+        "mã QR: không có nội dung mã QR",
+    "qr: the QR's check characters (CRC) do not match: it is damaged or was altered ({error})":
+        "mã QR: ký tự kiểm tra (CRC) của mã QR không khớp: mã bị hỏng hoặc đã bị sửa ({error})",
+    "qr: this is a {error.kind}: it pays a merchant through another scheme, not into the stall's own account; scan "
+    "the receiving QR of the owner's bank or wallet app":
+        "mã QR: đây là mã {error.kind}: mã này thanh toán cho một điểm bán qua hệ thống khác, không chuyển vào tài "
+        "khoản của chính sạp; hãy quét mã QR nhận tiền trong ứng dụng ngân hàng hoặc ví của chủ hộ",
+    "qr: not a VietQR payment code ({error})":
+        "mã QR: không phải mã thanh toán VietQR ({error})",
+    "qr: this QR asks for a fixed amount ({formats.money(qr.amount, 'en')}): it is made for one payment, not the "
+    "stall's receiving QR":
+        "mã QR: mã này đòi một số tiền cố định ({formats.money(qr.amount, 'en')}): mã dùng cho một lần thanh toán, "
+        "không phải mã QR nhận tiền của sạp",
+    "qr: this is a one-time (dynamic) QR, like a bill's: it is made for one payment, not the stall's receiving QR":
+        "mã QR: đây là mã QR dùng một lần (động), như mã của một hóa đơn: mã dùng cho một lần thanh toán, không phải "
+        "mã QR nhận tiền của sạp",
+    "qr: this QR pays bill {qr.bill_number!r}, not the stall's receiving QR":
+        "mã QR: mã này thanh toán hóa đơn «{qr.bill_number}», không phải mã QR nhận tiền của sạp",
+    "qr: a MoMo QR without its MOMOW2W… reference (62.05): scan the receive-money QR in the MoMo app":
+        "mã QR: mã QR MoMo thiếu mã tham chiếu MOMOW2W… (62.05): hãy quét mã QR nhận tiền trong ứng dụng MoMo",
+    "merchant_qr: this is a personal transfer QR, not a bank-issued merchant QR (QRPUSH): register it as the stall's "
+    "account":
+        "mã QR thanh toán của điểm bán: đây là mã QR chuyển khoản cá nhân, không phải mã QR điểm bán do ngân hàng "
+        "cấp (QRPUSH): hãy đăng ký mã này làm tài khoản của sạp",
+    "qr: the merchant QR's check characters (CRC) do not match: it is damaged or was altered":
+        "mã QR: ký tự kiểm tra (CRC) của mã QR điểm bán không khớp: mã bị hỏng hoặc đã bị sửa",
+    "qr: this merchant QR asks for a fixed amount ({other.amount_text} đ): it is made for one payment, not the "
+    "stall's QR":
+        "mã QR: mã QR điểm bán này đòi một số tiền cố định ({other.amount_text} đ): mã dùng cho một lần thanh toán, "
+        "không phải mã QR của sạp",
+    "qr: this merchant QR is a one-time (dynamic) code, not the one to hang at the stall":
+        "mã QR: mã QR điểm bán này là mã dùng một lần (động), không phải mã để treo tại sạp",
+    "merchant_qr: the acquirer BIN (38.01.00) must be 6 digits, got {other.bin!r}":
+        "mã QR thanh toán của điểm bán: mã ngân hàng thanh toán (BIN, 38.01.00) phải gồm 6 chữ số, nhận được "
+        "«{other.bin}»",
+    "merchant_qr: the merchant id (38.01.01) must be 1–19 characters, got {other.merchant_id!r}":
+        "mã QR thanh toán của điểm bán: mã điểm bán (38.01.01) phải có 1–19 ký tự, nhận được «{other.merchant_id}»",
+    "merchant_qr: currency (53) must be 704 (VND), got {other.currency!r}":
+        "mã QR thanh toán của điểm bán: loại tiền (53) phải là 704 (VND), nhận được «{other.currency}»",
+    "merchant_qr: country (58) must be VN, got {other.country!r}":
+        "mã QR thanh toán của điểm bán: quốc gia (58) phải là VN, nhận được «{other.country}»",
+    "merchant_qr: the payload must be ASCII (EMV ANS)":
+        "mã QR thanh toán của điểm bán: nội dung mã phải là ký tự ASCII (EMV ANS)",
+    "{field}: {_shown(value)} is in the future (today is {event_day(now):%d/%m/%Y})":
+        "{field}: {_shown(value)} là ngày trong tương lai (hôm nay là {event_day(now):%d/%m/%Y})",
+    "{field}: {_shown(value)} is before {event_day(not_before):%d/%m/%Y}{what}":
+        "{field}: {_shown(value)} trước ngày {event_day(not_before):%d/%m/%Y}{what}",
+    "{field}: a date as DD/MM/YYYY or YYYY-MM-DD (optionally with HH:MM), got {value!r}":
+        "{field}: ghi ngày dạng DD/MM/YYYY hoặc YYYY-MM-DD (có thể kèm giờ HH:MM), nhận được «{value}»",
+    # backup.py
+    "{folder}: already exists and is not an empty folder; choose a new one":
+        "{folder}: đã có và không phải thư mục trống; hãy chọn thư mục mới",
+    "no registry in {db.redact(str(resolved))}: nothing to back up":
+        "chưa có sổ đăng ký trong {db.redact(str(resolved))}: không có gì để sao lưu",
+    "{folder}: not a market40 backup (no {MANIFEST})":
+        "{folder}: không phải bản sao lưu market40 (thiếu {MANIFEST})",
+    "{manifest_path}: damaged manifest":
+        "{manifest_path}: tệp kê khai bị hỏng",
+    "{folder / name}: missing or damaged (its SHA-256 differs from the manifest)":
+        "{folder / name}: bị thiếu hoặc bị hỏng (mã SHA-256 khác với tệp kê khai)",
+    "{folder}: the backup holds no registry":
+        "{folder}: bản sao lưu không có sổ đăng ký",
+    "{folder} holds a{' SQLite' if source == SQLITE_FILE else ' PostgreSQL'} registry; restore it into a{'n SQLite "
+    "file' if source == SQLITE_FILE else ' PostgreSQL database'} (copy between the two with an export, not a backup)":
+        "{folder} chứa sổ đăng ký{' SQLite' if source == SQLITE_FILE else ' PostgreSQL'}; hãy khôi phục vào cơ sở dữ "
+        "liệu cùng loại (muốn chuyển giữa hai loại, dùng bản xuất dữ liệu, không dùng bản sao lưu)",
+    "{target} already holds a registry: restore into a new place, or use --force to replace it":
+        "{target} đã có sổ đăng ký: hãy khôi phục vào chỗ mới, hoặc dùng --force để thay thế",
+    "{db.redact(str(resolved))} already holds tables: restore into an empty database, or use --force to replace them":
+        "{db.redact(str(resolved))} đã có bảng dữ liệu: hãy khôi phục vào cơ sở dữ liệu trống, hoặc dùng --force để "
+        "thay thế",
+    "{store} already exists: restore the transaction store into a new place, or use --force to replace it":
+        "{store} đã có: hãy khôi phục kho giao dịch vào chỗ mới, hoặc dùng --force để thay thế",
+    "an in-memory database cannot be backed up or restored":
+        "không sao lưu hoặc khôi phục được cơ sở dữ liệu chỉ nằm trong bộ nhớ",
+    "{source}: the copy failed its integrity check ({check})":
+        "{source}: bản sao không qua được bước kiểm tra toàn vẹn ({check})",
+    "{source}: cannot copy the registry ({error})":
+        "{source}: không sao chép được sổ đăng ký ({error})",
+    "{source}: cannot copy the transaction store ({str(error).splitlines()[0]}); if a batch job (tx import, "
+    "reconcile) is running, back up again when it ends":
+        "{source}: không sao chép được kho giao dịch ({str(error).splitlines()[0]}); nếu đang chạy một việc theo lô "
+        "(tx import, reconcile), hãy sao lưu lại khi việc đó xong",
+    "{tool} not found: install the PostgreSQL client tools (e.g. apt install postgresql-client) to {{what}}":
+        "không tìm thấy {tool}: hãy cài bộ công cụ PostgreSQL (ví dụ apt install postgresql-client) để {{what}}",
+    "{tool} failed ({what}): {reason}":
+        "{tool} bị lỗi ({what}): {reason}",
+    # banks.py
+    "bank: give a BIN, a bank code or a name":
+        "ngân hàng: hãy ghi BIN, mã viết tắt hoặc tên ngân hàng",
+    "bank: {missing[0][0]} is not in the NAPAS participant directory: {missing[0][1]}":
+        "ngân hàng: {missing[0][0]} không có trong danh bạ thành viên NAPAS: {missing[0][1]}",
+    "bank: no NAPAS participant matches {query!r}{hint}":
+        "ngân hàng: không có thành viên NAPAS nào khớp với «{query}»{hint}",
+    "bank: {query!r} matches several participants: {names}; be more precise or give the BIN":
+        "ngân hàng: «{query}» khớp với nhiều thành viên: {names}; hãy ghi rõ hơn hoặc ghi BIN",
+    "bin: must be 6 digits, got {bin!r}":
+        "mã ngân hàng (BIN): phải gồm 6 chữ số, nhận được «{bin}»",
+    "bin: {bin} is not in the NAPAS participant directory (nearest: {', '.join(hints)}); if the bank is newer than "
+    "the directory, allow unknown BINs explicitly":
+        "mã ngân hàng (BIN): {bin} không có trong danh bạ thành viên NAPAS (gần nhất: {', '.join(hints)}); nếu ngân "
+        "hàng mới hơn danh bạ, hãy cho phép rõ ràng BIN chưa biết",
+    "bin: {bin} is not in the NAPAS participant directory; if the bank is newer than the directory, allow unknown "
+    "BINs explicitly":
+        "mã ngân hàng (BIN): {bin} không có trong danh bạ thành viên NAPAS; nếu ngân hàng mới hơn danh bạ, hãy cho "
+        "phép rõ ràng BIN chưa biết",
+    # db.py
+    "not a database URL: {redact(raw)!r}":
+        "không phải địa chỉ cơ sở dữ liệu: «{redact(raw)}»",
+    "unsupported database {url.get_backend_name()!r} in {shown!r}: use SQLite or PostgreSQL":
+        "không hỗ trợ cơ sở dữ liệu «{url.get_backend_name()}» trong «{shown}»: hãy dùng SQLite hoặc PostgreSQL",
+    "the database already has {len(tables)} tables ({shown}): upgrade it instead, or drop the existing tables first":
+        "cơ sở dữ liệu đã có {len(tables)} bảng ({shown}): hãy nâng cấp thay vì tạo mới, hoặc xóa các bảng đó trước",
+    "the registry's schema is at revision {current}, this market40 needs {head}: run `market40 db upgrade` (back the "
+    "database up first)":
+        "cấu trúc sổ đăng ký đang ở phiên bản {current}, market40 này cần {head}: hãy chạy `market40 db upgrade` "
+        "(sao lưu cơ sở dữ liệu trước)",
+    "the registry's schema is at revision {current}, newer than this market40 knows ({head}): install the market40 "
+    "version that migrated it":
+        "cấu trúc sổ đăng ký đang ở phiên bản {current}, mới hơn phiên bản market40 này biết ({head}): hãy cài phiên "
+        "bản market40 đã nâng cấp nó",
+    "migration left {len(broken)} rows with broken foreign keys, first in table {broken[0][0]!r}: rolled back":
+        "bản nâng cấp để lại {len(broken)} dòng có khóa ngoại hỏng, đầu tiên ở bảng «{broken[0][0]}»: đã hoàn tác",
+    # demo.py
+    "demo data file not found: {path} (set MARKET40_DATA_DIR to the data/ folder)":
+        "không tìm thấy tệp dữ liệu mẫu: {path} (đặt MARKET40_DATA_DIR là thư mục data/)",
+    "{market_code!r} is not one of the 43 demo markets":
+        "«{market_code}» không phải một trong 43 chợ mẫu",
+    "too many stalls for the demo's zone letters":
+        "quá nhiều sạp so với các chữ cái khu của dữ liệu mẫu",
+    "stall count out of range":
+        "số sạp nằm ngoài khoảng cho phép",
+    "adoption must be a share between 0 and 1":
+        "tỷ lệ sử dụng phải là một số từ 0 đến 1",
+    # emv.py
+    "tag: must be 2 digits, got {tag!r}":
+        "thẻ (tag): phải gồm 2 chữ số, nhận được «{tag}»",
+    "tag {tag}: value must be 1–99 characters, got {size}":
+        "thẻ {tag}: giá trị phải có 1–99 ký tự, nhận được {size}",
+    "{where}: not EMV TLV at character {offset + i}: expected a 2-digit tag and a 2-digit length, found {text[i:i + "
+    "4]!r}":
+        "{where}: không phải dạng EMV TLV ở ký tự {offset + i}: cần mã thẻ 2 chữ số và độ dài 2 chữ số, gặp "
+        "«{text[i:i + 4]}»",
+    "{where}: tag {tag} at character {offset + i} has length 00; values are 1–99 characters":
+        "{where}: thẻ {tag} ở ký tự {offset + i} có độ dài 00; giá trị phải có 1–99 ký tự",
+    "{where}: tag {tag} at character {offset + i} declares {size} characters but only {end - i - 4} remain":
+        "{where}: thẻ {tag} ở ký tự {offset + i} khai báo {size} ký tự nhưng chỉ còn {end - i - 4}",
+    # fees.py
+    "{field}: bắt buộc, một ngày như 01/01/2026 (required: a day)":
+        "{field}: bắt buộc, một ngày như 01/01/2026",
+    "{field}: {text!r} không phải một ngày, viết như 01/01/2026 (not a day: write DD/MM/YYYY)":
+        "{field}: «{text}» không phải một ngày, viết như 01/01/2026",
+    "{name}: {label} bắt buộc (required)":
+        "{name}: {label} bắt buộc",
+    "{name}: tối đa {limit} ký tự, có {len(value)} (at most {limit} characters)":
+        "{name}: tối đa {limit} ký tự, có {len(value)}",
+    "code: mã biểu phí gồm chữ và số, 1–16 ký tự, nhận {values.get('code')!r} (a tariff code of 1–16 letters or "
+    "digits)":
+        "mã biểu phí: gồm chữ và số, 1–16 ký tự, nhận được «{values.get('code')}»",
+    "kind: loại phải là một trong thuê / cố định / chỉ số / lượt, nhận {raw_kind!r} (one of {', '.join(KINDS)})":
+        "loại phí: phải là một trong thuê / cố định / chỉ số / lượt, nhận được «{raw_kind}» ({', '.join(KINDS)})",
+    "unit_price: {formats.money(price)} quá lớn (at most {formats.money(_MAX_UNIT_PRICE)})":
+        "đơn giá: {formats.money(price)} quá lớn (tối đa {formats.money(_MAX_UNIT_PRICE)})",
+    "valid_to: ngày hết hiệu lực {valid_to:%d/%m/%Y} phải sau ngày hiệu lực {valid_from:%d/%m/%Y} (must be after "
+    "valid_from)":
+        "ngày hết hiệu lực: {valid_to:%d/%m/%Y} phải sau ngày hiệu lực {valid_from:%d/%m/%Y}",
+    "position_class: chỉ khoản thuê diện tích theo vị trí (only rent rows have a position class)":
+        "hạng vị trí: chỉ khoản thuê diện tích mới có hạng vị trí",
+    "{field}: diện tích tính bằng m², như 4,5 — nhận {value!r} (an area in m², e.g. 4.5)":
+        "{field}: diện tích tính bằng m², như 4,5 — nhận được «{value}»",
+    "{field}: một số nguyên không âm, nhận {value!r} (a whole number ≥ 0)":
+        "{field}: một số nguyên không âm, nhận được «{value}»",
+    "bill number {number!r}: tối đa 25 ký tự (at most 25 characters in 62.01)":
+        "số hóa đơn «{number}»: tối đa 25 ký tự (62.01)",
+    "bill reference {reference!r}: {len(reference)} ký tự, tối đa {MAX_REFERENCE} để mọi ứng dụng ngân hàng giữ "
+    "nguyên (at most {MAX_REFERENCE} characters); dùng mã chợ/sạp ngắn hơn":
+        "mã tham chiếu hóa đơn «{reference}»: {len(reference)} ký tự, tối đa {MAX_REFERENCE} để mọi ứng dụng ngân "
+        "hàng giữ nguyên; dùng mã chợ/sạp ngắn hơn",
+    # feeslips.py
+    "slip {slip.number}: the QR ({symbol.modules} modules) does not fit an {geometry.name} slip at "
+    "{posters.MIN_MODULE_MM} mm modules":
+        "phiếu {slip.number}: mã QR ({symbol.modules} ô) không vừa phiếu {geometry.name} với ô "
+        "{posters.MIN_MODULE_MM} mm",
+    "slip {slip.number}: the text does not fit above the QR on an A7 slip":
+        "phiếu {slip.number}: chữ không vừa phía trên mã QR trên phiếu A7",
+    "sheet: an {cell.name} slip does not fit on a {sheet.upper()} sheet":
+        "tờ in: phiếu {cell.name} không vừa tờ {sheet.upper()}",
+}

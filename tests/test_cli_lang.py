@@ -262,3 +262,94 @@ def test_poster_verify_and_the_market_sheet_speak_vietnamese(run, tmp_path, demo
     assert not [line for line in skipped if ENGLISH.search(line.split(": ", 1)[1])]
     assert "waiting for verification" in (tmp_path / "skipped.csv").read_text(encoding="utf-8-sig") or \
         "no registered account" in (tmp_path / "skipped.csv").read_text(encoding="utf-8-sig")
+
+
+# --- every refusal of the library has its Vietnamese (market40.messages.REFUSAL_TEXTS) -------------------
+
+def _refusal_templates() -> dict[str, str]:
+    """Every message the library builds an exception of ours with, as a template (``{expression}``
+    for each f-string field, each branch of a conditional suffix its own template) → where."""
+    import ast
+    import pathlib
+
+    import market40
+    from market40 import exceptions
+    root = pathlib.Path(market40.__file__).parent
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(root.rglob("*.py"))}
+    ours = {name for name, value in vars(exceptions).items()
+            if isinstance(value, type) and issubclass(value, exceptions.Market40Error)}
+    grown = True
+    while grown:  # the modules' own subclasses (PasswordRefused, OwnerExists…)
+        grown = False
+        for tree in trees.values():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef) and node.name not in ours and any(
+                        getattr(base, "id", getattr(base, "attr", None)) in ours for base in node.bases):
+                    ours.add(node.name)
+                    grown = True
+
+    def field(node: ast.FormattedValue) -> str:
+        said = ast.unparse(node.value)
+        if node.conversion != -1:
+            said += "!" + chr(node.conversion)
+        if node.format_spec is not None:
+            said += ":" + "".join(part.value for part in node.format_spec.values)
+        return "{" + said + "}"
+
+    def variants(node: ast.AST, top: bool = True) -> list[str] | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value.replace("{", "{{").replace("}", "}}")]
+        if isinstance(node, ast.JoinedStr):
+            return ["".join(field(part) if isinstance(part, ast.FormattedValue)
+                            else part.value.replace("{", "{{").replace("}", "}}") for part in node.values)]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = variants(node.left, False), variants(node.right, False)
+            return None if left is None or right is None else [a + b for a in left for b in right]
+        if isinstance(node, ast.IfExp):
+            body, other = variants(node.body, False), variants(node.orelse, False)
+            if body is not None and other is not None:
+                return body + other
+        return None if top else ["{" + ast.unparse(node) + "}"]  # a message passed on stays as it is
+
+    found: dict[str, str] = {}
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.args:
+                name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                if name in ours:
+                    for template in variants(node.args[0]) or []:
+                        found.setdefault(template, f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_every_refusal_of_the_library_has_its_vietnamese():
+    templates = _refusal_templates()
+    assert len(templates) > 300  # the scan still sees the raise sites
+    missing = [f"{where}: {template!r}" for template, where in templates.items()
+               if template not in messages.REFUSAL_TEXTS]
+    assert missing == [], f"{len(missing)} refusals without Vietnamese in market40.messages.REFUSAL_TEXTS:\n" + \
+        "\n".join(missing)
+    stale = [template for template in messages.REFUSAL_TEXTS if template not in templates]
+    assert stale == [], f"templates no longer raised anywhere: {stale}"
+
+
+def test_each_vietnamese_refusal_keeps_the_fields_of_its_english():
+    wrong = []
+    for english, vietnamese in messages.REFUSAL_TEXTS.items():
+        ours = {p[2] for p in messages.placeholders(english)}
+        theirs = {p[2] for p in messages.placeholders(vietnamese)}
+        optional = {name for name in ours if " if " in name}  # English plural endings and articles
+        if not theirs <= ours or ours - theirs - optional or not vietnamese.strip() or vietnamese == english:
+            wrong.append((english, vietnamese, sorted(theirs ^ ours)))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("english, vietnamese", [
+    ("stall HL1/A-9 not found", "không có sạp HL1/A-9 trong sổ đăng ký"),
+    ("amount: must be from 1 to 499,999,999,999 đồng (NAPAS 247 single-transfer cap), got 500,000,000,000",
+     "số tiền: phải từ 1 đến 499.999.999.999 đồng (hạn mức một lần chuyển NAPAS 247), nhận được 500.000.000.000"),
+    ("38.01.00 BIN: must be 6 digits, got '97043'", "38.01.00 mã ngân hàng (BIN): phải gồm 6 chữ số, nhận được «97043»"),
+])
+def test_a_refusal_reads_in_vietnamese_with_its_values(english, vietnamese):
+    assert messages.refusal(english, "vi") == vietnamese
+    assert messages.refusal(english, "en") == english
