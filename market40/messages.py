@@ -892,6 +892,8 @@ def refusal_text(message: str, lang: str = "vi", *, _depth: int = 0) -> str:
                 said = _unrepr(said)
             if expression in ("field", "name", "f") and said in FIELD_WORDS:
                 said = FIELD_WORDS[said]
+            elif english_conv != "r" and said in WORDS:  # a role or a state
+                said = WORDS[said]
             elif _depth < 2 and " " in said:
                 said = refusal_text(said, lang, _depth=_depth + 1)
             out.append(said)
@@ -1149,4 +1151,258 @@ REFUSAL_TEXTS: dict[str, str] = {
         "phiếu {slip.number}: chữ không vừa phía trên mã QR trên phiếu A7",
     "sheet: an {cell.name} slip does not fit on a {sheet.upper()} sheet":
         "tờ in: phiếu {cell.name} không vừa tờ {sheet.upper()}",
+    "slips: no bill with an amount to pay in this period":
+        "phiếu thu: không có hóa đơn nào cần nộp tiền trong kỳ này",
+    "size: {len(too_big)} bills do not fit an A7 slip — its QR holds at most {limit} modules a side (version {(limit "
+    "- 17) // 4}) at {posters.MIN_MODULE_MM} mm modules, even with the bill number shortened in 62.01 "
+    "({named}{more}); print them on A6. {fits}.":
+        "khổ phiếu: {len(too_big)} hóa đơn không vừa phiếu A7 — mã QR trên phiếu chỉ chứa tối đa {limit} ô mỗi cạnh "
+        "(phiên bản {(limit - 17) // 4}) với ô {posters.MIN_MODULE_MM} mm, kể cả khi đã rút ngắn số hóa đơn ở 62.01 "
+        "({named}{more}); hãy in các phiếu đó khổ A6. {fits}.",
+    "receipts: no paid bill":
+        "biên lai: không có hóa đơn nào đã nộp",
+    # households.py
+    "{field}: at most {MAX_TAX_CODE} characters, got {len(text)}":
+        "{field}: tối đa {MAX_TAX_CODE} ký tự, nhận được {len(text)} ký tự",
+    "{field}: a tax or business registration code is 6–{MAX_TAX_CODE} digits or letters, got {value!r}":
+        "{field}: mã số thuế hoặc số đăng ký kinh doanh gồm 6–{MAX_TAX_CODE} chữ số hoặc chữ cái, nhận được «{value}»",
+    # localities.py
+    "province: give a 2-digit province code or a name (tỉnh: mã 2 số hoặc tên)":
+        "tỉnh: ghi mã tỉnh 2 chữ số hoặc tên tỉnh",
+    "province {text!r} not found (không có tỉnh/thành phố này); did you mean {', '.join(hints)}?":
+        "không có tỉnh/thành phố «{text}»; có phải bạn muốn tìm {', '.join(hints)}?",
+    "province {text!r} not found (không có tỉnh/thành phố này); see `market40 locality list` for the 34 provinces":
+        "không có tỉnh/thành phố «{text}»; xem 34 tỉnh, thành phố bằng `market40 locality list`",
+    "locality {text!r} not found (không có đơn vị hành chính mã này): {hint}":
+        "không có đơn vị hành chính mã «{text}»: {hint}",
+    # notify.py
+    "no message provider is configured (MARKET40_SENDER=none)":
+        "chưa cấu hình dịch vụ gửi tin nhắn (MARKET40_SENDER=none)",
+    "{ENV_VAR}: cannot load {text!r} ({error})":
+        "{ENV_VAR}: không nạp được «{text}» ({error})",
+    "{ENV_VAR}: {text} has no send(message) method":
+        "{ENV_VAR}: {text} không có phương thức send(message)",
+    "{ENV_VAR}: console, none, file:PATH or module:Class, got {text!r}":
+        "{ENV_VAR}: console, none, file:ĐƯỜNG_DẪN hoặc module:Class, nhận được «{text}»",
+    # passwords.py
+    "the password is empty":
+        "mật khẩu đang để trống",
+    "the password is longer than {MAX_PASSWORD_LENGTH} characters":
+        "mật khẩu dài quá {MAX_PASSWORD_LENGTH} ký tự",
+    "{field}: {vietnamese} ({english})":
+        "{field}: {vietnamese}",
+    "not an enrollment code: {text!r}":
+        "không phải mã đăng ký: «{text}»",
+    "unusable scrypt parameters {shown}":
+        "tham số scrypt không dùng được {shown}",
+    "not a market40 password hash":
+        "không phải mã băm mật khẩu của market40",
+    "the enrollment key is shorter than {MIN_KEY_BYTES} bytes":
+        "khóa đăng ký ngắn hơn {MIN_KEY_BYTES} byte",
+    # posters.py
+    "lang: {code!r} is not a poster language; use vi, en, zh (e.g. vi,en,zh)":
+        "ngôn ngữ poster: «{code}» không phải ngôn ngữ của poster; dùng vi, en, zh (ví dụ vi,en,zh)",
+    "poster font: the package {ZH_FONT_PACKAGE.replace('_', '-')} (the {ZH_FONT_FAMILY} font for Chinese lines) is "
+    "not installed; pip install pylopdf-fonts-zh-cn":
+        "phông chữ poster: chưa cài gói {ZH_FONT_PACKAGE.replace('_', '-')} (phông {ZH_FONT_FAMILY} cho các dòng "
+        "tiếng Trung); chạy pip install pylopdf-fonts-zh-cn",
+    "poster font: the package {FONT_PACKAGE.replace('_', '-')} (the {FONT_FAMILY} font) is not installed; pip "
+    "install fontpkg-be-vietnam-pro":
+        "phông chữ poster: chưa cài gói {FONT_PACKAGE.replace('_', '-')} (phông {FONT_FAMILY}); chạy pip install "
+        "fontpkg-be-vietnam-pro",
+    "{name}: must be non-empty text, got {value!r}":
+        "{name}: phải là văn bản không trống, nhận được «{value}»",
+    "{name}: control characters cannot be printed, got {value!r}":
+        "{name}: không in được ký tự điều khiển, nhận được «{value}»",
+    "holder_name: must be upper-case ASCII exactly as the bank has it (e.g. 'NGUYEN VAN AN'), got {name!r}":
+        "tên chủ tài khoản: phải viết in hoa không dấu đúng như ngân hàng ghi (ví dụ 'NGUYEN VAN AN'), nhận được "
+        "«{name}»",
+    "account_number: must be 1–19 letters or digits, no spaces, got {account!r}":
+        "số tài khoản: phải có 1–19 chữ cái hoặc chữ số, không có dấu cách, nhận được «{account}»",
+    "serial: must be 1–24 printable ASCII characters without spaces, got {self.serial!r}":
+        "số sê-ri: phải có 1–24 ký tự ASCII in được, không có dấu cách, nhận được «{self.serial}»",
+    "printed_on: must be a date, got {self.printed_on!r}":
+        "ngày in: phải là một ngày, nhận được «{self.printed_on}»",
+    "{flag}: must be True or False, got {getattr(self, flag)!r}":
+        "{flag}: phải là True hoặc False, nhận được «{getattr(self, flag)}»",
+    "is_card, is_ewallet: a poster is for a card or an e-wallet, not both":
+        "is_card, is_ewallet: một poster dành cho thẻ hoặc ví điện tử, không thể cả hai",
+    "payload: not a valid VietQR transfer ({error})":
+        "nội dung mã QR: không phải mã chuyển khoản VietQR hợp lệ ({error})",
+    "payload: a poster needs a static VietQR (point of initiation 11, reusable); this one is dynamic (12, for one "
+    "payment)":
+        "nội dung mã QR: poster cần mã VietQR tĩnh (phương thức khởi tạo 11, dùng nhiều lần); mã này là mã động (12, "
+        "cho một lần thanh toán)",
+    "is_card: the QR pays into a {'card' if qr.is_card else 'bank account'} (service {qr.service}), but "
+    "is_card={self.is_card}":
+        "is_card: mã QR chuyển vào {'card' if qr.is_card else 'bank account'} (dịch vụ {qr.service}), nhưng "
+        "is_card={self.is_card}",
+    "account_number: {self.account_number!r} is not the account in the QR ({qr.account!r}); the poster must print "
+    "the account the QR pays into":
+        "số tài khoản: «{self.account_number}» không phải tài khoản trong mã QR («{qr.account}»); poster phải in "
+        "đúng tài khoản mà mã QR chuyển tiền vào",
+    "bank_short_name: {self.bank_short_name!r} is not the bank of the QR's BIN {qr.bin} ({bank.short_name}); the "
+    "poster must name the bank the QR pays into":
+        "tên ngân hàng: «{self.bank_short_name}» không phải ngân hàng của BIN {qr.bin} trong mã QR "
+        "({bank.short_name}); poster phải ghi đúng ngân hàng mà mã QR chuyển tiền vào",
+    "payload: not a valid merchant QR ({error})":
+        "nội dung mã QR: không phải mã QR điểm bán hợp lệ ({error})",
+    "payload: is_merchant needs a NAPAS merchant QR (service QRPUSH)":
+        "nội dung mã QR: is_merchant cần mã QR điểm bán NAPAS (dịch vụ QRPUSH)",
+    "payload: the merchant QR's CRC does not match":
+        "nội dung mã QR: ký tự kiểm tra (CRC) của mã QR điểm bán không khớp",
+    "payload: a poster needs a static merchant QR without an amount":
+        "nội dung mã QR: poster cần mã QR điểm bán tĩnh, không kèm số tiền",
+    "payload: surrounding white space would be printed in the QR":
+        "nội dung mã QR: khoảng trắng ở đầu hoặc cuối sẽ bị in vào mã QR",
+    "account_number: {self.account_number!r} is not the merchant id in the QR ({other.merchant_id!r})":
+        "số tài khoản: «{self.account_number}» không phải mã điểm bán trong mã QR («{other.merchant_id}»)",
+    "holder_name: {self.holder_name!r} is not the merchant name in the QR ({other.merchant_name!r}); the poster must "
+    "print the name the payer's app shows":
+        "tên chủ tài khoản: «{self.holder_name}» không phải tên điểm bán trong mã QR («{other.merchant_name}»); "
+        "poster phải in đúng tên mà ứng dụng của người trả tiền hiển thị",
+    "bank_short_name: {self.bank_short_name!r} is not the acquirer of the merchant QR ({bank.short_name})":
+        "tên ngân hàng: «{self.bank_short_name}» không phải ngân hàng thanh toán của mã QR điểm bán "
+        "({bank.short_name})",
+    "{name}: {size!r} is not a supported paper size; use one of {choices}":
+        "{name}: «{size}» không phải khổ giấy được hỗ trợ; dùng một trong {choices}",
+    "{field_name}: {shown!r} does not fit the {block.replace('_', ' ')} line of an {geometry.name} poster, even on "
+    "{len(candidates[-1])} line{'s' if len(candidates[-1]) > 1 else ''} at the smallest size ({box.min_pt:g} pt, "
+    "{width:.0f} mm wide); shorten it or print a larger size":
+        "{field_name}: «{shown}» không vừa dòng {block.replace('_', ' ')} của poster {geometry.name}, kể cả khi chia "
+        "thành {len(candidates[-1])} dòng ở cỡ chữ nhỏ nhất ({box.min_pt:g} pt, rộng {width:.0f} mm); hãy rút ngắn "
+        "hoặc in khổ lớn hơn",
+    "data: expected PosterData, got {type(data).__name__}":
+        "dữ liệu: cần PosterData, nhận được {type(data).__name__}",
+    "size: the QR code (version {symbol.version}, {symbol.modules} modules + 2 x {QUIET_ZONE} quiet zone) gets "
+    "{module:.2f} mm modules in the {qr_side:g} mm box of an {geometry.name} poster, below the {MIN_MODULE_MM} mm "
+    "minimum; print a larger size or shorten the payload":
+        "khổ in: mã QR (phiên bản {symbol.version}, {symbol.modules} ô + 2 x {QUIET_ZONE} ô lề trắng) chỉ được ô "
+        "{module:.2f} mm trong khung {qr_side:g} mm của poster {geometry.name}, nhỏ hơn mức tối thiểu "
+        "{MIN_MODULE_MM} mm; hãy in khổ lớn hơn hoặc rút ngắn nội dung mã",
+    "{where}: the character {missing!r} (U+{ord(missing):04X}) is not in the poster font {family}; it cannot be "
+    "printed":
+        "{where}: ký tự «{missing}» (U+{ord(missing):04X}) không có trong phông chữ poster {family}; không in được",
+    "dpi: {dpi!r} is not a whole number of dots per inch from 72 to 1200":
+        "dpi: «{dpi}» không phải số điểm ảnh mỗi inch nguyên từ 72 đến 1200",
+    "sheet: an {poster.name} poster does not fit on a {sheet.upper()} sheet":
+        "tờ in: poster {poster.name} không vừa tờ {sheet.upper()}",
+    "workers: {workers!r} is not a whole number of processes >= 1":
+        "workers: «{workers}» không phải số tiến trình nguyên >= 1",
+    "items: expected PosterData, got {type(data).__name__}":
+        "items: cần PosterData, nhận được {type(data).__name__}",
+    "poster {done + 1} (serial {data.serial}): {error}":
+        "poster {done + 1} (số sê-ri {data.serial}): {error}",
+    "items: no posters to print":
+        "items: không có poster nào để in",
+    # qrimage.py
+    "payload: {len(payload)} characters need {bits} data bits, more than the {capacity} bits of the largest QR Code "
+    "(version 40) at error level {error}":
+        "nội dung mã QR: {len(payload)} ký tự cần {bits} bit dữ liệu, nhiều hơn {capacity} bit của mã QR lớn nhất "
+        "(phiên bản 40) ở mức sửa lỗi {error}",
+    "error: {error!r} is not a QR error correction level; use one of L, M, Q, H":
+        "mức sửa lỗi: «{error}» không phải mức sửa lỗi của mã QR; dùng L, M, Q hoặc H",
+    "payload: expected text (str), got {type(payload).__name__}":
+        "nội dung mã QR: cần văn bản (str), nhận được {type(payload).__name__}",
+    "payload: empty; a QR Code needs at least one character":
+        "nội dung mã QR: đang trống; mã QR cần ít nhất một ký tự",
+    "{name}: {value!r} is not a whole number >= {minimum}":
+        "{name}: «{value}» không phải số nguyên >= {minimum}",
+    "kind: required when writing to a file object; use {limit}":
+        "định dạng: bắt buộc khi ghi vào đối tượng tệp; dùng {limit}",
+    "kind: cannot tell the format of {name!r} (no file suffix); pass kind=, {limit}":
+        "định dạng: không biết định dạng của «{name}» (tên tệp không có phần mở rộng); truyền kind=, {limit}",
+    "kind: {kind!r}{source} is not a supported format; use {limit}":
+        "định dạng: «{kind}»{source} không phải định dạng được hỗ trợ; dùng {limit}",
+    "pixels: image of {pixels} px is too small for a {width_modules}-module symbol ({symbol_modules} modules + 2 x "
+    "{border} quiet zone; needs at least {width_modules} px)":
+        "số điểm ảnh: ảnh {pixels} px quá nhỏ cho mã {width_modules} ô ({symbol_modules} ô + 2 x {border} ô lề "
+        "trắng; cần ít nhất {width_modules} px)",
+    "module_mm: {module_mm} mm at {dpi} dpi is {module_mm * dpi / 25.4:.2f} px, which rounds to 0 px; needs at least "
+    "1 px per module (module_mm >= {smallest:.4f} at {dpi} dpi)":
+        "module_mm: {module_mm} mm ở {dpi} dpi là {module_mm * dpi / 25.4:.2f} px, làm tròn thành 0 px; cần ít nhất "
+        "1 px mỗi ô (module_mm >= {smallest:.4f} ở {dpi} dpi)",
+    "pixels, module_mm: give one size, not both":
+        "pixels, module_mm: chỉ cho một kích thước, không cho cả hai",
+    "module_mm: {module_mm!r} is not a positive size in millimetres":
+        "module_mm: «{module_mm}» không phải kích thước dương tính bằng milimét",
+    "{name}: {colour!r} is not a colour (use a name, #rgb, #rrggbb or an RGB tuple)":
+        "{name}: «{colour}» không phải màu (dùng tên màu, #rgb, #rrggbb hoặc bộ RGB)",
+    "module_mm: {module_mm} mm rounds to 0 at the 0.0001 mm precision of SVG output":
+        "module_mm: {module_mm} mm bị làm tròn thành 0 ở độ chính xác 0,0001 mm của tệp SVG",
+    "{size_field}: a {scale} pt module is too small for PDF output (needs at least 1 pt = 0.353 mm)":
+        "{size_field}: ô {scale} pt quá nhỏ cho tệp PDF (cần ít nhất 1 pt = 0,353 mm)",
+    "image: expected a path, bytes, a binary file or a PIL image, got {type(image).__name__}":
+        "ảnh: cần đường dẫn, bytes, tệp nhị phân hoặc ảnh PIL, nhận được {type(image).__name__}",
+    "image file not found: {label}":
+        "không tìm thấy tệp ảnh: {label}",
+    "cannot read image file {label}: {exc.strerror}":
+        "không đọc được tệp ảnh {label}: {exc.strerror}",
+    "image: {label} is not a readable image ({exc})":
+        "ảnh: {label} không phải ảnh đọc được ({exc})",
+    # reconciliation.py
+    "period: a month between 2000-01 and 2100-12, got {self.year}-{self.month}":
+        "kỳ: một tháng từ 2000-01 đến 2100-12, nhận được {self.year}-{self.month}",
+    "period: a month as YYYY-MM (e.g. 2025-06) or MM/YYYY, got {raw!r}":
+        "kỳ: ghi tháng dạng YYYY-MM (ví dụ 2025-06) hoặc MM/YYYY, nhận được «{raw}»",
+    # services/auth.py
+    "current_password: not your current password":
+        "mật khẩu hiện tại: không đúng mật khẩu hiện tại của bạn",
+    "only administrators disable or enable users":
+        "chỉ quản trị viên mới được khóa hoặc mở khóa người dùng",
+    "user {username!r} not found":
+        "không có người dùng «{username}»",
+    "you cannot disable yourself":
+        "bạn không thể tự khóa tài khoản của mình",
+    "code: 8 characters like 7KQM-X3HC, as printed on the slip":
+        "mã: 8 ký tự như 7KQM-X3HC, đúng như in trên phiếu",
+    "consent: read and accept how your data is used":
+        "đồng ý: hãy đọc và đồng ý với cách dữ liệu của bạn được sử dụng",
+    "code: no such stall, or the code is not for it":
+        "mã: không có sạp này, hoặc mã không dành cho sạp này",
+    "phone {_masked_phone(phone)}: already used by another login; ask the bank staff":
+        "số điện thoại {_masked_phone(phone)}: đã được dùng cho một tài khoản đăng nhập khác; hãy hỏi nhân viên ngân "
+        "hàng",
+    "only a stall owner can ask to erase their stall's data":
+        "chỉ chủ sạp mới được yêu cầu xóa dữ liệu của sạp mình",
+    # services/census.py
+    "stall_code: {code!r} is the same stall as row {seen[where]} for {found.code} {month}":
+        "mã sạp: «{code}» là cùng một sạp với dòng {seen[where]} của {found.code} {month}",
+    "stall_code: {first_code!r} is the same stall as row {twin} ({code!r}) for {month}: keep one row":
+        "mã sạp: «{first_code}» là cùng một sạp với dòng {twin} («{code}») của {month}: giữ một dòng",
+    "period: no month for this row (add a Kỳ column or choose the period when importing)":
+        "kỳ: dòng này không có tháng (thêm cột Kỳ hoặc chọn kỳ khi nhập)",
+    # services/demo.py
+    "the registry already holds data: use --fresh to replace it, or --db to choose another file":
+        "sổ đăng ký đã có dữ liệu: dùng --fresh để thay thế, hoặc --db để chọn tệp khác",
+    # services/demo_activity.py
+    "months: 1 to 24, got {months}":
+        "số tháng: từ 1 đến 24, nhận được {months}",
+    "no demo markets in this registry: run `market40 demo` first":
+        "sổ đăng ký này không có chợ mẫu: hãy chạy `market40 demo` trước",
+    "this registry's demo markets hold accounts that the demo did not create: refusing to rewrite their history (use "
+    "a fresh demo registry)":
+        "các chợ mẫu của sổ đăng ký này có tài khoản không do dữ liệu mẫu tạo ra: không viết lại lịch sử của chúng "
+        "(hãy dùng một sổ đăng ký mẫu mới)",
+    # services/erasure.py
+    "stall {ref}: no erasure request":
+        "sạp {ref}: không có yêu cầu xóa dữ liệu",
+    "stall {ref}: the erasure request was already carried out":
+        "sạp {ref}: yêu cầu xóa dữ liệu đã được thực hiện",
+    # services/fees.py
+    "template: one of {', '.join(SCHEMAS)}, got {what!r}":
+        "mẫu: một trong {', '.join(SCHEMAS)}, nhận được «{what}»",
+    "{self.actor.role} accounts cannot change market fees":
+        "tài khoản {self.actor.role} không được thay đổi phí chợ",
+    "{self.actor.role} accounts cannot {what}":
+        "tài khoản {self.actor.role} không được {what}",
+    "market {market.code}: no collection account yet (market40 fee account set {market.code} --bank … --account … "
+    "--holder …)":
+        "chợ {market.code}: chưa có tài khoản thu phí (market40 fee account set {market.code} --bank … --account … "
+        "--holder …)",
+    "code: dòng {seen[key]} đã có khoản {tariff.code} cùng hạng, vị trí và ngày hiệu lực (same tariff as row "
+    "{seen[key]})":
+        "mã biểu phí: dòng {seen[key]} đã có khoản {tariff.code} cùng hạng, vị trí và ngày hiệu lực",
+    "market_code: thiếu mã chợ (cột Mã chợ hoặc --market) (no market)":
+        "mã chợ: thiếu mã chợ (cột Mã chợ hoặc --market)",
 }
