@@ -1405,4 +1405,238 @@ REFUSAL_TEXTS: dict[str, str] = {
         "mã biểu phí: dòng {seen[key]} đã có khoản {tariff.code} cùng hạng, vị trí và ngày hiệu lực",
     "market_code: thiếu mã chợ (cột Mã chợ hoặc --market) (no market)":
         "mã chợ: thiếu mã chợ (cột Mã chợ hoặc --market)",
+    "stall_code: chợ {code} không có sạp {row.values.get('stall_code')!r} (no such stall)":
+        "mã sạp: chợ {code} không có sạp «{row.values.get('stall_code')}»",
+    "stall_code: sạp này đã có ở dòng {seen[marker]} (same stall as row {seen[marker]})":
+        "mã sạp: sạp này đã có ở dòng {seen[marker]}",
+    "area: cần diện tích hoặc vị trí (an area or a position class)":
+        "diện tích: cần diện tích hoặc hạng vị trí",
+    "code: {values.get('code')!r} không phải khoản thu theo chỉ số hoặc lượt (not a metered or per-entry tariff: {', "
+    "'.join(sorted(metered)) or '—'})":
+        "mã biểu phí: «{values.get('code')}» không phải khoản thu theo chỉ số hoặc theo lượt (các khoản đó: {', "
+        "'.join(sorted(metered)) or '—'})",
+    "current: chỉ số mới {current} nhỏ hơn chỉ số cũ {previous} (below the previous reading)":
+        "chỉ số mới: chỉ số mới {current} nhỏ hơn chỉ số cũ {previous}",
+    "quantity: {quantity} khác chỉ số mới − cũ = {current - previous} (differs from current − previous)":
+        "số lượng: {quantity} khác chỉ số mới − cũ = {current - previous}",
+    "quantity: cần chỉ số cũ và mới, hoặc số lượng (both readings, or a quantity)":
+        "số lượng: cần cả chỉ số cũ và mới, hoặc số lượng",
+    "bill {number!r} not found":
+        "không có hóa đơn «{number}»",
+    "this is not your stall's bill":
+        "đây không phải hóa đơn của sạp bạn",
+    "only a stall owner has their own bills":
+        "chỉ chủ sạp mới có hóa đơn của riêng mình",
+    "bill {view.number} is already paid in full":
+        "hóa đơn {view.number} đã nộp đủ",
+    "amount: {money(value)} nhiều hơn số còn nợ {money(view.owed)} (more than owed)":
+        "số tiền: {money(value)} nhiều hơn số còn nợ {money(view.owed)}",
+    "bill {view.number}: no receipt yet — {view.state_label} ({money(view.paid)} of {money(view.amount)})":
+        "hóa đơn {view.number}: chưa có biên lai — {view.state_label} ({money(view.paid)} trên {money(view.amount)})",
+    # services/imports.py
+    "account_holder: needed with the QR payload (the name as the bank shows it)":
+        "tên chủ tài khoản: cần ghi cùng nội dung mã QR (tên đúng như ngân hàng hiển thị)",
+    "closed_on: {_day(item.closed)} is before the stall opened ({stall.opened_on:%d/%m/%Y})":
+        "ngày nghỉ: {_day(item.closed)} trước ngày sạp mở ({stall.opened_on:%d/%m/%Y})",
+    "registered_on: {_day(item.registered)} is after the account was verified ({_day(account.verified_at)})":
+        "ngày đăng ký: {_day(item.registered)} sau ngày tài khoản được xác minh ({_day(account.verified_at)})",
+    "{name}: {_day(start)} is before the stall's current account was {'verified' if latest == account.verified_at "
+    "else 'registered'} ({_day(latest)}); the new account replaces it from this day":
+        "{name}: {_day(start)} trước ngày tài khoản hiện tại của sạp được xác minh hoặc đăng ký ({_day(latest)}); "
+        "tài khoản mới thay thế tài khoản đó từ ngày này",
+    "market_code: {code!r} is already on row {seen[code]}":
+        "mã chợ: «{code}» đã có ở dòng {seen[code]}",
+    # services/live.py
+    "amount: 1 to 499.999.999 đồng, got {amount!r}":
+        "số tiền: từ 1 đến 499.999.999 đồng, nhận được «{amount}»",
+    "stall {stall_id}: not found":
+        "sạp {stall_id}: không tìm thấy",
+    "no such requested amount":
+        "không có yêu cầu thanh toán số tiền này",
+    "the stall has no account to be paid into":
+        "sạp chưa có tài khoản để nhận tiền",
+    "an owner (or their helper) acts for their own stall only":
+        "chủ sạp (hoặc người giúp việc) chỉ thao tác cho sạp của mình",
+    "a stall's payments are its owner's":
+        "các khoản thanh toán của sạp thuộc về chủ sạp",
+    "only a stall owner gives helpers a view of the stall's loa":
+        "chỉ chủ sạp mới được cho người giúp việc xem loa của sạp",
+    "no such helper link":
+        "không có liên kết người giúp việc này",
+    "older-than: a number and d, w, m or y (e.g. 90d), got {text!r}":
+        "older-than: một số kèm d, w, m hoặc y (ví dụ 90d), nhận được «{text}»",
+    "older-than: at least one day":
+        "older-than: ít nhất một ngày",
+    "retention is run by operators and administrators":
+        "việc xóa dữ liệu cũ do người vận hành và quản trị viên thực hiện",
+    "erasure is carried out by staff":
+        "việc xóa dữ liệu do nhân viên ngân hàng thực hiện",
+    # services/localities.py
+    "{actor.role} accounts cannot load administrative units":
+        "tài khoản {actor.role} không được nạp đơn vị hành chính",
+    # services/posters.py
+    "serial: not a poster serial (like P-0K3Q7), got {serial!r}":
+        "số sê-ri: không phải số sê-ri poster (như P-0K3Q7), nhận được «{serial}»",
+    "serial: the check symbol of {serial!r} does not match (mistyped?)":
+        "số sê-ri: ký tự kiểm tra của «{serial}» không khớp (gõ nhầm?)",
+    "stall {ref}: closed; its poster must not hang":
+        "sạp {ref}: đã nghỉ; không được treo poster của sạp",
+    "stall {ref}: no registered account (no QR yet)":
+        "sạp {ref}: chưa đăng ký tài khoản (chưa có mã QR)",
+    "stall {ref}: the account is {account.status}; only verified accounts print":
+        "sạp {ref}: tài khoản đang ở trạng thái «{account.status}»; chỉ tài khoản đã xác minh mới được in",
+    # services/qr.py
+    "bank: give either a bank (BIN, code or name) or a BIN":
+        "ngân hàng: chỉ ghi một trong hai: ngân hàng (BIN, mã viết tắt hoặc tên) hoặc BIN",
+    # services/reconcile.py
+    "reconciliation covers the whole registry: operators and administrators only":
+        "đối soát bao trùm toàn bộ sổ đăng ký: chỉ người vận hành và quản trị viên",
+    "idle_months: 1 to 24, got {idle_months}":
+        "số tháng không hoạt động: từ 1 đến 24, nhận được {idle_months}",
+    # services/recovery.py
+    "code: 8 characters like 7KQM-X3HC, as in the message":
+        "mã: 8 ký tự như 7KQM-X3HC, đúng như trong tin nhắn",
+    "code: wrong, used or expired; ask for a new one":
+        "mã: sai, đã dùng hoặc đã hết hạn; hãy xin mã mới",
+    # services/registry.py
+    "stall: write it as MARKET/STALL, e.g. HL1/A-12, got {ref!r}":
+        "sạp: ghi dạng CHỢ/SẠP, ví dụ HL1/A-12, nhận được «{ref}»",
+    "{self.actor.role} accounts can only read":
+        "tài khoản {self.actor.role} chỉ được xem",
+    "market {market.code}: outside your markets":
+        "chợ {market.code} ngoài phạm vi của bạn",
+    "this is not your stall":
+        "đây không phải sạp của bạn",
+    "locality {code!r} not found (không có đơn vị hành chính mã này trong sổ đăng ký): load the province's units "
+    "with `market40 locality load PROVINCE`, or see `market40 locality list`":
+        "không có đơn vị hành chính mã «{code}» trong sổ đăng ký: nạp các đơn vị của tỉnh bằng `market40 locality "
+        "load PROVINCE`, hoặc xem `market40 locality list`",
+    "market {code!r} not found":
+        "không có chợ «{code}» trong sổ đăng ký",
+    "market {found.code}: not your market":
+        "chợ {found.code} ngoài phạm vi của bạn",
+    "stall {market_code}/{stall_code} not found":
+        "không có sạp {market_code}/{stall_code} trong sổ đăng ký",
+    "stall {ref}: already closed{since}":
+        "sạp {ref} đã nghỉ kinh doanh{since}",
+    "stall {from_ref} and {into_ref} are the same stall":
+        "sạp {from_ref} và {into_ref} là cùng một sạp",
+    "stall merge works within one market: {from_ref} and {into_ref} are in different markets":
+        "chỉ gộp được sạp trong cùng một chợ: {from_ref} và {into_ref} ở hai chợ khác nhau",
+    "keep: 'from' or 'into', got {keep!r}":
+        "keep: 'from' hoặc 'into', nhận được «{keep}»",
+    "stall merge: both {src_ref} ({accounts.mask(src_current.number)}, {src_current.status}) and {dst_ref} "
+    "({accounts.mask(dst_current.number)}, {dst_current.status}) have a current account; say which one to keep "
+    "(--keep from or --keep into)":
+        "gộp sạp: cả {src_ref} ({accounts.mask(src_current.number)}, {src_current.status}) và {dst_ref} "
+        "({accounts.mask(dst_current.number)}, {dst_current.status}) đều có tài khoản hiện hành; hãy chọn tài khoản "
+        "giữ lại (--keep from hoặc --keep into)",
+    "reason: say why the stall is removed":
+        "lý do: hãy ghi lý do xóa sạp",
+    "stall {ref}: it has {len(kept)} account(s) that were pending or verified; merge it into the right stall "
+    "(`market40 stall merge`) or close it (`market40 stall close`) instead":
+        "sạp {ref}: có {len(kept)} tài khoản đang chờ hoặc đã xác minh; hãy gộp vào đúng sạp (`market40 stall "
+        "merge`) hoặc cho sạp nghỉ (`market40 stall close`)",
+    "stall {ref}: an owner login belongs to it; merge it into the right stall instead":
+        "sạp {ref}: sạp đã có tài khoản đăng nhập của chủ sạp; hãy gộp vào đúng sạp",
+    "officers see masked account numbers only":
+        "cán bộ chỉ xem được số tài khoản đã che",
+    "qr: no QR code found in the photo; take it again, closer and in focus":
+        "mã QR: không tìm thấy mã QR trong ảnh; hãy chụp lại, gần hơn và rõ nét",
+    "image file not found: {text!r}":
+        "không tìm thấy tệp ảnh «{text}»",
+    "qr: two different merchant QRs given":
+        "mã QR: có hai mã QR điểm bán khác nhau",
+    "account: a merchant QR needs its settlement account (the account the bank pays the takings into), as the bank "
+    "feed names it":
+        "số tài khoản: mã QR điểm bán cần tài khoản nhận tiền (tài khoản ngân hàng chuyển doanh thu vào), đúng như "
+        "dữ liệu của ngân hàng ghi",
+    "{name}: only a household-business (HKD) account has a business registration number or tax code":
+        "{name}: chỉ tài khoản hộ kinh doanh (HKD) mới có số đăng ký kinh doanh hoặc mã số thuế",
+    "reference_label: MoMo wallets need the MOMOW2W… reference shown in the owner's MoMo receive-QR (tag 62.05)":
+        "mã tham chiếu: ví MoMo cần mã tham chiếu MOMOW2W… trong mã QR nhận tiền MoMo của chủ sạp (thẻ 62.05)",
+    "bank: {bank!r} is not the bank of the scanned QR (BIN {scanned.bin}); the QR's bank is registered, leave the "
+    "bank empty":
+        "ngân hàng: «{bank}» không phải ngân hàng của mã QR đã quét (BIN {scanned.bin}); ngân hàng của mã QR sẽ được "
+        "đăng ký, hãy để trống ô ngân hàng",
+    "account: {number!r} is not the number in the scanned QR ({accounts.mask(scanned.account)}); the QR's number is "
+    "registered":
+        "số tài khoản: «{number}» không phải số tài khoản trong mã QR đã quét ({accounts.mask(scanned.account)}); số "
+        "trong mã QR sẽ được đăng ký",
+    "reference_label: {reference!r} is not the reference in the scanned QR":
+        "mã tham chiếu: «{reference}» không phải mã tham chiếu trong mã QR đã quét",
+    "stall {ref}: no pending or verified account to {action}":
+        "sạp {ref} không có tài khoản đang chờ hoặc đã xác minh để {action}",
+    "stall {ref}: the account is {account.status}; only {' or '.join(allowed_from)} accounts can be {new}":
+        "sạp {ref}: tài khoản đang ở trạng thái «{account.status}»; chỉ tài khoản {' or '.join(allowed_from)} mới "
+        "được {new}",
+    "reason: say why the account is {new}":
+        "lý do: hãy ghi lý do tài khoản bị {new}",
+    "cannot verify: {'; '.join(problems)}":
+        "không xác minh được: {'; '.join(problems)}",
+    "status: one of {', '.join(ACCOUNT_STATUSES)}, got {status!r}":
+        "trạng thái: một trong {', '.join(ACCOUNT_STATUSES)}, nhận được «{status}»",
+    "only administrators add users":
+        "chỉ quản trị viên mới được thêm người dùng",
+    "role: one of {', '.join(ROLES)}, got {role!r}":
+        "vai trò: một trong {', '.join(ROLES)}, nhận được «{role}»",
+    "user {name!r} already exists":
+        "người dùng «{name}» đã có",
+    "stall {stall}: already has an owner login ({holder.username}); one owner login per stall — issue a new "
+    "enrollment code to change its phone or password":
+        "sạp {stall}: đã có tài khoản đăng nhập của chủ sạp ({holder.username}); mỗi sạp một tài khoản đăng nhập — "
+        "muốn đổi số điện thoại hoặc mật khẩu, hãy cấp mã đăng ký mới",
+    "only administrators list users":
+        "chỉ quản trị viên mới được xem danh sách người dùng",
+    "give either a market or a stall":
+        "hãy chọn một chợ hoặc một sạp",
+    "valid_days: 1–90 days, got {valid_days}":
+        "số ngày hiệu lực: 1–90 ngày, nhận được {valid_days}",
+    "{name}: required":
+        "{name}: bắt buộc",
+    "{name}: a date as YYYY-MM-DD or DD/MM/YYYY, got {value!r}":
+        "{name}: ghi ngày dạng YYYY-MM-DD hoặc DD/MM/YYYY, nhận được «{value}»",
+    "{name}: có/không (yes/no, x or empty), got {value!r}":
+        "{name}: có/không (x hoặc để trống), nhận được «{value}»",
+    # services/reports.py
+    "by: one of {', '.join(VIEWS)}, got {by!r}":
+        "by: một trong {', '.join(VIEWS)}, nhận được «{by}»",
+    "level: one of {', '.join(LEVELS)} (district: the same as former-district), got {level!r}":
+        "cấp: một trong {', '.join(LEVELS)} (district giống former-district), nhận được «{level}»",
+    "months: 1 to 36, got {months}":
+        "số tháng: từ 1 đến 36, nhận được {months}",
+    "target: a share above 0 and at most 1 (100%), got {target}":
+        "chỉ tiêu: một tỷ lệ lớn hơn 0 và tối đa 1 (100%), nhận được {target}",
+    "adoption reports are for market boards, officers and staff":
+        "báo cáo sử dụng dành cho ban quản lý chợ, cán bộ và nhân viên ngân hàng",
+    "the provincial target is set by administrators":
+        "chỉ tiêu của tỉnh do quản trị viên đặt",
+    "province: {province!r} has no localities in the registry (known: {', '.join(sorted(known)) or 'none'})":
+        "tỉnh: «{province}» không có đơn vị hành chính nào trong sổ đăng ký (đã có: {', '.join(sorted(known)) or "
+        "'none'})",
+    "kind: one of {', '.join(rules.ANOMALY_KINDS)}, got {kind!r}":
+        "loại bất thường: một trong {', '.join(rules.ANOMALY_KINDS)}, nhận được «{kind}»",
+    "format: one of {', '.join(WRITERS)}, got {fmt!r}":
+        "định dạng: một trong {', '.join(WRITERS)}, nhận được «{fmt}»",
+    # services/second_factor.py
+    "2FA roles: unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}":
+        "vai trò cần xác thực hai lớp: vai trò không biết {', '.join(unknown)}; các vai trò là {', '.join(ROLES)}",
+    "the deployment key is too short":
+        "khóa triển khai quá ngắn",
+    "TOTP secret too long":
+        "khóa bí mật TOTP quá dài",
+    "the stored second-factor secret is damaged; an administrator must reset it":
+        "khóa bí mật xác thực hai lớp đã lưu bị hỏng; quản trị viên phải đặt lại",
+    "the second-factor secret was sealed under another deployment key; an administrator must reset it (market40 user "
+    "reset-2fa)":
+        "khóa bí mật xác thực hai lớp được niêm phong bằng một khóa triển khai khác; quản trị viên phải đặt lại "
+        "(market40 user reset-2fa)",
+    "code: {message}":
+        "mã: {message}",
+    "this user has no second factor":
+        "người dùng này chưa có xác thực hai lớp",
+    "your role requires a second factor":
+        "vai trò của bạn bắt buộc xác thực hai lớp",
+    "only administrators reset a second factor":
+        "chỉ quản trị viên mới được đặt lại xác thực hai lớp",
 }
