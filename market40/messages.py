@@ -1639,4 +1639,234 @@ REFUSAL_TEXTS: dict[str, str] = {
         "vai trò của bạn bắt buộc xác thực hai lớp",
     "only administrators reset a second factor":
         "chỉ quản trị viên mới được đặt lại xác thực hai lớp",
+    # services/simulate.py
+    "market {market_code!r}: not found":
+        "không có chợ «{market_code}» trong sổ đăng ký",
+    "market {market.code}: no stall with an account to pay into":
+        "chợ {market.code}: không có sạp nào có tài khoản để nhận tiền",
+    # services/transfers.py
+    "format: one of {', '.join(LAYOUTS)}, got {fmt!r}":
+        "định dạng: một trong {', '.join(LAYOUTS)}, nhận được «{fmt}»",
+    "{name}: {layout.name} is a JSON-lines format, this is a CSV file":
+        "{name}: {layout.name} là định dạng JSON theo dòng, còn tệp này là tệp CSV",
+    "{name}: {lines} lines in the file, {len({p.number for p in parsed})} read; nothing was imported":
+        "{name}: tệp có {lines} dòng, đọc được {len({p.number for p in parsed})}; chưa nhập gì",
+    "{name}: a {candidate.title} in XLSX names its account only in the title rows: give the account number "
+    "(--account)":
+        "{name}: tệp XLSX {candidate.title} chỉ ghi số tài khoản ở các dòng tiêu đề: hãy cho biết số tài khoản "
+        "(--account)",
+    # sniff.py
+    "{path}: no such file":
+        "{path}: không có tệp này",
+    "{path}: is a directory, not a CSV or XLSX file":
+        "{path}: là thư mục, không phải tệp CSV hoặc XLSX",
+    "{path}: cannot be opened ({exc.strerror})":
+        "{path}: không mở được ({exc.strerror})",
+    "{name}: the file is empty":
+        "{name}: tệp trống",
+    "{name}: this is an XLSX workbook (a zip archive), not a CSV text file":
+        "{name}: đây là sổ tính XLSX (tệp nén zip), không phải tệp văn bản CSV",
+    "{name}: this is {what}":
+        "{name}: đây là {what}",
+    "{name}: not a valid XLSX file (it is not a zip archive)":
+        "{name}: không phải tệp XLSX hợp lệ (không phải tệp nén zip)",
+    "{name}: the file is empty (blank lines only)":
+        "{name}: tệp trống (chỉ có dòng trắng)",
+    "{name}: not a CSV text file: {problem}":
+        "{name}: không phải tệp văn bản CSV: {problem}",
+    "{name}: not a CSV text file: {fallback}":
+        "{name}: không phải tệp văn bản CSV: {fallback}",
+    "{name}: not a CSV text file: {problem}, and it is not Windows-1258 either; save it from Excel as 'CSV UTF-8 "
+    "(Comma delimited)'":
+        "{name}: không phải tệp văn bản CSV: {problem}, và cũng không phải mã Windows-1258; hãy lưu lại từ Excel "
+        "dạng 'CSV UTF-8 (Comma delimited)'",
+    "{found.name}: line {done + 1}: not valid {found.encoding} text ({exc.reason}); save it from Excel as 'CSV UTF-8 "
+    "(Comma delimited)'":
+        "{found.name}: dòng {done + 1}: không phải văn bản {found.encoding} hợp lệ ({exc.reason}); hãy lưu lại từ "
+        "Excel dạng 'CSV UTF-8 (Comma delimited)'",
+    # speech.py
+    "amount: a whole number of đồng, got {n!r}":
+        "số tiền: một số đồng nguyên, nhận được «{n}»",
+    "amount: 0 to {MAX_AMOUNT}, got {n}":
+        "số tiền: từ 0 đến {MAX_AMOUNT}, nhận được {n}",
+    # tabular.py
+    "{name}: cannot be read ({exc})":
+        "{name}: không đọc được ({exc})",
+    "{name}: duplicate column: {other!r} (column {_column_letter(other_position + column_offset)}) and {text!r} "
+    "(column {_column_letter(position + column_offset)}){meaning}":
+        "{name}: trùng cột: «{other}» (cột {_column_letter(other_position + column_offset)}) và «{text}» (cột "
+        "{_column_letter(position + column_offset)}){meaning}",
+    "{name}: missing required column{'s' if len(missing) > 1 else ''}: {listed} (header read from row {number})":
+        "{name}: thiếu cột bắt buộc: {listed} (dòng tiêu đề đọc ở dòng {number})",
+    "{name}: no header row (the {'sheet' if kind == 'xlsx' else 'file'} is empty)":
+        "{name}: không có dòng tiêu đề (tệp trống)",
+    "{name}: row {number + 1}: malformed CSV ({exc}); check the quotes in that row":
+        "{name}: dòng {number + 1}: dòng CSV sai cấu trúc ({exc}); hãy kiểm tra dấu ngoặc kép trong dòng đó",
+    "{name}: row {number + 1}: cannot be read ({exc})":
+        "{name}: dòng {number + 1}: không đọc được ({exc})",
+    "{name}: this is an OpenDocument spreadsheet; save it as .xlsx":
+        "{name}: đây là bảng tính OpenDocument; hãy lưu lại dạng .xlsx",
+    "{name}: this is a binary .xlsb workbook; save it as .xlsx":
+        "{name}: đây là sổ tính nhị phân .xlsb; hãy lưu lại dạng .xlsx",
+    "{name}: a zip archive, but not an Excel workbook":
+        "{name}: là tệp nén zip nhưng không phải sổ tính Excel",
+    "{name}: the workbook has no worksheet":
+        "{name}: sổ tính không có trang tính nào",
+    "{name}: no sheet named {wanted!r}; the sheets are {listed}":
+        "{name}: không có trang tính tên «{wanted}»; các trang tính là {listed}",
+    "{name}: not a valid XLSX file: the zip archive is damaged or truncated":
+        "{name}: không phải tệp XLSX hợp lệ: tệp nén zip bị hỏng hoặc bị cắt cụt",
+    "{name}: sheet {sheet_name!r} is missing from the archive":
+        "{name}: thiếu trang tính «{sheet_name}» trong tệp nén",
+    "{name}: sheet {sheet_name!r} has a cell as far as {_column_letter(last_column - 1)}{last_row} ({last_row * "
+    "last_column:,} cells to read; the limit is {MAX_CELLS:,}); delete the stray cells after the list (Ctrl+End in "
+    "Excel shows the last one) or copy the list into a new workbook":
+        "{name}: trang tính «{sheet_name}» có ô xa tới {_column_letter(last_column - 1)}{last_row} ({last_row * "
+        "last_column:,} ô cần đọc; giới hạn là {MAX_CELLS:,}); hãy xóa các ô thừa sau danh sách (Ctrl+End trong "
+        "Excel chỉ ra ô cuối cùng) hoặc chép danh sách sang sổ tính mới",
+    "{name}: not a valid XLSX file ({exc})":
+        "{name}: không phải tệp XLSX hợp lệ ({exc})",
+    "{target}: can only write .csv or .xlsx files":
+        "{target}: chỉ ghi được tệp .csv hoặc .xlsx",
+    # transactions.py
+    "{field}: not a whole number of đồng written as {style}, got {text!r}":
+        "{field}: không phải số đồng nguyên viết theo kiểu {style}, nhận được «{text}»",
+    "{field}: not a date in the formats {' or '.join(formats)}, got {text!r}":
+        "{field}: không phải ngày theo định dạng {' or '.join(formats)}, nhận được «{text}»",
+    "{field}: 1 to 19 letters or digits, got {_strip(value)!r}":
+        "{field}: 1–19 chữ cái hoặc chữ số, nhận được «{_strip(value)}»",
+    "{field}: required, at most 64 characters, got {text!r}":
+        "{field}: bắt buộc, tối đa 64 ký tự, nhận được «{text}»",
+    "direction: in or out":
+        "chiều giao dịch: in (vào) hoặc out (ra)",
+    "amount: must be at least 1 đồng":
+        "số tiền: ít nhất 1 đồng",
+    "{name}: no header of {wanted}{where} (saw {shown}){known}; choose the format with --format (market40 tx formats "
+    "lists them)":
+        "{name}: không có dòng tiêu đề của {wanted}{where} (thấy {shown}){known}; hãy chọn định dạng bằng --format "
+        "(market40 tx formats liệt kê các định dạng)",
+    # txstore.py
+    "no transaction store at {self.path}: import transfers first (market40 tx import)":
+        "chưa có kho giao dịch tại {self.path}: hãy nhập giao dịch trước (market40 tx import)",
+    "cannot open the transaction store {self.path}: {error}":
+        "không mở được kho giao dịch {self.path}: {error}",
+    "{name}: a {layout.title} names its account in the title rows, and none was found: give the account number "
+    "(--account)":
+        "{name}: tệp {layout.title} ghi số tài khoản ở các dòng tiêu đề, nhưng không tìm thấy: hãy cho biết số tài "
+        "khoản (--account)",
+    # vietqr.py
+    "{field}: must be a whole number of đồng given as an integer or text, not a {type(value).__name__}, got {value!r}":
+        "{field}: phải là số đồng nguyên, ghi dạng số nguyên hoặc văn bản, không phải {type(value).__name__}, nhận "
+        "được «{value}»",
+    "{field}: must be a whole number of đồng (VND has no decimals), got {value!r}":
+        "{field}: phải là số đồng nguyên (VND không có phần thập phân), nhận được «{value}»",
+    "{field}: must be at least 1 đồng, got {value!r}":
+        "{field}: phải ít nhất 1 đồng, nhận được «{value}»",
+    "{field}: not a number of đồng, got {value!r}":
+        "{field}: không phải số đồng, nhận được «{value}»",
+    "{field}: must be an integer or text, got {type(value).__name__} {value!r}":
+        "{field}: phải là số nguyên hoặc văn bản, nhận được {type(value).__name__} «{value}»",
+    "{field}: must be from 1 to {MAX_AMOUNT - 1:,} đồng (NAPAS 247 single-transfer cap), got {number:,}":
+        "{field}: phải từ 1 đến {MAX_AMOUNT - 1:,} đồng (hạn mức một lần chuyển NAPAS 247), nhận được {number:,}",
+    "{name}: must be text, got {type(value).__name__} {value!r}":
+        "{name}: phải là văn bản, nhận được {type(value).__name__} «{value}»",
+    "{name}: only printable ASCII is allowed after removing Vietnamese marks, found {first_non_ans(text)!r} in "
+    "{value!r}":
+        "{name}: sau khi bỏ dấu tiếng Việt chỉ được dùng ký tự ASCII in được, có «{first_non_ans(text)}» trong "
+        "«{value}»",
+    "{name}: at most {limit} characters, got {len(text)} ({text!r})":
+        "{name}: tối đa {limit} ký tự, nhận được {len(text)} ký tự («{text}»)",
+    "{name}: tag {tag!r} is not a free 2-digit tag":
+        "{name}: thẻ «{tag}» không phải thẻ 2 chữ số còn trống",
+    "{name}: tag {tag} value must be 1–99 characters, got {value!r}":
+        "{name}: giá trị thẻ {tag} phải có 1–99 ký tự, nhận được «{value}»",
+    "account: give either an account number or a card number, not both":
+        "số tài khoản: chỉ ghi số tài khoản hoặc số thẻ, không ghi cả hai",
+    "account: give either an account number or a card number":
+        "số tài khoản: hãy ghi số tài khoản hoặc số thẻ",
+    "card: must be 16–19 digits, got {card!r}":
+        "số thẻ: phải gồm 16–19 chữ số, nhận được «{card}»",
+    "dynamic: must be True or False, got {dynamic!r}":
+        "dynamic: phải là True hoặc False, nhận được «{dynamic}»",
+    "additional data (62): bill number, reference label and purpose together take {len(template_62)} characters, at "
+    "most 99 fit":
+        "dữ liệu bổ sung (62): số hóa đơn, mã tham chiếu và nội dung chuyển khoản cộng lại dài {len(template_62)} ký "
+        "tự, tối đa 99",
+    "payload: must be text, got {type(text).__name__}":
+        "nội dung mã QR: phải là văn bản, nhận được {type(text).__name__}",
+    "payload: empty":
+        "nội dung mã QR: đang trống",
+    "payload: tag {tag} appears twice (again at character {position})":
+        "nội dung mã QR: thẻ {tag} xuất hiện hai lần (lần nữa ở ký tự {position})",
+    "payload: must start with the payload format indicator (tag 00), starts with tag {objects[0][0]}":
+        "nội dung mã QR: phải bắt đầu bằng chỉ báo định dạng (thẻ 00), nhưng bắt đầu bằng thẻ {objects[0][0]}",
+    "00 payload format indicator: must be '01', got {root['00']!r}":
+        "00 chỉ báo định dạng: phải là '01', nhận được «{root['00']}»",
+    "payload: no CRC (tag 63) at the end":
+        "nội dung mã QR: thiếu mã kiểm tra CRC (thẻ 63) ở cuối",
+    "63 CRC: must be the last object, 4 hex digits":
+        "63 CRC: phải là đối tượng cuối cùng, 4 chữ số hệ 16",
+    "63 CRC: must be 4 hex digits, got {found!r}":
+        "63 CRC: phải gồm 4 chữ số hệ 16, nhận được «{found}»",
+    "payload: not a VietQR transfer: {kind}":
+        "nội dung mã QR: không phải mã chuyển khoản VietQR: {kind}",
+    "38.02 service code: must be QRIBFTTA or QRIBFTTC, got {service!r}":
+        "38.02 mã dịch vụ: phải là QRIBFTTA hoặc QRIBFTTC, nhận được «{service}»",
+    "38.01 beneficiary: missing (BIN and account)":
+        "38.01 người thụ hưởng: thiếu (BIN và số tài khoản)",
+    "38.01 beneficiary: holds the service code {sub_value!r} (sub-tag {sub_tag}), which belongs in 38.02: a wrong "
+    "38.01 length swallowed it (a known generator bug); the payload is malformed":
+        "38.01 người thụ hưởng: chứa mã dịch vụ «{sub_value}» (thẻ con {sub_tag}) vốn thuộc 38.02: độ dài 38.01 sai "
+        "đã nuốt mất nó (lỗi đã biết của một số phần mềm tạo mã); nội dung mã QR bị sai cấu trúc",
+    "38.01 beneficiary: unexpected sub-tag {sub_tag} ({sub_value!r}); only 00 (BIN) and 01 (account) are defined":
+        "38.01 người thụ hưởng: thẻ con {sub_tag} không mong đợi («{sub_value}»); chỉ có 00 (BIN) và 01 (số tài "
+        "khoản)",
+    "38.01.00 BIN: must be 6 digits, got {bank!r}":
+        "38.01.00 mã ngân hàng (BIN): phải gồm 6 chữ số, nhận được «{bank}»",
+    "38.01.01 account: missing":
+        "38.01.01 số tài khoản: bị thiếu",
+    "38.01.01 account: {ident!r} holds a service code: a wrong length swallowed 38.02 into the account (a known "
+    "generator bug); the payload is malformed":
+        "38.01.01 số tài khoản: «{ident}» chứa mã dịch vụ: độ dài sai đã nuốt 38.02 vào số tài khoản (lỗi đã biết "
+        "của một số phần mềm tạo mã); nội dung mã QR bị sai cấu trúc",
+    "38.01.01 account: at most 19 characters, got {len(ident)}":
+        "38.01.01 số tài khoản: tối đa 19 ký tự, nhận được {len(ident)}",
+    "38.01.01 card: must be 16–19 digits, got {ident!r}":
+        "38.01.01 số thẻ: phải gồm 16–19 chữ số, nhận được «{ident}»",
+    "38.01.01 account: letters and digits only ([0-9A-Za-z]), got {ident!r} ({_what_is_wrong(ident)}); a bank "
+    "account number never has them, a payment to it would fail or reach someone else":
+        "38.01.01 số tài khoản: chỉ gồm chữ cái và chữ số ([0-9A-Za-z]), nhận được «{ident}» "
+        "({_what_is_wrong(ident)}); số tài khoản ngân hàng không bao giờ có các ký tự đó, chuyển tiền tới đó sẽ lỗi "
+        "hoặc đến nhầm người",
+    "01 point of initiation: must be 11 (static) or 12 (dynamic), got {root['01']!r}":
+        "01 phương thức khởi tạo: phải là 11 (tĩnh) hoặc 12 (động), nhận được «{root['01']}»",
+    "53 currency: must be 704 (VND), got {currency!r}":
+        "53 loại tiền: phải là 704 (VND), nhận được «{currency}»",
+    "58 country: missing; a VietQR transfer carries 5802VN (mandatory, NAPAS-VN Table 1)":
+        "58 quốc gia: bị thiếu; mã chuyển khoản VietQR phải có 5802VN (bắt buộc, NAPAS-VN Bảng 1)",
+    "58 country: must be VN, got {root['58']!r}":
+        "58 quốc gia: phải là VN, nhận được «{root['58']}»",
+    "54 amount: digits with no decimals (VND), got {raw!r}":
+        "54 số tiền: chỉ gồm chữ số, không có phần thập phân (VND), nhận được «{raw}»",
+    "54 amount: must be from 1 to {MAX_AMOUNT - 1:,} đồng (NAPAS 247 single-transfer cap), got {raw!r}":
+        "54 số tiền: phải từ 1 đến {MAX_AMOUNT - 1:,} đồng (hạn mức một lần chuyển NAPAS 247), nhận được «{raw}»",
+    "63 CRC: expected {expected}, found {found}: the payload was altered or badly generated":
+        "63 CRC: cần {expected}, gặp {found}: nội dung mã QR đã bị sửa hoặc được tạo sai",
+    "template {where}: sub-tag {sub} appears twice (character {position})":
+        "mẫu {where}: thẻ con {sub} xuất hiện hai lần (ký tự {position})",
+    # webhooks.py
+    "webhook source name: 1–40 lower-case letters, digits, - or _, got {self.name!r}":
+        "tên nguồn webhook: 1–40 chữ thường, chữ số, - hoặc _, nhận được «{self.name}»",
+    "webhook provider: one of {', '.join(PROVIDERS)}, got {self.provider!r}":
+        "nhà cung cấp webhook: một trong {', '.join(PROVIDERS)}, nhận được «{self.provider}»",
+    "webhook source {self.name}: one or two secrets (current, previous) of at least 16 characters":
+        "nguồn webhook {self.name}: một hoặc hai khóa bí mật (hiện tại, trước đó) dài ít nhất 16 ký tự",
+    "webhook source {self.name}: auth hmac (or apikey for SePay), got {self.auth!r}":
+        "nguồn webhook {self.name}: xác thực hmac (hoặc apikey với SePay), nhận được «{self.auth}»",
+    "webhook configuration: not JSON ({error})":
+        "cấu hình webhook: không phải JSON ({error})",
+    "webhook source {source.name}: configured twice":
+        "nguồn webhook {source.name}: được cấu hình hai lần",
+    "webhook source {name!r}: not configured":
+        "nguồn webhook «{name}»: chưa được cấu hình",
 }
