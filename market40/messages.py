@@ -692,13 +692,17 @@ def line(row: int, column: str | None, error: ValidationError, lang: str = "vi")
 
 
 def describe_error(error: ValidationError, lang: str = "vi") -> str:
-    """One refused input for a door in ``lang``: the table's words where it has the rule (by code or by
-    field), else the rule's own message (English: the domain's rules are written once, in English)."""
+    """One refused input for a door in ``lang``: the table's words where it has the rule (by code, by the
+    rule's message in :data:`REFUSAL_TEXTS`, or by field), else the rule's own message (English: the domain's
+    rules are written once, in English)."""
     if lang == "en":
         return error.message
-    if getattr(error, "code", None) in TEXTS or f"field.{error.field}" in TEXTS:
+    if getattr(error, "code", None) in TEXTS:
         return describe(error, lang)
-    return refusal(error.message, lang)
+    said = refusal(error.message, lang)  # the rule's own words, when the table has them
+    if said == error.message and f"field.{error.field}" in TEXTS:
+        return describe(error, lang)  # else what the column's rule is
+    return said
 
 
 #: Why a row of a bank export was refused (market40.transactions says it in English): pattern → Vietnamese.
