@@ -84,9 +84,90 @@ class Refusal(click.ClickException):
         click.echo(text("cli.error", self.lang, message=self.format_message()), file=file or sys.stderr)
 
 
+class LocalizedFormatter(click.HelpFormatter):
+    """click's help page in the run's language: its headings, ``Usage:`` and each option's help
+    (market40.messages.OPTION_HELP); option names, metavars and choices stay as typed."""
+
+    lang: str | None = None  # set when the page is written outside a command (a usage error)
+
+    def _vi(self) -> bool:
+        return (self.lang or lang()) == "vi"
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        if prefix is None and self._vi():
+            prefix = "Cách dùng: "
+        super().write_usage(prog, args, prefix) if prefix is not None else super().write_usage(prog, args)
+
+    def write_heading(self, heading: str) -> None:
+        if self._vi():
+            from market40.messages import CLICK_HEADINGS
+            heading = CLICK_HEADINGS.get(heading, heading)
+        super().write_heading(heading)
+
+    def write_dl(self, rows: Sequence[tuple[str, str]], *args: Any, **kwargs: Any) -> None:
+        if self._vi():
+            from market40.messages import option_help
+            rows = [(term, option_help(said, "vi")) for term, said in rows]
+        super().write_dl(rows, *args, **kwargs)
+
+
+class Market40Context(click.Context):
+    formatter_class = LocalizedFormatter
+
+
+class LocalizedUsageError(click.UsageError):
+    """click's usage error (exit 2) said in Vietnamese: the usage line, where to find help, the error."""
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(original.format_message(), original.ctx)
+
+    def format_message(self) -> str:
+        from market40.messages import click_text
+        return click_text(self.message, "vi")
+
+    def show(self, file: Any = None) -> None:
+        file = file or sys.stderr
+        if self.ctx is not None:
+            formatter = self.ctx.make_formatter()
+            if isinstance(formatter, LocalizedFormatter):
+                formatter.lang = "vi"
+            self.ctx.command.format_usage(self.ctx, formatter)
+            names = list(self.ctx.help_option_names) or ["--help"]
+            hint = f"Xem hướng dẫn: '{self.ctx.command_path} {max(names, key=len)}'."
+            click.echo(f"{formatter.getvalue().rstrip()}\n{hint}\n", file=file, color=self.ctx.color)
+        click.echo(f"Lỗi: {self.format_message()}", file=file, color=self.ctx.color if self.ctx else None)
+
+
+def _lang_in(args: Sequence[str]) -> str | None:
+    """The root's ``--lang`` among command-line ``args`` not yet parsed (None when not given there)."""
+    args = list(args)
+    for at, arg in enumerate(args):
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1].lower() or None
+        if arg == "--lang":
+            return args[at + 1].lower() if at + 1 < len(args) else None
+        if not arg.startswith("-") and (at == 0 or args[at - 1] not in ("--db",)):
+            return None  # the command: what follows is its own
+    return None
+
+
+def _usage_error(error: click.UsageError, args: Sequence[str] = ()) -> click.UsageError:
+    """``error`` in the run's language (the choice on the command line, else the environment)."""
+    chosen = _lang_in(args)
+    if chosen is None and error.ctx is not None:
+        root = error.ctx.find_root()
+        chosen = (root.obj.get("lang") if isinstance(root.obj, dict) else None) or root.params.get("lang_")
+    if chosen not in ("vi", "en"):
+        chosen = lang()
+    return LocalizedUsageError(error) if chosen == "vi" and not isinstance(error, LocalizedUsageError) else error
+
+
 class Localized:
     """Commands whose help is Vietnamese when the run is (market40.messages.HELP, by function name);
-    the English help is the docstring. Options' help and click's own words stay English."""
+    the English help is the docstring. Options' help and click's own words follow (LocalizedFormatter,
+    LocalizedUsageError)."""
+
+    context_class = Market40Context
 
     def _help_vi(self) -> str | None:
         callback = getattr(self, "callback", None)
@@ -133,6 +214,13 @@ class Market40Group(Localized, click.Group):
     command_class = Market40Command
     group_class = Market40SubGroup
 
+    def make_context(self, info_name: str | None, args: list[str], *rest: Any, **kwargs: Any) -> click.Context:
+        given = list(args)
+        try:
+            return super().make_context(info_name, args, *rest, **kwargs)
+        except click.UsageError as error:  # the root's own options
+            raise _usage_error(error, given) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -147,8 +235,8 @@ class Market40Group(Localized, click.Group):
             raise Refusal(refusal(str(error), lang())) from None
         except click.exceptions.Exit:
             raise
-        except click.UsageError:  # click's own words (exit 2)
-            raise
+        except click.UsageError as error:  # click's own words (exit 2), in the run's language
+            raise _usage_error(error) from None
         except click.ClickException as error:
             if isinstance(error, Refusal):
                 raise

@@ -1874,3 +1874,105 @@ REFUSAL_TEXTS: dict[str, str] = {
     "webhook source {name!r}: not configured":
         "nguồn webhook «{name}»: chưa được cấu hình",
 }
+
+
+# --- click's own words, for a command line run in Vietnamese --------------------------------------
+
+#: Headings of click's help pages → Vietnamese (click's English wording of any 8.x release).
+CLICK_HEADINGS: dict[str, str] = {
+    "Options": "Tùy chọn", "Commands": "Lệnh", "Arguments": "Tham số", "Positional arguments": "Tham số",
+}
+
+#: click's error messages (pattern over the English of any 8.x release) → Vietnamese. A message of no
+#: listed kind stays as click says it.
+CLICK_ERRORS: tuple[tuple[str, str], ...] = (
+    (r"Missing option (?P<p>.+?)\.?", "Thiếu tùy chọn {p}."),
+    (r"Missing argument (?P<p>.+?)\.?", "Thiếu tham số {p}."),
+    (r"Missing parameter:? (?P<p>.+?)\.?", "Thiếu tham số {p}."),
+    (r"Missing command\.?", "Thiếu lệnh."),
+    (r"No such option:? (?P<p>.+?)\.?(?: (?P<more>(?:Did you mean|\(Possible options|\(Did you mean).+))?",
+     "Không có tùy chọn {p}.{more}"),
+    (r"No such command:? (?P<p>.+?)\.?(?: (?P<more>(?:Did you mean|\(Possible|\(Did you mean).+))?",
+     "Không có lệnh {p}.{more}"),
+    (r"Did you mean (?P<p>.+)\?", "Có phải ý bạn là {p}?"),
+    (r"\((?:Possible options|Did you mean one of):? (?P<p>.+?)\??\)", "(Có phải ý bạn là một trong: {p}?)"),
+    (r"Invalid value for (?P<p>.+?): (?P<m>.+)", "Giá trị không hợp lệ cho {p}: {m}"),
+    (r"Invalid value: (?P<m>.+)", "Giá trị không hợp lệ: {m}"),
+    (r"(?P<v>.+) is not one of (?P<c>.+?)\.?", "{v} không phải một trong {c}."),
+    (r"(?P<v>.+) is not a valid (?:integer|int)\.?", "{v} không phải số nguyên."),
+    (r"(?P<v>.+) is not a valid (?:float|number)\.?", "{v} không phải số."),
+    (r"(?P<v>.+) is not a valid (?:boolean|bool)\.?", "{v} không phải giá trị có/không."),
+    (r"(?P<v>.+) is not a valid UUID\.?", "{v} không phải UUID."),
+    (r"(?P<v>.+) is not in the range (?P<r>.+?)\.?", "{v} nằm ngoài khoảng {r}."),
+    (r"(?P<k>File|Directory|Path|file|directory|path) (?P<f>.+) does not exist\.?", "{k} {f} không tồn tại."),
+    (r"(?P<k>File|Directory|Path|file|directory|path) (?P<f>.+) is a file\.?", "{k} {f} là một tệp."),
+    (r"(?P<k>File|Directory|Path|file|directory|path) (?P<f>.+) is a directory\.?", "{k} {f} là một thư mục."),
+    (r"(?P<k>File|Directory|Path|file|directory|path) (?P<f>.+) is not (?P<a>readable|writable|executable)\.?",
+     "không {a} {k} {f}."),
+    (r"Could not open file (?P<f>.+?): (?P<m>.+)", "Không mở được tệp {f}: {m}"),
+    (r"Option (?P<p>.+) requires an argument\.?", "Tùy chọn {p} cần một giá trị."),
+    (r"Option (?P<p>.+) requires (?P<n>\d+) arguments\.?", "Tùy chọn {p} cần {n} giá trị."),
+    (r"Option (?P<p>.+) does not take a value\.?", "Tùy chọn {p} không nhận giá trị."),
+    (r"Argument (?P<p>.+) takes (?P<n>\d+) values\.?", "Tham số {p} cần {n} giá trị."),
+    (r"Got unexpected extra arguments? \((?P<a>.+)\)", "Thừa tham số ({a})"),
+    (r"(?P<v>.+) is not (?P<c>.+?)\.?", "{v} không phải {c}."),
+)
+_CLICK_WORDS = {"File": "Tệp", "file": "tệp", "Directory": "Thư mục", "directory": "thư mục", "Path": "Đường dẫn",
+                "path": "đường dẫn", "readable": "đọc được", "writable": "ghi được", "executable": "chạy được"}
+
+
+def click_text(message: str, lang: str = "vi") -> str:
+    """One of click's own messages (a usage error) in ``lang``; one of no known kind stays as it is.
+
+    >>> click_text("Missing option '--bank'.")
+    "Thiếu tùy chọn '--bank'."
+    >>> click_text("Invalid value for '--lang': 'fr' is not one of 'vi', 'en'.")
+    "Giá trị không hợp lệ cho '--lang': 'fr' không phải một trong 'vi', 'en'."
+    """
+    if lang == "en":
+        return message
+    said = message.strip()
+    for pattern, template in CLICK_ERRORS:
+        found = _re.fullmatch(pattern, said, _re.DOTALL)
+        if found:
+            fields = {key: value or "" for key, value in found.groupdict().items()}
+            for key in ("m", "more"):
+                if fields.get(key):
+                    fields[key] = (" " if key == "more" else "") + click_text(fields[key], lang)
+            for key in ("k", "a"):
+                if key in fields:
+                    fields[key] = _CLICK_WORDS.get(fields[key], fields[key])
+            return template.format(**fields)
+    return refusal(said, lang)  # a BadParameter raised with one of the library's messages
+
+
+#: The bracketed notes click adds to an option's help, in Vietnamese.
+_CLICK_NOTES = ((r"\bdefault: ", "mặc định: "), (r"\brequired\b", "bắt buộc"), (r"\benv var: ", "biến môi trường: "),
+                (r"\(dynamic\)", "(tùy lúc chạy)"), (r"\bdeprecated\b", "không dùng nữa"),
+                (r"\bDEPRECATED\b", "KHÔNG DÙNG NỮA"))
+
+
+def option_help(said: str, lang: str = "vi") -> str:
+    """One line of an option's help (click's record: the help, then its ``[default: …]`` notes) in ``lang``:
+    the help from :data:`OPTION_HELP`, click's notes translated. Help of no listed kind stays as it is."""
+    if lang == "en" or not said:
+        return said
+    english = said if said in OPTION_HELP else next(
+        (key for key in sorted(OPTION_HELP, key=len, reverse=True) if said.startswith(key)), None)
+    if english is None:
+        if not said.startswith("["):
+            return said
+        english, rest = "", said
+    else:
+        rest = said[len(english):]
+    for pattern, replacement in _CLICK_NOTES:
+        rest = _re.sub(pattern, replacement, rest)
+    return (OPTION_HELP[english] if english else "") + rest
+
+
+#: The help of every option (its English text, as written in cli.py) → Vietnamese. tests/test_cli_lang.py
+#: walks every command and fails on an option whose help is missing here.
+OPTION_HELP: dict[str, str] = {
+    "Show this message and exit.": "Hiện hướng dẫn này rồi thoát.",
+    "Show the version and exit.": "Hiện phiên bản rồi thoát.",
+}

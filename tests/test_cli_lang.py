@@ -353,3 +353,40 @@ def test_each_vietnamese_refusal_keeps_the_fields_of_its_english():
 def test_a_refusal_reads_in_vietnamese_with_its_values(english, vietnamese):
     assert messages.refusal(english, "vi") == vietnamese
     assert messages.refusal(english, "en") == english
+
+
+# --- click's own words --------------------------------------------------------------------------------
+
+CLICK_ENGLISH = re.compile(r"Usage:|Options:|Commands:|Error:|Try '|for help|Show this message|Show the version|"
+                           r"Missing (option|argument|command)|No such (option|command)|Invalid value|is not one of|"
+                           r"requires an argument|Did you mean|\[default: |\[required\]")
+
+
+@pytest.mark.parametrize("args, said", [
+    (("qr", "encode", "--bank", "vcb", "--account", "1", "--bogus"), "Không có tùy chọn"),
+    (("--bogus",), "Không có tùy chọn"),
+    (("stal",), "Không có lệnh"),
+    (("stall", "show"), "Thiếu tham số"),
+    (("report", "adoption"), "Thiếu tùy chọn"),
+    (("qr", "encode", "--bank", "vcb", "--account", "1", "--amount"), "Tùy chọn '--amount' cần một giá trị"),
+    (("stall", "list", "--status", "sleeping", "HL1"), "Giá trị không hợp lệ cho"),
+])
+def test_usage_errors_in_vietnamese(run, args, said):
+    result = run(*args, env={"LANG": "vi_VN.UTF-8"})
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "Lỗi: " in result.output, result.output
+    assert not CLICK_ENGLISH.search(result.output), result.output
+    english = run(*args, env={"LANG": "C"})
+    assert english.exit_code == 2 and "Error: " in english.output and "Lỗi" not in english.output
+
+
+def test_help_pages_are_vietnamese_around_the_option_names(run):
+    for args in [(), ("qr",), ("qr", "encode"), ("stall", "import"), ("fee", "bill")]:
+        page = run("--lang", "vi", *args, "--help").output
+        assert page.startswith("Cách dùng: ") and "Tùy chọn:" in page, page
+        assert "Hiện hướng dẫn này rồi thoát." in page
+        assert not CLICK_ENGLISH.search(page), page
+    group = run("--lang", "vi", "--help").output
+    assert "Lệnh:" in group and "Hiện phiên bản rồi thoát." in group
+    english = run("--lang", "en", "qr", "encode", "--help").output
+    assert english.startswith("Usage: ") and "Show this message and exit." in english
