@@ -1975,4 +1975,363 @@ def option_help(said: str, lang: str = "vi") -> str:
 OPTION_HELP: dict[str, str] = {
     "Show this message and exit.": "Hiện hướng dẫn này rồi thoát.",
     "Show the version and exit.": "Hiện phiên bản rồi thoát.",
+    "Registry database: an SQLite file path or a postgresql:// URL (default ./market40.db; env "
+    "MARKET40_DATABASE_URL).":
+        "Cơ sở dữ liệu sổ đăng ký: đường dẫn tệp SQLite hoặc địa chỉ postgresql:// (mặc định ./market40.db; biến môi "
+        "trường MARKET40_DATABASE_URL).",
+    "Language of messages: vi (tiếng Việt) or en. Default: MARKET40_LANG, then the locale (LC_ALL, LC_MESSAGES, LANG "
+    "starting with vi), else en. Files and --json never change.":
+        "Ngôn ngữ thông báo: vi (tiếng Việt) hoặc en (tiếng Anh). Mặc định: MARKET40_LANG, rồi đến thiết lập ngôn "
+        "ngữ của máy (LC_ALL, LC_MESSAGES, LANG bắt đầu bằng vi), nếu không thì en. Tệp xuất và --json không đổi "
+        "theo ngôn ngữ.",
+    "Bank or e-wallet: BIN, code or name (diacritics optional).":
+        "Ngân hàng hoặc ví điện tử: BIN, mã viết tắt hoặc tên (gõ không dấu cũng được).",
+    "6-digit NAPAS BIN (instead of --bank).":
+        "Mã ngân hàng (BIN) NAPAS 6 chữ số (thay cho --bank).",
+    "Accept a well-formed BIN missing from the directory (a newer bank).":
+        "Chấp nhận BIN đúng định dạng nhưng chưa có trong danh bạ (ngân hàng mới).",
+    "Account number (1–19 letters/digits): service QRIBFTTA.":
+        "Số tài khoản (1–19 chữ cái/chữ số): dịch vụ QRIBFTTA.",
+    "Card number (16–19 digits): service QRIBFTTC.":
+        "Số thẻ (16–19 chữ số): dịch vụ QRIBFTTC.",
+    "Whole đồng; 150.000, 150,000 and 150 000 all mean 150000.":
+        "Số đồng nguyên; 150.000, 150,000 và 150 000 đều là 150000.",
+    "Transfer content (62.08), ≤ 25 characters after folding.":
+        "Nội dung chuyển khoản (62.08), tối đa 25 ký tự sau khi bỏ dấu.",
+    "Bill number (62.01), ≤ 25 characters.":
+        "Số hóa đơn (62.01), tối đa 25 ký tự.",
+    "Reference label (62.05), e.g. the MOMOW2W… code MoMo wallets need.":
+        "Mã tham chiếu (62.05), ví dụ mã MOMOW2W… mà ví MoMo cần.",
+    "Merchant name (59), ≤ 25; usually omitted.":
+        "Tên điểm bán (59), tối đa 25 ký tự; thường bỏ trống.",
+    "Merchant city (60), ≤ 15; usually omitted.":
+        "Thành phố của điểm bán (60), tối đa 15 ký tự; thường bỏ trống.",
+    "One-payment (12) or reusable (11) code. Default: dynamic iff --amount.":
+        "Mã dùng một lần (12) hay dùng nhiều lần (11). Mặc định: dùng một lần khi có --amount.",
+    "Do not upper-case text fields.":
+        "Không chuyển các trường chữ thành chữ in hoa.",
+    "One JSON object (fields printed even when invalid).":
+        "Một đối tượng JSON (in các trường kể cả khi mã không hợp lệ).",
+    "Draw this payload instead of building one from the options.":
+        "Vẽ nội dung mã này thay vì tạo mã từ các tùy chọn.",
+    "File to write: .png, .svg or .pdf.":
+        "Tệp cần ghi: .png, .svg hoặc .pdf.",
+    "Total width in pixels, quiet zone included.":
+        "Tổng chiều rộng tính bằng điểm ảnh, kể cả lề trắng.",
+    "Module size in millimetres (at --dpi).":
+        "Kích thước ô tính bằng milimét (theo --dpi).",
+    "Resolution for --module-mm.":
+        "Độ phân giải dùng cho --module-mm.",
+    "Error-correction level.":
+        "Mức sửa lỗi.",
+    "A JSON list, one object per code found.":
+        "Danh sách JSON, mỗi mã tìm thấy một đối tượng.",
+    "Only this kind.":
+        "Chỉ loại này.",
+    "JSON list of directory entries.":
+        "Danh sách JSON các mục trong danh bạ.",
+    "Drop every existing table first (destroys the data).":
+        "Xóa mọi bảng đã có trước (mất hết dữ liệu).",
+    "Also load this province's administrative units (as `locality load`); repeatable.":
+        "Nạp thêm các đơn vị hành chính của tỉnh này (như `locality load`); dùng được nhiều lần.",
+    'Only this province: code (22) or name ("Quảng Ninh").':
+        'Chỉ tỉnh này: mã (22) hoặc tên ("Quảng Ninh").',
+    "The former district-level units (before 1 July 2025) instead.":
+        "Thay vào đó là các đơn vị cấp huyện cũ (trước ngày 1/7/2025).",
+    "A JSON list.":
+        "Danh sách JSON.",
+    "One JSON object.":
+        "Một đối tượng JSON.",
+    "The report as JSON.":
+        "Báo cáo dạng JSON.",
+    "Transaction store to include (default: beside an SQLite registry; env MARKET40_TX_STORE).":
+        "Kho giao dịch cần sao lưu kèm (mặc định: cạnh sổ đăng ký SQLite; biến môi trường MARKET40_TX_STORE).",
+    "Where to restore the transaction store (default: beside an SQLite registry).":
+        "Nơi khôi phục kho giao dịch (mặc định: cạnh sổ đăng ký SQLite).",
+    "Replace a registry or store that is already there.":
+        "Thay thế sổ đăng ký hoặc kho giao dịch đã có ở đó.",
+    "Name with diacritics, e.g. 'Chợ Hạ Long I'.":
+        "Tên có dấu, ví dụ 'Chợ Hạ Long I'.",
+    "Tier as classified: I, II or III.":
+        "Hạng chợ theo phân loại: I, II hoặc III.",
+    "Commune-level unit code, e.g. 06688 (`market40 locality list`).":
+        "Mã đơn vị cấp xã, ví dụ 06688 (`market40 locality list`).",
+    "Decision or list the tier comes from.":
+        "Quyết định hoặc danh sách làm căn cứ xếp hạng.",
+    "Date of that classification (YYYY-MM-DD or DD/MM/YYYY).":
+        "Ngày xếp hạng (YYYY-MM-DD hoặc DD/MM/YYYY).",
+    "A central market (chợ trung tâm).":
+        "Chợ trung tâm.",
+    "Market board contact person.":
+        "Người liên hệ của ban quản lý chợ.",
+    "Market board phone.":
+        "Số điện thoại của ban quản lý chợ.",
+    "The day the cashless programme started in this market (YYYY-MM-DD or DD/MM/YYYY): adoption reports leave it out "
+    "of earlier months.":
+        "Ngày chợ bắt đầu chương trình thanh toán không dùng tiền mặt (YYYY-MM-DD hoặc DD/MM/YYYY): báo cáo sử dụng "
+        "không tính chợ vào các tháng trước đó.",
+    "Only markets of this locality code.":
+        "Chỉ các chợ thuộc đơn vị hành chính mã này.",
+    "Only this tier (I, II, III).":
+        "Chỉ hạng này (I, II, III).",
+    "Check every row, write nothing.":
+        "Kiểm tra mọi dòng, không ghi gì.",
+    "Import the good rows even if some are bad.":
+        "Nhập các dòng đúng kể cả khi có dòng lỗi.",
+    "Where to write the bad rows (.csv or .xlsx; default: FILE.rejects.csv beside the input when there are any).":
+        "Nơi ghi các dòng lỗi (.csv hoặc .xlsx; mặc định: TỆP.rejects.csv cạnh tệp nhập khi có dòng lỗi).",
+    "XLSX sheet name (default: the first).":
+        "Tên trang tính XLSX (mặc định: trang đầu tiên).",
+    "Print the report as JSON.":
+        "In báo cáo dạng JSON.",
+    "Owner household name (with diacritics).":
+        "Họ tên chủ hộ (có dấu).",
+    "Owner phone, e.g. 0912345678.":
+        "Số điện thoại chủ hộ, ví dụ 0912345678.",
+    "Shop name on the poster.":
+        "Tên cửa hàng in trên poster.",
+    "Goods category (ngành hàng).":
+        "Ngành hàng.",
+    "Default: operating.":
+        "Mặc định: đang kinh doanh (operating).",
+    "Match code, shop, owner or phone (diacritics optional).":
+        "Tìm theo mã sạp, tên cửa hàng, chủ hộ hoặc số điện thoại (gõ không dấu cũng được).",
+    "Show at most this many rows.":
+        "Hiện tối đa ngần này dòng.",
+    "Show the full account number (written to the audit trail).":
+        "Hiện đầy đủ số tài khoản (có ghi vào nhật ký).",
+    "Market code for rows without a Mã chợ column.":
+        "Mã chợ cho các dòng không có cột Mã chợ.",
+    "Accept BINs missing from the directory.":
+        "Chấp nhận BIN chưa có trong danh bạ.",
+    "The day it closed, if not today: DD/MM/YYYY or YYYY-MM-DD.":
+        "Ngày sạp nghỉ, nếu không phải hôm nay: DD/MM/YYYY hoặc YYYY-MM-DD.",
+    "Why (kept in the audit trail).":
+        "Lý do (lưu trong nhật ký).",
+    "The day it opened or reopened, if not today: DD/MM/YYYY or YYYY-MM-DD.":
+        "Ngày sạp mở hoặc mở lại, nếu không phải hôm nay: DD/MM/YYYY hoặc YYYY-MM-DD.",
+    "When both stalls have a current account: which one stays (the other is revoked).":
+        "Khi cả hai sạp đều có tài khoản hiện hành: giữ tài khoản nào (tài khoản kia bị thu hồi).",
+    "The market list template instead of the stall list.":
+        "Mẫu danh sách chợ thay cho mẫu danh sách sạp.",
+    "Bank or e-wallet: BIN, code or name (taken from --from-qr when scanning).":
+        "Ngân hàng hoặc ví điện tử: BIN, mã viết tắt hoặc tên (lấy từ --from-qr khi quét mã).",
+    "Account, card or wallet number (taken from --from-qr when scanning).":
+        "Số tài khoản, số thẻ hoặc số ví (lấy từ --from-qr khi quét mã).",
+    "Holder name exactly as the bank shows it (an HKD's business name).":
+        "Tên chủ tài khoản đúng như ngân hàng hiển thị (với hộ kinh doanh: tên hộ kinh doanh).",
+    "bank_account, card or ewallet (default: from the bank).":
+        "bank_account (tài khoản), card (thẻ) hoặc ewallet (ví) (mặc định: theo ngân hàng).",
+    "62.05 reference (MoMo: MOMOW2W…).":
+        "Mã tham chiếu 62.05 (MoMo: MOMOW2W…).",
+    "The owner's own receiving QR (a photo or screenshot of the bank/wallet app's QR, or its text): its bank, number "
+    "and reference are registered exactly. A merchant QR counts as --merchant-qr.":
+        "Mã QR nhận tiền của chính chủ sạp (ảnh chụp hoặc ảnh màn hình mã QR trong ứng dụng ngân hàng/ví, hoặc nội "
+        "dung mã): ngân hàng, số tài khoản và mã tham chiếu được đăng ký đúng như trong mã. Mã QR điểm bán được tính "
+        "như --merchant-qr.",
+    "A bank-issued merchant QR (NAPAS QRPUSH / VIETQRPay), kept and printed as issued; --bank/--account/--holder are "
+    "then its settlement account.":
+        "Mã QR điểm bán do ngân hàng cấp (NAPAS QRPUSH / VIETQRPay), được lưu và in đúng như khi cấp; khi đó "
+        "--bank/--account/--holder là tài khoản nhận tiền của mã.",
+    "personal (default) or household: a household business (HKD) account.":
+        "personal (cá nhân, mặc định) hoặc household: tài khoản của hộ kinh doanh (HKD).",
+    "HKD registration number (household accounts only).":
+        "Số đăng ký hộ kinh doanh (chỉ với tài khoản hộ kinh doanh).",
+    "HKD tax code, MST: 10 or 13 digits (household accounts only).":
+        "Mã số thuế (MST) của hộ kinh doanh: 10 hoặc 13 chữ số (chỉ với tài khoản hộ kinh doanh).",
+    "How the owner gave consent (paper, web, …).":
+        "Cách chủ sạp đồng ý (giấy, web, …).",
+    "When it happened, if not now: DD/MM/YYYY or YYYY-MM-DD (optionally HH:MM, Vietnam time); not in the future. The "
+    "audit trail keeps this and the time it was recorded.":
+        "Thời điểm sự việc xảy ra, nếu không phải bây giờ: DD/MM/YYYY hoặc YYYY-MM-DD (có thể kèm HH:MM, giờ Việt "
+        "Nam); không ở tương lai. Nhật ký lưu cả thời điểm này và thời điểm ghi nhận.",
+    "Verify every pending account of this market.":
+        "Xác minh mọi tài khoản đang chờ của chợ này.",
+    "Why (the owner sees it).":
+        "Lý do (chủ sạp sẽ thấy).",
+    "Every account ever registered, not only current ones.":
+        "Mọi tài khoản từng đăng ký, không chỉ tài khoản hiện hành.",
+    "Full account numbers (written to the audit trail).":
+        "Đầy đủ số tài khoản (có ghi vào nhật ký).",
+    "board: a market board (ban quản lý chợ), with --market: its fees.":
+        "board: ban quản lý chợ, kèm --market: phí chợ của chợ đó.",
+    "Display name.":
+        "Tên hiển thị.",
+    "Password (asked for when not given; at least 8 characters).":
+        "Mật khẩu (sẽ hỏi nếu không ghi; ít nhất 8 ký tự).",
+    "A market the user may see (repeatable).":
+        "Một chợ người dùng được xem (dùng được nhiều lần).",
+    "A locality the user may see (repeatable).":
+        "Một đơn vị hành chính người dùng được xem (dùng được nhiều lần).",
+    "The owner's stall (MARKET/STALL).":
+        "Sạp của chủ sạp (CHỢ/SẠP).",
+    "Every operating stall of this market.":
+        "Mọi sạp đang kinh doanh của chợ này.",
+    "One stall (MARKET/STALL).":
+        "Một sạp (CHỢ/SẠP).",
+    "Days the codes stay valid (1–90).":
+        "Số ngày mã còn hiệu lực (1–90).",
+    "Write the slips to a .pdf or .txt file (default: print them).":
+        "Ghi phiếu vào tệp .pdf hoặc .txt (mặc định: in ra màn hình).",
+    "One stall's poster (MARKET/STALL).":
+        "Poster của một sạp (CHỢ/SẠP).",
+    "Every stall of a market with a verified account, in one PDF.":
+        "Mọi sạp có tài khoản đã xác minh của một chợ, trong một tệp PDF.",
+    "The .pdf (or, for one stall, .png) to write.":
+        "Tệp .pdf (hoặc .png, với một sạp) cần ghi.",
+    "Paper the market's posters are printed on (several per sheet, with cut marks).":
+        "Khổ giấy in poster của chợ (nhiều poster mỗi tờ, có dấu cắt).",
+    "Languages printed: Vietnamese always; en adds English, zh Simplified Chinese lines.":
+        "Ngôn ngữ in trên poster: luôn có tiếng Việt; en thêm các dòng tiếng Anh, zh thêm tiếng Trung giản thể.",
+    "Add English lines under the Vietnamese (= --lang vi,en).":
+        "Thêm các dòng tiếng Anh dưới tiếng Việt (= --lang vi,en).",
+    "Processes building the QR codes of a --market sheet (large markets on an idle machine).":
+        "Số tiến trình tạo mã QR cho tờ in --market (chợ lớn, trên máy đang rảnh).",
+    "Also write the skip report to this CSV.":
+        "Ghi thêm báo cáo các sạp bị bỏ qua vào tệp CSV này.",
+    "The stall the photo was taken at (MARKET/STALL).":
+        "Sạp nơi chụp ảnh (CHỢ/SẠP).",
+    "Replace an existing registry at --db (destroys its data).":
+        "Thay thế sổ đăng ký đã có ở --db (mất hết dữ liệu của nó).",
+    "Only build the demo province.":
+        "Chỉ dựng tỉnh mẫu.",
+    "Random seed of the synthetic data.":
+        "Hạt giống ngẫu nhiên của dữ liệu giả.",
+    "Address to listen on (0.0.0.0: every interface; put a TLS proxy in front).":
+        "Địa chỉ lắng nghe (0.0.0.0: mọi giao diện mạng; đặt một proxy TLS phía trước).",
+    "Port to listen on (0: any free port, printed).":
+        "Cổng lắng nghe (0: cổng trống bất kỳ, có in ra).",
+    "Worker threads per server process.":
+        "Số luồng xử lý mỗi tiến trình máy chủ.",
+    "Server processes sharing the port, to use several cores: 1 runs waitress, more run gunicorn workers (POSIX). "
+    "Above 1, rate limits count per process unless MARKET40_RATELIMIT_STORAGE points at Redis.":
+        "Số tiến trình máy chủ dùng chung cổng, để dùng nhiều lõi: 1 chạy waitress, nhiều hơn chạy các worker "
+        "gunicorn (POSIX). Khi lớn hơn 1, giới hạn tần suất được đếm theo từng tiến trình, trừ khi "
+        "MARKET40_RATELIMIT_STORAGE trỏ tới Redis.",
+    "Build the synthetic demo province first (into --db if given and empty, else a temporary file removed on exit) "
+    "and print its logins.":
+        "Dựng tỉnh mẫu bằng dữ liệu giả trước (vào --db nếu có ghi và còn trống, nếu không thì vào một tệp tạm bị "
+        "xóa khi thoát) và in các tài khoản đăng nhập.",
+    "Month for rows without a Kỳ column.":
+        "Tháng cho các dòng không có cột Kỳ.",
+    "The month.":
+        "Tháng.",
+    "Only this market.":
+        "Chỉ chợ này.",
+    "The export's layout (auto: from its headers).":
+        "Cấu trúc của tệp sao kê (auto: nhận ra từ dòng tiêu đề).",
+    "The bank of the credited accounts (BIN, code or name): overrides the layout's; needed for Casso v1 feeds.":
+        "Ngân hàng của các tài khoản nhận tiền (BIN, mã viết tắt hoặc tên): thay cho ngân hàng của định dạng; cần "
+        "cho dữ liệu Casso v1.",
+    "The credited account, for a one-account statement that names it nowhere.":
+        "Tài khoản nhận tiền, cho sao kê một tài khoản mà không ghi số tài khoản ở đâu.",
+    "Transaction store (DuckDB file; default beside an SQLite registry: market40.transfers.duckdb; env "
+    "MARKET40_TX_STORE).":
+        "Kho giao dịch (tệp DuckDB; mặc định cạnh sổ đăng ký SQLite: market40.transfers.duckdb; biến môi trường "
+        "MARKET40_TX_STORE).",
+    "The last month.":
+        "Tháng cuối cùng.",
+    "How many months.":
+        "Số tháng.",
+    "Where the generated census and transfer files go.":
+        "Nơi ghi các tệp danh sách hộ và giao dịch được tạo ra.",
+    "Delete live transfers booked longer ago than this (90d, 12w, 6m, 1y): the retention.":
+        "Xóa các giao dịch trực tiếp ghi sổ lâu hơn khoảng này (90d, 12w, 6m, 1y): thời hạn lưu giữ.",
+    "Erase every live transfer, requested amount and helper link of one stall (an owner's erasure).":
+        "Xóa mọi giao dịch trực tiếp, yêu cầu thanh toán và liên kết người giúp việc của một sạp (khi chủ sạp yêu "
+        "cầu xóa dữ liệu).",
+    "The running market40 web app.":
+        "Ứng dụng web market40 đang chạy.",
+    "Pay the stalls of this market (those with an account).":
+        "Trả tiền cho các sạp của chợ này (các sạp có tài khoản).",
+    "Only this stall of the market (its code, e.g. A-12).":
+        "Chỉ sạp này của chợ (mã sạp, ví dụ A-12).",
+    "Transfers to send.":
+        "Số giao dịch cần gửi.",
+    "Requests per second.":
+        "Số yêu cầu mỗi giây.",
+    "The configured webhook source to sign as (default: the only one).":
+        "Nguồn webhook đã cấu hình dùng để ký (mặc định: nguồn duy nhất).",
+    "The sources' JSON file, as the server reads it (env MARKET40_WEBHOOKS).":
+        "Tệp JSON của các nguồn, như máy chủ đọc (biến môi trường MARKET40_WEBHOOKS).",
+    "Send each body this many more times (as a provider retries).":
+        "Gửi lại mỗi nội dung thêm ngần này lần (như nhà cung cấp gửi lại).",
+    "Share of transfers delivered once more (as a second provider would).":
+        "Tỷ lệ giao dịch được gửi thêm một lần (như một nhà cung cấp thứ hai).",
+    "Repeatable amounts and stalls.":
+        "Số tiền và sạp lặp lại được giữa các lần chạy.",
+    "The month (the last one with --months).":
+        "Tháng (tháng cuối cùng khi có --months).",
+    "Reconcile this many months ending with --period.":
+        "Đối soát ngần này tháng, kết thúc ở --period.",
+    "List accepting accounts with no transfer for this many months.":
+        "Liệt kê các tài khoản nhận thanh toán nhưng không có giao dịch trong ngần này tháng.",
+    "Print the summaries as JSON.":
+        "In các bản tổng hợp dạng JSON.",
+    "The month reported.":
+        "Tháng báo cáo.",
+    "The main view (an XLSX has every view, one sheet each).":
+        "Cách xem chính (tệp XLSX có mọi cách xem, mỗi cách một trang tính).",
+    "Only markets in this locality (a former district covers the communes it became).":
+        "Chỉ các chợ thuộc đơn vị hành chính này (một huyện cũ gồm các xã phường được lập từ nó).",
+    "Group localities by former district-level unit (đơn vị cấp huyện cũ; 'district' is the same) or by commune/ward "
+    "(auto: the units in force in the period).":
+        "Nhóm đơn vị hành chính theo đơn vị cấp huyện cũ ('district' cũng vậy) hoặc theo xã/phường (auto: các đơn vị "
+        "có hiệu lực trong kỳ).",
+    "Months in the trend, ending with --period.":
+        "Số tháng của xu hướng, kết thúc ở --period.",
+    "Accepting rate each market should reach, in % (default: the province's target, `market40 report target`; 100 "
+    "when none is set).":
+        "Tỷ lệ nhận thanh toán mỗi chợ cần đạt, tính bằng % (mặc định: chỉ tiêu của tỉnh, `market40 report target`; "
+        "100 khi chưa đặt).",
+    "Default: from the suffix of -o.":
+        "Mặc định: theo phần mở rộng của -o.",
+    "The file to write ('-' for standard output with csv/json).":
+        "Tệp cần ghi ('-' để in ra màn hình với csv/json).",
+    "Report as this user would see it (their markets or localities).":
+        "Báo cáo như người dùng này sẽ thấy (các chợ hoặc đơn vị hành chính của họ).",
+    "Add one row per stall, with its evidence.":
+        "Thêm mỗi sạp một dòng, kèm căn cứ.",
+    "The plan or decision the target comes from (e.g. 'KH 123/KH-UBND').":
+        "Kế hoạch hoặc quyết định làm căn cứ chỉ tiêu (ví dụ 'KH 123/KH-UBND').",
+    "Show at most this many.":
+        "Hiện tối đa ngần này mục.",
+    "Bank name, code or BIN (`market40 banks`).":
+        "Tên, mã viết tắt hoặc BIN của ngân hàng (`market40 banks`).",
+    "Account number of the board (or the commune).":
+        "Số tài khoản của ban quản lý (hoặc của xã).",
+    "Holder name exactly as the bank shows it.":
+        "Tên chủ tài khoản đúng như ngân hàng hiển thị.",
+    "Printed on slips and receipts (default: 'Ban quản lý' + market name).":
+        "In trên phiếu thu và biên lai (mặc định: 'Ban quản lý' + tên chợ).",
+    "Only the rows valid on the first day of this month (YYYY-MM).":
+        "Chỉ các dòng còn hiệu lực vào ngày đầu của tháng này (YYYY-MM).",
+    "Which sheet: price table, stall areas, or meter readings.":
+        "Mẫu nào: bảng giá, diện tích sạp hoặc chỉ số công tơ.",
+    "The month read, YYYY-MM.":
+        "Tháng ghi chỉ số, YYYY-MM.",
+    "YYYY-MM":
+        "Kỳ thu, YYYY-MM",
+    "Due date (DD/MM/YYYY; default the 15th of the month).":
+        "Hạn nộp (DD/MM/YYYY; mặc định ngày 15 của tháng).",
+    "Issue the bills that can be computed even if some cannot.":
+        "Phát hành các hóa đơn tính được kể cả khi có hóa đơn không tính được.",
+    "Also write the slips PDF here.":
+        "Ghi thêm tệp PDF phiếu thu vào đây.",
+    "Slip size: A6 (4 to an A4 sheet) or A7 (8; a bill whose QR would need modules under 1.5 mm is refused, with the "
+    "bills that fit named).":
+        "Khổ phiếu: A6 (4 phiếu một tờ A4) hoặc A7 (8 phiếu; hóa đơn mà mã QR cần ô nhỏ hơn 1,5 mm bị từ chối, kèm "
+        "tên các hóa đơn vừa khổ).",
+    "Processes building the QR codes (like poster --market --workers).":
+        "Số tiến trình tạo mã QR (như poster --market --workers).",
+    "Days after the due date a transfer without reference may still match by amount.":
+        "Số ngày sau hạn nộp mà giao dịch không có mã tham chiếu vẫn có thể khớp theo số tiền.",
+    "One line per bill.":
+        "Mỗi hóa đơn một dòng.",
+    "The reminder text for each overdue stall, with its phone.":
+        "Nội dung nhắc nộp cho từng sạp quá hạn, kèm số điện thoại.",
+    "When it was paid, if not now (DD/MM/YYYY).":
+        "Thời điểm nộp, nếu không phải bây giờ (DD/MM/YYYY).",
+    "Kept with the payment and in the audit trail.":
+        "Lưu kèm khoản nộp và trong nhật ký.",
 }

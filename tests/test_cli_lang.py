@@ -390,3 +390,31 @@ def test_help_pages_are_vietnamese_around_the_option_names(run):
     assert "Lệnh:" in group and "Hiện phiên bản rồi thoát." in group
     english = run("--lang", "en", "qr", "encode", "--help").output
     assert english.startswith("Usage: ") and "Show this message and exit." in english
+
+
+def test_every_option_has_vietnamese_help(run):
+    missing = []
+
+    def walk(command: click.Command, path: str) -> None:
+        for param in command.params:
+            if isinstance(param, click.Option) and param.help and param.help not in messages.OPTION_HELP:
+                missing.append(f"{path} {param.opts[-1]}: {param.help!r}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+    walk(cli.main, "market40")
+    assert missing == [], "options without Vietnamese help in market40.messages.OPTION_HELP:\n" + "\n".join(missing)
+    used = set()
+
+    def collect(command: click.Command) -> None:
+        used.update(param.help for param in command.params if isinstance(param, click.Option))
+        for sub in getattr(command, "commands", {}).values():
+            collect(sub)
+    collect(cli.main)
+    stale = [said for said in messages.OPTION_HELP
+             if said not in used and said not in ("Show this message and exit.", "Show the version and exit.")]
+    assert stale == [], stale
+    # click's notes after the help ([default: …], [required]) follow the language too
+    assert messages.option_help("Days the codes stay valid (1–90).  [default: 14; required]") == \
+        "Số ngày mã còn hiệu lực (1–90).  [mặc định: 14; bắt buộc]"
+    page = run("--lang", "vi", "enroll", "issue", "--help").output
+    assert "Số ngày mã còn hiệu lực (1–90)." in page and "Days the codes" not in page
