@@ -458,22 +458,36 @@ def qr_decode(payload: str, as_json: bool) -> None:
         echo_json(result.as_dict())
     else:
         _print_decoded(result)
+    from market40.messages import qr_words
     for warning in result.warnings:
-        say("cli.warning", message=warning, err=True)
+        say("cli.warning", message=qr_words(warning, lang()), err=True)
     if not result.ok:
-        say("cli.error_line", message=result.error, err=True)
+        say("cli.error_line", message=qr_words(str(result.error), lang()), err=True)
         sys.exit(1)
 
 
+def _decoded_words(result: Any) -> str:
+    """What a code that is not a valid transfer is (``result.describe()``), in the run's language."""
+    from market40.messages import qr_words
+    if lang() == "en" or result.qr is not None or result.other is not None:
+        return result.describe() if lang() == "en" or result.other is None else qr_words(result.kind, lang())
+    kind = qr_words(result.kind, lang())
+    if result.kind.startswith("not an EMV"):
+        shown = result.text.strip()
+        return f"{kind}: «{shown[:60]}" + ("…»" if len(shown) > 60 else "»")
+    return f"{kind}: {qr_words(str(result.error), lang())}"
+
+
 def _print_decoded(result: Any) -> None:
+    from market40.messages import qr_words
     qr = result.qr
     bank = result.bank
     if qr is None and result.other is None:
-        say("qr.not_valid", detail=result.describe())
+        say("qr.not_valid", detail=_decoded_words(result))
         return
     if qr is None:  # an EMV code of another kind: name it, then every field that could be read
         other = result.other
-        say("qr.not_vietqr", kind=result.kind)
+        say("qr.not_vietqr", kind=_decoded_words(result))
         acquirer = None
         if other.bin:
             acquirer = f"{bank.short_name} ({bank.code}, {other.bin}) — {bank.name}" if bank else \
@@ -481,7 +495,8 @@ def _print_decoded(result: Any) -> None:
         rows = [
             ("Acquirer" if other.service == "QRPUSH" else "Bank", acquirer),
             ("Merchant ID", other.merchant_id), ("Service", other.service),
-            ("Scheme", f"tag {other.template}, GUID {other.guid}" if other.template else None),
+            ("Scheme", f"{'thẻ' if lang() == 'vi' else 'tag'} {other.template}, GUID {other.guid}"
+             if other.template else None),
             ("MCC", other.mcc), ("Merchant", other.merchant_name), ("City", other.merchant_city),
             ("Type", {"static": t("qr.static"), "dynamic": t("qr.dynamic")}.get(other.initiation or "")),
             ("Amount", format_vnd(other.amount) if other.amount is not None and other.currency in (None, "704")
@@ -503,14 +518,17 @@ def _print_decoded(result: Any) -> None:
             ("Purpose", qr.purpose), ("Bill number", qr.bill_number), ("Reference", qr.reference_label),
             ("Merchant", qr.merchant_name), ("City", qr.merchant_city),
             ("Other tags", ", ".join(f"{t}={v}" for t, v in qr.extra) or None),
-            ("CRC", t("qr.crc_ok") if qr.crc_ok else f"{t('qr.crc_mismatch')} ({result.error})"),
+            ("CRC", t("qr.crc_ok") if qr.crc_ok else
+             f"{t('qr.crc_mismatch')} ({qr_words(str(result.error), lang())})"),
         ]
     from market40.messages import TEXTS
     width = 13 if lang() == "en" else 17
+    rows = [(t(f"label.{label}") if f"label.{label}" in TEXTS else label, value) for label, value in rows
+            if value is not None]
+    if qr is None:  # the longer labels of a merchant code
+        width = max([width] + [len(label) + 2 for label, _ in rows])
     for label, value in rows:
-        if value is not None:
-            label = t(f"label.{label}") if f"label.{label}" in TEXTS else label
-            click.echo(f"  {label + ':':<{width}}{value}")
+        click.echo(f"  {label + ':':<{width}}{value}")
 
 
 @qr.command("image")

@@ -894,12 +894,13 @@ def refusal_text(message: str, lang: str = "vi", *, _depth: int = 0) -> str:
             said, english_conv = english.get(expression, ("", ""))
             if english_conv == "r" and conv != "r":
                 said = _unrepr(said)
-            if expression in ("field", "name", "f") and said in FIELD_WORDS:
+            if expression in ("field", "name", "f", "where", "field_name", "size_field") and said in FIELD_WORDS:
                 said = FIELD_WORDS[said]
             elif english_conv != "r" and said in WORDS:  # a role or a state
                 said = WORDS[said]
             elif _depth < 2 and " " in said:
-                said = refusal_text(said, lang, _depth=_depth + 1)
+                nested = refusal_text(said, lang, _depth=_depth + 1)
+                said = nested if nested != said else _qr_kind(said)
             out.append(said)
             at = end
         out.append(vietnamese[at:].replace("{{", "{").replace("}}", "}"))
@@ -2335,3 +2336,66 @@ OPTION_HELP: dict[str, str] = {
     "Kept with the payment and in the audit trail.":
         "Lưu kèm khoản nộp và trong nhật ký.",
 }
+
+
+# --- what a scanned code is, and the notes on it (market40.vietqr and services.qr say them in English) ---
+
+#: What kind of code a payload is (pattern over the English) → Vietnamese.
+QR_KINDS: tuple[tuple[str, str], ...] = (
+    (r"VietQR transfer", "mã chuyển khoản VietQR"),
+    (r"malformed EMV / VietQR payload", "nội dung mã EMV / VietQR sai cấu trúc"),
+    (r"not an EMV payment code \(plain text or another format\)",
+     "không phải mã thanh toán EMV (văn bản thường hoặc định dạng khác)"),
+    (r"VNPAY-QR merchant payment", "mã QR thanh toán điểm bán VNPAY-QR"),
+    (r"ShopeePay merchant QR", "mã QR điểm bán ShopeePay"),
+    (r"ZaloPay merchant QR", "mã QR điểm bán ZaloPay"),
+    (r"MoMo merchant QR", "mã QR điểm bán MoMo"),
+    (r"NAPAS QR merchant payment \(QRPUSH\), not a transfer",
+     "mã QR thanh toán điểm bán NAPAS (QRPUSH), không phải mã chuyển khoản"),
+    (r"NAPAS ATM cash withdrawal QR \(QRCASH\), not a transfer",
+     "mã QR rút tiền mặt tại ATM NAPAS (QRCASH), không phải mã chuyển khoản"),
+    (r"EMV merchant QR of another scheme \(tag (?P<tag>\d+), GUID (?P<guid>.+)\)",
+     "mã QR điểm bán EMV của hệ thống khác (thẻ {tag}, GUID {guid})"),
+    (r"VNPAY wallet personal QR \(point of initiation 10\)", "mã QR cá nhân của ví VNPAY (phương thức khởi tạo 10)"),
+    (r"card-scheme EMV QR \(tags 02–25: Visa, Mastercard, UnionPay, JCB…\)",
+     "mã QR EMV của tổ chức thẻ (thẻ 02–25: Visa, Mastercard, UnionPay, JCB…)"),
+    (r"EMV QR without a NAPAS account template \(tag 38\)", "mã QR EMV không có mẫu tài khoản NAPAS (thẻ 38)"),
+    # notes and warnings on a decoded code
+    (r"BIN (?P<bin>\d+) is not in the NAPAS participant directory \(a newer bank, or a wrong BIN\)",
+     "BIN {bin} không có trong danh bạ thành viên NAPAS (ngân hàng mới, hoặc BIN sai)"),
+    (r"BIN (?P<bin>\d+) is an alternate BIN of (?P<bank>.+) \((?P<main>\d+)\)", "BIN {bin} là BIN phụ của {bank} ({main})"),
+    (r"63 CRC: does not match the content \(altered or badly generated\)",
+     "63 CRC: không khớp với nội dung (đã bị sửa hoặc được tạo sai)"),
+    (r"38\.02 service code: absent; read as a transfer to an account \(QRIBFTTA\), as bank apps do",
+     "38.02 mã dịch vụ: không có; được đọc như chuyển khoản vào tài khoản (QRIBFTTA), như các ứng dụng ngân hàng"),
+    (r"01 point of initiation: absent \(NAPAS requires 11 static or 12 dynamic\)",
+     "01 phương thức khởi tạo: không có (NAPAS yêu cầu 11 tĩnh hoặc 12 động)"),
+    (r"54 amount: (?P<raw>.+) ends with a dot; allowed for VND \(NAPAS-VN §5\.2\.6\) and read as (?P<n>[\d,]+) đồng, "
+     r"but not how market40 or most apps write it",
+     "54 số tiền: {raw} kết thúc bằng dấu chấm; được phép với VND (NAPAS-VN §5.2.6) và đọc là {n} đồng, nhưng "
+     "market40 và phần lớn ứng dụng không viết như vậy"),
+    (r"54 amount: (?P<raw>.+) has leading zeros; read as (?P<n>[\d,]+) đồng",
+     "54 số tiền: {raw} có chữ số 0 ở đầu; đọc là {n} đồng"),
+)
+
+
+def _qr_kind(said: str) -> str:
+    for pattern, template in QR_KINDS:
+        found = _re.fullmatch(pattern, said)
+        if found:
+            return template.format(**{key: value.replace(",", ".") if key == "n" else value
+                                      for key, value in found.groupdict().items()})
+    return said
+
+
+def qr_words(said: str, lang: str = "vi") -> str:
+    """What a code is, or a note on it, in ``lang`` (a refusal of the library when it is one)."""
+    if lang == "en" or not said:
+        return said
+    for pattern, template in QR_KINDS:
+        found = _re.fullmatch(pattern, said)
+        if found:
+            fields = {key: value.replace(",", ".") if key == "n" else value
+                      for key, value in found.groupdict().items()}
+            return template.format(**fields)
+    return refusal(said, lang)
