@@ -614,7 +614,7 @@ def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> No
     else:
         for bank in found:
             former = banks.former_match(bank, text) if text else None
-            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {bank.kind:<8} {bank.name}"
+            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {word(bank.kind):<{8 if lang() == 'en' else 11}} {bank.name}"
                        + (t("banks.formerly", name=former) if former else ""))
     if text and not found:
         missing = banks.unlisted(text)
@@ -1508,7 +1508,9 @@ def user_list(as_json: bool) -> None:
     if as_json:
         echo_json([r.as_dict() for r in rows])
         return
-    print_table([[r.username, word(r.role), word("yes" if r.is_active else "no"), ", ".join(r.scopes)] for r in rows],
+    from market40.messages import scope_name
+    print_table([[r.username, word(r.role), word("yes" if r.is_active else "no"),
+                  ", ".join(scope_name(scope, lang()) for scope in r.scopes)] for r in rows],
                 ["username", "role", "active", "scope"])
 
 
@@ -2002,7 +2004,7 @@ def tx_formats(as_json: bool) -> None:
         echo_json([layout.as_dict() for layout in layouts()])
         return
     for layout in layouts():
-        click.echo(f"{layout.name:<11} {layout.title}" + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
+        click.echo(f"{layout.name:<11} {word(layout.title)}" + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
         sep = layout.delimiter if layout.kind == "csv" else " "
         click.echo(f"{'':<11} {t('cli.fields' if layout.kind == 'jsonl' else 'cli.header')}: {sep.join(layout.header)}")
 

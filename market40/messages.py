@@ -29,7 +29,7 @@ from .exceptions import InvalidFormat, ValidationError
 
 __all__ = ["TEXTS", "COLUMN_NAMES", "HELP", "LANGS", "problem", "describe", "text", "line", "column_name",
            "language", "verdict", "word", "sentence", "describe_error",
-           "transfer_reason", "refusal", "REFUSAL_TEXTS", "refusal_text", "placeholders"]
+           "transfer_reason", "refusal", "REFUSAL_TEXTS", "NAMES", "scope_name", "refusal_text", "placeholders"]
 
 #: The languages people read market40 in, Vietnamese first.
 LANGS = ("vi", "en")
@@ -500,6 +500,27 @@ WORDS: dict[str, str] = {
 }
 
 
+#: What the library names in English inside a line (bank kinds, the bank exports' layouts, scopes) →
+#: Vietnamese: ``word`` reads them, and so does a refusal that quotes one.
+NAMES: dict[str, str] = {
+    "bank": "ngân hàng", "other": "khác", "locality": "địa bàn",
+    "market40 generic CSV": "CSV chung của market40",
+    "Vietcombank-style account statement (sao kê tài khoản)": "sao kê tài khoản kiểu Vietcombank",
+    "VietinBank-style transaction list (several accounts)": "danh sách giao dịch kiểu VietinBank (nhiều tài khoản)",
+    "MB-style bilingual export": "tệp xuất song ngữ kiểu MB",
+    "SePay webhook bodies (JSON lines)": "dữ liệu webhook SePay (JSON theo dòng)",
+    "Casso webhook bodies, v2 or legacy v1 (JSON lines)": "dữ liệu webhook Casso, v2 hoặc v1 cũ (JSON theo dòng)",
+}
+
+
+def scope_name(scope: str, lang: str = "vi") -> str:
+    """A user's scope as the services list it (a market code, or ``locality:<name or code>``) in ``lang``."""
+    kind, _, value = scope.partition(":")
+    if lang == "en" or kind not in NAMES or not value:
+        return scope
+    return f"{NAMES[kind]} {value}"
+
+
 def sentence(said: str, lang: str = "vi") -> str:
     """``said`` as the start of a sentence: a capital first letter in Vietnamese (English keeps its words)."""
     return said[:1].upper() + said[1:] if lang == "vi" else said
@@ -509,7 +530,7 @@ def word(value: str | None, lang: str = "vi") -> str:
     """A status or outcome word (``pending``, ``created``…) as ``lang`` reads it."""
     if not value:
         return ""
-    return WORDS.get(value, value) if lang == "vi" else value
+    return WORDS.get(value, NAMES.get(value, value)) if lang == "vi" else value
 
 
 def verdict(*, dry_run: bool, refused: bool, changed: bool, partial: bool, rejects_file: str | None,
@@ -896,8 +917,8 @@ def refusal_text(message: str, lang: str = "vi", *, _depth: int = 0) -> str:
                 said = _unrepr(said)
             if expression in ("field", "name", "f", "where", "field_name", "size_field") and said in FIELD_WORDS:
                 said = FIELD_WORDS[said]
-            elif english_conv != "r" and said in WORDS:  # a role or a state
-                said = WORDS[said]
+            elif english_conv != "r" and (said in WORDS or said in NAMES):  # a role, a state, a layout…
+                said = WORDS.get(said) or NAMES[said]
             elif _depth < 2 and " " in said:
                 nested = refusal_text(said, lang, _depth=_depth + 1)
                 said = nested if nested != said else _qr_kind(said)
