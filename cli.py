@@ -466,6 +466,15 @@ def qr_decode(payload: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+def _simulation_summary(report: Any) -> str:
+    """What ``tx simulate`` did, in the run's language."""
+    from market40 import formats
+    statuses = ", ".join(f"{status}: {num(n)}" for status, n in sorted(report.by_status.items()))
+    return t("cli.simulated", transfers=num(report.transfers), requests=num(report.requests),
+             seconds=formats.decimal(report.seconds, lang()), statuses=statuses or t("cli.simulated_none"),
+             errors=num(report.errors), p99=formats.decimal(report.p99_ms, lang(), 0))
+
+
 def _decoded_words(result: Any) -> str:
     """What a code that is not a valid transfer is (``result.describe()``), in the run's language."""
     from market40.messages import qr_words
@@ -2377,8 +2386,9 @@ def fee_bill(market: str, period: str, due: str | None, partial: bool, slips_pat
     if as_json:
         echo_json(run.as_dict())
     else:
+        from market40.messages import bill_problem
         for problem in run.problems:
-            click.echo(problem, err=True)
+            click.echo(bill_problem(problem, lang()), err=True)
         click.echo(run.summary(lang()))
     if run.problems and not run.written:
         sys.exit(1)
@@ -2622,7 +2632,7 @@ def tx_simulate(base_url: str, market: str, stall: str | None, count: int, rate:
     if as_json:
         echo_json({k: v for k, v in report.__dict__.items() if k != "latencies"})
     else:
-        click.echo(report.summary())
+        click.echo(_simulation_summary(report))
     if report.errors or any(status != 200 for status in report.by_status):
         sys.exit(1)
 

@@ -453,6 +453,11 @@ TEXTS.update({
     "loc.former_province": ("{former} (từ 1/7/2025: {code} {name})", "{former} (since 1/7/2025: {code} {name})"),
     "loc.corrected": ("  đã sửa {change}", "  corrected {change}"),
     "cli.help_more": ("Hướng dẫn đầy đủ và các tùy chọn (tiếng Anh): {page}", "The full help: {page}"),
+    "cli.simulated": ("{transfers} giao dịch trong {requests} yêu cầu, mất {seconds} giây (phản hồi {statuses}; "
+                      "{errors} lỗi mạng; 99% phản hồi trong {p99} ms)",
+                      "{transfers} transfers in {requests} requests over {seconds} s (answers {statuses}; "
+                      "{errors} network errors; p99 answer {p99} ms)"),
+    "cli.simulated_none": ("không có", "none"),
     "cli.fields": ("các trường", "fields"), "cli.header": ("dòng tiêu đề", "header"),
     "summary.localities": ("{province}: {communes} đơn vị cấp xã, {districts} đơn vị cấp huyện cũ, {links} liên kết "
                            "cũ→mới", "{province}: {communes} commune-level units, {districts} former district-level "
@@ -2419,4 +2424,29 @@ def qr_words(said: str, lang: str = "vi") -> str:
             fields = {key: value.replace(",", ".") if key == "n" else value
                       for key, value in found.groupdict().items()}
             return template.format(**fields)
+    return refusal(said, lang)
+
+
+#: Why a stall's bill could not be computed (market40.fees says it in Vietnamese with an English gloss):
+#: pattern → (Vietnamese, English).
+BILL_PROBLEMS: tuple[tuple[str, str, str], ...] = (
+    (r"sạp (?P<stall>\S+): chưa có diện tích \(m²\) để tính (?P<name>.+) \(no area for (?P<code>.+)\)",
+     "sạp {stall}: chưa có diện tích (m²) để tính {name}", "stall {stall}: no area (m²) to bill {name} ({code})"),
+    (r"sạp (?P<stall>\S+): không có biểu phí nào áp dụng cho chợ hạng (?P<tier>\S+) kỳ (?P<month>\S+) "
+     r"\(no tariff applies\)",
+     "sạp {stall}: không có biểu phí nào áp dụng cho chợ hạng {tier} kỳ {month}",
+     "stall {stall}: no tariff applies to a tier {tier} market in {month}"),
+)
+
+
+def bill_problem(said: str, lang: str = "vi") -> str:
+    """A stall whose bill could not be computed, in ``lang`` (one of no known kind: its refusal, translated)."""
+    for pattern, vietnamese, english in BILL_PROBLEMS:
+        found = _re.fullmatch(pattern, said)
+        if found:
+            return (vietnamese if lang == "vi" else english).format(**found.groupdict())
+    found = _re.fullmatch(r"sạp (?P<stall>\S+): (?P<why>.+)", said)
+    if found:
+        return ("sạp {stall}: {why}" if lang == "vi" else "stall {stall}: {why}").format(
+            stall=found["stall"], why=refusal(found["why"], lang))
     return refusal(said, lang)

@@ -418,3 +418,40 @@ def test_every_option_has_vietnamese_help(run):
         "Số ngày mã còn hiệu lực (1–90).  [mặc định: 14; bắt buộc]"
     page = run("--lang", "vi", "enroll", "issue", "--help").output
     assert "Số ngày mã còn hiệu lực (1–90)." in page and "Days the codes" not in page
+
+
+# --- the other lines that used to leak English -----------------------------------------------------------
+
+def test_simulation_bill_problems_banks_layouts_and_scopes_in_vietnamese(run, demo_copy):
+    from market40.services.simulate import SimulationReport
+    report = SimulationReport(transfers=1200, requests=2400, by_status={200: 2398, 503: 2}, errors=1, seconds=12.34,
+                              latencies=[0.0123] * 100)
+    said = {}
+    for lang in ("vi", "en"):
+        with click.Context(cli.main, obj={"lang": lang}):
+            said[lang] = cli._simulation_summary(report)
+    assert said["vi"] == ("1.200 giao dịch trong 2.400 yêu cầu, mất 12,3 giây (phản hồi 200: 2.398, 503: 2; 1 lỗi mạng; "
+                          "99% phản hồi trong 12 ms)")
+    assert said["en"].startswith("1,200 transfers in 2,400 requests over 12.3 s")
+    assert messages.bill_problem("sạp A-1: chưa có diện tích (m²) để tính Thuê sạp (no area for THUE)") == \
+        "sạp A-1: chưa có diện tích (m²) để tính Thuê sạp"
+    assert messages.bill_problem("sạp A-1: không có biểu phí nào áp dụng cho chợ hạng I kỳ 2025-06 "
+                                 "(no tariff applies)", "en") == "stall A-1: no tariff applies to a tier I market in 2025-06"
+    vi = {"LANG": "vi_VN.UTF-8"}
+    out = run("banks", "momo", env=vi).output
+    assert "ví điện tử" in out and "ewallet" not in out
+    out = run("tx", "formats", env=vi).output
+    assert "sao kê tài khoản kiểu Vietcombank" in out and not re.search(r"-style|JSON lines|generic CSV", out)
+    out = run("--db", demo_copy, "user", "list", env=vi).output
+    assert "locality:" not in out and "địa bàn " in out
+    assert "locality:" in run("--db", demo_copy, "user", "list", env={"LANG": "C"}).output
+
+
+def test_qr_decode_says_what_a_code_is_in_vietnamese(run):
+    from market40 import emv
+    template = "0010A000000727" + emv.tlv("01", "0006970436" + emv.tlv("01", "MC0012345678")) + "0206QRPUSH"
+    push = emv.with_crc("000201010211" + emv.tlv("38", template) + "5204541153037045802VN5914TAP HOA CO LAN")
+    for payload in (push, "hello", "000201xyz", push[:-1] + "0"):
+        out = run("--lang", "vi", "qr", "decode", payload).output
+        assert "mã" in out and not re.search(r"\b(not|payload|merchant|transfer|expected|found|tag)\b", out), out
+    assert "NAPAS QR merchant payment" in run("--lang", "en", "qr", "decode", push).output
