@@ -452,7 +452,7 @@ TEXTS.update({
     "loc.former_of": ("{code} {name} (huyện cũ, {province})", "{code} {name} (former district, {province})"),
     "loc.former_province": ("{former} (từ 1/7/2025: {code} {name})", "{former} (since 1/7/2025: {code} {name})"),
     "loc.corrected": ("  đã sửa {change}", "  corrected {change}"),
-    "cli.help_more": ("Hướng dẫn đầy đủ và các tùy chọn (tiếng Anh): {page}", "The full help: {page}"),
+    "cli.help_more": ("Hướng dẫn chi tiết (tiếng Anh): {page}", "The full help: {page}"),
     "cli.simulated": ("{transfers} giao dịch trong {requests} yêu cầu, mất {seconds} giây (phản hồi {statuses}; "
                       "{errors} lỗi mạng; 99% phản hồi trong {p99} ms)",
                       "{transfers} transfers in {requests} requests over {seconds} s (answers {statuses}; "
