@@ -854,7 +854,7 @@ def placeholders(template: str) -> list[tuple[int, int, str, str, str]]:
 
 
 @functools.lru_cache(maxsize=1)
-def _refusal_patterns() -> list[tuple[_re.Pattern[str], list[tuple[str, str, str]], str]]:
+def _refusal_patterns() -> list[tuple[int, _re.Pattern[str], list[tuple[str, str, str]], str]]:
     """Each English template as a pattern, the most specific (longest fixed text) first."""
     patterns = []
     for english, vietnamese in REFUSAL_TEXTS.items():
@@ -867,7 +867,7 @@ def _refusal_patterns() -> list[tuple[_re.Pattern[str], list[tuple[str, str, str
         fixed = len(english) - sum(end - start for start, end, *_ in fields)
         patterns.append((fixed, _re.compile("".join(parts), _re.DOTALL), [f[2:] for f in fields], vietnamese))
     patterns.sort(key=lambda p: -p[0])
-    return [p[1:] for p in patterns]
+    return patterns
 
 
 def _unrepr(said: str) -> str:
@@ -905,7 +905,9 @@ def refusal_text(message: str, lang: str = "vi", *, _depth: int = 0) -> str:
     """
     if lang == "en" or not message:
         return message
-    for pattern, fields, vietnamese in _refusal_patterns():
+    for fixed, pattern, fields, vietnamese in _refusal_patterns():
+        if _depth and fixed < 12:
+            break  # inside a refusal, a template of little fixed text would match anything
         found = pattern.fullmatch(message)
         if found is None:
             continue
@@ -924,9 +926,9 @@ def refusal_text(message: str, lang: str = "vi", *, _depth: int = 0) -> str:
                 said = FIELD_WORDS[said]
             elif english_conv != "r" and (said in WORDS or said in NAMES):  # a role, a state, a layout…
                 said = WORDS.get(said) or NAMES[said]
-            elif _depth < 2 and " " in said:
+            elif _depth < 2 and (" " in said or said in NAMES):
                 nested = refusal_text(said, lang, _depth=_depth + 1)
-                said = nested if nested != said else _qr_kind(said)
+                said = nested if nested != said else _phrase(said)
             out.append(said)
             at = end
         out.append(vietnamese[at:].replace("{{", "{").replace("}}", "}"))
@@ -2405,12 +2407,57 @@ QR_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _qr_kind(said: str) -> str:
+#: Phrases the library puts inside a refusal's fields (a hint, what a file is, where a header was looked for)
+#: → Vietnamese: pattern over the English → template.
+PARTS: tuple[tuple[str, str], ...] = (
+    (r"a known export", "một tệp xuất đã biết"),
+    (r" in the first (?P<n>\d+) lines", " trong {n} dòng đầu"),
+    (r"; the known layouts: (?P<layouts>.+)", "; các định dạng đã biết: {layouts}"),
+    (r"nothing readable", "không đọc được gì"),
+    (r"; did you mean (?P<names>.+)\?", "; có phải ý bạn là {names}?"),
+    (r" both mean (?P<column>.+)", " cùng nghĩa là {column}"),
+    (r" are the same column", " là cùng một cột"),
+    (r" since (?P<day>\d\d/\d\d/\d{4})", " từ {day}"),
+    (r" \(registered on\)", " (ngày đăng ký)"),
+    (r" \(from the suffix of (?P<name>.+)\)", " (theo đuôi tệp {name})"),
+    (r" \(a household business's name with digits: register it as a household-business account\)",
+     " (tên hộ kinh doanh có chữ số: hãy đăng ký dạng tài khoản hộ kinh doanh)"),
+    (r"no such unit in the General Statistics Office's list; see `market40 locality list`",
+     "không có trong danh mục của Tổng cục Thống kê; xem `market40 locality list`"),
+    (r"a commune-level unit has a 5-digit code \(Phường Hạ Long: 06688\), a former district a 3-digit one "
+     r"\(Thành phố Hạ Long: 193\); find one with `market40 locality list --province 22`",
+     "đơn vị cấp xã có mã 5 chữ số (Phường Hạ Long: 06688), huyện cũ có mã 3 chữ số (Thành phố Hạ Long: 193); "
+     "tìm mã bằng `market40 locality list --province 22`"),
+    (r"an Excel 97-2003 \.xls workbook or a password-protected workbook; remove the password and save it as \.xlsx",
+     "sổ tính Excel 97-2003 .xls hoặc sổ tính có mật khẩu; hãy bỏ mật khẩu và lưu lại dạng .xlsx"),
+    (r"a (?P<what>PDF document|PNG image|JPEG photo|GIF image); export the list from Excel as \.xlsx or \.csv",
+     "{what}; hãy xuất danh sách từ Excel dạng .xlsx hoặc .csv"),
+    (r"a (?P<what>gzip|RAR|7-Zip) archive, not a table", "tệp nén {what}, không phải bảng"),
+)
+_PART_WORDS = {"PDF document": "tài liệu PDF", "PNG image": "ảnh PNG", "JPEG photo": "ảnh JPEG",
+               "GIF image": "ảnh GIF"}
+
+
+def _phrase(said: str) -> str:
+    """A phrase inside a refusal (:data:`PARTS`, :data:`QR_KINDS`, :data:`NAMES`) in Vietnamese."""
+    if said in NAMES:
+        return NAMES[said]
+    for pattern, template in PARTS:
+        found = _re.fullmatch(pattern, said, _re.DOTALL)
+        if found:
+            fields = {key: _PART_WORDS.get(value, value) for key, value in found.groupdict().items()}
+            if "layouts" in fields:
+                for english, vietnamese in NAMES.items():
+                    fields["layouts"] = fields["layouts"].replace(f"({english})", f"({vietnamese})")
+            return template.format(**fields)
     for pattern, template in QR_KINDS:
         found = _re.fullmatch(pattern, said)
         if found:
             return template.format(**{key: value.replace(",", ".") if key == "n" else value
                                       for key, value in found.groupdict().items()})
+    for pattern, template in PARTS:  # two fields side by side: each phrase where it stands
+        said = _re.sub(pattern, lambda found: template.format(**{key: _PART_WORDS.get(value, value) for key, value
+                                                                  in found.groupdict().items()}), said)
     return said
 
 

@@ -349,6 +349,19 @@ def test_each_vietnamese_refusal_keeps_the_fields_of_its_english():
     ("amount: must be from 1 to 499,999,999,999 đồng (NAPAS 247 single-transfer cap), got 500,000,000,000",
      "số tiền: phải từ 1 đến 499.999.999.999 đồng (hạn mức một lần chuyển NAPAS 247), nhận được 500.000.000.000"),
     ("38.01.00 BIN: must be 6 digits, got '97043'", "38.01.00 mã ngân hàng (BIN): phải gồm 6 chữ số, nhận được «97043»"),
+    # phrases inside the fields, two fields side by side, a state, an English field name
+    ("x.csv: no header of a known export in the first 40 lines (saw 'a, b'); the known layouts: generic (market40 "
+     "generic CSV); choose the format with --format (market40 tx formats lists them)",
+     "x.csv: không có dòng tiêu đề của một tệp xuất đã biết trong 40 dòng đầu (thấy 'a, b'); các định dạng đã biết: "
+     "generic (CSV chung của market40); hãy chọn định dạng bằng --format (market40 tx formats liệt kê các định dạng)"),
+    ("stall HL1/A-1: the account is pending; only verified accounts print",
+     "sạp HL1/A-1: tài khoản đang ở trạng thái «chờ xác minh»; chỉ tài khoản đã xác minh mới được in"),
+    ("f.csv: this is a PDF document; export the list from Excel as .xlsx or .csv",
+     "f.csv: đây là tài liệu PDF; hãy xuất danh sách từ Excel dạng .xlsx hoặc .csv"),
+    ("payload: not a VietQR transfer: NAPAS QR merchant payment (QRPUSH), not a transfer",
+     "nội dung mã QR: không phải mã chuyển khoản VietQR: mã QR thanh toán điểm bán NAPAS (QRPUSH), không phải mã "
+     "chuyển khoản"),
+    ("a refusal of no known kind", "a refusal of no known kind"),
 ])
 def test_a_refusal_reads_in_vietnamese_with_its_values(english, vietnamese):
     assert messages.refusal(english, "vi") == vietnamese
