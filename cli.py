@@ -1481,7 +1481,7 @@ def user_add(username: str, role: str, password: str | None, **fields: Any) -> N
       market40 user add cb.halong --role officer --locality 193
     """
     if password is None and role != "owner":
-        password = click.prompt(t("cli.password"), hide_input=True, confirmation_prompt=True)
+        password = click.prompt(t("cli.password"), hide_input=True, confirmation_prompt=t("cli.password_again"))
     with registry_session() as registry:
         user = registry.add_user(username, role, password=password, **fields)
         click.echo(f"{user.username}: {word('created')} ({word(role)})")
