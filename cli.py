@@ -478,8 +478,10 @@ def _simulation_summary(report: Any) -> str:
 def _decoded_words(result: Any) -> str:
     """What a code that is not a valid transfer is (``result.describe()``), in the run's language."""
     from market40.messages import qr_words
-    if lang() == "en" or result.qr is not None or result.other is not None:
-        return result.describe() if lang() == "en" or result.other is None else qr_words(result.kind, lang())
+    if result.other is not None:  # its fields follow, one a line
+        return qr_words(result.kind, lang())
+    if lang() == "en":
+        return result.describe()
     kind = qr_words(result.kind, lang())
     if result.kind.startswith("not an EMV"):
         shown = result.text.strip()
@@ -623,7 +625,8 @@ def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> No
     else:
         for bank in found:
             former = banks.former_match(bank, text) if text else None
-            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {word(bank.kind):<{8 if lang() == 'en' else 11}} {bank.name}"
+            kind = f"{word(bank.kind):<{8 if lang() == 'en' else 11}}"
+            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {kind} {bank.name}"
                        + (t("banks.formerly", name=former) if former else ""))
     if text and not found:
         missing = banks.unlisted(text)
@@ -2013,7 +2016,8 @@ def tx_formats(as_json: bool) -> None:
         echo_json([layout.as_dict() for layout in layouts()])
         return
     for layout in layouts():
-        click.echo(f"{layout.name:<11} {word(layout.title)}" + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
+        click.echo(f"{layout.name:<11} {word(layout.title)}"
+                   + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
         sep = layout.delimiter if layout.kind == "csv" else " "
         click.echo(f"{'':<11} {t('cli.fields' if layout.kind == 'jsonl' else 'cli.header')}: {sep.join(layout.header)}")
 

@@ -2392,7 +2392,8 @@ QR_KINDS: tuple[tuple[str, str], ...] = (
     # notes and warnings on a decoded code
     (r"BIN (?P<bin>\d+) is not in the NAPAS participant directory \(a newer bank, or a wrong BIN\)",
      "BIN {bin} không có trong danh bạ thành viên NAPAS (ngân hàng mới, hoặc BIN sai)"),
-    (r"BIN (?P<bin>\d+) is an alternate BIN of (?P<bank>.+) \((?P<main>\d+)\)", "BIN {bin} là BIN phụ của {bank} ({main})"),
+    (r"BIN (?P<bin>\d+) is an alternate BIN of (?P<bank>.+) \((?P<main>\d+)\)",
+     "BIN {bin} là BIN phụ của {bank} ({main})"),
     (r"63 CRC: does not match the content \(altered or badly generated\)",
      "63 CRC: không khớp với nội dung (đã bị sửa hoặc được tạo sai)"),
     (r"38\.02 service code: absent; read as a transfer to an account \(QRIBFTTA\), as bank apps do",

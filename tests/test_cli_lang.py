@@ -348,7 +348,8 @@ def test_each_vietnamese_refusal_keeps_the_fields_of_its_english():
     ("stall HL1/A-9 not found", "không có sạp HL1/A-9 trong sổ đăng ký"),
     ("amount: must be from 1 to 499,999,999,999 đồng (NAPAS 247 single-transfer cap), got 500,000,000,000",
      "số tiền: phải từ 1 đến 499.999.999.999 đồng (hạn mức một lần chuyển NAPAS 247), nhận được 500.000.000.000"),
-    ("38.01.00 BIN: must be 6 digits, got '97043'", "38.01.00 mã ngân hàng (BIN): phải gồm 6 chữ số, nhận được «97043»"),
+    ("38.01.00 BIN: must be 6 digits, got '97043'",
+     "38.01.00 mã ngân hàng (BIN): phải gồm 6 chữ số, nhận được «97043»"),
     # phrases inside the fields, two fields side by side, a state, an English field name
     ("x.csv: no header of a known export in the first 40 lines (saw 'a, b'); the known layouts: generic (market40 "
      "generic CSV); choose the format with --format (market40 tx formats lists them)",
@@ -443,13 +444,14 @@ def test_simulation_bill_problems_banks_layouts_and_scopes_in_vietnamese(run, de
     for lang in ("vi", "en"):
         with click.Context(cli.main, obj={"lang": lang}):
             said[lang] = cli._simulation_summary(report)
-    assert said["vi"] == ("1.200 giao dịch trong 2.400 yêu cầu, mất 12,3 giây (phản hồi 200: 2.398, 503: 2; 1 lỗi mạng; "
-                          "99% phản hồi trong 12 ms)")
+    assert said["vi"] == ("1.200 giao dịch trong 2.400 yêu cầu, mất 12,3 giây (phản hồi 200: 2.398, 503: 2; "
+                          "1 lỗi mạng; 99% phản hồi trong 12 ms)")
     assert said["en"].startswith("1,200 transfers in 2,400 requests over 12.3 s")
     assert messages.bill_problem("sạp A-1: chưa có diện tích (m²) để tính Thuê sạp (no area for THUE)") == \
         "sạp A-1: chưa có diện tích (m²) để tính Thuê sạp"
     assert messages.bill_problem("sạp A-1: không có biểu phí nào áp dụng cho chợ hạng I kỳ 2025-06 "
-                                 "(no tariff applies)", "en") == "stall A-1: no tariff applies to a tier I market in 2025-06"
+                                 "(no tariff applies)", "en") == \
+        "stall A-1: no tariff applies to a tier I market in 2025-06"
     vi = {"LANG": "vi_VN.UTF-8"}
     out = run("banks", "momo", env=vi).output
     assert "ví điện tử" in out and "ewallet" not in out
