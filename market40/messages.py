@@ -916,6 +916,8 @@ def refusal_text(message: str, lang: str = "vi", *, _depth: int = 0) -> str:
         for (expression, conv, spec), said in zip(fields, found.groups()):
             if "," in spec and _re.fullmatch(r"-?\d{1,3}(,\d{3})+", said):
                 said = said.replace(",", ".")
+            if "' or '.join" in expression:  # a list of choices
+                said = said.replace(" or ", " hoặc ")
             english.setdefault(expression, (said, conv))
         out, at = [], 0
         for start, end, expression, conv, _ in placeholders(vietnamese):
@@ -1269,8 +1271,7 @@ REFUSAL_TEXTS: dict[str, str] = {
         "cho một lần thanh toán)",
     "is_card: the QR pays into a {'card' if qr.is_card else 'bank account'} (service {qr.service}), but "
     "is_card={self.is_card}":
-        "is_card: mã QR chuyển vào {'card' if qr.is_card else 'bank account'} (dịch vụ {qr.service}), nhưng "
-        "is_card={self.is_card}",
+        "is_card: mã QR chuyển tiền vào loại đích khác (dịch vụ {qr.service}), nhưng is_card={self.is_card}",
     "account_number: {self.account_number!r} is not the account in the QR ({qr.account!r}); the poster must print "
     "the account the QR pays into":
         "số tài khoản: «{self.account_number}» không phải tài khoản trong mã QR («{qr.account}»); poster phải in "
@@ -2435,6 +2436,10 @@ PARTS: tuple[tuple[str, str], ...] = (
     (r"a (?P<what>PDF document|PNG image|JPEG photo|GIF image); export the list from Excel as \.xlsx or \.csv",
      "{what}; hãy xuất danh sách từ Excel dạng .xlsx hoặc .csv"),
     (r"a (?P<what>gzip|RAR|7-Zip) archive, not a table", "tệp nén {what}, không phải bảng"),
+    (r"(?P<bill>[^;:]+): version (?P<version>\d+), (?P<n>\d+) modules", "{bill}: phiên bản {version}, {n} ô"),
+    (r" and (?P<n>\d+) more", " và {n} hóa đơn nữa"),
+    (r"(?P<n>\d+) bills fit A7: (?P<bills>.+)", "{n} hóa đơn vừa khổ A7: {bills}"),
+    (r"no bill fits A7", "không hóa đơn nào vừa khổ A7"),
 )
 _PART_WORDS = {"PDF document": "tài liệu PDF", "PNG image": "ảnh PNG", "JPEG photo": "ảnh JPEG",
                "GIF image": "ảnh GIF"}
