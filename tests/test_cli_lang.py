@@ -470,3 +470,24 @@ def test_qr_decode_says_what_a_code_is_in_vietnamese(run):
         out = run("--lang", "vi", "qr", "decode", payload).output
         assert "mã" in out and not re.search(r"\b(not|payload|merchant|transfer|expected|found|tag)\b", out), out
     assert "NAPAS QR merchant payment" in run("--lang", "en", "qr", "decode", push).output
+
+
+def test_every_help_page_is_vietnamese_around_what_is_typed(run):
+    """Every command's page in a Vietnamese run: click's words and the options' help in Vietnamese."""
+    pages = []
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        pages.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+    walk(cli.main, ())
+    assert len(pages) > 60
+    for path in pages:
+        page = run("--lang", "vi", *path, "--help").output
+        assert page.startswith("Cách dùng: ") and "Tùy chọn:" in page, (path, page)
+        assert not CLICK_ENGLISH.search(page), (path, page)
+        options = page.split("Tùy chọn:", 1)[1].split("\nLệnh:", 1)[0]
+        helps = [line.strip().split("  ", 1)[1] for line in options.splitlines()
+                 if line.startswith("  -") and "  " in line.strip()]
+        assert helps, (path, page)
+        assert not [said for said in helps if re.search(r"\b(the|of|and|with|only|this)\b", said)], (path, helps)
