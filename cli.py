@@ -237,6 +237,11 @@ class Market40Group(Localized, click.Group):
             raise
         except click.UsageError as error:  # click's own words (exit 2), in the run's language
             raise _usage_error(error) from None
+        except (click.Abort, KeyboardInterrupt, EOFError):  # Ctrl-C, or no answer to a prompt
+            if lang() != "vi":
+                raise
+            click.echo("\n" + t("cli.aborted"), err=True)
+            raise click.exceptions.Exit(1) from None
         except click.ClickException as error:
             if isinstance(error, Refusal):
                 raise

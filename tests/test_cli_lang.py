@@ -491,3 +491,12 @@ def test_every_help_page_is_vietnamese_around_what_is_typed(run):
                  if line.startswith("  -") and "  " in line.strip()]
         assert helps, (path, page)
         assert not [said for said in helps if re.search(r"\b(the|of|and|with|only|this)\b", said)], (path, helps)
+
+
+def test_a_prompt_left_unanswered_stops_in_the_run_s_language(demo_copy):
+    result = CliRunner().invoke(cli.main, ["--db", str(demo_copy), "--lang", "vi", "user", "add", "nv.moi", "--role",
+                                           "staff", "--market", "HL1"], input="")
+    assert result.exit_code == 1 and "Đã dừng." in result.output and "Aborted" not in result.output
+    english = CliRunner().invoke(cli.main, ["--db", str(demo_copy), "--lang", "en", "user", "add", "nv.moi", "--role",
+                                            "staff", "--market", "HL1"], input="")
+    assert english.exit_code == 1 and "Aborted!" in english.output
