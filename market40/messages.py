@@ -1492,13 +1492,13 @@ REFUSAL_TEXTS: dict[str, str] = {
     "the stall has no account to be paid into":
         "sạp chưa có tài khoản để nhận tiền",
     "an owner (or their helper) acts for their own stall only":
-        "chủ sạp (hoặc người giúp việc) chỉ thao tác cho sạp của mình",
+        "chủ sạp (hoặc người nhà được cho xem loa) chỉ thao tác cho sạp của mình",
     "a stall's payments are its owner's":
         "các khoản thanh toán của sạp thuộc về chủ sạp",
     "only a stall owner gives helpers a view of the stall's loa":
-        "chỉ chủ sạp mới được cho người giúp việc xem loa của sạp",
+        "chỉ chủ sạp mới được cho người nhà xem loa của sạp",
     "no such helper link":
-        "không có liên kết người giúp việc này",
+        "không có liên kết xem loa này của người nhà",
     "older-than: a number and d, w, m or y (e.g. 90d), got {text!r}":
         "older-than: một số kèm d, w, m hoặc y (ví dụ 90d), nhận được «{text}»",
     "older-than: at least one day":
@@ -2270,7 +2270,7 @@ OPTION_HELP: dict[str, str] = {
     "Delete live transfers booked longer ago than this (90d, 12w, 6m, 1y): the retention.":
         "Xóa các giao dịch trực tiếp ghi sổ lâu hơn khoảng này (90d, 12w, 6m, 1y): thời hạn lưu giữ.",
     "Erase every live transfer, requested amount and helper link of one stall (an owner's erasure).":
-        "Xóa mọi giao dịch trực tiếp, yêu cầu thanh toán và liên kết người giúp việc của một sạp (khi chủ sạp yêu "
+        "Xóa mọi giao dịch trực tiếp, yêu cầu thanh toán và liên kết xem loa của người nhà của một sạp (khi chủ sạp yêu "
         "cầu xóa dữ liệu).",
     "The running market40 web app.":
         "Ứng dụng web market40 đang chạy.",
