@@ -1918,6 +1918,8 @@ CLICK_HEADINGS: dict[str, str] = {
 #: click's error messages (pattern over the English of any 8.x release) → Vietnamese. A message of no
 #: listed kind stays as click says it.
 CLICK_ERRORS: tuple[tuple[str, str], ...] = (
+    (r"Missing (?P<what>option|argument|parameter):? (?P<p>.+?)\.\s+Choose from:\s*(?P<c>.+?)\.?",
+     "Thiếu {what} {p}. Chọn một trong: {c}."),
     (r"Missing option (?P<p>.+?)\.?", "Thiếu tùy chọn {p}."),
     (r"Missing argument (?P<p>.+?)\.?", "Thiếu tham số {p}."),
     (r"Missing parameter:? (?P<p>.+?)\.?", "Thiếu tham số {p}."),
@@ -1949,7 +1951,7 @@ CLICK_ERRORS: tuple[tuple[str, str], ...] = (
     (r"Got unexpected extra arguments? \((?P<a>.+)\)", "Thừa tham số ({a})"),
     (r"(?P<v>.+) is not (?P<c>.+?)\.?", "{v} không phải {c}."),
 )
-_CLICK_WORDS = {"File": "Tệp", "file": "tệp", "Directory": "Thư mục", "directory": "thư mục", "Path": "Đường dẫn",
+_CLICK_WORDS = {"option": "tùy chọn", "argument": "tham số", "parameter": "tham số", "File": "Tệp", "file": "tệp", "Directory": "Thư mục", "directory": "thư mục", "Path": "Đường dẫn",
                 "path": "đường dẫn", "readable": "đọc được", "writable": "ghi được", "executable": "chạy được"}
 
 
@@ -1971,9 +1973,11 @@ def click_text(message: str, lang: str = "vi") -> str:
             for key in ("m", "more"):
                 if fields.get(key):
                     fields[key] = (" " if key == "more" else "") + click_text(fields[key], lang)
-            for key in ("k", "a"):
+            for key in ("k", "a", "what"):
                 if key in fields:
                     fields[key] = _CLICK_WORDS.get(fields[key], fields[key])
+            if "c" in fields:  # click lists the choices one a line
+                fields["c"] = ", ".join(part.strip(" ,\t") for part in fields["c"].splitlines() if part.strip(" ,\t"))
             return template.format(**fields)
     return refusal(said, lang)  # a BadParameter raised with one of the library's messages
 

@@ -384,6 +384,7 @@ CLICK_ENGLISH = re.compile(r"Usage:|Options:|Commands:|Error:|Try '|for help|Sho
     (("report", "adoption"), "Thiếu tùy chọn"),
     (("qr", "encode", "--bank", "vcb", "--account", "1", "--amount"), "Tùy chọn '--amount' cần một giá trị"),
     (("stall", "list", "--status", "sleeping", "HL1"), "Giá trị không hợp lệ cho"),
+    (("user", "add", "nv.moi"), "Thiếu tùy chọn '--role'"),
 ])
 def test_usage_errors_in_vietnamese(run, args, said):
     result = run(*args, env={"LANG": "vi_VN.UTF-8"})
@@ -493,10 +494,12 @@ def test_every_help_page_is_vietnamese_around_what_is_typed(run):
         assert not [said for said in helps if re.search(r"\b(the|of|and|with|only|this)\b", said)], (path, helps)
 
 
-def test_a_prompt_left_unanswered_stops_in_the_run_s_language(demo_copy):
-    result = CliRunner().invoke(cli.main, ["--db", str(demo_copy), "--lang", "vi", "user", "add", "nv.moi", "--role",
-                                           "staff", "--market", "HL1"], input="")
+def test_a_prompt_left_unanswered_stops_in_the_run_s_language(demo_copy, monkeypatch):
+    def no_answer(*args, **kwargs):
+        raise click.Abort()  # Ctrl-C or the end of the input (how a runner ends input differs between clicks)
+    monkeypatch.setattr(click, "prompt", no_answer)
+    args = ["--db", str(demo_copy), "user", "add", "nv.moi", "--role", "staff", "--market", "HL1"]
+    result = CliRunner().invoke(cli.main, ["--lang", "vi", *args])
     assert result.exit_code == 1 and "Đã dừng." in result.output and "Aborted" not in result.output
-    english = CliRunner().invoke(cli.main, ["--db", str(demo_copy), "--lang", "en", "user", "add", "nv.moi", "--role",
-                                            "staff", "--market", "HL1"], input="")
+    english = CliRunner().invoke(cli.main, ["--lang", "en", *args])
     assert english.exit_code == 1 and "Aborted!" in english.output
