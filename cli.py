@@ -84,9 +84,90 @@ class Refusal(click.ClickException):
         click.echo(text("cli.error", self.lang, message=self.format_message()), file=file or sys.stderr)
 
 
+class LocalizedFormatter(click.HelpFormatter):
+    """click's help page in the run's language: its headings, ``Usage:`` and each option's help
+    (market40.messages.OPTION_HELP); option names, metavars and choices stay as typed."""
+
+    lang: str | None = None  # set when the page is written outside a command (a usage error)
+
+    def _vi(self) -> bool:
+        return (self.lang or lang()) == "vi"
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        if prefix is None and self._vi():
+            prefix = "Cách dùng: "
+        super().write_usage(prog, args, prefix) if prefix is not None else super().write_usage(prog, args)
+
+    def write_heading(self, heading: str) -> None:
+        if self._vi():
+            from market40.messages import CLICK_HEADINGS
+            heading = CLICK_HEADINGS.get(heading, heading)
+        super().write_heading(heading)
+
+    def write_dl(self, rows: Sequence[tuple[str, str]], *args: Any, **kwargs: Any) -> None:
+        if self._vi():
+            from market40.messages import option_help
+            rows = [(term, option_help(said, "vi")) for term, said in rows]
+        super().write_dl(rows, *args, **kwargs)
+
+
+class Market40Context(click.Context):
+    formatter_class = LocalizedFormatter
+
+
+class LocalizedUsageError(click.UsageError):
+    """click's usage error (exit 2) said in Vietnamese: the usage line, where to find help, the error."""
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(original.format_message(), original.ctx)
+
+    def format_message(self) -> str:
+        from market40.messages import click_text
+        return click_text(self.message, "vi")
+
+    def show(self, file: Any = None) -> None:
+        file = file or sys.stderr
+        if self.ctx is not None:
+            formatter = self.ctx.make_formatter()
+            if isinstance(formatter, LocalizedFormatter):
+                formatter.lang = "vi"
+            self.ctx.command.format_usage(self.ctx, formatter)
+            names = list(self.ctx.help_option_names) or ["--help"]
+            hint = f"Xem hướng dẫn: '{self.ctx.command_path} {max(names, key=len)}'."
+            click.echo(f"{formatter.getvalue().rstrip()}\n{hint}\n", file=file, color=self.ctx.color)
+        click.echo(f"Lỗi: {self.format_message()}", file=file, color=self.ctx.color if self.ctx else None)
+
+
+def _lang_in(args: Sequence[str]) -> str | None:
+    """The root's ``--lang`` among command-line ``args`` not yet parsed (None when not given there)."""
+    args = list(args)
+    for at, arg in enumerate(args):
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1].lower() or None
+        if arg == "--lang":
+            return args[at + 1].lower() if at + 1 < len(args) else None
+        if not arg.startswith("-") and (at == 0 or args[at - 1] not in ("--db",)):
+            return None  # the command: what follows is its own
+    return None
+
+
+def _usage_error(error: click.UsageError, args: Sequence[str] = ()) -> click.UsageError:
+    """``error`` in the run's language (the choice on the command line, else the environment)."""
+    chosen = _lang_in(args)
+    if chosen is None and error.ctx is not None:
+        root = error.ctx.find_root()
+        chosen = (root.obj.get("lang") if isinstance(root.obj, dict) else None) or root.params.get("lang_")
+    if chosen not in ("vi", "en"):
+        chosen = lang()
+    return LocalizedUsageError(error) if chosen == "vi" and not isinstance(error, LocalizedUsageError) else error
+
+
 class Localized:
     """Commands whose help is Vietnamese when the run is (market40.messages.HELP, by function name);
-    the English help is the docstring. Options' help and click's own words stay English."""
+    the English help is the docstring. Options' help and click's own words follow (LocalizedFormatter,
+    LocalizedUsageError)."""
+
+    context_class = Market40Context
 
     def _help_vi(self) -> str | None:
         callback = getattr(self, "callback", None)
@@ -133,6 +214,13 @@ class Market40Group(Localized, click.Group):
     command_class = Market40Command
     group_class = Market40SubGroup
 
+    def make_context(self, info_name: str | None, args: list[str], *rest: Any, **kwargs: Any) -> click.Context:
+        given = list(args)
+        try:
+            return super().make_context(info_name, args, *rest, **kwargs)
+        except click.UsageError as error:  # the root's own options
+            raise _usage_error(error, given) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -147,8 +235,13 @@ class Market40Group(Localized, click.Group):
             raise Refusal(refusal(str(error), lang())) from None
         except click.exceptions.Exit:
             raise
-        except click.UsageError:  # click's own words (exit 2)
-            raise
+        except click.UsageError as error:  # click's own words (exit 2), in the run's language
+            raise _usage_error(error) from None
+        except (click.Abort, KeyboardInterrupt, EOFError):  # Ctrl-C, or no answer to a prompt
+            if lang() != "vi":
+                raise
+            click.echo("\n" + t("cli.aborted"), err=True)
+            raise click.exceptions.Exit(1) from None
         except click.ClickException as error:
             if isinstance(error, Refusal):
                 raise
@@ -370,22 +463,47 @@ def qr_decode(payload: str, as_json: bool) -> None:
         echo_json(result.as_dict())
     else:
         _print_decoded(result)
+    from market40.messages import qr_words
     for warning in result.warnings:
-        say("cli.warning", message=warning, err=True)
+        say("cli.warning", message=qr_words(warning, lang()), err=True)
     if not result.ok:
-        say("cli.error_line", message=result.error, err=True)
+        say("cli.error_line", message=qr_words(str(result.error), lang()), err=True)
         sys.exit(1)
 
 
+def _simulation_summary(report: Any) -> str:
+    """What ``tx simulate`` did, in the run's language."""
+    from market40 import formats
+    statuses = ", ".join(f"{status}: {num(n)}" for status, n in sorted(report.by_status.items()))
+    return t("cli.simulated", transfers=num(report.transfers), requests=num(report.requests),
+             seconds=formats.decimal(report.seconds, lang()), statuses=statuses or t("cli.simulated_none"),
+             errors=num(report.errors), p99=formats.decimal(report.p99_ms, lang(), 0))
+
+
+def _decoded_words(result: Any) -> str:
+    """What a code that is not a valid transfer is (``result.describe()``), in the run's language."""
+    from market40.messages import qr_words
+    if result.other is not None:  # its fields follow, one a line
+        return qr_words(result.kind, lang())
+    if lang() == "en":
+        return result.describe()
+    kind = qr_words(result.kind, lang())
+    if result.kind.startswith("not an EMV"):
+        shown = result.text.strip()
+        return f"{kind}: «{shown[:60]}" + ("…»" if len(shown) > 60 else "»")
+    return f"{kind}: {qr_words(str(result.error), lang())}"
+
+
 def _print_decoded(result: Any) -> None:
+    from market40.messages import qr_words
     qr = result.qr
     bank = result.bank
     if qr is None and result.other is None:
-        say("qr.not_valid", detail=result.describe())
+        say("qr.not_valid", detail=_decoded_words(result))
         return
     if qr is None:  # an EMV code of another kind: name it, then every field that could be read
         other = result.other
-        say("qr.not_vietqr", kind=result.kind)
+        say("qr.not_vietqr", kind=_decoded_words(result))
         acquirer = None
         if other.bin:
             acquirer = f"{bank.short_name} ({bank.code}, {other.bin}) — {bank.name}" if bank else \
@@ -393,7 +511,8 @@ def _print_decoded(result: Any) -> None:
         rows = [
             ("Acquirer" if other.service == "QRPUSH" else "Bank", acquirer),
             ("Merchant ID", other.merchant_id), ("Service", other.service),
-            ("Scheme", f"tag {other.template}, GUID {other.guid}" if other.template else None),
+            ("Scheme", f"{'thẻ' if lang() == 'vi' else 'tag'} {other.template}, GUID {other.guid}"
+             if other.template else None),
             ("MCC", other.mcc), ("Merchant", other.merchant_name), ("City", other.merchant_city),
             ("Type", {"static": t("qr.static"), "dynamic": t("qr.dynamic")}.get(other.initiation or "")),
             ("Amount", format_vnd(other.amount) if other.amount is not None and other.currency in (None, "704")
@@ -415,14 +534,17 @@ def _print_decoded(result: Any) -> None:
             ("Purpose", qr.purpose), ("Bill number", qr.bill_number), ("Reference", qr.reference_label),
             ("Merchant", qr.merchant_name), ("City", qr.merchant_city),
             ("Other tags", ", ".join(f"{t}={v}" for t, v in qr.extra) or None),
-            ("CRC", t("qr.crc_ok") if qr.crc_ok else f"{t('qr.crc_mismatch')} ({result.error})"),
+            ("CRC", t("qr.crc_ok") if qr.crc_ok else
+             f"{t('qr.crc_mismatch')} ({qr_words(str(result.error), lang())})"),
         ]
     from market40.messages import TEXTS
     width = 13 if lang() == "en" else 17
+    rows = [(t(f"label.{label}") if f"label.{label}" in TEXTS else label, value) for label, value in rows
+            if value is not None]
+    if qr is None:  # the longer labels of a merchant code
+        width = max([width] + [len(label) + 2 for label, _ in rows])
     for label, value in rows:
-        if value is not None:
-            label = t(f"label.{label}") if f"label.{label}" in TEXTS else label
-            click.echo(f"  {label + ':':<{width}}{value}")
+        click.echo(f"  {label + ':':<{width}}{value}")
 
 
 @qr.command("image")
@@ -508,7 +630,8 @@ def banks_command(query: tuple[str, ...], kind: str | None, as_json: bool) -> No
     else:
         for bank in found:
             former = banks.former_match(bank, text) if text else None
-            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {bank.kind:<8} {bank.name}"
+            kind = f"{word(bank.kind):<{8 if lang() == 'en' else 11}}"
+            click.echo(f"{bank.bin}  {bank.code:<11} {bank.short_name:<18} {kind} {bank.name}"
                        + (t("banks.formerly", name=former) if former else ""))
     if text and not found:
         missing = banks.unlisted(text)
@@ -1366,7 +1489,7 @@ def user_add(username: str, role: str, password: str | None, **fields: Any) -> N
       market40 user add cb.halong --role officer --locality 193
     """
     if password is None and role != "owner":
-        password = click.prompt(t("cli.password"), hide_input=True, confirmation_prompt=True)
+        password = click.prompt(t("cli.password"), hide_input=True, confirmation_prompt=t("cli.password_again"))
     with registry_session() as registry:
         user = registry.add_user(username, role, password=password, **fields)
         click.echo(f"{user.username}: {word('created')} ({word(role)})")
@@ -1402,7 +1525,9 @@ def user_list(as_json: bool) -> None:
     if as_json:
         echo_json([r.as_dict() for r in rows])
         return
-    print_table([[r.username, word(r.role), word("yes" if r.is_active else "no"), ", ".join(r.scopes)] for r in rows],
+    from market40.messages import scope_name
+    print_table([[r.username, word(r.role), word("yes" if r.is_active else "no"),
+                  ", ".join(scope_name(scope, lang()) for scope in r.scopes)] for r in rows],
                 ["username", "role", "active", "scope"])
 
 
@@ -1900,7 +2025,8 @@ def tx_formats(as_json: bool) -> None:
         echo_json([layout.as_dict() for layout in layouts()])
         return
     for layout in layouts():
-        click.echo(f"{layout.name:<11} {layout.title}" + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
+        click.echo(f"{layout.name:<11} {word(layout.title)}"
+                   + (f" (BIN {layout.bank_bin})" if layout.bank_bin else ""))
         sep = layout.delimiter if layout.kind == "csv" else " "
         click.echo(f"{'':<11} {t('cli.fields' if layout.kind == 'jsonl' else 'cli.header')}: {sep.join(layout.header)}")
 
@@ -2273,8 +2399,9 @@ def fee_bill(market: str, period: str, due: str | None, partial: bool, slips_pat
     if as_json:
         echo_json(run.as_dict())
     else:
+        from market40.messages import bill_problem
         for problem in run.problems:
-            click.echo(problem, err=True)
+            click.echo(bill_problem(problem, lang()), err=True)
         click.echo(run.summary(lang()))
     if run.problems and not run.written:
         sys.exit(1)
@@ -2518,7 +2645,7 @@ def tx_simulate(base_url: str, market: str, stall: str | None, count: int, rate:
     if as_json:
         echo_json({k: v for k, v in report.__dict__.items() if k != "latencies"})
     else:
-        click.echo(report.summary())
+        click.echo(_simulation_summary(report))
     if report.errors or any(status != 200 for status in report.by_status):
         sys.exit(1)
 

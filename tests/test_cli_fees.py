@@ -32,7 +32,7 @@ def test_fee_cycle_on_the_command_line(demo_copy, tmp_path, monkeypatch):
     assert {r["code"] for r in listed} == {"THUE", "VESINH", "DIEN", "LUOT"}
     # without areas, the rent cannot be computed: refused, every stall named, nothing issued
     refused = fee("bill", "--market", MARKET, "--period", PERIOD)
-    assert refused.exit_code == 1 and "diện tích" in refused.output
+    assert refused.exit_code == 1 and "no area (m²) to bill" in refused.output  # an English run (issue #12)
     status = json.loads(fee("status", "--market", MARKET, "--period", PERIOD, "--json").output)
     assert status["bills"] == 0
     stalls = json.loads(runner.invoke(cli.main, ["--db", str(demo_copy), "stall", "list", MARKET, "--status",

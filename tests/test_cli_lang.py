@@ -262,3 +262,244 @@ def test_poster_verify_and_the_market_sheet_speak_vietnamese(run, tmp_path, demo
     assert not [line for line in skipped if ENGLISH.search(line.split(": ", 1)[1])]
     assert "waiting for verification" in (tmp_path / "skipped.csv").read_text(encoding="utf-8-sig") or \
         "no registered account" in (tmp_path / "skipped.csv").read_text(encoding="utf-8-sig")
+
+
+# --- every refusal of the library has its Vietnamese (market40.messages.REFUSAL_TEXTS) -------------------
+
+def _refusal_templates() -> dict[str, str]:
+    """Every message the library builds an exception of ours with, as a template (``{expression}``
+    for each f-string field, each branch of a conditional suffix its own template) → where."""
+    import ast
+    import pathlib
+
+    import market40
+    from market40 import exceptions
+    root = pathlib.Path(market40.__file__).parent
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(root.rglob("*.py"))}
+    ours = {name for name, value in vars(exceptions).items()
+            if isinstance(value, type) and issubclass(value, exceptions.Market40Error)}
+    grown = True
+    while grown:  # the modules' own subclasses (PasswordRefused, OwnerExists…)
+        grown = False
+        for tree in trees.values():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef) and node.name not in ours and any(
+                        getattr(base, "id", getattr(base, "attr", None)) in ours for base in node.bases):
+                    ours.add(node.name)
+                    grown = True
+
+    def field(node: ast.FormattedValue) -> str:
+        said = ast.unparse(node.value)
+        if node.conversion != -1:
+            said += "!" + chr(node.conversion)
+        if node.format_spec is not None:
+            said += ":" + "".join(part.value for part in node.format_spec.values)
+        return "{" + said + "}"
+
+    def variants(node: ast.AST, top: bool = True) -> list[str] | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value.replace("{", "{{").replace("}", "}}")]
+        if isinstance(node, ast.JoinedStr):
+            return ["".join(field(part) if isinstance(part, ast.FormattedValue)
+                            else part.value.replace("{", "{{").replace("}", "}}") for part in node.values)]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = variants(node.left, False), variants(node.right, False)
+            return None if left is None or right is None else [a + b for a in left for b in right]
+        if isinstance(node, ast.IfExp):
+            body, other = variants(node.body, False), variants(node.orelse, False)
+            if body is not None and other is not None:
+                return body + other
+        return None if top else ["{" + ast.unparse(node) + "}"]  # a message passed on stays as it is
+
+    found: dict[str, str] = {}
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.args:
+                name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                if name in ours:
+                    for template in variants(node.args[0]) or []:
+                        found.setdefault(template, f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_every_refusal_of_the_library_has_its_vietnamese():
+    templates = _refusal_templates()
+    assert len(templates) > 300  # the scan still sees the raise sites
+    missing = [f"{where}: {template!r}" for template, where in templates.items()
+               if template not in messages.REFUSAL_TEXTS]
+    assert missing == [], f"{len(missing)} refusals without Vietnamese in market40.messages.REFUSAL_TEXTS:\n" + \
+        "\n".join(missing)
+    stale = [template for template in messages.REFUSAL_TEXTS if template not in templates]
+    assert stale == [], f"templates no longer raised anywhere: {stale}"
+
+
+def test_each_vietnamese_refusal_keeps_the_fields_of_its_english():
+    wrong = []
+    for english, vietnamese in messages.REFUSAL_TEXTS.items():
+        ours = {p[2] for p in messages.placeholders(english)}
+        theirs = {p[2] for p in messages.placeholders(vietnamese)}
+        optional = {name for name in ours if " if " in name or name == "english"}  # plurals, articles, glosses
+        if not theirs <= ours or ours - theirs - optional or not vietnamese.strip() or vietnamese == english:
+            wrong.append((english, vietnamese, sorted(theirs ^ ours)))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("english, vietnamese", [
+    ("stall HL1/A-9 not found", "không có sạp HL1/A-9 trong sổ đăng ký"),
+    ("amount: must be from 1 to 499,999,999,999 đồng (NAPAS 247 single-transfer cap), got 500,000,000,000",
+     "số tiền: phải từ 1 đến 499.999.999.999 đồng (hạn mức một lần chuyển NAPAS 247), nhận được 500.000.000.000"),
+    ("38.01.00 BIN: must be 6 digits, got '97043'",
+     "38.01.00 mã ngân hàng (BIN): phải gồm 6 chữ số, nhận được «97043»"),
+    # phrases inside the fields, two fields side by side, a state, an English field name
+    ("x.csv: no header of a known export in the first 40 lines (saw 'a, b'); the known layouts: generic (market40 "
+     "generic CSV); choose the format with --format (market40 tx formats lists them)",
+     "x.csv: không có dòng tiêu đề của một tệp xuất đã biết trong 40 dòng đầu (thấy 'a, b'); các định dạng đã biết: "
+     "generic (CSV chung của market40); hãy chọn định dạng bằng --format (market40 tx formats liệt kê các định dạng)"),
+    ("stall HL1/A-1: the account is pending; only verified accounts print",
+     "sạp HL1/A-1: tài khoản đang ở trạng thái «chờ xác minh»; chỉ tài khoản đã xác minh mới được in"),
+    ("f.csv: this is a PDF document; export the list from Excel as .xlsx or .csv",
+     "f.csv: đây là tài liệu PDF; hãy xuất danh sách từ Excel dạng .xlsx hoặc .csv"),
+    ("payload: not a VietQR transfer: NAPAS QR merchant payment (QRPUSH), not a transfer",
+     "nội dung mã QR: không phải mã chuyển khoản VietQR: mã QR thanh toán điểm bán NAPAS (QRPUSH), không phải mã "
+     "chuyển khoản"),
+    ("a refusal of no known kind", "a refusal of no known kind"),
+])
+def test_a_refusal_reads_in_vietnamese_with_its_values(english, vietnamese):
+    assert messages.refusal(english, "vi") == vietnamese
+    assert messages.refusal(english, "en") == english
+
+
+# --- click's own words --------------------------------------------------------------------------------
+
+CLICK_ENGLISH = re.compile(r"Usage:|Options:|Commands:|Error:|Try '|for help|Show this message|Show the version|"
+                           r"Missing (option|argument|command)|No such (option|command)|Invalid value|is not one of|"
+                           r"requires an argument|Did you mean|\[default: |\[required\]")
+
+
+@pytest.mark.parametrize("args, said", [
+    (("qr", "encode", "--bank", "vcb", "--account", "1", "--bogus"), "Không có tùy chọn"),
+    (("--bogus",), "Không có tùy chọn"),
+    (("stal",), "Không có lệnh"),
+    (("stall", "show"), "Thiếu tham số"),
+    (("report", "adoption"), "Thiếu tùy chọn"),
+    (("qr", "encode", "--bank", "vcb", "--account", "1", "--amount"), "Tùy chọn '--amount' cần một giá trị"),
+    (("stall", "list", "--status", "sleeping", "HL1"), "Giá trị không hợp lệ cho"),
+    (("user", "add", "nv.moi"), "Thiếu tùy chọn '--role'"),
+])
+def test_usage_errors_in_vietnamese(run, args, said):
+    result = run(*args, env={"LANG": "vi_VN.UTF-8"})
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "Lỗi: " in result.output, result.output
+    assert not CLICK_ENGLISH.search(result.output), result.output
+    english = run(*args, env={"LANG": "C"})
+    assert english.exit_code == 2 and "Error: " in english.output and "Lỗi" not in english.output
+
+
+def test_help_pages_are_vietnamese_around_the_option_names(run):
+    for args in [(), ("qr",), ("qr", "encode"), ("stall", "import"), ("fee", "bill")]:
+        page = run("--lang", "vi", *args, "--help").output
+        assert page.startswith("Cách dùng: ") and "Tùy chọn:" in page, page
+        assert "Hiện hướng dẫn này rồi thoát." in page
+        assert not CLICK_ENGLISH.search(page), page
+    group = run("--lang", "vi", "--help").output
+    assert "Lệnh:" in group and "Hiện phiên bản rồi thoát." in group
+    english = run("--lang", "en", "qr", "encode", "--help").output
+    assert english.startswith("Usage: ") and "Show this message and exit." in english
+
+
+def test_every_option_has_vietnamese_help(run):
+    missing = []
+
+    def walk(command: click.Command, path: str) -> None:
+        for param in command.params:
+            if isinstance(param, click.Option) and param.help and param.help not in messages.OPTION_HELP:
+                missing.append(f"{path} {param.opts[-1]}: {param.help!r}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+    walk(cli.main, "market40")
+    assert missing == [], "options without Vietnamese help in market40.messages.OPTION_HELP:\n" + "\n".join(missing)
+    used = set()
+
+    def collect(command: click.Command) -> None:
+        used.update(param.help for param in command.params if isinstance(param, click.Option))
+        for sub in getattr(command, "commands", {}).values():
+            collect(sub)
+    collect(cli.main)
+    stale = [said for said in messages.OPTION_HELP
+             if said not in used and said not in ("Show this message and exit.", "Show the version and exit.")]
+    assert stale == [], stale
+    # click's notes after the help ([default: …], [required]) follow the language too
+    assert messages.option_help("Days the codes stay valid (1–90).  [default: 14; required]") == \
+        "Số ngày mã còn hiệu lực (1–90).  [mặc định: 14; bắt buộc]"
+    page = run("--lang", "vi", "enroll", "issue", "--help").output
+    assert "Số ngày mã còn hiệu lực (1–90)." in page and "Days the codes" not in page
+
+
+# --- the other lines that used to leak English -----------------------------------------------------------
+
+def test_simulation_bill_problems_banks_layouts_and_scopes_in_vietnamese(run, demo_copy):
+    from market40.services.simulate import SimulationReport
+    report = SimulationReport(transfers=1200, requests=2400, by_status={200: 2398, 503: 2}, errors=1, seconds=12.34,
+                              latencies=[0.0123] * 100)
+    said = {}
+    for lang in ("vi", "en"):
+        with click.Context(cli.main, obj={"lang": lang}):
+            said[lang] = cli._simulation_summary(report)
+    assert said["vi"] == ("1.200 giao dịch trong 2.400 yêu cầu, mất 12,3 giây (phản hồi 200: 2.398, 503: 2; "
+                          "1 lỗi mạng; 99% phản hồi trong 12 ms)")
+    assert said["en"].startswith("1,200 transfers in 2,400 requests over 12.3 s")
+    assert messages.bill_problem("sạp A-1: chưa có diện tích (m²) để tính Thuê sạp (no area for THUE)") == \
+        "sạp A-1: chưa có diện tích (m²) để tính Thuê sạp"
+    assert messages.bill_problem("sạp A-1: không có biểu phí nào áp dụng cho chợ hạng I kỳ 2025-06 "
+                                 "(no tariff applies)", "en") == \
+        "stall A-1: no tariff applies to a tier I market in 2025-06"
+    vi = {"LANG": "vi_VN.UTF-8"}
+    out = run("banks", "momo", env=vi).output
+    assert "ví điện tử" in out and "ewallet" not in out
+    out = run("tx", "formats", env=vi).output
+    assert "sao kê tài khoản kiểu Vietcombank" in out and not re.search(r"-style|JSON lines|generic CSV", out)
+    out = run("--db", demo_copy, "user", "list", env=vi).output
+    assert "locality:" not in out and "địa bàn " in out
+    assert "locality:" in run("--db", demo_copy, "user", "list", env={"LANG": "C"}).output
+
+
+def test_qr_decode_says_what_a_code_is_in_vietnamese(run):
+    from market40 import emv
+    template = "0010A000000727" + emv.tlv("01", "0006970436" + emv.tlv("01", "MC0012345678")) + "0206QRPUSH"
+    push = emv.with_crc("000201010211" + emv.tlv("38", template) + "5204541153037045802VN5914TAP HOA CO LAN")
+    for payload in (push, "hello", "000201xyz", push[:-1] + "0"):
+        out = run("--lang", "vi", "qr", "decode", payload).output
+        assert "mã" in out and not re.search(r"\b(not|payload|merchant|transfer|expected|found|tag)\b", out), out
+    assert "NAPAS QR merchant payment" in run("--lang", "en", "qr", "decode", push).output
+
+
+def test_every_help_page_is_vietnamese_around_what_is_typed(run):
+    """Every command's page in a Vietnamese run: click's words and the options' help in Vietnamese."""
+    pages = []
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        pages.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+    walk(cli.main, ())
+    assert len(pages) > 60
+    for path in pages:
+        page = run("--lang", "vi", *path, "--help").output
+        assert page.startswith("Cách dùng: ") and "Tùy chọn:" in page, (path, page)
+        assert not CLICK_ENGLISH.search(page), (path, page)
+        options = page.split("Tùy chọn:", 1)[1].split("\nLệnh:", 1)[0]
+        helps = [line.strip().split("  ", 1)[1] for line in options.splitlines()
+                 if line.startswith("  -") and "  " in line.strip()]
+        assert helps, (path, page)
+        assert not [said for said in helps if re.search(r"\b(the|of|and|with|only|this)\b", said)], (path, helps)
+
+
+def test_a_prompt_left_unanswered_stops_in_the_run_s_language(demo_copy, monkeypatch):
+    def no_answer(*args, **kwargs):
+        raise click.Abort()  # Ctrl-C or the end of the input (how a runner ends input differs between clicks)
+    monkeypatch.setattr(click, "prompt", no_answer)
+    args = ["--db", str(demo_copy), "user", "add", "nv.moi", "--role", "staff", "--market", "HL1"]
+    result = CliRunner().invoke(cli.main, ["--lang", "vi", *args])
+    assert result.exit_code == 1 and "Đã dừng." in result.output and "Aborted" not in result.output
+    english = CliRunner().invoke(cli.main, ["--lang", "en", *args])
+    assert english.exit_code == 1 and "Aborted!" in english.output

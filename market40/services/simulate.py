@@ -60,9 +60,14 @@ class SimulationReport:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list, repr=False)
 
-    def summary(self) -> str:
+    @property
+    def p99_ms(self) -> float:
+        """The 99th percentile of the answer times, in milliseconds (0 when nothing was answered)."""
         lat = sorted(self.latencies)
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0
+        return lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0
+
+    def summary(self) -> str:
+        p99 = self.p99_ms
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_status.items())) or "none"
         return (f"{self.transfers} transfers in {self.requests} requests over {self.seconds:.1f} s "
                 f"(answers {statuses}; {self.errors} network errors; p99 answer {p99:.0f} ms)")
