@@ -100,7 +100,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                      ""),
     "field.bank": ("không tìm thấy ngân hàng «{value}» trong danh bạ NAPAS (ghi tên, mã viết tắt như VCB, hoặc BIN "
                    "6 số){hint}", ""),
-    "field.account": ("số tài khoản «{value}» không đúng: chỉ gồm chữ số (dấu cách, dấu gạch được bỏ qua), tối đa "
+    "field.account": ("số tài khoản «{value}» không đúng: chỉ gồm chữ số hoặc chữ cái không dấu (dấu cách, dấu gạch được bỏ qua), tối đa "
                       "19 ký tự", ""),
     "field.card": ("số thẻ «{value}» không đúng: 16–19 chữ số", ""),
     "field.account_holder": ("tên chủ tài khoản «{value}» không đúng: 2–50 chữ cái in hoa không dấu, như ngân hàng "
@@ -2239,6 +2239,9 @@ OPTION_HELP: dict[str, str] = {
         "Cổng lắng nghe (0: cổng trống bất kỳ, có in ra).",
     "Worker threads per server process.":
         "Số luồng xử lý mỗi tiến trình máy chủ.",
+    "With several processes: seconds a stopping or restarting worker may finish its requests before it is killed.":
+        "Khi chạy nhiều tiến trình: số giây một tiến trình đang dừng hoặc khởi động lại được dùng để xử lý xong "
+        "các yêu cầu trước khi bị buộc dừng.",
     "Server processes sharing the port, to use several cores: 1 runs waitress, more run gunicorn workers (POSIX). "
     "Above 1, rate limits count per process unless MARKET40_RATELIMIT_STORAGE points at Redis.":
         "Số tiến trình máy chủ dùng chung cổng, để dùng nhiều lõi: 1 chạy waitress, nhiều hơn chạy các worker "

@@ -675,8 +675,8 @@ def test_rejects_from_rows_built_by_hand(tmp_path):
     assert write_rejects(tmp_path / "r.csv", rows) == 2
     assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()[:2] == [
         "Dòng,Cột,Lý do,Reason (English),Mã sạp,Tên chủ hộ,Số tài khoản",
-        '7,Số tài khoản,"số tài khoản «» không đúng: chỉ gồm chữ số (dấu cách, dấu gạch được bỏ qua), tối đa 19 ký '
-        'tự",unknown bank,A7,Lan,12']
+        '7,Số tài khoản,"số tài khoản «» không đúng: chỉ gồm chữ số hoặc chữ cái không dấu (dấu cách, dấu gạch '
+        'được bỏ qua), tối đa 19 ký tự",unknown bank,A7,Lan,12']
     table, back = read_all(tmp_path / "r.csv", schema="stalls")
     assert [r.values for r in back] == [row.values for row, _ in rows]
 
