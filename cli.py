@@ -269,7 +269,8 @@ def format_vnd(amount: int | None) -> str:
 
 
 @click.group(cls=Market40Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(market40.__version__, "--version", prog_name="market40")
+@click.version_option(market40.__version__, "--version", prog_name="market40",
+                      message="%(prog)s %(version)s")  # no English word in either language
 @click.option("--db", "database", metavar="URL|PATH", envvar="MARKET40_DATABASE_URL",
               help="Registry database: an SQLite file path or a postgresql:// URL "
                    "(default ./market40.db; env MARKET40_DATABASE_URL).")
@@ -1489,10 +1490,19 @@ def user_add(username: str, role: str, password: str | None, **fields: Any) -> N
       market40 user add cb.halong --role officer --locality 193
     """
     if password is None and role != "owner":
-        password = click.prompt(t("cli.password"), hide_input=True, confirmation_prompt=t("cli.password_again"))
+        password = _new_password()
     with registry_session() as registry:
         user = registry.add_user(username, role, password=password, **fields)
         click.echo(f"{user.username}: {word('created')} ({word(role)})")
+
+
+def _new_password() -> str:
+    """A password typed twice, asked again until both match (click's own mismatch line is English only)."""
+    while True:
+        first = click.prompt(t("cli.password"), hide_input=True)
+        if click.prompt(t("cli.password_again"), hide_input=True) == first:
+            return first
+        click.echo(t("cli.password_mismatch"), err=True)
 
 
 @user_group.command("reset-2fa")

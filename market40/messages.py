@@ -257,6 +257,8 @@ TEXTS.update({
     "cli.scanned_name": ("tên {name}", "name {name}"),
     "cli.accounts_verified": ("{market}: đã xác minh {n} tài khoản", "{market}: {n} accounts verified"),
     "cli.password_again": ("nhập lại mật khẩu", "password again"),
+    "cli.password_mismatch": ("Hai lần nhập mật khẩu không khớp, mời nhập lại.", "The two passwords do not match; "
+                              "type it again."),
     "cli.aborted": ("Đã dừng.", "Aborted!"),
     "cli.password": ("mật khẩu", "password"),
     "cli.second_factor_reset": ("{user}: đã xóa lớp xác thực thứ hai; người dùng thiết lập lại ở lần đăng nhập tới",

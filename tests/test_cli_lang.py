@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+import market40
 from market40 import messages
 
 from test_fees import MARKET, PERIOD, TARIFFS  # noqa: E402  (same folder)
@@ -503,3 +504,18 @@ def test_a_prompt_left_unanswered_stops_in_the_run_s_language(demo_copy, monkeyp
     assert result.exit_code == 1 and "Đã dừng." in result.output and "Aborted" not in result.output
     english = CliRunner().invoke(cli.main, ["--lang", "en", *args])
     assert english.exit_code == 1 and "Aborted!" in english.output
+
+
+def test_a_mistyped_new_password_is_asked_again_in_the_run_s_language(demo_copy):
+    """user add: the second typing differs → a Vietnamese line (click's own is English only), then both again."""
+    args = ["--db", str(demo_copy), "--lang", "vi", "user", "add", "nv.moi", "--role", "staff", "--market", "HL1"]
+    result = CliRunner().invoke(cli.main, args, input="Ha-Long-2026-nv\nHa-Long-2026-NV\nHa-Long-2026-nv\n"
+                                                      "Ha-Long-2026-nv\n")
+    assert result.exit_code == 0, result.output
+    assert "không khớp" in result.output and "do not match" not in result.output
+    assert result.output.count("nhập lại mật khẩu") == 2
+
+
+def test_version_has_no_english_word():
+    result = CliRunner().invoke(cli.main, ["--lang", "vi", "--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"market40 {market40.__version__}"
