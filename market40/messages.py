@@ -857,15 +857,19 @@ def placeholders(template: str) -> list[tuple[int, int, str, str, str]]:
     return found
 
 
+_REPR = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|.*?)"""
+
+
 @functools.lru_cache(maxsize=1)
 def _refusal_patterns() -> list[tuple[int, _re.Pattern[str], list[tuple[str, str, str]], str]]:
     """Each English template as a pattern, the most specific (longest fixed text) first."""
     patterns = []
     for english, vietnamese in REFUSAL_TEXTS.items():
         fields, parts, at = placeholders(english), [], 0
-        for start, end, *_ in fields:
+        for start, end, _, conv, _ in fields:
             parts.append(_re.escape(english[at:start].replace("{{", "{").replace("}}", "}")))
-            parts.append("(.*?)")
+            # a repr is one quoted string when it can be (``{query!r}{hint}``: the hint starts after the quote)
+            parts.append(_REPR if conv == "r" else "(.*?)")
             at = end
         parts.append(_re.escape(english[at:].replace("{{", "{").replace("}}", "}")))
         fixed = len(english) - sum(end - start for start, end, *_ in fields)
@@ -1258,6 +1262,13 @@ REFUSAL_TEXTS: dict[str, str] = {
         "«{name}»",
     "account_number: must be 1–19 letters or digits, no spaces, got {account!r}":
         "số tài khoản: phải có 1–19 chữ cái hoặc chữ số, không có dấu cách, nhận được «{account}»",
+    "account: must be 1–19 letters or digits [0-9A-Za-z], got {account!r}":
+        "số tài khoản: phải có 1–19 chữ cái không dấu hoặc chữ số [0-9A-Za-z], không dấu cách hay dấu gạch, "
+        "nhận được «{account}»",
+    "{field}: a tax code (MST) is 10 digits, or 13 with the branch, and its check digit must match "
+    "({error.message}), got {value!r}":
+        "{field}: mã số thuế (MST) gồm 10 chữ số, hoặc 13 nếu có mã chi nhánh, và chữ số kiểm tra phải khớp "
+        "({error.message}), nhận được «{value}»",
     "serial: must be 1–24 printable ASCII characters without spaces, got {self.serial!r}":
         "số sê-ri: phải có 1–24 ký tự ASCII in được, không có dấu cách, nhận được «{self.serial}»",
     "printed_on: must be a date, got {self.printed_on!r}":

@@ -97,9 +97,10 @@ def test_refusals_in_the_language_of_the_run(run, tmp_path):
     assert vi.output.startswith("Lỗi: chưa có sổ đăng ký trong") and "`market40 db init`" in vi.output
     en = run("--db", missing, "stall", "list", "HL1", env={"LANG": "C"})
     assert en.exit_code == 1 and en.output.startswith("Error: no registry in")
-    # a rule of the domain the table knows, by its field: Vietnamese with the value
+    # a rule of the payload core (strict: no spaces or dashes in a QR), Vietnamese with the value
     bad = run("--lang", "vi", "qr", "encode", "--bank", "vcb", "--account", "12-34x!")
-    assert bad.exit_code == 1 and "số tài khoản «12-34x!» không đúng" in bad.output
+    assert bad.exit_code == 1 and "số tài khoản: phải có 1–19" in bad.output and "«12-34x!»" in bad.output
+    assert "bỏ qua" not in bad.output  # the registry's rule (spaces and dashes ignored) is not this one
 
 
 def test_help_is_vietnamese_for_every_command(run):
@@ -314,10 +315,14 @@ def _refusal_templates() -> dict[str, str]:
 
     found: dict[str, str] = {}
     for path, tree in trees.items():
+        chosen = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)  # cls = A if … else B
+                  and isinstance(node.value, ast.IfExp)
+                  and {getattr(node.value.body, "id", None), getattr(node.value.orelse, "id", None)} & ours
+                  for target in node.targets if isinstance(target, ast.Name)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.args:
                 name = getattr(node.func, "id", getattr(node.func, "attr", None))
-                if name in ours:
+                if name in ours or name in chosen:
                     for template in variants(node.args[0]) or []:
                         found.setdefault(template, f"{path.relative_to(root)}:{node.lineno}")
     return found
@@ -519,3 +524,12 @@ def test_a_mistyped_new_password_is_asked_again_in_the_run_s_language(demo_copy)
 def test_version_has_no_english_word():
     result = CliRunner().invoke(cli.main, ["--lang", "vi", "--version"])
     assert result.exit_code == 0 and result.output.strip() == f"market40 {market40.__version__}"
+
+
+@pytest.mark.parametrize("english, vietnamese", [
+    ("bank: no NAPAS participant matches 'xyz'", "ngân hàng: không có thành viên NAPAS nào khớp với «xyz»"),
+    ("bank: no NAPAS participant matches \"it's\"", "ngân hàng: không có thành viên NAPAS nào khớp với «it's»"),
+])
+def test_a_quoted_value_beside_another_field_stays_whole(english, vietnamese):
+    """``{query!r}{hint}``: the value is the whole quoted string, never an empty «» with the quote after it."""
+    assert messages.refusal_text(english) == vietnamese
