@@ -10,7 +10,7 @@ from PIL import Image
 from sqlmodel import select
 
 from market40 import qrimage
-from market40.models import AuditEvent, User
+from market40.models import AuditEvent, Stall, User
 from market40.services import audit as audit_service
 from market40.services import auth as auth_service
 from market40.services.imports import import_stalls
@@ -82,3 +82,20 @@ def test_the_fast_png_decodes_and_is_no_larger_than_the_symbol(payload):
     assert qrimage.read(data) == [payload]
     modules = qrimage.make_symbol(payload).symbol_size(border=4)[0]
     assert image.size[0] <= 360 and image.size[0] % modules == 0 and image.size[0] // modules >= 360 // modules
+
+
+def test_an_import_leaves_out_what_its_event_says_and_the_history_puts_it_back(session, market, tmp_path):
+    rows = [["A-1", "", "Nguyễn Văn 1", "", "Vietcombank", "0011012344418", "NGUYEN VAN A"]]
+    assert import_stalls(session, ACTOR, _csv(tmp_path / "list.csv", rows), market="HL1").written
+    events = {e.action: e for e in session.exec(select(AuditEvent)).all()}
+    create, register = events["stall.create"], events["account.register"]
+    for key in ("created_at", "updated_at", "code_key", '"id"'):
+        assert key not in create.after  # the event's time, entity and code say them
+    for key in ("created_at", "consent_at", "created_by"):
+        assert key not in register.after
+    trail = {e.action: e for e in audit_service.stall_trail(Registry(session, ACTOR), "HL1/A-1")}
+    stall = session.exec(select(Stall)).one()
+    assert trail["stall.create"].after["id"] == stall.id and trail["stall.create"].after["code_key"] == "A1"
+    assert trail["stall.create"].after["created_at"] == str(create.at)
+    assert trail["account.register"].after["created_by"] == ACTOR.name
+    assert trail["account.register"].after["consent_at"] == str(register.at)
