@@ -103,11 +103,8 @@ def _drop_implied(action: str, record: dict[str, Any], entity_id: Any, at: Any, 
     keys = IMPLIED.get(action)
     if not keys:
         return record
-    out = dict(record)
-    for key in keys:
-        if key in out and out[key] == _implied(action, key, entity_id, at, actor, out):
-            del out[key]
-    return out
+    drop = [key for key in keys if key in record and record[key] == _implied(action, key, entity_id, at, actor, record)]
+    return {k: v for k, v in record.items() if k not in drop} if drop else record
 
 
 def restore_implied(record: dict[str, Any], action: str, entity_id: Any, at: Any, actor: str) -> dict[str, Any]:

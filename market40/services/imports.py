@@ -669,7 +669,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
         for row in new_stalls:
             stall_id = stall_ids[(row["market_id"], row["code_key"])]
             audits.append(_audit(actor, "stall.create", "stall", stall_id, None,
-                                 mask_record({**row, "id": stall_id}), now))
+                                 mask_record({k: v for k, v in row.items() if k not in _STALL_IMPLIED}), now))
         for item, row in pending_accounts:
             new_accounts.append(_account_row(stall_ids[(row["market_id"], row["code_key"])], item, actor, now,
                                              consent_channel, account_status))
@@ -688,9 +688,11 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                 account_ids[stall_id] = account_id
         for row in new_accounts:
             dated = row["created_at"] if row["created_at"] != now else None
+            record = {k: v for k, v in row.items() if k not in _ACCOUNT_IMPLIED}
+            if dated is not None:  # the board's dates: the record keeps them (the event's time is the import's)
+                record["created_at"], record["consent_at"] = row["created_at"], row["consent_at"]
             audits.append(_audit(actor, "account.register", "payment_account", account_ids[row["stall_id"]], None,
-                                 mask_record({k: v for k, v in row.items() if k != "payload"}), now,
-                                 effective_at=dated))
+                                 mask_record(record), now, effective_at=dated))
             if row["status"] == "verified" and row["verified_at"] != now:
                 audits.append(_audit(actor, "account.verify", "payment_account", account_ids[row["stall_id"]],
                                      {"status": "pending"}, {"status": "verified", "verified_at": row["verified_at"]},
@@ -824,6 +826,12 @@ def _account_row(stall_id: int, item: "_Good", actor: str, now: Any, consent_cha
     elif status == "verified":
         row["verified_at"] = now
     return row
+
+
+#: What a creation's audit record leaves out because its event says it (auditlog.IMPLIED; the payload:
+#: never in the trail). A stall's ``created_at``/``updated_at`` are always the import's time.
+_STALL_IMPLIED = frozenset(auditlog.IMPLIED["stall.create"])
+_ACCOUNT_IMPLIED = frozenset((*auditlog.IMPLIED["account.register"], "payload"))
 
 
 def _audit(actor: str, action: str, entity: str, entity_id: Any, before: dict | None, after: dict | None, now: Any,
