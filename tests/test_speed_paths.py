@@ -99,3 +99,16 @@ def test_an_import_leaves_out_what_its_event_says_and_the_history_puts_it_back(s
     assert trail["stall.create"].after["created_at"] == str(create.at)
     assert trail["account.register"].after["created_by"] == ACTOR.name
     assert trail["account.register"].after["consent_at"] == str(register.at)
+
+
+def test_an_import_creation_row_reads_as_the_general_writer_would_write_it():
+    from datetime import datetime, timezone
+
+    from market40.services import auditlog
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    record = {"stall_id": 7, "number": "0011012344418", "owner_phone": "0912345678", "tax_code": "0100233488",
+              "phone": "•••678", "payload": "000201", "purpose": None, "consent_purpose": CONSENT_PURPOSE,
+              "holder_name": "NGUYEN VAN A", "is_active": True, "created_at": datetime(2025, 1, 1)}
+    general = auditlog.row("cli:x", "account.register", "payment_account", 9, after=record, at=at)
+    assert auditlog.creation_row("cli:x", "account.register", "payment_account", 9, record, at) == \
+        tuple(general[column] for column in auditlog.COLUMNS)

@@ -595,7 +595,8 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
             report.problems.append(Problem(item.number, ValidationError.combine([problem]), item.values or {}))
     good = fitting
 
-    new_stalls, audits, new_accounts = [], [], []
+    new_stalls, audits, new_accounts = [], [], []  # audits: tuples in auditlog.COLUMNS order
+    creation = auditlog.creation_row
     revokes: list[dict[str, Any]] = []
     pending_accounts: list[tuple[_Good, dict]] = []
     for item in good:
@@ -668,8 +669,8 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                     stall_ids[(market_id, key)] = stall_id
         for row in new_stalls:
             stall_id = stall_ids[(row["market_id"], row["code_key"])]
-            audits.append(_audit(actor, "stall.create", "stall", stall_id, None,
-                                 mask_record({k: v for k, v in row.items() if k not in _STALL_IMPLIED}), now))
+            audits.append(creation(actor, "stall.create", "stall", stall_id,
+                                   {k: v for k, v in row.items() if k not in _STALL_IMPLIED}, now))
         for item, row in pending_accounts:
             new_accounts.append(_account_row(stall_ids[(row["market_id"], row["code_key"])], item, actor, now,
                                              consent_channel, account_status))
@@ -691,19 +692,19 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
             record = {k: v for k, v in row.items() if k not in _ACCOUNT_IMPLIED}
             if dated is not None:  # the board's dates: the record keeps them (the event's time is the import's)
                 record["created_at"], record["consent_at"] = row["created_at"], row["consent_at"]
-            audits.append(_audit(actor, "account.register", "payment_account", account_ids[row["stall_id"]], None,
-                                 mask_record(record), now, effective_at=dated))
+            audits.append(creation(actor, "account.register", "payment_account", account_ids[row["stall_id"]],
+                                   record, now, dated))
             if row["status"] == "verified" and row["verified_at"] != now:
                 audits.append(_audit(actor, "account.verify", "payment_account", account_ids[row["stall_id"]],
                                      {"status": "pending"}, {"status": "verified", "verified_at": row["verified_at"]},
                                      now, note="verified on the date of the board's list",
                                      effective_at=row["verified_at"]))
     if audits:
-        bulk_insert(session, AuditEvent.__table__, audits)  # type: ignore[attr-defined]
+        bulk_insert(session, AuditEvent.__table__, audits, auditlog.COLUMNS)  # type: ignore[attr-defined]
     session.flush()
 
 
-def _backdate(account: PaymentAccount, item: _Good, actor: str, now: datetime, audits: list[dict[str, Any]],
+def _backdate(account: PaymentAccount, item: _Good, actor: str, now: datetime, audits: list[tuple],
               user_id: int | None) -> bool:
     """Apply a row's dates to the stall's current account when it is the same account; True if changed."""
     if not (item.registered or item.verified):
@@ -835,10 +836,11 @@ _ACCOUNT_IMPLIED = frozenset((*auditlog.IMPLIED["account.register"], "payload"))
 
 
 def _audit(actor: str, action: str, entity: str, entity_id: Any, before: dict | None, after: dict | None, now: Any,
-           note: str | None = None, effective_at: datetime | None = None) -> dict[str, Any]:
+           note: str | None = None, effective_at: datetime | None = None) -> tuple:
     # Every record given here went through mask_record already (or holds no personal data).
-    return auditlog.row(actor, action, entity, entity_id, before=before, after=after, note=note,
-                        effective_at=effective_at, at=now, masked=True)
+    fields = auditlog.row(actor, action, entity, entity_id, before=before, after=after, note=note,
+                          effective_at=effective_at, at=now, masked=True)
+    return tuple(fields[column] for column in auditlog.COLUMNS)
 
 
 def import_stalls(session: Session, actor: Actor, source: str | Path | IO[bytes], *, market: str | None = None,
