@@ -579,8 +579,13 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
         by_market.setdefault(item.market.id, []).append(item.key)  # type: ignore[arg-type]
     for market_id, keys in by_market.items():
         for chunk in _chunks(keys, 900):
+            # A plain query first (a new list's stalls are not there yet); objects only for those that are.
+            found = [key for _, key in _rows_in(session, "SELECT id, code_key FROM stall WHERE market_id = {} "
+                                                "AND code_key IN ({})", [market_id], chunk)]
+            if not found:
+                continue
             for stall in session.exec(select(Stall).where(Stall.market_id == market_id,
-                                                          Stall.code_key.in_(chunk))).all():  # type: ignore
+                                                          Stall.code_key.in_(found))).all():  # type: ignore
                 existing[(market_id, stall.code_key)] = stall  # type: ignore[index]
     current = registry._current_accounts([s.id for s in existing.values()])  # type: ignore[misc]
 
@@ -664,8 +669,8 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
         stall_ids: dict[tuple[int, str], int] = {}
         for market_id, keys in _group(new_stalls, "market_id", "code_key").items():
             for chunk in _chunks(keys, 900):
-                for stall_id, key in session.execute(select(Stall.id, Stall.code_key).where(
-                        Stall.market_id == market_id, Stall.code_key.in_(chunk))).all():  # type: ignore[union-attr]
+                for stall_id, key in _rows_in(session, "SELECT id, code_key FROM stall WHERE market_id = {} "
+                                              "AND code_key IN ({})", [market_id], chunk):
                     stall_ids[(market_id, key)] = stall_id
         for row in new_stalls:
             stall_id = stall_ids[(row["market_id"], row["code_key"])]
@@ -682,10 +687,11 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     if new_accounts:
         bulk_insert(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
         account_ids: dict[int, int] = {}
+        current_statuses = list(CURRENT_ACCOUNT_STATUSES)
         for chunk in _chunks([row["stall_id"] for row in new_accounts], 900):
-            for account_id, stall_id in session.execute(select(PaymentAccount.id, PaymentAccount.stall_id).where(
-                    PaymentAccount.stall_id.in_(chunk),  # type: ignore[attr-defined]
-                    PaymentAccount.status.in_(CURRENT_ACCOUNT_STATUSES))).all():  # type: ignore[attr-defined]
+            for account_id, stall_id in _rows_in(
+                    session, "SELECT id, stall_id FROM payment_account WHERE status IN ({}) AND stall_id IN ({})",
+                    current_statuses, chunk):
                 account_ids[stall_id] = account_id
         for row in new_accounts:
             dated = row["created_at"] if row["created_at"] != now else None
@@ -798,6 +804,15 @@ def _executemany(session: Session, compiled: Any, names: list[str], rows: list[A
                     values[index] = cache[raw] = processor(raw)
         params.append(tuple(values) if compiled.positional else dict(zip(order, values)))
     connection.exec_driver_sql(str(compiled), params)
+
+
+def _rows_in(session: Session, sql: str, first: list[Any], values: list[Any]) -> list[tuple]:
+    """A plain read through the driver: ``sql``'s two ``{}`` take ``first`` and ``values`` as
+    placeholders (no compiled statement per chunk of keys: its IN list cost more than the read)."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = sql.format(", ".join([mark] * len(first)), ", ".join([mark] * len(values)))
+    return connection.exec_driver_sql(statement, tuple(first) + tuple(values)).fetchall()
 
 
 def _group(rows: list[dict[str, Any]], key: str, value: str) -> dict[Any, list[Any]]:
