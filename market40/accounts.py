@@ -139,7 +139,7 @@ def stall_key(code: str) -> str:
     return _letters_digits(code or "")
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=4096)
 def _letters_digits(code: str) -> str:
     # Cached: an import asks for the key of every row's code, and codes repeat across markets (A-1 …).
     return _NOT_LETTER_DIGIT.sub("", emv_text(code))
