@@ -136,7 +136,16 @@ def stall_key(code: str) -> str:
     key and market (a unique constraint), and the census, the imports and the stall
     reference all compare codes by this key.
     """
-    return re.sub(r"[^0-9A-Z]", "", emv_text(code or ""))
+    return _letters_digits(code or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _letters_digits(code: str) -> str:
+    # Cached: an import asks for the key of every row's code, and codes repeat across markets (A-1 …).
+    return _NOT_LETTER_DIGIT.sub("", emv_text(code))
+
+
+_NOT_LETTER_DIGIT = re.compile(r"[^0-9A-Z]")
 
 
 def compact_reference(market_code: str, stall_code: str) -> str:
@@ -155,7 +164,8 @@ def stall_reference(market_code: str, stall_code: str) -> str:
     Letters and digits of the market and stall codes, upper-case, one space between:
     it survives every bank app and lets transfers be attributed to the stall.
     """
-    market = re.sub(r"[^0-9A-Z]", "", emv_text(market_code))
+    market = _letters_digits(market_code) if isinstance(market_code, str) else \
+        re.sub(r"[^0-9A-Z]", "", emv_text(market_code))
     stall = stall_key(stall_code)
     reference = f"{market} {stall}"
     if not market or not stall:

@@ -10,7 +10,7 @@ from PIL import Image
 from sqlmodel import select
 
 from market40 import qrimage
-from market40.models import AuditEvent, User
+from market40.models import AuditEvent, Stall, User
 from market40.services import audit as audit_service
 from market40.services import auth as auth_service
 from market40.services.imports import import_stalls
@@ -82,3 +82,33 @@ def test_the_fast_png_decodes_and_is_no_larger_than_the_symbol(payload):
     assert qrimage.read(data) == [payload]
     modules = qrimage.make_symbol(payload).symbol_size(border=4)[0]
     assert image.size[0] <= 360 and image.size[0] % modules == 0 and image.size[0] // modules >= 360 // modules
+
+
+def test_an_import_leaves_out_what_its_event_says_and_the_history_puts_it_back(session, market, tmp_path):
+    rows = [["A-1", "", "Nguyễn Văn 1", "", "Vietcombank", "0011012344418", "NGUYEN VAN A"]]
+    assert import_stalls(session, ACTOR, _csv(tmp_path / "list.csv", rows), market="HL1").written
+    events = {e.action: e for e in session.exec(select(AuditEvent)).all()}
+    create, register = events["stall.create"], events["account.register"]
+    for key in ("created_at", "updated_at", "code_key", '"id"'):
+        assert key not in create.after  # the event's time, entity and code say them
+    for key in ("created_at", "consent_at", "created_by"):
+        assert key not in register.after
+    trail = {e.action: e for e in audit_service.stall_trail(Registry(session, ACTOR), "HL1/A-1")}
+    stall = session.exec(select(Stall)).one()
+    assert trail["stall.create"].after["id"] == stall.id and trail["stall.create"].after["code_key"] == "A1"
+    assert trail["stall.create"].after["created_at"] == str(create.at)
+    assert trail["account.register"].after["created_by"] == ACTOR.name
+    assert trail["account.register"].after["consent_at"] == str(register.at)
+
+
+def test_an_import_creation_row_reads_as_the_general_writer_would_write_it():
+    from datetime import datetime, timezone
+
+    from market40.services import auditlog
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    record = {"stall_id": 7, "number": "0011012344418", "owner_phone": "0912345678", "tax_code": "0100233488",
+              "phone": "•••678", "payload": "000201", "purpose": None, "consent_purpose": CONSENT_PURPOSE,
+              "holder_name": "NGUYEN VAN A", "is_active": True, "created_at": datetime(2025, 1, 1)}
+    general = auditlog.row("cli:x", "account.register", "payment_account", 9, after=record, at=at)
+    assert auditlog.creation_row("cli:x", "account.register", "payment_account", 9, record, at) == \
+        tuple(general[column] for column in auditlog.COLUMNS)

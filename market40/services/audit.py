@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import select
 
 from ..models import AuditEvent, Market, PaymentAccount, Stall, User
-from .auditlog import CONSTANTS, compact_record, expand_record
+from .auditlog import CONSTANTS, compact_record, expand_record, restore_implied
 from .registry import Registry
 
 __all__ = ["TrailEntry", "Change", "stall_trail", "erasure_requests", "actor_names", "changes", "FIELD_ORDER",
@@ -93,8 +93,11 @@ def _json(text: str | None) -> dict[str, Any] | None:
 
 
 def _entry(event: AuditEvent) -> TrailEntry:
+    after = _json(event.after)
+    if after is not None and event.before is None:
+        after = restore_implied(after, event.action, event.entity_id, event.at, event.actor)
     return TrailEntry(event.at, event.actor, event.action, event.entity, event.entity_id, _json(event.before),
-                      _json(event.after), event.note, event.effective_at)
+                      after, event.note, event.effective_at)
 
 
 def stall_trail(registry: Registry, ref: str, *, limit: int = 500) -> list[TrailEntry]:

@@ -19,7 +19,8 @@ from sqlmodel import Session
 from .. import accounts
 from ..models import AuditEvent, utcnow
 
-__all__ = ["record", "row", "mask_record", "refer", "compact_record", "expand_record", "CONSTANTS"]
+__all__ = ["record", "row", "mask_record", "refer", "compact_record", "expand_record", "restore_implied",
+           "CONSTANTS", "IMPLIED", "COLUMNS", "creation_row"]
 
 _LEFT_OUT = ("payload", "merchant_payload", "password_hash", "code_hash", "totp_secret")
 _PHONES = ("owner_phone", "board_contact_phone", "phone")
@@ -80,6 +81,48 @@ def compact_record(record: dict[str, Any] | None, *, created: bool = False) -> d
     return {key: references.get(value, value) if type(value) is str else value for key, value in record.items()}
 
 
+#: Fields of a compact creation record left out when the event itself says them: the new row's ``id``
+#: is the event's ``entity_id``; its ``created_at`` / ``updated_at`` / ``consent_at`` are the event's
+#: ``at`` (the import's time, unless the board dated it: then they are kept); ``created_by`` is the
+#: event's actor; a stall's ``code_key`` follows from its ``code``. :func:`restore_implied` puts them back.
+IMPLIED = {"stall.create": ("id", "created_at", "updated_at", "code_key"),
+           "account.register": ("id", "created_at", "consent_at", "created_by")}
+
+
+def _implied(action: str, key: str, entity_id: Any, at: Any, actor: str, record: dict[str, Any]) -> Any:
+    if key == "id":
+        return int(entity_id) if isinstance(entity_id, str) and entity_id.isdigit() else entity_id
+    if key == "created_by":
+        return actor
+    if key == "code_key":
+        return accounts.stall_key(record["code"]) if record.get("code") else None
+    return at
+
+
+def _drop_implied(action: str, record: dict[str, Any], entity_id: Any, at: Any, actor: str) -> dict[str, Any]:
+    keys = IMPLIED.get(action)
+    if not keys:
+        return record
+    drop = [key for key in keys if key in record and record[key] == _implied(action, key, entity_id, at, actor, record)]
+    return {k: v for k, v in record.items() if k not in drop} if drop else record
+
+
+def restore_implied(record: dict[str, Any], action: str, entity_id: Any, at: Any, actor: str) -> dict[str, Any]:
+    """A creation record with the fields its event implies put back (see :data:`IMPLIED`).
+
+    Records written whole (a stall created on the web) already hold them and are left as they are;
+    the times come back as text, as a record's times read."""
+    keys = IMPLIED.get(action)
+    if not keys:
+        return record
+    for key in keys:
+        if key not in record:
+            value = _implied(action, key, entity_id, at, actor, record)
+            if value is not None:
+                record[key] = str(value) if key in ("created_at", "updated_at", "consent_at") else value
+    return record
+
+
 def expand_record(record: dict[str, Any]) -> dict[str, Any]:
     """The record with every ``{"$ref": ...}`` to a known constant replaced by its text."""
     for key, value in record.items():
@@ -107,11 +150,43 @@ def row(actor: str, action: str, entity: str, entity_id: Any, *, before: dict[st
 
     ``masked``: the caller passed records that already went through :func:`mask_record` (a bulk
     import masks each record once, not twice)."""
+    at = at or utcnow()
     if compact:
+        if before is None and after is not None:
+            after = _drop_implied(action, after, entity_id, at, actor[:64])
         before, after = compact_record(before), compact_record(after, created=before is None)
-    return {"at": at or utcnow(), "actor": actor[:64], "action": action, "entity": entity,
+    return {"at": at, "actor": actor[:64], "action": action, "entity": entity,
             "entity_id": None if entity_id is None else str(entity_id)[:64], "effective_at": effective_at,
             "before": _text(before, compact, masked), "after": _text(after, compact, masked), "note": note}
+
+
+#: The columns of :func:`row` and :func:`creation_row` as tuples for a bulk insert, in this order.
+COLUMNS = ("at", "actor", "action", "entity", "entity_id", "effective_at", "before", "after", "note")
+
+_MASKERS = {"number": accounts.mask, **{key: accounts.mask_identifier for key in _IDENTIFIERS},
+            **{key: (lambda value: _MASK * 3 + str(value)[-3:]) for key in _PHONES}}
+_SKIPPED = frozenset(_LEFT_OUT)
+
+
+def creation_row(actor: str, action: str, entity: str, entity_id: Any, record: dict[str, Any], at: datetime,
+                 effective_at: datetime | None = None, note: str | None = None) -> tuple:
+    """The row (a tuple in :data:`COLUMNS` order) :func:`row` makes of a creation, in one pass over the
+    record for a bulk import: masked as :func:`mask_record` masks, empty fields and payloads left out,
+    known constants referred to. The caller leaves out the fields the event implies (:data:`IMPLIED`)."""
+    references, maskers = _REFERENCES, _MASKERS
+    out = {}
+    for key, value in record.items():
+        if value is None or key in _SKIPPED:
+            continue
+        if type(value) is str:
+            if key in maskers:
+                if value and not value.startswith(_MASK):
+                    value = maskers[key](value)
+            elif value in references:
+                value = references[value]
+        out[key] = value
+    return (at, actor[:64], action, entity, None if entity_id is None else str(entity_id)[:64], effective_at, None,
+            _dumps(out), note)
 
 
 def record(session: Session, actor: str, action: str, entity: str, entity_id: Any = None, *,
