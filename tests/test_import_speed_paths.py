@@ -146,3 +146,14 @@ def test_the_batch_writer_inserts_dicts_or_tuples_and_updates_by_key_as_the_orm_
     assert after["Z-3"].owner_name == "Đỗ Thị Cúc (mới)" and after["Z-3"].updated_at == later
     assert after["Z-1"].updated_at == later and after["Z-2"].updated_at == at  # the row not named is untouched
     imports.bulk_update(session, Stall.__table__, "id", ("owner_name",), [])  # nothing to write: no statement
+
+
+def test_an_imported_household_tax_code_is_masked_in_the_audit_trail(session, market, tmp_path):
+    """owner_tax_code is an identifier like an HKD account's tax code: the trail keeps its last digits only."""
+    path = tmp_path / "mst.csv"
+    out = io.StringIO()
+    csv.writer(out).writerows([["Mã sạp", "Tên chủ hộ", "Mã số thuế"], ["A-7", "Trần Văn Hải", "0101234567"]])
+    path.write_bytes(out.getvalue().encode("utf-8-sig"))
+    assert import_stalls(session, ACTOR, path, market="HL1").written
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).one()
+    assert "0101234567" not in event.after and json.loads(event.after)["owner_tax_code"].endswith("567")

@@ -24,7 +24,7 @@ __all__ = ["record", "row", "mask_record", "refer", "compact_record", "expand_re
 
 _LEFT_OUT = ("payload", "merchant_payload", "password_hash", "code_hash", "totp_secret")
 _PHONES = ("owner_phone", "board_contact_phone", "phone")
-_IDENTIFIERS = ("business_reg_no", "tax_code")
+_IDENTIFIERS = ("business_reg_no", "tax_code", "owner_tax_code")
 _MASK = "•"
 
 
