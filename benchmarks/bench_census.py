@@ -20,14 +20,12 @@ import argparse
 import csv
 import json
 import os
-import resource
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchlib import load, median  # noqa: E402
+from benchlib import load, median, prepare_markets, self_usage  # noqa: E402
 
 MARKETS = 50
 PERIOD = "2025-06"
@@ -81,22 +79,7 @@ def write_files(rows: int, folder: Path) -> tuple[Path, Path]:
 
 
 def prepare_database(url: str) -> None:
-    from market40 import db
-    from market40.services.registry import Actor, Registry
-    db.init(url, drop_existing=True)
-    engine = db.make_engine(url)
-    with db.session_scope(engine) as session:
-        registry = Registry(session, Actor.operator("bench"))
-        registry.add_locality(code="BENCH", name="Phường Thử", kind="commune", unit_type="phường",
-                              province="Quảng Ninh", valid_from=date(2025, 7, 1))
-        for code in codes():
-            registry.save_market(code=code, name=f"Chợ thử {code}", tier="I", locality="BENCH")
-    engine.dispose()
-
-
-def _usage() -> tuple[float, float]:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    prepare_markets(url, codes())
 
 
 def child_market40(url: str, path: str) -> dict:
@@ -105,12 +88,12 @@ def child_market40(url: str, path: str) -> dict:
     from market40.services.census import import_census
     from market40.services.registry import Actor
     engine = db.make_engine(url)
-    cpu0, _ = _usage()
+    cpu0, _ = self_usage()
     start = time.perf_counter()
     with db.session_scope(engine) as session:
         report = import_census(session, Actor.operator("bench"), path)
     seconds = time.perf_counter() - start
-    cpu, rss = _usage()
+    cpu, rss = self_usage()
     engine.dispose()
     return {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss, "rows": report.rows, "added": report.added,
             "removed": report.removed, "updated": report.updated, "unchanged": report.unchanged,
@@ -119,11 +102,11 @@ def child_market40(url: str, path: str) -> dict:
 
 def child_floor(url: str, path: str) -> dict:
     """The floor: read the file with csv into one dictionary per row (no checks, no database)."""
-    cpu0, _ = _usage()
+    cpu0, _ = self_usage()
     start = time.perf_counter()
     with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    cpu, rss = _usage()
+    cpu, rss = self_usage()
     return {"wall": time.perf_counter() - start, "cpu": cpu - cpu0, "rss_mb": rss, "rows": len(rows)}
 
 

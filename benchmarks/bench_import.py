@@ -31,20 +31,18 @@ import argparse
 import csv
 import json
 import os
-import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchlib import load, median  # noqa: E402
+from benchlib import load, median, prepare_markets, self_usage  # noqa: E402
 
 MARKETS = 50
 HEADER = ["Mã chợ", "Mã sạp", "Tên cửa hàng", "Ngành hàng", "Tên chủ hộ", "Số điện thoại", "Ngân hàng",
@@ -93,22 +91,7 @@ def write_files(rows: int, folder: Path, xlsx: bool) -> tuple[Path, Path | None]
 
 
 def prepare_database(url: str, rows: int) -> None:
-    from market40 import db
-    from market40.services.registry import Actor, Registry
-    db.init(url, drop_existing=True)
-    engine = db.make_engine(url)
-    with db.session_scope(engine) as session:
-        registry = Registry(session, Actor.operator("bench"))
-        registry.add_locality(code="BENCH", name="Phường Thử", kind="commune", unit_type="phường",
-                              province="Quảng Ninh", valid_from=date(2025, 7, 1))
-        for code in market_codes(rows):
-            registry.save_market(code=code, name=f"Chợ thử {code}", tier="I", locality="BENCH")
-    engine.dispose()
-
-
-def _usage() -> tuple[float, float]:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    prepare_markets(url, market_codes(rows))
 
 
 def child_market40(url: str, path: str) -> dict:
@@ -117,12 +100,12 @@ def child_market40(url: str, path: str) -> dict:
     from market40.services.imports import import_stalls
     from market40.services.registry import Actor, Registry
     engine = db.make_engine(url)
-    cpu0, _ = _usage()
+    cpu0, _ = self_usage()
     start = time.perf_counter()
     with db.session_scope(engine) as session:
         report = import_stalls(session, Actor.operator("bench"), path)
     seconds = time.perf_counter() - start
-    cpu, rss = _usage()
+    cpu, rss = self_usage()
     times = []
     with db.session_scope(engine) as session:
         registry = Registry(session, Actor.operator("bench"))
@@ -147,7 +130,7 @@ def child_floor(url: str, path: str) -> dict:
         markets = dict(connection.exec_driver_sql("SELECT code, id FROM market").fetchall())
     engine.dispose()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    cpu0, _ = _usage()
+    cpu0, _ = self_usage()
     start = time.perf_counter()
     stall_columns = ("market_id", "code", "code_key", "shop_name", "goods_category", "owner_name", "owner_phone",
                      "status", "created_at", "updated_at")
@@ -192,7 +175,7 @@ def child_floor(url: str, path: str) -> dict:
                         _floor_postgres(cur, batch, stall, account, stall_columns, account_columns)
                         batch = []
                 _floor_postgres(cur, batch, stall, account, stall_columns, account_columns)
-    cpu, rss = _usage()
+    cpu, rss = self_usage()
     return {"wall": time.perf_counter() - start, "cpu": cpu - cpu0, "rss_mb": rss}
 
 
@@ -258,12 +241,12 @@ def child_bad_market40(url: str, path: str) -> dict:
     from market40.services.imports import import_stalls
     from market40.services.registry import Actor
     engine = db.make_engine(url)
-    cpu0, _ = _usage()
+    cpu0, _ = self_usage()
     start = time.perf_counter()
     with db.session_scope(engine) as session:
         report = import_stalls(session, Actor.operator("bench"), path, rejects=path + ".rejects.csv")
     seconds = time.perf_counter() - start
-    cpu, rss = _usage()
+    cpu, rss = self_usage()
     engine.dispose()
     return {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss, "created": report.created,
             "problems": len(report.problems)}
@@ -271,7 +254,7 @@ def child_bad_market40(url: str, path: str) -> dict:
 
 def child_bad_floor(url: str, path: str) -> dict:
     """The floor for bad rows: read the file with csv and write each row back with a reason."""
-    cpu0, _ = _usage()
+    cpu0, _ = self_usage()
     start = time.perf_counter()
     with open(path, encoding="utf-8-sig", newline="") as handle, \
             open(path + ".floor.csv", "w", encoding="utf-8-sig", newline="") as out:
@@ -279,7 +262,7 @@ def child_bad_floor(url: str, path: str) -> dict:
         writer.writerow(["Dòng", *next(reader), "Lỗi"])
         for number, r in enumerate(reader, 2):
             writer.writerow([number, *r, f"owner_phone: {r[3]!r} is not a phone number"])
-    cpu, rss = _usage()
+    cpu, rss = self_usage()
     return {"wall": time.perf_counter() - start, "cpu": cpu - cpu0, "rss_mb": rss}
 
 

@@ -47,14 +47,14 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # Benchmark the working tree this script sits in, whether or not PYTHONPATH is set.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import segno  # noqa: E402
 
-from market40 import banks, posters, qrimage, vietqr  # noqa: E402
+from market40 import banks, posters, vietqr  # noqa: E402
 
 TARGET_RATIO = 1.0          # sheet CPU / floor CPU, same run (#15)
 TARGET_KB_PER_POSTER = 60.0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["load", "tree_cpu", "children_cpu", "Timing", "interleave", "median"]
+__all__ = ["load", "tree_cpu", "children_cpu", "Timing", "interleave", "median", "self_usage", "prepare_markets"]
 
 
 def load() -> str:
@@ -97,3 +97,26 @@ def interleave(paths: list[tuple[str, Callable[[], dict[str, Any]]]], repetition
             timing.load.append(before)
             timing.extra.append(figures)
     return timings
+
+
+def self_usage() -> tuple[float, float]:
+    """This process's CPU seconds (user + system) and peak resident memory in MB."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def prepare_markets(url: str, codes: Any) -> None:
+    """A fresh registry at ``url`` with one locality and a tier-I market for each code (imports need them)."""
+    from datetime import date
+
+    from market40 import db
+    from market40.services.registry import Actor, Registry
+    db.init(url, drop_existing=True)
+    engine = db.make_engine(url)
+    with db.session_scope(engine) as session:
+        registry = Registry(session, Actor.operator("bench"))
+        registry.add_locality(code="BENCH", name="Phường Thử", kind="commune", unit_type="phường",
+                              province="Quảng Ninh", valid_from=date(2025, 7, 1))
+        for code in codes:
+            registry.save_market(code=code, name=f"Chợ thử {code}", tier="I", locality="BENCH")
+    engine.dispose()
