@@ -87,6 +87,36 @@ def _template_gettext(text: str, **variables: Any) -> Markup:
     return translated % variables if variables else translated
 
 
+#: Each catalogue's template strings, translated once: catalogue -> {message id: trusted Markup}. A page asks
+#: for the same few dozen strings on every render; the dict is dropped whole if it ever grows past the cap.
+_TRANSLATED: dict[Any, dict[str, Markup]] = {}
+_TRANSLATED_CAP = 20_000
+
+
+def _bound_gettext() -> Any:
+    """The request's ``_``/``gettext`` for templates: a dict look-up per string instead of a catalogue call.
+
+    Bound once per render (see :func:`init_app`), so no request-context look-up per string;
+    the same Markup as :func:`_template_gettext` (placeholder values escaped by Markup's ``%``).
+    """
+    translations = _translations()
+    table = _TRANSLATED.get(translations)
+    if table is None:
+        if len(_TRANSLATED) > 16:
+            _TRANSLATED.clear()
+        table = _TRANSLATED[translations] = {}
+    ugettext = translations.ugettext
+
+    def gettext(text: str, **variables: Any) -> Markup:
+        found = table.get(text)
+        if found is None:
+            if len(table) > _TRANSLATED_CAP:
+                table.clear()
+            found = table[text] = Markup(ugettext(text))
+        return found % variables if variables else found
+    return gettext
+
+
 def _template_ngettext(singular: str, plural: str, num: int, **variables: Any) -> Markup:
     translated = Markup(_translations().ungettext(singular, plural, num))
     return translated % {"num": num, **variables}
@@ -100,6 +130,12 @@ def init_app(app: Flask) -> None:
     # every placeholder value is escaped by Markup's % operator.
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
     app.jinja_env.filters["localtime"] = localtime
+
+    @app.context_processor
+    def _gettext_for_this_render() -> dict[str, Any]:
+        bound = _bound_gettext()
+        return {"_": bound, "gettext": bound}
+
     app.jinja_env.globals["current_language"] = current_language
     app.after_request(_remember_language)
 
