@@ -100,6 +100,24 @@ def _cached_url_for(endpoint: str, **values: Any) -> str:
     return found
 
 
+def _bound_url_for() -> Any:
+    """:func:`_cached_url_for` bound to this request once per render (no context look-ups per link)."""
+    from flask import current_app, request, url_for
+    cache, root = current_app.extensions["market40.urls"], request.script_root
+
+    def bound(endpoint: str, **values: Any) -> str:
+        if endpoint.startswith(".") or values.get("_external"):
+            return url_for(endpoint, **values)
+        key = (root, endpoint, tuple(sorted(values.items())) if values else ())
+        found = cache.get(key)
+        if found is None:
+            if len(cache) > 20_000:
+                cache.clear()
+            found = cache[key] = url_for(endpoint, **values)
+        return found
+    return bound
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The app, configured from the environment, then from ``test_config``."""
     app = Flask(__name__)
@@ -148,6 +166,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["asset_version"] = market40.__version__
     app.extensions["market40.urls"] = {}
     app.jinja_env.globals["url_for"] = _cached_url_for
+
+    @app.context_processor
+    def _url_for_this_render() -> dict[str, Any]:
+        from flask import has_request_context
+        return {"url_for": _bound_url_for()} if has_request_context() else {}
 
     from . import admin, auth, board, live, officer, owner, staff
     for module in (auth, owner, staff, officer, admin, board, live):

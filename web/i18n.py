@@ -133,6 +133,9 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _gettext_for_this_render() -> dict[str, Any]:
+        from flask import has_request_context
+        if not has_request_context():
+            return {}
         bound = _bound_gettext()
         return {"_": bound, "gettext": bound}
 
