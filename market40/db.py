@@ -342,7 +342,14 @@ _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re
 
 def _sqlite_on_begin(connection: Connection) -> None:
     connection.info[_LOCK] = False
-    connection.exec_driver_sql("BEGIN")
+    # Straight to the driver (as _take_write_lock does): a statement through SQLAlchemy would run the
+    # engine's execution events and context for a bare BEGIN, on every read-only request too.
+    try:
+        connection.connection.driver_connection.execute("BEGIN")
+    except Exception as error:
+        if type(error).__module__.startswith("sqlite3"):
+            raise OperationalError("BEGIN", None, error, hide_parameters=True) from None
+        raise
 
 
 def _sqlite_before_execute(connection: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
