@@ -86,22 +86,13 @@ def _cached_url_for(endpoint: str, **values: Any) -> str:
 
     Only relative URLs are cached (they depend on the endpoint, the values and the script
     root, all in the key); the cache is dropped whole when it grows past 20,000 entries.
+    Outside a render's context processor (see :func:`_bound_url_for`) it binds the request each call.
     """
-    from flask import current_app, request, url_for
-    if endpoint.startswith(".") or values.get("_external"):
-        return url_for(endpoint, **values)
-    cache = current_app.extensions["market40.urls"]
-    key = (request.script_root, endpoint, tuple(sorted(values.items())))
-    found = cache.get(key)
-    if found is None:
-        if len(cache) > 20_000:
-            cache.clear()
-        found = cache[key] = url_for(endpoint, **values)
-    return found
+    return _bound_url_for()(endpoint, **values)
 
 
 def _bound_url_for() -> Any:
-    """:func:`_cached_url_for` bound to this request once per render (no context look-ups per link)."""
+    """:func:`_cached_url_for` bound to this request once (per render: no context look-ups per link)."""
     from flask import current_app, request, url_for
     cache, root = current_app.extensions["market40.urls"], request.script_root
 
