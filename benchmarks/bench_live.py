@@ -525,7 +525,7 @@ async def load(args: argparse.Namespace, port: int, accounts, cookies, meter: Me
             "webhook_answer_p50_s": round(percentile(hook_latencies, 0.5), 3),
             "webhook_answer_p99_s": round(percentile(hook_latencies, 0.99), 3),
             "server_cpu_s_connecting": round(cpu1 - cpu0, 1), "server_cpu_s_run": round(cpu2 - cpu1, 1),
-            "client_cpu_s": round(client2 - client0, 1),
+            "client_cpu_s_connecting": round(client1 - client0, 1), "client_cpu_s_run": round(client2 - client1, 1),
             "server_rss_mb_idle_streams": round(idle_rss / 2**20), "server_rss_mb_peak": round(meter.peak_rss / 2**20),
             "loadavg_before": round(load0[0], 2), "loadavg_run_mean": round(statistics.mean(loads), 2) if loads else None,
             "loadavg_after": round(os.getloadavg()[0], 2)}
