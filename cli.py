@@ -216,6 +216,12 @@ class Market40Group(Localized, click.Group):
 
     def make_context(self, info_name: str | None, args: list[str], *rest: Any, **kwargs: Any) -> click.Context:
         given = list(args)
+        chosen = _lang_in(given)
+        if chosen in ("vi", "en") and not rest and kwargs.get("parent") is None:
+            # known before parsing, so an eager --help or --version written before --lang speaks it too
+            obj = kwargs.setdefault("obj", {})
+            if isinstance(obj, dict):
+                obj.setdefault("lang", chosen)
         try:
             return super().make_context(info_name, args, *rest, **kwargs)
         except click.UsageError as error:  # the root's own options

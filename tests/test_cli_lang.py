@@ -533,3 +533,11 @@ def test_version_has_no_english_word():
 def test_a_quoted_value_beside_another_field_stays_whole(english, vietnamese):
     """``{query!r}{hint}``: the value is the whole quoted string, never an empty «» with the quote after it."""
     assert messages.refusal_text(english) == vietnamese
+
+
+def test_help_written_before_lang_speaks_the_chosen_language():
+    """``--help --lang vi``: click runs the eager --help first; the language is read from the command line before."""
+    vi = CliRunner().invoke(cli.main, ["--help", "--lang", "vi"], env={"LANG": "C", "MARKET40_LANG": ""})
+    assert vi.exit_code == 0 and vi.output.startswith("Cách dùng: ")
+    en = CliRunner().invoke(cli.main, ["--help", "--lang", "en"], env={"LANG": "vi_VN.UTF-8", "MARKET40_LANG": ""})
+    assert en.exit_code == 0 and en.output.startswith("Usage: ")
