@@ -884,7 +884,7 @@ def _unrepr(said: str) -> str:
         try:
             return str(ast.literal_eval(said))
         except (ValueError, SyntaxError):
-            pass
+            return said  # quoted, but not a Python literal: shown as the message gave it
     return said
 
 

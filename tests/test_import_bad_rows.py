@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -18,15 +17,9 @@ from market40.services.census import import_census
 from market40.services.imports import Problems, import_stalls
 from market40.services.registry import Actor
 
+from test_import_hardening import _csv  # noqa: E402  (same folder: one CSV writer for the import tests)
+
 OPERATOR = Actor.operator("tests")
-
-
-def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def _mixed(count: int) -> list[list[str]]:
