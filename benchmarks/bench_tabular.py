@@ -1,6 +1,9 @@
-"""Speed and memory of market40.tabular.read_table on a 100,000-stall list (issue #3).
+"""Speed and memory of market40.tabular.read_table on a 100,000-stall list (issues #3, #15).
 
     python benchmarks/bench_tabular.py [--rows 100000] [--skip-openpyxl]
+
+Target (issue #15): XLSX streamed row by row, memory flat with the file size. Run it
+at two sizes (e.g. ``--rows 100000`` and ``--rows 400000``) and compare the peaks.
 
 Writes a stall CSV and XLSX (openpyxl, write-only) to a temporary folder. Then
 each reader runs in a fresh process, so that the peak RSS
@@ -8,10 +11,10 @@ each reader runs in a fresh process, so that the peak RSS
 and peak RSS, and also the RSS of a process that has only imported the modules.
 
 XLSX readers compared:
-  read_table             what the importer uses: extent guard + calamine + Row objects
-  calamine iter_rows     python-calamine alone, raw values
+  read_table             what the importer uses: extent scan + the streaming reader + Row objects
+  calamine iter_rows     python-calamine alone, raw values (the peer: Rust, loads the whole sheet)
   openpyxl read_only     openpyxl.load_workbook(read_only=True), iter_rows(values_only=True)
-  extent guard           the sparse-sheet scan read_table runs before calamine
+  extent guard           the extent scan read_table runs first (progress, stray cells)
 """
 from __future__ import annotations
 
@@ -84,7 +87,7 @@ def measure(reader: str, path: str) -> None:
         import zipfile
 
         with zipfile.ZipFile(path) as archive:
-            rows, columns = tabular._sheet_extent(archive, "xl/worksheets/sheet1.xml")
+            rows, columns, _ = tabular._sheet_extent(archive, "xl/worksheets/sheet1.xml")
         count = rows - 1
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

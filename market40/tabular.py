@@ -27,12 +27,15 @@ Every writer here passes user text through :func:`safe_cell` first (OWASP CSV in
 >>> safe_cell("=HYPERLINK(\\"http://x\\")"), safe_cell("-5"), safe_cell("Bà Lan")
 ('\\'=HYPERLINK("http://x")', '-5', 'Bà Lan')
 
-XLSX is read with python-calamine, which is about 20 times faster than openpyxl's
-read-only mode (see ``benchmarks/bench_tabular.py``). calamine builds a dense grid
-spanning the sheet's used range, so a sheet is scanned for its true extent first
-(:data:`MAX_CELLS`). A sheet that has one stray cell at XFD1048576 would otherwise
-make calamine try to allocate 550 GB, and the process would abort. XLSX files
-are written with openpyxl. Both are imported only when an XLSX file is read or written.
+XLSX is read as a stream: the sheet's XML is decompressed a megabyte at a time and
+read cell by cell (regular expressions for the shape nearly every writer uses,
+expat for any other), so memory stays flat however long the sheet is; only the
+workbook's shared strings are held, packed in one string. It is as fast as
+python-calamine (which loads the whole sheet, ~0.8 KB a row) and is checked
+against it cell by cell (``tests/test_xlsx_stream.py``). A sheet is scanned for
+its true extent first, for progress and for :data:`MAX_CELLS`: a stray cell at
+XFD1048576 means the sheet holds more than a list. XLSX files are written with
+openpyxl, imported only when an XLSX file is written.
 """
 from __future__ import annotations
 
@@ -47,6 +50,8 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
+from array import array
+from xml.parsers import expat as _expat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -266,9 +271,9 @@ TEXT_COLUMNS = frozenset(
     name for schema in SCHEMAS.values() for name, column in schema.items() if column.text
 )
 
-#: Largest sheet area (rows x columns up to the last filled cell) read from an XLSX file.
-#: calamine allocates about 32 bytes per cell of that area, filled or not.
-MAX_CELLS = 10_000_000
+#: Largest sheet area (rows x columns up to the last filled cell) read from an XLSX file:
+#: every row Excel allows, 32 columns wide. Past it a sheet holds stray cells, not a list.
+MAX_CELLS = 1_048_576 * 32
 
 #: Largest uncompressed XML part read from an XLSX file (zip-bomb guard).
 MAX_XML_BYTES = 1 << 30
@@ -762,7 +767,7 @@ def _relationships(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, 
 
 
 def _workbook_parts(archive: zipfile.ZipFile, name: str):
-    """(sheets as (name, part, visible), shared-strings part or None)."""
+    """(sheets as (name, part, visible), shared-strings part or None, styles part or None, workbook part)."""
     names = archive.NameToInfo
     if "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis"):
         raise InvalidFormat(f"{name}: this is an OpenDocument spreadsheet; save it as .xlsx", value=name)
@@ -782,7 +787,8 @@ def _workbook_parts(archive: zipfile.ZipFile, name: str):
         if kind.endswith("/worksheet"):
             sheets.append((element.get("name", ""), part, element.get("state", "visible") == "visible"))
     shared = next((t for k, t in rels.values() if k.endswith("/sharedStrings")), None)
-    return sheets, shared
+    styles = next((t for k, t in rels.values() if k.endswith("/styles")), None)
+    return sheets, shared, styles, workbook
 
 
 _CELL_TAG = re.compile(
@@ -799,17 +805,19 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _sheet_extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int]:
-    """(last row, last column) of the cells that hold something, as calamine sees them.
+def _sheet_extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int, bool]:
+    """(last row, last column) of the cells that hold something, and whether the sheet is regular.
 
-    Most sheets put ``r="B7"`` first on every cell; those chunks are measured
-    with two regular expressions. Otherwise every ``<row>`` and ``<c>`` tag is
-    followed in order, because cells without ``r`` take the next position.
+    Most sheets put ``r="B7"`` first on every cell, without a namespace prefix:
+    they are *regular*, measured with two regular expressions and later read by
+    :func:`_regular_rows`. Otherwise every ``<row>`` and ``<c>`` tag is followed
+    in order, because cells without ``r`` take the next position.
     """
     extent = _sheet_extent_regular(archive, part)
+    regular = extent is not None
     if extent is None or extent[0] * extent[1] > MAX_CELLS:  # the quick count includes styled empty cells
         extent = _sheet_extent_any(archive, part)
-    return extent
+    return extent[0], extent[1], regular
 
 
 def _xml_chunks(archive: zipfile.ZipFile, part: str) -> Iterator[bytes]:
@@ -869,6 +877,408 @@ def _sheet_extent_any(archive: zipfile.ZipFile, part: str) -> tuple[int, int]:
     return last_row, last_column
 
 
+# XLSX rows are read straight from the sheet's XML with expat, one chunk of the
+# zip member at a time, so memory stays flat whatever the sheet's length: only the
+# shared strings (the workbook's distinct texts) are held, packed into one string.
+# python-calamine (a test dependency) is the oracle: tests/test_xlsx_stream.py
+# checks every cell reads the same as it does, through both paths.
+
+_EXCEL_EPOCH = _dt.datetime(1899, 12, 30)
+_EXCEL_EPOCH_1904 = _dt.datetime(1904, 1, 1)
+#: Built-in number formats (ECMA-376 §18.8.30) that show a date or time; 46 is "[h]:mm:ss", a duration.
+_BUILTIN_DATES = frozenset(range(14, 23)) | {45, 47}
+_DATE, _DURATION = 1, 2
+
+
+def _number_format_kind(code: str) -> int:
+    """_DATE, _DURATION or 0 for an Excel number format code (its first section only).
+
+    Quoted text, escaped characters (``\\x``, ``_x``, ``*x``) and bracketed parts
+    (colours, locales, conditions) are not format tokens; ``[h]``, ``[mm]``,
+    ``[ss]`` are elapsed time, i.e. a duration.
+    """
+    quoted = False
+    skip = False
+    bracket = ""
+    in_bracket = False
+    for index, char in enumerate(code):
+        if skip:
+            skip = False
+        elif quoted:
+            quoted = char != '"'
+        elif in_bracket:
+            if char == "]":
+                in_bracket = False
+                lowered = bracket.lower()
+                if lowered and lowered[0] in "hms" and lowered == lowered[0] * len(lowered):
+                    return _DURATION
+            else:
+                bracket += char
+        elif char == '"':
+            quoted = True
+        elif char in "\\_*":
+            skip = True
+        elif char == "[":
+            in_bracket, bracket = True, ""
+        elif char == ";":
+            return 0
+        elif char in "dmyhsDMYHS":
+            return _DATE
+        elif char in "aA" and (code[index:index + 5].upper() == "AM/PM" or code[index:index + 3].upper() == "A/P"):
+            return _DATE
+    return 0
+
+
+def _style_kinds(archive: zipfile.ZipFile, part: str | None) -> tuple[int, ...]:
+    """Per cell style index (``s``): whether its number format is a date, a duration or neither."""
+    if part is None or part not in archive.NameToInfo:
+        return ()
+    root = _xml(archive, part)
+    custom: dict[int, str] = {}
+    kinds: list[int] = []
+    for element in root:
+        tag = _local(element.tag)
+        if tag == "numFmts":
+            for fmt in element:
+                try:
+                    custom[int(fmt.get("numFmtId", ""))] = fmt.get("formatCode", "")
+                except ValueError:
+                    continue
+        elif tag == "cellXfs":
+            for xf in element:
+                try:
+                    number = int(xf.get("numFmtId", "0"))
+                except ValueError:
+                    number = 0
+                if number in custom:
+                    kinds.append(_number_format_kind(custom[number]))
+                elif number == 46:
+                    kinds.append(_DURATION)
+                else:
+                    kinds.append(_DATE if number in _BUILTIN_DATES else 0)
+    return tuple(kinds)
+
+
+def _date1904(archive: zipfile.ZipFile, workbook: str) -> bool:
+    for element in _xml(archive, workbook).iter():
+        if _local(element.tag) == "workbookPr":
+            return element.get("date1904", "").lower() in ("1", "true")
+    return False
+
+
+class _SharedStrings:
+    """The workbook's shared-string table, packed: one string and an array of offsets."""
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._ends = array("L")
+
+    @classmethod
+    def read(cls, archive: zipfile.ZipFile, part: str | None) -> "_SharedStrings":
+        table = cls()
+        if part is None or part not in archive.NameToInfo:
+            return table
+        pieces: list[str] = []
+        ends = table._ends
+        state = {"depth": 0, "phonetic": 0, "collect": False, "item": [], "length": 0}
+        item: list[str] = state["item"]  # type: ignore[assignment]
+
+        def start(name: str, attrs: Any) -> None:
+            local = name.rpartition(":")[2]
+            if local == "t":
+                state["collect"] = not state["phonetic"]
+            elif local == "rPh":
+                state["phonetic"] += 1
+
+        def end(name: str) -> None:
+            local = name.rpartition(":")[2]
+            if local == "t":
+                state["collect"] = False
+            elif local == "rPh":
+                state["phonetic"] -= 1
+            elif local == "si":
+                text = "".join(item)
+                item.clear()
+                pieces.append(text)
+                state["length"] += len(text)
+                ends.append(state["length"])
+                if len(pieces) >= 4096:
+                    packed = "".join(pieces)
+                    pieces.clear()
+                    pieces.append(packed)
+
+        def text(data: str) -> None:
+            if state["collect"]:
+                item.append(data)
+
+        parser = _expat.ParserCreate()
+        parser.buffer_text = True
+        parser.StartElementHandler, parser.EndElementHandler = start, end
+        parser.CharacterDataHandler = text
+        for chunk in _xml_chunks(archive, part):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+        table._text = "".join(pieces)
+        return table
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, index: int) -> str:
+        ends = self._ends
+        return self._text[ends[index - 1] if index else 0:ends[index]]
+
+
+def _excel_date(serial: float, kind: int, date1904: bool) -> Any:
+    """An Excel date serial as Python: a datetime, a time (below one day) or a timedelta (durations).
+
+    A serial no date can hold (negative, or past year 9999) stays a number.
+    """
+    if serial < 0 and kind == _DATE:
+        return serial
+    try:
+        elapsed = _dt.timedelta(milliseconds=round(serial * 86_400_000))
+        if kind == _DURATION:
+            return elapsed
+        if 0 <= serial < 1:
+            return (_dt.datetime.min + elapsed).time()
+        if date1904:
+            return _EXCEL_EPOCH_1904 + elapsed
+        # Excel counts a 29 February 1900 that never was (serial 60, read as the 28th):
+        # serials before it start a day later.
+        return (_EXCEL_EPOCH if serial >= 60 else _EXCEL_EPOCH + _dt.timedelta(days=1)) + elapsed
+    except OverflowError:
+        return serial
+
+
+def _column_index(letters: str) -> int:
+    number = 0
+    for char in letters:
+        number = number * 26 + (ord(char) & 0x1F)
+    return number - 1
+
+
+class _SheetReader:
+    """expat handlers that turn a worksheet's XML into (row number, cells) as it is fed."""
+
+    def __init__(self, shared: _SharedStrings, styles: tuple[int, ...], date1904: bool, name: str) -> None:
+        self.shared, self.styles, self.date1904, self.name = shared, styles, date1904, name
+        self.ready: list[tuple[int, list]] = []
+        self.row_number = 0
+        self.cells: list = []
+        self.column = -1
+        self.kind = "n"
+        self.style = 0
+        self.parts: list[str] = []
+        self.collect = False
+        self.inline = False
+        self.phonetic = 0
+
+    def start(self, name: str, attrs: dict) -> None:
+        local = name.rpartition(":")[2]
+        if local == "c":
+            reference = attrs.get("r")
+            if reference:
+                letters = reference.rstrip("0123456789")
+                self.column = _column_index(letters.upper()) if letters else self.column + 1
+            else:
+                self.column += 1
+            self.kind = attrs.get("t", "n")
+            style = attrs.get("s")
+            self.style = int(style) if style and style.isdigit() else 0
+            self.parts.clear()
+        elif local == "v":
+            self.collect = True
+        elif local == "t":
+            self.collect = self.inline and not self.phonetic
+        elif local == "row":
+            reference = attrs.get("r")
+            self.row_number = int(reference) if reference and reference.isdigit() else self.row_number + 1
+            self.cells = []
+            self.column = -1
+        elif local == "is":
+            self.inline = True
+        elif local == "rPh":
+            self.phonetic += 1
+
+    def end(self, name: str) -> None:
+        local = name.rpartition(":")[2]
+        if local == "c":
+            self.collect = False
+            value = self.value("".join(self.parts))
+            if value is not None:
+                cells, column = self.cells, self.column
+                if column >= len(cells):
+                    cells.extend([None] * (column - len(cells) + 1))
+                cells[column] = value
+        elif local == "v" or local == "t":
+            self.collect = False
+        elif local == "row":
+            self.ready.append((self.row_number, self.cells))
+        elif local == "is":
+            self.inline = False
+        elif local == "rPh":
+            self.phonetic -= 1
+
+    def text(self, data: str) -> None:
+        if self.collect:
+            self.parts.append(data)
+
+    def value(self, text: str) -> Any:
+        kind = self.kind
+        if kind == "s":
+            if not text:
+                return None
+            try:
+                return self.shared[int(text)]
+            except (ValueError, IndexError):
+                raise InvalidFormat(f"{self.name}: row {self.row_number}: a cell refers to shared text "
+                                    f"{text!r}, which the workbook does not have", value=self.name) from None
+        if kind == "inlineStr" or kind == "str":
+            return text
+        if not text:
+            return None
+        if kind == "b":
+            return text.strip() in ("1", "true")
+        if kind == "d":  # an ISO 8601 date (strict Open XML)
+            try:
+                return _dt.datetime.fromisoformat(text.strip().removesuffix("Z"))
+            except ValueError:
+                return text
+        if kind == "e":  # #N/A, #DIV/0!…: no value, as Excel's other readers see it
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            raise InvalidFormat(f"{self.name}: row {self.row_number}: the number cell holds {text!r}",
+                                value=self.name) from None
+        styles = self.styles
+        date_kind = styles[self.style] if self.style < len(styles) else 0
+        if date_kind:
+            return _excel_date(number, date_kind, self.date1904)
+        return int(number) if number.is_integer() and abs(number) < 1e15 else number
+
+
+def _sheet_rows(archive: zipfile.ZipFile, part: str, reader: _SheetReader) -> Iterator[tuple[int, list]]:
+    parser = _expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler, parser.EndElementHandler = reader.start, reader.end
+    parser.CharacterDataHandler = reader.text
+    ready = reader.ready
+    try:
+        for chunk in _xml_chunks(archive, part):
+            parser.Parse(chunk, False)
+            if ready:
+                yield from ready
+                ready.clear()
+        parser.Parse(b"", True)
+        yield from ready
+    except Market40Error:
+        raise
+    except (_expat.ExpatError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise InvalidFormat(f"{reader.name}: not a valid XLSX file ({exc})", value=reader.name) from None
+
+
+# A regular sheet (every cell ``<c r="B7" …>``, no namespace prefix) is read with
+# regular expressions, cell by cell; a cell of any other shape (rich inline text,
+# phonetic runs, an unusual formula) is parsed on its own with ElementTree. Both
+# end in _SheetReader.value, the one place a cell's value is decided.
+_REGULAR_CELL = re.compile(
+    r'<c r="([A-Z]{1,3})([0-9]{1,7})"([^>]*?)'
+    r'(?:/>|>(?:<v>([^<]*)</v>|<is><t>([^<]*)</t></is>|(.*?))</c>)', re.S)
+_CELL_ATTRIBUTE = re.compile(r'\s(s|t)\s*=\s*"([^"]*)"')
+_PLAIN_CONTENT = re.compile(
+    r'(?:<f>[^<]*</f>|<f\s[^>]*/>|<f\s[^>]*>[^<]*</f>)?'
+    r'(?:<v>([^<]*)</v>|<v/>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?')
+_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+def _unescape(text: str) -> str:
+    def entity(match: re.Match) -> str:
+        name = match.group(1)
+        if name[0] == "#":
+            return chr(int(name[2:], 16) if name[1] in "xX" else int(name[1:]))
+        return _ENTITIES[name]
+    return _ENTITY.sub(entity, text) if "&" in text else text
+
+
+def _regular_rows(archive: zipfile.ZipFile, part: str, reader: _SheetReader) -> Iterator[tuple[int, list]]:
+    row_number, cells = 0, []
+    columns: dict[str, int] = {}
+    settings: dict[str, tuple[str, int]] = {"": ("n", 0)}  # a cell's attributes → (type, style)
+    value = reader.value
+    tail = ""
+    final = False
+    try:
+        chunks = _xml_chunks(archive, part)
+        while not final:
+            chunk = next(chunks, None)
+            if chunk is None:
+                text, final = tail, True
+            else:
+                text = tail + chunk.decode("utf-8")
+                if "\r" in text:  # XML reads every line end as \n (a &#13; stays \r)
+                    text = text.replace("\r\n", "\n").replace("\r", "\n")
+                cut = max(text.rfind("<c "), 0)  # the last cell may go on in the next chunk
+                text, tail = text[:cut], text[cut:]
+            found = 0
+            for letters, digits, attributes, number_text, inline_text, other in _REGULAR_CELL.findall(text):
+                found += 1
+                if digits != row_number:
+                    if cells:
+                        yield int(row_number), cells
+                    row_number, cells = digits, []
+                    reader.row_number = int(digits)
+                setting = settings.get(attributes)
+                if setting is None:
+                    kind, style = "n", 0
+                    for key, given in _CELL_ATTRIBUTE.findall(attributes):
+                        if key == "t":
+                            kind = given
+                        else:
+                            style = int(given) if given.isdigit() else 0
+                    setting = settings[attributes] = (kind, style)
+                reader.kind, reader.style = setting
+                if other:
+                    plain = _PLAIN_CONTENT.fullmatch(other)
+                    if plain is None:
+                        cell = _parsed_cell(f'<c r="{letters}{digits}"{attributes}>{other}</c>', reader)
+                    else:
+                        cell = value(_unescape(plain.group(1) or plain.group(2) or ""))
+                elif number_text or inline_text:
+                    cell = value(_unescape(number_text or inline_text))
+                else:
+                    continue
+                if cell is None:
+                    continue
+                column = columns.get(letters)
+                if column is None:
+                    column = columns[letters] = _column_index(letters)
+                if column >= len(cells):
+                    cells.extend([None] * (column - len(cells) + 1))
+                cells[column] = cell
+            if found != text.count("<c "):
+                raise ValueError(f"{part}: a cell could not be read")
+        if cells:
+            yield int(row_number), cells
+    except Market40Error:
+        raise
+    except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError, _expat.ExpatError) as exc:
+        raise InvalidFormat(f"{reader.name}: not a valid XLSX file ({exc})", value=reader.name) from None
+
+
+def _parsed_cell(fragment: str, reader: _SheetReader) -> Any:
+    """One cell of an unusual shape, through the expat handlers."""
+    parser = _expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler, parser.EndElementHandler = reader.start, reader.end
+    parser.CharacterDataHandler = reader.text
+    reader.cells, reader.column = [], -1
+    parser.Parse(fragment.encode("utf-8"), True)
+    return reader.cells[-1] if reader.cells else None
+
+
 def _pick_sheet(sheets: list[tuple[str, str, bool]], wanted: str | None, name: str) -> tuple[str, str]:
     if not sheets:
         raise InvalidFormat(f"{name}: the workbook has no worksheet", value=name)
@@ -893,59 +1303,34 @@ def _read_xlsx(stream: IO[bytes], name: str, sheet: str | None, schema: Schema |
         raise InvalidFormat(f"{name}: not a valid XLSX file: the zip archive is damaged or truncated",
                             value=name) from None
     try:
-        sheets, shared = _workbook_parts(archive, name)
+        sheets, shared_part, styles_part, workbook = _workbook_parts(archive, name)
         sheet_name, part = _pick_sheet(sheets, sheet, name)
         if part not in archive.NameToInfo:
             raise InvalidFormat(f"{name}: sheet {sheet_name!r} is missing from the archive", value=name)
-        last_row, last_column = _sheet_extent(archive, part)
+        last_row, last_column, regular = _sheet_extent(archive, part)
         if last_row * last_column > MAX_CELLS:
             raise InvalidFormat(
                 f"{name}: sheet {sheet_name!r} has a cell as far as {_column_letter(last_column - 1)}{last_row} "
                 f"({last_row * last_column:,} cells to read; the limit is {MAX_CELLS:,}); delete the stray "
                 "cells after the list (Ctrl+End in Excel shows the last one) or copy the list into a new "
                 "workbook", value=name)
-        if shared and shared in archive.NameToInfo:
-            for _ in _xml_chunks(archive, shared):
-                pass  # measures the real uncompressed size, whatever the header claims
-    except Market40Error:
-        raise
-    # zipfile raises RuntimeError for an encrypted member and NotImplementedError for an
-    # unsupported compression method: both are "not a workbook we can read".
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-            ElementTree.ParseError, RuntimeError, NotImplementedError) as exc:
-        # damaged members, bad CRCs, encrypted or unsupported compression, broken XML
-        raise InvalidFormat(f"{name}: not a valid XLSX file ({exc})", value=name) from None
-    finally:
-        archive.close()
-
-    import python_calamine
-
-    stream.seek(0)
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_filelike(stream)
-        closers.append(workbook.close)
-        data = workbook.get_sheet_by_name(sheet_name)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # calamine errors, and pyo3's PanicException (a BaseException)
-        raise InvalidFormat(f"{name}: not a valid XLSX file ({exc})", value=name) from None
-    start, end = data.start, data.end
-    return _build(_calamine_rows(data, name), name=name, kind="xlsx", schema=schema, convert=_xlsx_cell,
-                  closers=closers, column_offset=start[1] if start else 0, sheet=sheet_name,
-                  last_row=None if end is None else end[0] + 1)
-
-
-def _calamine_rows(data: Any, name: str) -> Iterator[tuple[int, list]]:
-    # iter_rows() starts at row 1 (padding leading blank rows) but at the first used column.
-    if data.start is None:
-        return
-    try:
-        for index, cells in enumerate(data.iter_rows()):
-            yield index + 1, cells
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):  # GeneratorExit: a reader stopped early
-        raise
+        reader = _SheetReader(_SharedStrings.read(archive, shared_part), _style_kinds(archive, styles_part),
+                              _date1904(archive, workbook), name)
     except BaseException as exc:
-        raise InvalidFormat(f"{name}: not a valid XLSX file ({exc})", value=name) from None
+        archive.close()
+        if isinstance(exc, Market40Error) or not isinstance(exc, Exception):
+            raise
+        # zipfile raises RuntimeError for an encrypted member and NotImplementedError for an
+        # unsupported compression method: both are "not a workbook we can read".
+        if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+                            ElementTree.ParseError, _expat.ExpatError, RuntimeError, NotImplementedError)):
+            # damaged members, bad CRCs, encrypted or unsupported compression, broken XML
+            raise InvalidFormat(f"{name}: not a valid XLSX file ({exc})", value=name) from None
+        raise
+    closers.append(archive.close)
+    rows = _regular_rows(archive, part, reader) if regular else _sheet_rows(archive, part, reader)
+    return _build(rows, name=name, kind="xlsx", schema=schema,
+                  convert=_xlsx_cell, closers=closers, sheet=sheet_name, last_row=last_row or None)
 
 
 # --------------------------------------------------------------------------- writing

@@ -381,7 +381,7 @@ def read_isolated(path):
 
 
 def test_xlsx_far_stray_cell_is_refused_not_allocated(tmp_path):
-    # calamine would allocate 17 billion cells (550 GB) for this 5 KB file and abort the process
+    # 17 billion cells to scan for this 5 KB file: stray cells, not a list
     workbook = openpyxl.Workbook()
     workbook.active.append(["Mã sạp", "Tên chủ hộ"])
     workbook.active["XFD1048576"] = " "
@@ -395,7 +395,7 @@ def test_xlsx_far_styled_empty_cell_is_fine(tmp_path):
     workbook = openpyxl.Workbook()
     workbook.active.append(["Mã sạp", "Tên chủ hộ"])
     workbook.active.append(["A1", "Lan"])
-    workbook.active["XFD1048576"].number_format = "@"  # formatting alone costs calamine nothing
+    workbook.active["XFD1048576"].number_format = "@"  # formatting alone is not a cell
     workbook.save(tmp_path / "s.xlsx")
     _, rows = read_all(tmp_path / "s.xlsx", schema="stalls")
     assert len(rows) == 1
@@ -739,4 +739,4 @@ def test_adapter_imports_no_delivery_or_database_layer():
             "bad = {'flask', 'click', 'web', 'cli', 'sqlmodel', 'sqlalchemy', 'openpyxl', 'python_calamine'}; "
             "print(sorted(bad & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"  # openpyxl and calamine load only when an XLSX is touched
+    assert result.stdout.strip() == "[]"  # openpyxl loads only when an XLSX is written
