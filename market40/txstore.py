@@ -569,12 +569,19 @@ class TransferStore:
         """Remove from ``batch`` the transfers stored before (or twice in it): same BIN and id."""
         con = self.con
         window = "booked_at BETWEEN ? AND ?"
-        # A 64-bit hash finds the candidates cheaply; the exact keys are then compared.
-        candidates = con.execute(
-            f"SELECT count(*) FROM (SELECT hash(bank_bin, tx_id) FROM transfer WHERE {window} "
-            "GROUP BY 1 HAVING count(*) > 1)", [low, high]).fetchone()[0]
-        if not candidates:
-            return 0
+        # A 64-bit hash finds the candidates cheaply; the exact keys are then compared. Two cheap
+        # questions first: is a key repeated inside the batch, and does one of the batch's keys
+        # meet a key stored before (asked only when earlier rows fall in the window)?
+        inside = con.execute("SELECT count(*) - count(DISTINCT hash(bank_bin, tx_id)) FROM transfer WHERE batch = ?",
+                             [batch]).fetchone()[0]
+        if not inside:
+            earlier = con.execute(f"SELECT count(*) FROM transfer WHERE {window} AND batch <> ?",
+                                  [low, high, batch]).fetchone()[0]
+            if not earlier or not con.execute(
+                    f"SELECT count(*) FROM transfer WHERE batch = ? AND hash(bank_bin, tx_id) IN ("
+                    f"SELECT hash(bank_bin, tx_id) FROM transfer WHERE {window} AND batch <> ?)",
+                    [batch, low, high, batch]).fetchone()[0]:
+                return 0
         before = con.execute("SELECT count(*) FROM transfer WHERE batch = ?", [batch]).fetchone()[0]
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _dup AS
@@ -646,17 +653,24 @@ class TransferStore:
 
         Rows: ``(bin, account, transfers, amount, first_at, last_at, channels, last_any)``.
         """
-        return self._run(f"""
-            SELECT {canonical_bin_sql("bank_bin")} AS bank_bin, account,
-                   count(*) FILTER (WHERE booked_at >= $start) AS transfers,
-                   coalesce(sum(amount) FILTER (WHERE booked_at >= $start), 0) AS amount,
-                   min(booked_at) FILTER (WHERE booked_at >= $start) AS first_at,
-                   max(booked_at) FILTER (WHERE booked_at >= $start) AS last_at,
-                   list(DISTINCT channel) FILTER (WHERE booked_at >= $start) AS channels,
-                   max(booked_at) AS last_any
-            FROM transfer WHERE booked_at >= $since AND booked_at < $end
-            GROUP BY 1, account""", {"start": start, "end": end, "since": min(since, start)},
-                         progress=progress).fetchall()
+        def query(bin_key: str) -> list[tuple]:
+            return self._run(f"""
+                SELECT {bin_key} AS bank_bin, account,
+                       count(*) FILTER (WHERE booked_at >= $start) AS transfers,
+                       coalesce(sum(amount) FILTER (WHERE booked_at >= $start), 0) AS amount,
+                       min(booked_at) FILTER (WHERE booked_at >= $start) AS first_at,
+                       max(booked_at) FILTER (WHERE booked_at >= $start) AS last_at,
+                       list(DISTINCT channel) FILTER (WHERE booked_at >= $start) AS channels,
+                       max(booked_at) AS last_any
+                FROM transfer WHERE booked_at >= $since AND booked_at < $end
+                GROUP BY 1, account""", {"start": start, "end": end, "since": min(since, start)},
+                             progress=progress).fetchall()
+        # Grouped by the stored BIN (cheap: no expression per row); imports store the registered
+        # BIN, so the translated grouping is needed only when an alternate BIN is found stored.
+        rows = query("bank_bin")
+        if any(row[0] in _alternate_bins() for row in rows):
+            rows = query(canonical_bin_sql("bank_bin"))
+        return rows
 
     def attribute_rest(self, start: datetime, end: datetime, pattern: str, *, detail: bool = False) -> dict[str, list]:
         """Attribute the transfers of ``[start, end)`` that the single-owner accounts do not settle.
@@ -975,6 +989,13 @@ def count_csv_rows_exactly(path: str | os.PathLike[str], start: int, delimiter: 
                 rows += 1
                 blank += not cells
     return CsvCount(rows, blank, 0)
+
+
+@functools.lru_cache(maxsize=1)
+def _alternate_bins() -> frozenset[str]:
+    """The alternate BINs :func:`canonical_bin_sql` translates."""
+    from .banks import all_banks
+    return frozenset(alt for bank in all_banks() for alt in bank.alternate_bins if alt != bank.bin)
 
 
 def canonical_bin_sql(column: str) -> str:
