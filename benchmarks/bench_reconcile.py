@@ -182,6 +182,30 @@ def run_floor(csv_path: str, directory: str) -> dict:
     return {"total_s": time.perf_counter() - start, "markets": len(rows)}
 
 
+def run_load(csv_path: str, store: str) -> dict:
+    """What storing the file costs DuckDB itself: the CSV typed by the reader, inserted as it is
+    into a table of the store's shape in a file, committed (no validation, no deduplication)."""
+    import duckdb
+    Path(store).unlink(missing_ok=True)
+    con = duckdb.connect(store)
+    con.execute("SET memory_limit = '512MB'")  # the store's budget (market40.txstore.MEMORY_LIMIT)
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
+    con.execute("CREATE TABLE transfer (bank_bin VARCHAR, tx_id VARCHAR, booked_at TIMESTAMP, account VARCHAR, "
+                "amount BIGINT, content VARCHAR, channel VARCHAR, batch INTEGER)")
+    start = time.perf_counter()
+    con.execute("BEGIN TRANSACTION")
+    con.execute(f"""INSERT INTO transfer SELECT bank_bin, transaction_id, booked_at, account, amount, content,
+                    'statement', 1 FROM read_csv('{csv_path}', header = true, auto_detect = false,
+                    columns = {{'transaction_id': 'VARCHAR', 'booked_at': 'TIMESTAMP', 'bank_bin': 'VARCHAR',
+                                'account': 'VARCHAR', 'amount': 'BIGINT', 'content': 'VARCHAR'}})""")
+    con.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    con.close()
+    Path(store).unlink(missing_ok=True)
+    return {"total_s": seconds}
+
+
 def run_pandas(csv_path: str, directory: str) -> dict:
     """What an analyst would write: read the CSV, group, merge, count."""
     import pandas as pd
@@ -257,10 +281,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{options.layout} CSV) in {time.perf_counter() - t:.1f} s; {os.cpu_count()} CPUs\n")
         small = child("market40", [str(shutil.copy(registry, folder / "small.db")), str(quarter),
                                    str(folder / "small.duckdb"), options.layout])
-        fulls, floors = [], []
+        fulls, floors, loads = [], [], []
         for round_ in range(options.repeat):  # floor and market40 in alternation, each on fresh copies
             if options.layout == "generic":
                 floors.append(child("floor", [str(big), str(directory)]))
+                loads.append(child("load", [str(big), str(folder / "load.duckdb")]))
             copy = shutil.copy(registry, folder / f"run{round_}.db")
             fulls.append(child("market40", [str(copy), str(big), str(folder / f"store{round_}.duckdb"),
                                             options.layout]))
@@ -272,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         best = min(range(len(fulls)), key=lambda i: fulls[i]["total_s"])
         full = fulls[best]
         floor = min(floors, key=lambda r: r["total_s"]) if floors else {}
+        load = min((r for r in loads if "error" not in r), key=lambda r: r["total_s"], default={})
         # the report reads the registry the best run reconciled (the untouched copy has no results)
         report = child("report", [str(folder / f"run{best}.db"), str(folder)])
         analyst = {} if options.skip_pandas or options.layout != "generic" else child("pandas", [str(big), str(directory)])
@@ -284,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
             ("  of which summary (6 months, reconciled)", report.get("summary_s"), None, None),
             ("  of which XLSX", report.get("xlsx_s"), None, None),
             ("FLOOR: the aggregation in DuckDB SQL on the CSV", floor.get("total_s"), floor.get("peak_rss_mb"), floor),
+            ("DuckDB alone storing the CSV (not a target)", load.get("total_s"),
+             load.get("peak_rss_mb"), load),
             ("pandas script (not a target, for comparison)", analyst.get("total_s"), analyst.get("peak_rss_mb"), analyst),
         ]
         print(f"{'step':<52} {'wall s':>8} {'CPU s':>7} {'peak RSS':>10} {'load':>6}")
@@ -301,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
             cpu_ratios = [m["cpu_s"] / f["cpu_s"] for f, m in zip(floors, fulls)]
             print(f"\nratio to the floor, per alternating round: {', '.join(f'{r:.2f}' for r in ratios)} (wall); "
                   f"{', '.join(f'{r:.2f}' for r in cpu_ratios)} (CPU)")
+            if loads and all("error" not in r for r in loads):
+                stored = ", ".join(f"{m['import_s'] / r['total_s']:.2f}" for r, m in zip(loads, fulls))
+                print(f"import alone against DuckDB alone storing the CSV (not a target), per round: {stored} (wall)")
         print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
         if floors:
             ratio = min(ratios)
