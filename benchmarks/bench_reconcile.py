@@ -6,7 +6,14 @@ the adoption report ≤ 2 s. Beside market40's figures the script prints:
 
 * the **floor**: the same aggregation written directly in DuckDB SQL on the CSV (no
   validation, no deduplication, nothing stored): what the engine itself costs;
+* **DuckDB alone storing the CSV** in a table of the store's shape (typed by its reader, one
+  INSERT, committed; nothing checked or deduplicated): not a target, what the durable write costs
+  the engine itself, timed in the same alternation;
 * a **plain pandas script**, what an analyst would write (``pip install ".[bench]"``).
+
+Latest figures (2026-12-03, 2 cores shared with other jobs, load 5.3–7.2, 2 rounds): import +
+reconcile 34.0 s wall / 25.1 CPU-s, **8.0–10.3×** the floor (3.3 s; CPU 9.2–9.7×), peak 582 MB;
+DuckDB alone storing the CSV 10.0 s, 3.0× the floor by itself; adoption report 1.27 s.
 
     python benchmarks/bench_reconcile.py                      # 15,000 stalls, 8,000,000 transfers
     python benchmarks/bench_reconcile.py --transfers 2000000  # quicker
