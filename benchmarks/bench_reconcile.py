@@ -11,9 +11,10 @@ the adoption report ≤ 2 s. Beside market40's figures the script prints:
   the engine itself, timed in the same alternation;
 * a **plain pandas script**, what an analyst would write (``pip install ".[bench]"``).
 
-Latest figures (2026-12-03, 2 cores shared with other jobs, load 5.3–7.2, 2 rounds): import +
-reconcile 34.0 s wall / 25.1 CPU-s, **8.0–10.3×** the floor (3.3 s; CPU 9.2–9.7×), peak 582 MB;
-DuckDB alone storing the CSV 10.0 s, 3.0× the floor by itself; adoption report 1.27 s.
+Latest figures (2026-12-03, 2 cores shared with other jobs, load 5.3–7.2, 2 runs of 2 rounds):
+import + reconcile 34.0–35.1 s wall / 22.1–25.1 CPU-s, **8.0–10.3×** the floor (3.3–4.1 s; CPU
+8.6–9.7×), peak 567–582 MB; DuckDB alone storing the CSV 10.0–11.8 s, 2.9–3.0× the floor by
+itself; adoption report 1.27–1.94 s.
 
     python benchmarks/bench_reconcile.py                      # 15,000 stalls, 8,000,000 transfers
     python benchmarks/bench_reconcile.py --transfers 2000000  # quicker
