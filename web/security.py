@@ -178,6 +178,26 @@ def _load_user() -> None:
     config = current_app.config
     fresh = isinstance(iat, (int, float)) and isinstance(seen, (int, float)) and \
         now - iat <= config["ABSOLUTE_TIMEOUT"] and now - seen <= config["IDLE_TIMEOUT"]
+    reads = _driver_reads() if fresh else None
+    if reads is not None:  # an owner's read-only page: read on the driver, no ORM session (see driver_reads)
+        from market40.services.owner_page import read_session_page
+
+        from .db import driver_cursor
+        extra, page = reads.get(request.endpoint), None
+        with driver_cursor() as (cursor, dialect):
+            page = read_session_page(cursor, dialect, session.get("uid"), session.get("epoch"))
+            if page is not None and page.user.role == "owner" and page.stall is not None:
+                g.owner_read, g.owner_extra = page, (extra(cursor, dialect, page) if extra else None)
+        if page is None:
+            session.clear()
+            g.session_ended = "revoked"
+            return
+        if page.stall is not None and page.user.role == "owner":
+            g.user = page.user
+            if now - seen >= SEEN_RESOLUTION:
+                session["seen"] = int(now)
+            return
+        # anyone else (another role refused by the view, an owner without a stall): the ORM's user below
     user, g.owner_view = (auth_service.session_user_view(get_session(), session.get("uid"), session.get("epoch"))
                           if fresh else (None, None))
     if user is None:
@@ -187,6 +207,26 @@ def _load_user() -> None:
     g.user = user
     if now - seen >= SEEN_RESOLUTION:
         session["seen"] = int(now)
+
+
+def driver_reads(app: Flask, reads: dict[str, Any]) -> None:
+    """Endpoints (GET and HEAD) whose signed-in owner is read on the driver: one SELECT, no ORM session.
+
+    ``reads`` maps each endpoint to None or to ``read(cursor, dialect, page)``, a further read-only look-up
+    made on the same connection (its answer in ``g.owner_extra``). There, ``g.user`` is a read-only
+    :class:`~market40.services.owner_page.Record` and ``g.owner_read`` the owner's stall, market and
+    accounts; the checks are the same (session epoch, active user, timeouts, the stall from the user's
+    own row). Users who are not owners with a stall are read with the ORM as everywhere else.
+    ``DRIVER_READS = False`` in the configuration turns it off.
+    """
+    app.extensions.setdefault("market40.driver_reads", {}).update(reads)
+
+
+def _driver_reads() -> dict[str, Any] | None:
+    if request.method not in ("GET", "HEAD") or not current_app.config.get("DRIVER_READS", True):
+        return None
+    reads = current_app.extensions.get("market40.driver_reads")
+    return reads if reads and request.endpoint in reads else None
 
 
 def home_for(user: Any) -> str:
@@ -466,4 +506,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _context() -> dict[str, Any]:
-        return {"current_user": g.get("user"), "home_for": home_for}
+        # csrf_token: Flask-WTF's own context processor (registered before this one) would sign a new
+        # token on every render; this one, cached per session, replaces it
+        return {"current_user": g.get("user"), "home_for": home_for, "csrf_token": csrf_token}
