@@ -28,7 +28,7 @@ from markupsafe import Markup
 from market40 import formats
 
 __all__ = ["init_app", "current_language", "localtime", "N_", "TRANSLATIONS", "render_translated",
-           "translate_source"]
+           "translate_source", "resolve_urls"]
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANG_COOKIE = "lang"
@@ -52,7 +52,14 @@ def _select_locale() -> str:
 
 
 def current_language() -> str:
-    return str(get_locale() or "vi")
+    """The request's language (``vi``, ``en``), looked up once per request (a page asks several times)."""
+    from flask import has_app_context
+    if not has_app_context():
+        return str(get_locale() or "vi")
+    found = g.get("_language")
+    if found is None:
+        found = g._language = str(get_locale() or "vi")
+    return found
 
 
 def localtime(value: datetime | None, fmt: str | None = None) -> str:
@@ -135,6 +142,25 @@ _LITERAL_OUTPUT = re.compile(r"""\{\{\s*_\((?:"([^"\\{}%]*)"|'([^'\\{}%]*)')\)\s
 _LANGUAGE_NAME = re.compile(r"@([a-z]{2,3})/(.+)")
 
 
+#: ``url_for('endpoint')`` or ``url_for('endpoint', name='value', ...)`` with literal strings only.
+_URL_CALL = re.compile(r"""\burl_for\(\s*(['"])([\w.]+)\1((?:\s*,\s*\w+\s*=\s*(['"])[\w./-]*\4)*)\s*\)""")
+_URL_ARGUMENT = re.compile(r"""(\w+)\s*=\s*['"]([\w./-]*)['"]""")
+
+
+def resolve_urls(source: str, url_for: Any) -> str:
+    """``source`` with its constant ``url_for(...)`` calls replaced by the link they build (a string
+    constant, escaped on output exactly as ``url_for``'s answer is); a call that fails is left to run."""
+    def constant(match: re.Match[str]) -> str:
+        try:
+            url = url_for(match.group(2), **dict(_URL_ARGUMENT.findall(match.group(3))))
+        except Exception:  # noqa: BLE001 - an unknown endpoint fails where it runs, as before
+            return match.group(0)
+        if not isinstance(url, str) or any(char in url for char in "\"\\\n{}%#"):
+            return match.group(0)
+        return f'"{url}"'
+    return _URL_CALL.sub(constant, source)
+
+
 def translate_source(source: str, translate: Any) -> str:
     """A template's source with its literal ``_("...")`` calls replaced by ``translate(text)``.
 
@@ -174,7 +200,13 @@ class LanguageLoader(BaseLoader):
         language, name = found.groups()
         source, filename, uptodate = self.loader.get_source(environment, name)
         translate = _catalogue(language)
-        return (source if translate is None else translate_source(source, translate)), filename, uptodate
+        if translate is None:
+            return source, filename, uptodate
+        source = translate_source(source, translate)
+        from flask import request, url_for
+        if not request.script_root:  # links depend on the mount point: built here only at the root
+            source = resolve_urls(source, url_for)
+        return source, filename, uptodate
 
     def list_templates(self) -> list[str]:
         return self.loader.list_templates()
@@ -202,7 +234,7 @@ def render_translated(name: str, **context: Any) -> str:
     """:func:`flask.render_template` of ``name`` compiled for the request's language (constant texts
     translated once, at compile time): the same page as rendering ``name`` itself."""
     from flask import render_template
-    if not current_app.config.get("TRANSLATED_TEMPLATES", True):
+    if not current_app.config.get("TRANSLATED_TEMPLATES", True) or request.script_root:
         return render_template(name, **context)
     return render_template(f"@{current_language()}/{name}", **context)
 

@@ -88,7 +88,12 @@ def _tls(app: Flask) -> bool:
     if mode == "never":
         return False
     from flask import has_request_context
-    return bool(has_request_context() and request.is_secure)
+    if not has_request_context():
+        return False
+    found = g.get("_tls")  # asked four times a request (cookie name, Secure flag, headers)
+    if found is None:
+        found = g._tls = bool(request.is_secure)
+    return found
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -280,9 +285,18 @@ def public(view: Callable) -> Callable:
 
 # ------------------------------------------------------------------ headers
 
+_HEADER_ITEMS = tuple(HEADERS.items())
+_HEADER_NAMES = frozenset(name.lower() for name in HEADERS)
+
+
 def _headers(response: Any) -> Any:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    present = {name.lower() for name, _ in headers} & _HEADER_NAMES
+    if present:  # a view set one of them itself: keep its value
+        for name, value in _HEADER_ITEMS:
+            headers.setdefault(name, value)
+    else:  # the usual case: all seven at once, no look-up per header
+        headers.extend(_HEADER_ITEMS)
     if _tls(current_app):
         response.headers["Strict-Transport-Security"] = HSTS
     if g.get("revalidate") and response.status_code in (200, 304):

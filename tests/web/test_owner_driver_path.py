@@ -187,3 +187,24 @@ def test_translate_source_keeps_what_runs_and_escapes_constants():
     from jinja2 import Environment
     rendered = Environment(autoescape=True).from_string(out).render(x="", y=False, c="1", _=lambda t, **k: t % k)
     assert rendered == '<p>Hello</p><a title="Lang "x" \\ y">Sạp 1{{ not jinja }}HelloLANG "X" \\ Y'
+
+
+def test_resolve_urls_builds_constant_links_only():
+    from web.i18n import resolve_urls
+
+    def url_for(endpoint, **values):
+        if endpoint == "missing":
+            raise LookupError(endpoint)
+        return "/" + endpoint.replace(".", "/") + "".join(f"?{k}={v}" for k, v in sorted(values.items()))
+    source = ('{{ url_for("owner.status") }}|{{ url_for(\'owner.download\', size=\'a6\', fmt="pdf") }}|'
+              '{{ url_for("owner.download", size=size, fmt="pdf") }}|{{ url_for("missing") }}')
+    assert resolve_urls(source, url_for) == (
+        '{{ "/owner/status" }}|{{ "/owner/download?fmt=pdf?size=a6" }}|'
+        '{{ url_for("owner.download", size=size, fmt="pdf") }}|{{ url_for("missing") }}')
+
+
+def test_a_page_mounted_below_the_root_keeps_its_links(client, world, engine):
+    _registry_do(engine, _verified)
+    sign_in(client, world.user("owner_a"))
+    page = client.get("/owner/", environ_overrides={"SCRIPT_NAME": "/cho"})
+    assert page.status_code == 200 and 'href="/cho/owner/account"' in page.text and 'href="/owner/' not in page.text
