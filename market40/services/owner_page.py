@@ -95,9 +95,24 @@ _STALL = Stall.__table__  # type: ignore[attr-defined]
 _MARKET = Market.__table__  # type: ignore[attr-defined]
 _LATEST = _ACCOUNT.alias("latest")
 
-#: Columns the pages read, by object: every column but the password hash (never needed to show a page).
-_PARTS = (("user", [c for c in _USER.c if c.name != "password_hash"]), ("stall", list(_STALL.c)),
-          ("market", list(_MARKET.c)), ("account", list(_ACCOUNT.c)))
+
+def _columns(table: Any, *names: str) -> list[Any]:
+    return [table.c[name] for name in names]
+
+
+#: Columns the pages read, by object: what the owner's pages, their layout and the request's checks use of the
+#: user (never the password hash), stall and market; every column of the accounts.
+_PARTS = (("user", _columns(_USER, "id", "username", "display_name", "role", "is_active", "session_epoch",
+                            "stall_id", "phone", "totp_secret", "totp_enabled_at")),
+          ("stall", _columns(_STALL, "id", "market_id", "code", "shop_name", "owner_name", "status")),
+          ("market", _columns(_MARKET, "id", "code", "name")),
+          ("account", [_ACCOUNT.c.id, *(column for column in _ACCOUNT.c if column.name != "id")]))  # id first
+#: Where each object's columns sit in a row (its id first: None for no such row), and their names.
+_SLICES = []
+_start = 0
+for _, _part in _PARTS:
+    _SLICES.append((_start, _start + len(_part), tuple(column.name for column in _part)))
+    _start += len(_part)
 
 # The signed-in user and, for an owner, their stall, its market and its accounts that the status page can
 # show: the current ones (pending, verified) and the newest one (a rejected or revoked account explains what
@@ -112,6 +127,12 @@ _SESSION_PAGE = (
         _ACCOUNT.c.id == select(func.max(_LATEST.c.id)).where(_LATEST.c.stall_id == _STALL.c.id)
         .scalar_subquery())))
     .where(_USER.c.id == bindparam("user_id")))
+
+
+def _record(names: tuple[str, ...], values: list[Any]) -> Record:
+    record = Record.__new__(Record)
+    record.__dict__ = dict(zip(names, values))
+    return record
 
 
 class _Compiled:
@@ -176,20 +197,16 @@ def read_session_page(cursor: Any, dialect: Any, user_id: Any, epoch: Any) -> Pa
     rows = compiled.run(cursor, {"user_id": user_id})
     if not rows:
         return None
-    names, records = compiled.names, []
-    for row in rows:
-        found, start = [], 0
-        for _, columns in _PARTS:
-            part = row[start:start + len(columns)]
-            found.append(None if part[0] is None else Record(**dict(zip(names[start:start + len(columns)], part))))
-            start += len(columns)
-        records.append(found)
-    user, stall, market = records[0][0], records[0][1], records[0][2]
+    (u0, u1, u_names), (s0, s1, s_names), (m0, m1, m_names), (a0, a1, a_names) = _SLICES
+    first = rows[0]
+    user = _record(u_names, first[u0:u1])
     if not user.is_active or user.session_epoch != epoch:
         return None
-    if stall is None or market is None:
+    if first[s0] is None or first[m0] is None:
         return PageRead(user, None, None, None, None, None)
-    accounts = sorted({a.id: a for a in (r[3] for r in records) if a is not None}.values(), key=lambda a: a.id)
+    stall, market = _record(s_names, first[s0:s1]), _record(m_names, first[m0:m1])
+    accounts = sorted({row[a0]: _record(a_names, row[a0:a1]) for row in rows if row[a0] is not None}.values(),
+                      key=lambda a: a.id)
     verified = [a for a in accounts if a.status == "verified"]
     pending = [a for a in accounts if a.status == "pending"]
     current = verified[0] if verified else pending[0] if pending else None
