@@ -202,7 +202,8 @@ class LanguageLoader(BaseLoader):
         translate = _catalogue(language)
         if translate is None:
             return source, filename, uptodate
-        source = translate_source(source, translate)
+        # served only to requests in this language (render_translated): its language is a constant here
+        source = translate_source(source, translate).replace("current_language()", f'"{language}"')
         from flask import request, url_for
         if not request.script_root:  # links depend on the mount point: built here only at the root
             source = resolve_urls(source, url_for)

@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import want_bytes
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -96,6 +98,47 @@ def _tls(app: Flask) -> bool:
     return found
 
 
+class _KeyedSigner(TimestampSigner):
+    """itsdangerous' timestamp signer with its derived keys remembered.
+
+    A derived key is a function of the secret, the salt, the derivation and the digest only, yet
+    itsdangerous derives it again (a hash or an HMAC) for every cookie and token it signs or checks.
+    Signatures, their format and their checks are itsdangerous' own, unchanged.
+    """
+
+    _keys: dict[tuple[Any, ...], bytes] = {}
+
+    def derive_key(self, secret_key: Any = None) -> bytes:
+        secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        key = (secret, self.salt, self.key_derivation, self.digest_method)
+        found = self._keys.get(key)
+        if found is None:
+            if len(self._keys) > 64:
+                self._keys.clear()
+            found = self._keys[key] = super().derive_key(secret_key)
+        return found
+
+
+def _keyed(serializer: Any) -> Any:
+    """``serializer`` signing with :class:`_KeyedSigner`, one signer per salt (signers keep no state)."""
+    serializer.signer = _KeyedSigner
+    serializer.make_signer = functools.lru_cache(maxsize=8)(serializer.make_signer)
+    return serializer
+
+
+_CSRF_SERIALIZERS: dict[Any, Any] = {}
+
+
+def _csrf_serializer(secret: Any) -> Any:
+    """The serializer Flask-WTF signs CSRF tokens with (same secret, salt and format), built once per secret."""
+    found = _CSRF_SERIALIZERS.get(secret)
+    if found is None:
+        if len(_CSRF_SERIALIZERS) > 8:
+            _CSRF_SERIALIZERS.clear()
+        found = _CSRF_SERIALIZERS[secret] = _keyed(URLSafeTimedSerializer(secret, salt="wtf-csrf-token"))
+    return found
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Signed-cookie sessions whose name and ``Secure`` flag follow the transport."""
 
@@ -110,7 +153,8 @@ class SessionInterface(SecureCookieSessionInterface):
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         cached = app.extensions.get("market40.session_serializer")
         if cached is None or cached[0] != key:
-            cached = app.extensions["market40.session_serializer"] = (key, super().get_signing_serializer(app))
+            serializer = super().get_signing_serializer(app)
+            cached = app.extensions["market40.session_serializer"] = (key, serializer and _keyed(serializer))
         return cached[1]
 
 
@@ -142,7 +186,11 @@ def csrf_token() -> str:
     if found is not None and (limit is None or now - found[1] < limit / 2):
         setattr(g, field, found[0])
         return found[0]
-    token = generate_csrf()
+    if key is not None:  # the session has its raw token: signed as Flask-WTF signs it, with a remembered key
+        token = _csrf_serializer(secret).dumps(raw)
+        setattr(g, field, token)
+    else:
+        token = generate_csrf()  # makes the session's raw token
     raw = session.get(field)
     if isinstance(raw, str):
         if len(_CSRF_SIGNED) >= _CSRF_CACHE_SIZE:

@@ -134,3 +134,31 @@ def test_each_owner_gets_their_own_qr_image(client, app, world, engine):
     assert first.headers["Cache-Control"] == "private, no-cache" and "Content-Security-Policy" in first.headers
     assert first.headers["ETag"] != second.headers["ETag"]
     assert post(client, "/logout").status_code == 302
+
+
+def test_the_csrf_token_and_session_cookie_sign_as_itsdangerous_does(app, monkeypatch):
+    """The remembered derived keys change nothing: the same token Flask-WTF makes, accepted by its check,
+    and session cookies that Flask's own serializer reads (and the other way round)."""
+    from flask import session
+    from flask.sessions import SecureCookieSessionInterface
+    from flask_wtf.csrf import generate_csrf, validate_csrf
+    from itsdangerous import TimestampSigner
+
+    from web.security import csrf_token
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: 1_700_000_000)
+    with app.test_request_context("/"):
+        session["csrf_token"] = "f" * 40
+        ours = csrf_token()
+        from flask import g
+        del g.csrf_token
+        assert ours == generate_csrf()
+        validate_csrf(ours)
+    plain = SecureCookieSessionInterface().get_signing_serializer(app)
+    keyed = app.session_interface.get_signing_serializer(app)
+    data = {"uid": 7, "epoch": 2, "iat": 1, "seen": 1, "csrf_token": "abc"}
+    assert keyed.dumps(data) == plain.dumps(data)
+    assert keyed.loads(plain.dumps(data)) == data == plain.loads(keyed.dumps(data))
+    import pytest
+    from itsdangerous import BadSignature
+    with pytest.raises(BadSignature):
+        keyed.loads(plain.dumps(data)[:-2] + "xx")
