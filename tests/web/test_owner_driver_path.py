@@ -209,3 +209,16 @@ def test_a_page_mounted_below_the_root_keeps_its_links(client, world, engine):
     sign_in(client, world.user("owner_a"))
     page = client.get("/owner/", environ_overrides={"SCRIPT_NAME": "/cho"})
     assert page.status_code == 200 and 'href="/cho/owner/account"' in page.text and 'href="/owner/' not in page.text
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_busy_database_on_the_driver_path_is_a_503_not_a_500(client, world, engine, monkeypatch):
+    import sqlite3
+    sign_in(client, world.user("owner_a"))
+
+    def busy(cursor, dialect, user_id, epoch):
+        raise sqlite3.OperationalError("database is locked")
+    monkeypatch.setattr(owner_page, "read_session_page", busy)
+    page = client.get("/owner/")
+    assert page.status_code == 503 and page.headers["Retry-After"]
+    assert "Set-Cookie" not in page.headers
