@@ -21,6 +21,13 @@ would make it). Responses other than 200 count as errors. ``--postgres`` creates
 named ``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and drops it at
 the end; ``--db`` is never dropped. wrk, the servers and everything else on the machine share
 its CPUs: the load average and the servers' CPU seconds are printed beside every figure.
+
+Latest runs (2026-12-03 08:08–08:25, load 4.7–7.3 with other jobs on the 2 cores; targets **missed**):
+1 process (waitress), status page / QR image: SQLite 0.16–0.21× / 0.17–0.21× the hello (2,311–2,724 req/s),
+p99 73–79 / 54–98 ms, 2.0 / 1.7–2.2 CPU-ms per request (hello 0.35–0.41); PostgreSQL 0.14× / 0.14×, p99
+117 / 128 ms, 2.41 / 2.37 CPU-ms. 2 processes (gunicorn, gevent): SQLite 0.16–0.21× / 0.14×, p99 403–483 /
+416–440 ms; PostgreSQL 0.05× / 0.09×. Before
+issue #15's driver reads and per-language templates: 0.09× / 0.10–0.12× (SQLite), 3.5–4.0 / 3.0–3.8 CPU-ms.
 """
 from __future__ import annotations
 

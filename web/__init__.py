@@ -109,9 +109,29 @@ def _bound_url_for() -> Any:
     return bound
 
 
+def _sync_once(app: Flask) -> Any:
+    """``app.ensure_sync`` remembered per function: Flask asks ``inspect`` about each of a dozen hooks on
+    every request, and the answer never changes for a function. At most 512 are remembered (views and
+    hooks; a callback made per request, ``after_this_request``, just fills the rest and is asked again)."""
+    original, known = app.ensure_sync, {}
+
+    def ensure_sync(func: Any) -> Any:
+        try:
+            return known[func]
+        except KeyError:
+            found = original(func)
+            if len(known) < 512:
+                known[func] = found
+            return found
+        except TypeError:  # not hashable
+            return original(func)
+    return ensure_sync
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The app, configured from the environment, then from ``test_config``."""
     app = Flask(__name__)
+    app.ensure_sync = _sync_once(app)  # type: ignore[method-assign]
     app.config.from_mapping(DEFAULTS)
     if test_config is None or "SECRET_KEY" not in test_config:
         from market40.config import secret_key

@@ -9,7 +9,8 @@ success page that lied.
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import event
@@ -18,7 +19,7 @@ from sqlmodel import Session
 from market40.services import storage
 from market40.services.registry import Actor, Registry
 
-__all__ = ["init_app", "get_session", "registry", "actor", "anonymous_actor"]
+__all__ = ["init_app", "get_session", "registry", "actor", "anonymous_actor", "driver_cursor"]
 
 
 def init_app(app: Flask) -> None:
@@ -36,6 +37,37 @@ def get_session() -> Session:
     if "db" not in g:
         g.db = Session(current_app.extensions["market40.engine"], expire_on_commit=False)
     return g.db
+
+
+@contextmanager
+def driver_cursor() -> Iterator[tuple[Any, Any]]:
+    """A DB-API cursor from the app's pool, and the dialect, for read-only statements on the driver.
+
+    No ORM session and no transaction: SQLite's driver runs a lone SELECT in autocommit (the engine
+    leaves BEGIN to SQLAlchemy, see :func:`market40.db.make_engine`), PostgreSQL's connection is put
+    in autocommit for the block (no BEGIN, no ROLLBACK round trip). The connection goes back to the
+    pool at the end, as after any request. Never for writes: nothing here commits.
+    """
+    engine = current_app.extensions["market40.engine"]
+    connection = engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        autocommit = engine.dialect.name == "postgresql" and not driver.autocommit
+        if autocommit:
+            driver.autocommit = True
+        cursor = connection.cursor()
+        try:
+            yield cursor, engine.dialect
+        except engine.dialect.loaded_dbapi.Error as error:  # as the ORM would raise it (guards: 503, 409)
+            from sqlalchemy.exc import DBAPIError
+            raise DBAPIError.instance(None, None, error, engine.dialect.loaded_dbapi.Error, hide_parameters=True,
+                                      dialect=engine.dialect) from error
+        finally:
+            cursor.close()
+            if autocommit:
+                driver.autocommit = False
+    finally:
+        connection.close()
 
 
 def actor() -> Actor:

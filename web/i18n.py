@@ -14,6 +14,7 @@ often set to English while they read Vietnamese.
 """
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +22,13 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
+from jinja2 import BaseLoader
 from markupsafe import Markup
 
 from market40 import formats
 
-__all__ = ["init_app", "current_language", "localtime", "N_", "TRANSLATIONS"]
+__all__ = ["init_app", "current_language", "localtime", "N_", "TRANSLATIONS", "render_translated",
+           "translate_source", "resolve_urls"]
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANG_COOKIE = "lang"
@@ -49,7 +52,14 @@ def _select_locale() -> str:
 
 
 def current_language() -> str:
-    return str(get_locale() or "vi")
+    """The request's language (``vi``, ``en``), looked up once per request (a page asks several times)."""
+    from flask import has_app_context
+    if not has_app_context():
+        return str(get_locale() or "vi")
+    found = g.get("_language")
+    if found is None:
+        found = g._language = str(get_locale() or "vi")
+    return found
 
 
 def localtime(value: datetime | None, fmt: str | None = None) -> str:
@@ -122,6 +132,114 @@ def _template_ngettext(singular: str, plural: str, num: int, **variables: Any) -
     return translated % {"num": num, **variables}
 
 
+# ------------------------------------------------------------------ templates translated once per language
+
+#: ``_("text")`` or ``_('text')`` called with a lone literal (no placeholders, no escapes in the literal).
+_LITERAL_CALL = re.compile(r"""\b_\((?:"([^"\\{}%]*)"|'([^'\\{}%]*)')\)""")
+#: ``{{ _("text") }}`` as a whole output expression (no whitespace control).
+_LITERAL_OUTPUT = re.compile(r"""\{\{\s*_\((?:"([^"\\{}%]*)"|'([^'\\{}%]*)')\)\s*\}\}""")
+#: The prefix of a template translated for one language: ``@en/owner/status.html``.
+_LANGUAGE_NAME = re.compile(r"@([a-z]{2,3})/(.+)")
+
+
+#: ``url_for('endpoint')`` or ``url_for('endpoint', name='value', ...)`` with literal strings only.
+_URL_CALL = re.compile(r"""\burl_for\(\s*(['"])([\w.]+)\1((?:\s*,\s*\w+\s*=\s*(['"])[\w./-]*\4)*)\s*\)""")
+_URL_ARGUMENT = re.compile(r"""(\w+)\s*=\s*['"]([\w./-]*)['"]""")
+
+
+def resolve_urls(source: str, url_for: Any) -> str:
+    """``source`` with its constant ``url_for(...)`` calls replaced by the link they build (a string
+    constant, escaped on output exactly as ``url_for``'s answer is); a call that fails is left to run."""
+    def constant(match: re.Match[str]) -> str:
+        try:
+            url = url_for(match.group(2), **dict(_URL_ARGUMENT.findall(match.group(3))))
+        except Exception:  # noqa: BLE001 - an unknown endpoint fails where it runs, as before
+            return match.group(0)
+        if not isinstance(url, str) or any(char in url for char in "\"\\\n{}%#"):
+            return match.group(0)
+        return f'"{url}"'
+    return _URL_CALL.sub(constant, source)
+
+
+def translate_source(source: str, translate: Any) -> str:
+    """A template's source with its literal ``_("...")`` calls replaced by ``translate(text)``.
+
+    ``{{ _("text") }}`` becomes the translated text itself (trusted markup, as ``_`` returns it, so
+    nothing is escaped either way), other literal calls inside expressions a safe string constant;
+    calls with placeholders or escapes are left to run. Jinja's own syntax inside a translation is
+    kept literal (``{% raw %}``).
+    """
+    def output(match: re.Match[str]) -> str:
+        text = translate(match.group(1) if match.group(1) is not None else match.group(2))
+        if any(mark in text for mark in ("{{", "{%", "{#", "%}", "}}", "#}")):
+            return "{% raw %}" + text + "{% endraw %}"
+        return text
+
+    def constant(match: re.Match[str]) -> str:
+        text = translate(match.group(1) if match.group(1) is not None else match.group(2))
+        return '("' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"|safe)'
+
+    return _LITERAL_CALL.sub(constant, _LITERAL_OUTPUT.sub(output, source))
+
+
+class LanguageLoader(BaseLoader):
+    """Serves ``@<lang>/<name>`` as ``<name>`` with its literal translations done (:func:`translate_source`).
+
+    Jinja compiles and caches each language's template once, so a page rendered through
+    :func:`render_translated` makes no translation call for its constant texts. Templates it
+    extends, includes or imports are taken in the same language (see :func:`_join_path`).
+    """
+
+    def __init__(self, loader: BaseLoader) -> None:
+        self.loader = loader
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+        found = _LANGUAGE_NAME.fullmatch(template)
+        if found is None:
+            return self.loader.get_source(environment, template)
+        language, name = found.groups()
+        source, filename, uptodate = self.loader.get_source(environment, name)
+        translate = _catalogue(language)
+        if translate is None:
+            return source, filename, uptodate
+        # served only to requests in this language (render_translated): its language is a constant here
+        source = translate_source(source, translate).replace("current_language()", f'"{language}"')
+        from flask import request, url_for
+        if not request.script_root:  # links depend on the mount point: built here only at the root
+            source = resolve_urls(source, url_for)
+        return source, filename, uptodate
+
+    def list_templates(self) -> list[str]:
+        return self.loader.list_templates()
+
+
+def _catalogue(language: str) -> Any:
+    """``text -> translation`` in ``language``: the catalogue of this request, which asked for that language
+    (:func:`render_translated`); else None (the template is then served as written, translated as it runs)."""
+    from flask import has_request_context
+    if not has_request_context() or current_language() != language:
+        return None
+    return _translations().ugettext
+
+
+def _join_path(environment: Any) -> Any:
+    def join_path(template: str, parent: str) -> str:
+        found = _LANGUAGE_NAME.fullmatch(parent)
+        if found is not None and not _LANGUAGE_NAME.fullmatch(template):
+            return f"@{found.group(1)}/{template}"
+        return template
+    return join_path
+
+
+def render_translated(name: str, **context: Any) -> str:
+    """:func:`flask.render_template` of ``name`` compiled for the request's language (constant texts
+    translated once, at compile time): the same page as rendering ``name`` itself."""
+    from flask import render_template
+    if not current_app.config.get("TRANSLATED_TEMPLATES", True) or request.script_root:
+        return render_template(name, **context)
+    return render_template(f"@{current_language()}/{name}", **context)
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=_select_locale)
@@ -140,6 +258,8 @@ def init_app(app: Flask) -> None:
         return {"_": bound, "gettext": bound}
 
     app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.loader = LanguageLoader(app.jinja_env.loader)
+    app.jinja_env.join_path = _join_path(app.jinja_env)  # type: ignore[method-assign]
     app.after_request(_remember_language)
 
 

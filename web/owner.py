@@ -27,6 +27,7 @@ from market40.services.registry import CONSENT_PURPOSE
 from . import posters
 from .consent import ACCOUNT_CONSENT
 from .db import get_session, registry
+from .i18n import render_translated
 from .messages import ACCOUNT_FIELDS, form_errors
 from .security import client_address, roles_required
 
@@ -42,6 +43,12 @@ class _Stall:
     """The owner's stall, market and current account (from their own user row), for one request."""
 
     def __init__(self) -> None:
+        read = g.get("owner_read")  # read on the driver with the signed-in owner (DRIVER_READS below)
+        if read is not None:
+            self.stall, self.market, self.current = read.stall, read.market, read.account
+            self.replacement, self.latest = read.replacement, read.latest
+            self.ref = f"{read.market.code}/{read.stall.code}"
+            return
         view = g.get("owner_view")  # read with the signed-in user (web.security), else now
         if view is None:
             view = auth_service.owner_view(get_session(), g.user)
@@ -50,6 +57,12 @@ class _Stall:
         self.stall, self.market, self.current = view.stall, view.market, view.account
         self.replacement = view.replacement  # waiting for review beside the verified account
         self.ref = view.ref
+
+    @functools.cached_property
+    def latest(self) -> Any:
+        """The stall's newest account of any status (ORM path: the stall's account history)."""
+        history = self.stall.accounts
+        return history[-1] if history else None
 
     @functools.cached_property
     def registry(self) -> Any:
@@ -68,8 +81,7 @@ def _latest(here: _Stall) -> Any:
     """The current account, else the most recent one (rejected or revoked) to explain what happened."""
     if here.current is not None:
         return here.current
-    history = here.stall.accounts
-    return history[-1] if history else None
+    return here.latest
 
 
 @bp.get("/")
@@ -78,8 +90,11 @@ def status() -> Any:
     here = _Stall()
     account = _latest(here)
     replacement = here.replacement
-    told, erasure = owner_page.owner_page(get_session(), g.user)  # one SELECT beside the signed-in user's
-    return render_template("owner/status.html", here=here, account=account, bank=_bank(account and account.bin),
+    if g.get("owner_read") is not None:  # read on the driver with the owner (_notices)
+        told, erasure = g.owner_extra
+    else:
+        told, erasure = owner_page.owner_page(get_session(), g.user)  # one SELECT beside the signed-in user's
+    return render_translated("owner/status.html", here=here, account=account, bank=_bank(account and account.bin),
                            masked=accounts.mask(account.number) if account else "",
                            replacement=replacement, replacement_bank=_bank(replacement and replacement.bin),
                            replacement_masked=accounts.mask(replacement.number) if replacement else "",
@@ -137,6 +152,15 @@ def _bank_choices() -> list[tuple[str, list[dict[str, str]]]]:
     return groups
 
 
+def _notices(cursor: Any, dialect: Any, page: owner_page.PageRead) -> Any:
+    return owner_page.read_owner_page(cursor, dialect, page.stall.id)
+
+
+#: The owner's read-only pages opened most: their signed-in owner, stall and accounts (and the status page's
+#: notices) are read on the driver with one connection and no ORM session (web.security.driver_reads).
+DRIVER_READS = {"owner.status": _notices, "owner.qr": None}
+
+
 #: The pages that take a photo of the owner's QR: a larger body than other forms.
 UPLOAD_ENDPOINTS = frozenset({"owner.account", "owner.preview"})
 
@@ -146,6 +170,9 @@ def allow_uploads(app: Any) -> None:
 
     Registered before the CSRF check, which is the first to read the form.
     """
+    from .security import driver_reads
+    driver_reads(app, DRIVER_READS)
+
     @app.before_request
     def _upload_limit() -> None:
         if request.endpoint in UPLOAD_ENDPOINTS:

@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import want_bytes
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -88,7 +90,53 @@ def _tls(app: Flask) -> bool:
     if mode == "never":
         return False
     from flask import has_request_context
-    return bool(has_request_context() and request.is_secure)
+    if not has_request_context():
+        return False
+    found = g.get("_tls")  # asked four times a request (cookie name, Secure flag, headers)
+    if found is None:
+        found = g._tls = bool(request.is_secure)
+    return found
+
+
+class _KeyedSigner(TimestampSigner):
+    """itsdangerous' timestamp signer with its derived keys remembered.
+
+    A derived key is a function of the secret, the salt, the derivation and the digest only, yet
+    itsdangerous derives it again (a hash or an HMAC) for every cookie and token it signs or checks.
+    Signatures, their format and their checks are itsdangerous' own, unchanged.
+    """
+
+    _keys: dict[tuple[Any, ...], bytes] = {}
+
+    def derive_key(self, secret_key: Any = None) -> bytes:
+        secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        key = (secret, self.salt, self.key_derivation, self.digest_method)
+        found = self._keys.get(key)
+        if found is None:
+            if len(self._keys) > 64:
+                self._keys.clear()
+            found = self._keys[key] = super().derive_key(secret_key)
+        return found
+
+
+def _keyed(serializer: Any) -> Any:
+    """``serializer`` signing with :class:`_KeyedSigner`, one signer per salt (signers keep no state)."""
+    serializer.signer = _KeyedSigner
+    serializer.make_signer = functools.lru_cache(maxsize=8)(serializer.make_signer)
+    return serializer
+
+
+_CSRF_SERIALIZERS: dict[Any, Any] = {}
+
+
+def _csrf_serializer(secret: Any) -> Any:
+    """The serializer Flask-WTF signs CSRF tokens with (same secret, salt and format), built once per secret."""
+    found = _CSRF_SERIALIZERS.get(secret)
+    if found is None:
+        if len(_CSRF_SERIALIZERS) > 8:
+            _CSRF_SERIALIZERS.clear()
+        found = _CSRF_SERIALIZERS[secret] = _keyed(URLSafeTimedSerializer(secret, salt="wtf-csrf-token"))
+    return found
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -105,7 +153,8 @@ class SessionInterface(SecureCookieSessionInterface):
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         cached = app.extensions.get("market40.session_serializer")
         if cached is None or cached[0] != key:
-            cached = app.extensions["market40.session_serializer"] = (key, super().get_signing_serializer(app))
+            serializer = super().get_signing_serializer(app)
+            cached = app.extensions["market40.session_serializer"] = (key, serializer and _keyed(serializer))
         return cached[1]
 
 
@@ -137,7 +186,11 @@ def csrf_token() -> str:
     if found is not None and (limit is None or now - found[1] < limit / 2):
         setattr(g, field, found[0])
         return found[0]
-    token = generate_csrf()
+    if key is not None:  # the session has its raw token: signed as Flask-WTF signs it, with a remembered key
+        token = _csrf_serializer(secret).dumps(raw)
+        setattr(g, field, token)
+    else:
+        token = generate_csrf()  # makes the session's raw token
     raw = session.get(field)
     if isinstance(raw, str):
         if len(_CSRF_SIGNED) >= _CSRF_CACHE_SIZE:
@@ -178,6 +231,26 @@ def _load_user() -> None:
     config = current_app.config
     fresh = isinstance(iat, (int, float)) and isinstance(seen, (int, float)) and \
         now - iat <= config["ABSOLUTE_TIMEOUT"] and now - seen <= config["IDLE_TIMEOUT"]
+    reads = _driver_reads() if fresh else None
+    if reads is not None:  # an owner's read-only page: read on the driver, no ORM session (see driver_reads)
+        from market40.services.owner_page import read_session_page
+
+        from .db import driver_cursor
+        extra, page = reads.get(request.endpoint), None
+        with driver_cursor() as (cursor, dialect):
+            page = read_session_page(cursor, dialect, session.get("uid"), session.get("epoch"))
+            if page is not None and page.user.role == "owner" and page.stall is not None:
+                g.owner_read, g.owner_extra = page, (extra(cursor, dialect, page) if extra else None)
+        if page is None:
+            session.clear()
+            g.session_ended = "revoked"
+            return
+        if page.stall is not None and page.user.role == "owner":
+            g.user = page.user
+            if now - seen >= SEEN_RESOLUTION:
+                session["seen"] = int(now)
+            return
+        # anyone else (another role refused by the view, an owner without a stall): the ORM's user below
     user, g.owner_view = (auth_service.session_user_view(get_session(), session.get("uid"), session.get("epoch"))
                           if fresh else (None, None))
     if user is None:
@@ -187,6 +260,26 @@ def _load_user() -> None:
     g.user = user
     if now - seen >= SEEN_RESOLUTION:
         session["seen"] = int(now)
+
+
+def driver_reads(app: Flask, reads: dict[str, Any]) -> None:
+    """Endpoints (GET and HEAD) whose signed-in owner is read on the driver: one SELECT, no ORM session.
+
+    ``reads`` maps each endpoint to None or to ``read(cursor, dialect, page)``, a further read-only look-up
+    made on the same connection (its answer in ``g.owner_extra``). There, ``g.user`` is a read-only
+    :class:`~market40.services.owner_page.Record` and ``g.owner_read`` the owner's stall, market and
+    accounts; the checks are the same (session epoch, active user, timeouts, the stall from the user's
+    own row). Users who are not owners with a stall are read with the ORM as everywhere else.
+    ``DRIVER_READS = False`` in the configuration turns it off.
+    """
+    app.extensions.setdefault("market40.driver_reads", {}).update(reads)
+
+
+def _driver_reads() -> dict[str, Any] | None:
+    if request.method not in ("GET", "HEAD") or not current_app.config.get("DRIVER_READS", True):
+        return None
+    reads = current_app.extensions.get("market40.driver_reads")
+    return reads if reads and request.endpoint in reads else None
 
 
 def home_for(user: Any) -> str:
@@ -240,9 +333,18 @@ def public(view: Callable) -> Callable:
 
 # ------------------------------------------------------------------ headers
 
+_HEADER_ITEMS = tuple(HEADERS.items())
+_HEADER_NAMES = frozenset(name.lower() for name in HEADERS)
+
+
 def _headers(response: Any) -> Any:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    present = {name.lower() for name, _ in headers} & _HEADER_NAMES
+    if present:  # a view set one of them itself: keep its value
+        for name, value in _HEADER_ITEMS:
+            headers.setdefault(name, value)
+    else:  # the usual case: all seven at once, no look-up per header
+        headers.extend(_HEADER_ITEMS)
     if _tls(current_app):
         response.headers["Strict-Transport-Security"] = HSTS
     if g.get("revalidate") and response.status_code in (200, 304):
@@ -466,4 +568,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _context() -> dict[str, Any]:
-        return {"current_user": g.get("user"), "home_for": home_for}
+        # csrf_token: Flask-WTF's own context processor (registered before this one) would sign a new
+        # token on every render; this one, cached per session, replaces it
+        return {"current_user": g.get("user"), "home_for": home_for, "csrf_token": csrf_token}

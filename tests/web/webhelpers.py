@@ -143,3 +143,31 @@ def fetch(engine: Any, model: Any, *where: Any) -> list[Any]:
     """Rows of ``model`` as the database has them now."""
     with Session(engine) as fresh:
         return list(fresh.exec(select(model).where(*where)).all())
+
+
+def driver_statements(monkeypatch: Any) -> list[str]:
+    """Records the first word of every statement run on the driver (``web.db.driver_cursor``), from now on."""
+    from contextlib import contextmanager
+
+    import web.db
+    seen: list[str] = []
+    original = web.db.driver_cursor
+
+    class Recording:
+        def __init__(self, cursor: Any) -> None:
+            self._cursor = cursor
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            seen.append(sql.lstrip().split(None, 1)[0].upper())
+            return self._cursor.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._cursor, name)
+
+    @contextmanager
+    def recording() -> Any:
+        with original() as (cursor, dialect):
+            yield Recording(cursor), dialect
+
+    monkeypatch.setattr(web.db, "driver_cursor", recording)
+    return seen
