@@ -12,9 +12,9 @@ from sqlmodel import select
 
 from market40 import tabular, text
 from market40.models import AuditEvent, Stall
-from market40.services import imports
+from market40.services import audit, imports
 from market40.services.imports import import_stalls
-from market40.services.registry import CONSENT_PURPOSE, Actor
+from market40.services.registry import CONSENT_PURPOSE, Actor, Registry
 
 ACTOR = Actor.operator("tester")
 HEADER = ["Mã sạp", "Tên chủ hộ", "Số điện thoại", "Ngân hàng", "Số tài khoản", "Tên chủ tài khoản"]
@@ -43,8 +43,10 @@ def test_a_twin_found_late_is_reported_with_its_first_row_and_nothing_of_the_fir
     assert "same stall as row 6" in str(report.problems[0].error)
     assert "same stall as row 2" in str(report.problems[1].error)
     assert sorted(s.code for s in session.exec(select(Stall)).all()) == ["A-2", "A-3", "A-4"]
-    created = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).all()
-    assert len(created) == 3  # the abandoned first pass left no audit rows
+    batches = session.exec(select(AuditEvent).where(AuditEvent.action == "import.create")).all()
+    listed = [n for e in batches for first, last in json.loads(e.after)["stall"] for n in range(first, last + 1)]
+    assert sorted(listed) == sorted(s.id for s in session.exec(select(Stall)).all())  # the abandoned pass left none
+    assert len(audit.batch_creations(session, session.exec(select(Stall)).all())) == 3
     with open(tmp_path / "rejects.csv", encoding="utf-8-sig") as handle:
         assert [line["Dòng"] for line in csv.DictReader(handle)] == ["2", "6"]
 
@@ -115,12 +117,15 @@ def test_imported_audit_records_are_masked_and_complete(session, market, tmp_pat
     path.write_bytes(_data([["A-1", "Nguyễn Thị Lan", "0912345678", "Vietcombank", "0011012344418",
                              "NGUYEN THI LAN"]]))
     assert import_stalls(session, ACTOR, path, market="HL1").written
-    stall = json.loads(session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).one().after)
+    [batch] = session.exec(select(AuditEvent)).all()
+    for secret in ("0912345678", "0011012344418", "Lan", "NGUYEN", CONSENT_PURPOSE):
+        assert secret not in batch.after  # the batch event lists ids only
+    trail = {e.action: e for e in audit.stall_trail(Registry(session, ACTOR), "HL1/A-1")}
+    stall = trail["stall.create"].after
     assert stall["owner_phone"] == "•••678" and stall["owner_name"] == "Nguyễn Thị Lan" and stall["code"] == "A-1"
-    event = session.exec(select(AuditEvent).where(AuditEvent.action == "account.register")).one()
-    account = json.loads(event.after)
-    assert account["number"].endswith("4418") and "0011012344418" not in event.after
-    assert "payload" not in account and CONSENT_PURPOSE not in event.after
+    account = trail["account.register"].after
+    assert account["number"].endswith("4418") and "0011012344418" not in json.dumps(account)
+    assert "payload" not in account and account["consent_purpose"] == CONSENT_PURPOSE
     assert account["holder_name"] == "NGUYEN THI LAN" and account["status"] == "pending"
 
 
@@ -155,5 +160,6 @@ def test_an_imported_household_tax_code_is_masked_in_the_audit_trail(session, ma
     csv.writer(out).writerows([["Mã sạp", "Tên chủ hộ", "Mã số thuế"], ["A-7", "Trần Văn Hải", "0101234567"]])
     path.write_bytes(out.getvalue().encode("utf-8-sig"))
     assert import_stalls(session, ACTOR, path, market="HL1").written
-    event = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).one()
-    assert "0101234567" not in event.after and json.loads(event.after)["owner_tax_code"].endswith("567")
+    [event] = audit.batch_creations(session, session.exec(select(Stall)).all())
+    assert event.action == "stall.create" and event.after["owner_tax_code"].endswith("567")
+    assert "0101234567" not in json.dumps(event.after)

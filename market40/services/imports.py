@@ -601,6 +601,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     good = fitting
 
     new_stalls, audits, new_accounts = [], [], []  # audits: tuples in auditlog.COLUMNS order
+    created: dict[str, list[int]] = {"stall": [], "payment_account": []}  # ids the batch event lists
     creation = auditlog.creation_row
     revokes: list[dict[str, Any]] = []
     pending_accounts: list[tuple[_Good, dict]] = []
@@ -650,7 +651,10 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
             if account is not None:
                 revokes.append({"key": account.id, "at": start or now})
                 audits.append(_audit(actor, "account.revoke", "payment_account", account.id,
-                                     {"status": account.status}, {"status": "revoked"}, now,
+                                     {"status": account.status, "revoked_at": account.revoked_at,
+                                      "status_reason": account.status_reason},
+                                     {"status": "revoked", "revoked_at": start or now,
+                                      "status_reason": "replaced by a new account"}, now,
                                      note="replaced by a new account (import)", effective_at=start))
                 report.accounts_replaced += 1
             else:
@@ -672,10 +676,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                 for stall_id, key in _rows_in(session, "SELECT id, code_key FROM stall WHERE market_id = {} "
                                               "AND code_key IN ({})", [market_id], chunk):
                     stall_ids[(market_id, key)] = stall_id
-        for row in new_stalls:
-            stall_id = stall_ids[(row["market_id"], row["code_key"])]
-            audits.append(creation(actor, "stall.create", "stall", stall_id,
-                                   {k: v for k, v in row.items() if k not in _STALL_IMPLIED}, now))
+        created["stall"] = list(stall_ids.values())
         for item, row in pending_accounts:
             new_accounts.append(_account_row(stall_ids[(row["market_id"], row["code_key"])], item, actor, now,
                                              consent_channel, account_status))
@@ -693,18 +694,23 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                     session, "SELECT id, stall_id FROM payment_account WHERE status IN ({}) AND stall_id IN ({})",
                     current_statuses, chunk):
                 account_ids[stall_id] = account_id
+        batched = created["payment_account"]
         for row in new_accounts:
             dated = row["created_at"] if row["created_at"] != now else None
-            record = {k: v for k, v in row.items() if k not in _ACCOUNT_IMPLIED}
-            if dated is not None:  # the board's dates: the record keeps them (the event's time is the import's)
+            if dated is None:  # created now: the batch event records it (the row is its "after")
+                batched.append(account_ids[row["stall_id"]])
+            else:  # the board's dates: an event of its own keeps when it happened
+                record = {k: v for k, v in row.items() if k not in _ACCOUNT_IMPLIED}
                 record["created_at"], record["consent_at"] = row["created_at"], row["consent_at"]
-            audits.append(creation(actor, "account.register", "payment_account", account_ids[row["stall_id"]],
-                                   record, now, dated))
+                audits.append(creation(actor, "account.register", "payment_account", account_ids[row["stall_id"]],
+                                       record, now, dated))
             if row["status"] == "verified" and row["verified_at"] != now:
                 audits.append(_audit(actor, "account.verify", "payment_account", account_ids[row["stall_id"]],
                                      {"status": "pending"}, {"status": "verified", "verified_at": row["verified_at"]},
                                      now, note="verified on the date of the board's list",
                                      effective_at=row["verified_at"]))
+    if created["stall"] or created["payment_account"]:
+        audits.append(auditlog.batch_row(actor, created, now, note=f"import of {report.source}"))
     if audits:
         bulk_insert(session, AuditEvent.__table__, audits, auditlog.COLUMNS)  # type: ignore[attr-defined]
     session.flush()
