@@ -14,6 +14,7 @@ from market40 import tabular, text
 from market40.models import AuditEvent, Stall
 from market40.services import audit, imports
 from market40.services.imports import import_stalls
+from market40.exceptions import ValidationError
 from market40.services.registry import CONSENT_PURPOSE, Actor, Registry
 
 ACTOR = Actor.operator("tester")
@@ -163,3 +164,77 @@ def test_an_imported_household_tax_code_is_masked_in_the_audit_trail(session, ma
     [event] = audit.batch_creations(session, session.exec(select(Stall)).all())
     assert event.action == "stall.create" and event.after["owner_tax_code"].endswith("567")
     assert "0101234567" not in json.dumps(event.after)
+
+
+# --- the validator's fast path decides as the general path does (issue #15) --------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_POOLS = {
+    "market_code": ["HL1", " hl1 ", "XX9", ""],
+    "stall_code": ["A-1", "a 12", "A  12", "", "K/03", "A\u200b1", "Á-1", "x" * 33, " B-2 "],
+    "shop_name": ["", "Hải sản Cô Lan", "  Lan", "Lan  Hoa", "Lan\tHoa", "A\u202eB", "x" * 201, "Lan\u00a0Hoa",
+                  "Lan "],
+    "category": ["", "rau củ", "Rau  củ", "x" * 121, "thịt\u200b"],
+    "owner_name": ["", "Nguyễn Thị Lan", " Lan ", "Lan\u2028", "x" * 201, "Lê Văn Á", "Lan\n"],
+    "owner_phone": ["", "0912345678", "09123456789", "+84912345678", "84912345678", "0912 345 678", "12",
+                    "091234567a", "0912.345.678"],
+    "bank": ["", "Vietcombank", "970436", "BIDV - CN Hạ Long", "970499", "MoMo", "971025", "Ngân hàng lạ",
+             " vietcombank ", "123"],
+    "account": ["", "0011012344418", "0011 0123 4441 8", "1" * 20, "00110-1234", "ÁB12", "4111111111111111",
+                "abc123"],
+    "account_holder": ["", "NGUYEN THI LAN", "nguyen thi lan", "NGUYEN  THI", "A", "NGUYỄN THỊ LAN",
+                       "O'NEIL-SMITH", "X" * 51, " LAN", "LAN ", "LAN2"],
+    "account_kind": ["", "Tài khoản ngân hàng", "Thẻ", "card", "Ví điện tử", "xyz"],
+    "reference": ["", " REF1 ", "MOMOW2W123"],
+    "status": ["", "Đang kinh doanh", "Nghỉ kinh doanh", "closed", "maybe"],
+    "owner_tax_code": ["0101234567"],
+    "registered_on": ["01/02/2025"],
+}
+#: A clean value per column (the usual row): drawn most of the time, so that the fast path is taken often.
+_CLEAN = {"market_code": "HL1", "stall_code": "A-1", "shop_name": "Hải sản Cô Lan", "category": "rau củ",
+          "owner_name": "Nguyễn Thị Lan", "owner_phone": "0912345678", "bank": "Vietcombank",
+          "account": "0011012344418", "account_holder": "NGUYEN THI LAN", "account_kind": "", "reference": "",
+          "status": "Đang kinh doanh"}
+_ROWS = st.fixed_dictionaries({key: st.sampled_from([_CLEAN[key]] * 3 * len(_POOLS[key]) + _POOLS[key])
+                               for key in _CLEAN},
+                              optional={key: st.sampled_from(pool) for key, pool in _POOLS.items()
+                                        if key not in _CLEAN}).map(
+    lambda row: {k: v for k, v in row.items() if v != "" or k in ("owner_name", "stall_code", "account")})
+
+
+def _outcome(validator, values):
+    try:
+        good = validator._check(2, dict(values))
+    except ValidationError as error:
+        return ("refused", str(error))
+    return (good.market.id, good.stall, good.account, good.registered, good.verified, good.closed, good.key)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=_ROWS, default=st.sampled_from([None, "HL1"]))
+def test_the_validators_fast_path_gives_what_the_general_path_gives(session, market, values, default):
+    registry = Registry(session, ACTOR)
+    fast = imports._StallValidator(registry, default, False)._fast(dict(values))
+    general = _outcome(imports._StallValidator(registry, default, False), values)
+    if fast is not None:
+        found_market, stall, account = fast
+        assert general[:3] == (found_market.id, stall, account) and general[3:6] == (None, None, None)
+    # and the whole check (fast path first) decides as the general path alone, errors worded alike
+    validator = imports._StallValidator(registry, default, False)
+    try:
+        good = validator.check(2, dict(values))
+        whole = (good.market.id, good.stall, good.account, good.registered, good.verified, good.closed, good.key)
+    except ValidationError as error:
+        whole = ("refused", str(error))
+    assert whole == general
+
+
+def test_the_usual_clean_row_takes_the_fast_path(session, market):
+    values = {"market_code": "HL1", "stall_code": "A-1", "shop_name": "Hải sản Cô Lan", "category": "hải sản",
+              "owner_name": "Nguyễn Thị Lan", "owner_phone": "0912345678", "bank": "Vietcombank",
+              "account": "0011012344418", "account_holder": "NGUYEN THI LAN", "account_kind": "",
+              "reference": "", "status": "Đang kinh doanh"}
+    found = imports._StallValidator(Registry(session, ACTOR), None, False)._fast(values)
+    assert found is not None and found[2]["payload"].startswith("000201")

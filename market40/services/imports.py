@@ -28,6 +28,7 @@ import functools
 import gc
 import operator
 import pickle
+import re
 import tempfile
 import weakref
 from dataclasses import dataclass, field
@@ -38,11 +39,11 @@ from typing import IO, Any, Callable, Iterable, Iterator
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
-from .. import accounts, formats, households, messages, tabular
+from .. import accounts, banks, formats, households, messages, tabular, vietqr
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
 from . import auditlog
-from .registry import CONSENT_PURPOSE, Actor, ReferenceGuard, Registry, mask_record
+from .registry import CONSENT_PURPOSE, MOMO_BIN, Actor, ReferenceGuard, Registry, mask_record
 
 __all__ = ["ImportReport", "Problem", "Problems", "MAX_DETAIL", "find_twins", "import_stalls", "import_markets",
            "import_stall_rows", "verdict", "settle", "write_rejects", "bulk_insert", "bulk_update"]
@@ -310,6 +311,38 @@ class _TwinsFound(Exception):
     """Two rows name one stall: the import starts again with every row of each group known."""
 
 
+#: The columns a row may have to take the validator's fast path (any other: the general path).
+_FAST_COLUMNS = frozenset({"market_code", "stall_code", "shop_name", "category", "owner_name", "owner_phone",
+                           "bank", "account", "account_holder", "account_kind", "reference", "status"})
+_FAILED = object()  # a cached cleaner refused the value
+_CACHE_LIMIT = 20_000
+_PHONE = re.compile(r"0[0-9]{9,10}")  # a phone clean_phone returns as it is
+_NUMBER = re.compile(r"[0-9A-Za-z]{1,19}")  # an account number clean_account_number returns as it is
+_HOLDER = re.compile(r"[A-Z][A-Z .'-]*")  # a holder name clean_holder_name returns as it is (with the checks beside)
+
+
+def _clean_text(value: str | None, limit: int) -> Any:
+    """clean_name's result for a value already in its canonical form (printable, single spaces,
+    trimmed, within ``limit``): the value itself, or None when empty; _FAILED for any other."""
+    if not value:
+        return None
+    if value.isprintable() and len(value) <= limit and "  " not in value and value[0] != " " and value[-1] != " ":
+        return value
+    return _FAILED
+
+
+def _clean_category(value: str | None) -> Any:
+    return accounts.clean_name(value, field="category", limit=120)
+
+
+def _account_kind(given: tuple[Any, str | None]) -> str:
+    return accounts.clean_account_kind(given[0], bank_kind=given[1])
+
+
+def _reference(codes: tuple[str, str]) -> str:
+    return accounts.stall_reference(*codes)
+
+
 class _StallValidator:
     """Checks one row at a time, remembering markets, banks and the codes already seen."""
 
@@ -325,6 +358,15 @@ class _StallValidator:
         self.guard = ReferenceGuard(registry.session)
         self.now = utcnow()
         self.stop_on_twins = False
+        # the fast path's caches of pure cleaners (values that repeat from row to row)
+        self._fast_markets: dict[str, Any] = {}
+        self._codes: dict[Any, Any] = {}
+        self._statuses: dict[Any, Any] = {}
+        self._categories: dict[Any, Any] = {}
+        self._banks: dict[Any, Any] = {}
+        self._kinds: dict[Any, Any] = {}
+        self._purposes: dict[Any, Any] = {}
+        self._keys: dict[str, str] = {}
 
     def market(self, code: str) -> Market:
         key = code.strip().upper()
@@ -339,7 +381,148 @@ class _StallValidator:
             raise found
         return found
 
+    def _seen(self, number: int, values: dict[str, str], market: Market, code: str,
+              errors: list[ValidationError]) -> tuple[str, bool]:
+        """Twins (two rows naming one stall) and references that read like another market's: the
+        row's problems go to ``errors``; returns the stall key and whether the guard passed it."""
+        guarded = False
+        code_key = self._key(code)
+        seen = self.seen.setdefault(market.id, {})  # type: ignore[arg-type]
+        twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
+                                code_key)) if self.twins else None
+        others = [n for n in (twins or ()) if n != number]
+        if others:
+            errors.append(messages.problem("stall_twins", "stall_code", code,
+                                           rows=", ".join(map(str, others)), limit="one row per stall"))
+        elif code_key in seen:
+            if self.stop_on_twins:
+                raise _TwinsFound()
+            errors.append(messages.problem("stall_twins", "stall_code", code,
+                                           rows=str(seen[code_key]), limit="one row per stall"))
+        first = seen.setdefault(code_key, number) == number
+        if first and not others:
+            try:
+                self.guard.check(code, market)
+                guarded = True  # remembered by the caller once the whole row is good
+            except ValidationError as error:
+                if self.registry.find_stall(market.id, code) is None:  # type: ignore[arg-type]
+                    errors.append(error)  # an existing stall (from before this rule) may still be updated
+        return code_key, guarded
+
     def check(self, number: int, values: dict[str, str], cell_errors: Iterable[ValidationError] = ()) -> _Good:
+        """The row as a stall (and account) to write, or a ValidationError listing all its problems.
+
+        The common clean row (the usual columns, each already in its canonical form) takes
+        :meth:`_fast`, which decides as the general path does (a differential test checks it);
+        any other row, and every doubt, takes the general path, which also words the errors."""
+        fast = None if cell_errors else self._fast(values)
+        if fast is None:
+            return self._check(number, values, cell_errors)
+        market, stall, account = fast
+        errors: list[ValidationError] = []
+        code_key, guarded = self._seen(number, values, market, stall["code"], errors)
+        if errors:
+            for error in errors:
+                error.field = _COLUMN_OF.get(error.field or "", error.field)
+            raise ValidationError.combine(errors)
+        if guarded:
+            self.guard.add(stall["code"], market, key=code_key)
+        good = _Good(number, market, stall, account, None, None, None, values)
+        good.__dict__["key"] = code_key
+        return good
+
+    def _cached(self, cache: dict, function: Callable[[Any], Any], value: Any) -> Any:
+        """``function(value)`` remembered (a pure cleaner of a value that repeats: a bank, a code, a
+        status); _FAILED when it refused. Bounded: cleared when it grows past _CACHE_LIMIT."""
+        try:
+            return cache[value]
+        except KeyError:
+            pass
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        try:
+            result = function(value)
+        except (ValidationError, NotFound, Forbidden):
+            result = _FAILED
+        cache[value] = result
+        return result
+
+    def _key(self, code: str) -> str:
+        key = self._keys.get(code)
+        if key is None:
+            if len(self._keys) >= _CACHE_LIMIT:
+                self._keys.clear()
+            key = self._keys[code] = accounts.stall_key(code)
+        return key
+
+    def _fast(self, values: dict[str, str]) -> tuple[Market, dict[str, Any], dict[str, Any] | None] | None:
+        """The market, stall and account of a clean row, as :meth:`_check` would make them; None
+        (the general path decides) for any other row."""
+        if not values.keys() <= _FAST_COLUMNS:
+            return None
+        get = values.get
+        given_market = get("market_code")
+        raw_market = given_market or self.default_market
+        if not raw_market:
+            return None
+        market = self._cached(self._fast_markets, self.market, raw_market)
+        if market is _FAILED or (self.default_market and given_market and
+                                 given_market.strip().upper() != self.default_market.strip().upper()):
+            return None
+        code = self._cached(self._codes, accounts.clean_stall_code, get("stall_code"))
+        status = self._cached(self._statuses, accounts.clean_stall_status, get("status"))
+        owner_name = _clean_text(get("owner_name"), 200)
+        shop_name = _clean_text(get("shop_name"), 200)
+        category = self._cached(self._categories, _clean_category, get("category"))
+        phone = get("owner_phone")
+        if not phone:
+            phone = None
+        elif not _PHONE.fullmatch(phone):
+            return None
+        if (code is _FAILED or status is _FAILED or owner_name is None or owner_name is _FAILED or shop_name is _FAILED
+                or category is _FAILED):
+            return None
+        stall = {"code": code, "shop_name": shop_name, "goods_category": category, "owner_name": owner_name,
+                 "owner_phone": phone, "status": status}
+        bank, number, holder = get("bank") or "", get("account") or "", get("account_holder") or ""
+        if not (bank or number or holder):
+            return market, stall, None
+        if not (bank and number and holder) or not _NUMBER.fullmatch(number) or not _HOLDER.fullmatch(holder) \
+                or not 2 <= len(holder) <= 50 or "  " in holder or holder[-1] == " ":
+            return None
+        found = self._cached(self._banks, self._bank, bank)
+        if found is _FAILED:
+            return None
+        bin_, bank_kind, branch = found
+        if bank_kind == "ewallet" or bin_ == MOMO_BIN:
+            return None  # e-wallets (MoMo's reference rule): the general path
+        kind = self._cached(self._kinds, _account_kind, (get("account_kind"), bank_kind))
+        if kind is _FAILED or kind == "card":
+            return None  # cards: the general path
+        reference = (get("reference") or "").strip() or None
+        purpose = self._cached(self._purposes, _reference, (market.code, code))
+        if purpose is _FAILED:
+            return None
+        try:
+            payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference, account=number).payload
+        except ValidationError:
+            return None
+        return market, stall, {"kind": kind, "bin": bin_, "number": number, "holder_name": holder,
+                               "reference_label": reference, "purpose": purpose, "payload": payload,
+                               "holder_type": "personal", "business_reg_no": None, "tax_code": None,
+                               "merchant_payload": None, "bank_branch": branch[:120] if branch else None}
+
+    def _bank(self, bank: str) -> tuple[str, str, str | None]:
+        """A bank cell as prepare_account reads it: (BIN, the participant's kind, the branch named)."""
+        if bank.strip().isdigit() and len(bank.strip()) == 6:
+            participant = banks.require_bin(bank.strip(), allow_unknown=self.allow_unknown_bin)
+            if participant is None:
+                raise NotFound("an unknown BIN: the general path words it")
+            return bank.strip(), participant.kind, None
+        found = banks.resolve(bank)
+        return found.bank.bin, found.bank.kind, found.branch
+
+    def _check(self, number: int, values: dict[str, str], cell_errors: Iterable[ValidationError] = ()) -> _Good:
         errors: list[ValidationError] = list(cell_errors)
         market = None
         code = values.get("market_code") or self.default_market
@@ -369,27 +552,7 @@ class _StallValidator:
                 pass
         code_key, guarded = None, False
         if market is not None and stall.get("code"):
-            code_key = accounts.stall_key(stall["code"])
-            seen = self.seen.setdefault(market.id, {})  # type: ignore[arg-type]
-            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
-                                    code_key))
-            others = [n for n in (twins or ()) if n != number]
-            if others:
-                errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
-                                               rows=", ".join(map(str, others)), limit="one row per stall"))
-            elif code_key in seen:
-                if self.stop_on_twins:
-                    raise _TwinsFound()
-                errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
-                                               rows=str(seen[code_key]), limit="one row per stall"))
-            first = seen.setdefault(code_key, number) == number
-            if first and not others:
-                try:
-                    self.guard.check(stall["code"], market)
-                    guarded = True  # remembered below once the whole row is good
-                except ValidationError as error:
-                    if self.registry.find_stall(market.id, stall["code"]) is None:  # type: ignore[arg-type]
-                        errors.append(error)  # an existing stall (from before this rule) may still be updated
+            code_key, guarded = self._seen(number, values, market, stall["code"], errors)
         account = None
         given = {k: values.get(k, "") for k in ("bank", "account", "account_holder")}
         if values.get("payload"):  # the owner's own QR: bank, number and reference come from it
