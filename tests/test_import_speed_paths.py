@@ -238,3 +238,17 @@ def test_the_usual_clean_row_takes_the_fast_path(session, market):
               "reference": "", "status": "Đang kinh doanh"}
     found = imports._StallValidator(Registry(session, ACTOR), None, False)._fast(values)
     assert found is not None and found[2]["payload"].startswith("000201")
+
+
+def test_a_hash_collision_in_the_first_pass_only_costs_the_exact_second_pass(session, market, tmp_path,
+                                                                            monkeypatch):
+    """The first pass keeps only hashes of the stall keys seen (memory flat with the file): two keys with
+    one hash read as twins there, and the second pass, exact, finds none and imports every row."""
+    monkeypatch.setattr(imports, "hash", lambda key: 0, raising=False)  # every key collides
+    calls = []
+    original = imports.find_twins
+    monkeypatch.setattr(imports, "find_twins", lambda *a, **k: calls.append(1) or original(*a, **k))
+    path = tmp_path / "distinct.csv"
+    path.write_bytes(_data([[f"A-{n}", f"Nguyễn Văn {n}", "", "", "", ""] for n in range(1, 6)]))
+    report = import_stalls(session, ACTOR, path, market="HL1")
+    assert calls and report.written and report.created == 5 and not report.problems

@@ -284,6 +284,10 @@ class _Good:
     values: dict[str, str] | None = None
 
     @functools.cached_property
+    def market_id(self) -> int:
+        return self.market.id  # type: ignore[return-value]
+
+    @functools.cached_property
     def key(self) -> str:
         return accounts.stall_key(self.stall["code"])
 
@@ -353,8 +357,13 @@ class _StallValidator:
         self.allow_unknown_bin = allow_unknown_bin
         self.markets: dict[str, Market | ValidationError] = {}
         # market id → stall key → the row it was first seen on (one dict per market: no tuple per row)
-        self.seen: dict[int, dict[str, int]] = {}
+        # What each market's rows named so far, to find twins. Twins known (``twins`` from the whole
+        # file): nothing is kept. The first pass over a file that can be read again (stop_on_twins):
+        # a set of the keys' hashes (a hit, even a hash collision, starts the exact second pass).
+        # Otherwise (a stream): stall key → the row it was first seen on, for the message.
+        self.seen: dict[int, Any] = {}
         self.twins = twins or {}
+        self.twins_known = twins is not None
         self.guard = ReferenceGuard(registry.session)
         self.now = utcnow()
         self.stop_on_twins = False
@@ -387,25 +396,36 @@ class _StallValidator:
         row's problems go to ``errors``; returns the stall key and whether the guard passed it."""
         guarded = False
         code_key = self._key(code)
-        seen = self.seen.setdefault(market.id, {})  # type: ignore[arg-type]
-        twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
-                                code_key)) if self.twins else None
-        others = [n for n in (twins or ()) if n != number]
-        if others:
-            errors.append(messages.problem("stall_twins", "stall_code", code,
-                                           rows=", ".join(map(str, others)), limit="one row per stall"))
-        elif code_key in seen:
-            if self.stop_on_twins:
+        market_id = market.id
+        if self.twins_known:
+            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
+                                    code_key)) if self.twins else None
+            others = [n for n in (twins or ()) if n != number]
+            if others:
+                errors.append(messages.problem("stall_twins", "stall_code", code,
+                                               rows=", ".join(map(str, others)), limit="one row per stall"))
+                return code_key, False
+        elif self.stop_on_twins:
+            hashes = self.seen.get(market_id)
+            if hashes is None:
+                hashes = self.seen[market_id] = set()
+            mark = hash(code_key)
+            if mark in hashes:
                 raise _TwinsFound()
-            errors.append(messages.problem("stall_twins", "stall_code", code,
-                                           rows=str(seen[code_key]), limit="one row per stall"))
-        first = seen.setdefault(code_key, number) == number
-        if first and not others:
+            hashes.add(mark)
+        else:
+            seen = self.seen.setdefault(market_id, {})
+            if code_key in seen:
+                errors.append(messages.problem("stall_twins", "stall_code", code,
+                                               rows=str(seen[code_key]), limit="one row per stall"))
+                return code_key, False
+            seen[code_key] = number
+        if self.guard.needed(market_id):  # a market whose references no other market's can read like
             try:
                 self.guard.check(code, market)
                 guarded = True  # remembered by the caller once the whole row is good
             except ValidationError as error:
-                if self.registry.find_stall(market.id, code) is None:  # type: ignore[arg-type]
+                if self.registry.find_stall(market_id, code) is None:  # type: ignore[arg-type]
                     errors.append(error)  # an existing stall (from before this rule) may still be updated
         return code_key, guarded
 
@@ -494,17 +514,18 @@ class _StallValidator:
         if found is _FAILED:
             return None
         bin_, bank_kind, branch = found
-        if bank_kind == "ewallet" or bin_ == MOMO_BIN:
-            return None  # e-wallets (MoMo's reference rule): the general path
         kind = self._cached(self._kinds, _account_kind, (get("account_kind"), bank_kind))
-        if kind is _FAILED or kind == "card":
-            return None  # cards: the general path
+        if kind is _FAILED:
+            return None
         reference = (get("reference") or "").strip() or None
+        if bin_ == MOMO_BIN and not reference:
+            return None  # MoMo needs its reference: the general path words it
         purpose = self._cached(self._purposes, _reference, (market.code, code))
         if purpose is _FAILED:
             return None
         try:
-            payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference, account=number).payload
+            payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference,
+                                   **({"card": number} if kind == "card" else {"account": number})).payload
         except ValidationError:
             return None
         return market, stall, {"kind": kind, "bin": bin_, "number": number, "holder_name": holder,
@@ -739,7 +760,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     existing: dict[tuple[int, str], Stall] = {}
     by_market: dict[int, list[str]] = {}
     for item in good:
-        by_market.setdefault(item.market.id, []).append(item.key)  # type: ignore[arg-type]
+        by_market.setdefault(item.market_id, []).append(item.key)  # type: ignore[arg-type]
     for market_id, keys in by_market.items():
         for chunk in _chunks(keys, 900):
             # A plain query first (a new list's stalls are not there yet); objects only for those that are.
@@ -754,7 +775,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
 
     fitting = []
     for item in good:  # dates that contradict the registry's history: the row is reported, not written
-        stall = existing.get((item.market.id, item.key))  # type: ignore[arg-type]
+        stall = existing.get((item.market_id, item.key))  # type: ignore[arg-type]
         problem = _history_problem(item, stall, current.get(stall.id) if stall else None)  # type: ignore
         if problem is None:
             fitting.append(item)
@@ -769,10 +790,10 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     revokes: list[dict[str, Any]] = []
     pending_accounts: list[tuple[_Good, dict]] = []
     for item in good:
-        stall = existing.get((item.market.id, item.key))  # type: ignore[arg-type]
+        stall = existing.get((item.market_id, item.key))  # type: ignore[arg-type]
         closed_day = accounts.event_day(item.closed) if item.closed else None
         if stall is None:
-            row = {"market_id": item.market.id, "created_at": now, "updated_at": now, "shop_name": None,
+            row = {"market_id": item.market_id, "created_at": now, "updated_at": now, "shop_name": None,
                    "goods_category": None, "owner_phone": None, "owner_tax_code": None, "status": "operating",
                    **item.stall, "code_key": item.key,
                    "closed_on": (closed_day or today) if item.stall.get("status") == "closed" else None}

@@ -221,6 +221,10 @@ class ReferenceGuard:
                                                                             or prefix.startswith(mine))]
         return found
 
+    def needed(self, market_id: int) -> bool:
+        """Whether a new stall of this market could read like another market's (it has rivals)."""
+        return bool(self._rivals(market_id))
+
     def check(self, code: str, market: Market | None = None) -> None:
         market = market or self.market
         assert market is not None and market.id is not None
