@@ -955,7 +955,8 @@ def bulk_insert(session: Session, table: Any, rows: list[Any], columns: Iterable
         return
     names = list(columns) if columns is not None else list(rows[0])
     compiled = table.insert().compile(dialect=session.connection().dialect, column_keys=names)
-    _executemany(session, compiled, names, rows, tuples=columns is not None)
+    _executemany(session, compiled, names, rows, tuples=columns is not None,
+                 copy_into=table if session.connection().dialect.name == "postgresql" else None)
 
 
 def bulk_update(session: Session, table: Any, key: str, columns: Iterable[str], rows: list[tuple]) -> None:
@@ -972,12 +973,16 @@ def bulk_update(session: Session, table: Any, key: str, columns: Iterable[str], 
     _executemany(session, statement.compile(dialect=session.connection().dialect), names, rows, tuples=True)
 
 
-def _executemany(session: Session, compiled: Any, names: list[str], rows: list[Any], *, tuples: bool) -> None:
-    """Run ``compiled`` once per row (executemany), each value converted by its bind's processor."""
+def _executemany(session: Session, compiled: Any, names: list[str], rows: list[Any], *, tuples: bool,
+                 copy_into: Any = None) -> None:
+    """Run ``compiled`` once per row (executemany), each value converted by its bind's processor.
+
+    ``copy_into`` (PostgreSQL, psycopg 3): the rows go into that table through ``COPY … FROM STDIN``
+    instead, in the same transaction, the fastest way PostgreSQL takes rows in."""
     connection = session.connection()
     dialect = connection.dialect
     order = ([compiled.binds[name].key for name in compiled.positiontup]  # type: ignore[union-attr]
-             if compiled.positional else names)
+             if compiled.positional and copy_into is None else names)
     processors = [(index, name, compiled.binds[name].type._cached_bind_processor(dialect))
                   for index, name in enumerate(order)]
     processors = [item for item in processors if item[2] is not None]
@@ -994,7 +999,16 @@ def _executemany(session: Session, compiled: Any, names: list[str], rows: list[A
                     values[index] = cache[raw]
                 else:
                     values[index] = cache[raw] = processor(raw)
-        params.append(tuple(values) if compiled.positional else dict(zip(order, values)))
+        params.append(tuple(values) if compiled.positional or copy_into is not None else dict(zip(order, values)))
+    if copy_into is not None:
+        quote = dialect.identifier_preparer.quote
+        driver = connection.connection.dbapi_connection
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {quote(copy_into.name)} ({', '.join(quote(n) for n in order)}) "
+                             "FROM STDIN") as copy:
+                for values in params:
+                    copy.write_row(values)
+        return
     connection.exec_driver_sql(str(compiled), params)
 
 
