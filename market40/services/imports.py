@@ -343,10 +343,6 @@ def _account_kind(given: tuple[Any, str | None]) -> str:
     return accounts.clean_account_kind(given[0], bank_kind=given[1])
 
 
-def _reference(codes: tuple[str, str]) -> str:
-    return accounts.stall_reference(*codes)
-
-
 class _StallValidator:
     """Checks one row at a time, remembering markets, banks and the codes already seen."""
 
@@ -485,15 +481,18 @@ class _StallValidator:
         raw_market = given_market or self.default_market
         if not raw_market:
             return None
-        market = self._cached(self._fast_markets, self.market, raw_market)
+        market = self._fast_markets.get(raw_market) or self._cached(self._fast_markets, self.market, raw_market)
         if market is _FAILED or (self.default_market and given_market and
                                  given_market.strip().upper() != self.default_market.strip().upper()):
             return None
-        code = self._cached(self._codes, accounts.clean_stall_code, get("stall_code"))
-        status = self._cached(self._statuses, accounts.clean_stall_status, get("status"))
+        raw = get("stall_code")
+        code = self._codes.get(raw) or self._cached(self._codes, accounts.clean_stall_code, raw)
+        raw = get("status")
+        status = self._statuses.get(raw) or self._cached(self._statuses, accounts.clean_stall_status, raw)
         owner_name = _clean_text(get("owner_name"), 200)
         shop_name = _clean_text(get("shop_name"), 200)
-        category = self._cached(self._categories, _clean_category, get("category"))
+        raw = get("category")
+        category = self._categories.get(raw) or self._cached(self._categories, _clean_category, raw)
         phone = get("owner_phone")
         if not phone:
             phone = None
@@ -510,17 +509,19 @@ class _StallValidator:
         if not (bank and number and holder) or not _NUMBER.fullmatch(number) or not _HOLDER.fullmatch(holder) \
                 or not 2 <= len(holder) <= 50 or "  " in holder or holder[-1] == " ":
             return None
-        found = self._cached(self._banks, self._bank, bank)
+        found = self._banks.get(bank) or self._cached(self._banks, self._bank, bank)
         if found is _FAILED:
             return None
         bin_, bank_kind, branch = found
-        kind = self._cached(self._kinds, _account_kind, (get("account_kind"), bank_kind))
+        raw = (get("account_kind"), bank_kind)
+        kind = self._kinds.get(raw) or self._cached(self._kinds, _account_kind, raw)
         if kind is _FAILED:
             return None
         reference = (get("reference") or "").strip() or None
         if bin_ == MOMO_BIN and not reference:
             return None  # MoMo needs its reference: the general path words it
-        purpose = self._cached(self._purposes, _reference, (market.code, code))
+        purpose = self._purposes.get((raw_market, code)) or self._cached(self._purposes, self._reference,
+                                                                          (raw_market, code))
         if purpose is _FAILED:
             return None
         try:
@@ -532,6 +533,10 @@ class _StallValidator:
                                "reference_label": reference, "purpose": purpose, "payload": payload,
                                "holder_type": "personal", "business_reg_no": None, "tax_code": None,
                                "merchant_payload": None, "bank_branch": branch[:120] if branch else None}
+
+    def _reference(self, codes: tuple[str, str]) -> str:
+        """The stall reference of (the market as the row names it, the stall code)."""
+        return accounts.stall_reference(self._fast_markets[codes[0]].code, codes[1])
 
     def _bank(self, bank: str) -> tuple[str, str, str | None]:
         """A bank cell as prepare_account reads it: (BIN, the participant's kind, the branch named)."""
