@@ -41,7 +41,7 @@ from sqlmodel import Session, select
 
 from .. import accounts, banks, formats, households, messages, tabular, vietqr
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
-from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
+from ..models import AuditEvent, Market, PaymentAccount, Stall, utcnow
 from . import auditlog
 from .registry import CONSENT_PURPOSE, MOMO_BIN, Actor, ReferenceGuard, Registry, mask_record
 
@@ -858,31 +858,17 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     # Core executemany without RETURNING: SQLAlchemy's ORM bulk insert with RETURNING splices
     # every batch into the previous ones (quadratic); reading the new keys back is linear.
     if new_stalls:
-        bulk_insert(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
-        stall_ids: dict[tuple[int, str], int] = {}
-        for market_id, keys in _group(new_stalls, "market_id", "code_key").items():
-            for chunk in _chunks(keys, 900):
-                for stall_id, key in _rows_in(session, "SELECT id, code_key FROM stall WHERE market_id = {} "
-                                              "AND code_key IN ({})", [market_id], chunk):
-                    stall_ids[(market_id, key)] = stall_id
-        created["stall"] = list(stall_ids.values())
+        created["stall"] = _insert_numbered(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
         for item, row in pending_accounts:
-            new_accounts.append(_account_row(stall_ids[(row["market_id"], row["code_key"])], item, actor, now,
-                                             consent_channel, account_status))
+            new_accounts.append(_account_row(row["id"], item, actor, now, consent_channel, account_status))
             report.accounts_created += 1
     if revokes:
         table = PaymentAccount.__table__  # type: ignore[attr-defined]
         session.execute(update(table).where(table.c.id == bindparam("key")).values(
             status="revoked", revoked_at=bindparam("at"), status_reason="replaced by a new account"), revokes)
     if new_accounts:
-        bulk_insert(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
-        account_ids: dict[int, int] = {}
-        current_statuses = list(CURRENT_ACCOUNT_STATUSES)
-        for chunk in _chunks([row["stall_id"] for row in new_accounts], 900):
-            for account_id, stall_id in _rows_in(
-                    session, "SELECT id, stall_id FROM payment_account WHERE status IN ({}) AND stall_id IN ({})",
-                    current_statuses, chunk):
-                account_ids[stall_id] = account_id
+        _insert_numbered(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
+        account_ids = {row["stall_id"]: row["id"] for row in new_accounts}
         batched = created["payment_account"]
         for row in new_accounts:
             dated = row["created_at"] if row["created_at"] != now else None
@@ -964,6 +950,30 @@ def bulk_insert(session: Session, table: Any, rows: list[Any], columns: Iterable
                  copy_into=table if session.connection().dialect.name == "postgresql" else None)
 
 
+def _insert_numbered(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert new rows (dicts) with :func:`bulk_insert` and set each one's ``id``; returns the ids in order.
+
+    No id is read back row by row. PostgreSQL: the ids are drawn from the table's sequence first (one
+    query) and inserted with the rows. SQLite (no AUTOINCREMENT: a new row's id is the largest + 1, and
+    this transaction holds the write lock from its first insert on): the rows got the ids after the
+    largest before them, in order, which the largest id after the insert gives.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        ids = [number for number, in connection.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, {len(rows)})")]
+        for row, number in zip(rows, ids):
+            row["id"] = number
+        bulk_insert(session, table, rows)
+        return ids
+    bulk_insert(session, table, rows)
+    last = connection.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar()
+    ids = list(range(last - len(rows) + 1, last + 1))
+    for row, number in zip(rows, ids):
+        row["id"] = number
+    return ids
+
+
 def bulk_update(session: Session, table: Any, key: str, columns: Iterable[str], rows: list[tuple]) -> None:
     """UPDATE many rows by their ``key`` column through the same writer as :func:`bulk_insert`.
 
@@ -1024,13 +1034,6 @@ def _rows_in(session: Session, sql: str, first: list[Any], values: list[Any]) ->
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     statement = sql.format(", ".join([mark] * len(first)), ", ".join([mark] * len(values)))
     return connection.exec_driver_sql(statement, tuple(first) + tuple(values)).fetchall()
-
-
-def _group(rows: list[dict[str, Any]], key: str, value: str) -> dict[Any, list[Any]]:
-    out: dict[Any, list[Any]] = {}
-    for row in rows:
-        out.setdefault(row[key], []).append(row[value])
-    return out
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
