@@ -763,19 +763,19 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     now = utcnow()
     today = accounts.event_day(now)
     existing: dict[tuple[int, str], Stall] = {}
-    by_market: dict[int, list[str]] = {}
-    for item in good:
-        by_market.setdefault(item.market_id, []).append(item.key)  # type: ignore[arg-type]
-    for market_id, keys in by_market.items():
-        for chunk in _chunks(keys, 900):
-            # A plain query first (a new list's stalls are not there yet); objects only for those that are.
-            found = [key for _, key in _rows_in(session, "SELECT id, code_key FROM stall WHERE market_id = {} "
-                                                "AND code_key IN ({})", [market_id], chunk)]
-            if not found:
-                continue
-            for stall in session.exec(select(Stall).where(Stall.market_id == market_id,
-                                                          Stall.code_key.in_(found))).all():  # type: ignore
-                existing[(market_id, stall.code_key)] = stall  # type: ignore[index]
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    pairs = [(item.market_id, item.key) for item in good]
+    for chunk in _chunks(pairs, 450):
+        # One plain query per 450 rows, whatever their markets (a new list's stalls are not there yet);
+        # objects only for those that are.
+        found = [stall_id for stall_id, in connection.exec_driver_sql(
+            f"SELECT id FROM stall WHERE (market_id, code_key) IN (VALUES {', '.join([f'({mark}, {mark})'] * len(chunk))})",
+            tuple(value for pair in chunk for value in pair))]
+        if not found:
+            continue
+        for stall in session.exec(select(Stall).where(Stall.id.in_(found))).all():  # type: ignore[union-attr]
+            existing[(stall.market_id, stall.code_key)] = stall  # type: ignore[index]
     current = registry._current_accounts([s.id for s in existing.values()])  # type: ignore[misc]
 
     fitting = []
