@@ -370,7 +370,7 @@ class _StallValidator:
         self._categories: dict[Any, Any] = {}
         self._banks: dict[Any, Any] = {}
         self._kinds: dict[Any, Any] = {}
-        self._purposes: dict[Any, Any] = {}
+        self._market_codes: dict[str, str] = {}
         self._keys: dict[str, str] = {}
 
     def market(self, code: str) -> Market:
@@ -481,7 +481,11 @@ class _StallValidator:
         raw_market = given_market or self.default_market
         if not raw_market:
             return None
-        market = self._fast_markets.get(raw_market) or self._cached(self._fast_markets, self.market, raw_market)
+        market = self._fast_markets.get(raw_market)
+        if market is None:
+            market = self._cached(self._fast_markets, self.market, raw_market)
+            if market is not _FAILED:
+                self._market_codes[raw_market] = market.code
         if market is _FAILED or (self.default_market and given_market and
                                  given_market.strip().upper() != self.default_market.strip().upper()):
             return None
@@ -520,9 +524,9 @@ class _StallValidator:
         reference = (get("reference") or "").strip() or None
         if bin_ == MOMO_BIN and not reference:
             return None  # MoMo needs its reference: the general path words it
-        purpose = self._purposes.get((raw_market, code)) or self._cached(self._purposes, self._reference,
-                                                                          (raw_market, code))
-        if purpose is _FAILED:
+        try:  # one per stall: not worth a cache
+            purpose = accounts.stall_reference(self._market_codes[raw_market], code)
+        except ValidationError:
             return None
         try:
             payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference,
@@ -533,10 +537,6 @@ class _StallValidator:
                                "reference_label": reference, "purpose": purpose, "payload": payload,
                                "holder_type": "personal", "business_reg_no": None, "tax_code": None,
                                "merchant_payload": None, "bank_branch": branch[:120] if branch else None}
-
-    def _reference(self, codes: tuple[str, str]) -> str:
-        """The stall reference of (the market as the row names it, the stall code)."""
-        return accounts.stall_reference(self._fast_markets[codes[0]].code, codes[1])
 
     def _bank(self, bank: str) -> tuple[str, str, str | None]:
         """A bank cell as prepare_account reads it: (BIN, the participant's kind, the branch named)."""
@@ -763,19 +763,20 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     now = utcnow()
     today = accounts.event_day(now)
     existing: dict[tuple[int, str], Stall] = {}
-    connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    pairs = [(item.market_id, item.key) for item in good]
-    for chunk in _chunks(pairs, 450):
-        # One plain query per 450 rows, whatever their markets (a new list's stalls are not there yet);
-        # objects only for those that are.
-        found = [stall_id for stall_id, in connection.exec_driver_sql(
-            f"SELECT id FROM stall WHERE (market_id, code_key) IN (VALUES {', '.join([f'({mark}, {mark})'] * len(chunk))})",
-            tuple(value for pair in chunk for value in pair))]
-        if not found:
-            continue
-        for stall in session.exec(select(Stall).where(Stall.id.in_(found))).all():  # type: ignore[union-attr]
-            existing[(stall.market_id, stall.code_key)] = stall  # type: ignore[index]
+    by_market: dict[int, list[str]] = {}
+    for item in good:
+        by_market.setdefault(item.market_id, []).append(item.key)  # type: ignore[arg-type]
+    for market_id, keys in by_market.items():
+        for chunk in _chunks(keys, 900):
+            # A plain query first (a new list's stalls are not there yet); objects only for those that are.
+            # (Per market: a row-value IN over several markets is a full scan in SQLite.)
+            found = [key for _, key in _rows_in(session, "SELECT id, code_key FROM stall WHERE market_id = {} "
+                                                "AND code_key IN ({})", [market_id], chunk)]
+            if not found:
+                continue
+            for stall in session.exec(select(Stall).where(Stall.market_id == market_id,
+                                                          Stall.code_key.in_(found))).all():  # type: ignore
+                existing[(market_id, stall.code_key)] = stall  # type: ignore[index]
     current = registry._current_accounts([s.id for s in existing.values()])  # type: ignore[misc]
 
     fitting = []
