@@ -252,3 +252,17 @@ def test_a_hash_collision_in_the_first_pass_only_costs_the_exact_second_pass(ses
     path.write_bytes(_data([[f"A-{n}", f"Nguyễn Văn {n}", "", "", "", ""] for n in range(1, 6)]))
     report = import_stalls(session, ACTOR, path, market="HL1")
     assert calls and report.written and report.created == 5 and not report.problems
+
+
+def test_the_compact_hash_set_answers_as_a_set_does():
+    import random
+    rng = random.Random(7)
+    compact, reference = imports._KeyHashes(), set()
+    for _ in range(30_000):
+        value = rng.randrange(-2**63, 2**63) if rng.random() < .9 else rng.choice([0, 1, -1, 2**63 - 1])
+        assert (value in compact) == (value in reference)
+        if value not in compact:  # as the validator adds: after asking
+            compact.add(value)
+        reference.add(value)
+    assert all(v in compact for v in reference) and len(compact.sorted) + len(compact.recent) == len(reference)
+    assert list(compact.sorted) == sorted(compact.sorted)

@@ -24,6 +24,8 @@ it); :func:`import_stalls` and :func:`import_markets` read CSV or XLSX files.
 """
 from __future__ import annotations
 
+import array
+import bisect
 import functools
 import gc
 import operator
@@ -311,6 +313,34 @@ def find_twins(rows: Iterable[tuple[int, dict[str, str]]], market: str | None = 
     return {k: v for k, v in groups.items() if len(v) > 1}
 
 
+class _KeyHashes:
+    """A set of 64-bit hashes in 8 bytes each (a Python set of ints takes ~60): a sorted array, with
+    the newest hashes in a small set merged in when it grows (lookups by binary search). One per
+    market (a few thousand stalls: merges stay small); a million stall keys take 8 MB, not 60.
+    """
+
+    _MERGE = 4096
+
+    def __init__(self) -> None:
+        self.sorted = array.array("q")
+        self.recent: set[int] = set()
+
+    def add(self, value: int) -> None:
+        """Add ``value`` (the caller asked ``in`` first: a value already there may be kept twice)."""
+        self.recent.add(value)
+        if len(self.recent) >= self._MERGE:
+            merged = array.array("q", self.sorted)
+            merged.extend(self.recent)
+            self.sorted = array.array("q", sorted(merged))
+            self.recent = set()
+
+    def __contains__(self, value: int) -> bool:
+        if value in self.recent:
+            return True
+        index = bisect.bisect_left(self.sorted, value)
+        return index < len(self.sorted) and self.sorted[index] == value
+
+
 class _TwinsFound(Exception):
     """Two rows name one stall: the import starts again with every row of each group known."""
 
@@ -404,7 +434,7 @@ class _StallValidator:
         elif self.stop_on_twins:
             hashes = self.seen.get(market_id)
             if hashes is None:
-                hashes = self.seen[market_id] = set()
+                hashes = self.seen[market_id] = _KeyHashes()
             mark = hash(code_key)
             if mark in hashes:
                 raise _TwinsFound()
