@@ -24,8 +24,6 @@ it); :func:`import_stalls` and :func:`import_markets` read CSV or XLSX files.
 """
 from __future__ import annotations
 
-import array
-import bisect
 import functools
 import gc
 import operator
@@ -45,7 +43,7 @@ from .. import accounts, banks, formats, households, messages, tabular, vietqr
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import AuditEvent, Market, PaymentAccount, Stall, utcnow
 from . import auditlog
-from .registry import CONSENT_PURPOSE, MOMO_BIN, Actor, ReferenceGuard, Registry, mask_record
+from .registry import CONSENT_PURPOSE, MOMO_BIN, Actor, KeyHashes, ReferenceGuard, Registry, mask_record
 
 __all__ = ["ImportReport", "Problem", "Problems", "MAX_DETAIL", "find_twins", "import_stalls", "import_markets",
            "import_stall_rows", "verdict", "settle", "write_rejects", "bulk_insert", "bulk_update"]
@@ -313,32 +311,7 @@ def find_twins(rows: Iterable[tuple[int, dict[str, str]]], market: str | None = 
     return {k: v for k, v in groups.items() if len(v) > 1}
 
 
-class _KeyHashes:
-    """A set of 64-bit hashes in 8 bytes each (a Python set of ints takes ~60): a sorted array, with
-    the newest hashes in a small set merged in when it grows (lookups by binary search). One per
-    market (a few thousand stalls: merges stay small); a million stall keys take 8 MB, not 60.
-    """
-
-    _MERGE = 4096
-
-    def __init__(self) -> None:
-        self.sorted = array.array("q")
-        self.recent: set[int] = set()
-
-    def add(self, value: int) -> None:
-        """Add ``value`` (the caller asked ``in`` first: a value already there may be kept twice)."""
-        self.recent.add(value)
-        if len(self.recent) >= self._MERGE:
-            merged = array.array("q", self.sorted)
-            merged.extend(self.recent)
-            self.sorted = array.array("q", sorted(merged))
-            self.recent = set()
-
-    def __contains__(self, value: int) -> bool:
-        if value in self.recent:
-            return True
-        index = bisect.bisect_left(self.sorted, value)
-        return index < len(self.sorted) and self.sorted[index] == value
+_KeyHashes = KeyHashes  # (the validator's first pass and the reference guard share it)
 
 
 class _TwinsFound(Exception):
@@ -712,6 +685,7 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
                     report.problems.append(Problem(number, error, values))
             if partial or not report.problems:
                 _write_stalls(registry, good, report, consent_channel, account_status)
+                validator.guard.settle()  # written: the registry answers for these stalls now
             done += len(chunk)
             if progress:
                 progress(done, total)
