@@ -191,12 +191,12 @@ class MergeResult(_Record):
 
 
 class KeyHashes:
-    """A set of 64-bit hashes in 8 bytes each (a Python set of ints takes ~60): a sorted array, with
-    the newest hashes in a small set merged in when it grows (lookups by binary search). Kept per
-    market (a few thousand stalls: merges stay small); a million stall keys take 8 MB, not 60+.
+    """A set of 64-bit hashes in ~8–30 bytes each (a Python set of ints takes ~60): a sorted array,
+    with the newest hashes in a set merged in when it reaches half the array's size (at least 256;
+    each hash is copied ~3 times in all), lookups by binary search. Kept per market.
     """
 
-    _MERGE = 4096
+    _MERGE = 256
 
     def __init__(self) -> None:
         self.sorted = array.array("q")
@@ -205,7 +205,7 @@ class KeyHashes:
     def add(self, value: int) -> None:
         """Add ``value`` (the caller asked ``in`` first: a value already there may be kept twice)."""
         self.recent.add(value)
-        if len(self.recent) >= self._MERGE:
+        if len(self.recent) >= self._MERGE and 2 * len(self.recent) >= len(self.sorted):
             merged = array.array("q", self.sorted)
             merged.extend(self.recent)
             self.sorted = array.array("q", sorted(merged))
