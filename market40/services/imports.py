@@ -363,6 +363,7 @@ class _StallValidator:
         self.seen: dict[int, Any] = {}
         self.twins = twins or {}
         self.twins_known = twins is not None
+        self.fresh: dict[int, bool] = {}  # market id → it had no stall when first seen (before any write)
         self.guard = ReferenceGuard(registry.session)
         self.now = utcnow()
         self.stop_on_twins = False
@@ -396,6 +397,9 @@ class _StallValidator:
         guarded = False
         code_key = self._key(code)
         market_id = market.id
+        if market_id not in self.fresh:  # the market had no stall when the import began
+            self.fresh[market_id] = self.registry.session.connection().exec_driver_sql(
+                "SELECT 1 FROM stall WHERE market_id = %d LIMIT 1" % market_id).first() is None
         if self.twins_known:
             twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
                                     code_key)) if self.twins else None
@@ -684,7 +688,7 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
                 except ValidationError as error:
                     report.problems.append(Problem(number, error, values))
             if partial or not report.problems:
-                _write_stalls(registry, good, report, consent_channel, account_status)
+                _write_stalls(registry, good, report, consent_channel, account_status, validator.fresh)
                 validator.guard.settle()  # written: the registry answers for these stalls now
             done += len(chunk)
             if progress:
@@ -759,7 +763,7 @@ def _history_problem(item: _Good, stall: Stall | None, account: PaymentAccount |
 
 
 def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, consent_channel: str,
-                  account_status: str) -> None:
+                  account_status: str, fresh: dict[int, bool] | None = None) -> None:
     if not good:
         return
     session = registry.session
@@ -771,6 +775,8 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     for item in good:
         by_market.setdefault(item.market_id, []).append(item.key)  # type: ignore[arg-type]
     for market_id, keys in by_market.items():
+        if fresh is not None and fresh.get(market_id):
+            continue  # no stall before this import: a stall of it named twice is a twin, found by the validator
         for chunk in _chunks(keys, 900):
             # A plain query first (a new list's stalls are not there yet); objects only for those that are.
             # (Per market: a row-value IN over several markets is a full scan in SQLite.)
