@@ -21,11 +21,12 @@ demo generator (realistic names, banks, accounts): 50 markets. ``--postgres`` cr
 port) and drops it at the end; ``--database NAME`` uses the caller's database instead (its tables
 are recreated, the database itself is never dropped).
 
-Last measured (2026-12-03, 2 alternating rounds, load 2.4–5.3, other helpers' jobs on the same 2
-cores): SQLite 10k 2.05× the floor's wall (CPU 2.19×), peak 97 MB; 100k **1.70×** wall (CPU 2.51×;
-7.6 CPU-s against the floor's 3.0), peak 125 MB; PostgreSQL 100k 2.79× wall (CPU 5.58×), 103 MB;
-``audit_event`` 0 % of the registry (one batch event per 2,000 created rows). 1M: see README
-"Where each target stands". Before (same day): 4.9–5.7× (CPU 5.1–5.5×), PostgreSQL 12.1×, audit 47 %.
+Last measured (2026-12-03, 3 runs of 2–3 alternating rounds, load 3.8–5.3, other helpers' jobs on
+the same 2 cores): SQLite 100k, market40 7.6–7.7 CPU-s against the floor's 2.2–3.0: 1.70–4.09× the
+floor's wall, CPU 2.51–3.40×, peak 125 MB; 10k 2.05–3.82× (CPU 2.19–3.65×), 97 MB; 1M 2.85× wall,
+CPU 3.53× (103 CPU-s), peak 162 MB; PostgreSQL 100k 2.79–3.04× wall (CPU 5.4–5.6×), 99–103 MB;
+``audit_event`` under 0.5 % of the registry (one batch event per 2,000 created rows). Before (same
+day): 4.9–5.7× (CPU 5.1–5.5×), PostgreSQL 12.1×, 1M 306 MB, audit 47 %.
 
 ``--bad-rows N`` times a file of N rows that are all refused (a phone number that is not one):
 market40 validates every row, reports them and writes the rejects file; the floor reads the
