@@ -1069,9 +1069,8 @@ def _account_row(stall_id: int, item: "_Good", actor: str, now: Any, consent_cha
     return row
 
 
-#: What a creation's audit record leaves out because its event says it (auditlog.IMPLIED; the payload:
-#: never in the trail). A stall's ``created_at``/``updated_at`` are always the import's time.
-_STALL_IMPLIED = frozenset(auditlog.IMPLIED["stall.create"])
+#: What a dated account's creation record leaves out because its event says it (auditlog.IMPLIED; the
+#: payload: never in the trail). Stalls and undated accounts go in the batch event (auditlog.BATCH_ACTION).
 _ACCOUNT_IMPLIED = frozenset((*auditlog.IMPLIED["account.register"], "payload"))
 
 
