@@ -62,20 +62,27 @@ def clean_tax_code(value: Any, *, field: str = "owner_tax_code") -> str | None:
 
 def household_key(*, tax_code: Any = None, phone: Any = None, name: Any = None) -> str | None:
     """The key that joins the stalls of one household (see the module docstring); None when unknown."""
-    try:
-        code = clean_tax_code(tax_code)
-    except ValidationError:
-        code = None
-    if code:
-        return _digest("mst", code)
+    if tax_code is not None:
+        try:
+            code = clean_tax_code(tax_code)
+        except ValidationError:
+            code = None
+        if code:
+            return _digest("mst", code)
     if not isinstance(phone, str) or not phone.strip() or not isinstance(name, str) or not name.strip():
         return None
-    try:
-        digits = clean_phone(phone)
-    except ValidationError:
-        return None
+    if _CANONICAL_PHONE.fullmatch(phone):
+        digits = phone  # what clean_phone returns for it
+    else:
+        try:
+            digits = clean_phone(phone)
+        except ValidationError:
+            return None
     folded = _folded_name(name)
     return _digest("tel", f"{digits}:{folded}") if folded else None
+
+
+_CANONICAL_PHONE = re.compile(r"0[0-9]{9,10}")
 
 
 @functools.lru_cache(maxsize=4096)  # a list repeats the same few names ("Nguyễn Thị Lan") many times

@@ -205,3 +205,23 @@ def test_census_twins_read_again_report_what_kept_cells_report(session, market, 
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     first = next(p for p in reports[0].problems if p.row == 5)
     assert first.values["stall_code"] == "A-3" and "row 42" in first.error.message
+
+
+@pytest.mark.parametrize("colliding_hashes", [False, True])
+def test_a_reference_taken_by_an_earlier_chunk_is_refused_naming_its_stall(session, market, tmp_path, monkeypatch,
+                                                                           colliding_hashes):
+    """The guard keeps hashes of the keys written (8 bytes each) and asks the registry for the code on a
+    hit: a row of a later chunk is refused naming the stall; a hash that collides refuses nothing."""
+    from market40.services import registry as registry_module
+    from market40.services.registry import Registry
+    monkeypatch.setattr(imports, "CHUNK", 1)  # every row written (and settled) before the next is read
+    if colliding_hashes:
+        monkeypatch.setattr(registry_module, "hash", lambda key: 0, raising=False)
+    Registry(session, OPERATOR).save_market(code="HL11", name="Chợ Hạ Long XI", tier="III", locality="06688")
+    session.commit()
+    path = _csv(tmp_path / "stalls.csv", ["Mã chợ", "Mã sạp", "Tên chủ hộ"],
+                [["HL1", "1-5", "Nguyễn Thị Lan"], ["HL1", "16", "Trần Văn Bình"], ["HL11", "5", "Lê Thị Hoa"],
+                 ["HL11", "7", "Phạm Thị Mai"]])
+    report = import_stalls(session, OPERATOR, path, partial=True)
+    assert report.written and report.created == 3 and [p.row for p in report.problems] == [4]
+    assert "HL1/1-5" in str(report.problems[0].error)

@@ -12,9 +12,10 @@ from sqlmodel import select
 
 from market40 import tabular, text
 from market40.models import AuditEvent, Stall
-from market40.services import imports
+from market40.services import audit, imports
 from market40.services.imports import import_stalls
-from market40.services.registry import CONSENT_PURPOSE, Actor
+from market40.exceptions import ValidationError
+from market40.services.registry import CONSENT_PURPOSE, Actor, Registry
 
 ACTOR = Actor.operator("tester")
 HEADER = ["Mã sạp", "Tên chủ hộ", "Số điện thoại", "Ngân hàng", "Số tài khoản", "Tên chủ tài khoản"]
@@ -43,8 +44,10 @@ def test_a_twin_found_late_is_reported_with_its_first_row_and_nothing_of_the_fir
     assert "same stall as row 6" in str(report.problems[0].error)
     assert "same stall as row 2" in str(report.problems[1].error)
     assert sorted(s.code for s in session.exec(select(Stall)).all()) == ["A-2", "A-3", "A-4"]
-    created = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).all()
-    assert len(created) == 3  # the abandoned first pass left no audit rows
+    batches = session.exec(select(AuditEvent).where(AuditEvent.action == "import.create")).all()
+    listed = [n for e in batches for first, last in json.loads(e.after)["stall"] for n in range(first, last + 1)]
+    assert sorted(listed) == sorted(s.id for s in session.exec(select(Stall)).all())  # the abandoned pass left none
+    assert len(audit.batch_creations(session, session.exec(select(Stall)).all())) == 3
     with open(tmp_path / "rejects.csv", encoding="utf-8-sig") as handle:
         assert [line["Dòng"] for line in csv.DictReader(handle)] == ["2", "6"]
 
@@ -115,12 +118,15 @@ def test_imported_audit_records_are_masked_and_complete(session, market, tmp_pat
     path.write_bytes(_data([["A-1", "Nguyễn Thị Lan", "0912345678", "Vietcombank", "0011012344418",
                              "NGUYEN THI LAN"]]))
     assert import_stalls(session, ACTOR, path, market="HL1").written
-    stall = json.loads(session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).one().after)
+    [batch] = session.exec(select(AuditEvent)).all()
+    for secret in ("0912345678", "0011012344418", "Lan", "NGUYEN", CONSENT_PURPOSE):
+        assert secret not in batch.after  # the batch event lists ids only
+    trail = {e.action: e for e in audit.stall_trail(Registry(session, ACTOR), "HL1/A-1")}
+    stall = trail["stall.create"].after
     assert stall["owner_phone"] == "•••678" and stall["owner_name"] == "Nguyễn Thị Lan" and stall["code"] == "A-1"
-    event = session.exec(select(AuditEvent).where(AuditEvent.action == "account.register")).one()
-    account = json.loads(event.after)
-    assert account["number"].endswith("4418") and "0011012344418" not in event.after
-    assert "payload" not in account and CONSENT_PURPOSE not in event.after
+    account = trail["account.register"].after
+    assert account["number"].endswith("4418") and "0011012344418" not in json.dumps(account)
+    assert "payload" not in account and account["consent_purpose"] == CONSENT_PURPOSE
     assert account["holder_name"] == "NGUYEN THI LAN" and account["status"] == "pending"
 
 
@@ -155,5 +161,108 @@ def test_an_imported_household_tax_code_is_masked_in_the_audit_trail(session, ma
     csv.writer(out).writerows([["Mã sạp", "Tên chủ hộ", "Mã số thuế"], ["A-7", "Trần Văn Hải", "0101234567"]])
     path.write_bytes(out.getvalue().encode("utf-8-sig"))
     assert import_stalls(session, ACTOR, path, market="HL1").written
-    event = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).one()
-    assert "0101234567" not in event.after and json.loads(event.after)["owner_tax_code"].endswith("567")
+    [event] = audit.batch_creations(session, session.exec(select(Stall)).all())
+    assert event.action == "stall.create" and event.after["owner_tax_code"].endswith("567")
+    assert "0101234567" not in json.dumps(event.after)
+
+
+# --- the validator's fast path decides as the general path does (issue #15) --------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_POOLS = {
+    "market_code": ["HL1", " hl1 ", "XX9", ""],
+    "stall_code": ["A-1", "a 12", "A  12", "", "K/03", "A\u200b1", "Á-1", "x" * 33, " B-2 "],
+    "shop_name": ["", "Hải sản Cô Lan", "  Lan", "Lan  Hoa", "Lan\tHoa", "A\u202eB", "x" * 201, "Lan\u00a0Hoa",
+                  "Lan "],
+    "category": ["", "rau củ", "Rau  củ", "x" * 121, "thịt\u200b"],
+    "owner_name": ["", "Nguyễn Thị Lan", " Lan ", "Lan\u2028", "x" * 201, "Lê Văn Á", "Lan\n"],
+    "owner_phone": ["", "0912345678", "09123456789", "+84912345678", "84912345678", "0912 345 678", "12",
+                    "091234567a", "0912.345.678"],
+    "bank": ["", "Vietcombank", "970436", "BIDV - CN Hạ Long", "970499", "MoMo", "971025", "Ngân hàng lạ",
+             " vietcombank ", "123"],
+    "account": ["", "0011012344418", "0011 0123 4441 8", "1" * 20, "00110-1234", "ÁB12", "4111111111111111",
+                "abc123"],
+    "account_holder": ["", "NGUYEN THI LAN", "nguyen thi lan", "NGUYEN  THI", "A", "NGUYỄN THỊ LAN",
+                       "O'NEIL-SMITH", "X" * 51, " LAN", "LAN ", "LAN2"],
+    "account_kind": ["", "Tài khoản ngân hàng", "Thẻ", "card", "Ví điện tử", "xyz"],
+    "reference": ["", " REF1 ", "MOMOW2W123"],
+    "status": ["", "Đang kinh doanh", "Nghỉ kinh doanh", "closed", "maybe"],
+    "owner_tax_code": ["0101234567"],
+    "registered_on": ["01/02/2025"],
+}
+#: A clean value per column (the usual row): drawn most of the time, so that the fast path is taken often.
+_CLEAN = {"market_code": "HL1", "stall_code": "A-1", "shop_name": "Hải sản Cô Lan", "category": "rau củ",
+          "owner_name": "Nguyễn Thị Lan", "owner_phone": "0912345678", "bank": "Vietcombank",
+          "account": "0011012344418", "account_holder": "NGUYEN THI LAN", "account_kind": "", "reference": "",
+          "status": "Đang kinh doanh"}
+_ROWS = st.fixed_dictionaries({key: st.sampled_from([_CLEAN[key]] * 3 * len(_POOLS[key]) + _POOLS[key])
+                               for key in _CLEAN},
+                              optional={key: st.sampled_from(pool) for key, pool in _POOLS.items()
+                                        if key not in _CLEAN}).map(
+    lambda row: {k: v for k, v in row.items() if v != "" or k in ("owner_name", "stall_code", "account")})
+
+
+def _outcome(validator, values):
+    try:
+        good = validator._check(2, dict(values))
+    except ValidationError as error:
+        return ("refused", str(error))
+    return (good.market.id, good.stall, good.account, good.registered, good.verified, good.closed, good.key)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=_ROWS, default=st.sampled_from([None, "HL1"]))
+def test_the_validators_fast_path_gives_what_the_general_path_gives(session, market, values, default):
+    registry = Registry(session, ACTOR)
+    fast = imports._StallValidator(registry, default, False)._fast(dict(values))
+    general = _outcome(imports._StallValidator(registry, default, False), values)
+    if fast is not None:
+        found_market, stall, account = fast
+        assert general[:3] == (found_market.id, stall, account) and general[3:6] == (None, None, None)
+    # and the whole check (fast path first) decides as the general path alone, errors worded alike
+    validator = imports._StallValidator(registry, default, False)
+    try:
+        good = validator.check(2, dict(values))
+        whole = (good.market.id, good.stall, good.account, good.registered, good.verified, good.closed, good.key)
+    except ValidationError as error:
+        whole = ("refused", str(error))
+    assert whole == general
+
+
+def test_the_usual_clean_row_takes_the_fast_path(session, market):
+    values = {"market_code": "HL1", "stall_code": "A-1", "shop_name": "Hải sản Cô Lan", "category": "hải sản",
+              "owner_name": "Nguyễn Thị Lan", "owner_phone": "0912345678", "bank": "Vietcombank",
+              "account": "0011012344418", "account_holder": "NGUYEN THI LAN", "account_kind": "",
+              "reference": "", "status": "Đang kinh doanh"}
+    found = imports._StallValidator(Registry(session, ACTOR), None, False)._fast(values)
+    assert found is not None and found[2]["payload"].startswith("000201")
+
+
+def test_a_hash_collision_in_the_first_pass_only_costs_the_exact_second_pass(session, market, tmp_path,
+                                                                            monkeypatch):
+    """The first pass keeps only hashes of the stall keys seen (memory flat with the file): two keys with
+    one hash read as twins there, and the second pass, exact, finds none and imports every row."""
+    monkeypatch.setattr(imports, "hash", lambda key: 0, raising=False)  # every key collides
+    calls = []
+    original = imports.find_twins
+    monkeypatch.setattr(imports, "find_twins", lambda *a, **k: calls.append(1) or original(*a, **k))
+    path = tmp_path / "distinct.csv"
+    path.write_bytes(_data([[f"A-{n}", f"Nguyễn Văn {n}", "", "", "", ""] for n in range(1, 6)]))
+    report = import_stalls(session, ACTOR, path, market="HL1")
+    assert calls and report.written and report.created == 5 and not report.problems
+
+
+def test_the_compact_hash_set_answers_as_a_set_does():
+    import random
+    rng = random.Random(7)
+    compact, reference = imports._KeyHashes(), set()
+    for _ in range(30_000):
+        value = rng.randrange(-2**63, 2**63) if rng.random() < .9 else rng.choice([0, 1, -1, 2**63 - 1])
+        assert (value in compact) == (value in reference)
+        if value not in compact:  # as the validator adds: after asking
+            compact.add(value)
+        reference.add(value)
+    assert all(v in compact for v in reference) and len(compact.sorted) + len(compact.recent) == len(reference)
+    assert list(compact.sorted) == sorted(compact.sorted)

@@ -31,17 +31,17 @@ def _csv(path, rows):
 def test_an_import_refers_to_the_consent_text_and_the_history_shows_it_in_full(session, market, tmp_path):
     rows = [[f"A-{n}", "", f"Nguyễn Văn {n}", "", "Vietcombank", "0011012344418", "NGUYEN VAN A"] for n in (1, 2)]
     assert import_stalls(session, ACTOR, _csv(tmp_path / "list.csv", rows), market="HL1").written
-    registered = session.exec(select(AuditEvent).where(AuditEvent.action == "account.register")).all()
-    assert len(registered) == 2
-    for event in registered:
-        assert CONSENT_PURPOSE not in event.after and '"$ref"' in event.after  # not repeated per account
-    created = session.exec(select(AuditEvent).where(AuditEvent.action == "stall.create")).all()
-    assert all("null" not in event.after for event in created)  # a creation lists what it set
+    events = session.exec(select(AuditEvent)).all()
+    assert [e.action for e in events] == ["import.create"]  # one batch event, no copy of each row
+    assert CONSENT_PURPOSE not in events[0].after and "NGUYEN" not in events[0].after
     trail = audit_service.stall_trail(Registry(session, ACTOR), "HL1/A-1")
     [register] = [e for e in trail if e.action == "account.register"]
-    assert register.after["consent_purpose"] == CONSENT_PURPOSE and register.after["number"].endswith("4418")
+    assert register.after["consent_purpose"] == CONSENT_PURPOSE and register.after["number"] == "•••• 4418"
+    assert "payload" not in register.after and register.actor == ACTOR.name
     [create] = [e for e in trail if e.action == "stall.create"]
     assert create.after["owner_name"] == "Nguyễn Văn 1" and "shop_name" not in create.after
+    assert [e.entity_id for e in audit_service.stall_trail(Registry(session, ACTOR), "HL1/A-2")
+            if e.action == "stall.create"] == [str(session.exec(select(Stall).where(Stall.code == "A-2")).one().id)]
 
 
 def test_an_unknown_reference_reads_as_written():
@@ -84,21 +84,40 @@ def test_the_fast_png_decodes_and_is_no_larger_than_the_symbol(payload):
     assert image.size[0] <= 360 and image.size[0] % modules == 0 and image.size[0] // modules >= 360 // modules
 
 
-def test_an_import_leaves_out_what_its_event_says_and_the_history_puts_it_back(session, market, tmp_path):
-    rows = [["A-1", "", "Nguyễn Văn 1", "", "Vietcombank", "0011012344418", "NGUYEN VAN A"]]
+def test_an_import_records_its_creations_in_one_event_and_the_history_reads_each_back(session, market, tmp_path):
+    rows = [["A-1", "", "Nguyễn Văn 1", "0912345678", "Vietcombank", "0011012344418", "NGUYEN VAN A"]]
     assert import_stalls(session, ACTOR, _csv(tmp_path / "list.csv", rows), market="HL1").written
-    events = {e.action: e for e in session.exec(select(AuditEvent)).all()}
-    create, register = events["stall.create"], events["account.register"]
-    for key in ("created_at", "updated_at", "code_key", '"id"'):
-        assert key not in create.after  # the event's time, entity and code say them
-    for key in ("created_at", "consent_at", "created_by"):
-        assert key not in register.after
-    trail = {e.action: e for e in audit_service.stall_trail(Registry(session, ACTOR), "HL1/A-1")}
+    [batch] = session.exec(select(AuditEvent)).all()
     stall = session.exec(select(Stall)).one()
+    trail = {e.action: e for e in audit_service.stall_trail(Registry(session, ACTOR), "HL1/A-1")}
+    assert set(trail) == {"stall.create", "account.register"}
     assert trail["stall.create"].after["id"] == stall.id and trail["stall.create"].after["code_key"] == "A1"
-    assert trail["stall.create"].after["created_at"] == str(create.at)
+    assert trail["stall.create"].after["created_at"] == str(batch.at)
+    assert trail["stall.create"].after["owner_phone"] == "•••678"  # masked as every record is
     assert trail["account.register"].after["created_by"] == ACTOR.name
-    assert trail["account.register"].after["consent_at"] == str(register.at)
+    assert trail["account.register"].after["consent_at"] == str(batch.at)
+    assert trail["account.register"].after["status"] == "pending"
+
+
+def test_a_batch_creation_reads_as_it_was_created_after_later_changes(session, market, tmp_path):
+    rows = [["A-1", "", "Nguyễn Văn 1", "", "Vietcombank", "0011012344418", "NGUYEN VAN A"]]
+    assert import_stalls(session, ACTOR, _csv(tmp_path / "one.csv", rows), market="HL1").written
+    registry = Registry(session, ACTOR)
+    registry.save_stall("HL1", code="A-1", owner_name="Trần Thị Bích")
+    session.commit()
+    rows = [["A-1", "", "Trần Thị Bích", "", "Vietcombank", "0011012344426", "TRAN THI BICH"]]
+    report = import_stalls(session, ACTOR, _csv(tmp_path / "two.csv", rows), market="HL1")
+    assert report.written and report.accounts_replaced == 1
+    trail = audit_service.stall_trail(Registry(session, ACTOR), "HL1/A-1")
+    creations = [e for e in trail if e.action in ("stall.create", "account.register")]
+    # newest first: the second account, the first account, the stall
+    assert [e.action for e in creations] == ["account.register", "account.register", "stall.create"]
+    assert creations[2].after["owner_name"] == "Nguyễn Văn 1"  # as created, not as it is now
+    assert creations[1].after["status"] == "pending" and "revoked_at" not in creations[1].after
+    assert creations[1].after["number"] == "•••• 4418" and creations[0].after["number"] == "•••• 4426"
+    [update] = [e for e in trail if e.action == "stall.update"]
+    assert update.before["owner_name"] == "Nguyễn Văn 1" and update.after["owner_name"] == "Trần Thị Bích"
+    assert trail.index(update) < trail.index(creations[2])
 
 
 def test_an_import_creation_row_reads_as_the_general_writer_would_write_it():

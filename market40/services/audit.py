@@ -15,10 +15,12 @@ from sqlalchemy import and_, or_
 from sqlmodel import select
 
 from ..models import AuditEvent, Market, PaymentAccount, Stall, User
-from .auditlog import CONSTANTS, compact_record, expand_record, restore_implied
+from .auditlog import (BATCH_ACTION, BATCH_OF, CONSTANTS, compact_record, expand_record, in_ranges, mask_record,
+                       restore_implied)
 from .registry import Registry
 
 __all__ = ["TrailEntry", "Change", "stall_trail", "erasure_requests", "actor_names", "changes", "FIELD_ORDER",
+           "batch_creations",
            "compact_record", "expand_record", "CONSTANTS"]
 
 
@@ -100,11 +102,65 @@ def _entry(event: AuditEvent) -> TrailEntry:
                       after, event.note, event.effective_at)
 
 
+def _undo(record: dict[str, Any], later: list[AuditEvent], columns: set[str]) -> dict[str, Any]:
+    """A row's record as it was before ``later`` (its recorded changes, newest first): each change's
+    ``after`` fields take their ``before`` values back (a field its ``before`` does not list was empty)."""
+    for event in later:
+        before, after = _json(event.before), _json(event.after)
+        if before is None or after is None:
+            continue  # a creation, a read or a note: no change of the row to undo
+        for key in after:
+            if key in columns:
+                record[key] = before.get(key)
+    return record
+
+
+def batch_creations(session: Any, rows: list[Any], events: Any = ()) -> list[TrailEntry]:
+    """The creations of ``rows`` (stalls, payment accounts) that an import recorded in one batch event.
+
+    The batch event (:data:`~market40.services.auditlog.BATCH_ACTION`) lists the ids it created;
+    each row's creation record is read back from the row itself, masked, with the changes recorded
+    since (``events``: the row's other events) undone, so it reads as a ``stall.create`` or
+    ``account.register`` event written whole would. Rows created otherwise are not listed."""
+    return [entry for _, entry in _batch_creations(session, rows, events)]
+
+
+def _batch_creations(session: Any, rows: list[Any], events: Any) -> list[tuple[int, TrailEntry]]:
+    """:func:`batch_creations`, each with the id of its batch event (to order it among the others)."""
+    by_time: dict[Any, list[Any]] = {}
+    for row in rows:
+        if row.created_at is not None:
+            by_time.setdefault(row.created_at, []).append(row)
+    if not by_time:
+        return []
+    batches = session.exec(select(AuditEvent).where(AuditEvent.action == BATCH_ACTION,
+                                                    AuditEvent.at.in_(list(by_time)))).all()  # type: ignore
+    out = []
+    for batch in batches:
+        listed = _json(batch.after) or {}
+        for row in by_time.get(batch.at, ()):
+            table = row.__tablename__
+            if not in_ranges(row.id, listed.get(table, [])):
+                continue
+            later = sorted((e for e in events if e.entity == table and e.entity_id == str(row.id)
+                            and e.id > batch.id), key=lambda e: (e.at, e.id), reverse=True)
+            record = _undo(mask_record(row.model_dump()), later, set(type(row).model_fields))
+            record = json.loads(json.dumps({k: v for k, v in record.items() if v is not None},
+                                           ensure_ascii=False, default=str))
+            out.append((batch.id, TrailEntry(batch.at, batch.actor, BATCH_OF[table], table, str(row.id), None,
+                                             record, batch.note, None)))
+    return out
+
+
 def stall_trail(registry: Registry, ref: str, *, limit: int = 500) -> list[TrailEntry]:
-    """What happened to one stall, newest first: the stall, its accounts, its owner's logins."""
+    """What happened to one stall, newest first: the stall, its accounts, its owner's logins.
+
+    Stalls and accounts an import created are recorded by one batch event per chunk of the file;
+    their creation is listed here as its own event (:func:`batch_creations`)."""
     stall = registry.stall(ref)
     session = registry.session
-    account_ids = [str(i) for i in session.exec(select(PaymentAccount.id).where(PaymentAccount.stall_id == stall.id))]
+    every_account = list(session.exec(select(PaymentAccount).where(PaymentAccount.stall_id == stall.id)))
+    account_ids = [str(a.id) for a in every_account]
     user_ids = [str(i) for i in session.exec(select(User.id).where(User.stall_id == stall.id))]
     conditions = [and_(AuditEvent.entity == "stall", AuditEvent.entity_id == str(stall.id))]
     if account_ids:
@@ -117,6 +173,14 @@ def stall_trail(registry: Registry, ref: str, *, limit: int = 500) -> list[Trail
                           .limit(limit)).all()
     ref = f"{registry.session.get(Market, stall.market_id).code}/{stall.code}"  # type: ignore[union-attr]
     entries = [_entry(e) for e in events]
+    if len(events) < limit:  # else the creations, older than every event listed, would be cut anyway
+        created = _batch_creations(session, [stall, *every_account], events)
+        if created:
+            keyed = [((e.at, e.id, 0), entry) for e, entry in zip(events, entries)]
+            # one batch: a stall before its account (read newest first: the account first)
+            keyed += [((entry.at, batch_id, entry.entity == "payment_account"), entry) for batch_id, entry in created]
+            keyed.sort(key=lambda pair: pair[0], reverse=True)
+            entries = [entry for _, entry in keyed][:limit]
     names = actor_names(session, [e.actor for e in entries])
     for entry in entries:
         entry.stall = ref

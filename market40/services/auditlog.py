@@ -20,7 +20,8 @@ from .. import accounts
 from ..models import AuditEvent, utcnow
 
 __all__ = ["record", "row", "mask_record", "refer", "compact_record", "expand_record", "restore_implied",
-           "CONSTANTS", "IMPLIED", "COLUMNS", "creation_row"]
+           "CONSTANTS", "IMPLIED", "COLUMNS", "creation_row", "BATCH_ACTION", "BATCH_OF", "batch_row", "ranges",
+           "in_ranges"]
 
 _LEFT_OUT = ("payload", "merchant_payload", "password_hash", "code_hash", "totp_secret")
 _PHONES = ("owner_phone", "board_contact_phone", "phone")
@@ -198,3 +199,42 @@ def record(session: Session, actor: str, action: str, entity: str, entity_id: An
     event = AuditEvent(**fields)
     session.add(event)
     return event
+
+
+# --- batch creations: one event for the rows an import created ------------------------------
+
+#: The action of an import's batch creation event: the rows it created are the "after" of their
+#: creation, stored once (in their own tables), not copied into one event per row. Its ``after``
+#: lists the ids per table as ``[[first, last], ...]``; the history reads each row's creation back
+#: from the row and the changes recorded since (:func:`market40.services.audit.stall_trail`).
+BATCH_ACTION = "import.create"
+#: The per-row action a batch creation stands for, by table (what the history shows).
+BATCH_OF = {"stall": "stall.create", "payment_account": "account.register"}
+
+
+def ranges(ids: list[int]) -> list[list[int]]:
+    """Ids as sorted ``[first, last]`` runs: ``[1, 2, 3, 7]`` → ``[[1, 3], [7, 7]]``.
+
+    >>> ranges([3, 1, 2, 7])
+    [[1, 3], [7, 7]]
+    """
+    out: list[list[int]] = []
+    for value in sorted(ids):
+        if out and value == out[-1][1] + 1:
+            out[-1][1] = value
+        else:
+            out.append([value, value])
+    return out
+
+
+def in_ranges(value: int, runs: list[list[int]]) -> bool:
+    """Whether ``value`` is in one of the ``[first, last]`` runs (sorted; binary search)."""
+    import bisect
+    index = bisect.bisect_right(runs, [value, float("inf")]) - 1
+    return index >= 0 and runs[index][0] <= value <= runs[index][1]
+
+
+def batch_row(actor: str, created: dict[str, list[int]], at: datetime, note: str | None = None) -> tuple:
+    """The batch creation event (a tuple in :data:`COLUMNS` order): the ids each table got, as runs."""
+    after = {table: ranges(ids) for table, ids in created.items() if ids}
+    return (at, actor[:64], BATCH_ACTION, "import", None, None, None, _dumps(after), note)

@@ -28,6 +28,7 @@ import functools
 import gc
 import operator
 import pickle
+import re
 import tempfile
 import weakref
 from dataclasses import dataclass, field
@@ -38,11 +39,11 @@ from typing import IO, Any, Callable, Iterable, Iterator
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
-from .. import accounts, formats, households, messages, tabular
+from .. import accounts, banks, formats, households, messages, tabular, vietqr
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
-from ..models import CURRENT_ACCOUNT_STATUSES, AuditEvent, Market, PaymentAccount, Stall, utcnow
+from ..models import AuditEvent, Market, PaymentAccount, Stall, utcnow
 from . import auditlog
-from .registry import CONSENT_PURPOSE, Actor, ReferenceGuard, Registry, mask_record
+from .registry import CONSENT_PURPOSE, MOMO_BIN, Actor, KeyHashes, ReferenceGuard, Registry, mask_record
 
 __all__ = ["ImportReport", "Problem", "Problems", "MAX_DETAIL", "find_twins", "import_stalls", "import_markets",
            "import_stall_rows", "verdict", "settle", "write_rejects", "bulk_insert", "bulk_update"]
@@ -283,6 +284,10 @@ class _Good:
     values: dict[str, str] | None = None
 
     @functools.cached_property
+    def market_id(self) -> int:
+        return self.market.id  # type: ignore[return-value]
+
+    @functools.cached_property
     def key(self) -> str:
         return accounts.stall_key(self.stall["code"])
 
@@ -306,8 +311,39 @@ def find_twins(rows: Iterable[tuple[int, dict[str, str]]], market: str | None = 
     return {k: v for k, v in groups.items() if len(v) > 1}
 
 
+_KeyHashes = KeyHashes  # (the validator's first pass and the reference guard share it)
+
+
 class _TwinsFound(Exception):
     """Two rows name one stall: the import starts again with every row of each group known."""
+
+
+#: The columns a row may have to take the validator's fast path (any other: the general path).
+_FAST_COLUMNS = frozenset({"market_code", "stall_code", "shop_name", "category", "owner_name", "owner_phone",
+                           "bank", "account", "account_holder", "account_kind", "reference", "status"})
+_FAILED = object()  # a cached cleaner refused the value
+_CACHE_LIMIT = 20_000
+_PHONE = re.compile(r"0[0-9]{9,10}")  # a phone clean_phone returns as it is
+_NUMBER = re.compile(r"[0-9A-Za-z]{1,19}")  # an account number clean_account_number returns as it is
+_HOLDER = re.compile(r"[A-Z][A-Z .'-]*")  # a holder name clean_holder_name returns as it is (with the checks beside)
+
+
+def _clean_text(value: str | None, limit: int) -> Any:
+    """clean_name's result for a value already in its canonical form (printable, single spaces,
+    trimmed, within ``limit``): the value itself, or None when empty; _FAILED for any other."""
+    if not value:
+        return None
+    if value.isprintable() and len(value) <= limit and "  " not in value and value[0] != " " and value[-1] != " ":
+        return value
+    return _FAILED
+
+
+def _clean_category(value: str | None) -> Any:
+    return accounts.clean_name(value, field="category", limit=120)
+
+
+def _account_kind(given: tuple[Any, str | None]) -> str:
+    return accounts.clean_account_kind(given[0], bank_kind=given[1])
 
 
 class _StallValidator:
@@ -320,11 +356,26 @@ class _StallValidator:
         self.allow_unknown_bin = allow_unknown_bin
         self.markets: dict[str, Market | ValidationError] = {}
         # market id → stall key → the row it was first seen on (one dict per market: no tuple per row)
-        self.seen: dict[int, dict[str, int]] = {}
+        # What each market's rows named so far, to find twins. Twins known (``twins`` from the whole
+        # file): nothing is kept. The first pass over a file that can be read again (stop_on_twins):
+        # a set of the keys' hashes (a hit, even a hash collision, starts the exact second pass).
+        # Otherwise (a stream): stall key → the row it was first seen on, for the message.
+        self.seen: dict[int, Any] = {}
         self.twins = twins or {}
+        self.twins_known = twins is not None
+        self.fresh: dict[int, bool] = {}  # market id → it had no stall when first seen (before any write)
         self.guard = ReferenceGuard(registry.session)
         self.now = utcnow()
         self.stop_on_twins = False
+        # the fast path's caches of pure cleaners (values that repeat from row to row)
+        self._fast_markets: dict[str, Any] = {}
+        self._codes: dict[Any, Any] = {}
+        self._statuses: dict[Any, Any] = {}
+        self._categories: dict[Any, Any] = {}
+        self._banks: dict[Any, Any] = {}
+        self._kinds: dict[Any, Any] = {}
+        self._market_codes: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
 
     def market(self, code: str) -> Market:
         key = code.strip().upper()
@@ -339,7 +390,172 @@ class _StallValidator:
             raise found
         return found
 
+    def _seen(self, number: int, values: dict[str, str], market: Market, code: str,
+              errors: list[ValidationError]) -> tuple[str, bool]:
+        """Twins (two rows naming one stall) and references that read like another market's: the
+        row's problems go to ``errors``; returns the stall key and whether the guard passed it."""
+        guarded = False
+        code_key = self._key(code)
+        market_id = market.id
+        if market_id not in self.fresh:  # the market had no stall when the import began
+            self.fresh[market_id] = self.registry.session.connection().exec_driver_sql(
+                "SELECT 1 FROM stall WHERE market_id = %d LIMIT 1" % market_id).first() is None
+        if self.twins_known:
+            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
+                                    code_key)) if self.twins else None
+            others = [n for n in (twins or ()) if n != number]
+            if others:
+                errors.append(messages.problem("stall_twins", "stall_code", code,
+                                               rows=", ".join(map(str, others)), limit="one row per stall"))
+                return code_key, False
+        elif self.stop_on_twins:
+            hashes = self.seen.get(market_id)
+            if hashes is None:
+                hashes = self.seen[market_id] = _KeyHashes()
+            mark = hash(code_key)
+            if mark in hashes:
+                raise _TwinsFound()
+            hashes.add(mark)
+        else:
+            seen = self.seen.setdefault(market_id, {})
+            if code_key in seen:
+                errors.append(messages.problem("stall_twins", "stall_code", code,
+                                               rows=str(seen[code_key]), limit="one row per stall"))
+                return code_key, False
+            seen[code_key] = number
+        if self.guard.needed(market_id):  # a market whose references no other market's can read like
+            try:
+                self.guard.check(code, market)
+                guarded = True  # remembered by the caller once the whole row is good
+            except ValidationError as error:
+                if self.registry.find_stall(market_id, code) is None:  # type: ignore[arg-type]
+                    errors.append(error)  # an existing stall (from before this rule) may still be updated
+        return code_key, guarded
+
     def check(self, number: int, values: dict[str, str], cell_errors: Iterable[ValidationError] = ()) -> _Good:
+        """The row as a stall (and account) to write, or a ValidationError listing all its problems.
+
+        The common clean row (the usual columns, each already in its canonical form) takes
+        :meth:`_fast`, which decides as the general path does (a differential test checks it);
+        any other row, and every doubt, takes the general path, which also words the errors."""
+        fast = None if cell_errors else self._fast(values)
+        if fast is None:
+            return self._check(number, values, cell_errors)
+        market, stall, account = fast
+        errors: list[ValidationError] = []
+        code_key, guarded = self._seen(number, values, market, stall["code"], errors)
+        if errors:
+            for error in errors:
+                error.field = _COLUMN_OF.get(error.field or "", error.field)
+            raise ValidationError.combine(errors)
+        if guarded:
+            self.guard.add(stall["code"], market, key=code_key)
+        good = _Good(number, market, stall, account, None, None, None, values)
+        good.__dict__["key"] = code_key
+        return good
+
+    def _cached(self, cache: dict, function: Callable[[Any], Any], value: Any) -> Any:
+        """``function(value)`` remembered (a pure cleaner of a value that repeats: a bank, a code, a
+        status); _FAILED when it refused. Bounded: cleared when it grows past _CACHE_LIMIT."""
+        try:
+            return cache[value]
+        except KeyError:
+            pass
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        try:
+            result = function(value)
+        except (ValidationError, NotFound, Forbidden):
+            result = _FAILED
+        cache[value] = result
+        return result
+
+    def _key(self, code: str) -> str:
+        key = self._keys.get(code)
+        if key is None:
+            if len(self._keys) >= _CACHE_LIMIT:
+                self._keys.clear()
+            key = self._keys[code] = accounts.stall_key(code)
+        return key
+
+    def _fast(self, values: dict[str, str]) -> tuple[Market, dict[str, Any], dict[str, Any] | None] | None:
+        """The market, stall and account of a clean row, as :meth:`_check` would make them; None
+        (the general path decides) for any other row."""
+        if not values.keys() <= _FAST_COLUMNS:
+            return None
+        get = values.get
+        given_market = get("market_code")
+        raw_market = given_market or self.default_market
+        if not raw_market:
+            return None
+        market = self._fast_markets.get(raw_market)
+        if market is None:
+            market = self._cached(self._fast_markets, self.market, raw_market)
+            if market is not _FAILED:
+                self._market_codes[raw_market] = market.code
+        if market is _FAILED or (self.default_market and given_market and
+                                 given_market.strip().upper() != self.default_market.strip().upper()):
+            return None
+        raw = get("stall_code")
+        code = self._codes.get(raw) or self._cached(self._codes, accounts.clean_stall_code, raw)
+        raw = get("status")
+        status = self._statuses.get(raw) or self._cached(self._statuses, accounts.clean_stall_status, raw)
+        owner_name = _clean_text(get("owner_name"), 200)
+        shop_name = _clean_text(get("shop_name"), 200)
+        raw = get("category")
+        category = self._categories.get(raw) or self._cached(self._categories, _clean_category, raw)
+        phone = get("owner_phone")
+        if not phone:
+            phone = None
+        elif not _PHONE.fullmatch(phone):
+            return None
+        if (code is _FAILED or status is _FAILED or owner_name is None or owner_name is _FAILED or shop_name is _FAILED
+                or category is _FAILED):
+            return None
+        stall = {"code": code, "shop_name": shop_name, "goods_category": category, "owner_name": owner_name,
+                 "owner_phone": phone, "status": status}
+        bank, number, holder = get("bank") or "", get("account") or "", get("account_holder") or ""
+        if not (bank or number or holder):
+            return market, stall, None
+        if not (bank and number and holder) or not _NUMBER.fullmatch(number) or not _HOLDER.fullmatch(holder) \
+                or not 2 <= len(holder) <= 50 or "  " in holder or holder[-1] == " ":
+            return None
+        found = self._banks.get(bank) or self._cached(self._banks, self._bank, bank)
+        if found is _FAILED:
+            return None
+        bin_, bank_kind, branch = found
+        raw = (get("account_kind"), bank_kind)
+        kind = self._kinds.get(raw) or self._cached(self._kinds, _account_kind, raw)
+        if kind is _FAILED:
+            return None
+        reference = (get("reference") or "").strip() or None
+        if bin_ == MOMO_BIN and not reference:
+            return None  # MoMo needs its reference: the general path words it
+        try:  # one per stall: not worth a cache
+            purpose = accounts.stall_reference(self._market_codes[raw_market], code)
+        except ValidationError:
+            return None
+        try:
+            payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference,
+                                   **({"card": number} if kind == "card" else {"account": number})).payload
+        except ValidationError:
+            return None
+        return market, stall, {"kind": kind, "bin": bin_, "number": number, "holder_name": holder,
+                               "reference_label": reference, "purpose": purpose, "payload": payload,
+                               "holder_type": "personal", "business_reg_no": None, "tax_code": None,
+                               "merchant_payload": None, "bank_branch": branch[:120] if branch else None}
+
+    def _bank(self, bank: str) -> tuple[str, str, str | None]:
+        """A bank cell as prepare_account reads it: (BIN, the participant's kind, the branch named)."""
+        if bank.strip().isdigit() and len(bank.strip()) == 6:
+            participant = banks.require_bin(bank.strip(), allow_unknown=self.allow_unknown_bin)
+            if participant is None:
+                raise NotFound("an unknown BIN: the general path words it")
+            return bank.strip(), participant.kind, None
+        found = banks.resolve(bank)
+        return found.bank.bin, found.bank.kind, found.branch
+
+    def _check(self, number: int, values: dict[str, str], cell_errors: Iterable[ValidationError] = ()) -> _Good:
         errors: list[ValidationError] = list(cell_errors)
         market = None
         code = values.get("market_code") or self.default_market
@@ -369,27 +585,7 @@ class _StallValidator:
                 pass
         code_key, guarded = None, False
         if market is not None and stall.get("code"):
-            code_key = accounts.stall_key(stall["code"])
-            seen = self.seen.setdefault(market.id, {})  # type: ignore[arg-type]
-            twins = self.twins.get(((values.get("market_code") or self.default_market or "").strip().upper(),
-                                    code_key))
-            others = [n for n in (twins or ()) if n != number]
-            if others:
-                errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
-                                               rows=", ".join(map(str, others)), limit="one row per stall"))
-            elif code_key in seen:
-                if self.stop_on_twins:
-                    raise _TwinsFound()
-                errors.append(messages.problem("stall_twins", "stall_code", stall["code"],
-                                               rows=str(seen[code_key]), limit="one row per stall"))
-            first = seen.setdefault(code_key, number) == number
-            if first and not others:
-                try:
-                    self.guard.check(stall["code"], market)
-                    guarded = True  # remembered below once the whole row is good
-                except ValidationError as error:
-                    if self.registry.find_stall(market.id, stall["code"]) is None:  # type: ignore[arg-type]
-                        errors.append(error)  # an existing stall (from before this rule) may still be updated
+            code_key, guarded = self._seen(number, values, market, stall["code"], errors)
         account = None
         given = {k: values.get(k, "") for k in ("bank", "account", "account_holder")}
         if values.get("payload"):  # the owner's own QR: bank, number and reference come from it
@@ -492,7 +688,8 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
                 except ValidationError as error:
                     report.problems.append(Problem(number, error, values))
             if partial or not report.problems:
-                _write_stalls(registry, good, report, consent_channel, account_status)
+                _write_stalls(registry, good, report, consent_channel, account_status, validator.fresh)
+                validator.guard.settle()  # written: the registry answers for these stalls now
             done += len(chunk)
             if progress:
                 progress(done, total)
@@ -566,7 +763,7 @@ def _history_problem(item: _Good, stall: Stall | None, account: PaymentAccount |
 
 
 def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, consent_channel: str,
-                  account_status: str) -> None:
+                  account_status: str, fresh: dict[int, bool] | None = None) -> None:
     if not good:
         return
     session = registry.session
@@ -576,10 +773,13 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     existing: dict[tuple[int, str], Stall] = {}
     by_market: dict[int, list[str]] = {}
     for item in good:
-        by_market.setdefault(item.market.id, []).append(item.key)  # type: ignore[arg-type]
+        by_market.setdefault(item.market_id, []).append(item.key)  # type: ignore[arg-type]
     for market_id, keys in by_market.items():
+        if fresh is not None and fresh.get(market_id):
+            continue  # no stall before this import: a stall of it named twice is a twin, found by the validator
         for chunk in _chunks(keys, 900):
             # A plain query first (a new list's stalls are not there yet); objects only for those that are.
+            # (Per market: a row-value IN over several markets is a full scan in SQLite.)
             found = [key for _, key in _rows_in(session, "SELECT id, code_key FROM stall WHERE market_id = {} "
                                                 "AND code_key IN ({})", [market_id], chunk)]
             if not found:
@@ -591,7 +791,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
 
     fitting = []
     for item in good:  # dates that contradict the registry's history: the row is reported, not written
-        stall = existing.get((item.market.id, item.key))  # type: ignore[arg-type]
+        stall = existing.get((item.market_id, item.key))  # type: ignore[arg-type]
         problem = _history_problem(item, stall, current.get(stall.id) if stall else None)  # type: ignore
         if problem is None:
             fitting.append(item)
@@ -601,14 +801,15 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     good = fitting
 
     new_stalls, audits, new_accounts = [], [], []  # audits: tuples in auditlog.COLUMNS order
+    created: dict[str, list[int]] = {"stall": [], "payment_account": []}  # ids the batch event lists
     creation = auditlog.creation_row
     revokes: list[dict[str, Any]] = []
     pending_accounts: list[tuple[_Good, dict]] = []
     for item in good:
-        stall = existing.get((item.market.id, item.key))  # type: ignore[arg-type]
+        stall = existing.get((item.market_id, item.key))  # type: ignore[arg-type]
         closed_day = accounts.event_day(item.closed) if item.closed else None
         if stall is None:
-            row = {"market_id": item.market.id, "created_at": now, "updated_at": now, "shop_name": None,
+            row = {"market_id": item.market_id, "created_at": now, "updated_at": now, "shop_name": None,
                    "goods_category": None, "owner_phone": None, "owner_tax_code": None, "status": "operating",
                    **item.stall, "code_key": item.key,
                    "closed_on": (closed_day or today) if item.stall.get("status") == "closed" else None}
@@ -650,7 +851,10 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
             if account is not None:
                 revokes.append({"key": account.id, "at": start or now})
                 audits.append(_audit(actor, "account.revoke", "payment_account", account.id,
-                                     {"status": account.status}, {"status": "revoked"}, now,
+                                     {"status": account.status, "revoked_at": account.revoked_at,
+                                      "status_reason": account.status_reason},
+                                     {"status": "revoked", "revoked_at": start or now,
+                                      "status_reason": "replaced by a new account"}, now,
                                      note="replaced by a new account (import)", effective_at=start))
                 report.accounts_replaced += 1
             else:
@@ -665,46 +869,34 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     # Core executemany without RETURNING: SQLAlchemy's ORM bulk insert with RETURNING splices
     # every batch into the previous ones (quadratic); reading the new keys back is linear.
     if new_stalls:
-        bulk_insert(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
-        stall_ids: dict[tuple[int, str], int] = {}
-        for market_id, keys in _group(new_stalls, "market_id", "code_key").items():
-            for chunk in _chunks(keys, 900):
-                for stall_id, key in _rows_in(session, "SELECT id, code_key FROM stall WHERE market_id = {} "
-                                              "AND code_key IN ({})", [market_id], chunk):
-                    stall_ids[(market_id, key)] = stall_id
-        for row in new_stalls:
-            stall_id = stall_ids[(row["market_id"], row["code_key"])]
-            audits.append(creation(actor, "stall.create", "stall", stall_id,
-                                   {k: v for k, v in row.items() if k not in _STALL_IMPLIED}, now))
+        created["stall"] = _insert_numbered(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
         for item, row in pending_accounts:
-            new_accounts.append(_account_row(stall_ids[(row["market_id"], row["code_key"])], item, actor, now,
-                                             consent_channel, account_status))
+            new_accounts.append(_account_row(row["id"], item, actor, now, consent_channel, account_status))
             report.accounts_created += 1
     if revokes:
         table = PaymentAccount.__table__  # type: ignore[attr-defined]
         session.execute(update(table).where(table.c.id == bindparam("key")).values(
             status="revoked", revoked_at=bindparam("at"), status_reason="replaced by a new account"), revokes)
     if new_accounts:
-        bulk_insert(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
-        account_ids: dict[int, int] = {}
-        current_statuses = list(CURRENT_ACCOUNT_STATUSES)
-        for chunk in _chunks([row["stall_id"] for row in new_accounts], 900):
-            for account_id, stall_id in _rows_in(
-                    session, "SELECT id, stall_id FROM payment_account WHERE status IN ({}) AND stall_id IN ({})",
-                    current_statuses, chunk):
-                account_ids[stall_id] = account_id
+        _insert_numbered(session, PaymentAccount.__table__, new_accounts)  # type: ignore[attr-defined]
+        account_ids = {row["stall_id"]: row["id"] for row in new_accounts}
+        batched = created["payment_account"]
         for row in new_accounts:
             dated = row["created_at"] if row["created_at"] != now else None
-            record = {k: v for k, v in row.items() if k not in _ACCOUNT_IMPLIED}
-            if dated is not None:  # the board's dates: the record keeps them (the event's time is the import's)
+            if dated is None:  # created now: the batch event records it (the row is its "after")
+                batched.append(account_ids[row["stall_id"]])
+            else:  # the board's dates: an event of its own keeps when it happened
+                record = {k: v for k, v in row.items() if k not in _ACCOUNT_IMPLIED}
                 record["created_at"], record["consent_at"] = row["created_at"], row["consent_at"]
-            audits.append(creation(actor, "account.register", "payment_account", account_ids[row["stall_id"]],
-                                   record, now, dated))
+                audits.append(creation(actor, "account.register", "payment_account", account_ids[row["stall_id"]],
+                                       record, now, dated))
             if row["status"] == "verified" and row["verified_at"] != now:
                 audits.append(_audit(actor, "account.verify", "payment_account", account_ids[row["stall_id"]],
                                      {"status": "pending"}, {"status": "verified", "verified_at": row["verified_at"]},
                                      now, note="verified on the date of the board's list",
                                      effective_at=row["verified_at"]))
+    if created["stall"] or created["payment_account"]:
+        audits.append(auditlog.batch_row(actor, created, now, note=f"import of {report.source}"))
     if audits:
         bulk_insert(session, AuditEvent.__table__, audits, auditlog.COLUMNS)  # type: ignore[attr-defined]
     session.flush()
@@ -765,7 +957,32 @@ def bulk_insert(session: Session, table: Any, rows: list[Any], columns: Iterable
         return
     names = list(columns) if columns is not None else list(rows[0])
     compiled = table.insert().compile(dialect=session.connection().dialect, column_keys=names)
-    _executemany(session, compiled, names, rows, tuples=columns is not None)
+    _executemany(session, compiled, names, rows, tuples=columns is not None,
+                 copy_into=table if session.connection().dialect.name == "postgresql" else None)
+
+
+def _insert_numbered(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert new rows (dicts) with :func:`bulk_insert` and set each one's ``id``; returns the ids in order.
+
+    No id is read back row by row. PostgreSQL: the ids are drawn from the table's sequence first (one
+    query) and inserted with the rows. SQLite (no AUTOINCREMENT: a new row's id is the largest + 1, and
+    this transaction holds the write lock from its first insert on): the rows got the ids after the
+    largest before them, in order, which the largest id after the insert gives.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        ids = [number for number, in connection.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, {len(rows)})")]
+        for row, number in zip(rows, ids):
+            row["id"] = number
+        bulk_insert(session, table, rows)
+        return ids
+    bulk_insert(session, table, rows)
+    last = connection.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar()
+    ids = list(range(last - len(rows) + 1, last + 1))
+    for row, number in zip(rows, ids):
+        row["id"] = number
+    return ids
 
 
 def bulk_update(session: Session, table: Any, key: str, columns: Iterable[str], rows: list[tuple]) -> None:
@@ -782,12 +999,16 @@ def bulk_update(session: Session, table: Any, key: str, columns: Iterable[str], 
     _executemany(session, statement.compile(dialect=session.connection().dialect), names, rows, tuples=True)
 
 
-def _executemany(session: Session, compiled: Any, names: list[str], rows: list[Any], *, tuples: bool) -> None:
-    """Run ``compiled`` once per row (executemany), each value converted by its bind's processor."""
+def _executemany(session: Session, compiled: Any, names: list[str], rows: list[Any], *, tuples: bool,
+                 copy_into: Any = None) -> None:
+    """Run ``compiled`` once per row (executemany), each value converted by its bind's processor.
+
+    ``copy_into`` (PostgreSQL, psycopg 3): the rows go into that table through ``COPY … FROM STDIN``
+    instead, in the same transaction, the fastest way PostgreSQL takes rows in."""
     connection = session.connection()
     dialect = connection.dialect
     order = ([compiled.binds[name].key for name in compiled.positiontup]  # type: ignore[union-attr]
-             if compiled.positional else names)
+             if compiled.positional and copy_into is None else names)
     processors = [(index, name, compiled.binds[name].type._cached_bind_processor(dialect))
                   for index, name in enumerate(order)]
     processors = [item for item in processors if item[2] is not None]
@@ -804,7 +1025,16 @@ def _executemany(session: Session, compiled: Any, names: list[str], rows: list[A
                     values[index] = cache[raw]
                 else:
                     values[index] = cache[raw] = processor(raw)
-        params.append(tuple(values) if compiled.positional else dict(zip(order, values)))
+        params.append(tuple(values) if compiled.positional or copy_into is not None else dict(zip(order, values)))
+    if copy_into is not None:
+        quote = dialect.identifier_preparer.quote
+        driver = connection.connection.dbapi_connection
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {quote(copy_into.name)} ({', '.join(quote(n) for n in order)}) "
+                             "FROM STDIN") as copy:
+                for values in params:
+                    copy.write_row(values)
+        return
     connection.exec_driver_sql(str(compiled), params)
 
 
@@ -815,13 +1045,6 @@ def _rows_in(session: Session, sql: str, first: list[Any], values: list[Any]) ->
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     statement = sql.format(", ".join([mark] * len(first)), ", ".join([mark] * len(values)))
     return connection.exec_driver_sql(statement, tuple(first) + tuple(values)).fetchall()
-
-
-def _group(rows: list[dict[str, Any]], key: str, value: str) -> dict[Any, list[Any]]:
-    out: dict[Any, list[Any]] = {}
-    for row in rows:
-        out.setdefault(row[key], []).append(row[value])
-    return out
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -846,9 +1069,8 @@ def _account_row(stall_id: int, item: "_Good", actor: str, now: Any, consent_cha
     return row
 
 
-#: What a creation's audit record leaves out because its event says it (auditlog.IMPLIED; the payload:
-#: never in the trail). A stall's ``created_at``/``updated_at`` are always the import's time.
-_STALL_IMPLIED = frozenset(auditlog.IMPLIED["stall.create"])
+#: What a dated account's creation record leaves out because its event says it (auditlog.IMPLIED; the
+#: payload: never in the trail). Stalls and undated accounts go in the batch event (auditlog.BATCH_ACTION).
 _ACCOUNT_IMPLIED = frozenset((*auditlog.IMPLIED["account.register"], "payload"))
 
 

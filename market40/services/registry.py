@@ -12,6 +12,8 @@ is acting, and what they may see). The CLI and the web app both go through here:
 """
 from __future__ import annotations
 
+import array
+import bisect
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
@@ -188,6 +190,34 @@ class MergeResult(_Record):
     reference_changed: str | None = None  # the kept account's new reference: reprint its poster
 
 
+class KeyHashes:
+    """A set of 64-bit hashes in ~8–30 bytes each (a Python set of ints takes ~60): a sorted array,
+    with the newest hashes in a set merged in when it reaches half the array's size (at least 256;
+    each hash is copied ~3 times in all), lookups by binary search. Kept per market.
+    """
+
+    _MERGE = 256
+
+    def __init__(self) -> None:
+        self.sorted = array.array("q")
+        self.recent: set[int] = set()
+
+    def add(self, value: int) -> None:
+        """Add ``value`` (the caller asked ``in`` first: a value already there may be kept twice)."""
+        self.recent.add(value)
+        if len(self.recent) >= self._MERGE and 2 * len(self.recent) >= len(self.sorted):
+            merged = array.array("q", self.sorted)
+            merged.extend(self.recent)
+            self.sorted = array.array("q", sorted(merged))
+            self.recent = set()
+
+    def __contains__(self, value: int) -> bool:
+        if value in self.recent:
+            return True
+        index = bisect.bisect_left(self.sorted, value)
+        return index < len(self.sorted) and self.sorted[index] == value
+
+
 class ReferenceGuard:
     """Refuses stall codes whose reference reads like another market's once spaces are stripped.
 
@@ -201,14 +231,28 @@ class ReferenceGuard:
         self.session = session
         self.market = market
         self.codes = {m.id: accounts.compact_reference(m.code, "") for m in session.exec(select(Market)).all()}
-        self.known: dict[int, dict[str, str]] = {}
+        # Per market: the hashes of the stall keys in the registry (8 bytes a stall, whatever an import
+        # adds), and the stalls added but not yet written (key → code; :meth:`settle` once written).
+        self.known: dict[int, KeyHashes] = {}
+        self.pending: dict[int, dict[str, str]] = {}
         self.rivals: dict[int, list[tuple[int, str]]] = {}
 
-    def _keys(self, market_id: int) -> dict[str, str]:
+    def _keys(self, market_id: int) -> "KeyHashes":
         if market_id not in self.known:
-            self.known[market_id] = {key: code for key, code in self.session.exec(
-                select(Stall.code_key, Stall.code).where(Stall.market_id == market_id)).all()}
+            hashes = self.known[market_id] = KeyHashes()
+            for key in self.session.exec(select(Stall.code_key).where(Stall.market_id == market_id)).all():
+                hashes.add(hash(key))  # keys are unique within a market
         return self.known[market_id]
+
+    def _code(self, market_id: int, key: str) -> str | None:
+        """The code of the market's stall with this key (added, or in the registry), or None."""
+        pending = self.pending.get(market_id)
+        if pending and key in pending:
+            return pending[key]
+        if hash(key) not in self._keys(market_id):
+            return None
+        return self.session.exec(select(Stall.code).where(Stall.market_id == market_id,  # a hash may collide
+                                                          Stall.code_key == key)).first()
 
     def _rivals(self, market_id: int) -> list[tuple[int, str]]:
         """The markets whose compacted code could start one of this market's references (cached):
@@ -221,6 +265,10 @@ class ReferenceGuard:
                                                                             or prefix.startswith(mine))]
         return found
 
+    def needed(self, market_id: int) -> bool:
+        """Whether a new stall of this market could read like another market's (it has rivals)."""
+        return bool(self._rivals(market_id))
+
     def check(self, code: str, market: Market | None = None) -> None:
         market = market or self.market
         assert market is not None and market.id is not None
@@ -231,7 +279,7 @@ class ReferenceGuard:
         for other_id, prefix in rivals:
             if not reference.startswith(prefix):
                 continue
-            other = self._keys(other_id).get(reference[len(prefix):])
+            other = self._code(other_id, reference[len(prefix):])
             if other is not None:
                 other_market = self.session.get(Market, other_id)
                 try:
@@ -248,7 +296,18 @@ class ReferenceGuard:
         """Remember a stall about to be created (``key``: its :func:`~market40.accounts.stall_key`, if known)."""
         market = market or self.market
         assert market is not None and market.id is not None
-        self._keys(market.id)[key or accounts.stall_key(code)] = code
+        self._keys(market.id)  # the registry's keys as they were before
+        self.pending.setdefault(market.id, {})[key or accounts.stall_key(code)] = code
+
+    def settle(self) -> None:
+        """The stalls added so far are written: the registry answers for them (memory stays flat)."""
+        for market_id, added in self.pending.items():
+            hashes = self._keys(market_id)
+            for key in added:
+                mark = hash(key)
+                if mark not in hashes:
+                    hashes.add(mark)
+        self.pending.clear()
 
 
 # ------------------------------------------------------------------ the registry
