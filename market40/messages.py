@@ -1775,6 +1775,10 @@ REFUSAL_TEXTS: dict[str, str] = {
         "Excel chỉ ra ô cuối cùng) hoặc chép danh sách sang sổ tính mới",
     "{name}: not a valid XLSX file ({exc})":
         "{name}: không phải tệp XLSX hợp lệ ({exc})",
+    "{name}: row {row}: a cell refers to shared text {text!r}, which the workbook does not have":
+        "{name}: dòng {row}: một ô trỏ tới chuỗi văn bản dùng chung {text!r} mà sổ tính không có",
+    "{name}: row {row}: the number cell holds {text!r}":
+        "{name}: dòng {row}: ô kiểu số lại chứa {text!r}",
     "{target}: can only write .csv or .xlsx files":
         "{target}: chỉ ghi được tệp .csv hoặc .xlsx",
     # transactions.py

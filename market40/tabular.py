@@ -1132,8 +1132,9 @@ class _SheetReader:
             try:
                 return self.shared[int(text)]
             except (ValueError, IndexError):
-                raise InvalidFormat(f"{self.name}: row {self.row_number}: a cell refers to shared text "
-                                    f"{text!r}, which the workbook does not have", value=self.name) from None
+                name, row = self.name, self.row_number
+                raise InvalidFormat(f"{name}: row {row}: a cell refers to shared text {text!r}, which the "
+                                    "workbook does not have", value=name) from None
         if kind == "inlineStr" or kind == "str":
             return text
         if not text:
@@ -1150,8 +1151,8 @@ class _SheetReader:
         try:
             number = float(text)
         except ValueError:
-            raise InvalidFormat(f"{self.name}: row {self.row_number}: the number cell holds {text!r}",
-                                value=self.name) from None
+            name, row = self.name, self.row_number
+            raise InvalidFormat(f"{name}: row {row}: the number cell holds {text!r}", value=name) from None
         styles = self.styles
         date_kind = styles[self.style] if self.style < len(styles) else 0
         if date_kind:
@@ -1176,7 +1177,8 @@ def _sheet_rows(archive: zipfile.ZipFile, part: str, reader: _SheetReader) -> It
     except Market40Error:
         raise
     except (_expat.ExpatError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        raise InvalidFormat(f"{reader.name}: not a valid XLSX file ({exc})", value=reader.name) from None
+        name = reader.name
+        raise InvalidFormat(f"{name}: not a valid XLSX file ({exc})", value=name) from None
 
 
 # A regular sheet (every cell ``<c r="B7" …>``, no namespace prefix) is read with
@@ -1265,7 +1267,8 @@ def _regular_rows(archive: zipfile.ZipFile, part: str, reader: _SheetReader) -> 
     except Market40Error:
         raise
     except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError, _expat.ExpatError) as exc:
-        raise InvalidFormat(f"{reader.name}: not a valid XLSX file ({exc})", value=reader.name) from None
+        name = reader.name
+        raise InvalidFormat(f"{name}: not a valid XLSX file ({exc})", value=name) from None
 
 
 def _parsed_cell(fragment: str, reader: _SheetReader) -> Any:

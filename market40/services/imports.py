@@ -545,12 +545,12 @@ class _StallValidator:
                                "holder_type": "personal", "business_reg_no": None, "tax_code": None,
                                "merchant_payload": None, "bank_branch": branch[:120] if branch else None}
 
-    def _bank(self, bank: str) -> tuple[str, str, str | None]:
-        """A bank cell as prepare_account reads it: (BIN, the participant's kind, the branch named)."""
+    def _bank(self, bank: str) -> Any:
+        """A bank cell as prepare_account reads it: (BIN, the participant's kind, the branch named), or _FAILED."""
         if bank.strip().isdigit() and len(bank.strip()) == 6:
             participant = banks.require_bin(bank.strip(), allow_unknown=self.allow_unknown_bin)
             if participant is None:
-                raise NotFound("an unknown BIN: the general path words it")
+                return _FAILED  # an unknown BIN: the general path words the refusal
             return bank.strip(), participant.kind, None
         found = banks.resolve(bank)
         return found.bank.bin, found.bank.kind, found.branch
