@@ -58,6 +58,7 @@ RECENT_IDS = 32
 #: The browser's reconnection delay (SSE ``retry:``), and the shorter one when a stopping process ends a stream.
 RETRY_MS = 1000
 CLOSING_RETRY_MS = 250
+CLOSING_JITTER_MS = 1000
 
 
 # ------------------------------------------------------------------ set-up
@@ -483,7 +484,8 @@ def _stream(viewer: _Viewer) -> Response:
                     if event is not None and position.add(int(event["id"])):
                         yield _sse(event, position.token())
                 if waiter.closing:
-                    yield f"retry: {CLOSING_RETRY_MS}\n\n"
+                    # a jittered delay: the pages of one stopping process do not all come back together
+                    yield f"retry: {CLOSING_RETRY_MS + random.randrange(CLOSING_JITTER_MS)}\n\n"
                     return  # the process is stopping: the page resumes on another one from its last id
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

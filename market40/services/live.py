@@ -726,13 +726,17 @@ class FastLane:
     new one (storing is idempotent: ON CONFLICT DO NOTHING).
     """
 
-    KEEP = 8
+    #: Connections per process at most (thousands of greenlets share them; each holds one for one
+    #: statement). PostgreSQL's default max_connections is 100, shared with the ORM's pools.
+    SIZE = 4
 
-    def __init__(self, url: str, channel: str = livebus.CHANNEL) -> None:
+    def __init__(self, url: str, channel: str = livebus.CHANNEL, size: int | None = None) -> None:
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
         self.channel = channel
+        self.size = size or self.SIZE
         self._idle: list[Any] = []
         self._pid = 0
+        self._slots: Any = None
 
     @classmethod
     def for_engine(cls, engine: Any) -> "FastLane | None":
@@ -745,26 +749,24 @@ class FastLane:
         import os
 
         import psycopg
-        if self._pid != os.getpid():
-            self._idle, self._pid = [], os.getpid()
-        for attempt in (1, 2):
-            fresh = not self._idle
-            conn = psycopg.connect(self.url, autocommit=True) if fresh else self._idle.pop()
-            try:
-                rows = conn.execute(query, params).fetchall()
-            except psycopg.OperationalError:
-                conn.close()
-                if fresh or attempt == 2:
+        if self._pid != os.getpid():  # made in this process (after gevent patched threading, in a worker)
+            self._idle, self._slots, self._pid = [], threading.BoundedSemaphore(self.size), os.getpid()
+        with self._slots:
+            for attempt in (1, 2):
+                fresh = not self._idle
+                conn = psycopg.connect(self.url, autocommit=True) if fresh else self._idle.pop()
+                try:
+                    rows = conn.execute(query, params).fetchall()
+                except psycopg.OperationalError:
+                    conn.close()
+                    if fresh or attempt == 2:
+                        raise
+                    continue
+                except BaseException:
+                    conn.close()
                     raise
-                continue
-            except BaseException:
-                conn.close()
-                raise
-            if len(self._idle) < self.KEEP:
                 self._idle.append(conn)
-            else:
-                conn.close()
-            return rows
+                return rows
         raise AssertionError("unreachable")
 
     def close(self) -> None:
