@@ -57,8 +57,8 @@ RESUME_SECONDS = 60.0
 RECENT_IDS = 32
 #: The browser's reconnection delay (SSE ``retry:``), and the shorter one when a stopping process ends a stream.
 RETRY_MS = 1000
-CLOSING_RETRY_MS = 250
-CLOSING_JITTER_MS = 1000
+CLOSING_RETRY_MS = 100
+CLOSING_JITTER_MS = 400
 
 
 # ------------------------------------------------------------------ set-up
@@ -120,8 +120,11 @@ class _Live:
         self.bus = live_service.open_bus(self._config_bus, self.engine)
         self.hub = live_service.Hub()
         self.rate = _SourceRate(app)
-        # PostgreSQL: the hot paths on the driver (a webhook: two round trips; a stream: one query)
-        self.lane = live_service.FastLane.for_engine(self.engine)
+        # PostgreSQL: the hot paths on the driver (a webhook: two round trips; a stream: one query), each
+        # with its own connections: thousands of pages reconnecting after a restart queue for theirs,
+        # never in front of a webhook
+        self.lane = live_service.FastLane.for_engine(self.engine, size=2)
+        self.ingest = live_service.FastLane.for_engine(self.engine, size=3)
         self.sinks: list[Any] = []  # more announcers (MQTT): called with each stored event
         if app.config.get("LIVE_MQTT"):
             self.sinks.append(live_service.mqtt_announcer(app.config["LIVE_MQTT"], self.engine))
@@ -152,7 +155,7 @@ class _Live:
 
     def ingest_lane(self) -> "live_service.FastLane | None":
         """The fast lane for webhooks: only where its NOTIFY is what the processes listen to."""
-        return self.lane if self.lane is not None and live_service.notifies_in_transaction(self.bus) else None
+        return self.ingest if self.ingest is not None and live_service.notifies_in_transaction(self.bus) else None
 
     def publish(self, event: dict[str, Any], connection: Any = None) -> None:
         self.bus.publish(event["stall"], event["id"], connection=connection, event=event)
@@ -164,8 +167,9 @@ class _Live:
     def close(self) -> None:
         """Stop the bus listener and the announcers (the app is going away)."""
         self.bus.stop(timeout=2.0)
-        if self.lane is not None:
-            self.lane.close()
+        for lane in (self.lane, self.ingest):
+            if lane is not None:
+                lane.close()
         for sink in self.sinks:
             closing = getattr(sink, "close", None)
             if closing is not None:

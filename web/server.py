@@ -32,9 +32,9 @@ GRACEFUL_SECONDS = 10
 DRAIN_SECONDS = 5.0
 #: A rolling restart (``kill -HUP``) is no stop: the old worker keeps its streams, still listening on
 #: the bus and delivering, and hands them to the new workers at this many streams a second (but over
-#: at least DRAIN_SECONDS), so 15,000 pages reconnect over a minute or so, not all at once; the new
+#: at least DRAIN_SECONDS), so 15,000 pages reconnect over two minutes or so, not all at once; the new
 #: workers each pay one cheap connect per page and nothing is missed (``Last-Event-ID``).
-ROLLING_DRAIN_RATE = 100.0
+ROLLING_DRAIN_RATE = 50.0
 #: ... and never longer than this (the old worker's graceful timeout is stretched to fit it).
 ROLLING_DRAIN_MAX = 240.0
 #: Connections waiting to be accepted (15,000 pages reconnecting after a restart; the kernel caps it
@@ -109,7 +109,7 @@ def _drain_when_stopping(worker: Any) -> None:
         if worker.market40_rolling:
             seconds = rolling_spread(live.hub.count())
             worker.cfg.set("graceful_timeout", int(max(worker.cfg.graceful_timeout, seconds + 15)))
-            worker.log.warning("Replaced: handing %d streams over in %.0f s", live.hub.count(), seconds)
+            worker.log.info("Replaced: handing %d streams over in %.0f s", live.hub.count(), seconds)
             live.drain(seconds)
         else:
             live.drain(spread)

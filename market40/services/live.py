@@ -739,11 +739,11 @@ class FastLane:
         self._slots: Any = None
 
     @classmethod
-    def for_engine(cls, engine: Any) -> "FastLane | None":
+    def for_engine(cls, engine: Any, size: int | None = None) -> "FastLane | None":
         """A lane for a PostgreSQL engine; None for any other database."""
         if engine.dialect.name != "postgresql":
             return None
-        return cls(engine.url.render_as_string(hide_password=False))
+        return cls(engine.url.render_as_string(hide_password=False), size=size)
 
     def _run(self, query: str, params: dict[str, Any]) -> list[tuple]:
         import os
