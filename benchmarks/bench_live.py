@@ -296,7 +296,11 @@ class Meter:
 
     def sample(self) -> None:
         rss = 0
-        for pid in self._pids():
+        try:
+            pids = self._pids()
+        except OSError:  # out of file descriptors for a moment: skip this sample
+            return
+        for pid in pids:
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
@@ -383,12 +387,16 @@ async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: f
     n = 0
     pending: set[asyncio.Task] = set()
     failed: list[str] = []
+    # at most this many deliveries in flight (each holds a socket: with 15,000 streams open, a lagging
+    # server would otherwise run the client out of file descriptors); the rest wait their turn
+    sockets = asyncio.Semaphore(int(os.environ.get("BENCH_WEBHOOK_SOCKETS", "3000")))
 
     async def one(body: bytes, tx: str, stall: int) -> None:
         given_up = time.monotonic() + 120  # a provider keeps retrying (SePay: 7 times over ~33 minutes)
         attempt = 0
         while time.monotonic() < given_up:
             attempt += 1
+            await sockets.acquire()
             headers = webhooks.sign(source, body)
             writer = None
             try:
@@ -413,6 +421,7 @@ async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: f
                 if os.environ.get("BENCH_DEBUG"):
                     print("webhook:", repr(error), file=sys.stderr)
             finally:
+                sockets.release()
                 if writer is not None:
                     writer.close()
             await asyncio.sleep(min(5.0, 0.5 * attempt))
@@ -573,7 +582,7 @@ def main() -> int:
         args.restart_at = args.duration / 2
     elif args.restart_at < 0:
         args.restart_at = None
-    nofile = raise_nofile(args.streams + 2000)
+    nofile = raise_nofile(args.streams + 20_000)  # webhooks waiting on a lagging server hold sockets too
     if nofile < args.streams + 500:
         print(f"warning: the open-file limit is {nofile}: fewer streams will open", file=sys.stderr)
     stalls = args.stalls or min(max(args.streams, 1), 15_000)
