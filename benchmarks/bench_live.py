@@ -18,13 +18,14 @@ webhook-POST → event-received, lost, doubled (an id received twice by one page
 reconnects happened), reconnects, the load average, CPU seconds (server processes and the
 client) and peak RSS.
 
-Measured here on 2 December 2026 (2 cores shared with 7 other sessions; load average 6–10):
-1,000 streams, 20 webhooks/s, 60 s, HUP at 30 s: floor p99 0.013 s; market40 p99 0.09–0.57 s per
-5-s slice before the restart, 13.8 s overall (the restart's 1,046 reconnects), 0 lost, 0 doubled.
-5,000 streams, 20/s, 40 s, HUP at 20 s: p99 0.05–0.15 s before the restart, 50 s after it, 0 lost,
-0 doubled; 534 MB RSS for 3 processes holding 5,000 streams (~28 KB a stream). One stream
-(re)connect costs ~8 ms of server CPU and one webhook ~16 ms: at this share of the machine
-200 webhooks/s and 15,000 reconnects within a second are out of reach (see the report).
+Measured here on 3 December 2026 (2 cores shared with three other sessions, load 4–7; the client
+on the same cores): 15,000 streams held (732 MB idle, 1.2 GB peak through a restart); at 50/s p99
+0.07–0.63 s per 5-s slice before the restart, RUN_D. At 200/s the server falls behind from the
+start (15,000 streams, 150 s, HUP at 40 s: p50 14 s, p99 72 s, 0 lost and 0 doubled of 29,149
+accepted, 902 not accepted within 120 s; it got ~0.6 of a core). A webhook costs ~3.3 CPU-ms in the
+worker (was ~16 on 2 December; the floor ~1.2), a stream (re)connect 2.2–2.6 CPU-ms (was ~8). The
+floor at 5,000 streams and 200/s: p99 0.012 s. ``MARKET40_ROLLING_DRAIN_RATE`` (streams a second
+each old worker hands over in a restart, default 50) passes through to the server.
 
 Set-up: a throw-away PostgreSQL database (``--postgres``, default the local server) with one market
 of ``--stalls`` stalls, each with its own account; ``market40 serve --processes N`` (gunicorn,

@@ -32,11 +32,11 @@ GRACEFUL_SECONDS = 10
 DRAIN_SECONDS = 5.0
 #: A rolling restart (``kill -HUP``) is no stop: the old worker keeps its streams, still listening on
 #: the bus and delivering, and hands them to the new workers at this many streams a second (but over
-#: at least DRAIN_SECONDS), so 15,000 pages reconnect over two minutes or so, not all at once; the new
+#: at least DRAIN_SECONDS), so 15,000 pages reconnect over four minutes or so, not all at once; the new
 #: workers each pay one cheap connect per page and nothing is missed (``Last-Event-ID``).
-ROLLING_DRAIN_RATE = 50.0
+ROLLING_DRAIN_RATE = 30.0
 #: ... and never longer than this (the old worker's graceful timeout is stretched to fit it).
-ROLLING_DRAIN_MAX = 240.0
+ROLLING_DRAIN_MAX = 300.0
 #: Connections waiting to be accepted (15,000 pages reconnecting after a restart; the kernel caps it
 #: at net.core.somaxconn).
 BACKLOG = 4096

@@ -216,6 +216,6 @@ def test_the_bus_listener_stops_when_its_app_is_gone(engine, clock):
 
 def test_a_rolling_restart_hands_streams_over_gradually():
     from web.server import rolling_spread
-    assert rolling_spread(7_500, rate=50, least=5) == 150.0  # a province's half: two and a half minutes
-    assert rolling_spread(40, rate=50, least=5) == 5.0  # a small office: the stop's few seconds
-    assert rolling_spread(1_000_000, rate=50, least=5) == 240.0  # never longer than the stretched timeout allows
+    assert rolling_spread(7_500, rate=30, least=5) == 250.0  # a province's half: about four minutes
+    assert rolling_spread(40, rate=30, least=5) == 5.0  # a small office: the stop's few seconds
+    assert rolling_spread(1_000_000, rate=30, least=5) == 300.0  # never longer than the stretched timeout allows
