@@ -380,8 +380,9 @@ def parse_last_event_id(*values: str) -> tuple[int, set[int]]:
     latter naming the lower ids it has also received lately (ids may commit out of order, so a
     lower id can arrive after a higher one). Anything else counts as nothing.
 
-    >>> parse_last_event_id("41.38.40", "12")
-    (41, {38, 40, 41})
+    >>> last, known = parse_last_event_id("41.38.40", "12")
+    >>> last, sorted(known)
+    (41, [38, 40, 41])
     """
     last, known = 0, set()
     for value in values:

@@ -81,7 +81,7 @@ def rolling_spread(streams: int, rate: float | None = None, least: float | None 
     """
     rate = rate or float(os.environ.get("MARKET40_ROLLING_DRAIN_RATE", ROLLING_DRAIN_RATE))
     least = float(os.environ.get("MARKET40_DRAIN_SECONDS", DRAIN_SECONDS)) if least is None else least
-    return min(most, max(least, streams / rate))
+    return float(min(most, max(least, streams / rate)))
 
 
 def _drain_when_stopping(worker: Any) -> None:
