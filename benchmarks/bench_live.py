@@ -22,7 +22,9 @@ Measured here on 3 December 2026 (2 cores shared with three other sessions, load
 on the same cores): 15,000 streams held (732 MB idle, 1.2 GB peak through a restart); at 50/s p99
 0.04–0.23 s per 5-s slice before the restart
 and 0.71 s over a 300-s run with a rolling restart at 30 s (15,331 reconnects; max 2.3 s), 0 lost,
-0 doubled (load 3.8). At 100/s (240 s, HUP at 30 s, load 5.4): p99 4.6 s, 0 lost, 0 doubled. At 200/s the server falls behind from the
+0 doubled (load 3.8). The full 10-minute run at 50/s
+(HUP at 300 s, 5 % retries, load 3.5): 0 lost, 0 doubled of 30,001, p99 2.7 s (2.4–6.1 s per 5-s
+slice in the 25 s after the HUP, ≤ 2.3 s elsewhere). At 100/s (240 s, HUP at 30 s, load 5.4): p99 4.6 s, 0 lost, 0 doubled. At 200/s the server falls behind from the
 start (15,000 streams, 150 s, HUP at 40 s: p50 14 s, p99 72 s, 0 lost and 0 doubled of 29,149
 accepted, 902 not accepted within 120 s; it got ~0.6 of a core). A webhook costs ~3.3 CPU-ms in the
 worker (was ~16 on 2 December; the floor ~1.2), a stream (re)connect 1.9–2.6 CPU-ms (was ~8). The
