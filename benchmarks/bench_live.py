@@ -18,13 +18,18 @@ webhook-POST → event-received, lost, doubled (an id received twice by one page
 reconnects happened), reconnects, the load average, CPU seconds (server processes and the
 client) and peak RSS.
 
-Measured here on 2 December 2026 (2 cores shared with 7 other sessions; load average 6–10):
-1,000 streams, 20 webhooks/s, 60 s, HUP at 30 s: floor p99 0.013 s; market40 p99 0.09–0.57 s per
-5-s slice before the restart, 13.8 s overall (the restart's 1,046 reconnects), 0 lost, 0 doubled.
-5,000 streams, 20/s, 40 s, HUP at 20 s: p99 0.05–0.15 s before the restart, 50 s after it, 0 lost,
-0 doubled; 534 MB RSS for 3 processes holding 5,000 streams (~28 KB a stream). One stream
-(re)connect costs ~8 ms of server CPU and one webhook ~16 ms: at this share of the machine
-200 webhooks/s and 15,000 reconnects within a second are out of reach (see the report).
+Measured here on 3 December 2026 (2 cores shared with three other sessions, load 4–7; the client
+on the same cores): 15,000 streams held (732 MB idle, 1.2 GB peak through a restart); at 50/s p99
+0.04–0.23 s per 5-s slice before the restart
+and 0.71 s over a 300-s run with a rolling restart at 30 s (15,331 reconnects; max 2.3 s), 0 lost,
+0 doubled (load 3.8). The full 10-minute run at 50/s
+(HUP at 300 s, 5 % retries, load 3.5): 0 lost, 0 doubled of 30,001, p99 2.7 s (2.4–6.1 s per 5-s
+slice in the 25 s after the HUP, ≤ 2.3 s elsewhere). At 100/s (240 s, HUP at 30 s, load 5.4): p99 4.6 s, 0 lost, 0 doubled. At 200/s the server falls behind from the
+start (15,000 streams, 150 s, HUP at 40 s: p50 14 s, p99 72 s, 0 lost and 0 doubled of 29,149
+accepted, 902 not accepted within 120 s; it got ~0.6 of a core). A webhook costs ~3.3 CPU-ms in the
+worker (was ~16 on 2 December; the floor ~1.2), a stream (re)connect 1.9–2.6 CPU-ms (was ~8). The
+floor at 5,000 streams and 200/s: p99 0.012 s. ``MARKET40_ROLLING_DRAIN_RATE`` (streams a second
+each old worker hands over in a restart, default 30) passes through to the server.
 
 Set-up: a throw-away PostgreSQL database (``--postgres``, default the local server) with one market
 of ``--stalls`` stalls, each with its own account; ``market40 serve --processes N`` (gunicorn,
@@ -296,7 +301,11 @@ class Meter:
 
     def sample(self) -> None:
         rss = 0
-        for pid in self._pids():
+        try:
+            pids = self._pids()
+        except OSError:  # out of file descriptors for a moment: skip this sample
+            return
+        for pid in pids:
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
@@ -383,12 +392,16 @@ async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: f
     n = 0
     pending: set[asyncio.Task] = set()
     failed: list[str] = []
+    # at most this many deliveries in flight (each holds a socket: with 15,000 streams open, a lagging
+    # server would otherwise run the client out of file descriptors); the rest wait their turn
+    sockets = asyncio.Semaphore(int(os.environ.get("BENCH_WEBHOOK_SOCKETS", "3000")))
 
     async def one(body: bytes, tx: str, stall: int) -> None:
         given_up = time.monotonic() + 120  # a provider keeps retrying (SePay: 7 times over ~33 minutes)
         attempt = 0
         while time.monotonic() < given_up:
             attempt += 1
+            await sockets.acquire()
             headers = webhooks.sign(source, body)
             writer = None
             try:
@@ -413,6 +426,7 @@ async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: f
                 if os.environ.get("BENCH_DEBUG"):
                     print("webhook:", repr(error), file=sys.stderr)
             finally:
+                sockets.release()
                 if writer is not None:
                     writer.close()
             await asyncio.sleep(min(5.0, 0.5 * attempt))
@@ -573,7 +587,7 @@ def main() -> int:
         args.restart_at = args.duration / 2
     elif args.restart_at < 0:
         args.restart_at = None
-    nofile = raise_nofile(args.streams + 2000)
+    nofile = raise_nofile(args.streams + 20_000)  # webhooks waiting on a lagging server hold sockets too
     if nofile < args.streams + 500:
         print(f"warning: the open-file limit is {nofile}: fewer streams will open", file=sys.stderr)
     stalls = args.stalls or min(max(args.streams, 1), 15_000)

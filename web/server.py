@@ -30,6 +30,13 @@ GRACEFUL_SECONDS = 10
 #: replays what it missed, while the streams not yet ended keep receiving; a restart (``kill -HUP``
 #: of the arbiter: new workers first, then the old ones stop) thus has no reconnection storm and no gap.
 DRAIN_SECONDS = 5.0
+#: A rolling restart (``kill -HUP``) is no stop: the old worker keeps its streams, still listening on
+#: the bus and delivering, and hands them to the new workers at this many streams a second (but over
+#: at least DRAIN_SECONDS), so 15,000 pages reconnect over four minutes or so, not all at once; the new
+#: workers each pay one cheap connect per page and nothing is missed (``Last-Event-ID``).
+ROLLING_DRAIN_RATE = 30.0
+#: ... and never longer than this (the old worker's graceful timeout is stretched to fit it).
+ROLLING_DRAIN_MAX = 300.0
 #: Connections waiting to be accepted (15,000 pages reconnecting after a restart; the kernel caps it
 #: at net.core.somaxconn).
 BACKLOG = 4096
@@ -65,18 +72,46 @@ def _after_patching(worker: Any) -> None:
         live.ensure_listening()  # subscribed before the first page arrives
 
 
+def rolling_spread(streams: int, rate: float | None = None, least: float | None = None,
+                   most: float = ROLLING_DRAIN_MAX) -> float:
+    """Seconds a worker replaced by a rolling restart takes to hand over ``streams`` open streams.
+
+    >>> rolling_spread(7500, rate=100, least=5), rolling_spread(20, rate=100, least=5)
+    (75.0, 5.0)
+    """
+    rate = rate or float(os.environ.get("MARKET40_ROLLING_DRAIN_RATE", ROLLING_DRAIN_RATE))
+    least = float(os.environ.get("MARKET40_DRAIN_SECONDS", DRAIN_SECONDS)) if least is None else least
+    return float(min(most, max(least, streams / rate)))
+
+
 def _drain_when_stopping(worker: Any) -> None:
-    """Once gunicorn tells ``worker`` to stop (SIGTERM: ``worker.alive`` turns False), end its open
-    streams over :data:`DRAIN_SECONDS` so the pages move to the new workers a few at a time."""
+    """Once gunicorn tells ``worker`` to stop (``worker.alive`` turns False), end its open streams:
+    a stop (SIGTERM) over :data:`DRAIN_SECONDS`; a replacement in a rolling restart (SIGUSR2 from
+    :func:`_rolling_arbiter`) at :data:`ROLLING_DRAIN_RATE` streams a second, the graceful timeout
+    stretched to fit, so the pages move to the new workers a few at a time."""
     import threading
     import time
     spread = float(os.environ.get("MARKET40_DRAIN_SECONDS", DRAIN_SECONDS))
+    worker.market40_rolling = False
+
+    def replaced(signum: int, frame: Any) -> None:
+        worker.market40_rolling = True
+        worker.alive = False
+
+    signal.signal(signal.SIGUSR2, replaced)
 
     def watch() -> None:
         while worker.alive:
             time.sleep(0.2)
         live = worker.wsgi.extensions.get("market40.live") if hasattr(worker.wsgi, "extensions") else None
-        if live is not None:
+        if live is None:
+            return
+        if worker.market40_rolling:
+            seconds = rolling_spread(live.hub.count())
+            worker.cfg.set("graceful_timeout", int(max(worker.cfg.graceful_timeout, seconds + 15)))
+            worker.log.info("Replaced: handing %d streams over in %.0f s", live.hub.count(), seconds)
+            live.drain(seconds)
+        else:
             live.drain(spread)
 
     threading.Thread(target=watch, name="market40-drain", daemon=True).start()
@@ -193,24 +228,43 @@ def _check_schema_once(app: Any) -> None:
 
 
 def _rolling_arbiter() -> Any:
-    """gunicorn's arbiter, with ``kill -HUP`` replacing the workers **one at a time**: each old worker
-    is told to stop only once its replacement runs, so some worker always accepts. (gunicorn's own HUP
+    """gunicorn's arbiter, with ``kill -HUP`` replacing the workers without a gap or a storm: the new
+    workers are started first and the old ones are told to go (SIGUSR2) only once every new one runs,
+    so some worker always accepts and each page moves once, to a new worker. (gunicorn's own HUP
     stops every old worker at once, and on a busy machine nothing accepts until the new ones have
-    booted: every open loa page waits those seconds.) The old worker then ends its streams over
-    :data:`DRAIN_SECONDS` and the pages resume on the others with ``Last-Event-ID``."""
+    booted: every open loa page waits those seconds, then all reconnect together.) An old worker no
+    longer accepts but keeps its streams, listening on the bus and delivering, and ends them a few
+    at a time (:func:`rolling_spread`); each page resumes on a new worker with ``Last-Event-ID``."""
     import time
 
     from gunicorn.arbiter import Arbiter
 
     class RollingArbiter(Arbiter):  # type: ignore[misc]
         def reload(self) -> None:
-            self.log.info("Hang up: replacing %d workers one at a time", len(self.WORKERS))
-            for pid in sorted(self.WORKERS, key=lambda p: self.WORKERS[p].age):
-                if pid not in self.WORKERS:
-                    continue
-                new_pid = self.spawn_worker()
-                self._wait_running(new_pid)
-                self.kill_worker(pid, signal.SIGTERM)
+            old = sorted(self.WORKERS, key=lambda p: self.WORKERS[p].age)
+            self.log.info("Hang up: starting %d new workers, then handing over from the old ones", len(old))
+            fresh = [self.spawn_worker() for _ in old]
+            for pid in fresh:
+                self._wait_running(pid)
+            for pid in old:
+                if pid in self.WORKERS:
+                    self.kill_worker(pid, signal.SIGUSR2)
+
+        def manage_workers(self) -> None:
+            """gunicorn stops the oldest workers when there are more than configured: not those
+            handing their streams over (they leave by themselves once their last stream is gone)."""
+            handing_over = getattr(self, "_handing_over", set()) & set(self.WORKERS)
+            self._handing_over = handing_over
+            if not handing_over:
+                super().manage_workers()
+                return
+            for _ in range(self.num_workers - (len(self.WORKERS) - len(handing_over))):
+                self.spawn_worker()  # a new worker died meanwhile
+
+        def kill_worker(self, pid: int, sig: int) -> None:
+            if sig == signal.SIGUSR2:
+                self._handing_over = getattr(self, "_handing_over", set()) | {pid}
+            super().kill_worker(pid, sig)
 
         def _wait_running(self, pid: int, limit: float = 60.0) -> None:
             """Until the worker's heartbeat file has changed twice (its serving loop runs), or it died."""

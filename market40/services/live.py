@@ -79,7 +79,7 @@ class Received:
     """What :func:`receive` did: ``stored`` (new), ``duplicate``, ``outgoing``; the event to announce."""
 
     outcome: str
-    transfer: LiveTransfer | None = None
+    transfer: LiveTransfer | None = None  # the stored row (the fast lane, which needs none after, gives None)
     event: dict[str, Any] | None = None
     to_fee_account: bool = False  # paid into a market board's collection account: fees.match_live applies it
 
@@ -666,3 +666,171 @@ def _drop_statement_twins(store: Any) -> int:
         con.execute("ROLLBACK")
         raise
     return int(dropped)
+
+
+# ----------------------------------------------------------------------------- the fast lane (PostgreSQL)
+# The two hot paths of a province's loa — a webhook in, a stream (re)connecting — in plain SQL on the
+# driver: a webhook is one look-up and one statement (INSERT … ON CONFLICT DO NOTHING RETURNING with
+# its pg_notify, committed together), a stream's catch-up one query. Everything else (a transfer to
+# a market board's fee account, one whose stall has an open requested amount, one the account alone
+# does not attribute, SQLite) goes the full way above: same rules, same rows, same events.
+
+_LOOKUP = """
+SELECT pa.id, pa.stall_id, pa.bin, pa.number, pa.status, pa.created_at, pa.verified_at, pa.revoked_at,
+       pa.rejected_at, pa.holder_name, s.market_id,
+       EXISTS (SELECT 1 FROM fee_account f WHERE f.bin = %(bin)s AND f.number = %(number)s) AS fee,
+       EXISTS (SELECT 1 FROM live_request r WHERE r.stall_id = pa.stall_id AND r.settled_at IS NULL
+               AND r.expires_at >= %(now)s) AS open_request
+FROM (SELECT 1) AS one
+LEFT JOIN payment_account pa ON pa.bin = %(bin)s AND pa.number = %(number)s
+LEFT JOIN stall s ON s.id = pa.stall_id"""
+
+_STORE = """
+WITH stored AS (
+    INSERT INTO live_transfer (bank_bin, tx_id, account, amount, booked_at, content, provider, source, provider_id,
+                               received_at, market_id, stall_id, method, reason)
+    VALUES (%(bank_bin)s, %(tx_id)s, %(account)s, %(amount)s, %(booked_at)s, %(content)s, %(provider)s, %(source)s,
+            %(provider_id)s, %(received_at)s, %(market_id)s, %(stall_id)s, %(method)s, %(reason)s)
+    ON CONFLICT (bank_bin, tx_id) DO NOTHING RETURNING id)
+SELECT id, pg_notify(%(channel)s, %(head)s || id || %(middle)s || id || %(tail)s) FROM stored"""
+
+_CATCH_UP = """
+SELECT t.id, t.stall_id, t.bank_bin, t.tx_id, t.amount, t.booked_at, t.content, t.request_id, r.amount,
+       CASE WHEN t.request_id IS NULL THEN 0 ELSE (
+           SELECT coalesce(sum(p.amount), 0) FROM live_transfer p WHERE p.request_id = t.request_id AND p.id < t.id)
+       END
+FROM live_transfer t LEFT JOIN live_request r ON r.id = t.request_id
+WHERE t.stall_id = %(stall)s AND (t.id > %(last)s OR (%(since)s::timestamptz IS NOT NULL AND t.received_at >= %(since)s))
+ORDER BY t.id LIMIT %(limit)s"""
+
+_WATCH = "SELECT stall_id FROM live_watch WHERE id = %(id)s AND revoked_at IS NULL"
+_PLACEHOLDER = -735_190_281_467  # an id no row has: where the stored id goes in the message text
+
+
+class _Row:
+    """The columns :func:`event_of` reads, without an ORM object."""
+
+    __slots__ = ("id", "stall_id", "bank_bin", "tx_id", "amount", "booked_at", "content", "request_id")
+
+    def __init__(self, id: int, stall_id: int, bank_bin: str, tx_id: str, amount: int, booked_at: datetime,
+                 content: str, request_id: int | None = None) -> None:
+        self.id, self.stall_id, self.bank_bin, self.tx_id = id, stall_id, bank_bin, tx_id
+        self.amount, self.booked_at, self.content, self.request_id = amount, booked_at, content, request_id
+
+
+class FastLane:
+    """A few autocommit connections per process on the driver itself (psycopg), for the hot paths.
+
+    Made lazily in each process (a forked worker never uses its parent's); a connection that
+    failed is dropped, and a statement that met a broken pooled connection is tried once more on a
+    new one (storing is idempotent: ON CONFLICT DO NOTHING).
+    """
+
+    #: Connections per process at most (thousands of greenlets share them; each holds one for one
+    #: statement). PostgreSQL's default max_connections is 100, shared with the ORM's pools.
+    SIZE = 4
+
+    def __init__(self, url: str, channel: str = livebus.CHANNEL, size: int | None = None) -> None:
+        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+        self.channel = channel
+        self.size = size or self.SIZE
+        self._idle: list[Any] = []
+        self._pid = 0
+        self._slots: Any = None
+
+    @classmethod
+    def for_engine(cls, engine: Any, size: int | None = None) -> "FastLane | None":
+        """A lane for a PostgreSQL engine; None for any other database."""
+        if engine.dialect.name != "postgresql":
+            return None
+        return cls(engine.url.render_as_string(hide_password=False), size=size)
+
+    def _run(self, query: str, params: dict[str, Any]) -> list[tuple]:
+        import os
+
+        import psycopg
+        if self._pid != os.getpid():  # made in this process (after gevent patched threading, in a worker)
+            self._idle, self._slots, self._pid = [], threading.BoundedSemaphore(self.size), os.getpid()
+        with self._slots:
+            for attempt in (1, 2):
+                fresh = not self._idle
+                conn = psycopg.connect(self.url, autocommit=True) if fresh else self._idle.pop()
+                try:
+                    rows = conn.execute(query, params).fetchall()
+                except psycopg.OperationalError:
+                    conn.close()
+                    if fresh or attempt == 2:
+                        raise
+                    continue
+                except BaseException:
+                    conn.close()
+                    raise
+                self._idle.append(conn)
+                return rows
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+    # -- a webhook in
+
+    def receive(self, source: Source, incoming: Incoming, *, now: datetime | None = None) -> Received | None:
+        """Store and announce one verified transfer in two round trips; None when it needs :func:`receive`."""
+        if not incoming.incoming:
+            return Received("outgoing")
+        now = now or utcnow()
+        rows = self._run(_LOOKUP, {"bin": incoming.bank_bin, "number": incoming.account, "now": now})
+        if rows[0][11]:  # a market board's fee account (fees.match_live) or
+            return None
+        registrations = [rules.Registration(r[0], r[1], r[2], r[3], r[4], _aware(r[5]), _aware(r[6]), _aware(r[7]),
+                                            _aware(r[8]), r[9]) for r in rows if r[0] is not None]
+        directory = rules.Directory(registrations)
+        if len(directory.owners(incoming.bank_bin, incoming.account, incoming.booked_at)) != 1:
+            return None  # … not decided by the account: the reference index (full path)
+        transfer = rules.Transfer(incoming.bank_bin, incoming.tx_id, incoming.booked_at, incoming.account,
+                                  incoming.amount, incoming.content, "webhook")
+        found = rules.attribute(transfer, directory, rules.ReferenceIndex(()))
+        if not isinstance(found.stall, int):
+            return None
+        row = next(r for r in rows if r[1] == found.stall)
+        if row[12]:  # the stall has an open requested amount: matched on the full path
+            return None
+        booked = incoming.booked_at.replace(tzinfo=VN) if incoming.booked_at.tzinfo is None else incoming.booked_at
+        content = incoming.content[:500]
+        event = event_of(_Row(_PLACEHOLDER, found.stall, incoming.bank_bin, incoming.tx_id, incoming.amount,
+                              booked, content))
+        text = json.dumps({"stall": found.stall, "id": _PLACEHOLDER, "event": event}, ensure_ascii=False)
+        if len(text.encode()) > livebus.PostgresBus.MAX_PAYLOAD:
+            return None
+        head, middle, tail = text.split(str(_PLACEHOLDER))
+        values = dict(bank_bin=incoming.bank_bin, tx_id=incoming.tx_id, account=incoming.account,
+                      amount=incoming.amount, booked_at=booked, content=content, provider=incoming.provider,
+                      source=source.name, provider_id=incoming.provider_id[:64], received_at=now,
+                      market_id=row[10], stall_id=found.stall, method=found.method,
+                      reason=(found.reason or None) and found.reason[:80])
+        stored = self._run(_STORE, {**values, "channel": self.channel, "head": head, "middle": middle,
+                                    "tail": tail})
+        if not stored:
+            return Received("duplicate")
+        event["id"] = stored[0][0]
+        return Received("stored", None, event, False)  # no ORM row: nothing after this step reads one
+
+    # -- a stream connecting
+
+    def watch_stall(self, watch_id: Any) -> int | None:
+        """The stall a helper's (unrevoked) code shows, or None."""
+        if not isinstance(watch_id, int) or isinstance(watch_id, bool):
+            return None
+        rows = self._run(_WATCH, {"id": watch_id})
+        return rows[0][0] if rows else None
+
+    def events_after(self, stall_id: int, last_id: int, *, limit: int = 200,
+                     since: datetime | None = None) -> list[dict[str, Any]]:
+        """:func:`events_after` in one query."""
+        out = []
+        for (id_, stall, bank_bin, tx_id, amount, booked, content, request_id, asked, paid_before) in self._run(
+                _CATCH_UP, {"stall": stall_id, "last": last_id, "since": since, "limit": limit}):
+            row = _Row(id_, stall, bank_bin, tx_id, amount, booked, content, request_id)
+            out.append(event_of(row, (asked, asked - int(paid_before)) if asked is not None else None))
+        return out
