@@ -31,17 +31,24 @@ def _commits(engine):
     return count, lambda: event.remove(engine, "commit", listener)
 
 
-def test_the_status_page_reads_the_owner_once_and_commits_nothing(client, world, engine, monkeypatch):
+def _owner_get(client, world, engine, monkeypatch, path):
+    """The owner's second GET of ``path`` (the first warms first-use caches): (response, driver
+    statements, ORM statements, commits)."""
     sign_in(client, world.user("owner_a"))
-    client.get("/owner/")  # warm-up (first-use caches)
+    client.get(path)
     driver = driver_statements(monkeypatch)
     statements, stop = _statements(engine)
     commits, stop_commits = _commits(engine)
     try:
-        page = client.get("/owner/")
+        response = client.get(path)
     finally:
         stop()
         stop_commits()
+    return response, driver, statements, commits
+
+
+def test_the_status_page_reads_the_owner_once_and_commits_nothing(client, world, engine, monkeypatch):
+    page, driver, statements, commits = _owner_get(client, world, engine, monkeypatch, "/owner/")
     assert page.status_code == 200 and "Hải sản Cô Lan" in page.text
     # the owner, stall, market and accounts in one statement; the notices and the erasure state beside it,
     # both on the driver: no ORM session, no transaction, no commit
@@ -56,16 +63,7 @@ def test_the_qr_image_reads_the_owner_once_on_the_driver(client, world, engine, 
     with Session(engine) as session:
         Registry(session, Actor.operator("tests")).verify_account("HL1/A-12")
         session.commit()
-    sign_in(client, world.user("owner_a"))
-    client.get("/owner/qr.png")
-    driver = driver_statements(monkeypatch)
-    statements, stop = _statements(engine)
-    commits, stop_commits = _commits(engine)
-    try:
-        image = client.get("/owner/qr.png")
-    finally:
-        stop()
-        stop_commits()
+    image, driver, statements, commits = _owner_get(client, world, engine, monkeypatch, "/owner/qr.png")
     assert image.status_code == 200 and qrimage.read(io.BytesIO(image.data))
     assert driver == ["SELECT"] and statements == [] and commits == []
 
