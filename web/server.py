@@ -16,9 +16,11 @@ threaded server spends a thread, with its stack, on each), up to ``MARKET40_WORK
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
+import time
 from typing import Any, Callable, Mapping
 
 __all__ = ["serve", "GRACEFUL_SECONDS"]
@@ -132,6 +134,32 @@ def _url(address: Any) -> str:
     return f"http://{shown}:{port}/"
 
 
+class QueueDepthSampler(logging.Filter):
+    """waitress warns "Task queue depth is N" for every request that finds its threads busy: under
+    load, a line a request, written while it holds its dispatcher lock. Let one through per
+    ``interval`` seconds, saying how many were held back and the deepest queue among them."""
+
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval, self.clock = interval, clock
+        self.next_at = 0.0
+        self.held = 0
+        self.deepest = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        depth = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        now = self.clock()
+        if now < self.next_at:
+            self.held += 1
+            self.deepest = max(self.deepest, depth if isinstance(depth, int) else 0)
+            return False
+        if self.held:
+            record.msg = f"{record.msg} ({self.held} more warnings in the last {self.interval:.0f} s, deepest %d)"
+            record.args = (*record.args, max(self.deepest, depth)) if isinstance(record.args, tuple) else record.args
+        self.next_at, self.held, self.deepest = now + self.interval, 0, 0
+        return True
+
+
 def _serve_waitress(config: Mapping[str, Any], host: str, port: int, threads: int,
                     ready: Callable[[str], None] | None) -> None:
     from waitress.server import create_server
@@ -144,6 +172,9 @@ def _serve_waitress(config: Mapping[str, Any], host: str, port: int, threads: in
 
     signal.signal(signal.SIGTERM, stop)
     app = create_app(dict(config))
+    queue_logger = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, QueueDepthSampler) for f in queue_logger.filters):
+        queue_logger.addFilter(QueueDepthSampler())
     server = create_server(app, sockets=[sock], threads=threads, ident="market40")
     if ready:
         ready(_url(sock.getsockname()))

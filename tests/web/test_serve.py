@@ -140,3 +140,27 @@ def test_serve_demo_refuses_a_registry_with_data(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--db", path, "serve", "--demo"], cwd=tmp_path,
                             env=_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "already holds a registry" in result.stderr
+
+
+def test_waitress_queue_warnings_are_sampled_not_written_per_request():
+    import logging
+
+    from web.server import QueueDepthSampler
+
+    now = [100.0]
+    sampler = QueueDepthSampler(interval=60, clock=lambda: now[0])
+
+    def warn(depth):
+        return logging.LogRecord("waitress.queue", logging.WARNING, __file__, 1, "Task queue depth is %d",
+                                 (depth,), None)
+
+    first = warn(3)
+    assert sampler.filter(first) and first.getMessage() == "Task queue depth is 3"
+    assert not any(sampler.filter(warn(d)) for d in (5, 9, 2))  # within the minute: held back
+    now[0] += 61
+    summary = warn(4)
+    assert sampler.filter(summary)
+    assert summary.getMessage() == "Task queue depth is 4 (3 more warnings in the last 60 s, deepest 9)"
+    now[0] += 61
+    quiet = warn(1)
+    assert sampler.filter(quiet) and quiet.getMessage() == "Task queue depth is 1"
