@@ -1206,7 +1206,7 @@ def _unescape(text: str) -> str:
 
 
 def _regular_rows(archive: zipfile.ZipFile, part: str, reader: _SheetReader) -> Iterator[tuple[int, list]]:
-    row_number, cells = 0, []
+    row_number, cells = "", []  # the row as its cells spell it
     columns: dict[str, int] = {}
     settings: dict[str, tuple[str, int]] = {"": ("n", 0)}  # a cell's attributes → (type, style)
     value = reader.value
