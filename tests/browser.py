@@ -101,13 +101,30 @@ def _chromium_session() -> Iterator[_Session]:
 
 
 @pytest.fixture
-def chromium(_chromium_session: _Session) -> Iterator[Any]:
-    """The test process's Chromium (a Playwright ``Browser``); open a context per user."""
+def chromium(_chromium_session: _Session, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The test process's Chromium (a Playwright ``Browser``); open a context per user.
+
+    When the test fails, every page still open is kept as ``test-artifacts/e2e/FAILED-<test>-<n>.png``
+    and its address printed, so a failure seen once in CI shows where each user stood."""
     browser = _chromium_session.enter()
     try:
         yield browser
+        if getattr(request.node, "call_failed", False):
+            _keep_pages(browser, request.node.name)
     finally:
         _chromium_session.leave()
+
+
+def _keep_pages(browser: Any, test: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pages = [page for context in browser.contexts for page in context.pages]
+    for number, page in enumerate(pages):
+        path = ARTIFACTS / f"FAILED-{test}-{number}.png".replace("/", "_")
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            print(f"page {number} of the failed test: {page.url} (screenshot {path})")
+        except Exception as error:  # a page that crashed or closed: its address is still worth printing
+            print(f"page {number} of the failed test: {page.url} (no screenshot: {error})")
 
 
 @contextlib.contextmanager

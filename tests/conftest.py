@@ -310,3 +310,12 @@ def demo_copy(demo_template: Path, tmp_path: Path) -> Path:
     path = tmp_path / "demo.db"
     shutil.copyfile(demo_template, path)
     return path
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Marks a test whose body failed (``item.call_failed``), for fixtures that keep evidence at teardown."""
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed
+    return report
