@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchlib import load, median, prepare_markets, self_usage  # noqa: E402
+from benchlib import load, median, prepare_markets, self_usage, timed_operator_import  # noqa: E402
 
 MARKETS = 50
 PERIOD = "2025-06"
@@ -84,18 +84,11 @@ def prepare_database(url: str) -> None:
 
 def child_market40(url: str, path: str) -> dict:
     """One census import (what `market40 census import` does)."""
-    from market40 import db
     from market40.services.census import import_census
-    from market40.services.registry import Actor
-    engine = db.make_engine(url)
-    cpu0, _ = self_usage()
-    start = time.perf_counter()
-    with db.session_scope(engine) as session:
-        report = import_census(session, Actor.operator("bench"), path)
-    seconds = time.perf_counter() - start
-    cpu, rss = self_usage()
+    report, figures, engine = timed_operator_import(
+        url, lambda session, actor: import_census(session, actor, path))
     engine.dispose()
-    return {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss, "rows": report.rows, "added": report.added,
+    return {**figures, "rows": report.rows, "added": report.added,
             "removed": report.removed, "updated": report.updated, "unchanged": report.unchanged,
             "problems": len(report.problems), "written": report.written}
 

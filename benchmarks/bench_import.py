@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from benchlib import load, median, prepare_markets, self_usage  # noqa: E402
+from benchlib import load, median, prepare_markets, self_usage, timed_operator_import  # noqa: E402
 
 MARKETS = 50
 HEADER = ["Mã chợ", "Mã sạp", "Tên cửa hàng", "Ngành hàng", "Tên chủ hộ", "Số điện thoại", "Ngân hàng",
@@ -106,22 +106,18 @@ def child_market40(url: str, path: str) -> dict:
     from market40 import db
     from market40.services.imports import import_stalls
     from market40.services.registry import Actor, Registry
-    engine = db.make_engine(url)
-    cpu0, _ = self_usage()
-    start = time.perf_counter()
-    with db.session_scope(engine) as session:
-        report = import_stalls(session, Actor.operator("bench"), path)
-    seconds = time.perf_counter() - start
-    cpu, rss = self_usage()
+    report, figures, engine = timed_operator_import(
+        url, lambda session, actor: import_stalls(session, actor, path))
     times = []
+    per_market = max(1, min(100, report.created // MARKETS))  # stalls A-1… of each market exist (small --rows too)
     with db.session_scope(engine) as session:
         registry = Registry(session, Actor.operator("bench"))
         for i in range(100):
             t = time.perf_counter()
-            registry.current_account(registry.stall(f"{market_codes()[i % MARKETS]}/A-{1 + (i * 37) % 100}"))
+            registry.current_account(registry.stall(f"{market_codes()[i % MARKETS]}/A-{1 + (i * 37) % per_market}"))
             times.append((time.perf_counter() - t) * 1000)
     engine.dispose()
-    return {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss, "created": report.created,
+    return {**figures, "created": report.created,
             "problems": len(report.problems), "lookup_ms": median(times)}
 
 
@@ -255,7 +251,7 @@ def child_bad_market40(url: str, path: str) -> dict:
     seconds = time.perf_counter() - start
     cpu, rss = self_usage()
     engine.dispose()
-    return {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss, "created": report.created,
+    return {**figures, "created": report.created,
             "problems": len(report.problems)}
 
 

@@ -105,6 +105,21 @@ def self_usage() -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def timed_operator_import(url: str, run: Any) -> tuple[Any, dict, Any]:
+    """``run(session, actor)`` in one transaction on a fresh engine at ``url``, as an operator's CLI
+    import: (its result, {"wall", "cpu", "rss_mb"}, the engine, still open for further reads)."""
+    from market40 import db
+    from market40.services.registry import Actor
+    engine = db.make_engine(url)
+    cpu0, _ = self_usage()
+    start = time.perf_counter()
+    with db.session_scope(engine) as session:
+        result = run(session, Actor.operator("bench"))
+    seconds = time.perf_counter() - start
+    cpu, rss = self_usage()
+    return result, {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss}, engine
+
+
 def prepare_markets(url: str, codes: Any) -> None:
     """A fresh registry at ``url`` with one locality and a tier-I market for each code (imports need them)."""
     from datetime import date
