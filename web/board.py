@@ -206,6 +206,8 @@ def _bill_stream(key: int, read: Callable[[Session], list[dict[str, Any]]]) -> R
                 if bills != last:
                     last = bills
                     yield f"event: bill\ndata: {json.dumps(bills, ensure_ascii=False)}\n\n"
+                if waiter.closing:
+                    return  # the process is stopping: the page reconnects to another one (retry: above)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return

@@ -167,11 +167,15 @@ def _serve_waitress(config: Mapping[str, Any], host: str, port: int, threads: in
     from . import create_app
     sock = _listen(host, port)
 
+    app = create_app(dict(config))
+
     def stop(signum: int, frame: Any) -> None:
+        live = app.extensions.get("market40.live")
+        if live is not None:  # end the open streams first: waitress gives its threads 5 s, then gives up
+            live.drain(0)
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    app = create_app(dict(config))
     queue_logger = logging.getLogger("waitress.queue")
     if not any(isinstance(f, QueueDepthSampler) for f in queue_logger.filters):
         queue_logger.addFilter(QueueDepthSampler())

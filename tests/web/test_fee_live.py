@@ -89,3 +89,18 @@ def test_a_transfer_to_another_account_or_without_a_bill_pays_nothing(client, bi
     assert _bill(engine).state == "unpaid"
     sign_in(client, billed.user("board_hl"))  # scoped to HL1: CP1's list is not theirs
     assert client.get("/board/CP1/stream?period=2026-12").status_code in (403, 404)
+
+
+def test_a_stopping_process_ends_the_bill_stream(app, client, billed):
+    """A restart must not wait out an open bill page (the graceful timeout, or waitress' 5 s): the
+    stream ends as soon as the process drains, and the page reconnects to the next one."""
+    import threading
+    import time
+    app.config["LIVE_STREAM_SECONDS"] = 30.0
+    sign_in(client, billed.user("owner_a"))
+    started = time.monotonic()
+    timer = threading.Timer(0.3, lambda: app.extensions["market40.live"].drain(0))
+    timer.start()
+    states = _states(client, "/owner/bills/stream")
+    timer.join()
+    assert states and time.monotonic() - started < 10  # not the stream's 30 s
