@@ -28,6 +28,14 @@ p99 73–79 / 54–98 ms, 2.0 / 1.7–2.2 CPU-ms per request (hello 0.35–0.41)
 117 / 128 ms, 2.41 / 2.37 CPU-ms. 2 processes (gunicorn, gevent): SQLite 0.16–0.21× / 0.14×, p99 403–483 /
 416–440 ms; PostgreSQL 0.05× / 0.09×. Before
 issue #15's driver reads and per-language templates: 0.09× / 0.10–0.12× (SQLite), 3.5–4.0 / 3.0–3.8 CPU-ms.
+
+Runs of 2026-12-03 10:35–10:55 (2 rounds of 4 s, load 5.5–14 with other jobs; targets **missed**): since
+each gevent request waits for the loop to go idle before it starts (web.TakeTurns), 2 processes on SQLite
+have p99 168–281 / 196–221 ms (status / QR) at load 11–13, where they had 403–945 / 416–1,678 ms; the
+PostgreSQL pool no longer pings before every checkout: 1 process 0.21× / 0.21×, p99 162 ms, 2.24 / 2.31
+CPU-ms at load 10.5 (was 0.14×, 2.41 / 2.37). 1 process on SQLite: 0.11–0.23× / 0.12–0.25×, the code
+before timed in alternation in the same minutes 0.14–0.22× / 0.14–0.16×: no difference this machine
+can show. PostgreSQL with 2 processes stays far off (0.07× / 0.08×, p99 343–409 ms, 2.7 CPU-ms).
 """
 from __future__ import annotations
 

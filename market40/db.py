@@ -119,8 +119,10 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         # MARKET40_DB_POOL: connections kept per process (gevent servers with many open loa streams
         # set it higher; `market40 serve` does); as many again may open under load.
         size = int(os.environ.get("MARKET40_DB_POOL", "5"))
-        return create_engine(resolved, echo=echo, pool_pre_ping=True, pool_size=size,
-                             max_overflow=max(size, 10), hide_parameters=True)
+        server = create_engine(resolved, echo=echo, pool_size=size, max_overflow=max(size, 10),
+                               hide_parameters=True)
+        _ping_when_idle(server)
+        return server
     kwargs: dict[str, Any] = {}
     if resolved.database in (None, "", ":memory:"):
         # One connection shared by all, or every checkout would see an empty database.
@@ -130,6 +132,43 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     event.listen(engine, "begin", _sqlite_on_begin)
     event.listen(engine, "before_cursor_execute", _sqlite_before_execute)
     return engine
+
+
+#: A pooled connection back from its last use less than this many seconds ago is taken as alive; one idle
+#: longer is pinged (``SELECT 1``) before it is handed out, and replaced if the server has dropped it.
+PING_AFTER_IDLE = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for connections that sat idle in the pool.
+
+    ``pool_pre_ping`` pings on every checkout: on PostgreSQL a round trip (a quarter of a page view's wall
+    time and ~0.1 CPU-ms on each side) before each request's own statements. A connection used a moment
+    ago is alive but for a server restart in that moment; then the statement fails as a disconnect,
+    SQLAlchemy invalidates every pooled connection at once, and the next checkouts connect afresh.
+    """
+    import time
+
+    from sqlalchemy.exc import DisconnectionError
+    dialect, key = engine.dialect, "market40.returned"
+
+    def connected(dbapi_connection: Any, record: Any) -> None:
+        record.info[key] = None  # just connected: no ping needed
+
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info[key] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned = record.info.get(key, 0.0)
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
+            return
+        if not dialect._do_ping_w_event(dbapi_connection):  # the pool's own ping (disconnects told apart)
+            raise DisconnectionError("the pooled connection was dropped")  # the pool connects afresh
+
+    event.listen(engine, "connect", connected)
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def begin_write(session: Session) -> None:

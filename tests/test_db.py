@@ -2,6 +2,7 @@
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -214,3 +215,33 @@ def test_test_reset_empties_postgres_without_the_truncate_fallback(_postgres_eng
         fresh.add(again)
         fresh.flush()
         assert again.id == 1
+
+
+@pytest.mark.postgres
+def test_a_pooled_postgres_connection_is_pinged_only_after_sitting_idle(postgres_server, monkeypatch):
+    """No ``SELECT 1`` round trip before every request: a connection used a moment ago goes straight out;
+    one idle longer than PING_AFTER_IDLE is pinged, and replaced when the server has dropped it."""
+    url = postgres_server.create_database()
+    engine = db.make_engine(url)
+    pings: list[int] = []
+    ping = engine.dialect._do_ping_w_event
+    monkeypatch.setattr(engine.dialect, "_do_ping_w_event", lambda c: pings.append(1) or ping(c))
+    try:
+        first = engine.raw_connection()
+        backend = first.driver_connection.info.backend_pid
+        first.close()
+        for _ in range(3):
+            engine.raw_connection().close()
+        assert pings == []
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        monkeypatch.setattr(db, "PING_AFTER_IDLE", 0.0)
+        again = engine.raw_connection()
+        cursor = again.cursor()
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,) and again.driver_connection.info.backend_pid != backend
+        assert pings == [1]
+        again.close()
+    finally:
+        engine.dispose()
+        postgres_server.drop_database(url)

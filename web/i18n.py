@@ -39,16 +39,29 @@ def N_(text: str) -> str:
     return text
 
 
-def _select_locale() -> str:
+def _select_locale() -> Any:
     languages = current_app.config["LANGUAGES"]
-    asked = request.args.get("lang")
+    asked = request.args.get("lang") if request.query_string else None  # no query: no arguments to parse
     if asked in languages:
         g.set_lang = asked
-        return asked
+        return _locale(asked)
     cookie = request.cookies.get(LANG_COOKIE)
     if cookie in languages:
-        return cookie
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return _locale(cookie)
+    return _locale(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+_LOCALES: dict[str, Any] = {}
+
+
+def _locale(code: str) -> Any:
+    """``code`` (one of the configured languages) as Babel's Locale, parsed once: Flask-Babel parses what the
+    selector returns on every request, and takes a Locale as it is."""
+    found = _LOCALES.get(code)
+    if found is None:
+        from babel import Locale
+        found = _LOCALES[code] = Locale.parse(code)
+    return found
 
 
 def current_language() -> str:

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.signer import HMACAlgorithm
 from itsdangerous.encoding import want_bytes
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -107,6 +108,15 @@ class _KeyedSigner(TimestampSigner):
     """
 
     _keys: dict[tuple[Any, ...], bytes] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Flask and itsdangerous name SHA-1 through a Python function (``_lazy_sha1``, for FIPS builds), which
+        # sends every HMAC down the standard library's pure-Python path; OpenSSL's own SHA-1 gives the same bytes
+        if getattr(self.digest_method, "__name__", "") == "_lazy_sha1":
+            self.digest_method = hashlib.sha1
+            if isinstance(self.algorithm, HMACAlgorithm):
+                self.algorithm = HMACAlgorithm(hashlib.sha1)
 
     def derive_key(self, secret_key: Any = None) -> bytes:
         secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)

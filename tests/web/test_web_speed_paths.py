@@ -160,3 +160,25 @@ def test_the_csrf_token_and_session_cookie_sign_as_itsdangerous_does(app, monkey
     from itsdangerous import BadSignature
     with pytest.raises(BadSignature):
         keyed.loads(plain.dumps(data)[:-2] + "xx")
+
+
+def test_under_gevent_each_request_waits_its_turn_once(app, monkeypatch):
+    """A gevent worker's keep-alive connection must not serve request after request while the others wait:
+    each request first waits for the loop to go idle (once); outside gevent nothing waits."""
+    import sys
+    import types
+
+    import web
+    assert isinstance(app.wsgi_app, web.TakeTurns)
+    assert web._gevent_idle() is None  # the tests run on plain sockets
+    waits: list[int] = []
+    turns = web.TakeTurns(lambda environ, start_response: [b"ok"])
+    assert turns({}, None) == [b"ok"] and turns.wait is None
+    monkeypatch.setattr(web, "_gevent_idle", lambda: lambda: waits.append(1))
+    turns.pid = -1  # as in a freshly forked worker: decided again
+    assert [turns({}, None) for _ in range(3)] == [[b"ok"]] * 3 and len(waits) == 3
+    monkeypatch.undo()
+    patched = types.SimpleNamespace(is_module_patched=lambda name: name == "socket")
+    monkeypatch.setitem(sys.modules, "gevent.monkey", patched)
+    import gevent
+    assert web._gevent_idle() is gevent.idle
