@@ -6,15 +6,15 @@ the adoption report ≤ 2 s. Beside market40's figures the script prints:
 
 * the **floor**: the same aggregation written directly in DuckDB SQL on the CSV (no
   validation, no deduplication, nothing stored): what the engine itself costs;
-* **DuckDB alone storing the CSV** in a table of the store's shape (typed by its reader, one
-  INSERT, committed; nothing checked or deduplicated): not a target, what the durable write costs
-  the engine itself, timed in the same alternation;
+* **DuckDB alone storing the CSV** in the store's own ``transfer`` table (its schema and settings;
+  typed by the reader, one INSERT, committed; nothing checked or deduplicated): not a target, what
+  the durable write costs the engine itself, timed in the same alternation;
 * a **plain pandas script**, what an analyst would write (``pip install ".[bench]"``).
 
-Latest figures (2026-12-03, 2 cores shared with other jobs, load 5.3–7.2, 2 runs of 2 rounds):
-import + reconcile 34.0–35.1 s wall / 22.1–25.1 CPU-s, **8.0–10.3×** the floor (3.3–4.1 s; CPU
-8.6–9.7×), peak 567–582 MB; DuckDB alone storing the CSV 10.0–11.8 s, 2.9–3.0× the floor by
-itself; adoption report 1.27–1.94 s.
+Latest figures (2026-12-03 10:39, 2 cores shared with other jobs, load 7.6–9.5, 2 rounds):
+import + reconcile 47.8 s wall / 23.4 CPU-s (import 16.8 + reconcile 5.5), **8.5–10.8×** the
+floor's wall (4.4 s; CPU 7.8–8.7×), peak 612 MB; DuckDB alone storing the CSV 17.1 s / 11.2 CPU-s,
+**3.4–3.9×** the floor by itself; adoption report 1.98 s. README's "Speed" says where the CPU goes.
 
     python benchmarks/bench_reconcile.py                      # 15,000 stalls, 8,000,000 transfers
     python benchmarks/bench_reconcile.py --transfers 2000000  # quicker
