@@ -148,8 +148,9 @@ def reconcile(session: Session, actor: Actor, period: str | rules.Period, *, sto
     directory_rows = list(directory.rows())
     store.load_directory(directory_rows, index.rows())
     activity_rows = store.account_activity(start, end, window_start(period, idle_months), progress=progress)
-    rest = store.attribute_rest(start, end, index.pattern)
     single = {(r.bin, r.number): r.stall_id for r in directory_rows if r.single}
+    rest = store.attribute_rest(start, end, index.pattern, accounts=[
+        (row[0], row[1]) for row in activity_rows if row[2] and (row[0], row[1]) not in single])
     activity: dict[int, rules.Activity] = defaultdict(rules.Activity)
     last_transfer: dict[tuple[str, str], datetime | None] = {}
     covered_bins: set[str] = set()

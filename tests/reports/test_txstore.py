@@ -242,6 +242,40 @@ def test_sql_attribution_matches_python(loaded_store):
     assert sql["T-B1"] == (21, "reference", None)  # TY1 B1's account is not in this directory
 
 
+def test_sql_attribution_of_a_short_account_list_is_the_same(loaded_store):
+    """attribute_rest given the accounts account_activity found (the reconciliation's route) answers as
+    without them, also when a transfer was stored under an alternate BIN (an older store)."""
+    t0 = datetime(2025, 1, 1, tzinfo=rules.VN_TZ)
+    regs = [rules.Registration(1, 1, "970436", "0011000000001", "verified", t0, t0),
+            rules.Registration(5, 5, "970422", "0900000005", "verified", t0, t0),
+            rules.Registration(6, 6, "970422", "0900000005", "verified", t0, t0),
+            rules.Registration(7, 7, "422589", "0777", "verified", t0, t0),
+            rules.Registration(8, 8, "422589", "0777", "verified", t0, t0)]
+    references = [("HL1 A1", 1), ("HL1 A4", 4), ("HL1 A5", 5), ("HL1 A6", 6), ("HL1 A7", 7), ("HL1 A8", 8),
+                  ("HL1 A12", 12), ("TY1 B1", 21)]
+    directory, index = rules.Directory(regs), rules.ReferenceIndex(references)
+    period = rules.Period.parse("2025-06")
+    start, end = period.start_local, period.end_local
+    single = {(r.bin, r.number) for r in directory.rows() if r.single}
+
+    def both() -> tuple[dict, dict]:
+        loaded_store.load_directory(directory.rows(), index.rows())
+        activity = loaded_store.account_activity(start, end, start)
+        short = loaded_store.attribute_rest(start, end, index.pattern, detail=True, accounts=[
+            (row[0], row[1]) for row in activity if row[2] and (row[0], row[1]) not in single])
+        loaded_store._alternates_seen = None  # noqa: SLF001 - the route without the list
+        every = loaded_store.attribute_rest(start, end, index.pattern, detail=True)
+        return short, every
+
+    short, every = both()
+    assert short == every and short["rows"]
+    loaded_store.con.execute("INSERT INTO transfer VALUES ('970459', 'T-ALT', TIMESTAMP '2025-06-03 09:00:00', "
+                             "'0777', 5000, 'HL1 A8 tien hang', 'statement', 99)")  # CIMB's alternate BIN
+    short, every = both()
+    assert short == every
+    assert {tx: (stall, method) for tx, stall, method, _ in short["rows"]}["T-ALT"] == (8, "reference")
+
+
 def test_line_numbers_count_the_title_rows(store, tmp_path):
     path = tmp_path / "titled.csv"
     path.write_text("BÁO CÁO GIAO DỊCH\n\ntransaction_id,booked_at,bank_bin,account,amount,content\n"
