@@ -251,7 +251,7 @@ def child_bad_market40(url: str, path: str) -> dict:
     seconds = time.perf_counter() - start
     cpu, rss = self_usage()
     engine.dispose()
-    return {**figures, "created": report.created,
+    return {"wall": seconds, "cpu": cpu - cpu0, "rss_mb": rss, "created": report.created,
             "problems": len(report.problems)}
 
 
