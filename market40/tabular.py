@@ -435,9 +435,10 @@ class Table:
 
     def _text_rows(self) -> Iterator[Row]:
         """:meth:`_rows` for cells that are text (CSV): the same rows, each in a few whole-row steps
-        instead of one :func:`_text_cell` call per cell. A row's cells are stripped, then checked
-        for NFC once as a whole (the cells joined by NUL, which no composition crosses): only a row that is not NFC yet is normalised cell by cell. A text column's cell is
-        checked for Excel's scientific notation only when it starts with a digit and holds an "e"."""
+        instead of one :func:`_text_cell` call per cell. A row's cells are stripped, then checked for
+        NFC once as a whole (the cells joined by NUL, which no composition crosses): only a row that is
+        not NFC yet is normalised cell by cell. A text column's cell is checked for Excel's scientific
+        notation only when it starts with a digit and holds an "e"."""
         plan = self._plan
         count = len(plan)
         positions = [item[0] for item in plan]

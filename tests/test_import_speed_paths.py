@@ -314,8 +314,8 @@ def test_a_large_import_builds_its_two_unordered_indexes_at_the_end_as_they_were
     assert set(imports._DeferredIndexes.NAMES) <= set(before)
     monkeypatch.setattr(imports, "DEFER_INDEXES_AFTER", 1)
     monkeypatch.setattr(imports, "CHUNK", 2)  # several chunks: the drop happens between two of them
-    rows = [[f"A-{n}", f"Nguyễn Văn {n}", f"091234567{n}", "Vietcombank", f"001101234441{n}", f"NGUYEN VAN {chr(64 + n)}"]
-            for n in range(1, 8)]
+    rows = [[f"A-{n}", f"Nguyễn Văn {n}", f"091234567{n}", "Vietcombank", f"001101234441{n}",
+             f"NGUYEN VAN {chr(64 + n)}"] for n in range(1, 8)]
     bad = tmp_path / "bad.csv"
     bad.write_bytes(_data(rows + [["A-99", "Lê Thị Hoa", "12", "", "", ""]]))
     refused = import_stalls(session, ACTOR, bad, market="HL1")

@@ -539,8 +539,10 @@ class _StallValidator:
         except ValidationError:
             return None
         try:
-            payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference,
-                                   **({"card": number} if kind == "card" else {"account": number})).payload
+            if kind == "card":
+                payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference, card=number).payload
+            else:
+                payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference, account=number).payload
         except ValidationError:
             return None
         return market, stall, {"kind": kind, "bin": bin_, "number": number, "holder_name": holder,
@@ -793,8 +795,8 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                 existing[(market_id, stall.code_key)] = stall  # type: ignore[index]
     current = registry._current_accounts([s.id for s in existing.values()])  # type: ignore[misc]
 
-    fitting = []
-    for item in good:  # dates that contradict the registry's history: the row is reported, not written
+    fitting = [] if existing else good  # (no stall of the chunk in the registry: no history to contradict)
+    for item in good if existing else ():  # dates that contradict the registry's history: reported, not written
         stall = existing.get((item.market_id, item.key))  # type: ignore[arg-type]
         problem = _history_problem(item, stall, current.get(stall.id) if stall else None)  # type: ignore
         if problem is None:
@@ -811,7 +813,7 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     pending_accounts: list[tuple[_Good, int]] = []  # a new stall's good row and its place in new_stalls
     household_key = households.household_key
     for item in good:
-        stall = existing.get((item.market_id, item.key))  # type: ignore[arg-type]
+        stall = existing.get((item.market_id, item.key)) if existing else None  # type: ignore[arg-type]
         closed_day = accounts.event_day(item.closed) if item.closed else None
         if stall is None:  # a new stall: a row in _NEW_STALL's order
             fields = item.stall
@@ -1016,7 +1018,8 @@ def bulk_insert(session: Session, table: Any, rows: list[Any], columns: Iterable
                  copy_into=table if session.connection().dialect.name == "postgresql" else None)
 
 
-def _insert_numbered(session: Session, table: Any, rows: list[Any], columns: tuple[str, ...] | None = None) -> list[int]:
+def _insert_numbered(session: Session, table: Any, rows: list[Any],
+                     columns: tuple[str, ...] | None = None) -> list[int]:
     """Insert new rows with :func:`bulk_insert` and return their ids in order: dicts (each one's ``id`` is
     set), or with ``columns`` tuples in that order.
 
