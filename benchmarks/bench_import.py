@@ -21,10 +21,10 @@ demo generator (realistic names, banks, accounts): 50 markets. ``--postgres`` cr
 port) and drops it at the end; ``--database NAME`` uses the caller's database instead (its tables
 are recreated, the database itself is never dropped).
 
-Last measured (2026-12-03 10:37–10:59, load 6.3–12, other helpers' jobs on the same 2 cores): SQLite
-100k, market40 7.3–8.5 CPU-s against the floor's 3.3–3.5: 1.60–2.62× the floor's wall (3 runs), CPU
+Last measured (2026-12-03 10:37–11:09, load 3.4–12, other helpers' jobs on the same 2 cores): SQLite
+100k, market40 6.9–8.5 CPU-s against the floor's 3.0–3.5: 1.60–2.62× the floor's wall (5 runs), CPU
 2.09–2.50×, peak 108 MB; 10k 2.03× (CPU 2.32×), 97 MB; 1M 2.41× wall, CPU 2.63× (98.8 CPU-s against
-37.6), peak 135 MB; PostgreSQL 100k 3.51× wall (CPU 4.94×), 99 MB; ``audit_event`` under 0.5 % of the
+37.6), peak 135 MB; PostgreSQL 100k 2.55–3.51× wall (CPU 4.94–5.08×), 99 MB; ``audit_event`` under 0.5 % of the
 registry. Earlier the same day (08:10, load 3.8–6.3): 100k CPU 2.51–3.40×, 125 MB; 1M CPU 3.53×,
 162 MB; PostgreSQL 2.79–3.04×. The floor writes a constant payload and no household key, so its two
 indexes on them only ever append; market40 builds those two at the end of a large SQLite import.
