@@ -400,6 +400,9 @@ class Table:
         return self._iterator
 
     def _rows(self) -> Iterator[Row]:
+        if self._convert is _text_cell:
+            yield from self._text_rows()
+            return
         plan, convert = self._plan, self._convert
         try:
             for number, cells in _chain(self._pending, self._source):
@@ -423,6 +426,58 @@ class Table:
                 if blank:
                     continue
                 if self.skips_totals and _is_totals(values, extra):
+                    self.totals_rows.append(number)
+                    continue
+                self.rows_read += 1
+                yield Row(number, values, extra, errors or [], self)
+        finally:
+            self.close()
+
+    def _text_rows(self) -> Iterator[Row]:
+        """:meth:`_rows` for cells that are text (CSV): the same rows, each in a few whole-row steps
+        instead of one :func:`_text_cell` call per cell. A row's cells are stripped, then checked for
+        NFC once as a whole (the cells joined by NUL, which no composition crosses): only a row that is
+        not NFC yet is normalised cell by cell. A text column's cell is checked for Excel's scientific
+        notation only when it starts with a digit and holds an "e"."""
+        plan = self._plan
+        count = len(plan)
+        positions = [item[0] for item in plan]
+        in_order = positions == list(range(count))
+        value_slots = [(i, item[1]) for i, item in enumerate(plan) if not item[3]]
+        extra_slots = [(i, item[1]) for i, item in enumerate(plan) if item[3]]
+        value_keys = [key for _, key in value_slots]
+        plain = not extra_slots and len(value_slots) == count
+        text_like = [i for i, item in enumerate(plan) if item[2]]
+        normalize, is_normalized = unicodedata.normalize, unicodedata.is_normalized
+        try:
+            for number, cells in _chain(self._pending, self._source) if self._pending else self._source:
+                self._last_number = number
+                if in_order and len(cells) >= count:
+                    picked = cells if len(cells) == count else cells[:count]
+                else:
+                    width = len(cells)
+                    picked = [cells[i] if i < width else "" for i in positions]
+                texts = list(map(str.strip, picked))
+                joined = "\0".join(texts)
+                if not joined.isascii() and not is_normalized("NFC", joined):
+                    texts = [text if text.isascii() else normalize("NFC", text) for text in texts]
+                if not any(texts):
+                    continue
+                errors: list[ValidationError] | None = None
+                for i in text_like:
+                    text = texts[i]
+                    if text[:1].isdigit() and ("e" in text or "E" in text):
+                        problem = _text_cell(text, True)[1]
+                        if problem is not None:
+                            problem.field = plan[i][1]
+                            errors = (errors or []) + [problem]
+                if plain:
+                    values = dict(zip(value_keys, texts))
+                    extra: dict[str, str] = {}
+                else:
+                    values = {key: texts[i] for i, key in value_slots}
+                    extra = {key: texts[i] for i, key in extra_slots}
+                if self.skips_totals and not _two_labels(texts) and _is_totals(values, extra):
                     self.totals_rows.append(number)
                     continue
                 self.rows_read += 1
@@ -474,6 +529,18 @@ def _is_totals(values: dict[str, str], extra: dict[str, str]) -> bool:
         return len(cells) == 1
     labels = [i for i, k in enumerate(keys) if not counts[i]]
     return len(labels) == 1 and bool(_TOTALS.fullmatch(keys[labels[0]]))
+
+
+def _two_labels(texts: list[str]) -> bool:
+    """Two cells or more start with a letter: not a totals line (:func:`_is_totals`' own first test;
+    a stall list's first two cells, market and stall code, usually answer it)."""
+    found = False
+    for text in texts:
+        if text[:1].isalpha():
+            if found:
+                return True
+            found = True
+    return False
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:

@@ -266,3 +266,76 @@ def test_the_compact_hash_set_answers_as_a_set_does():
         reference.add(value)
     assert all(v in compact for v in reference) and len(compact.sorted) + len(compact.recent) == len(reference)
     assert list(compact.sorted) == sorted(compact.sorted)
+
+
+_CELLS = ["", " ", "A-1", " a 12 ", "Nguyễn Thị Lan", "Nguye\u0303n Thi\u0323 Lan", "\u00a0Lan\u00a0", "Lan\u3000",
+          "0912345678", "1E+12", "1,5e3", "9.7e12 ", "E12", "Tổng cộng", "Tổng cộng: 12 hộ", "Cộng", "12", "120 hộ",
+          "e\u0301", "\u0301", "\u1100\u1161", "Ω", "\ufeffLan", "Lan\t", "\n"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.lists(st.sampled_from(_CELLS), min_size=0, max_size=8), min_size=1, max_size=6),
+       extra_column=st.booleans(), schema=st.sampled_from(["stalls", None]))
+def test_the_csv_reader_gives_what_the_cell_by_cell_reader_gives(rows, extra_column, schema):
+    """A CSV row is stripped and normalised as a whole (tabular.Table._text_rows): the same values, cell
+    problems (Excel's 1E+12), skipped blank and totals lines as each cell read by _text_cell."""
+    header = ["Mã sạp", "Tên chủ hộ", "Số điện thoại", "Số tài khoản", "Tên chủ tài khoản", "Ngân hàng"]
+    if extra_column:
+        header.insert(2, "Ghi chú")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    data = out.getvalue().encode("utf-8")
+
+    def read(whole_rows: bool):
+        with tabular.read_table(io.BytesIO(data), kind="csv", schema=schema) as table:
+            if not whole_rows:  # any other converter takes the cell-by-cell path
+                table._convert = lambda cell, text_like: tabular._text_cell(cell, text_like)
+            found = [(r.number, r.values, r.extra, [(e.field, str(e)) for e in r.errors]) for r in table]
+            return found, table.totals_rows, table.rows_read
+
+    assert read(True) == read(False)
+
+
+def _indexes(session):
+    if session.connection().dialect.name != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL keeps its indexes during an import")
+    return dict(session.connection().exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall())
+
+
+def test_a_large_import_builds_its_two_unordered_indexes_at_the_end_as_they_were(session, market, tmp_path,
+                                                                                 monkeypatch):
+    """SQLite: past DEFER_INDEXES_AFTER new stalls, the payload and household-key indexes are dropped and
+    built again before the commit, exactly as defined; a refused or dry-run import leaves them untouched,
+    and the registry reads the same either way."""
+    before = _indexes(session)
+    assert set(imports._DeferredIndexes.NAMES) <= set(before)
+    monkeypatch.setattr(imports, "DEFER_INDEXES_AFTER", 1)
+    monkeypatch.setattr(imports, "CHUNK", 2)  # several chunks: the drop happens between two of them
+    rows = [[f"A-{n}", f"Nguyễn Văn {n}", f"091234567{n}", "Vietcombank", f"001101234441{n}",
+             f"NGUYEN VAN {chr(64 + n)}"] for n in range(1, 8)]
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_data(rows + [["A-99", "Lê Thị Hoa", "12", "", "", ""]]))
+    refused = import_stalls(session, ACTOR, bad, market="HL1")
+    assert not refused.written and len(refused.problems) == 1, [p.lines() for p in refused.problems]
+    assert _indexes(session) == before
+    good = tmp_path / "good.csv"
+    good.write_bytes(_data(rows))
+    assert import_stalls(session, ACTOR, good, market="HL1", dry_run=True).created == 7
+    assert _indexes(session) == before
+    rebuilt = []
+    restore = imports._DeferredIndexes.restore
+    monkeypatch.setattr(imports._DeferredIndexes, "restore", lambda self: rebuilt.extend(self.dropped) or restore(self))
+    report = import_stalls(session, ACTOR, good, market="HL1")
+    assert report.written and report.created == 7 and report.accounts_created == 7
+    assert len(rebuilt) == 2 and _indexes(session) == before
+    plan = " ".join(str(row) for row in session.connection().exec_driver_sql(
+        "EXPLAIN QUERY PLAN SELECT id FROM payment_account WHERE payload = 'x'").fetchall())
+    assert "ix_payment_account_payload" in plan
+    assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    again = import_stalls(session, ACTOR, good, market="HL1")
+    assert again.unchanged == 7 and not again.changed
+    stalls = session.exec(select(Stall).where(Stall.market_id == market.id)).all()
+    assert len(stalls) == 7 and all(s.household_key and s.household_key.startswith("tel:") for s in stalls)

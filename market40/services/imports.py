@@ -272,24 +272,21 @@ def settle(session: Session, report: Any, *, dry_run: bool, partial: bool) -> No
 
 # ------------------------------------------------------------------ stalls
 
-@dataclass
 class _Good:
-    number: int
-    market: Market
-    stall: dict[str, Any]
-    account: dict[str, Any] | None
-    registered: datetime | None = None  # when the account was registered (dated history)
-    verified: datetime | None = None
-    closed: datetime | None = None
-    values: dict[str, str] | None = None
+    """A good row: its stall (and account) to write. ``key``: the stall key, computed here unless given."""
 
-    @functools.cached_property
-    def market_id(self) -> int:
-        return self.market.id  # type: ignore[return-value]
+    __slots__ = ("number", "market", "stall", "account", "registered", "verified", "closed", "values", "market_id",
+                 "key")
 
-    @functools.cached_property
-    def key(self) -> str:
-        return accounts.stall_key(self.stall["code"])
+    def __init__(self, number: int, market: Market, stall: dict[str, Any], account: dict[str, Any] | None,
+                 registered: datetime | None = None, verified: datetime | None = None,
+                 closed: datetime | None = None, values: dict[str, str] | None = None, *,
+                 market_id: int | None = None, key: str | None = None) -> None:
+        self.number, self.market, self.stall, self.account = number, market, stall, account
+        self.registered = registered  # when the account was registered (dated history)
+        self.verified, self.closed, self.values = verified, closed, values
+        self.market_id: int = market.id if market_id is None else market_id  # type: ignore[assignment]
+        self.key: str = accounts.stall_key(stall["code"]) if key is None else key
 
 
 Twins = dict[tuple[str, str], list[int]]
@@ -310,6 +307,10 @@ def find_twins(rows: Iterable[tuple[int, dict[str, str]]], market: str | None = 
         groups.setdefault((where, accounts.stall_key(code)), []).append(number)
     return {k: v for k, v in groups.items() if len(v) > 1}
 
+
+#: A new stall's row as :func:`_write_stalls` inserts it (opened_on: none yet).
+_NEW_STALL = ("market_id", "code", "code_key", "shop_name", "goods_category", "owner_name", "owner_phone",
+              "owner_tax_code", "status", "closed_on", "household_key", "created_at", "updated_at")
 
 _KeyHashes = KeyHashes  # (the validator's first pass and the reference guard share it)
 
@@ -376,6 +377,7 @@ class _StallValidator:
         self._kinds: dict[Any, Any] = {}
         self._market_codes: dict[str, str] = {}
         self._keys: dict[str, str] = {}
+        self._guarded: dict[int, bool] = {}  # market id → the reference guard checks its new stalls
 
     def market(self, code: str) -> Market:
         key = code.strip().upper()
@@ -423,7 +425,10 @@ class _StallValidator:
                                                rows=str(seen[code_key]), limit="one row per stall"))
                 return code_key, False
             seen[code_key] = number
-        if self.guard.needed(market_id):  # a market whose references no other market's can read like
+        needed = self._guarded.get(market_id)
+        if needed is None:
+            needed = self._guarded[market_id] = self.guard.needed(market_id)
+        if needed:  # a market whose references no other market's can read like
             try:
                 self.guard.check(code, market)
                 guarded = True  # remembered by the caller once the whole row is good
@@ -450,9 +455,7 @@ class _StallValidator:
             raise ValidationError.combine(errors)
         if guarded:
             self.guard.add(stall["code"], market, key=code_key)
-        good = _Good(number, market, stall, account, None, None, None, values)
-        good.__dict__["key"] = code_key
-        return good
+        return _Good(number, market, stall, account, None, None, None, values, market_id=market.id, key=code_key)
 
     def _cached(self, cache: dict, function: Callable[[Any], Any], value: Any) -> Any:
         """``function(value)`` remembered (a pure cleaner of a value that repeats: a bank, a code, a
@@ -536,8 +539,10 @@ class _StallValidator:
         except ValidationError:
             return None
         try:
-            payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference,
-                                   **({"card": number} if kind == "card" else {"account": number})).payload
+            if kind == "card":
+                payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference, card=number).payload
+            else:
+                payload = vietqr.build(bin=bin_, purpose=purpose, reference_label=reference, account=number).payload
         except ValidationError:
             return None
         return market, stall, {"kind": kind, "bin": bin_, "number": number, "holder_name": holder,
@@ -625,10 +630,7 @@ class _StallValidator:
             self.guard.add(stall["code"], market, key=code_key)
         if closed is not None:
             stall["status"] = "closed"
-        good = _Good(number, market, stall, account, registered, verified, closed, values)
-        if code_key is not None:
-            good.__dict__["key"] = code_key  # the cached property, computed once above
-        return good
+        return _Good(number, market, stall, account, registered, verified, closed, values, key=code_key)
 
     def _dates(self, values: dict[str, str], stall: dict[str, Any], account: dict[str, Any] | None,
                given: dict[str, str], errors: list[ValidationError]) -> tuple[Any, Any, Any]:
@@ -676,6 +678,7 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
     validator = _StallValidator(registry, market, allow_unknown_bin, twins)
     validator.stop_on_twins = _optimistic and twins is None
     report = ImportReport(source=source, what="stalls", dry_run=dry_run)
+    deferred = _DeferredIndexes(session)
     done = 0
     frozen = steady_gc_start()
     try:
@@ -690,10 +693,13 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
             if partial or not report.problems:
                 _write_stalls(registry, good, report, consent_channel, account_status, validator.fresh)
                 validator.guard.settle()  # written: the registry answers for these stalls now
+                deferred.written(report.created)
             done += len(chunk)
             if progress:
                 progress(done, total)
         report.problems.sort(key=lambda p: p.row)
+        if not (dry_run or (report.problems and not partial)):
+            deferred.restore()  # (rolled back otherwise, and the drop with it)
         settle(session, report, dry_run=dry_run, partial=partial)
     except BaseException:
         session.rollback()
@@ -789,8 +795,8 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
                 existing[(market_id, stall.code_key)] = stall  # type: ignore[index]
     current = registry._current_accounts([s.id for s in existing.values()])  # type: ignore[misc]
 
-    fitting = []
-    for item in good:  # dates that contradict the registry's history: the row is reported, not written
+    fitting = [] if existing else good  # (no stall of the chunk in the registry: no history to contradict)
+    for item in good if existing else ():  # dates that contradict the registry's history: reported, not written
         stall = existing.get((item.market_id, item.key))  # type: ignore[arg-type]
         problem = _history_problem(item, stall, current.get(stall.id) if stall else None)  # type: ignore
         if problem is None:
@@ -804,21 +810,22 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     created: dict[str, list[int]] = {"stall": [], "payment_account": []}  # ids the batch event lists
     creation = auditlog.creation_row
     revokes: list[dict[str, Any]] = []
-    pending_accounts: list[tuple[_Good, dict]] = []
+    pending_accounts: list[tuple[_Good, int]] = []  # a new stall's good row and its place in new_stalls
+    household_key = households.household_key
     for item in good:
-        stall = existing.get((item.market_id, item.key))  # type: ignore[arg-type]
+        stall = existing.get((item.market_id, item.key)) if existing else None  # type: ignore[arg-type]
         closed_day = accounts.event_day(item.closed) if item.closed else None
-        if stall is None:
-            row = {"market_id": item.market_id, "created_at": now, "updated_at": now, "shop_name": None,
-                   "goods_category": None, "owner_phone": None, "owner_tax_code": None, "status": "operating",
-                   **item.stall, "code_key": item.key,
-                   "closed_on": (closed_day or today) if item.stall.get("status") == "closed" else None}
-            row["household_key"] = households.household_key(
-                tax_code=row["owner_tax_code"], phone=row["owner_phone"], name=row.get("owner_name"))
-            new_stalls.append(row)
+        if stall is None:  # a new stall: a row in _NEW_STALL's order
+            fields = item.stall
+            tax_code, phone, name = fields.get("owner_tax_code"), fields.get("owner_phone"), fields.get("owner_name")
+            new_stalls.append((item.market_id, fields["code"], item.key, fields.get("shop_name"),
+                               fields.get("goods_category"), name, phone, tax_code,
+                               fields["status"] if "status" in fields else "operating",
+                               (closed_day or today) if fields.get("status") == "closed" else None,
+                               household_key(tax_code=tax_code, phone=phone, name=name), now, now))
             report.created += 1
             if item.account:
-                pending_accounts.append((item, row))
+                pending_accounts.append((item, len(new_stalls) - 1))
             continue
         # A variant of the code ("a12" for "A-12") names the same stall: its code stays as registered.
         changed = {k: v for k, v in item.stall.items() if k != "code" and getattr(stall, k) != v}
@@ -869,9 +876,10 @@ def _write_stalls(registry: Registry, good: list[_Good], report: ImportReport, c
     # Core executemany without RETURNING: SQLAlchemy's ORM bulk insert with RETURNING splices
     # every batch into the previous ones (quadratic); reading the new keys back is linear.
     if new_stalls:
-        created["stall"] = _insert_numbered(session, Stall.__table__, new_stalls)  # type: ignore[attr-defined]
-        for item, row in pending_accounts:
-            new_accounts.append(_account_row(row["id"], item, actor, now, consent_channel, account_status))
+        ids = created["stall"] = _insert_numbered(session, Stall.__table__, new_stalls,  # type: ignore[attr-defined]
+                                                  _NEW_STALL)
+        for item, index in pending_accounts:
+            new_accounts.append(_account_row(ids[index], item, actor, now, consent_channel, account_status))
             report.accounts_created += 1
     if revokes:
         table = PaymentAccount.__table__  # type: ignore[attr-defined]
@@ -930,18 +938,67 @@ def _backdate(account: PaymentAccount, item: _Good, actor: str, now: datetime, a
     return changed
 
 
-#: SQLite's page cache for this connection during an import (KiB, as PRAGMA cache_size takes it negative):
-#: the default 2 MB is outgrown by the indexes of a few hundred thousand stalls, and every insert then
-#: reads index pages back from the file (a million-row import slowed by 40 % per row). 32 MB, not 64:
-#: measured 2026-12-03 on 1M rows, 134 CPU-s and peak 306 MB with 32 MB against 162 CPU-s and 339 MB
-#: with 64 MB; at 100k rows the peak falls from 177 to 140 MB.
-IMPORT_PAGE_CACHE_KIB = 32 * 1024
+#: SQLite's page cache for this connection during an import (KiB, as PRAGMA cache_size takes it negative).
+#: The default 2 MB was outgrown by the indexes of a few hundred thousand stalls, each insert then reading
+#: index pages back from the file; since the two indexes whose keys come in random order are built at
+#: the end (:class:`_DeferredIndexes`), the others take their keys in order and 8 MB is enough: measured
+#: 2026-12-03 on 1M rows (load 8–10), 109.5 CPU-s and peak 137 MB with 8 MB against 108 CPU-s and 186 MB
+#: with 32 MB (the index build's sorter takes as much memory again as the page cache).
+IMPORT_PAGE_CACHE_KIB = 8 * 1024
 
 
 def _bigger_page_cache(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_PAGE_CACHE_KIB}")
+
+
+class _DeferredIndexes:
+    """SQLite: the registry's indexes whose keys come in no order (an account's payload, a stall's
+    household key), left out while a large import inserts and built again, from sorted keys, before it commits.
+
+    Each new stall or account otherwise inserts its key at a random place of the index: a page split
+    now and then, and at a million stalls a page read back from the file for most rows, while an index
+    built at once sorts its keys and fills its pages in order. The drop is part of the import's
+    transaction (SQLite's DDL is transactional): a rolled-back import leaves the indexes as they were,
+    and other connections (WAL) read the registry with its indexes throughout. Only these two, which
+    no constraint and nothing in an import reads; unique indexes stay, so every insert is still checked
+    at once. Deferred once the import has created :data:`DEFER_INDEXES_AFTER` stalls and at least as many
+    as the registry held before, so that rebuilding the whole index costs at most about twice what the
+    import adds to it. PostgreSQL keeps its indexes (dropping one locks the table against readers).
+    """
+
+    NAMES = ("ix_payment_account_payload", "ix_stall_household_key")
+
+    def __init__(self, session: Session) -> None:
+        self.connection = session.connection()
+        self.active = self.connection.dialect.name == "sqlite"
+        self.before = (self.connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM stall").scalar() or 0
+                       if self.active else 0)
+        self.dropped: list[str] = []  # the CREATE INDEX statements to run again
+
+    def written(self, created: int) -> None:
+        """After a chunk is written (``created`` stalls so far): drop the indexes once the import is large."""
+        if not self.active or created < max(DEFER_INDEXES_AFTER, self.before):
+            return
+        self.active = False  # decided once
+        marks = ", ".join("?" * len(self.NAMES))
+        for name, sql in self.connection.exec_driver_sql(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",
+                self.NAMES).fetchall():
+            if sql:  # (an index SQLite made for a constraint has none: never dropped)
+                self.connection.exec_driver_sql(f'DROP INDEX "{name}"')
+                self.dropped.append(sql)
+
+    def restore(self) -> None:
+        """Build the dropped indexes again (before the commit), exactly as the registry defined them."""
+        dropped, self.dropped = self.dropped, []
+        for sql in dropped:
+            self.connection.exec_driver_sql(sql)
+
+
+#: New stalls an import writes with every index before :class:`_DeferredIndexes` may set two aside.
+DEFER_INDEXES_AFTER = 20_000
 
 
 def bulk_insert(session: Session, table: Any, rows: list[Any], columns: Iterable[str] | None = None) -> None:
@@ -961,8 +1018,10 @@ def bulk_insert(session: Session, table: Any, rows: list[Any], columns: Iterable
                  copy_into=table if session.connection().dialect.name == "postgresql" else None)
 
 
-def _insert_numbered(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert new rows (dicts) with :func:`bulk_insert` and set each one's ``id``; returns the ids in order.
+def _insert_numbered(session: Session, table: Any, rows: list[Any],
+                     columns: tuple[str, ...] | None = None) -> list[int]:
+    """Insert new rows with :func:`bulk_insert` and return their ids in order: dicts (each one's ``id`` is
+    set), or with ``columns`` tuples in that order.
 
     No id is read back row by row. PostgreSQL: the ids are drawn from the table's sequence first (one
     query) and inserted with the rows. SQLite (no AUTOINCREMENT: a new row's id is the largest + 1, and
@@ -973,15 +1032,19 @@ def _insert_numbered(session: Session, table: Any, rows: list[dict[str, Any]]) -
     if connection.dialect.name == "postgresql":
         ids = [number for number, in connection.exec_driver_sql(
             f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, {len(rows)})")]
+        if columns is not None:
+            bulk_insert(session, table, [(number, *row) for number, row in zip(ids, rows)], ("id", *columns))
+            return ids
         for row, number in zip(rows, ids):
             row["id"] = number
         bulk_insert(session, table, rows)
         return ids
-    bulk_insert(session, table, rows)
+    bulk_insert(session, table, rows, columns)
     last = connection.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar()
     ids = list(range(last - len(rows) + 1, last + 1))
-    for row, number in zip(rows, ids):
-        row["id"] = number
+    if columns is None:
+        for row, number in zip(rows, ids):
+            row["id"] = number
     return ids
 
 
@@ -1012,20 +1075,20 @@ def _executemany(session: Session, compiled: Any, names: list[str], rows: list[A
     processors = [(index, name, compiled.binds[name].type._cached_bind_processor(dialect))
                   for index, name in enumerate(order)]
     processors = [item for item in processors if item[2] is not None]
-    converted: dict[str, dict[Any, Any]] = {name: {} for _, name, _ in processors}
-    take = operator.itemgetter(*([names.index(name) for name in order] if tuples else order))
-    params: Any = []
-    for row in rows:
-        values = list(take(row)) if len(order) > 1 else [take(row)]
-        for index, name, processor in processors:
-            raw = values[index]
-            if raw is not None:
-                cache = converted[name]
-                if raw in cache:
-                    values[index] = cache[raw]
-                else:
-                    values[index] = cache[raw] = processor(raw)
-        params.append(tuple(values) if compiled.positional or copy_into is not None else dict(zip(order, values)))
+    picked = [names.index(name) for name in order] if tuples else order
+    if tuples and picked == list(range(len(names))) and all(len(row) == len(names) for row in rows):
+        params: Any = rows  # already in the statement's order
+    else:
+        take = operator.itemgetter(*picked)
+        params = list(map(take, rows)) if len(order) > 1 else [(value,) for value in map(take, rows)]
+    if processors:  # column by column: each distinct value converted once (an import stamps every row alike)
+        columns: list[Any] = list(zip(*params))
+        for index, _, processor in processors:
+            converted = {value: None if value is None else processor(value) for value in set(columns[index])}
+            columns[index] = map(converted.__getitem__, columns[index])
+        params = list(zip(*columns))
+    if not (compiled.positional or copy_into is not None):
+        params = [dict(zip(order, values)) for values in params]
     if copy_into is not None:
         quote = dialect.identifier_preparer.quote
         driver = connection.connection.dbapi_connection
