@@ -442,7 +442,7 @@ class _Delivery(asyncio.Protocol):
 
 async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: float, duration: float,
                         retries: float, sent: dict[str, tuple[int, float]], answers: dict[int, int],
-                        latencies: list[float]) -> None:
+                        latencies: list[float], prefix: str = "B") -> None:
     """Signed like a provider (the generic HMAC-SHA256 over timestamp + body); a share sent twice (a
     provider's retry); a refused or failed delivery is retried as a provider would."""
     from datetime import datetime
@@ -501,7 +501,7 @@ async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: f
         if delay > 0:
             await asyncio.sleep(delay)
         stall, account, reference = random.choice(accounts)
-        tx = f"B{n:08d}"
+        tx = f"{prefix}{n:08d}"
         body = json.dumps({"bank_bin": "970436", "account": account, "tx_id": tx, "amount": 1000 + n % 500_000,
                            "booked_at": datetime.now(VN_TZ).strftime("%Y-%m-%d %H:%M:%S"),
                            "content": reference}).encode()
@@ -547,13 +547,42 @@ async def load(args: argparse.Namespace, port: int, accounts, cookies, meter: Me
     connect_seconds = time.monotonic() - t0
     meter.sample()
     idle_rss = meter.peak_rss
+    cpu1, client1 = meter.cpu(), _client_cpu()
+    rates = args.rates or [args.rate]
+    results = []
+    for number, rate in enumerate(rates):  # --rates: one phase each, over the same open streams
+        last = number == len(rates) - 1
+        results.append(await _phase(args, port, accounts, by_stall, streams, meter, restart if number == 0 else None,
+                                    rate, f"B{number}-" if len(rates) > 1 else "B"))
+        if not last:
+            await asyncio.sleep(args.settle)
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    first = dict(results[0])
+    first.update({"streams": args.streams, "streams_open": opened, "connect_s": round(connect_seconds, 1),
+                  "doubled": sum(s.doubled for s in streams), "reconnects": sum(s.reconnects for s in streams),
+                  "server_cpu_s_connecting": round(cpu1 - cpu0, 1), "client_cpu_s_connecting": round(client1 - client0, 1),
+                  "server_rss_mb_idle_streams": round(idle_rss / 2**20),
+                  "server_rss_mb_peak": round(meter.peak_rss / 2**20), "loadavg_before": round(load0[0], 2),
+                  "loadavg_after": round(os.getloadavg()[0], 2)})
+    if len(results) > 1:
+        first["phases"] = results
+    return first
+
+
+async def _phase(args: argparse.Namespace, port: int, accounts, by_stall: dict, streams: list, meter: Meter,
+                 restart: Callable[[], None] | None, rate: float, prefix: str) -> dict:
+    """Webhooks at ``rate`` for ``--duration`` seconds (a restart at ``--restart-at``), then the figures."""
     sent: dict[str, tuple[int, float]] = {}
     answers: dict[int, int] = {}
     hook_latencies: list[float] = []
     watched = [a for a in accounts if a[0] in by_stall]
+    doubled0 = sum(s.doubled for s in streams)
     cpu1, client1, run_start = meter.cpu(), _client_cpu(), time.monotonic()
-    sender = asyncio.ensure_future(send_webhooks(port, watched, args.rate, args.duration, args.retries, sent, answers,
-                                                 hook_latencies))
+    sender = asyncio.ensure_future(send_webhooks(port, watched, rate, args.duration, args.retries, sent, answers,
+                                                 hook_latencies, prefix))
     loads: list[float] = []
     restarted_at = None
     while not sender.done():
@@ -567,10 +596,6 @@ async def load(args: argparse.Namespace, port: int, accounts, cookies, meter: Me
     await sender
     await asyncio.sleep(args.settle)
     cpu2, client2 = meter.cpu(), _client_cpu()
-    stop.set()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
     latencies, lost, expected = [], 0, 0
     around_restart: list[float] = []
     for tx, (stall, at) in sent.items():
@@ -590,22 +615,18 @@ async def load(args: argparse.Namespace, port: int, accounts, cookies, meter: Me
             for s in by_stall.get(stall, ()):
                 got = s.received.get(tx)
                 slices.setdefault(int((at - run_start) // 5), []).append(float("inf") if got is None else got - at)
-        print("timeline (s since start: n, p99):", ", ".join(
+        print(f"timeline at {rate:g}/s (s since start: n, p99):", ", ".join(
             f"{k * 5}: {len(v)}, {percentile(v, 0.99):.2f}" for k, v in sorted(slices.items())), file=sys.stderr)
-    return {"streams": args.streams, "streams_open": opened, "connect_s": round(connect_seconds, 1),
-            "webhooks": len(sent), "rate": args.rate, "duration_s": args.duration, "never_accepted": never,
+    return {"webhooks": len(sent), "rate": rate, "duration_s": args.duration, "never_accepted": never,
             "answers": answers, "deliveries_expected": expected, "lost": lost,
-            "doubled": sum(s.doubled for s in streams), "reconnects": sum(s.reconnects for s in streams),
+            "doubled": sum(s.doubled for s in streams) - doubled0,
             "p50_s": round(percentile(latencies, 0.5), 3), "p99_s": round(percentile(latencies, 0.99), 3),
             "max_s": round(max(latencies), 3) if latencies else None,
             "p99_within_15s_of_restart_s": round(percentile(around_restart, 0.99), 3) if around_restart else None,
             "webhook_answer_p50_s": round(percentile(hook_latencies, 0.5), 3),
             "webhook_answer_p99_s": round(percentile(hook_latencies, 0.99), 3),
-            "server_cpu_s_connecting": round(cpu1 - cpu0, 1), "server_cpu_s_run": round(cpu2 - cpu1, 1),
-            "client_cpu_s_connecting": round(client1 - client0, 1), "client_cpu_s_run": round(client2 - client1, 1),
-            "server_rss_mb_idle_streams": round(idle_rss / 2**20), "server_rss_mb_peak": round(meter.peak_rss / 2**20),
-            "loadavg_before": round(load0[0], 2), "loadavg_run_mean": round(statistics.mean(loads), 2) if loads else None,
-            "loadavg_after": round(os.getloadavg()[0], 2)}
+            "server_cpu_s_run": round(cpu2 - cpu1, 1), "client_cpu_s_run": round(client2 - client1, 1),
+            "loadavg_run_mean": round(statistics.mean(loads), 2) if loads else None}
 
 
 def _client_cpu() -> float:
@@ -644,6 +665,9 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=TARGET["streams"])
     parser.add_argument("--stalls", type=int, default=None, help="default: one stall per stream (max 15,000)")
     parser.add_argument("--rate", type=float, default=TARGET["rate"], help="webhooks per second")
+    parser.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",")], default=None,
+                        help="several rates, one --duration phase each over the same open streams (e.g. 50,100,200; "
+                             "a --restart-at applies to the first)")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of webhooks")
     parser.add_argument("--restart-at", type=float, default=None,
                         help="seconds into the webhooks when the server restarts (default: half-way; <0: none)")
