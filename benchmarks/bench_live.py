@@ -28,7 +28,10 @@ slice in the 25 s after the HUP, ≤ 2.3 s elsewhere). At 100/s (240 s, HUP at 3
 start (15,000 streams, 150 s, HUP at 40 s: p50 14 s, p99 72 s, 0 lost and 0 doubled of 29,149
 accepted, 902 not accepted within 120 s; it got ~0.6 of a core). A webhook costs ~3.3 CPU-ms in the
 worker (was ~16 on 2 December; the floor ~1.2), a stream (re)connect 1.9–2.6 CPU-ms (was ~8). The
-floor at 5,000 streams and 200/s: p99 0.012 s. ``MARKET40_ROLLING_DRAIN_RATE`` (streams a second
+floor at 5,000 streams and 200/s: p99 0.012 s. Later that day, with the webhook answered before Flask
+(~2.2 CPU-ms), 30-s heartbeats and this client (15,000 streams, ``--rates 50,100,200``, 40 s each, no
+restart, load 4.3–4.8): p99 0.09 s at 50/s, 0.29 s at 100/s, behind at 200/s (p99 28 s); the floor
+0.008 / 0.037 / 0.27 s; 2,000 streams at 200/s: p99 0.05–0.07 s. ``MARKET40_ROLLING_DRAIN_RATE`` (streams a second
 each old worker hands over in a restart, default 30) passes through to the server.
 
 Set-up: a throw-away PostgreSQL database (``--postgres``, default the local server) with one market
