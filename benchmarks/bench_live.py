@@ -28,7 +28,10 @@ slice in the 25 s after the HUP, ≤ 2.3 s elsewhere). At 100/s (240 s, HUP at 3
 start (15,000 streams, 150 s, HUP at 40 s: p50 14 s, p99 72 s, 0 lost and 0 doubled of 29,149
 accepted, 902 not accepted within 120 s; it got ~0.6 of a core). A webhook costs ~3.3 CPU-ms in the
 worker (was ~16 on 2 December; the floor ~1.2), a stream (re)connect 1.9–2.6 CPU-ms (was ~8). The
-floor at 5,000 streams and 200/s: p99 0.012 s. ``MARKET40_ROLLING_DRAIN_RATE`` (streams a second
+floor at 5,000 streams and 200/s: p99 0.012 s. Later that day, with the webhook answered before Flask
+(~2.2 CPU-ms), 30-s heartbeats and this client (15,000 streams, ``--rates 50,100,200``, 40 s each, no
+restart, load 4.3–4.8): p99 0.09 s at 50/s, 0.29 s at 100/s, behind at 200/s (p99 28 s); the floor
+0.008 / 0.037 / 0.27 s; 2,000 streams at 200/s: p99 0.05–0.07 s. ``MARKET40_ROLLING_DRAIN_RATE`` (streams a second
 each old worker hands over in a restart, default 30) passes through to the server.
 
 Set-up: a throw-away PostgreSQL database (``--postgres``, default the local server) with one market
@@ -36,7 +39,10 @@ of ``--stalls`` stalls, each with its own account; ``market40 serve --processes 
 gevent workers; fan-out by PostgreSQL LISTEN/NOTIFY). Each stream is a helper's view
 (``/loa/xem/stream``) of one stall, its session cookie signed with the server's secret (what the
 helper-code form would set). The load generator is one asyncio process: raw HTTP/1.1 sockets, SSE
-parsed by hand, reconnecting with ``Last-Event-ID`` when a connection drops (the restart).
+parsed by hand as it arrives (asyncio Protocols, no per-line awaits; uvloop when installed, the
+``bench`` extra), reconnecting with ``Last-Event-ID`` when a connection drops (the restart). On 2
+cores the generator competes with the server it measures: it was rewritten from asyncio streams
+(2.8 CPU-s for 2,000 streams and 2,000 webhooks against the floor) to Protocols (1.9) on uvloop (1.2).
 
 Measured per announcement: webhook *sent* (the client's clock, just before the request) → event
 *received* on each stream of that stall. *Lost*: a stream that never received a transfer of its
@@ -329,49 +335,88 @@ class Stream:
         self.retry = 1.0
 
 
-async def run_stream(port: int, stream: Stream, stop: asyncio.Event) -> None:
-    """One page: EventSource's behaviour (reconnect after ``retry:``, with the last ``id:`` as
-    Last-Event-ID), SSE parsed by hand over a raw socket."""
-    while not stop.is_set():
-        writer = None
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 16)
-            request = (f"GET /loa/xem/stream?stall={stream.stall}&after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                       f"Cookie: market40={stream.cookie}\r\nAccept: text/event-stream\r\n"
-                       + (f"Last-Event-ID: {stream.position}\r\n" if stream.position else "") + "\r\n")
-            writer.write(request.encode())
-            await writer.drain()
-            status = await reader.readline()
-            if b" 200 " not in status:
+class _Page(asyncio.Protocol):
+    """One connection of one page, read as it arrives (no per-line awaits: 15,000 of them share the
+    client's one core with the server's). Only what the measure needs is parsed: the status line, then
+    ``id:``, ``retry:``, ``data:`` and the blank line that ends an event; a heartbeat chunk is skipped
+    whole. Works on gunicorn's chunked body (its size lines are ignored; ``0`` ends it)."""
+
+    def __init__(self, stream: Stream, request: bytes, done: asyncio.Future) -> None:
+        self.stream, self.request, self.done = stream, request, done
+        self.head = True
+        self.buffer = b""
+        self.data: dict | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.buffer:
+            chunk, self.buffer = self.buffer + chunk, b""
+        if self.head:
+            end = chunk.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = chunk
+                return
+            if b" 200 " not in chunk[:chunk.find(b"\r\n")]:
                 if os.environ.get("BENCH_DEBUG"):
-                    print("stream:", status, file=sys.stderr)
-                raise OSError(status)
-            while (await reader.readline()) not in (b"\r\n", b""):
-                pass
-            stream.open = True
-            data = None
-            while not stop.is_set():
-                line = await reader.readline()
-                if not line or line == b"0\r\n":  # closed, or the chunked body's end (EventSource reconnects)
-                    break
-                if line.startswith(b"data: {"):
-                    data = json.loads(line[6:])
-                elif line.startswith(b"id: "):
-                    stream.position = line[4:].strip().decode()
-                elif line.startswith(b"retry: "):
-                    stream.retry = int(line[7:]) / 1000
-                elif line in (b"\n", b"\r\n") and data is not None:
+                    print("stream:", chunk[:80], file=sys.stderr)
+                self.transport.close()  # type: ignore[union-attr]
+                return
+            self.head = False
+            self.stream.open = True
+            chunk = chunk[end + 4:]
+        if not chunk.endswith(b"\n"):  # a line cut in two: the rest comes in the next read
+            cut = chunk.rfind(b"\n") + 1
+            chunk, self.buffer = chunk[:cut], chunk[cut:]
+        if not (b"data: " in chunk or b"id: " in chunk or b"retry: " in chunk or b"0\r\n\r" in chunk):
+            return  # heartbeats only
+        stream = self.stream
+        for line in chunk.split(b"\n")[:-1]:
+            if line.startswith(b"data: {"):
+                self.data = json.loads(line[6:])
+            elif line.startswith(b"id: "):
+                stream.position = line[4:].strip().decode()
+            elif line.startswith(b"retry: "):
+                stream.retry = int(line[7:]) / 1000
+            elif line in (b"", b"\r"):
+                if self.data is not None:
                     now = time.monotonic()
-                    if data["tx"] in stream.received:
+                    tx = self.data["tx"]
+                    if tx in stream.received:
                         stream.doubled += 1
                     else:
-                        stream.received[data["tx"]] = now
-                    data = None
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+                        stream.received[tx] = now
+                    self.data = None
+            elif line == b"0\r":  # the chunked body's end: EventSource reconnects
+                self.transport.close()  # type: ignore[union-attr]
+                return
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def run_stream(port: int, stream: Stream, stop: asyncio.Event) -> None:
+    """One page: EventSource's behaviour (reconnect after ``retry:``, with the last ``id:`` as
+    Last-Event-ID), SSE parsed by hand over a raw socket (:class:`_Page`)."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        transport = None
+        done = loop.create_future()
+        request = (f"GET /loa/xem/stream?stall={stream.stall}&after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Cookie: market40={stream.cookie}\r\nAccept: text/event-stream\r\n"
+                   + (f"Last-Event-ID: {stream.position}\r\n" if stream.position else "") + "\r\n").encode()
+        try:
+            transport, _ = await loop.create_connection(lambda: _Page(stream, request, done), "127.0.0.1", port)
+            await done
+        except (OSError, ValueError):
             pass
         finally:
-            if writer is not None:
-                writer.close()
+            if transport is not None:
+                transport.close()
         if stop.is_set():
             return
         stream.open = False
@@ -379,15 +424,35 @@ async def run_stream(port: int, stream: Stream, stop: asyncio.Event) -> None:
         await asyncio.sleep(stream.retry * random.uniform(1.0, 1.2))
 
 
+class _Delivery(asyncio.Protocol):
+    """One webhook POST (``Connection: close``): the answer is what the server sent before closing."""
+
+    def __init__(self, request: bytes, done: asyncio.Future) -> None:
+        self.request, self.done, self.parts = request, done, []
+        self.sent_at = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.sent_at = time.monotonic()  # the webhook's send time: just before the request is written
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, chunk: bytes) -> None:
+        self.parts.append(chunk)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(b"".join(self.parts))
+
+
 async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: float, duration: float,
                         retries: float, sent: dict[str, tuple[int, float]], answers: dict[int, int],
-                        latencies: list[float]) -> None:
+                        latencies: list[float], prefix: str = "B") -> None:
     """Signed like a provider (the generic HMAC-SHA256 over timestamp + body); a share sent twice (a
     provider's retry); a refused or failed delivery is retried as a provider would."""
     from datetime import datetime
     from market40 import webhooks
     from market40.reconciliation import VN_TZ
     source = webhooks.Source("bench", "market40", (WEBHOOK_SECRET,))
+    loop = asyncio.get_running_loop()
     start = time.monotonic()
     n = 0
     pending: set[asyncio.Task] = set()
@@ -403,16 +468,17 @@ async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: f
             attempt += 1
             await sockets.acquire()
             headers = webhooks.sign(source, body)
-            writer = None
+            transport = None
             try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-                t0 = time.monotonic()
-                writer.write(f"POST /hook/bench HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: {len(body)}\r\n"
-                             f"Connection: close\r\n\r\n".encode() + body)
-                await writer.drain()
-                status = await reader.readline()
-                await reader.read()
+                request = (f"POST /hook/bench HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: {len(body)}\r\n"
+                           f"Connection: close\r\n\r\n").encode() + body
+                done = loop.create_future()
+                delivery = _Delivery(request, done)
+                transport, _ = await loop.create_connection(lambda: delivery, "127.0.0.1", port)
+                answer = await done
+                t0 = delivery.sent_at
+                status = answer.split(b"\r\n", 1)[0]
                 code = int(status.split()[1]) if status else 0
                 answers[code] = answers.get(code, 0) + 1
                 latencies.append(time.monotonic() - t0)
@@ -427,8 +493,8 @@ async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: f
                     print("webhook:", repr(error), file=sys.stderr)
             finally:
                 sockets.release()
-                if writer is not None:
-                    writer.close()
+                if transport is not None:
+                    transport.close()
             await asyncio.sleep(min(5.0, 0.5 * attempt))
         failed.append(tx)
 
@@ -438,7 +504,7 @@ async def send_webhooks(port: int, accounts: list[tuple[int, str, str]], rate: f
         if delay > 0:
             await asyncio.sleep(delay)
         stall, account, reference = random.choice(accounts)
-        tx = f"B{n:08d}"
+        tx = f"{prefix}{n:08d}"
         body = json.dumps({"bank_bin": "970436", "account": account, "tx_id": tx, "amount": 1000 + n % 500_000,
                            "booked_at": datetime.now(VN_TZ).strftime("%Y-%m-%d %H:%M:%S"),
                            "content": reference}).encode()
@@ -484,13 +550,42 @@ async def load(args: argparse.Namespace, port: int, accounts, cookies, meter: Me
     connect_seconds = time.monotonic() - t0
     meter.sample()
     idle_rss = meter.peak_rss
+    cpu1, client1 = meter.cpu(), _client_cpu()
+    rates = args.rates or [args.rate]
+    results = []
+    for number, rate in enumerate(rates):  # --rates: one phase each, over the same open streams
+        last = number == len(rates) - 1
+        results.append(await _phase(args, port, accounts, by_stall, streams, meter, restart if number == 0 else None,
+                                    rate, f"B{number}-" if len(rates) > 1 else "B"))
+        if not last:
+            await asyncio.sleep(args.settle)
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    first = dict(results[0])
+    first.update({"streams": args.streams, "streams_open": opened, "connect_s": round(connect_seconds, 1),
+                  "doubled": sum(s.doubled for s in streams), "reconnects": sum(s.reconnects for s in streams),
+                  "server_cpu_s_connecting": round(cpu1 - cpu0, 1), "client_cpu_s_connecting": round(client1 - client0, 1),
+                  "server_rss_mb_idle_streams": round(idle_rss / 2**20),
+                  "server_rss_mb_peak": round(meter.peak_rss / 2**20), "loadavg_before": round(load0[0], 2),
+                  "loadavg_after": round(os.getloadavg()[0], 2)})
+    if len(results) > 1:
+        first["phases"] = results
+    return first
+
+
+async def _phase(args: argparse.Namespace, port: int, accounts, by_stall: dict, streams: list, meter: Meter,
+                 restart: Callable[[], None] | None, rate: float, prefix: str) -> dict:
+    """Webhooks at ``rate`` for ``--duration`` seconds (a restart at ``--restart-at``), then the figures."""
     sent: dict[str, tuple[int, float]] = {}
     answers: dict[int, int] = {}
     hook_latencies: list[float] = []
     watched = [a for a in accounts if a[0] in by_stall]
+    doubled0 = sum(s.doubled for s in streams)
     cpu1, client1, run_start = meter.cpu(), _client_cpu(), time.monotonic()
-    sender = asyncio.ensure_future(send_webhooks(port, watched, args.rate, args.duration, args.retries, sent, answers,
-                                                 hook_latencies))
+    sender = asyncio.ensure_future(send_webhooks(port, watched, rate, args.duration, args.retries, sent, answers,
+                                                 hook_latencies, prefix))
     loads: list[float] = []
     restarted_at = None
     while not sender.done():
@@ -504,10 +599,6 @@ async def load(args: argparse.Namespace, port: int, accounts, cookies, meter: Me
     await sender
     await asyncio.sleep(args.settle)
     cpu2, client2 = meter.cpu(), _client_cpu()
-    stop.set()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
     latencies, lost, expected = [], 0, 0
     around_restart: list[float] = []
     for tx, (stall, at) in sent.items():
@@ -527,27 +618,40 @@ async def load(args: argparse.Namespace, port: int, accounts, cookies, meter: Me
             for s in by_stall.get(stall, ()):
                 got = s.received.get(tx)
                 slices.setdefault(int((at - run_start) // 5), []).append(float("inf") if got is None else got - at)
-        print("timeline (s since start: n, p99):", ", ".join(
+        print(f"timeline at {rate:g}/s (s since start: n, p99):", ", ".join(
             f"{k * 5}: {len(v)}, {percentile(v, 0.99):.2f}" for k, v in sorted(slices.items())), file=sys.stderr)
-    return {"streams": args.streams, "streams_open": opened, "connect_s": round(connect_seconds, 1),
-            "webhooks": len(sent), "rate": args.rate, "duration_s": args.duration, "never_accepted": never,
+    return {"webhooks": len(sent), "rate": rate, "duration_s": args.duration, "never_accepted": never,
             "answers": answers, "deliveries_expected": expected, "lost": lost,
-            "doubled": sum(s.doubled for s in streams), "reconnects": sum(s.reconnects for s in streams),
+            "doubled": sum(s.doubled for s in streams) - doubled0,
             "p50_s": round(percentile(latencies, 0.5), 3), "p99_s": round(percentile(latencies, 0.99), 3),
             "max_s": round(max(latencies), 3) if latencies else None,
             "p99_within_15s_of_restart_s": round(percentile(around_restart, 0.99), 3) if around_restart else None,
             "webhook_answer_p50_s": round(percentile(hook_latencies, 0.5), 3),
             "webhook_answer_p99_s": round(percentile(hook_latencies, 0.99), 3),
-            "server_cpu_s_connecting": round(cpu1 - cpu0, 1), "server_cpu_s_run": round(cpu2 - cpu1, 1),
-            "client_cpu_s_connecting": round(client1 - client0, 1), "client_cpu_s_run": round(client2 - client1, 1),
-            "server_rss_mb_idle_streams": round(idle_rss / 2**20), "server_rss_mb_peak": round(meter.peak_rss / 2**20),
-            "loadavg_before": round(load0[0], 2), "loadavg_run_mean": round(statistics.mean(loads), 2) if loads else None,
-            "loadavg_after": round(os.getloadavg()[0], 2)}
+            "server_cpu_s_run": round(cpu2 - cpu1, 1), "client_cpu_s_run": round(client2 - client1, 1),
+            "loadavg_run_mean": round(statistics.mean(loads), 2) if loads else None}
 
 
 def _client_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def run_client(args: argparse.Namespace, coroutine) -> dict:
+    """The load generator's event loop: uvloop when installed (``--loop auto``), a third of asyncio's
+    CPU for the same sockets, which leaves more of the two cores to the server being measured."""
+    factory = None
+    if args.loop in ("auto", "uvloop"):
+        try:
+            import uvloop
+            factory = uvloop.new_event_loop
+        except ImportError:
+            if args.loop == "uvloop":
+                raise SystemExit("--loop uvloop: pip install uvloop")
+    with asyncio.Runner(loop_factory=factory) as runner:
+        result = runner.run(coroutine)
+    result["client_loop"] = "uvloop" if factory else "asyncio"
+    return result
 
 
 def free_port() -> int:
@@ -564,6 +668,9 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=TARGET["streams"])
     parser.add_argument("--stalls", type=int, default=None, help="default: one stall per stream (max 15,000)")
     parser.add_argument("--rate", type=float, default=TARGET["rate"], help="webhooks per second")
+    parser.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",")], default=None,
+                        help="several rates, one --duration phase each over the same open streams (e.g. 50,100,200; "
+                             "a --restart-at applies to the first)")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of webhooks")
     parser.add_argument("--restart-at", type=float, default=None,
                         help="seconds into the webhooks when the server restarts (default: half-way; <0: none)")
@@ -580,6 +687,8 @@ def main() -> int:
                         help="the server where the throw-away database is made")
     parser.add_argument("--database", default=None, help="its name (made and dropped by the run; must not exist)")
     parser.add_argument("--port", type=int, default=0, help="market40's port (the floor takes another)")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                        help="the client's event loop (auto: uvloop when installed)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--timeline", action="store_true", help="print p99 by 5-second slice (stderr)")
     args = parser.parse_args()
@@ -601,7 +710,7 @@ def main() -> int:
             port = free_port()
             server = start_floor(port, accounts, tmp)
             meter = Meter(lambda: server.pid)
-            results["floor"] = asyncio.run(load(args, port, accounts, {}, meter, None))
+            results["floor"] = run_client(args, load(args, port, accounts, {}, meter, None))
             results["floor"]["restart"] = None
             stop_server(server)
             server = None
@@ -618,7 +727,7 @@ def main() -> int:
                     stop_server(box["server"])
                     box["server"] = start_server(url, port, args.processes, tmp)
             meter = Meter(lambda: box["server"].pid)
-            results["market40"] = asyncio.run(load(args, port, accounts, cookies, meter, restart))
+            results["market40"] = run_client(args, load(args, port, accounts, cookies, meter, restart))
             server = box["server"]
             results["market40"]["restart"] = args.restart_mode if args.restart_at is not None else None
         results["target"] = TARGET

@@ -796,6 +796,12 @@ class FastLane:
         row = next(r for r in rows if r[1] == found.stall)
         if row[12]:  # the stall has an open requested amount: matched on the full path
             return None
+        # A request created between this look-up and the insert below cannot be one this transfer
+        # pays: its code is random (create_request) and shown only once the request has committed,
+        # so a content carrying it was written after that commit, before the bank booked the
+        # transfer and before its webhook came. The full path reads open requests the same way (in
+        # its own statement, under READ COMMITTED), and a request opened meanwhile is matched by
+        # neither: the transfer is announced as a plain payment, as if it came a moment earlier.
         booked = incoming.booked_at.replace(tzinfo=VN) if incoming.booked_at.tzinfo is None else incoming.booked_at
         content = incoming.content[:500]
         event = event_of(_Row(_PLACEHOLDER, found.stall, incoming.bank_bin, incoming.tx_id, incoming.amount,

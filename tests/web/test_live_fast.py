@@ -3,6 +3,7 @@ with its pg_notify, a stream's connect one scope query and one catch-up query, a
 and each gives what the full (ORM) path gives: the same row, the same event, the same scope."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -102,3 +103,35 @@ def test_a_helper_stream_connects_with_plain_queries_and_keeps_its_scope(app, cl
     assert statements == []
     post(client, "/loa/nguoi-nha", {"revoke": str(fetch(engine, LiveWatch)[0].id)})
     assert helper.get("/loa/xem/stream").status_code == 403
+
+
+def test_the_door_answers_a_webhook_as_the_view_does_and_leaves_every_refusal_to_it(app, client, world, engine):
+    from market40 import webhooks as wh
+    from webhelpers import audit_events
+    client.get("/login")  # the schema version, read once (until then every webhook goes on to Flask)
+    tight = wh.Source("tight", "market40", ("tight-secret-0123456789",), rate_per_minute=2)
+    app.config["LIVE_SOURCES"][tight.name] = tight
+    views = []
+    view = app.view_functions["live.hook"]
+
+    @functools.wraps(view)  # the same name: still exempt from CSRF
+    def counted(**kw):
+        views.append(kw)
+        return view(**kw)
+    app.view_functions["live.hook"] = counted
+    door = send(client, body("DOOR1", 12_000))  # answered before Flask: the view never ran
+    assert views == [] and (door.status_code, door.json) == (200, {"ok": True})
+    payload = body("DOOR2", 12_000)  # a query string goes on to the view: the same answer, header for header
+    by_view = client.post(f"/hook/{GENERIC.name}?via=view", data=payload, headers=wh.sign(GENERIC, payload))
+    assert (len(views), by_view.status_code, by_view.data) == (1, 200, door.data)
+    assert sorted(by_view.headers.items()) == sorted(door.headers.items())
+    assert sorted(r.tx_id for r in fetch(engine, LiveTransfer)) == ["DOOR1", "DOOR2"]
+    # a refusal goes on to the view, which refuses and audits it; nothing stored
+    bad = send(client, body("DOOR3", 1_000), **{"X-Market40-Signature": "v1=" + "0" * 64})
+    assert (bad.status_code, bad.json["error"], len(views)) == (401, "bad signature", 2)
+    # the rate is counted once per request, in the door: 2 a minute means the third is refused
+    codes = [send(client, body(f"T{n}", 1_000), tight).status_code for n in range(3)]
+    assert codes == [200, 200, 429] and len(views) == 3
+    notes = [e.note for e in audit_events(engine, "webhook.refuse")]
+    assert [n[:3] for n in notes] == ["401", "429"]
+    assert sorted(r.tx_id for r in fetch(engine, LiveTransfer)) == ["DOOR1", "DOOR2", "T0", "T1"]
