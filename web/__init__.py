@@ -136,9 +136,11 @@ class TakeTurns:
     last response is sent, so that greenlet serves request after request while the worker's other
     connections wait: wrk at 16 connections saw p50 1–17 ms but p99 0.3–1.7 s, the bare hello too.
     Waiting for the loop to go idle (``gevent.idle``: every ready socket and callback served once)
-    before each request makes the connections take turns. Outside gevent (waitress, tests) the
-    request runs straight through; the choice is made per process at its first request (gunicorn
-    builds the app before forking, and each worker patches itself afterwards).
+    before each request makes the connections take turns. The wait is bounded
+    (:data:`TAKE_TURNS_SECONDS`): a loop that never goes idle (a download streaming, thousands of loa
+    streams and webhooks) must not hold a request back for as long as it stays busy. Outside gevent
+    (waitress, tests) the request runs straight through; the choice is made per process at its first
+    request (gunicorn builds the app before forking, and each worker patches itself afterwards).
     """
 
     def __init__(self, app: Any) -> None:
@@ -154,14 +156,23 @@ class TakeTurns:
         return self.app(environ, start_response)
 
 
+#: The longest a request waits for the other connections' turns (:class:`TakeTurns`).
+TAKE_TURNS_SECONDS = 0.02
+
+
 def _gevent_idle() -> Any:
-    """``gevent.idle`` when this process runs on gevent's patched sockets, else None."""
+    """A wait for gevent's loop to go idle, at most :data:`TAKE_TURNS_SECONDS`, when this process runs on
+    gevent's patched sockets; else None."""
     import sys
     monkey = sys.modules.get("gevent.monkey")
     if monkey is None or not monkey.is_module_patched("socket"):
         return None
     import gevent
-    return gevent.idle
+
+    def wait() -> None:
+        with gevent.Timeout(TAKE_TURNS_SECONDS, False):
+            gevent.idle()
+    return wait
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -181,4 +181,17 @@ def test_under_gevent_each_request_waits_its_turn_once(app, monkeypatch):
     patched = types.SimpleNamespace(is_module_patched=lambda name: name == "socket")
     monkeypatch.setitem(sys.modules, "gevent.monkey", patched)
     import gevent
-    assert web._gevent_idle() is gevent.idle
+    wait = web._gevent_idle()
+    assert wait is not None
+    busy = gevent.spawn(_never_idle)  # a loop that never goes idle (a download, a flood of events)
+    try:
+        with gevent.Timeout(5):  # the request is not held for as long as the loop stays busy
+            wait()
+    finally:
+        busy.kill()
+
+
+def _never_idle() -> None:
+    import gevent
+    while True:
+        gevent.sleep(0)
