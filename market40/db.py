@@ -149,7 +149,7 @@ def _ping_when_idle(engine: Engine) -> None:
     """
     import time
 
-    from sqlalchemy.exc import DisconnectionError
+    from sqlalchemy.exc import InvalidatePoolError
     dialect, key = engine.dialect, "market40.returned"
 
     def connected(dbapi_connection: Any, record: Any) -> None:
@@ -163,8 +163,14 @@ def _ping_when_idle(engine: Engine) -> None:
         returned = record.info.get(key, 0.0)
         if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
             return
-        if not dialect._do_ping_w_event(dbapi_connection):  # the pool's own ping (disconnects told apart)
-            raise DisconnectionError("the pooled connection was dropped")  # the pool connects afresh
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            # the server went away (a restart, most likely): every pooled connection is as old as this one,
+            # so the pool drops them all and this checkout connects afresh
+            raise InvalidatePoolError("the pooled connection was dropped") from error
 
     event.listen(engine, "connect", connected)
     event.listen(engine, "checkin", checked_in)

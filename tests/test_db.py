@@ -224,8 +224,9 @@ def test_a_pooled_postgres_connection_is_pinged_only_after_sitting_idle(postgres
     url = postgres_server.create_database()
     engine = db.make_engine(url)
     pings: list[int] = []
-    ping = engine.dialect._do_ping_w_event
-    monkeypatch.setattr(engine.dialect, "_do_ping_w_event", lambda c: pings.append(1) or ping(c))
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(1) or ping(c))
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", 3600.0)  # however slow the machine, "a moment ago"
     try:
         first = engine.raw_connection()
         backend = first.driver_connection.info.backend_pid

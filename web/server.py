@@ -176,6 +176,7 @@ def _serve_waitress(config: Mapping[str, Any], host: str, port: int, threads: in
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # Ctrl-C too
     queue_logger = logging.getLogger("waitress.queue")
     if not any(isinstance(f, QueueDepthSampler) for f in queue_logger.filters):
         queue_logger.addFilter(QueueDepthSampler())

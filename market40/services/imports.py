@@ -261,11 +261,15 @@ def verdict(report: Any, *, already: str = "this file was already imported", lan
                             already=_ALREADY.get(already, already), lang=lang)
 
 
-def settle(session: Session, report: Any, *, dry_run: bool, partial: bool) -> None:
-    """Commit the import, or roll all of it back: a dry run, or bad rows without ``partial``."""
+def settle(session: Session, report: Any, *, dry_run: bool, partial: bool,
+           before_commit: Callable[[], None] | None = None) -> None:
+    """Commit the import, or roll all of it back: a dry run, or bad rows without ``partial``.
+    ``before_commit`` runs in the transaction when it is to be committed, and only then."""
     if dry_run or (report.problems and not partial):
         session.rollback()
     else:
+        if before_commit is not None:
+            before_commit()
         session.commit()
         report.written = True
 
@@ -698,9 +702,8 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
             if progress:
                 progress(done, total)
         report.problems.sort(key=lambda p: p.row)
-        if not (dry_run or (report.problems and not partial)):
-            deferred.restore()  # (rolled back otherwise, and the drop with it)
-        settle(session, report, dry_run=dry_run, partial=partial)
+        # the indexes set aside are built again before a commit (a rollback undoes their drop)
+        settle(session, report, dry_run=dry_run, partial=partial, before_commit=deferred.restore)
     except BaseException:
         session.rollback()
         raise
