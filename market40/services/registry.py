@@ -333,9 +333,12 @@ class ReferenceGuard:
         """Remember a stall about to be created (``key``: its :func:`~market40.accounts.stall_key`, if known)."""
         market = market or self.market
         assert market is not None and market.id is not None
-        self._keys(market.id)  # the registry's keys as they were before
+        pending = self.pending.get(market.id)
+        if pending is None:
+            self._keys(market.id)  # the registry's keys as they were before
+            pending = self.pending[market.id] = {}
         key = key or accounts.stall_key(code)
-        self.pending.setdefault(market.id, {})[key] = code
+        pending[key] = code
         self.leads[market.id].add(key[:1])
 
     def settle(self) -> None:
