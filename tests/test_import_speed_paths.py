@@ -339,3 +339,42 @@ def test_a_large_import_builds_its_two_unordered_indexes_at_the_end_as_they_were
     assert again.unchanged == 7 and not again.changed
     stalls = session.exec(select(Stall).where(Stall.market_id == market.id)).all()
     assert len(stalls) == 7 and all(s.household_key and s.household_key.startswith("tel:") for s in stalls)
+
+
+def test_the_reference_guards_quick_clearance_passes_only_what_its_check_passes(session, market):
+    """Market codes that start one another (HL1, HL11, HL-1-1 reads HL11 too, HL115, H; D1, D12; E1, E-1):
+    the guard's few-lookup :meth:`clear` (rows of the 1M-row file take it) never passes a stall key that
+    :meth:`check` refuses, with stalls both in the registry and added by the import; and it does clear
+    the usual key (a letter first) of markets B10 and B100, whose stall keys all start with a letter."""
+
+    from itertools import product
+
+    from market40.services.registry import ReferenceGuard
+    registry = Registry(session, ACTOR)
+    for code in ("HL11", "HL-1-1", "HL115", "H", "B10", "B100", "D1", "D12", "E1", "E-1"):
+        registry.save_market(code=code, name=f"Chợ {code}", tier="III", locality="06688")
+    for market_code, stall_code in (("HL11", "5"), ("HL1", "A1"), ("H", "L15"), ("HL115", "0"), ("B10", "A1"),
+                                    ("E1", "A5")):
+        registry.save_stall(market_code, code=stall_code, owner_name="Hoa")
+    session.commit()
+    guard = ReferenceGuard(session)
+    markets = {m: registry.market(m) for m in ("HL1", "HL11", "HL-1-1", "HL115", "H", "B10", "B100", "D1", "D12",
+                                              "E1", "E-1")}
+    guard.add("1A", markets["HL11"])  # as an import does for the rows it accepted
+    guard.add("B7", markets["HL-1-1"])
+    guard.add("2L", markets["D1"])  # D1 has no stall in the registry: D12 L would read D12L as it does
+    keys = ["".join(chars) for size in (1, 2, 3) for chars in product("015AL", repeat=size)]
+    cleared = refused = 0
+    for market_code, found in markets.items():
+        for key in keys:
+            try:
+                guard.check(key, found)
+                passes = True
+            except ValidationError:
+                passes, refused = False, refused + 1
+            if guard.clear(found.id, key):
+                cleared += 1
+                assert passes, (market_code, key)
+    assert refused and cleared  # both verdicts were met
+    assert guard.clear(markets["B100"].id, "A1") and guard.clear(markets["B10"].id, "A1")  # the benchmark's file
+    assert not guard.clear(markets["B10"].id, "0A1")

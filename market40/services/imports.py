@@ -434,7 +434,8 @@ class _StallValidator:
             needed = self._guarded[market_id] = self.guard.needed(market_id)
         if needed:  # a market whose references no other market's can read like
             try:
-                self.guard.check(code, market)
+                if not self.guard.clear(market_id, code_key):
+                    self.guard.check(code, market)
                 guarded = True  # remembered by the caller once the whole row is good
             except ValidationError as error:
                 if self.registry.find_stall(market_id, code) is None:  # type: ignore[arg-type]

@@ -236,12 +236,18 @@ class ReferenceGuard:
         self.known: dict[int, KeyHashes] = {}
         self.pending: dict[int, dict[str, str]] = {}
         self.rivals: dict[int, list[tuple[int, str]]] = {}
+        # Per market: the first characters of its stall keys (registry and added); a reference whose
+        # part after a rival's code starts with none of them cannot be one of that rival's (:meth:`clear`).
+        self.leads: dict[int, set[str]] = {}
+        self.plans: dict[int, tuple[tuple[str, ...], list[tuple[int, str]]]] = {}
 
     def _keys(self, market_id: int) -> "KeyHashes":
         if market_id not in self.known:
             hashes = self.known[market_id] = KeyHashes()
+            leads = self.leads.setdefault(market_id, set())
             for key in self.session.exec(select(Stall.code_key).where(Stall.market_id == market_id)).all():
                 hashes.add(hash(key))  # keys are unique within a market
+                leads.add(key[:1])
         return self.known[market_id]
 
     def _code(self, market_id: int, key: str) -> str | None:
@@ -268,6 +274,37 @@ class ReferenceGuard:
     def needed(self, market_id: int) -> bool:
         """Whether a new stall of this market could read like another market's (it has rivals)."""
         return bool(self._rivals(market_id))
+
+    def clear(self, market_id: int, key: str) -> bool:
+        """True when a stall of this market with stall key ``key`` cannot read like another market's
+        (what :meth:`check` would pass), decided in a few set lookups; False: :meth:`check` decides.
+
+        With ``mine`` this market's compacted code and ``prefix`` a rival's: a longer rival's
+        (``mine`` + tail) needs ``key`` to start with the tail; a shorter or equal one's needs the
+        rival to have a stall key starting with ``mine``'s remaining tail (its first character is
+        enough to rule it out)."""
+        plan = self.plans.get(market_id)
+        if plan is None:
+            if market_id not in self.codes:  # a market newer than the guard: check() decides
+                return False
+            mine = self.codes[market_id]
+            rivals = self._rivals(market_id)
+            plan = self.plans[market_id] = (
+                tuple(prefix[len(mine):] for _, prefix in rivals if len(prefix) > len(mine)),
+                [(other_id, mine[len(prefix):]) for other_id, prefix in rivals if len(prefix) <= len(mine)])
+        longer, shorter = plan
+        if longer and key.startswith(longer):
+            return False
+        for other_id, tail in shorter:
+            if not tail:
+                return False
+            leads = self.leads.get(other_id)
+            if leads is None:
+                self._keys(other_id)  # its leads come with its keys
+                leads = self.leads[other_id]
+            if tail[0] in leads:
+                return False
+        return True
 
     def check(self, code: str, market: Market | None = None) -> None:
         market = market or self.market
@@ -296,8 +333,13 @@ class ReferenceGuard:
         """Remember a stall about to be created (``key``: its :func:`~market40.accounts.stall_key`, if known)."""
         market = market or self.market
         assert market is not None and market.id is not None
-        self._keys(market.id)  # the registry's keys as they were before
-        self.pending.setdefault(market.id, {})[key or accounts.stall_key(code)] = code
+        pending = self.pending.get(market.id)
+        if pending is None:
+            self._keys(market.id)  # the registry's keys as they were before
+            pending = self.pending[market.id] = {}
+        key = key or accounts.stall_key(code)
+        pending[key] = code
+        self.leads[market.id].add(key[:1])
 
     def settle(self) -> None:
         """The stalls added so far are written: the registry answers for them (memory stays flat)."""
