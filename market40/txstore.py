@@ -281,6 +281,7 @@ class TransferStore:
         ``keep_rejected`` fills ``result.rejected`` with every refused row. Raises
         :class:`UnaccountedRows` (nothing written) when the rows do not add up.
         """
+        self._alternates_seen = None  # what account_activity saw may change now
         sniffed = sniffed or sniff_csv(path, layout)
         layout = sniffed.layout
         name = source or Path(path).name
@@ -489,6 +490,7 @@ class TransferStore:
         ``outgoing`` the counts of rows it skipped; ``rows`` the rows of the file (checked against
         all of these). ``settle`` and ``keep_rejected`` as for :meth:`import_csv`.
         """
+        self._alternates_seen = None  # what account_activity saw may change now
         existing = self._imported_in_full(file_fingerprint)
         if existing is not None:
             return BatchResult(source, layout, batch=existing, already_imported=True)
@@ -713,7 +715,9 @@ class TransferStore:
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE _rest_keys (bin VARCHAR, number VARCHAR)")
             _insert_rows(con, "_rest_keys", ["bin", "number"], ["VARCHAR", "VARCHAR"], set(accounts))
-            chosen = f"SEMI JOIN _rest_keys k ON k.bin = {stored_bin} AND k.number = t.account"
+            # IS NOT DISTINCT FROM: a pair with a missing BIN or account is still read (as the anti-join does)
+            chosen = (f"SEMI JOIN _rest_keys k ON k.bin IS NOT DISTINCT FROM {stored_bin}"
+                      " AND k.number IS NOT DISTINCT FROM t.account")
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _rest AS
             WITH r AS (
