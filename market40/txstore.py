@@ -763,14 +763,15 @@ class TransferStore:
         out: dict[str, list] = {}
         out["stalls"] = con.execute("""
             SELECT stall, coalesce(by_account, 'reference') AS method, count(*), sum(amount), min(booked_at),
-                   max(booked_at), list(DISTINCT channel)
-            FROM _rest_out WHERE stall IS NOT NULL GROUP BY ALL""").fetchall()
+                   max(booked_at), list_sort(list(DISTINCT channel))
+            FROM _rest_out WHERE stall IS NOT NULL GROUP BY ALL ORDER BY 1, 2""").fetchall()
+        # in one order whatever route and threads DuckDB took (ties broken by the account)
         out["unattributed"] = con.execute("""
             SELECT bank_bin, account, known, reason, count(*), sum(amount), min(content)
-            FROM _rest_out WHERE stall IS NULL GROUP BY ALL ORDER BY count(*) DESC""").fetchall()
+            FROM _rest_out WHERE stall IS NULL GROUP BY ALL ORDER BY count(*) DESC, 1, 2, 3, 4""").fetchall()
         out["unknown"] = con.execute("""
             SELECT bank_bin, account, count(*), sum(amount), count(stall)
-            FROM _rest_out WHERE NOT known GROUP BY ALL ORDER BY count(*) DESC""").fetchall()
+            FROM _rest_out WHERE NOT known GROUP BY ALL ORDER BY count(*) DESC, 1, 2""").fetchall()
         if detail:
             out["rows"] = con.execute("""
                 SELECT tx_id, stall, CASE WHEN stall IS NULL THEN NULL ELSE coalesce(by_account, 'reference') END,
