@@ -146,6 +146,7 @@ def test_a_census_of_twins_reports_both_rows_of_every_pair(session, market, tmp_
     assert all({e.field for e in p.error.errors} == {"stall_code"} for p in report.problems)
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the collector is the same whatever the database
 def test_the_collector_is_left_as_it_was(session, market, tmp_path):
     """Imports freeze the objects alive before them while they validate (fewer full collections), and
     unfreeze them after, even when refused; a caller's own freeze is left alone."""

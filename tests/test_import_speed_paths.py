@@ -299,12 +299,11 @@ def test_the_csv_reader_gives_what_the_cell_by_cell_reader_gives(rows, extra_col
 
 
 def _indexes(session):
-    if session.connection().dialect.name != "sqlite":
-        pytest.skip("SQLite only: PostgreSQL keeps its indexes during an import")
     return dict(session.connection().exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall())
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # PostgreSQL keeps its indexes during an import
 def test_a_large_import_builds_its_two_unordered_indexes_at_the_end_as_they_were(session, market, tmp_path,
                                                                                  monkeypatch):
     """SQLite: past DEFER_INDEXES_AFTER new stalls, the payload and household-key indexes are dropped and

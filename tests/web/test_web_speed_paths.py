@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from sqlalchemy import event
 
 from market40 import qrimage
@@ -162,6 +163,7 @@ def test_the_csrf_token_and_session_cookie_sign_as_itsdangerous_does(app, monkey
         keyed.loads(plain.dumps(data)[:-2] + "xx")
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # no database involved
 def test_under_gevent_each_request_waits_its_turn_once(app, monkeypatch):
     """A gevent worker's keep-alive connection must not serve request after request while the others wait:
     each request first waits for the loop to go idle (once); outside gevent nothing waits."""
