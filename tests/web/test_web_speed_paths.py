@@ -157,7 +157,6 @@ def test_the_csrf_token_and_session_cookie_sign_as_itsdangerous_does(app, monkey
     data = {"uid": 7, "epoch": 2, "iat": 1, "seen": 1, "csrf_token": "abc"}
     assert keyed.dumps(data) == plain.dumps(data)
     assert keyed.loads(plain.dumps(data)) == data == plain.loads(keyed.dumps(data))
-    import pytest
     from itsdangerous import BadSignature
     with pytest.raises(BadSignature):
         keyed.loads(plain.dumps(data)[:-2] + "xx")
