@@ -366,6 +366,9 @@ class PaymentAccount(PaymentAccountBase, table=True):
             "status <> 'revoked' OR (revoked_at IS NOT NULL AND status_reason IS NOT NULL)",
             name="revoked",
         ),
+        # Which stall an incoming transfer is for: every webhook looks its account up by bank and number
+        # (migration 0014; without it PostgreSQL read the whole table for each one).
+        Index("ix_payment_account_bin_number", "bin", "number"),
     )
 
     # The branch a board's list or the owner named with the bank ("CN Hạ Long"): a note, not part of the QR.
@@ -643,7 +646,7 @@ class FeeAccount(SQLModel, table=True):
     """The account a market's fees are paid into (the board's or the commune's): one per market."""
 
     __tablename__ = "fee_account"
-    __table_args__ = (UniqueConstraint("market_id"),)
+    __table_args__ = (UniqueConstraint("market_id"), Index("ix_fee_account_bin_number", "bin", "number"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     market_id: int = Field(foreign_key="market.id", ondelete="CASCADE")

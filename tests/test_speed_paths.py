@@ -10,7 +10,7 @@ from PIL import Image
 from sqlmodel import select
 
 from market40 import qrimage
-from market40.models import AuditEvent, Stall, User
+from market40.models import AuditEvent, Stall, User, utcnow
 from market40.services import audit as audit_service
 from market40.services import auth as auth_service
 from market40.services.imports import import_stalls
@@ -131,3 +131,23 @@ def test_an_import_creation_row_reads_as_the_general_writer_would_write_it():
     general = auditlog.row("cli:x", "account.register", "payment_account", 9, after=record, at=at)
     assert auditlog.creation_row("cli:x", "account.register", "payment_account", 9, record, at) == \
         tuple(general[column] for column in auditlog.COLUMNS)
+
+
+def test_a_webhook_finds_its_account_by_the_bank_and_number_index(engine):
+    """Each webhook looks its account up by bank and number (services.live's fast lane and full path):
+    an index search on either database, never a read of the whole table (5 ms a webhook at 15,000
+    accounts on PostgreSQL, a core at 200 webhooks a second)."""
+    from market40.services import live
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM payment_account WHERE bin = '970436' AND number = '1'"))
+            fee = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT 1 FROM fee_account WHERE bin = '970436' AND number = '1'"))
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off")  # an empty table: ask for the index if any
+            params = {"bin": "970436", "number": "1", "now": utcnow()}
+            plan = fee = " ".join(row[0] for row in connection.exec_driver_sql(
+                "EXPLAIN " + live._LOOKUP, params))
+    assert "ix_payment_account_bin_number" in plan, plan
+    assert "ix_fee_account_bin_number" in fee, fee

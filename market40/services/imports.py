@@ -965,14 +965,14 @@ class _DeferredIndexes:
     now and then, and at a million stalls a page read back from the file for most rows, while an index
     built at once sorts its keys and fills its pages in order. The drop is part of the import's
     transaction (SQLite's DDL is transactional): a rolled-back import leaves the indexes as they were,
-    and other connections (WAL) read the registry with its indexes throughout. Only these two, which
+    and other connections (WAL) read the registry with its indexes throughout. Only these three, which
     no constraint and nothing in an import reads; unique indexes stay, so every insert is still checked
     at once. Deferred once the import has created :data:`DEFER_INDEXES_AFTER` stalls and at least as many
     as the registry held before, so that rebuilding the whole index costs at most about twice what the
     import adds to it. PostgreSQL keeps its indexes (dropping one locks the table against readers).
     """
 
-    NAMES = ("ix_payment_account_payload", "ix_stall_household_key")
+    NAMES = ("ix_payment_account_payload", "ix_payment_account_bin_number", "ix_stall_household_key")
 
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
