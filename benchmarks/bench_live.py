@@ -18,21 +18,16 @@ webhook-POST → event-received, lost, doubled (an id received twice by one page
 reconnects happened), reconnects, the load average, CPU seconds (server processes and the
 client) and peak RSS.
 
-Measured here on 3 December 2026 (2 cores shared with three other sessions, load 4–7; the client
-on the same cores): 15,000 streams held (732 MB idle, 1.2 GB peak through a restart); at 50/s p99
-0.04–0.23 s per 5-s slice before the restart
-and 0.71 s over a 300-s run with a rolling restart at 30 s (15,331 reconnects; max 2.3 s), 0 lost,
-0 doubled (load 3.8). The full 10-minute run at 50/s
-(HUP at 300 s, 5 % retries, load 3.5): 0 lost, 0 doubled of 30,001, p99 2.7 s (2.4–6.1 s per 5-s
-slice in the 25 s after the HUP, ≤ 2.3 s elsewhere). At 100/s (240 s, HUP at 30 s, load 5.4): p99 4.6 s, 0 lost, 0 doubled. At 200/s the server falls behind from the
-start (15,000 streams, 150 s, HUP at 40 s: p50 14 s, p99 72 s, 0 lost and 0 doubled of 29,149
-accepted, 902 not accepted within 120 s; it got ~0.6 of a core). A webhook costs ~3.3 CPU-ms in the
-worker (was ~16 on 2 December; the floor ~1.2), a stream (re)connect 1.9–2.6 CPU-ms (was ~8). The
-floor at 5,000 streams and 200/s: p99 0.012 s. Later that day, with the webhook answered before Flask
-(~2.2 CPU-ms), 30-s heartbeats and this client (15,000 streams, ``--rates 50,100,200``, 40 s each, no
-restart, load 4.3–4.8): p99 0.09 s at 50/s, 0.29 s at 100/s, behind at 200/s (p99 28 s); the floor
-0.008 / 0.037 / 0.27 s; 2,000 streams at 200/s: p99 0.05–0.07 s. ``MARKET40_ROLLING_DRAIN_RATE`` (streams a second
-each old worker hands over in a restart, default 30) passes through to the server.
+Measured here on 3 December 2026, 13:42–14:04 (quiet machine, load 0.6–1.8, the client on the same
+cores): the full target, 15,000 streams, 200/s for 600 s, 5 % retries, a HUP at 300 s: 0 lost, 0
+doubled of 120,001, p50 0.003 s, p99 0.03 s, max 1.2 s (a worker's scheduled full garbage collection),
+p99 within 15 s of the restart 0.04 s; the floor p99 0.006 s. Earlier runs "fell behind" at 200/s
+because this client opened a connection per webhook (``--fresh-connections``): with 15,000 pages open
+and the closed webhooks' ports in TIME_WAIT, each ``connect()`` searched a nearly full local port range
+(80 % of the client's CPU, the machine left without idle time), and because PostgreSQL read the whole
+account table for each webhook (no index on bank + number until migration 0014). The client's own loop
+lag is printed (``client_lag_p99_s``): a late client would stamp events late. ``MARKET40_ROLLING_DRAIN_RATE``
+(streams a second each old worker hands over in a restart, default 30) passes through to the server.
 
 Set-up: a throw-away PostgreSQL database (``--postgres``, default the local server) with one market
 of ``--stalls`` stalls, each with its own account; ``market40 serve --processes N`` (gunicorn,
