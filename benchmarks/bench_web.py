@@ -22,20 +22,13 @@ named ``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and
 the end; ``--db`` is never dropped. wrk, the servers and everything else on the machine share
 its CPUs: the load average and the servers' CPU seconds are printed beside every figure.
 
-Latest runs (2026-12-03 08:08–08:25, load 4.7–7.3 with other jobs on the 2 cores; targets **missed**):
-1 process (waitress), status page / QR image: SQLite 0.16–0.21× / 0.17–0.21× the hello (2,311–2,724 req/s),
-p99 73–79 / 54–98 ms, 2.0 / 1.7–2.2 CPU-ms per request (hello 0.35–0.41); PostgreSQL 0.14× / 0.14×, p99
-117 / 128 ms, 2.41 / 2.37 CPU-ms. 2 processes (gunicorn, gevent): SQLite 0.16–0.21× / 0.14×, p99 403–483 /
-416–440 ms; PostgreSQL 0.05× / 0.09×. Before
-issue #15's driver reads and per-language templates: 0.09× / 0.10–0.12× (SQLite), 3.5–4.0 / 3.0–3.8 CPU-ms.
-
-Runs of 2026-12-03 10:35–10:55 (2 rounds of 4 s, load 5.5–14 with other jobs; targets **missed**): since
-each gevent request waits for the loop to go idle before it starts (web.TakeTurns), 2 processes on SQLite
-have p99 168–281 / 196–221 ms (status / QR) at load 11–13, where they had 403–945 / 416–1,678 ms; the
-PostgreSQL pool no longer pings before every checkout: 1 process 0.21× / 0.21×, p99 162 ms, 2.24 / 2.31
-CPU-ms at load 10.5 (was 0.14×, 2.41 / 2.37). 1 process on SQLite: 0.11–0.23× / 0.12–0.25×, the code
-before timed in alternation in the same minutes 0.14–0.22× / 0.14–0.16×: no difference this machine
-can show. PostgreSQL with 2 processes stays far off (0.07× / 0.08×, p99 343–409 ms, 2.7 CPU-ms).
+Latest run (2026-12-03 14:21–14:26, quiet machine, load 2.2–3.2; targets **missed**), status page / QR
+image: 1 process (waitress, 4 threads) SQLite 0.20× / 0.20× the hello (2,325 req/s), p99 56 / 49 ms, 2.33 /
+2.19 CPU-ms (hello 0.45); PostgreSQL 0.15× / 0.16×, p99 58 / 55 ms. 2 processes (gunicorn, gevent): SQLite
+0.22× / 0.22× (1,535 / 1,478 req/s), p99 23 / 22 ms; PostgreSQL 0.08× / 0.10×, p99 87 / 86 ms, 2.66 CPU-ms.
+``--workers 1`` (one waitress thread) on SQLite: 0.24× / 0.25×, p99 60 / 40 ms, 1.98 CPU-ms against 3.47 with
+4 threads in the same hour. Earlier the same day, at load 5–14: 1 process 0.11–0.23×; 2 processes on SQLite
+p99 168–945 ms before web.TakeTurns and its 1-ms cap.
 """
 from __future__ import annotations
 
