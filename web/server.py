@@ -76,7 +76,27 @@ def _after_patching(worker: Any) -> None:
         live.ensure_listening()  # subscribed before the first page arrives
 
 
-def _collect_on_schedule(seconds: float | None = None) -> None:
+def gc_period(value: str | None) -> tuple[float, str | None]:
+    """``MARKET40_GC_SECONDS`` as a period (seconds, at least 1), and a warning when it is not one.
+
+    >>> gc_period(None), gc_period("120")
+    ((300.0, None), (120.0, None))
+    >>> gc_period("0")[1]
+    "MARKET40_GC_SECONDS must be a number of seconds of at least 1, not '0': using 300"
+    """
+    if value is None or not value.strip():
+        return FULL_COLLECTION_SECONDS, None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 1 <= seconds < float("inf"):
+        return FULL_COLLECTION_SECONDS, (f"MARKET40_GC_SECONDS must be a number of seconds of at least 1, not {value!r}: "
+                                         f"using {FULL_COLLECTION_SECONDS:g}")
+    return seconds, None
+
+
+def _collect_on_schedule(seconds: float | None = None, warn: Callable[[str], None] | None = None) -> None:
     """In a gevent worker: the app's own objects (built before the fork) set aside for good, and full
     garbage collections every :data:`FULL_COLLECTION_SECONDS` (``MARKET40_GC_SECONDS``) instead of
     whenever the old objects have grown by a quarter.
@@ -91,7 +111,11 @@ def _collect_on_schedule(seconds: float | None = None) -> None:
     import gc
     import threading
     import time
-    period = seconds or float(os.environ.get("MARKET40_GC_SECONDS", FULL_COLLECTION_SECONDS))
+    period = seconds
+    if period is None:
+        period, problem = gc_period(os.environ.get("MARKET40_GC_SECONDS"))
+        if problem and warn:
+            warn(problem)
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, 2**31 - 1)  # the oldest generation: never by the count
@@ -246,7 +270,7 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         _after_patching(worker)
         _drain_when_stopping(worker)
         if settings_worker == "gevent":
-            _collect_on_schedule()
+            _collect_on_schedule(warn=worker.log.warning)
 
     settings_worker = _worker_class()
     if settings_worker == "gevent":

@@ -191,3 +191,15 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=_env(), capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "0.5", "nan", "inf", "1e999", "３００"])
+def test_a_bad_gc_period_names_the_variable_and_the_value_and_keeps_the_default(value):
+    from web import server
+    period, problem = server.gc_period(value)
+    if value == "３００":  # Python reads full-width digits as a number: 300 is a period
+        assert (period, problem) == (300.0, None)
+        return
+    assert period == server.FULL_COLLECTION_SECONDS
+    assert problem and "MARKET40_GC_SECONDS" in problem and repr(value) in problem and "at least 1" in problem
+    assert server.gc_period("120") == (120.0, None) and server.gc_period(None) == (server.FULL_COLLECTION_SECONDS, None)
