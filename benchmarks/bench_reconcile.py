@@ -197,20 +197,17 @@ def run_load(csv_path: str, store: str) -> dict:
     :class:`~market40.txstore.TransferStore`) in a file, committed (no validation, no deduplication)."""
     from market40.txstore import TransferStore
     Path(store).unlink(missing_ok=True)
-    with TransferStore(store):  # creates the store's tables, as an import would
-        pass
-    opened = TransferStore(store)
-    con = opened.con
-    con.execute("SET enable_progress_bar = false")
-    start = time.perf_counter()
-    con.execute("BEGIN TRANSACTION")
-    con.execute(f"""INSERT INTO transfer SELECT bank_bin, transaction_id, booked_at, account, amount, content,
-                    'statement', 1 FROM read_csv('{csv_path}', header = true, auto_detect = false,
-                    columns = {{'transaction_id': 'VARCHAR', 'booked_at': 'TIMESTAMP', 'bank_bin': 'VARCHAR',
-                                'account': 'VARCHAR', 'amount': 'BIGINT', 'content': 'VARCHAR'}})""")
-    con.execute("COMMIT")
-    seconds = time.perf_counter() - start
-    opened.close()
+    with TransferStore(store) as opened:  # the store's tables and settings, as an import opens them
+        con = opened.con
+        con.execute("SET enable_progress_bar = false")
+        start = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"""INSERT INTO transfer SELECT bank_bin, transaction_id, booked_at, account, amount, content,
+                        'statement', 1 FROM read_csv('{csv_path}', header = true, auto_detect = false,
+                        columns = {{'transaction_id': 'VARCHAR', 'booked_at': 'TIMESTAMP', 'bank_bin': 'VARCHAR',
+                                    'account': 'VARCHAR', 'amount': 'BIGINT', 'content': 'VARCHAR'}})""")
+        con.execute("COMMIT")
+        seconds = time.perf_counter() - start
     Path(store).unlink(missing_ok=True)
     return {"total_s": seconds}
 
