@@ -136,6 +136,8 @@ def owners(url: str) -> list[tuple[int, int]]:
                    for stall in stalls if stall not in taken]
             if new:
                 session.execute(insert(User), new)
+                session.commit()
+                db.refresh_statistics(session)  # as autovacuum would soon after on a server (it is off here)
             found = session.execute(select(User.id, User.session_epoch).where(
                 User.role == "owner", User.stall_id.in_(stalls), User.is_active.is_(True))).all()
     finally:

@@ -39,7 +39,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
-from .. import accounts, banks, formats, households, messages, tabular, vietqr
+from .. import accounts, banks, db, formats, households, messages, tabular, vietqr
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import AuditEvent, Market, PaymentAccount, Stall, utcnow
 from . import auditlog
@@ -272,6 +272,14 @@ def settle(session: Session, report: Any, *, dry_run: bool, partial: bool,
             before_commit()
         session.commit()
         report.written = True
+        if report.rows >= ANALYZE_AFTER_ROWS:
+            db.refresh_statistics(session)
+
+
+#: An import of at least this many rows renews PostgreSQL's planner statistics when it commits
+#: (:func:`market40.db.refresh_statistics`): a few hundred rows do not change a plan, and a stall
+#: list is imported market by market.
+ANALYZE_AFTER_ROWS = 5_000
 
 
 # ------------------------------------------------------------------ stalls
