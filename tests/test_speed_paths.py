@@ -156,24 +156,36 @@ def test_a_webhook_finds_its_account_by_the_bank_and_number_index(engine):
 def test_a_large_import_gives_postgresql_fresh_statistics_at_once(session, market, tmp_path, monkeypatch):
     """After a bulk import PostgreSQL plans on statistics of what is there now, not of an empty table
     (with none, it read an owner's accounts through every verified account's index entry: 1.1 ms a page
-    view at 12,000 accounts, 0.2 with them). A small import leaves them to autovacuum; SQLite keeps none."""
-    from market40.services import imports
-    monkeypatch.setattr(imports, "ANALYZE_AFTER_ROWS", 3)
+    view at 12,000 accounts, 0.2 with them). Small writes leave them to autovacuum, as does a write that
+    changes too small a share of what the statistics know; SQLite keeps none."""
+    from market40 import db
+    monkeypatch.setattr(db, "ANALYZE_MIN_ROWS", 6)  # rows added or changed: a stall and its account count 2
     bank = ["Vietcombank", "0011012344418", "NGUYEN VAN A"]
+    postgres = session.connection().dialect.name == "postgresql"
 
-    def analysed() -> bool:
+    def assumed() -> float | None:
+        """The stalls PostgreSQL's statistics assume (-1: never analysed); None on SQLite unless it has some."""
         connection = session.connection()
-        if connection.dialect.name == "sqlite":
-            return bool(connection.exec_driver_sql(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar())
-        # reltuples: -1 until the table's first ANALYZE (PostgreSQL 14+), then what the sample saw
-        return connection.exec_driver_sql(
-            "SELECT reltuples FROM pg_class WHERE relname = 'payment_account'").scalar() >= 0
+        if not postgres:
+            return connection.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar() or None
+        return connection.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'stall' "
+                                          "AND relnamespace = to_regnamespace(current_schema())::oid").scalar()
 
-    small = _csv(tmp_path / "small.csv", [[f"A-{n}", "", f"Lan {n}", "", *bank] for n in (1, 2)])
-    assert import_stalls(session, ACTOR, small, market="HL1").written and not analysed()
-    large = _csv(tmp_path / "large.csv", [[f"B-{n}", "", f"Hoa {n}", "", *bank] for n in range(1, 5)])
-    assert import_stalls(session, ACTOR, large, market="HL1").written
-    assert analysed() is (session.connection().dialect.name == "postgresql")
-    stalls = session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar()
-    assert stalls == 6  # and the import is all there: ANALYZE came after its commit
+    def add(name: str, numbers: range) -> None:
+        rows = [[f"B-{n}", "", f"Hoa {n}", "", *bank] for n in numbers]
+        assert import_stalls(session, ACTOR, _csv(tmp_path / name, rows), market="HL1").written
+
+    if postgres:  # the statistics of the empty tables (an earlier test's survive the truncation)
+        session.connection().exec_driver_sql("ANALYZE stall, payment_account")
+        session.commit()
+    add("small.csv", range(1, 3))  # 4 rows written: fewer than the minimum
+    assert assumed() == (0 if postgres else None)
+    add("large.csv", range(3, 7))  # 8, where the statistics assume an empty table: analysed now
+    assert assumed() == (6 if postgres else None)
+    add("more.csv", range(7, 11))  # 8 more, above 10 % of the 6 assumed: again
+    assert assumed() == (10 if postgres else None)
+    monkeypatch.setattr(db, "ANALYZE_SHARE", 1.0)
+    add("last.csv", range(11, 15))  # 8, not above the 10 now assumed: left to autovacuum
+    assert assumed() == (10 if postgres else None)
+    assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 14  # all committed

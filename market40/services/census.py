@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, select
 
 from . import auditlog
-from .. import accounts, formats, messages, tabular
+from .. import accounts, db, formats, messages, tabular
 from ..households import household_key
 from ..exceptions import Forbidden, InvalidFormat, NotFound, ValidationError
 from ..models import CensusEntry, Market, utcnow
@@ -218,6 +218,8 @@ def import_census(session: Session, actor: Actor, source: str | Path | IO[bytes]
         if partial or not report.problems:
             _write(session, actor, report, lists, codes)
         settle(session, report, dry_run=dry_run, partial=partial)
+        if report.written:
+            db.refresh_statistics(session, ("census_entry",), changed=report.added + report.removed + report.updated)
         if not report.written:
             report.added = report.removed = report.updated = report.unchanged = 0
     except BaseException:

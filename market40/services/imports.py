@@ -272,14 +272,6 @@ def settle(session: Session, report: Any, *, dry_run: bool, partial: bool,
             before_commit()
         session.commit()
         report.written = True
-        if report.rows >= ANALYZE_AFTER_ROWS:
-            db.refresh_statistics(session)
-
-
-#: An import of at least this many rows renews PostgreSQL's planner statistics when it commits
-#: (:func:`market40.db.refresh_statistics`): a few hundred rows do not change a plan, and a stall
-#: list is imported market by market.
-ANALYZE_AFTER_ROWS = 5_000
 
 
 # ------------------------------------------------------------------ stalls
@@ -713,6 +705,9 @@ def import_stall_rows(session: Session, actor: Actor, rows: Iterable[tuple[int, 
         report.problems.sort(key=lambda p: p.row)
         # the indexes set aside are built again before a commit (a rollback undoes their drop)
         settle(session, report, dry_run=dry_run, partial=partial, before_commit=deferred.restore)
+        if report.written:
+            db.refresh_statistics(session, ("stall", "payment_account"), changed=report.created + report.updated
+                                  + report.accounts_created + report.accounts_replaced)
     except BaseException:
         session.rollback()
         raise
