@@ -18,6 +18,7 @@ environment variable (``MARKET40_DATABASE_URL``) is read in
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from contextlib import contextmanager
@@ -220,19 +221,22 @@ def refresh_statistics(session: Session, tables: tuple[str, ...] = BULK_TABLES, 
     ``sqlite_stat1`` would change plans the tests have checked.
     """
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or (changed is not None and changed < ANALYZE_MIN_ROWS):
         return
-    if changed is not None:
-        if changed < ANALYZE_MIN_ROWS:
-            return
-        assumed = dict(connection.exec_driver_sql(
-            "SELECT relname, reltuples FROM pg_class WHERE relkind = 'r' AND relname = ANY(%(names)s) "
-            "AND relnamespace = to_regnamespace(current_schema())::oid", {"names": list(tables)}).fetchall())
-        # reltuples is -1 before a table's first ANALYZE (PostgreSQL 14+; 0 before that)
-        tables = tuple(t for t in tables if assumed.get(t, -1) <= 0 or changed > ANALYZE_SHARE * assumed[t])
-    if tables:
-        connection.exec_driver_sql("ANALYZE " + ", ".join(f'"{table}"' for table in tables))
-    session.commit()
+    try:
+        if changed is not None:
+            assumed = dict(connection.exec_driver_sql(
+                "SELECT relname, reltuples FROM pg_class WHERE relkind = 'r' AND relname = ANY(%(names)s) "
+                "AND relnamespace = to_regnamespace(current_schema())::oid", {"names": list(tables)}).fetchall())
+            # reltuples is -1 before a table's first ANALYZE (PostgreSQL 14+; 0 before that)
+            tables = tuple(t for t in tables if assumed.get(t, -1) <= 0 or changed > ANALYZE_SHARE * assumed[t])
+        if tables:
+            connection.exec_driver_sql("ANALYZE " + ", ".join(f'"{table}"' for table in tables))
+        session.commit()
+    except DBAPIError as error:  # the write is committed; fresh statistics only make later reads faster
+        session.rollback()
+        logging.getLogger(__name__).warning("planner statistics not renewed (autovacuum will): %s",
+                                            " ".join(str(error.orig or error).split())[:300])
 
 
 @contextmanager

@@ -189,3 +189,29 @@ def test_a_large_import_gives_postgresql_fresh_statistics_at_once(session, marke
     add("last.csv", range(11, 15))  # 8, not above the 10 now assumed: left to autovacuum
     assert assumed() == (10 if postgres else None)
     assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 14  # all committed
+
+
+def test_statistics_that_cannot_be_renewed_never_undo_or_fail_the_import(session, market, tmp_path, monkeypatch,
+                                                                          caplog):
+    """ANALYZE refused (a lock held too long, a timeout): the import stays written and says so; the log says why."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from market40 import db
+    monkeypatch.setattr(db, "ANALYZE_MIN_ROWS", 1)
+    engine = session.get_bind()
+
+    def refuse(conn, cursor, statement, *args):
+        if statement.startswith("ANALYZE"):
+            raise OperationalError(statement, {}, Exception("canceling statement due to lock timeout"))
+
+    event.listen(engine, "before_cursor_execute", refuse)
+    try:
+        rows = [[f"C-{n}", "", f"Mai {n}", "", "Vietcombank", "0011012344418", "NGUYEN VAN A"] for n in (1, 2)]
+        report = import_stalls(session, ACTOR, _csv(tmp_path / "c.csv", rows), market="HL1")
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse)
+    assert report.written and report.created == 2
+    assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 2
+    postgres = session.connection().dialect.name == "postgresql"
+    assert ("lock timeout" in caplog.text) is postgres  # SQLite keeps no statistics: nothing was tried
