@@ -203,6 +203,8 @@ BULK_TABLES = ("market", "stall", "payment_account", "census_entry", "app_user",
 #: A bulk write renews a table's statistics when it added or changed at least this many rows and more than this
 #: share of the rows PostgreSQL's statistics assume (autovacuum's own rule is 50 rows and 10 %).
 ANALYZE_MIN_ROWS, ANALYZE_SHARE = 1_000, 0.1
+#: The statistics target of that ANALYZE (PostgreSQL's default is 100: it samples 300 × the target rows).
+STATISTICS_TARGET = 30
 
 
 def refresh_statistics(session: Session, tables: tuple[str, ...] = BULK_TABLES, *, changed: int | None = None) -> None:
@@ -212,8 +214,8 @@ def refresh_statistics(session: Session, tables: tuple[str, ...] = BULK_TABLES, 
     later, and never where autovacuum is off) PostgreSQL plans on what it knew before the load. Just
     after 12,000 accounts were loaded into an empty registry, it read an owner's accounts through
     every verified account's index entry: 1.1 ms for each page view instead of 0.2. ANALYZE reads a
-    sample of each table (30,000 rows at most): ~0.4 s for each of ``stall`` and ``payment_account``
-    at 100,000 rows, about as much at a million. With ``changed`` (the rows the write added or
+    sample of each table (9,000 rows at :data:`STATISTICS_TARGET`): ~0.15 s for each of ``stall`` and
+    ``payment_account`` at 100,000 rows, about as much at a million. With ``changed`` (the rows the write added or
     changed), only the tables that many rows behind: never analysed, or ``changed`` at least
     :data:`ANALYZE_MIN_ROWS` and above :data:`ANALYZE_SHARE` of the rows the planner assumes (an
     import run again, or a market added to a large registry, costs nothing). SQLite is left alone: its
@@ -231,6 +233,9 @@ def refresh_statistics(session: Session, tables: tuple[str, ...] = BULK_TABLES, 
             # reltuples is -1 before a table's first ANALYZE (PostgreSQL 14+; 0 before that)
             tables = tuple(t for t in tables if assumed.get(t, -1) <= 0 or changed > ANALYZE_SHARE * assumed[t])
         if tables:
+            # a first look (9,000 rows a table, not 30,000: 0.3 s instead of 0.9 for two tables of 100,000
+            # rows) is all these plans need; autovacuum's own analyze later uses the server's setting
+            connection.exec_driver_sql(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
             connection.exec_driver_sql("ANALYZE " + ", ".join(f'"{table}"' for table in tables))
         session.commit()
     except DBAPIError as error:  # the write is committed; fresh statistics only make later reads faster

@@ -215,3 +215,89 @@ def test_statistics_that_cannot_be_renewed_never_undo_or_fail_the_import(session
     assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 2
     postgres = session.connection().dialect.name == "postgresql"
     assert ("lock timeout" in caplog.text) is postgres  # SQLite keeps no statistics: nothing was tried
+
+
+HEADER_WITH_MARKET = ["Mã chợ", *HEADER]
+
+
+def _province_rows(count: int) -> list[list[str]]:
+    """Stalls of two markets, interleaved in chunks, every other one with an account (numbers differ)."""
+    return [["HL1" if n % 7 < 4 else "HL2", f"K-{n}", "", f"Trần Thị {n}", "",
+             *(["Vietcombank", f"00110123{n:05d}", "TRAN THI"] if n % 2 else ["", "", ""])]
+            for n in range(1, count + 1)]
+
+
+def test_rows_written_behind_the_validation_land_as_written_inline(session, market, tmp_path, monkeypatch):
+    """PostgreSQL's COPYs run in a thread while the next chunk is validated (SQLite inline): across many
+    chunks and two markets every stall and account lands, each account on its own stall."""
+    from market40.models import PaymentAccount
+    from market40.services import imports
+    Registry(session, ACTOR).save_market(code="HL2", name="Chợ Hạ Long II", tier="II", locality="06688")
+    session.commit()
+    monkeypatch.setattr(imports, "CHUNK", 3)
+    path = tmp_path / "province.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER_WITH_MARKET)
+        writer.writerows(_province_rows(40))
+    report = import_stalls(session, ACTOR, path)
+    assert report.written and report.created == 40 and report.accounts_created == 20, report.problems
+    stalls = {s.id: s for s in session.exec(select(Stall)).all()}
+    accounts = session.exec(select(PaymentAccount)).all()
+    assert len(stalls) == 40 and len(accounts) == 20
+    for account in accounts:  # each account is its own stall's (the number carries the stall's n)
+        assert stalls[account.stall_id].code == f"K-{int(account.number[-5:])}"
+    assert session.info.get("market40.copy_behind") is None  # the connection is the session's alone again
+
+
+def test_a_copy_that_fails_behind_the_validation_fails_the_import_and_writes_nothing(session, market, tmp_path,
+                                                                                  monkeypatch):
+    """An error in a COPY running behind (the server refusing a row) is raised in the import, which
+    writes nothing; the session goes on working."""
+    from market40.services import imports
+    monkeypatch.setattr(imports, "CHUNK", 3)
+    original, copies = imports._executemany, []
+
+    def failing(session_, compiled, names, rows, **kwargs):
+        if len(copies) == 3:  # the second chunk's stalls (the first's stalls, accounts and audit went in)
+            rows = [rows[0], rows[0]]  # one stall twice, with the same id: the database refuses it
+        copies.append(kwargs.get("copy_into") is not None)
+        return original(session_, compiled, names, rows, **kwargs)
+
+    monkeypatch.setattr(imports, "_executemany", failing)
+    path = tmp_path / "list.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER_WITH_MARKET)
+        writer.writerows(row for row in _province_rows(12) if row[0] == "HL1")
+    with pytest.raises(Exception) as raised:
+        import_stalls(session, ACTOR, path)
+    assert "duplicate" in str(raised.value).lower() or "unique" in str(raised.value).lower()
+    assert all(copies) is (session.connection().dialect.name == "postgresql")  # COPYs there, behind
+    assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 0
+    assert session.connection().exec_driver_sql("SELECT count(*) FROM payment_account").scalar() == 0
+    assert session.info.get("market40.copy_behind") is None
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # SQLite writes in line
+def test_a_statement_after_a_queued_copy_sees_its_rows(session, market):
+    """The import's next statement waits for the COPYs queued before it, even one not yet begun."""
+    import time
+
+    from market40.services import imports
+    market_id = market.id  # read here: the COPY's thread touches nothing but its driver connection
+    behind = imports._CopyBehind.start(session)
+    driver = session.connection().connection.dbapi_connection
+
+    def late_copy() -> None:
+        time.sleep(0.3)  # the import has gone on meanwhile
+        with driver.cursor() as cursor, cursor.copy("COPY stall (market_id, code, code_key, owner_name, status, "
+                                                    "created_at, updated_at) FROM STDIN") as copy:
+            copy.write_row((market_id, "Z-1", "Z1", "Lan", "operating", utcnow(), utcnow()))
+
+    try:
+        behind.copy(late_copy)
+        assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 1
+    finally:
+        behind.end()
+    session.rollback()
