@@ -220,3 +220,22 @@ def test_enrol_and_preview_without_javascript(site: dict[str, Any], chromium: An
     page.click("button[value=submit]")
     page.wait_for_url("**/owner/")
     _see(page, "Chờ xác minh")
+
+
+def test_a_slow_stall_list_never_takes_the_owner_back_to_the_stall_field(site: dict[str, Any], chromium: Any) -> None:
+    """On a slow network the market's stall list arrives after the owner has gone on to the next field:
+    it must not take the focus back (what they type next would land in the stall code)."""
+    page = chromium.new_context(viewport=PHONE).new_page()
+    held: list[Any] = []
+    page.route("**/enrol/stalls*", lambda route: held.append(route))
+    page.goto(site["base"] + "/enrol")
+    page.select_option("#f-market", "HL1")
+    page.fill("#f-stall", "A-12")
+    page.click("#f-code")
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()  # the list arrives now, while the owner is in the code field
+    page.wait_for_function("() => document.querySelectorAll('#stall-list option').length > 0")
+    page.keyboard.type("4mmt-ntv3")
+    assert page.evaluate("document.activeElement.id") == "f-code"
+    assert page.input_value("#f-stall") == "A-12" and page.input_value("#f-code") == "4mmt-ntv3"

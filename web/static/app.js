@@ -148,7 +148,9 @@
             option.textContent = s.shop ? s.code + " — " + s.shop : s.code;
             list.appendChild(option);
           });
-          input.focus();
+          // on to the stall code, unless the owner has moved on already (a slow network: focus taken
+          // back mid-typing sent the next field's text into the stall code)
+          if (document.activeElement === market || document.activeElement === document.body) { input.focus(); }
         });
     });
   }
