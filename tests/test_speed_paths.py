@@ -301,3 +301,30 @@ def test_a_statement_after_a_queued_copy_sees_its_rows(session, market):
     finally:
         behind.end()
     session.rollback()
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # SQLite numbers rows after they are in
+def test_new_ids_are_drawn_beside_queued_copies_not_after_them(session, market):
+    """While one chunk's COPYs run, the next chunk's ids come from the sequence at once (on a second
+    connection): no chunk waits for the one before it to be written just to number its rows."""
+    import threading
+
+    from market40.services import imports
+    behind = imports._CopyBehind.start(session)
+    first = imports._draw_ids(session, Stall.__table__, 2)  # nothing queued: on the import's own connection
+    release, ran = threading.Event(), []
+
+    def slow_copy() -> None:
+        release.wait(10)
+        ran.append(True)
+
+    try:
+        behind.copy(slow_copy)
+        drawn = imports._draw_ids(session, Stall.__table__, 3)
+        assert not ran  # drawn while the COPY was still waiting
+        assert len(set(first + drawn)) == 5 and min(drawn) > max(first)
+    finally:
+        release.set()
+        behind.end()
+    assert ran and behind.second is None  # the second connection went back with the import's end
+    session.rollback()

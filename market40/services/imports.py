@@ -745,17 +745,33 @@ class _CopyBehind:
     statement the import makes on it waits for them first (an engine event), as do the commit and
     the rollback (:meth:`end`), and an error of a COPY is raised there, in the import, as a COPY made
     in line would have raised it (the COPYs after it are not run: the transaction is lost anyway).
-    Not used on SQLite, whose inserts are the import's own CPU.
+    The new rows' ids are drawn from their sequences on a second connection while COPYs are queued
+    (:meth:`side`; a sequence answers every session, whatever their transactions), so that no chunk waits
+    for the COPYs of the one before; at most :data:`QUEUED` COPYs wait, so the rows held in memory stay
+    a few chunks' worth when the server is the slower side. Not used on SQLite, whose inserts are the
+    import's own CPU.
     """
 
     KEY = "market40.copy_behind"
+    #: COPYs queued at most (three a chunk: stalls, accounts, audit): the import waits beyond.
+    QUEUED = 6
 
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
         self.session = session
-        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(self.QUEUED)
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.second: Any = None
+
+    def side(self) -> Any:
+        """A connection beside the import's for statements outside its transaction (drawing ids from a
+        sequence) while COPYs are queued on the import's own; None when none is (then use that one)."""
+        if self.thread is None:
+            return None
+        if self.second is None:
+            self.second = self.connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self.second
 
     @classmethod
     def start(cls, session: Session) -> "_CopyBehind":
@@ -812,6 +828,9 @@ class _CopyBehind:
                 self.jobs.put(None)
                 self.thread.join()
                 self.thread = None
+            if self.second is not None:
+                second, self.second = self.second, None
+                second.close()
 
 
 def steady_gc_start() -> bool:
@@ -1127,12 +1146,21 @@ def bulk_insert(session: Session, table: Any, rows: list[Any], columns: Iterable
 
 def _draw_ids(session: Session, table: Any, count: int) -> list[int]:
     """PostgreSQL: ``count`` new ids from ``table``'s sequence (one query, one row: an array, which the
-    driver reads in one step; as rows, SQLAlchemy fetched them one by one, ~10 µs each)."""
+    driver reads in one step; as rows, SQLAlchemy fetched them one by one, ~10 µs each). While an import's
+    COPYs run behind it (:class:`_CopyBehind`), drawn on a second connection: ids a rolled-back import
+    drew are lost either way, as with any sequence."""
     if count <= 0:
         return []
-    return list(session.connection().exec_driver_sql(
-        f"SELECT array_agg(nextval(pg_get_serial_sequence('{table.name}', 'id'))) "
-        f"FROM generate_series(1, {int(count)})").scalar())
+    sequences = session.info.setdefault("market40.sequences", {})  # this session's schema: never another's
+    sequence = sequences.get(table.name)
+    if sequence is None:  # looked up once, schema and all: per row, it cost the server 3 µs an id
+        sequence = sequences[table.name] = session.connection().exec_driver_sql(
+            f"SELECT pg_get_serial_sequence('{table.name}', 'id')").scalar()
+    behind = session.info.get(_CopyBehind.KEY)
+    connection = (behind and behind.side()) or session.connection()  # beside the COPYs, not after them
+    literal = "'" + sequence.replace("'", "''") + "'"
+    return list(connection.exec_driver_sql(
+        f"SELECT array_agg(nextval({literal}::regclass)) FROM generate_series(1, {int(count)})").scalar())
 
 
 def _insert_numbered(session: Session, table: Any, rows: list[Any],
