@@ -328,3 +328,32 @@ def test_new_ids_are_drawn_beside_queued_copies_not_after_them(session, market):
         behind.end()
     assert ran and behind.second is None  # the second connection went back with the import's end
     session.rollback()
+
+
+def test_bulk_rows_read_back_exactly_as_written(session, market):
+    """PostgreSQL takes bulk rows in binary when every value fits (dates, times to the microsecond, text with
+    Vietnamese marks, empty cells): what is read back is what was written, as on SQLite."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from market40.services import imports
+    at = datetime(2026, 7, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=7)))
+    rows = [(market.id, "Đ-1", "D1", "Tiệm Bà Tư “Hạnh”\\tab", "Nguyễn Thị Hạnh", None, "operating",
+             date(2025, 7, 1), at, at),
+            (market.id, "Đ-2", "D2", None, "Lê Văn Ất", "0912345678", "closed", None, at, at)]
+    columns = ("market_id", "code", "code_key", "shop_name", "owner_name", "owner_phone", "status", "opened_on",
+               "created_at", "updated_at")
+    imports.bulk_insert(session, Stall.__table__, rows, columns)
+    got = sorted(session.exec(select(Stall).where(Stall.market_id == market.id)).all(), key=lambda s: s.code)
+    assert [(s.code, s.shop_name, s.owner_name, s.owner_phone, s.status, s.opened_on) for s in got] == [
+        ("Đ-1", "Tiệm Bà Tư “Hạnh”\\tab", "Nguyễn Thị Hạnh", None, "operating", date(2025, 7, 1)),
+        ("Đ-2", None, "Lê Văn Ất", "0912345678", "closed", None)]
+    assert all(s.created_at == at for s in got)  # the same instant, to the microsecond
+    if session.connection().dialect.name == "postgresql":
+        assert imports._binary_copy_types(session, "stall", list(columns), rows) is not None  # went in binary
+        text_in_number = [(str(market.id), *rows[0][1:])]  # a value a binary column cannot take as it is
+        assert imports._binary_copy_types(session, "stall", list(columns), text_in_number) is None
+        stamped_day = [(*rows[0][:7], at, at, at)]  # a time where a date goes
+        assert imports._binary_copy_types(session, "stall", list(columns), stamped_day) is None
+    imports.bulk_insert(session, Stall.__table__, [(str(market.id), "Đ-3", "D3", *rows[1][3:])], columns)
+    assert session.exec(select(Stall.market_id).where(Stall.code == "Đ-3")).one() == market.id  # as text, converted
+    session.rollback()

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
@@ -1241,10 +1241,15 @@ def _executemany(session: Session, compiled: Any, names: list[str], rows: list[A
         quote = dialect.identifier_preparer.quote
         driver = connection.connection.dbapi_connection
         statement = f"COPY {quote(copy_into.name)} ({', '.join(quote(n) for n in order)}) FROM STDIN"
+        binary = _binary_copy_types(session, quote(copy_into.name), order, params)
+        if binary is not None:
+            statement += " (FORMAT BINARY)"
 
         def run() -> None:
             with driver.cursor() as cursor:  # type: ignore[union-attr]
                 with cursor.copy(statement) as copy:
+                    if binary is not None:
+                        copy.set_types(binary)
                     for values in params:
                         copy.write_row(values)
 
@@ -1255,6 +1260,34 @@ def _executemany(session: Session, compiled: Any, names: list[str], rows: list[A
             run()
         return
     connection.exec_driver_sql(str(compiled), params)
+
+
+#: The PostgreSQL column types a COPY sends in binary, each with the one Python type its values must have
+#: (``type(value) is``: no bool for an integer, no datetime for a date). psycopg formats a row of these ~5×
+#: faster in binary than as text (0.06 against 0.28 CPU-s for 85,000 accounts), CPU that a COPY running
+#: behind an import (:class:`_CopyBehind`) takes from its validation.
+_BINARY_COPY: dict[int, type] = {16: bool, 20: int, 21: int, 23: int, 25: str, 1043: str, 1082: date,
+                                 1184: datetime}
+
+
+def _binary_copy_types(session: Session, table: str, order: list[str], rows: list[tuple]) -> list[int] | None:
+    """The server's type (oid) of each of ``order``'s columns of ``table`` when every value of ``rows`` has
+    the Python type its binary form needs; None otherwise (the COPY goes as text, which converts any value
+    as a statement would). The types are read from the server once a session (this session's schema)."""
+    known = session.info.setdefault("market40.column_types", {})
+    types = known.get(table)
+    if types is None:
+        types = known[table] = dict(session.connection().exec_driver_sql(
+            "SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+            "AND NOT attisdropped", (table,)).all())
+    oids = [types.get(name) for name in order]
+    wanted = [_BINARY_COPY.get(oid) for oid in oids]  # type: ignore[arg-type]
+    if None in wanted:
+        return None
+    for python_type, column in zip(wanted, zip(*rows)):
+        if not set(map(type, column)) <= {python_type, type(None)}:
+            return None
+    return oids  # type: ignore[return-value]
 
 
 def _rows_in(session: Session, sql: str, first: list[Any], values: list[Any]) -> list[tuple]:
