@@ -357,3 +357,33 @@ def test_bulk_rows_read_back_exactly_as_written(session, market):
     imports.bulk_insert(session, Stall.__table__, [(str(market.id), "Đ-3", "D3", *rows[1][3:])], columns)
     assert session.exec(select(Stall.market_id).where(Stall.code == "Đ-3")).one() == market.id  # as text, converted
     session.rollback()
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_an_import_without_a_second_connection_still_lands_whole(session, market, engine, tmp_path, monkeypatch,
+                                                                 caplog):
+    """A server that takes no more connections: the ids are drawn on the import's own connection (after
+    the COPYs before them), and the import lands as it would have."""
+    from sqlalchemy.exc import OperationalError
+
+    from market40.services import imports
+    monkeypatch.setattr(imports, "CHUNK", 3)
+
+    import threading
+    connect = engine.connect
+
+    def refused(*args, **kwargs):  # while COPYs run behind the import, the server is full
+        if any(thread.name == "market40-copy" for thread in threading.enumerate()):
+            raise OperationalError("connect", {}, Exception("too many clients already"))
+        return connect(*args, **kwargs)
+
+    path = tmp_path / "list.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER_WITH_MARKET)
+        writer.writerows(row for row in _province_rows(12) if row[0] == "HL1")
+    monkeypatch.setattr(engine, "connect", refused)
+    report = import_stalls(session, ACTOR, path)
+    assert report.written and report.created == 7 and not report.problems
+    assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 7
+    assert "no second connection" in caplog.text

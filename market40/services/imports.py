@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import operator
 import pickle
 import queue
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from sqlalchemy import bindparam, event, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from .. import accounts, banks, db, formats, households, messages, tabular, vietqr
@@ -767,10 +769,16 @@ class _CopyBehind:
     def side(self) -> Any:
         """A connection beside the import's for statements outside its transaction (drawing ids from a
         sequence) while COPYs are queued on the import's own; None when none is (then use that one)."""
-        if self.thread is None:
+        if self.thread is None or self.second is False:
             return None
         if self.second is None:
-            self.second = self.connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                self.second = self.connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            except SQLAlchemyError as error:  # the server takes no more connections: the import's own will do
+                logging.getLogger(__name__).warning("stall import: no second connection to draw ids on (%s): "
+                                                    "they wait for the COPYs", error)
+                self.second = False
+                return None
         return self.second
 
     @classmethod
@@ -828,9 +836,9 @@ class _CopyBehind:
                 self.jobs.put(None)
                 self.thread.join()
                 self.thread = None
-            if self.second is not None:
-                second, self.second = self.second, None
-                second.close()
+            if self.second:
+                self.second.close()
+            self.second = None
 
 
 def steady_gc_start() -> bool:
