@@ -148,8 +148,9 @@ def test_a_census_of_twins_reports_both_rows_of_every_pair(session, market, tmp_
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the collector is the same whatever the database
 def test_the_collector_is_left_as_it_was(session, market, tmp_path):
-    """Imports freeze the objects alive before them while they validate (fewer full collections), and
-    unfreeze them after, even when refused; a caller's own freeze is left alone."""
+    """Imports freeze the objects alive before them while they validate (fewer full collections) and
+    collect young objects less often; after, even when refused, the collector is as it was. A caller's
+    own freeze is left alone."""
     import gc
     path = _csv(tmp_path / "bad.csv", HEADER, _mixed(50))
     census = _csv(tmp_path / "census.csv", ["Mã chợ", "Kỳ", "Mã sạp", "Tên chủ hộ"], [["HL1", "2025-13", "A-1", "Lan"]])
@@ -157,16 +158,18 @@ def test_the_collector_is_left_as_it_was(session, market, tmp_path):
     original = imports.Problems.append
 
     def spy(self, problem):
-        seen.append(gc.get_freeze_count())
+        seen.append((gc.get_freeze_count(), gc.get_threshold()[0]))
         return original(self, problem)
 
+    thresholds = gc.get_threshold()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(imports.Problems, "append", spy)
         assert gc.get_freeze_count() == 0
         import_stalls(session, OPERATOR, path)
         import_census(session, OPERATOR, census)
-    assert seen and all(count > 0 for count in seen)  # frozen while validating
-    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    assert seen and all(count > 0 for count, _ in seen)  # frozen while validating
+    assert all(young == imports.BULK_GC_THRESHOLD for _, young in seen)  # young objects collected less often
+    assert gc.get_freeze_count() == 0 and gc.isenabled() and gc.get_threshold() == thresholds
     gc.freeze()
     try:
         before = gc.get_freeze_count()
