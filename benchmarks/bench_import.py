@@ -21,7 +21,10 @@ demo generator (realistic names, banks, accounts): 50 markets. ``--postgres`` cr
 port) and drops it at the end; ``--database NAME`` uses the caller's database instead (its tables
 are recreated, the database itself is never dropped).
 
-Last measured (2026-12-03 10:37–11:09, load 3.4–12, other helpers' jobs on the same 2 cores): SQLite
+Last measured (2026-12-03 18:12, quiet machine, load 1.6–1.7, 3 alternating rounds): SQLite 100k 1.96×
+the floor's wall (CPU 1.99×, 4.5 CPU-s against 2.3), 107 MB; PostgreSQL 100k 1.88× (4.9 s against 2.6 s;
+CPU 3.7×), 102 MB: both targets met, SQLite close to the line. Bad rows (200,000, all refused): 8.4–8.7 CPU-s,
+97 MB. Earlier (2026-12-03 10:37–11:09, load 3.4–12, other helpers' jobs on the same 2 cores): SQLite
 100k, market40 6.9–8.5 CPU-s against the floor's 3.0–3.5: 1.60–2.62× the floor's wall (5 runs), CPU
 2.09–2.50×, peak 108 MB; 10k 2.03× (CPU 2.32×), 97 MB; 1M 2.41× wall, CPU 2.63× (98.8 CPU-s against
 37.6), peak 135 MB; PostgreSQL 100k 2.55–3.51× wall (CPU 4.94–5.08×), 99 MB; ``audit_event`` under 0.5 % of the

@@ -11,7 +11,10 @@ the adoption report ≤ 2 s. Beside market40's figures the script prints:
   the durable write costs the engine itself, timed in the same alternation;
 * a **plain pandas script**, what an analyst would write (``pip install ".[bench]"``).
 
-Latest figures (2026-12-03 10:39, 2 cores shared with other jobs, load 7.6–9.5, 2 rounds):
+Latest figures (2026-12-03 17:58, quiet machine, load 1.1–1.6, 2 rounds): import + reconcile 8.61 s wall /
+16.0 CPU-s (import 5.99 s + reconcile 2.62 s), **8.29–8.63×** the floor's wall (1.01 s; CPU 8.17–8.36×), peak
+611 MB (¼ file 376 MB); DuckDB alone storing the CSV 3.31 s, **3.19–3.44×** the floor by itself; report 0.55 s.
+Before (2026-12-03 10:39, 2 cores shared with other jobs, load 7.6–9.5, 2 rounds):
 import + reconcile 47.8 s wall / 23.4 CPU-s (import 16.8 + reconcile 5.5), **8.5–10.8×** the
 floor's wall (4.4 s; CPU 7.8–8.7×), peak 612 MB; DuckDB alone storing the CSV 17.1 s / 11.2 CPU-s,
 **3.4–3.9×** the floor by itself; adoption report 1.98 s. README's "Speed" says where the CPU goes.

@@ -22,7 +22,10 @@ named ``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and
 the end; ``--db`` is never dropped. wrk, the servers and everything else on the machine share
 its CPUs: the load average and the servers' CPU seconds are printed beside every figure.
 
-Latest run (2026-12-03 14:21–14:26, quiet machine, load 2.2–3.2; targets **missed**), status page / QR
+Latest run (2026-12-03 17:53–17:56, quiet machine, load 1.2–3.2, 2 rounds; targets **missed**), status page /
+QR image: 1 process SQLite 0.21× / 0.20× (p99 37 / 39 ms), PostgreSQL 0.18× / 0.18× (p99 45 / 44 ms); 2 processes
+SQLite 0.20× / 0.17× (p99 20 / 24 ms), PostgreSQL 0.11× / 0.12× (p99 64 / 56 ms).
+Before (2026-12-03 14:21–14:26, quiet machine, load 2.2–3.2; targets **missed**), status page / QR
 image: 1 process (waitress, 4 threads) SQLite 0.20× / 0.20× the hello (2,325 req/s), p99 56 / 49 ms, 2.33 /
 2.19 CPU-ms (hello 0.45); PostgreSQL 0.15× / 0.16×, p99 58 / 55 ms. 2 processes (gunicorn, gevent): SQLite
 0.22× / 0.22× (1,535 / 1,478 req/s), p99 23 / 22 ms; PostgreSQL 0.08× / 0.10×, p99 87 / 86 ms, 2.66 CPU-ms.
