@@ -16,7 +16,7 @@ import os
 import time
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, templating
 
 __all__ = ["create_app", "ENVIRONMENT"]
 
@@ -128,6 +128,24 @@ def _sync_once(app: Flask) -> Any:
     return ensure_sync
 
 
+class _Environment(templating.Environment):
+    """Flask's Jinja environment, each template's globals a plain dict (the environment's, as they are when
+    the template loads) instead of Jinja's ChainMap over them.
+
+    Every render copies its template's globals into a new context, and an ``{% import %}`` compares their
+    keys; over a ChainMap that walked every map for every key, ~40 CPU-µs of an owner's page view. The app
+    sets all its globals while it is built, before any template loads, as Jinja asks ("avoid modifying any
+    globals after a template is loaded"); a template's own globals still overlay the environment's.
+    """
+
+    def make_globals(self, d: Any) -> Any:
+        return {**self.globals, **d} if d else dict(self.globals)
+
+
+class _App(Flask):
+    jinja_environment = _Environment
+
+
 class TakeTurns:
     """WSGI middleware: under gevent, each request first lets the other connections' requests run.
 
@@ -181,7 +199,7 @@ def _gevent_idle() -> Any:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The app, configured from the environment, then from ``test_config``."""
-    app = Flask(__name__)
+    app = _App(__name__)
     app.ensure_sync = _sync_once(app)  # type: ignore[method-assign]
     app.config.from_mapping(DEFAULTS)
     if test_config is None or "SECRET_KEY" not in test_config:

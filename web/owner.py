@@ -27,7 +27,7 @@ from market40.services.registry import CONSENT_PURPOSE
 from . import posters
 from .consent import ACCOUNT_CONSENT
 from .db import get_session, registry
-from .i18n import render_translated
+from .i18n import current_language, render_translated
 from .messages import ACCOUNT_FIELDS, form_errors
 from .security import client_address, roles_required
 
@@ -99,7 +99,23 @@ def status() -> Any:
                            replacement=replacement, replacement_bank=_bank(replacement and replacement.bin),
                            replacement_masked=accounts.mask(replacement.number) if replacement else "",
                            notices=told, erasure=erasure,
-                           reason_text=_reason_text, sizes=posters.SIZES)
+                           reason_text=_reason_text, downloads=_downloads())
+
+
+#: The poster downloads' links and labels by (language, mount point): the same for every owner.
+_DOWNLOADS: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+
+
+def _downloads() -> list[tuple[str, str, str, str]]:
+    """(PDF link, its label, PNG link, its label) for each poster size, built once per language and mount
+    point rather than with a dozen template calls on every view of the owner's pages."""
+    key = (current_language(), request.script_root)
+    found = _DOWNLOADS.get(key)
+    if found is None:
+        found = _DOWNLOADS[key] = [(url_for("owner.download", size=size, fmt="pdf"), _("PDF %(size)s", size=size.upper()),
+                                    url_for("owner.download", size=size, fmt="png"),
+                                    _("Ảnh PNG %(size)s", size=size.upper())) for size in posters.SIZES]
+    return found
 
 
 def _reason_text(reason: str | None) -> str:
@@ -383,7 +399,7 @@ def poster() -> Any:
         except (ValidationError, Conflict):
             image = None
     return render_template("owner/poster.html", here=here, account=account, bank=_bank(account.bin),
-                           grouped=accounts.group(account.number), image=image, sizes=posters.SIZES)
+                           grouped=accounts.group(account.number), image=image, downloads=_downloads())
 
 
 @bp.get("/poster/<size>.<fmt>")
