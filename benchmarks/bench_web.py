@@ -22,7 +22,10 @@ named ``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and
 the end; ``--db`` is never dropped. wrk, the servers and everything else on the machine share
 its CPUs: the load average and the servers' CPU seconds are printed beside every figure.
 
-Latest run (2026-12-03 17:53–17:56, quiet machine, load 1.2–3.2, 2 rounds; targets **missed**), status page /
+Latest run (2026-12-03 18:39–18:42, quiet machine, load 1.6–3.2, 2 rounds; targets **missed**), status page /
+QR image: 1 process SQLite 0.21× / 0.19× (p99 34 / 37 ms; 1.65 / 1.83 CPU-ms), PostgreSQL 0.19× / 0.18×
+(p99 39 / 44 ms); 2 processes SQLite 0.19× / 0.17× (p99 21 / 20 ms), PostgreSQL 0.12× / 0.12× (p99 52 / 55 ms).
+Before (17:53–17:56, load 1.2–3.2), status page /
 QR image: 1 process SQLite 0.21× / 0.20× (p99 37 / 39 ms), PostgreSQL 0.18× / 0.18× (p99 45 / 44 ms); 2 processes
 SQLite 0.20× / 0.17× (p99 20 / 24 ms), PostgreSQL 0.11× / 0.12× (p99 64 / 56 ms).
 Before (2026-12-03 14:21–14:26, quiet machine, load 2.2–3.2; targets **missed**), status page / QR
