@@ -102,19 +102,16 @@ def status() -> Any:
                            reason_text=_reason_text, downloads=_downloads())
 
 
-#: The poster downloads' links and labels by (language, mount point): the same for every owner.
-_DOWNLOADS: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
-
-
 def _downloads() -> list[tuple[str, str, str, str]]:
-    """(PDF link, its label, PNG link, its label) for each poster size, built once per language and mount
-    point rather than with a dozen template calls on every view of the owner's pages."""
+    """(PDF link, its label, PNG link, its label) for each poster size: the same for every owner, so built
+    once per app, language and mount point rather than with a dozen template calls on every view."""
+    built = current_app.extensions.setdefault("market40.downloads", {})
     key = (current_language(), request.script_root)
-    found = _DOWNLOADS.get(key)
+    found = built.get(key)
     if found is None:
-        found = _DOWNLOADS[key] = [(url_for("owner.download", size=size, fmt="pdf"), _("PDF %(size)s", size=size.upper()),
-                                    url_for("owner.download", size=size, fmt="png"),
-                                    _("Ảnh PNG %(size)s", size=size.upper())) for size in posters.SIZES]
+        found = built[key] = [(url_for("owner.download", size=size, fmt="pdf"), _("PDF %(size)s", size=size.upper()),
+                               url_for("owner.download", size=size, fmt="png"), _("Ảnh PNG %(size)s", size=size.upper()))
+                              for size in posters.SIZES]
     return found
 
 
