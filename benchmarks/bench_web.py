@@ -22,7 +22,11 @@ named ``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and
 the end; ``--db`` is never dropped. wrk, the servers and everything else on the machine share
 its CPUs: the load average and the servers' CPU seconds are printed beside every figure.
 
-Latest run (2026-12-03 18:39–18:42, quiet machine, load 1.6–3.2, 2 rounds; targets **missed**), status page /
+Latest run (2026-12-03 19:29–19:35, load 1.1–2.3, 2 rounds; the machine at about half its speed of an hour
+before), status page / QR image: 1 process SQLite 0.16× / 0.17× (p99 81 / 68 ms; 3.31 / 3.17 CPU-ms), PostgreSQL
+0.16× / 0.15× (p99 84 / 76 ms); 2 processes SQLite **0.28×** / 0.18× (p99 26 / 61 ms; 1.52 / 2.29 CPU-ms: the
+status page met), PostgreSQL 0.14× / 0.14× (p99 74 / 105 ms). benchmarks/HISTORY.md keeps every run.
+Before (2026-12-03 18:39–18:42, quiet machine, load 1.6–3.2, 2 rounds; targets **missed**), status page /
 QR image: 1 process SQLite 0.21× / 0.19× (p99 34 / 37 ms; 1.65 / 1.83 CPU-ms), PostgreSQL 0.19× / 0.18×
 (p99 39 / 44 ms); 2 processes SQLite 0.19× / 0.17× (p99 21 / 20 ms), PostgreSQL 0.12× / 0.12× (p99 52 / 55 ms).
 Before (17:53–17:56, load 1.2–3.2), status page /
