@@ -229,3 +229,42 @@ def test_a_reference_taken_by_an_earlier_chunk_is_refused_naming_its_stall(sessi
     report = import_stalls(session, OPERATOR, path, partial=True)
     assert report.written and report.created == 3 and [p.row for p in report.problems] == [4]
     assert "HL1/1-5" in str(report.problems[0].error)
+
+
+def test_imports_ending_and_starting_in_two_threads_leave_the_collector_as_it_was(monkeypatch):
+    """An import that starts in one thread while another's ends (between its unfreeze and its thresholds put
+    back) must not take the raised threshold for the one to restore: the collector ends as it began."""
+    import gc
+    import threading
+    thresholds = gc.get_threshold()
+    unfreeze, started = gc.unfreeze, {}
+
+    def ending(*args):  # thread A ends its import; thread B's import starts just then
+        unfreeze(*args)
+        monkeypatch.setattr(gc, "unfreeze", unfreeze)
+        other = threading.Thread(target=lambda: started.update(frozen=imports.steady_gc_start()))
+        other.start()
+        other.join(0.3)  # B may not get in before A has put its thresholds back
+        started["thread"] = other
+
+    first = imports.steady_gc_start()
+    assert first
+    monkeypatch.setattr(gc, "unfreeze", ending)
+    imports.steady_gc_end(first)
+    started["thread"].join()
+    assert started["frozen"]
+    imports.steady_gc_end(started["frozen"])
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0
+
+
+def test_a_collector_switched_off_by_threshold_stays_off():
+    import gc
+    thresholds = gc.get_threshold()
+    gc.set_threshold(0)  # the documented way to turn automatic collection off
+    try:
+        frozen = imports.steady_gc_start()
+        assert not frozen and gc.get_threshold()[0] == 0 and gc.get_freeze_count() == 0
+        imports.steady_gc_end(frozen)
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*thresholds)

@@ -252,9 +252,13 @@ def test_rows_written_behind_the_validation_land_as_written_inline(session, mark
 
 def test_a_copy_that_fails_behind_the_validation_fails_the_import_and_writes_nothing(session, market, tmp_path,
                                                                                   monkeypatch):
-    """An error in a COPY running behind (the server refusing a row) is raised in the import, which
-    writes nothing; the session goes on working."""
-    from market40.services import imports
+    """An error in a COPY running behind (the server refusing a row) is raised in the import as soon as it
+    is known (the next chunk, not the end of the file), as the database error SQLAlchemy raises, which the
+    CLI and the web app explain in a line without the rows' values; the import writes nothing and the
+    session goes on working."""
+    from sqlalchemy.exc import IntegrityError
+
+    from market40.services import imports, storage
     monkeypatch.setattr(imports, "CHUNK", 3)
     original, copies = imports._executemany, []
 
@@ -269,10 +273,13 @@ def test_a_copy_that_fails_behind_the_validation_fails_the_import_and_writes_not
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER_WITH_MARKET)
-        writer.writerows(row for row in _province_rows(12) if row[0] == "HL1")
-    with pytest.raises(Exception) as raised:
+        writer.writerows(row for row in _province_rows(120) if row[0] == "HL1")  # 68 rows, 23 chunks
+    with pytest.raises(IntegrityError) as raised:
         import_stalls(session, ACTOR, path)
     assert "duplicate" in str(raised.value).lower() or "unique" in str(raised.value).lower()
+    said = storage.describe_failure(raised.value)
+    assert said and "database error (IntegrityError" in said and "K-" not in said
+    assert len(copies) <= 4 * 3  # stopped a chunk or two after the second of 23 (three writes a chunk)
     assert all(copies) is (session.connection().dialect.name == "postgresql")  # COPYs there, behind
     assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 0
     assert session.connection().exec_driver_sql("SELECT count(*) FROM payment_account").scalar() == 0
@@ -354,6 +361,9 @@ def test_bulk_rows_read_back_exactly_as_written(session, market):
         assert imports._binary_copy_types(session, "stall", list(columns), text_in_number) is None
         stamped_day = [(*rows[0][:7], at, at, at)]  # a time where a date goes
         assert imports._binary_copy_types(session, "stall", list(columns), stamped_day) is None
+        too_large = [(2**31, *rows[0][1:])]  # binary would cut it to the column's 32 bits without a word
+        assert imports._binary_copy_types(session, "stall", list(columns), too_large) is None
+        assert imports._binary_copy_types(session, "stall", list(columns), [(2**31 - 1, *rows[0][1:])])
     imports.bulk_insert(session, Stall.__table__, [(str(market.id), "Đ-3", "D3", *rows[1][3:])], columns)
     assert session.exec(select(Stall.market_id).where(Stall.code == "Đ-3")).one() == market.id  # as text, converted
     session.rollback()

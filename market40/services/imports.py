@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from sqlalchemy import bindparam, event, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, select
 
 from .. import accounts, banks, db, formats, households, messages, tabular, vietqr
@@ -769,6 +769,7 @@ class _CopyBehind:
     def side(self) -> Any:
         """A connection beside the import's for statements outside its transaction (drawing ids from a
         sequence) while COPYs are queued on the import's own; None when none is (then use that one)."""
+        self.failed()
         if self.thread is None or self.second is False:
             return None
         if self.second is None:
@@ -791,6 +792,7 @@ class _CopyBehind:
 
     def copy(self, run: Callable[[], None]) -> None:
         """Queue ``run`` (a COPY on the connection's driver) after the COPYs queued before it."""
+        self.failed()
         if self.thread is None:
             self.thread = threading.Thread(target=self._work, name="market40-copy", daemon=True)
             self.thread.start()
@@ -809,17 +811,37 @@ class _CopyBehind:
             finally:
                 self.jobs.task_done()
 
-    def wait(self) -> None:
-        """Until every queued COPY has ended; the first error among them, if any, is raised here."""
+    def wait(self, *, wrap: bool = True) -> None:
+        """Until every queued COPY has ended; the first error among them, if any, is raised here (as
+        SQLAlchemy raises a driver's error, unless ``wrap`` is False)."""
         if self.thread is not None:
             self.jobs.join()
         if self.error is not None:
             error, self.error = self.error, None
-            raise error
+            raise (self._as_raised(error) if wrap else error)
+
+    def failed(self) -> None:
+        """The error of a COPY that failed already, raised now: the import stops at its next chunk rather
+        than after reading and checking the rest of the file. The COPYs still queued are skipped; the
+        error stays for :meth:`end`, which the import's rollback calls."""
+        if self.error is not None:
+            raise self._as_raised(self.error)
+
+    def _as_raised(self, error: BaseException) -> BaseException:
+        """A driver's error as SQLAlchemy raises it from a statement (IntegrityError, OperationalError, ...;
+        values hidden): what the CLI and the web app explain in a line, where the bare driver error ended
+        in a traceback that quoted the rows' values."""
+        dialect = self.connection.dialect
+        base = dialect.loaded_dbapi.Error
+        if not isinstance(error, base):
+            return error
+        wrapped = DBAPIError.instance(None, None, error, base, hide_parameters=True, dialect=dialect)
+        wrapped.__cause__ = error
+        return wrapped
 
     def _before_statement(self, *args: Any) -> None:
         if self.thread is not None and threading.current_thread() is not self.thread:
-            self.wait()
+            self.wait(wrap=False)  # raised inside SQLAlchemy's execution, which wraps it with the statement
 
     def end(self, *, quiet: bool = False) -> None:
         """The queued COPYs ended (their error raised unless ``quiet``); the connection is the import's alone."""
@@ -857,26 +879,31 @@ def steady_gc_start() -> bool:
     the cycles of refused rows are still collected every few thousand rows.
     """
     global _THRESHOLD_BEFORE
-    if gc.get_freeze_count() or not gc.isenabled():
-        return False
-    gc.freeze()
-    _THRESHOLD_BEFORE = gc.get_threshold()
-    gc.set_threshold(max(BULK_GC_THRESHOLD, _THRESHOLD_BEFORE[0]), *_THRESHOLD_BEFORE[1:])
-    return True
+    with _GC_SETTINGS:  # another thread's import may be ending: its thresholds are put back first
+        if gc.get_freeze_count() or not gc.isenabled() or gc.get_threshold()[0] == 0:  # 0: collection is off
+            return False
+        gc.freeze()
+        _THRESHOLD_BEFORE = gc.get_threshold()
+        gc.set_threshold(max(BULK_GC_THRESHOLD, _THRESHOLD_BEFORE[0]), *_THRESHOLD_BEFORE[1:])
+        return True
 
 
 def steady_gc_end(frozen: bool) -> None:
     """Undo :func:`steady_gc_start` (the frozen objects are collectable again, the thresholds as before)."""
     if frozen:
-        gc.unfreeze()
-        if _THRESHOLD_BEFORE is not None:
-            gc.set_threshold(*_THRESHOLD_BEFORE)
+        with _GC_SETTINGS:
+            gc.unfreeze()
+            if _THRESHOLD_BEFORE is not None:
+                gc.set_threshold(*_THRESHOLD_BEFORE)
 
 
 #: New container objects (less those freed) between two collections of the youngest generation during a
 #: bulk validation (:func:`steady_gc_start`; Python's default is 700).
 BULK_GC_THRESHOLD = 20_000
 _THRESHOLD_BEFORE: tuple[int, ...] | None = None
+#: Held while the collector's freeze and thresholds are changed together: an import starting in one thread
+#: while another's ends must not take the raised threshold for the one to restore.
+_GC_SETTINGS = threading.Lock()
 
 
 def _day(moment: datetime) -> str:
@@ -1291,6 +1318,9 @@ def _executemany(session: Session, compiled: Any, names: list[str], rows: list[A
 #: behind an import (:class:`_CopyBehind`) takes from its validation.
 _BINARY_COPY: dict[int, type] = {16: bool, 20: int, 21: int, 23: int, 25: str, 1043: str, 1082: date,
                                  1184: datetime}
+#: The integer columns' ranges (smallint, integer, bigint): psycopg's binary dumpers cut a larger value to the
+#: column's width without a word, where a text COPY refuses it as the database refuses any statement's.
+_INT_BOUNDS: dict[int, int] = {21: 1 << 15, 23: 1 << 31, 20: 1 << 63}
 
 
 def _binary_copy_types(session: Session, table: str, order: list[str], rows: list[tuple]) -> list[int] | None:
@@ -1307,9 +1337,14 @@ def _binary_copy_types(session: Session, table: str, order: list[str], rows: lis
     wanted = [_BINARY_COPY.get(oid) for oid in oids]  # type: ignore[arg-type]
     if None in wanted:
         return None
-    for python_type, column in zip(wanted, zip(*rows)):
+    for oid, python_type, column in zip(oids, wanted, zip(*rows)):
         if not set(map(type, column)) <= {python_type, type(None)}:
             return None
+        bound = _INT_BOUNDS.get(oid)  # type: ignore[arg-type]
+        if bound is not None:
+            present = [value for value in column if value is not None]
+            if present and (min(present) < -bound or max(present) >= bound):
+                return None  # as text: refused with the database's own error
     return oids  # type: ignore[return-value]
 
 
