@@ -128,6 +128,16 @@ def _collect_on_schedule(seconds: float | None = None, warn: Callable[[str], Non
     threading.Thread(target=collect, name="market40-gc", daemon=True).start()  # a greenlet under gevent
 
 
+def _collect_before_exit(arbiter: Any, worker: Any) -> None:
+    """A stopping worker collects what :func:`_collect_on_schedule` set aside while every module is still
+    whole. Left frozen, those objects were freed only by the interpreter's teardown, after gevent's modules
+    had been cleared: a logging handler's clean-up then failed, and every worker's stop printed a traceback
+    ("Exception ignored in: <function _removeHandlerRef>") that looked like a crash."""
+    import gc
+    gc.unfreeze()
+    gc.collect()
+
+
 def rolling_spread(streams: int, rate: float | None = None, least: float | None = None,
                    most: float = ROLLING_DRAIN_MAX) -> float:
     """Seconds a worker replaced by a rolling restart takes to hand over ``streams`` open streams.
@@ -283,7 +293,8 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
         "worker_connections": int(os.environ.get("MARKET40_WORKER_CONNECTIONS", "20000")),
         "graceful_timeout": graceful, "timeout": 60, "keepalive": 5, "backlog": BACKLOG,
         "proc_name": "market40", "when_ready": when_ready, "post_worker_init": post_worker_init,
-        "post_fork": post_fork, "accesslog": None, "errorlog": "-", "loglevel": "warning", "preload_app": True,
+        "post_fork": post_fork, "worker_exit": _collect_before_exit, "accesslog": None, "errorlog": "-",
+        "loglevel": "warning", "preload_app": True,
     }
 
     class Application(BaseApplication):  # type: ignore[misc]  # gunicorn's documented embedding
