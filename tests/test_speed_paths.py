@@ -273,7 +273,7 @@ def test_a_copy_that_fails_behind_the_validation_fails_the_import_and_writes_not
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER_WITH_MARKET)
-        writer.writerows(row for row in _province_rows(120) if row[0] == "HL1")  # 68 rows, 23 chunks
+        writer.writerows(row for row in _province_rows(120) if row[0] == "HL1")  # 69 rows, 23 chunks
     with pytest.raises(IntegrityError) as raised:
         import_stalls(session, ACTOR, path)
     assert "duplicate" in str(raised.value).lower() or "unique" in str(raised.value).lower()
