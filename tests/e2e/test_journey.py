@@ -72,6 +72,9 @@ def _shot(page: Any, name: str) -> None:
 
 def _fits_the_phone(page: Any) -> None:
     """Usable at 360 px: nothing wider than the screen, every input has a label, big enough to tap."""
+    # After a click the new page's text can show before its stylesheet has loaded; a measure taken
+    # then sees the unstyled page (the 827 px poster preview), which no phone ever paints.
+    page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.url
     unlabelled = page.evaluate("""() => Array.from(document.querySelectorAll('input, select, textarea'))
         .filter(e => e.type !== 'hidden' && e.offsetParent !== null && e.labels.length === 0).map(e => e.name)""")
