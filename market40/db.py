@@ -118,11 +118,12 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     """
     resolved = make_url(database_url(url))
     if resolved.get_backend_name() != "sqlite":
-        # MARKET40_DB_POOL: connections kept per process (gevent servers with many open loa streams
-        # set it higher; `market40 serve` does); as many again may open under load.
-        size = int(os.environ.get("MARKET40_DB_POOL", "5"))
-        server = create_engine(resolved, echo=echo, pool_size=size, max_overflow=max(size, 10),
-                               hide_parameters=True)
+        # MARKET40_DB_POOL: connections kept open per process; MARKET40_DB_OVERFLOW: how many more may
+        # open under load, each closed again when returned. `market40 serve` with gevent workers keeps
+        # every connection it may open (web/server.py).
+        size = _pool_setting("MARKET40_DB_POOL", 5, least=1)
+        overflow = _pool_setting("MARKET40_DB_OVERFLOW", max(size, 10), least=0)
+        server = create_engine(resolved, echo=echo, pool_size=size, max_overflow=overflow, hide_parameters=True)
         _ping_when_idle(server)
         return server
     kwargs: dict[str, Any] = {}
@@ -134,6 +135,20 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     event.listen(engine, "begin", _sqlite_on_begin)
     event.listen(engine, "before_cursor_execute", _sqlite_before_execute)
     return engine
+
+
+def _pool_setting(name: str, default: int, *, least: int) -> int:
+    """An integer connection-pool setting from the environment (``default`` when unset)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise ValueError(f"{name}: a whole number of connections, at least {least}; got {text!r}")
+    return value
 
 
 #: A pooled connection back from its last use less than this many seconds ago is taken as alive; one idle

@@ -246,3 +246,24 @@ def test_a_pooled_postgres_connection_is_pinged_only_after_sitting_idle(postgres
     finally:
         engine.dispose()
         postgres_server.drop_database(url)
+
+
+def test_pool_sizes_come_from_the_environment(monkeypatch):
+    """MARKET40_DB_POOL and MARKET40_DB_OVERFLOW (gevent servers keep every connection: 16, none over)."""
+    monkeypatch.setenv("MARKET40_DB_POOL", "16")
+    monkeypatch.setenv("MARKET40_DB_OVERFLOW", "0")
+    engine = db.make_engine("postgresql://market40@127.0.0.1:1/nothing")  # no connection is made
+    assert (engine.pool.size(), engine.pool._max_overflow) == (16, 0)
+    monkeypatch.delenv("MARKET40_DB_OVERFLOW")
+    monkeypatch.setenv("MARKET40_DB_POOL", " 4 ")
+    engine = db.make_engine("postgresql://market40@127.0.0.1:1/nothing")
+    assert (engine.pool.size(), engine.pool._max_overflow) == (4, 10)
+
+
+@pytest.mark.parametrize("name, value, least", [("MARKET40_DB_POOL", "zero", 1), ("MARKET40_DB_POOL", "0", 1),
+                                                ("MARKET40_DB_OVERFLOW", "-1", 0), ("MARKET40_DB_OVERFLOW", "2.5", 0)])
+def test_a_bad_pool_size_names_the_variable_the_limit_and_the_value(monkeypatch, name, value, least):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError) as caught:
+        db.make_engine("postgresql://market40@127.0.0.1:1/nothing")
+    assert str(caught.value) == f"{name}: a whole number of connections, at least {least}; got {value!r}"

@@ -27,6 +27,7 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from market40.services import storage as registry_storage
 from market40.exceptions import ValidationError
@@ -86,6 +87,9 @@ def database_failure(error: SQLAlchemyError) -> tuple[str, int, dict[str, str]]:
         return _conflict_page(), 409, {}
     if isinstance(error, OperationalError) and "busy" in text:
         log.warning("%s %s: database busy (%s)", request.method, request.path, text)
+        return _busy_page(), 503, {"Retry-After": str(RETRY_AFTER)}
+    if isinstance(error, PoolTimeout):  # every pooled connection stayed in use past the pool's timeout
+        log.warning("%s %s: no database connection free (%s)", request.method, request.path, error)
         return _busy_page(), 503, {"Retry-After": str(RETRY_AFTER)}
     if "db upgrade" in text:
         log.error("%s %s: %s", request.method, request.path, text)

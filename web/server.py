@@ -284,10 +284,15 @@ def _serve_gunicorn(config: Mapping[str, Any], host: str, port: int, threads: in
 
     settings_worker = _worker_class()
     if settings_worker == "gevent":
-        # thousands of greenlets share one worker's pool, each holding a connection for one short
-        # transaction (an open stream holds none): a few are enough, and during a restart old and new
-        # workers hold theirs at once (PostgreSQL's default max_connections is 100)
-        os.environ.setdefault("MARKET40_DB_POOL", "6")
+        # Thousands of greenlets share one worker's pool, each holding a connection for one short
+        # transaction (an open stream holds none). Every connection the worker may open stays open:
+        # with a pool of 6 and overflow beyond it, a worker busy with 8 requests or more opened and
+        # closed a PostgreSQL connection (a server process forked) for about one page in eight (176
+        # in 5 s at 16 at once) and its tail doubled. 16 a worker is the ceiling it had before (6 + 10),
+        # and what old and new workers hold at once during a restart stays within PostgreSQL's default
+        # max_connections (100) for two workers; a request finding all 16 busy waits for one.
+        os.environ.setdefault("MARKET40_DB_POOL", "16")
+        os.environ.setdefault("MARKET40_DB_OVERFLOW", "0")
     settings = {
         "bind": [bind], "workers": processes, "worker_class": settings_worker, "threads": threads,
         "worker_connections": int(os.environ.get("MARKET40_WORKER_CONNECTIONS", "20000")),

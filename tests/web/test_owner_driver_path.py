@@ -222,3 +222,20 @@ def test_a_busy_database_on_the_driver_path_is_a_503_not_a_500(client, world, en
     page = client.get("/owner/")
     assert page.status_code == 503 and page.headers["Retry-After"]
     assert "Set-Cookie" not in page.headers
+
+
+@pytest.mark.parametrize("path", ["/owner/", "/owner/account"])
+def test_no_free_database_connection_is_a_503_not_a_500(client, world, app, path, monkeypatch):
+    """Every pooled connection in use past the pool's timeout (a gevent worker keeps a fixed number and
+    a request waits for one): the busy page, to retry, not an error page."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    sign_in(client, world.user("owner_a"))
+    assert client.get(path).status_code == 200  # the app has read the schema version once
+    pool = app.extensions["market40.engine"].pool
+
+    def none_free(*args, **kwargs):
+        raise PoolTimeout("QueuePool limit of size 16 overflow 0 reached, connection timed out, timeout 30.00")
+    monkeypatch.setattr(pool, "_do_get", none_free)
+    page = client.get(path)
+    assert page.status_code == 503 and page.headers["Retry-After"], page.status_code
+    assert "Hệ thống đang bận" in page.text and "Set-Cookie" not in page.headers

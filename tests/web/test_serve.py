@@ -21,8 +21,8 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "MARKET40_SECRET_KEY": "serve tests: a secret of 32+ bytes"}
 
 
-def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str, list[str]]:
-    process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=tmp_path, env=_env(),
+def _start(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Popen, str, list[str]]:
+    process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=tmp_path, env={**_env(), **env},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     assert process.stdout is not None
@@ -207,3 +207,60 @@ def test_a_bad_gc_period_names_the_variable_and_the_value_and_keeps_the_default(
     assert period == server.FULL_COLLECTION_SECONDS
     assert problem and "MARKET40_GC_SECONDS" in problem and repr(value) in problem and "at least 1" in problem
     assert server.gc_period("120") == (120.0, None) and server.gc_period(None) == (server.FULL_COLLECTION_SECONDS, None)
+
+
+def test_gevent_workers_keep_their_postgresql_connections_under_load(tmp_path, postgres_server):
+    """A gevent worker busy with more requests than it keeps connections opened and closed a PostgreSQL
+    connection (a server process forked) for about one page in eight: every connection it may open now
+    stays open, and a request finding them all busy waits for one. A pool of 3 here (16 by default), so
+    that a test client's few dozen requests at once are more than it holds."""
+    import threading
+    import time
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = postgres_server.create_database()
+    try:
+        db.upgrade(url)
+        name = make_url(url).database
+        conninfo = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(
+            hide_password=False)
+        process, base, _ = _start(tmp_path, "--db", url, "serve", "--port", "0", "--processes", "2",
+                                  MARKET40_DB_POOL="3")
+        seen: set[int] = set()
+        watching = threading.Event()
+
+        def watch() -> None:  # every backend serving this database, sampled every few milliseconds
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                while not watching.is_set():
+                    seen.update(row[0] for row in conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)))
+                    time.sleep(0.003)
+
+        def burst() -> None:  # 48 pages at once, a few times
+            def get() -> None:
+                for _ in range(4):
+                    with urllib.request.urlopen(base + "enrol", timeout=30) as response:
+                        assert response.status == 200
+            threads = [threading.Thread(target=get) for _ in range(48)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            burst()
+            burst()
+            for _ in range(4):
+                burst()
+        finally:
+            watching.set()
+            watcher.join(timeout=10)
+            assert _stop(process) == 0
+        # two workers, each with its 3 pooled connections and the live lanes' own few
+        assert 0 < len(seen) <= 2 * (3 + 6), len(seen)
+    finally:
+        postgres_server.drop_database(url)
