@@ -286,6 +286,46 @@ def test_a_copy_that_fails_behind_the_validation_fails_the_import_and_writes_not
     assert session.info.get("market40.copy_behind") is None
 
 
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # COPYs run behind on PostgreSQL alone
+def test_a_connection_lost_under_a_copy_behind_fails_the_import_cleanly(session, market, tmp_path, monkeypatch,
+                                                                        engine):
+    """The server ends the import's connection while COPYs run behind the validation (a restart, an
+    administrator): the import stops with SQLAlchemy's OperationalError, marked as a lost connection, the
+    rollback after it does not fail on the dead connection, nothing is written, and the session (on a new
+    connection from the pool) goes on working."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from market40.services import imports, storage
+    monkeypatch.setattr(imports, "CHUNK", 3)
+    original, copies = imports._executemany, []
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def cut(session_, compiled, names, rows, **kwargs):
+        if len(copies) == 3:  # the second chunk: the server ends the import's connection under its COPYs
+            pid = session_.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with psycopg.connect(conninfo, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        copies.append(kwargs.get("copy_into") is not None)
+        return original(session_, compiled, names, rows, **kwargs)
+
+    monkeypatch.setattr(imports, "_executemany", cut)
+    path = tmp_path / "list.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER_WITH_MARKET)
+        writer.writerows(row for row in _province_rows(120) if row[0] == "HL1")
+    with pytest.raises(OperationalError) as raised:
+        import_stalls(session, ACTOR, path)
+    assert raised.value.connection_invalidated and "administrator command" in str(raised.value), raised.value
+    said = storage.describe_failure(raised.value)
+    assert said and "K-" not in said and "\n" not in said
+    assert session.info.get("market40.copy_behind") is None
+    session.rollback()  # what a caller does after any failed import: no second error from the dead connection
+    assert session.connection().exec_driver_sql("SELECT count(*) FROM stall").scalar() == 0
+    assert session.connection().exec_driver_sql("SELECT count(*) FROM payment_account").scalar() == 0
+
+
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # SQLite writes in line
 def test_a_statement_after_a_queued_copy_sees_its_rows(session, market):
     """The import's next statement waits for the COPYs queued before it, even one not yet begun."""

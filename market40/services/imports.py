@@ -835,9 +835,24 @@ class _CopyBehind:
         base = dialect.loaded_dbapi.Error
         if not isinstance(error, base):
             return error
-        wrapped = DBAPIError.instance(None, None, error, base, hide_parameters=True, dialect=dialect)
+        lost = self._lost(error)
+        wrapped = DBAPIError.instance(None, None, error, base, hide_parameters=True, connection_invalidated=lost,
+                                      dialect=dialect)
         wrapped.__cause__ = error
         return wrapped
+
+    def _lost(self, error: BaseException) -> bool:
+        """Whether ``error`` ended the connection (the server restarted or ended it): then it is invalidated,
+        as SQLAlchemy does when a statement finds it dead, so the import's rollback does not fail on it (and
+        hide this error behind its own) and the pool never hands it out again."""
+        connection = self.connection
+        try:
+            lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+        except Exception:  # the dialect could not tell: leave the connection as it is
+            return False
+        if lost and not connection.invalidated:
+            connection.invalidate(error)  # type: ignore[arg-type]
+        return bool(lost)
 
     def _before_statement(self, *args: Any) -> None:
         if self.thread is not None and threading.current_thread() is not self.thread:
