@@ -240,7 +240,7 @@ def test_gevent_workers_keep_their_postgresql_connections_under_load(tmp_path, p
 
         def burst() -> None:  # 48 pages at once, a few times
             def get() -> None:
-                for _ in range(4):
+                for _ in range(3):
                     with urllib.request.urlopen(base + "enrol", timeout=30) as response:
                         assert response.status == 200
             threads = [threading.Thread(target=get) for _ in range(48)]
@@ -252,8 +252,6 @@ def test_gevent_workers_keep_their_postgresql_connections_under_load(tmp_path, p
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            burst()
-            burst()
             for _ in range(4):
                 burst()
         finally:
@@ -261,6 +259,6 @@ def test_gevent_workers_keep_their_postgresql_connections_under_load(tmp_path, p
             watcher.join(timeout=10)
             assert _stop(process) == 0
         # two workers, each with its 3 pooled connections and the live lanes' own few
-        assert 0 < len(seen) <= 2 * (3 + 6), len(seen)
+        assert 0 < len(seen) <= 2 * (3 + 6), len(seen)  # 46-57 when workers opened and closed them
     finally:
         postgres_server.drop_database(url)
