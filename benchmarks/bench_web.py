@@ -22,7 +22,12 @@ named ``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and
 the end; ``--db`` is never dropped. wrk, the servers and everything else on the machine share
 its CPUs: the load average and the servers' CPU seconds are printed beside every figure.
 
-Latest run (2026-12-03 19:29–19:35, load 1.1–2.3, 2 rounds; the machine at about half its speed of an hour
+Latest run (2026-12-03 21:49–21:53, load 1.7–2.9, 2 rounds; after each gevent worker keeps its database
+connections), status page / QR image: 1 process SQLite 0.23× / 0.21× (p99 52 / 66 ms; 2.35 / 2.49 CPU-ms),
+PostgreSQL 0.19× / 0.19× (p99 54 / 57 ms); 2 processes SQLite 0.24× / 0.21× (p99 40 / 34 ms), PostgreSQL
+0.14× / 0.16× (p99 40 / 38 ms; 62 / 69 ms in the run before the change, 21:00). Targets **missed** but for
+SQLite with 2 processes in the run between (21:34: 0.25× / 0.26×).
+Before (2026-12-03 19:29–19:35, load 1.1–2.3, 2 rounds; the machine at about half its speed of an hour
 before), status page / QR image: 1 process SQLite 0.16× / 0.17× (p99 81 / 68 ms; 3.31 / 3.17 CPU-ms), PostgreSQL
 0.16× / 0.15× (p99 84 / 76 ms); 2 processes SQLite **0.28×** / 0.18× (p99 26 / 61 ms; 1.52 / 2.29 CPU-ms: the
 status page met), PostgreSQL 0.14× / 0.14× (p99 74 / 105 ms). benchmarks/HISTORY.md keeps every run.
