@@ -250,6 +250,16 @@ def test_rows_written_behind_the_validation_land_as_written_inline(session, mark
     assert session.info.get("market40.copy_behind") is None  # the connection is the session's alone again
 
 
+def _hl1_list(tmp_path):
+    """A stall list of market HL1's 69 rows (23 chunks of 3), with its market column."""
+    path = tmp_path / "list.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER_WITH_MARKET)
+        writer.writerows(row for row in _province_rows(120) if row[0] == "HL1")
+    return path
+
+
 def test_a_copy_that_fails_behind_the_validation_fails_the_import_and_writes_nothing(session, market, tmp_path,
                                                                                   monkeypatch):
     """An error in a COPY running behind (the server refusing a row) is raised in the import as soon as it
@@ -269,11 +279,7 @@ def test_a_copy_that_fails_behind_the_validation_fails_the_import_and_writes_not
         return original(session_, compiled, names, rows, **kwargs)
 
     monkeypatch.setattr(imports, "_executemany", failing)
-    path = tmp_path / "list.csv"
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER_WITH_MARKET)
-        writer.writerows(row for row in _province_rows(120) if row[0] == "HL1")  # 69 rows, 23 chunks
+    path = _hl1_list(tmp_path)  # 69 rows, 23 chunks
     with pytest.raises(IntegrityError) as raised:
         import_stalls(session, ACTOR, path)
     assert "duplicate" in str(raised.value).lower() or "unique" in str(raised.value).lower()
@@ -310,11 +316,7 @@ def test_a_connection_lost_under_a_copy_behind_fails_the_import_cleanly(session,
         return original(session_, compiled, names, rows, **kwargs)
 
     monkeypatch.setattr(imports, "_executemany", cut)
-    path = tmp_path / "list.csv"
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER_WITH_MARKET)
-        writer.writerows(row for row in _province_rows(120) if row[0] == "HL1")
+    path = _hl1_list(tmp_path)
     with pytest.raises(OperationalError) as raised:
         import_stalls(session, ACTOR, path)
     assert raised.value.connection_invalidated and "administrator command" in str(raised.value), raised.value
