@@ -147,7 +147,7 @@ def _pool_setting(name: str, default: int, *, least: int) -> int:
     except ValueError:
         value = least - 1
     if value < least:
-        raise ValueError(f"{name}: a whole number of connections, at least {least}; got {text!r}")
+        raise Market40Error(f"{name}: a whole number of connections, at least {least}; got {text!r}")
     return value
 
 

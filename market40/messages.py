@@ -1063,6 +1063,8 @@ REFUSAL_TEXTS: dict[str, str] = {
         "chưa có sổ đăng ký trong {db.redact(str(resolved))}: không có gì để sao lưu",
     "{folder}: not a market40 backup (no {MANIFEST})":
         "{folder}: không phải bản sao lưu market40 (thiếu {MANIFEST})",
+    "{name}: a whole number of connections, at least {least}; got {text!r}":
+        "{name}: phải là số kết nối nguyên, ít nhất {least}; nhận được {text!r}",
     "{manifest_path}: damaged manifest":
         "{manifest_path}: tệp kê khai bị hỏng",
     "{folder / name}: missing or damaged (its SHA-256 differs from the manifest)":
