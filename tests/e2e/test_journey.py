@@ -194,6 +194,10 @@ def test_owner_journey_on_a_phone(site: dict[str, Any], chromium: Any, tmp_path:
     page.click("a:has-text('Xem biển và số tài khoản đầy đủ')")
     page.wait_for_url("**/owner/poster")
     _see(page, "0011 012 345 678")
+    _fits_the_phone(page)
+    # The number is read aloud group by group: on one line, not "0011 012 345" above "678".
+    assert page.locator("dl.facts dd.number").evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length; }") == 1
     _shot(page, "09-poster-page")
 
 
