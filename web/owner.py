@@ -133,8 +133,7 @@ def qr() -> Any:
     if here.current is None or here.current.status != "verified":
         abort(404)
     payload = here.current.merchant_payload or here.current.payload
-    tag = hmac.new(current_app.secret_key.encode() if isinstance(current_app.secret_key, str)
-                   else current_app.secret_key, payload.encode(), hashlib.sha256).hexdigest()[:32]
+    tag = qr_etag(current_app.secret_key, payload)
     if tag in request.if_none_match:  # the browser has this very symbol: nothing to draw or send
         response = Response(status=304)
     else:
@@ -142,6 +141,12 @@ def qr() -> Any:
     response.set_etag(tag)
     g.revalidate = True  # private, no-cache: kept by the owner's browser, asked again (signed in) on every view
     return response
+
+
+def qr_etag(secret: str | bytes, payload: str) -> str:
+    """The QR image's ETag: keyed on the deployment's secret, so it says nothing of the payload."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 # ------------------------------------------------------------------ the account form

@@ -134,6 +134,8 @@ def test_the_etag_does_not_show_the_payload(client, world, engine):
     tag = image.headers["ETag"].strip('"')
     assert tag != hashlib.sha256(payload.encode()).hexdigest()[:32]  # keyed with the deployment's secret
     assert "1012345678" not in tag
+    from web.owner import qr_etag  # what bench_web sends as each owner's browser would
+    assert tag == qr_etag(client.application.secret_key, payload)
 
 
 @pytest.mark.parametrize(("pixels", "border"), [(360, 4), (41, 4), (123, 0), (200, 2), (97, 1), (370, 3)])
