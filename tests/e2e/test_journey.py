@@ -83,6 +83,12 @@ def _fits_the_phone(page: Any) -> None:
         .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44)
         .map(e => e.textContent.trim())""")
     assert small == [], page.url
+    # every field a thumb types into (an <input> with no type is a text field too)
+    fields = page.evaluate("""() => Array.from(document.querySelectorAll('main input, main select, main textarea'))
+        .filter(e => !['hidden', 'checkbox', 'radio', 'file', 'submit', 'button'].includes(e.type)
+                     && e.offsetParent !== null && e.getBoundingClientRect().height < 44)
+        .map(e => e.name || e.id)""")
+    assert fields == [], page.url
 
 
 def _see(page: Any, text: str) -> None:
