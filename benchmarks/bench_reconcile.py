@@ -13,7 +13,12 @@ the adoption report ≤ 2 s. Beside market40's figures the script prints:
   in it can be erased or changed in place), the cheapest durable copy of the rows the engine makes;
 * a **plain pandas script**, what an analyst would write (``pip install ".[bench]"``).
 
-Latest figures (2026-12-03 17:58, quiet machine, load 1.1–1.6, 2 rounds): import + reconcile 8.61 s wall /
+Latest figures (2026-12-03 23:12, quiet machine, load 1.4–1.7, 2 rounds): import + reconcile 6.96 s wall /
+12.7 CPU-s (import 4.79 s + reconcile 2.17 s), **8.28–8.39×** the floor's wall (0.83 s; CPU 8.11–8.25×), peak
+556 MB (¼ file 343 MB); DuckDB alone storing the CSV 2.70 s, **3.25×** the floor by itself; DuckDB writing it to
+an uncompressed Parquet file **2.46–2.56×**; report 0.40 s. The ≤ 3× target is out of reach for a store that
+keeps the rows (the README says why #15 is blocked on it).
+Before (2026-12-03 17:58, quiet machine, load 1.1–1.6, 2 rounds): import + reconcile 8.61 s wall /
 16.0 CPU-s (import 5.99 s + reconcile 2.62 s), **8.29–8.63×** the floor's wall (1.01 s; CPU 8.17–8.36×), peak
 611 MB (¼ file 376 MB); DuckDB alone storing the CSV 3.31 s, **3.19–3.44×** the floor by itself; report 0.55 s.
 Before (2026-12-03 10:39, 2 cores shared with other jobs, load 7.6–9.5, 2 rounds):

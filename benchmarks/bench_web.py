@@ -27,7 +27,12 @@ named ``market40_bench_<random>`` on ``MARKET40_TEST_POSTGRES_URL``'s server and
 the end; ``--db`` is never dropped. wrk, the servers and everything else on the machine share
 its CPUs: the load average and the servers' CPU seconds are printed beside every figure.
 
-Latest run (2026-12-03 21:49–21:53, load 1.7–2.9, 2 rounds; after each gevent worker keeps its database
+Latest run (2026-12-03 23:06–23:11, quiet machine, load 1.2–2.9, 2 rounds; the hello floor 3,979 req/s for 1
+process, 11,225 for 2), status page / QR image / revalidated (304, not a target): 1 process SQLite 0.21× / 0.19× /
+0.29× (p99 29 / 30 / 29 ms; 1.30 / 1.43 / 0.94 CPU-ms), PostgreSQL 0.17× / 0.17× / 0.25×; 2 processes SQLite
+0.18× / 0.15× / 0.26× (p99 15 / 21 / 12 ms; 0.91 / 1.10 / 0.61 CPU-ms), PostgreSQL 0.13× / 0.13× / 0.20×.
+Targets **missed**; the README says why #15 is blocked on them.
+Before (2026-12-03 21:49–21:53, load 1.7–2.9, 2 rounds; after each gevent worker keeps its database
 connections), status page / QR image: 1 process SQLite 0.23× / 0.21× (p99 52 / 66 ms; 2.35 / 2.49 CPU-ms),
 PostgreSQL 0.19× / 0.19× (p99 54 / 57 ms); 2 processes SQLite 0.24× / 0.21× (p99 40 / 34 ms), PostgreSQL
 0.14× / 0.16× (p99 40 / 38 ms; 62 / 69 ms in the run before the change, 21:00). Targets **missed** but for
