@@ -224,6 +224,27 @@ class QueueDepthSampler(logging.Filter):
         return True
 
 
+def _stop_once(app: Any) -> Callable[[int, Any], None]:
+    """The one-process server's SIGTERM and SIGINT: end the open streams, then stop, once.
+
+    A second signal while stopping (Ctrl+C pressed twice, a supervisor such as ``timeout`` passing its
+    own SIGTERM on) changes nothing. Run again inside the first, as a signal handler runs between any
+    two steps of the main thread, it waited forever for the stream hub's lock the first one held, and
+    the server neither answered nor exited."""
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        live = app.extensions.get("market40.live")
+        if live is not None:  # end the open streams first: waitress gives its threads 5 s, then gives up
+            live.drain(0)
+        raise SystemExit(0)
+    return stop
+
+
 def _serve_waitress(config: Mapping[str, Any], host: str, port: int, threads: int,
                     ready: Callable[[str], None] | None) -> None:
     from waitress.server import create_server
@@ -232,13 +253,7 @@ def _serve_waitress(config: Mapping[str, Any], host: str, port: int, threads: in
     sock = _listen(host, port)
 
     app = create_app(dict(config))
-
-    def stop(signum: int, frame: Any) -> None:
-        live = app.extensions.get("market40.live")
-        if live is not None:  # end the open streams first: waitress gives its threads 5 s, then gives up
-            live.drain(0)
-        raise SystemExit(0)
-
+    stop = _stop_once(app)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)  # Ctrl-C too
     queue_logger = logging.getLogger("waitress.queue")

@@ -170,6 +170,44 @@ def test_waitress_queue_warnings_are_sampled_not_written_per_request():
     assert sampler.filter(quiet) and quiet.getMessage() == "Task queue depth is 1"
 
 
+def test_a_second_stop_signal_while_stopping_changes_nothing():
+    """Two SIGTERMs at once (a supervisor passing its own on) or Ctrl+C twice: the second lands while the
+    first is ending the streams, holding the stream hub's lock. It must return at once; run again, it
+    waited for that lock forever and the server neither answered nor exited."""
+    import threading
+    from types import SimpleNamespace
+
+    from market40.services import live as live_service
+    from web.server import _stop_once
+
+    hub = live_service.Hub()
+    stream = hub.register(7)  # an open loa page
+
+    class SignalInside:
+        """The hub's lock, with the second signal arriving while it is held."""
+
+        def __init__(self):
+            self.lock, self.fired = threading.Lock(), False
+
+        def __enter__(self):
+            assert self.lock.acquire(timeout=5), "the second signal waited for the lock the first one holds"
+            if not self.fired:
+                self.fired = True
+                stop(signal.SIGTERM, None)
+            return self
+
+        def __exit__(self, *exc):
+            self.lock.release()
+
+    hub._lock = SignalInside()
+    stop = _stop_once(SimpleNamespace(extensions={"market40.live": SimpleNamespace(drain=hub.close)}))
+    with pytest.raises(SystemExit) as ended:
+        stop(signal.SIGTERM, None)
+    assert ended.value.code == 0 and hub._lock.fired
+    assert stream.closing and stream.event.is_set()  # the open page was told to reconnect elsewhere
+    stop(signal.SIGINT, None)  # and any later signal changes nothing either
+
+
 def test_a_gevent_worker_collects_its_garbage_on_a_clock():
     """web.server._collect_on_schedule (each gevent worker): no full collection by Python's count (a pause of
     up to a second with 15,000 streams open, every second or two while they connect), but garbage cycles are
