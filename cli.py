@@ -1833,7 +1833,7 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
     if processes > 1 and not os.environ.get("MARKET40_RATELIMIT_STORAGE"):
         say("cli.rate_limits", processes=processes, err=True)
 
-    from web.server import serve
+    from web.server import CannotListen, serve
 
     def ready(address: str) -> None:
         say("cli.serving", address=address, processes=processes, workers=workers)
@@ -1842,6 +1842,11 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
 
     try:
         serve(config, host=host, port=port, threads=workers, processes=processes, ready=ready, graceful=graceful)
+    except CannotListen as refused:
+        why = {"in use": "cli.listen_in_use", "not here": "cli.listen_not_here", "permission": "cli.listen_permission",
+               "unknown host": "cli.listen_unknown_host"}.get(refused.reason)
+        raise Refusal(t("cli.cannot_listen", host=refused.host, port=refused.port,
+                        reason=t(why) if why else refused.reason)) from None
     finally:
         if temporary:
             for suffix in ("", "-wal", "-shm"):

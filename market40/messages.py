@@ -283,6 +283,21 @@ TEXTS.update({
                         "MARKET40_RATELIMIT_STORAGE=redis://... để đếm chung",
                         "note: rate limits are counted per process ({processes} processes): set "
                         "MARKET40_RATELIMIT_STORAGE=redis://... to count them together"),
+    "cli.cannot_listen": ("không mở được máy chủ tại {host}:{port}: {reason}",
+                          "cannot serve on {host}:{port}: {reason}"),
+    "cli.listen_in_use": ("cổng này đang có chương trình khác dùng (một máy chủ market40 khác?); chọn cổng khác "
+                          "bằng --port",
+                          "another program is using this port (another market40 server?); choose another with "
+                          "--port"),
+    "cli.listen_not_here": ("máy này không có địa chỉ đó; dùng 127.0.0.1 (chỉ máy này) hoặc 0.0.0.0 (mọi địa chỉ "
+                            "của máy) với --host",
+                            "this machine has no such address; use 127.0.0.1 (this machine only) or 0.0.0.0 (all of "
+                            "its addresses) with --host"),
+    "cli.listen_permission": ("cổng dưới 1024 cần quyền quản trị; dùng cổng từ 1024 trở lên (ví dụ 8000) sau một "
+                              "reverse proxy",
+                              "ports below 1024 need the administrator; use a port from 1024 up (8000, say) behind "
+                              "a reverse proxy"),
+    "cli.listen_unknown_host": ("không tìm thấy tên máy này", "no such host name"),
     "cli.serving": ("ứng dụng web market40 tại {address} ({processes} × {workers} luồng; Ctrl+C để dừng)",
                     "market40 web app on {address} ({processes} × {workers} threads; Ctrl+C to stop)"),
     "cli.live_demo": ("  thanh toán trực tiếp: đăng nhập bằng tài khoản chủ sạp mẫu và mở /loa/ (Loa báo tiền); vài "

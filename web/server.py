@@ -16,6 +16,7 @@ threaded server spends a thread, with its stack, on each), up to ``MARKET40_WORK
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -23,7 +24,7 @@ import socket
 import time
 from typing import Any, Callable, Mapping
 
-__all__ = ["serve", "GRACEFUL_SECONDS"]
+__all__ = ["serve", "GRACEFUL_SECONDS", "CannotListen"]
 
 #: How long a stopping server lets requests in flight finish before it kills its workers.
 GRACEFUL_SECONDS = 10
@@ -183,12 +184,34 @@ def _drain_when_stopping(worker: Any) -> None:
     threading.Thread(target=watch, name="market40-drain", daemon=True).start()
 
 
+class CannotListen(OSError):
+    """The server cannot listen at ``host``:``port``; ``reason``: ``in use``, ``not here`` (no such address on
+    this machine), ``permission`` (a port below 1024 needs the administrator), ``unknown host``, or the
+    system's own words."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        self.host, self.port = host, port
+        if isinstance(error, socket.gaierror):
+            self.reason = "unknown host"
+        else:
+            self.reason = {errno.EADDRINUSE: "in use", errno.EADDRNOTAVAIL: "not here",
+                           errno.EACCES: "permission"}.get(error.errno or 0, error.strerror or str(error))
+        super().__init__(error.errno, f"cannot listen on {host}:{port}: {self.reason}")
+
+
 def _listen(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    sock.listen(BACKLOG)
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise CannotListen(host, port, error) from error
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError as error:
+        sock.close()
+        raise CannotListen(host, port, error) from error
     return sock
 
 
@@ -460,4 +483,5 @@ def serve(config: Mapping[str, Any], *, host: str = "127.0.0.1", port: int = 800
         return
     if not hasattr(os, "fork"):
         raise RuntimeError("several processes need a POSIX system (gunicorn); use processes=1 here")
+    _listen(host, port).close()  # gunicorn binds it itself, but would retry for 5 s, then say it in its log
     _serve_gunicorn(config, host, port, threads, processes, ready, graceful)

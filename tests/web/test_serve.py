@@ -58,6 +58,34 @@ def test_serve_needs_a_registry(tmp_path):
     assert result.returncode == 1 and "no registry" in result.stderr
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_serve_on_a_port_in_use_says_so_in_a_line(tmp_path, processes):
+    """A second server on the same port, or an address the machine does not have: one line in the run's
+    language, exit 1; not a traceback (one process) nor five seconds of retries and a log (gunicorn)."""
+    import socket
+    path = str(tmp_path / "registry.db")
+    db.upgrade(path)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        for lang, expected in (("vi", f"không mở được máy chủ tại 127.0.0.1:{port}: cổng này đang có chương trình "
+                                      "khác dùng"),
+                               ("en", f"cannot serve on 127.0.0.1:{port}: another program is using this port")):
+            result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--lang", lang, "--db", path, "serve",
+                                     "--port", str(port), "--processes", processes],
+                                    cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+            assert result.returncode == 1 and expected in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr and "[ERROR]" not in result.stderr
+    finally:
+        taken.close()
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--lang", "vi", "--db", path, "serve",
+                             "--host", "192.0.2.1", "--port", "0", "--processes", processes],  # TEST-NET-1: nobody's
+                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "192.0.2.1:0: máy này không có địa chỉ đó" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("processes, server", [("1", "market40"), ("2", "gunicorn")])
 def test_serve_runs_the_app(tmp_path, processes, server):
     path = str(tmp_path / "registry.db")
