@@ -184,6 +184,13 @@ def _drain_when_stopping(worker: Any) -> None:
     threading.Thread(target=watch, name="market40-drain", daemon=True).start()
 
 
+#: Why a socket could not listen, by errno (Windows reports its own WSA codes for the same causes).
+_LISTEN_REASONS = {code: reason for names, reason in ((("EADDRINUSE", "WSAEADDRINUSE"), "in use"),
+                                                       (("EADDRNOTAVAIL", "WSAEADDRNOTAVAIL"), "not here"),
+                                                       (("EACCES", "WSAEACCES"), "permission"))
+                   for name in names if (code := getattr(errno, name, None)) is not None}
+
+
 class CannotListen(OSError):
     """The server cannot listen at ``host``:``port``; ``reason``: ``in use``, ``not here`` (no such address on
     this machine), ``permission`` (a port below 1024 needs the administrator), ``unknown host``, or the
@@ -194,8 +201,7 @@ class CannotListen(OSError):
         if isinstance(error, socket.gaierror):
             self.reason = "unknown host"
         else:
-            self.reason = {errno.EADDRINUSE: "in use", errno.EADDRNOTAVAIL: "not here",
-                           errno.EACCES: "permission"}.get(error.errno or 0, error.strerror or str(error))
+            self.reason = _LISTEN_REASONS.get(error.errno or 0, error.strerror or str(error))
         super().__init__(error.errno, f"cannot listen on {host}:{port}: {self.reason}")
 
 
