@@ -1843,10 +1843,8 @@ def serve_command(host: str, port: int, workers: int, processes: int, demo: bool
     try:
         serve(config, host=host, port=port, threads=workers, processes=processes, ready=ready, graceful=graceful)
     except CannotListen as refused:
-        why = {"in use": "cli.listen_in_use", "not here": "cli.listen_not_here", "permission": "cli.listen_permission",
-               "unknown host": "cli.listen_unknown_host"}.get(refused.reason)
         raise Refusal(t("cli.cannot_listen", host=refused.host, port=refused.port,
-                        reason=t(why) if why else refused.reason)) from None
+                        reason=t(f"cli.listen_{refused.reason}") if refused.reason else refused.detail)) from None
     finally:
         if temporary:
             for suffix in ("", "-wal", "-shm"):

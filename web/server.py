@@ -185,24 +185,22 @@ def _drain_when_stopping(worker: Any) -> None:
 
 
 #: Why a socket could not listen, by errno (Windows reports its own WSA codes for the same causes).
-_LISTEN_REASONS = {code: reason for names, reason in ((("EADDRINUSE", "WSAEADDRINUSE"), "in use"),
-                                                       (("EADDRNOTAVAIL", "WSAEADDRNOTAVAIL"), "not here"),
+_LISTEN_REASONS = {code: reason for names, reason in ((("EADDRINUSE", "WSAEADDRINUSE"), "in_use"),
+                                                       (("EADDRNOTAVAIL", "WSAEADDRNOTAVAIL"), "not_here"),
                                                        (("EACCES", "WSAEACCES"), "permission"))
                    for name in names if (code := getattr(errno, name, None)) is not None}
 
 
 class CannotListen(OSError):
-    """The server cannot listen at ``host``:``port``; ``reason``: ``in use``, ``not here`` (no such address on
-    this machine), ``permission`` (a port below 1024 needs the administrator), ``unknown host``, or the
-    system's own words."""
+    """The server cannot listen at ``host``:``port``. ``reason``: ``in_use``, ``not_here`` (no such address on
+    this machine), ``permission`` (a port below 1024 needs the administrator), ``unknown_host``, or None when
+    only ``detail``, the system's own words, says why."""
 
     def __init__(self, host: str, port: int, error: OSError) -> None:
         self.host, self.port = host, port
-        if isinstance(error, socket.gaierror):
-            self.reason = "unknown host"
-        else:
-            self.reason = _LISTEN_REASONS.get(error.errno or 0, error.strerror or str(error))
-        super().__init__(error.errno, f"cannot listen on {host}:{port}: {self.reason}")
+        self.reason = "unknown_host" if isinstance(error, socket.gaierror) else _LISTEN_REASONS.get(error.errno or 0)
+        self.detail = error.strerror or str(error)
+        super().__init__(error.errno, f"cannot listen on {host}:{port}: {self.reason or self.detail}")
 
 
 def _listen(host: str, port: int) -> socket.socket:
